@@ -1,0 +1,138 @@
+//! Command-line interface: clap definitions and dispatch. One file per command (group).
+
+mod demo;
+mod health;
+mod hook;
+mod install;
+mod ledger;
+mod policy;
+mod serve;
+mod views;
+mod watchdog;
+mod wrap;
+
+use crate::home::Home;
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+
+/// Everything a command needs from the global options.
+#[derive(Debug, Clone)]
+pub struct Ctx {
+    /// The gateway's home folder.
+    pub home: Home,
+    /// `--policy`: a profile name (`strict`, `standard`, `audit`) or a file path.
+    pub policy: Option<String>,
+}
+
+/// patchwork-gateway: classify, decide and record every tool call of an AI coding agent.
+#[derive(Debug, Parser)]
+#[command(name = "patchwork-gateway", version, about, long_about = None)]
+pub struct Cli {
+    /// Policy in force: a profile (strict, standard, audit) or a YAML file.
+    #[arg(long, global = true, env = "PATCHWORK_POLICY", value_name = "strict|standard|audit|PATH")]
+    pub policy: Option<String>,
+    /// Home folder for the ledger, keys and state [default: ~/.patchwork].
+    #[arg(long, global = true, env = "PATCHWORK_HOME", value_name = "DIR")]
+    pub home: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// The commands; with none, the gateway serves MCP on stdio.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// MCP server (stdio or Streamable HTTP): builtin file and shell tools plus configured upstreams.
+    Serve(serve::ServeArgs),
+    /// Guard one upstream MCP server transparently.
+    Wrap(wrap::WrapArgs),
+    /// Claude Code hook entry point: reads the event payload on stdin.
+    Hook(hook::HookArgs),
+    /// Install hooks and MCP registration for an agent.
+    Init(install::InitArgs),
+    /// Remove exactly what `init` added.
+    Uninstall(install::UninstallArgs),
+    /// Manage and debug policies.
+    #[command(subcommand)]
+    Policy(policy::PolicyCommand),
+    /// Query the ledger.
+    Log(ledger::LogArgs),
+    /// Step-by-step timeline of a session.
+    Replay(views::ReplayArgs),
+    /// Compliance report with gap analysis.
+    Report(views::ReportArgs),
+    /// HMAC-seal the ledger tip.
+    Seal(ledger::SealArgs),
+    /// Verify the ledger's hash chain and seals (non-zero exit on tampering).
+    Verify(ledger::VerifyArgs),
+    /// Export ledger events for other tools.
+    Export(views::ExportArgs),
+    /// Local web dashboard on 127.0.0.1.
+    Dashboard(views::DashboardArgs),
+    /// Check and repair the hook installation.
+    Watchdog(watchdog::WatchdogArgs),
+    /// Health checks, each with its fix.
+    Doctor(health::DoctorArgs),
+    /// What is enforced right now.
+    Status(health::StatusArgs),
+    /// Drive a scripted agent session through the real doors and show the results.
+    Demo(demo::DemoArgs),
+}
+
+/// Parses the command line, runs the command and returns the process exit code.
+pub fn main() -> i32 {
+    let cli = Cli::parse();
+    init_logging();
+    let home = match Home::locate(cli.home.as_deref()) {
+        Ok(h) => h,
+        Err(e) => {
+            eprintln!("patchwork-gateway: {e:#}");
+            return 2;
+        }
+    };
+    let ctx = Ctx {
+        home,
+        policy: cli.policy.clone(),
+    };
+    let result = match cli.command {
+        None => serve::run(&ctx, serve::ServeArgs::default()),
+        Some(Command::Serve(a)) => serve::run(&ctx, a),
+        Some(Command::Wrap(a)) => wrap::run(&ctx, a),
+        Some(Command::Hook(a)) => return hook::run(&ctx, a),
+        Some(Command::Init(a)) => install::init(&ctx, a),
+        Some(Command::Uninstall(a)) => install::uninstall(&ctx, a),
+        Some(Command::Policy(c)) => policy::run(&ctx, c),
+        Some(Command::Log(a)) => ledger::log(&ctx, a),
+        Some(Command::Replay(a)) => views::replay(&ctx, a),
+        Some(Command::Report(a)) => views::report(&ctx, a),
+        Some(Command::Seal(a)) => ledger::seal(&ctx, a),
+        Some(Command::Verify(a)) => ledger::verify(&ctx, a),
+        Some(Command::Export(a)) => views::export(&ctx, a),
+        Some(Command::Dashboard(a)) => views::dashboard(&ctx, a),
+        Some(Command::Watchdog(a)) => watchdog::run(&ctx, a),
+        Some(Command::Doctor(a)) => health::doctor(&ctx, a),
+        Some(Command::Status(a)) => health::status(&ctx, a),
+        Some(Command::Demo(a)) => demo::run(&ctx, a),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("patchwork-gateway: {e:#}");
+            1
+        }
+    }
+}
+
+/// Logs go to stderr only: stdout is the hook and MCP channel.
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("PATCHWORK_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+/// The error of a command that is planned but not built yet.
+pub(crate) fn not_implemented(command: &str) -> anyhow::Result<i32> {
+    anyhow::bail!("`{command}` is not implemented yet")
+}

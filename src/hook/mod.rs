@@ -1,0 +1,1 @@
+//! The Claude Code door: hook payloads in, decisions out; installer and watchdog.

@@ -1,0 +1,3 @@
+//! Classification and policy: what a call does, how risky it is, and what the policy says.
+
+pub mod shell;

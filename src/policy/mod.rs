@@ -1,3 +1,22 @@
 //! Classification and policy: what a call does, how risky it is, and what the policy says.
+//! No knowledge of doors: the Gate hands in a [`ToolCall`](crate::call::ToolCall) and gets back
+//! a [`Classification`](crate::call::Classification) and a [`Verdict`](crate::call::Verdict).
 
+pub mod rules;
 pub mod shell;
+
+pub use rules::{Mode, Policy};
+
+use std::path::PathBuf;
+
+/// The places that give paths their meaning: the user's home, the gateway's home and the
+/// project. Shared by classification and policy globs (`~`, `${PATCHWORK_HOME}`, `${PROJECT}`).
+#[derive(Debug, Clone)]
+pub struct Env {
+    /// The user's home folder (`$HOME`, `~`).
+    pub home: PathBuf,
+    /// The gateway's home folder (`$PATCHWORK_HOME`).
+    pub patchwork_home: PathBuf,
+    /// The project root (`$CLAUDE_PROJECT_DIR`, else the call's cwd).
+    pub project: PathBuf,
+}

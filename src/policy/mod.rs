@@ -2,6 +2,7 @@
 //! No knowledge of doors: the Gate hands in a [`ToolCall`](crate::call::ToolCall) and gets back
 //! a [`Classification`](crate::call::Classification) and a [`Verdict`](crate::call::Verdict).
 
+pub mod profiles;
 pub mod rules;
 pub mod shell;
 

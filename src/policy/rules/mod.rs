@@ -103,6 +103,7 @@ pub struct Policy {
     on_error: Effect,
     rules: Vec<Rule>,
     protect: ProtectSet,
+    protected: Vec<String>,
     source: Source,
     text: String,
     hash: String,
@@ -242,6 +243,7 @@ impl Policy {
             },
             rules,
             protect,
+            protected: protect_patterns.into_iter().map(|p| p.0).collect(),
             source,
             hash: format!("sha256:{}", hex::encode(Sha256::digest(text.as_bytes()))),
             text: text.to_string(),
@@ -276,6 +278,11 @@ impl Policy {
     /// `on_error:` the effect the Gate applies when it cannot decide (deny or allow).
     pub fn on_error(&self) -> Effect {
         self.on_error
+    }
+
+    /// The `protect:` globs as written (the policy's own file is protected besides these).
+    pub fn protected_paths(&self) -> &[String] {
+        &self.protected
     }
 
     /// The rules, in file order.
@@ -351,28 +358,6 @@ fn compile_rule(r: &schema::RawRule, env: &Env) -> Result<Rule, String> {
         risk: r.risk,
         flags: r.flags.as_ref().map(|f| f.0.clone()),
     })
-}
-
-impl Env {
-    /// The env of this process: `$HOME`, `$PATCHWORK_HOME` (default `~/.patchwork`) and
-    /// `$CLAUDE_PROJECT_DIR` (default the current folder).
-    pub fn from_process() -> Env {
-        let home = crate::home::home_dir().unwrap_or_else(|| PathBuf::from("/"));
-        let patchwork_home = std::env::var_os("PATCHWORK_HOME")
-            .filter(|v| !v.is_empty())
-            .map(PathBuf::from)
-            .unwrap_or_else(|| home.join(".patchwork"));
-        let project = std::env::var_os("CLAUDE_PROJECT_DIR")
-            .filter(|v| !v.is_empty())
-            .map(PathBuf::from)
-            .or_else(|| std::env::current_dir().ok())
-            .unwrap_or_else(|| PathBuf::from("/"));
-        Env {
-            home,
-            patchwork_home,
-            project,
-        }
-    }
 }
 
 #[cfg(test)]

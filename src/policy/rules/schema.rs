@@ -13,7 +13,7 @@ use std::marker::PhantomData;
 
 /// A whole policy file.
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, rename = "policy")]
 pub struct RawPolicy {
     pub name: String,
     #[serde(default)]
@@ -51,7 +51,7 @@ pub enum OnError {
 
 /// One rule as written.
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, rename = "rule")]
 pub struct RawRule {
     pub id: String,
     pub effect: Effect,
@@ -93,7 +93,7 @@ impl RawRule {
 
 /// `mcp:` matcher of a rule: server and tool name globs, and argument value globs by key.
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, rename = "mcp matcher")]
 pub struct RawMcp {
     #[serde(default)]
     pub server: Option<TextGlob>,

@@ -41,7 +41,12 @@ pub fn run(ctx: &Ctx, args: WatchdogArgs) -> anyhow::Result<i32> {
     let checks = watchdog::run_once(&ctx.home)?;
     let drained = alerts::drain(&ctx.home)?;
     for c in &checks {
-        println!("{} {}: {}", if c.ok { "ok  " } else { "FAIL" }, c.name, c.detail);
+        println!(
+            "{} {}: {}",
+            if c.ok { "ok  " } else { "FAIL" },
+            c.name,
+            c.detail
+        );
     }
     if drained.delivered + drained.failed > 0 {
         println!(

@@ -186,7 +186,10 @@ fn quote(arg: &str) -> String {
 }
 
 fn systemctl(args: &[&str]) -> Result<()> {
-    let status = Command::new("systemctl").arg("--user").args(args).status()?;
+    let status = Command::new("systemctl")
+        .arg("--user")
+        .args(args)
+        .status()?;
     if !status.success() {
         bail!("systemctl --user {} failed", args.join(" "));
     }
@@ -215,7 +218,10 @@ pub fn install_timer(home: &Home) -> Result<String> {
         return Ok(format!("systemd user timer {UNIT}.timer (every 5 minutes)"));
     }
     let current = crontab_list()?;
-    let mut lines: Vec<&str> = current.lines().filter(|l| !l.ends_with(CRON_MARK)).collect();
+    let mut lines: Vec<&str> = current
+        .lines()
+        .filter(|l| !l.ends_with(CRON_MARK))
+        .collect();
     let entry = format!("*/5 * * * * {line} >/dev/null 2>&1 {CRON_MARK}");
     lines.push(&entry);
     crontab_write(&(lines.join("\n") + "\n"))?;
@@ -245,7 +251,10 @@ pub fn uninstall_timer() -> Result<String> {
     if let Ok(current) = crontab_list()
         && current.lines().any(|l| l.ends_with(CRON_MARK))
     {
-        let kept: Vec<&str> = current.lines().filter(|l| !l.ends_with(CRON_MARK)).collect();
+        let kept: Vec<&str> = current
+            .lines()
+            .filter(|l| !l.ends_with(CRON_MARK))
+            .collect();
         let text = if kept.is_empty() {
             String::new()
         } else {

@@ -264,3 +264,53 @@ fn refuses_to_clobber_invalid_json() {
         "{ not json"
     );
 }
+
+fn shell_quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', r"'\''"))
+}
+
+#[test]
+fn installed_command_run_by_sh_blocks_rm_rf_root() {
+    let env = Env::new();
+    env.run(&["init", "claude-code", "--strict-profile"]);
+    let s = read(&env.settings());
+    let h = &ours(&s, "PreToolUse")[0];
+    let mut line = shell_quote(h["command"].as_str().unwrap());
+    for a in h["args"].as_array().unwrap() {
+        line.push(' ');
+        line.push_str(&shell_quote(a.as_str().unwrap()));
+    }
+    let project = env.home.join("proj");
+    std::fs::create_dir_all(&project).unwrap();
+    let payload = json!({
+        "session_id": "s-sh", "cwd": project, "hook_event_name": "PreToolUse",
+        "tool_name": "Bash", "tool_input": {"command": "rm -rf /"}, "tool_use_id": "toolu_sh"
+    });
+    // As Claude Code runs it: a shell, the user's HOME, no PATCHWORK_* variables.
+    let mut child = Command::new("sh")
+        .arg("-c")
+        .arg(&line)
+        .env_clear()
+        .env("HOME", &env.home)
+        .env("PATH", "/usr/bin:/bin")
+        .env("CLAUDE_PROJECT_DIR", &project)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(payload.to_string().as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let v: Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
+    assert_eq!(v["hookSpecificOutput"]["permissionDecision"], "deny", "{v}");
+    assert_eq!(out.status.code(), Some(0));
+    // The decision went to the gateway home named in the installed arguments.
+    assert!(env.pw.join("ledger").exists());
+}

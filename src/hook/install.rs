@@ -181,6 +181,37 @@ pub fn is_ours(handler: &Value) -> bool {
             .is_some_and(|a| a.iter().any(|x| x == "hook"))
 }
 
+/// Our handlers in a settings object, by event.
+pub fn installed_handlers(settings: &Value) -> Vec<(String, Value)> {
+    let Some(hooks) = settings.get("hooks").and_then(Value::as_object) else {
+        return Vec::new();
+    };
+    let mut found = Vec::new();
+    for (event, groups) in hooks {
+        for group in groups.as_array().into_iter().flatten() {
+            for h in group
+                .get("hooks")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
+                if is_ours(h) {
+                    found.push((event.clone(), h.clone()));
+                }
+            }
+        }
+    }
+    found
+}
+
+/// True when `mcpServers` holds our entry.
+pub fn mcp_registered(config: &Value) -> bool {
+    config
+        .get("mcpServers")
+        .and_then(|s| s.get(MCP_NAME))
+        .is_some_and(is_our_command)
+}
+
 fn is_our_command(entry: &Value) -> bool {
     entry
         .get("command")

@@ -270,6 +270,18 @@ pub fn uninstall_timer() -> Result<String> {
     })
 }
 
+/// Where the 5-minute timer is installed, if it is.
+pub fn timer_installed() -> Option<String> {
+    let unit = systemd_dir().ok()?.join(format!("{UNIT}.timer"));
+    if unit.exists() {
+        return Some(format!("systemd user timer {}", unit.display()));
+    }
+    crontab_list()
+        .ok()
+        .filter(|t| t.lines().any(|l| l.ends_with(CRON_MARK)))
+        .map(|_| "crontab line".to_string())
+}
+
 fn crontab_list() -> Result<String> {
     let out = Command::new("crontab").arg("-l").output().context(
         "neither a systemd user session nor crontab is available: \

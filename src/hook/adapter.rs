@@ -76,6 +76,11 @@ pub fn tool_call(payload: &Payload) -> Option<ToolCall> {
     Some(call)
 }
 
+/// No decision, with a warning shown to the user.
+pub fn warning(message: &str) -> Answer {
+    Answer::json(json!({"systemMessage": message}))
+}
+
 /// The reason Claude (or the user) reads: the Gate's reason, the rules and the ledger seq.
 pub fn reason_text(v: &Verdict) -> String {
     let mut s = format!("patchwork-gateway: {}", v.reason.trim());

@@ -6,7 +6,7 @@ use super::alerts;
 use super::denied;
 use super::failclosed::PolicyMode;
 use super::payload::Payload;
-use crate::call::Effect;
+use crate::call::{Door, Effect, ToolCall};
 use crate::gate::Gate;
 use crate::home::Home;
 use crate::ledger::{Appended, Ledger};
@@ -111,12 +111,7 @@ pub fn handle(ctx: HookCtx<'_>, event: &Event, p: &Payload) -> Handled {
             r.insert("prompt_bytes".into(), json!(prompt.len()));
             append(ctx.home, r)
         }
-        Event::SessionStart => {
-            let mut r = base("session.start", event, p);
-            r.insert("action".into(), json!("session_start"));
-            copy(&mut r, p, &["source", "model", "session_title"]);
-            append(ctx.home, r)
-        }
+        Event::SessionStart => return session_start(ctx, event, p),
         Event::SessionEnd => {
             let mut r = base("session.end", event, p);
             r.insert("action".into(), json!("session_end"));
@@ -161,6 +156,50 @@ pub fn handle(ctx: HookCtx<'_>, event: &Event, p: &Payload) -> Handled {
             &format!("cannot write the ledger: {e:#}"),
         ),
     }
+}
+
+/// SessionStart: records the session and a self-test — the Gate must refuse a known-bad call
+/// (`rm -rf /`) — as `armed`; warns the user when the gateway is not armed.
+fn session_start(ctx: HookCtx<'_>, event: &Event, p: &Payload) -> Handled {
+    let armed = match Gate::open(ctx.home, ctx.policy, &adapter::project_dir(p)) {
+        Ok(gate) => {
+            let probe = ToolCall::new(
+                Door::Hook,
+                "Bash",
+                json!({"command": "rm -rf /"}),
+                adapter::call_cwd(p),
+            );
+            let (_, v) = gate.judge(&probe);
+            if v.blocks() {
+                Ok(())
+            } else {
+                Err(format!("the policy would {} `rm -rf /`", v.effect))
+            }
+        }
+        Err(e) => Err(format!("the policy does not load: {e:#}")),
+    };
+    let mut r = base("session.start", event, p);
+    r.insert("action".into(), json!("session_start"));
+    copy(&mut r, p, &["source", "model", "session_title"]);
+    r.insert("armed".into(), json!(armed.is_ok()));
+    if let Err(why) = &armed {
+        r.insert("not_armed_reason".into(), json!(adapter::one_line(why)));
+    }
+    if let Err(e) = append(ctx.home, r) {
+        return failure(
+            ctx,
+            event,
+            Some(p),
+            &format!("cannot write the ledger: {e:#}"),
+        );
+    }
+    Handled::quiet(match armed {
+        Ok(()) => Answer::none(),
+        Err(why) => adapter::warning(&format!(
+            "patchwork-gateway is NOT armed: {}. Run `patchwork-gateway doctor`.",
+            adapter::one_line(&why)
+        )),
+    })
 }
 
 /// PreToolUse and PermissionRequest: build the call, let the Gate decide, render its verdict.

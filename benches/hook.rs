@@ -26,22 +26,36 @@ fn main() {
         (
             "PreToolUse Bash `cargo test` (allow)",
             "PreToolUse",
-            format!(r#"{{"tool_name":"Bash","tool_input":{{"command":"cargo test --all"}},"tool_use_id":"t1","session_id":"bench","cwd":"{}"}}"#, project.display()),
+            format!(
+                r#"{{"tool_name":"Bash","tool_input":{{"command":"cargo test --all"}},"tool_use_id":"t1","session_id":"bench","cwd":"{}"}}"#,
+                project.display()
+            ),
         ),
         (
             "PreToolUse Read src/main.rs (allow)",
             "PreToolUse",
-            format!(r#"{{"tool_name":"Read","tool_input":{{"file_path":"{}"}},"tool_use_id":"t2","session_id":"bench","cwd":"{}"}}"#, main_rs.display(), project.display()),
+            format!(
+                r#"{{"tool_name":"Read","tool_input":{{"file_path":"{}"}},"tool_use_id":"t2","session_id":"bench","cwd":"{}"}}"#,
+                main_rs.display(),
+                project.display()
+            ),
         ),
         (
             "PreToolUse Bash `rm -rf /` (deny)",
             "PreToolUse",
-            format!(r#"{{"tool_name":"Bash","tool_input":{{"command":"rm -rf /"}},"tool_use_id":"t3","session_id":"bench","cwd":"{}"}}"#, project.display()),
+            format!(
+                r#"{{"tool_name":"Bash","tool_input":{{"command":"rm -rf /"}},"tool_use_id":"t3","session_id":"bench","cwd":"{}"}}"#,
+                project.display()
+            ),
         ),
         (
             "PostToolUse Read (outcome record)",
             "PostToolUse",
-            format!(r#"{{"tool_name":"Read","tool_input":{{"file_path":"{}"}},"tool_use_id":"t2","session_id":"bench","cwd":"{}","tool_response":{{"type":"text","file":{{"content":"fn main() {{}}"}}}},"duration_ms":3}}"#, main_rs.display(), project.display()),
+            format!(
+                r#"{{"tool_name":"Read","tool_input":{{"file_path":"{}"}},"tool_use_id":"t2","session_id":"bench","cwd":"{}","tool_response":{{"type":"text","file":{{"content":"fn main() {{}}"}}}},"duration_ms":3}}"#,
+                main_rs.display(),
+                project.display()
+            ),
         ),
     ];
 
@@ -62,7 +76,10 @@ fn main() {
             ms(pct(0.99))
         );
     }
-    println!("  peak RSS of a hook process: {:.1} MB", peak_child_rss_mb());
+    println!(
+        "  peak RSS of a hook process: {:.1} MB",
+        peak_child_rss_mb()
+    );
 }
 
 fn ms(d: Duration) -> f64 {

@@ -226,9 +226,11 @@ fn decide(ctx: HookCtx<'_>, event: &Event, p: &Payload) -> Handled {
         Event::PreToolUse => adapter::pre_tool_use(&v),
         _ => adapter::permission_request(&v),
     };
-    let alerts = match v.would_be {
-        Effect::Allow => Vec::new(),
-        _ => vec![alerts::for_verdict(event.name(), &call, &v)],
+    // PermissionRequest re-decides a call PreToolUse already saw: alert once, at PreToolUse.
+    let alerts = if *event == Event::PreToolUse && v.would_be != Effect::Allow {
+        vec![alerts::for_verdict(event.name(), &call, &v)]
+    } else {
+        Vec::new()
     };
     Handled { answer, alerts }
 }

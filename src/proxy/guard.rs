@@ -206,17 +206,16 @@ pub fn refusal(tool: &str, verdict: &Verdict) -> CallToolResult {
     };
     let seq = verdict
         .seq
-        .map(|s| format!(" (ledger seq {s})"))
+        .map(|s| format!("; ledger seq {s}"))
         .unwrap_or_default();
     let what = if verdict.effect == crate::call::Effect::Ask {
-        "needs a human's approval, which this MCP connection cannot ask for; it was not run"
+        "held back (it needs a human's approval, which this MCP connection cannot ask for)"
     } else {
-        "was refused"
+        "refused"
     };
     let text = format!(
-        "patchwork-gateway policy: `{tool}` {what}. Reason: {}. Rule: {rules}. Risk: {}{seq}.",
-        verdict.reason.trim_end_matches('.'),
-        verdict.risk,
+        "patchwork-gateway policy {what} `{tool}` (rule: {rules}; risk: {}{seq}). {}",
+        verdict.risk, verdict.reason,
     );
     CallToolResult::error(vec![ContentBlock::text(text)])
 }

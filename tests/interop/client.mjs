@@ -35,7 +35,7 @@ function assertNoSecret(what, result) {
 function assertRefused(what, result) {
   assert.equal(result.isError, true, `${what}: expected a refusal, got ${text(result)}`);
   assert.match(result.content[0].text, /patchwork-gateway policy/, `${what}: ${text(result)}`);
-  assert.match(result.content[0].text, /Rule: /, `${what}: ${text(result)}`);
+  assert.match(result.content[0].text, /\(rule: [^)]+\)/, `${what}: ${text(result)}`);
   assertNoSecret(what, result);
 }
 

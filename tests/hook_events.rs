@@ -197,7 +197,6 @@ fn session_subagent_and_unknown_events_are_recorded() {
         .records()
         .iter()
         .map(|r| r["event"].as_str().unwrap_or("").to_string())
-        .filter(|e| e != "ledger.genesis")
         .collect();
     assert_eq!(
         kinds,

@@ -347,9 +347,7 @@ impl Demo {
             .spawn()?;
         let result = self.mcp_talk(&mut child, calls);
         drop(child.stdin.take());
-        if child.wait_timeout_or_kill(Duration::from_secs(3)).is_err() {
-            let _ = child.kill();
-        }
+        wait_or_kill(&mut child, Duration::from_secs(3));
         result
     }
 
@@ -490,22 +488,15 @@ fn truncate(s: &str, n: usize) -> String {
     }
 }
 
-/// Waiting for a child with a bound.
-trait WaitTimeout {
-    fn wait_timeout_or_kill(&mut self, limit: Duration) -> Result<()>;
-}
-
-impl WaitTimeout for Child {
-    fn wait_timeout_or_kill(&mut self, limit: Duration) -> Result<()> {
-        let started = std::time::Instant::now();
-        while started.elapsed() < limit {
-            if self.try_wait()?.is_some() {
-                return Ok(());
-            }
-            std::thread::sleep(Duration::from_millis(20));
+/// Waits for `child` up to `limit`, then kills it (it is our own `serve` child).
+fn wait_or_kill(child: &mut Child, limit: Duration) {
+    let started = std::time::Instant::now();
+    while started.elapsed() < limit {
+        if matches!(child.try_wait(), Ok(Some(_))) {
+            return;
         }
-        self.kill()?;
-        self.wait()?;
-        Ok(())
+        std::thread::sleep(Duration::from_millis(20));
     }
+    let _ = child.kill();
+    let _ = child.wait();
 }

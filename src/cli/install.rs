@@ -58,6 +58,7 @@ pub fn targets(project: Option<&Path>) -> Result<(PathBuf, PathBuf)> {
 /// The installation `init` would make from these options.
 pub fn plan(ctx: &Ctx, project: Option<&Path>, mode: PolicyMode) -> Result<Install> {
     let (settings, mcp) = targets(project)?;
+    let project = project.map(std::path::absolute).transpose()?;
     let exe = std::env::current_exe().context("cannot find the gateway binary")?;
     Ok(Install {
         exe: exe.canonicalize().unwrap_or(exe),
@@ -66,6 +67,7 @@ pub fn plan(ctx: &Ctx, project: Option<&Path>, mode: PolicyMode) -> Result<Insta
         mode: mode.as_str().to_string(),
         settings,
         mcp,
+        project,
     })
 }
 
@@ -77,8 +79,8 @@ pub fn init(ctx: &Ctx, args: InitArgs) -> Result<i32> {
     ctx.home.ensure()?;
     let changes = install.apply()?;
     print_changes("added", &changes);
-    let policy_file = match &args.project {
-        Some(dir) => std::path::absolute(dir)?.join(".patchwork/policy.yaml"),
+    let policy_file = match &install.project {
+        Some(dir) => dir.join(".patchwork/policy.yaml"),
         None => ctx.home.policy_file(),
     };
     println!("{}", ensure_policy(&policy_file, args.strict_profile)?);

@@ -792,6 +792,24 @@ fn strict_profile_decisions() {
         vec![],
     );
     assert_eq!(verdict(&p, &keys), (Effect::Deny, "self.keys_read".into()));
+    let grep_home = cls(
+        Action::FileGrep,
+        vec![path(Action::FileGrep, "/home/u/.patchwork")],
+        vec![],
+    );
+    assert_eq!(
+        verdict(&p, &grep_home),
+        (Effect::Deny, "self.keys_read".into())
+    );
+    let ledger = cls(
+        Action::FileRead,
+        vec![path(
+            Action::FileRead,
+            "/home/u/.patchwork/ledger/events.jsonl",
+        )],
+        vec![],
+    );
+    assert_eq!(verdict(&p, &ledger).0, Effect::Allow);
     for target in [
         "/home/u/.claude/settings.json",
         "/work/app/.claude/settings.local.json",

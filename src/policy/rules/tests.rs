@@ -740,7 +740,7 @@ fn strict_profile_decisions() {
     );
     assert_eq!(
         verdict(&p, &f("x", Risk::Critical, &[Flag::Destructive])),
-        (Effect::Deny, "fs.recursive_delete".into())
+        (Effect::Deny, "fs.destructive".into())
     );
     assert_eq!(
         verdict(&p, &f("x", Risk::Critical, &[Flag::DangerousCommand])),
@@ -756,7 +756,7 @@ fn strict_profile_decisions() {
     );
     assert_eq!(
         verdict(&p, &f("x", Risk::Medium, &[Flag::Destructive])),
-        (Effect::Deny, "fs.recursive_delete".into())
+        (Effect::Deny, "fs.destructive".into())
     );
     assert_eq!(
         verdict(&p, &f("x", Risk::Low, &[Flag::Destructive])),
@@ -765,6 +765,18 @@ fn strict_profile_decisions() {
     assert_eq!(
         verdict(&p, &f("x", Risk::High, &[Flag::Privilege])).0,
         Effect::Deny
+    );
+    assert_eq!(
+        verdict(&p, &f("x", Risk::Medium, &[Flag::CodeExecution])),
+        (Effect::Deny, "shell.code_execution".into())
+    );
+    assert_eq!(
+        verdict(&p, &f("x", Risk::Low, &[Flag::CodeExecution])).0,
+        Effect::Allow
+    );
+    assert_eq!(
+        verdict(&p, &f("x", Risk::Medium, &[Flag::SensitivePath])),
+        (Effect::Ask, "secrets.path".into())
     );
     for push in [
         &["git", "push", "--force", "origin", "main"][..],

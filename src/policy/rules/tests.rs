@@ -1,6 +1,7 @@
 //! Unit tests of policy loading, validation, matchers and evaluation, with hand-built
 //! classifications.
 
+use super::matchers::host_of;
 use super::*;
 use crate::call::{Door, Finding, Target, TargetKind};
 use serde_json::json;

@@ -18,7 +18,7 @@ use super::Env;
 use super::profiles;
 use crate::call::{Action, Classification, Effect, Flag, Risk, ToolCall, Verdict};
 use anyhow::{Context, Result};
-use matchers::{ArgvPattern, DomainPattern, PathSet, ProtectSet, TextGlob};
+use matchers::{ArgvPattern, DomainPattern, PathSet, Places, ProtectSet, TextGlob};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
@@ -163,6 +163,7 @@ impl Policy {
         };
         let raw: schema::RawPolicy =
             serde_yaml_ng::from_str(text).map_err(|e| fail(vec![Problem::from_yaml(&e)]))?;
+        let places = Places::of(env);
         let mut problems = Vec::new();
         let mut rules = Vec::with_capacity(raw.rules.len());
         let mut seen: BTreeMap<&str, usize> = BTreeMap::new();
@@ -203,7 +204,7 @@ impl Policy {
             {
                 problem("mcp", "give at least one of server, tool, argument".into());
             }
-            match compile_rule(r, env) {
+            match compile_rule(r, &places) {
                 Ok(rule) => rules.push(rule),
                 Err(m) => problem("paths", m),
             }
@@ -215,7 +216,7 @@ impl Policy {
             extra.push(std::fs::canonicalize(&abs).unwrap_or(abs));
         }
         let protect_patterns = raw.protect.map(|p| p.0).unwrap_or_default();
-        let protect = match ProtectSet::compile(&protect_patterns, &extra, env) {
+        let protect = match ProtectSet::compile(&protect_patterns, &extra, &places) {
             Ok(p) => Some(p),
             Err(m) => {
                 problems.push(Problem {
@@ -335,9 +336,9 @@ fn check_id(id: &str) -> Result<(), String> {
     Ok(())
 }
 
-fn compile_rule(r: &schema::RawRule, env: &Env) -> Result<Rule, String> {
+fn compile_rule(r: &schema::RawRule, places: &Places) -> Result<Rule, String> {
     let paths = match &r.paths {
-        Some(p) => Some(PathSet::compile(&p.0, env)?),
+        Some(p) => Some(PathSet::compile(&p.0, places)?),
         None => None,
     };
     Ok(Rule {

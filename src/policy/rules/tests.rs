@@ -332,6 +332,9 @@ fn path_globs_expand_home_variables_and_project() {
     assert_eq!(decide("/work/app/secrets/a.txt"), ["rel"]);
     assert_eq!(decide("/elsewhere/secrets/a.txt"), ["default"]);
     assert_eq!(decide("/home/u/.sshx/id"), ["default"]);
+    // `dir/**` is what lies below the folder, not the folder itself.
+    assert_eq!(decide("/home/u/.ssh"), ["default"]);
+    assert_eq!(decide("/home/u/.ssh/a/b/c"), ["ssh"]);
 }
 
 #[test]

@@ -26,8 +26,12 @@ fn scenario(name: &str) -> tempfile::TempDir {
     let dir = interop_dir();
     assert!(
         dir.join("node_modules/@modelcontextprotocol/sdk").is_dir()
-            && dir.join("node_modules/@modelcontextprotocol/server-everything").is_dir()
-            && dir.join("node_modules/@modelcontextprotocol/server-filesystem").is_dir(),
+            && dir
+                .join("node_modules/@modelcontextprotocol/server-everything")
+                .is_dir()
+            && dir
+                .join("node_modules/@modelcontextprotocol/server-filesystem")
+                .is_dir(),
         "the MCP interop packages are missing: run .ci/steps/40-mcp-interop.sh first"
     );
     let project = project();
@@ -49,7 +53,10 @@ fn scenario(name: &str) -> tempfile::TempDir {
         out.status.success(),
         "scenario {name} failed\n--- stdout\n{stdout}\n--- stderr\n{stderr}"
     );
-    assert!(!stdout.contains(SECRET), "the secret appeared on the client's stdout");
+    assert!(
+        !stdout.contains(SECRET),
+        "the secret appeared on the client's stdout"
+    );
     home
 }
 

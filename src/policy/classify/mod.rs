@@ -300,6 +300,15 @@ impl Classifier<'_> {
                 span,
             );
         }
+        if action == Action::FileDelete && places::holds_secrets(&path, env) {
+            self.finding(
+                "secrets.destroy",
+                Risk::High,
+                &[Flag::SensitivePath, Flag::Destructive],
+                format!("{shown} holds credentials; deleting or moving it loses or exposes them"),
+                span,
+            );
+        }
         if action == Action::FileDelete && places::foundation(&path, env) {
             self.finding(
                 "files.delete_foundation",

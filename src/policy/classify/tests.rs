@@ -173,6 +173,7 @@ const SHELL_CASES: &[(&str, &str)] = &[
     ("find ~ -delete", "files.delete_foundation"),
     ("ls | xargs rm -rf", "files.recursive_delete_unknown"),
     ("mv ~ /dev/null", "files.delete_foundation"),
+    ("mv ~/.ssh /tmp/x", "secrets.destroy"),
     // secrets through any reader
     ("cat .e?v", "secrets.read"),
     ("tail -f ~/.ssh/id_ed25519", "secrets.read"),

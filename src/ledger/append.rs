@@ -16,7 +16,8 @@
 //! last line when it is missing, unreadable or behind. It can never be *ahead* of the durable
 //! log because it is only written after the log's `fdatasync` returned.
 
-use super::record::{self, Checker, GENESIS};
+use super::record::{self, GENESIS};
+use super::scan::scan;
 use super::{LOCK_FILE, LOG_FILE, STATE_FILE};
 use anyhow::{Context, Result, anyhow, bail};
 use serde::{Deserialize, Serialize};
@@ -119,7 +120,6 @@ pub struct Session<'a> {
     files: &'a mut Files,
     tip: Tip,
     dirty: bool,
-    checker: Checker,
 }
 
 impl<'a> Session<'a> {
@@ -147,7 +147,6 @@ impl<'a> Session<'a> {
             files,
             tip: Tip::genesis(),
             dirty: false,
-            checker: Checker::default(),
         };
         let began = s.begin();
         let out = began.and_then(|()| f(&mut s));
@@ -231,13 +230,13 @@ impl<'a> Session<'a> {
         };
         let from = self.tip.clone();
         let torn = self.roll_forward(len)?;
+        let rolled = self.tip.count - from.count;
         if let Some(reason) = rebuilt {
             self.write(recovery(
                 "state_rebuilt",
                 json!({"reason": reason, "records": from.count, "bytes": from.len}),
             ))?;
         }
-        let rolled = self.tip.count - from.count;
         if rolled > 0 {
             self.write(recovery(
                 "state_rollforward",
@@ -284,9 +283,7 @@ impl<'a> Session<'a> {
             .read_exact_at(&mut line, st.last_off)
             .context("cannot read the ledger tip")?;
         let ok = line.pop() == Some(b'\n')
-            && self.checker.check(&line).is_ok_and(|c| {
-                c.hash_ok && c.record.seq + 1 == st.count && c.record.hash == st.hash
-            });
+            && scan(&line).is_ok_and(|c| c.hash_ok && c.seq + 1 == st.count && c.hash == st.hash);
         if !ok {
             bail!(
                 "ledger chain mismatch at the tip: the record at byte {} is not seq {} with hash {}; \
@@ -314,10 +311,10 @@ impl<'a> Session<'a> {
         let start = line_start(&self.files.log, end - 1)?;
         let mut line = vec![0; (end - start - 1) as usize];
         self.files.log.read_exact_at(&mut line, start)?;
-        match self.checker.check(&line) {
+        match scan(&line) {
             Ok(c) if c.hash_ok => Ok(Tip {
-                count: c.record.seq + 1,
-                hash: c.record.hash,
+                count: c.seq + 1,
+                hash: c.hash.to_string(),
                 len: end,
                 last_off: start,
             }),
@@ -340,11 +337,11 @@ impl<'a> Session<'a> {
         while let Some(nl) = rest[pos..].iter().position(|&b| b == b'\n') {
             let line = &rest[pos..pos + nl];
             let at = self.tip.len;
-            let ok = self.checker.check(line).is_ok_and(|c| {
-                c.hash_ok && c.record.seq == self.tip.count && c.record.prev == self.tip.hash && {
+            let ok = scan(line).is_ok_and(|c| {
+                c.hash_ok && c.seq == self.tip.count && c.prev == self.tip.hash && {
                     self.tip = Tip {
-                        count: c.record.seq + 1,
-                        hash: c.record.hash,
+                        count: c.seq + 1,
+                        hash: c.hash.to_string(),
                         len: at + nl as u64 + 1,
                         last_off: at,
                     };

@@ -13,6 +13,7 @@ pub mod canonical;
 mod query;
 pub mod record;
 pub mod redact;
+pub mod scan;
 pub mod seal;
 mod verify;
 

@@ -131,6 +131,45 @@ fn log_shorter_than_state_is_refused_not_repaired() {
 }
 
 #[test]
+fn power_loss_before_sync_loses_only_unacknowledged_records_and_says_so() {
+    let t = tempfile::tempdir().unwrap();
+    let l = Ledger::open(t.path()).unwrap();
+    for i in 0..3 {
+        l.append(fields(i)).unwrap();
+    }
+    let synced = std::fs::read(t.path().join("synced")).unwrap();
+    let end3 = log_bytes(t.path()).len();
+    assert_eq!(
+        String::from_utf8_lossy(&synced)
+            .trim()
+            .parse::<usize>()
+            .unwrap(),
+        end3
+    );
+    l.append(fields(3)).unwrap();
+    l.append(fields(4)).unwrap();
+    // As if the machine lost power after records 3 and 4 were written but before their sync:
+    // record 3 made it to disk, half of record 4 did, the synced length is still at record 2.
+    let full = log_bytes(t.path());
+    let end4 = end3 + full[end3..].iter().position(|&b| b == b'\n').unwrap() + 1;
+    let cut = end4 + (full.len() - end4) / 2;
+    std::fs::write(t.path().join("ledger.jsonl"), &full[..cut]).unwrap();
+    std::fs::write(t.path().join("synced"), &synced).unwrap();
+
+    assert_eq!(l.append(fields(5)).unwrap().seq, 6);
+    let recs = all(&l);
+    assert_eq!(recs[4].str("kind"), Some("unsynced_tail_lost"));
+    assert_eq!(recs[4].fields["expected_records"], json!(5));
+    assert_eq!(recs[4].fields["found_records"], json!(4));
+    assert_eq!(recs[5].str("kind"), Some("torn_tail"));
+    assert_eq!(recs[5].fields["discarded_len"], json!(cut - end4));
+    assert_eq!(recs[3].str("target"), Some("/p/3"));
+    let r = l.verify(None).unwrap();
+    assert!(r.intact, "{r:?}");
+    assert_eq!(r.recoveries, 2);
+}
+
+#[test]
 fn edited_tip_is_refused_not_repaired() {
     let t = tempfile::tempdir().unwrap();
     let l = Ledger::open(t.path()).unwrap();

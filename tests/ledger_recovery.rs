@@ -95,13 +95,23 @@ fn missing_or_garbled_state_is_rebuilt_from_the_last_line_and_recorded() {
     assert_eq!(l.append(fields(4)).unwrap().seq, 5);
     std::fs::write(t.path().join("state.json"), b"{oops").unwrap();
     assert_eq!(l.append(fields(5)).unwrap().seq, 7);
+    // A state record whose checksum does not match (a torn or hand-edited write).
+    let st = std::fs::read_to_string(t.path().join("state.json")).unwrap();
+    assert_eq!(st.len(), 256);
+    std::fs::write(
+        t.path().join("state.json"),
+        st.replacen("\"count\":8", "\"count\":9", 1),
+    )
+    .unwrap();
+    assert_eq!(l.append(fields(6)).unwrap().seq, 9);
     let recs = all(&l);
     let kinds: Vec<_> = recs.iter().filter_map(|r| r.str("kind")).collect();
-    assert_eq!(kinds, ["state_rebuilt", "state_rebuilt"]);
+    assert_eq!(kinds, ["state_rebuilt", "state_rebuilt", "state_rebuilt"]);
     assert_eq!(recs[4].fields["records"], json!(4));
+    assert!(recs[8].str("reason").unwrap().contains("checksum"));
     let r = l.verify(None).unwrap();
     assert!(r.intact, "{r:?}");
-    assert_eq!(r.recoveries, 2);
+    assert_eq!(r.recoveries, 3);
 }
 
 #[test]

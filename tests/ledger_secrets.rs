@@ -91,6 +91,16 @@ fn floats_become_strings_and_reserved_fields_are_refused() {
         assert!(err.to_string().contains(&format!("`{k}`")), "{err}");
     }
     assert_eq!(l.status().unwrap().records, 1);
+    // Absurdly deep input is kept as text instead of breaking the ledger for later appends.
+    let mut deep = json!("x");
+    for _ in 0..500 {
+        deep = json!({"d": deep});
+    }
+    l.append(obj(json!({"event": "decision", "input": deep})))
+        .unwrap();
+    l.append(obj(json!({"event": "decision"}))).unwrap();
+    let r = l.verify(None).unwrap();
+    assert!(r.intact && r.records == 3, "{r:?}");
 }
 
 fn cli(home: &Path, args: &[&str]) -> (i32, String, String) {

@@ -50,7 +50,12 @@ pub struct ToolCall {
 
 impl ToolCall {
     /// A call with no session context; convenient for tests and `policy explain`.
-    pub fn new(door: Door, tool: impl Into<String>, input: serde_json::Value, cwd: PathBuf) -> Self {
+    pub fn new(
+        door: Door,
+        tool: impl Into<String>,
+        input: serde_json::Value,
+        cwd: PathBuf,
+    ) -> Self {
         ToolCall {
             door,
             tool: tool.into(),

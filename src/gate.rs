@@ -1,13 +1,15 @@
 //! The Gate: the one place that decides. classify → evaluate the policy → append the decision
 //! record → return the verdict. Both doors call it.
 
-use crate::call::{ToolCall, Verdict};
+use crate::call::{Classification, ToolCall, Verdict};
 use crate::home::Home;
 use crate::ledger::{Appended, Ledger};
-use crate::policy::{Env, Policy};
+use crate::policy::{Env, Mode, Policy, classify};
 use anyhow::Result;
-use serde_json::{Map, Value};
-use std::path::Path;
+use serde_json::{Map, Value, json};
+use sha2::{Digest, Sha256};
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::path::{Path, PathBuf};
 
 /// A ready Gate: a loaded policy and an open ledger.
 #[derive(Debug)]
@@ -22,9 +24,11 @@ impl Gate {
     /// `project` is the project root (Claude Code's `CLAUDE_PROJECT_DIR`, or the cwd).
     pub fn open(home: &Home, spec: Option<&str>, project: &Path) -> Result<Gate> {
         let env = Env {
-            home: crate::home::home_dir().unwrap_or_else(|| "/".into()),
-            patchwork_home: home.root().to_path_buf(),
-            project: project.to_path_buf(),
+            home: crate::home::home_dir()
+                .map(|h| crate::policy::paths::physical(&h))
+                .unwrap_or_else(|| PathBuf::from("/")),
+            patchwork_home: crate::policy::paths::physical(&absolute(home.root())),
+            project: crate::policy::paths::physical(&absolute(project)),
         };
         home.ensure()?;
         let policy = Policy::load(spec, &env)?;
@@ -36,11 +40,50 @@ impl Gate {
         })
     }
 
-    /// Decides one call and records the decision before returning. Never fails: any internal
-    /// error is a deny verdict naming what went wrong.
-    pub fn decide(&self, _call: &ToolCall) -> Verdict {
-        let _ = (&self.policy, &self.env);
-        Verdict::internal_deny("gate.unbuilt", "the gate is not built yet")
+    /// Decides one call and records the decision before returning. Never fails: an internal
+    /// error or a ledger that cannot be written is a deny verdict saying so (in audit mode the
+    /// call is allowed and the failure is still reported).
+    pub fn decide(&self, call: &ToolCall) -> Verdict {
+        let judged = catch_unwind(AssertUnwindSafe(|| {
+            let cls = classify(call, &self.env);
+            let verdict = self.policy.evaluate(call, &cls, &self.env);
+            (cls, verdict)
+        }));
+        let (cls, mut verdict) = match judged {
+            Ok(pair) => pair,
+            Err(_) => (
+                Classification::default(),
+                Verdict::internal_deny(
+                    "gate.internal_error",
+                    "patchwork-gateway hit an internal error while judging this call, so it is refused",
+                ),
+            ),
+        };
+        match self
+            .ledger
+            .append(decision_record(call, &cls, &verdict, &self.policy))
+        {
+            Ok(Appended { seq, .. }) => verdict.seq = Some(seq),
+            Err(e) if self.policy.mode == Mode::Audit => {
+                tracing::error!("ledger append failed in audit mode: {e:#}");
+            }
+            Err(e) => {
+                verdict = Verdict::internal_deny(
+                    "ledger.unwritable",
+                    format!(
+                        "patchwork-gateway cannot record this call in its ledger ({e:#}), so it is refused; run `patchwork-gateway doctor`"
+                    ),
+                );
+            }
+        }
+        verdict
+    }
+
+    /// Classifies and evaluates without writing anything: for `policy explain` and tests.
+    pub fn judge(&self, call: &ToolCall) -> (Classification, Verdict) {
+        let cls = classify(call, &self.env);
+        let verdict = self.policy.evaluate(call, &cls, &self.env);
+        (cls, verdict)
     }
 
     /// Appends a non-decision record (outcome, session event, repair…) to the ledger.
@@ -57,4 +100,83 @@ impl Gate {
     pub fn ledger(&self) -> &Ledger {
         &self.ledger
     }
+
+    /// The paths the Gate judges against.
+    pub fn env(&self) -> &Env {
+        &self.env
+    }
+}
+
+/// `path` made absolute against the current directory.
+fn absolute(path: &Path) -> PathBuf {
+    if path.is_absolute() {
+        return path.to_path_buf();
+    }
+    std::env::current_dir()
+        .map(|d| d.join(path))
+        .unwrap_or_else(|_| path.to_path_buf())
+}
+
+/// The ledger record of one decision. The raw input is kept only as a SHA-256 commitment;
+/// targets and canonical segments say what the call touches (the ledger redacts secrets).
+fn decision_record(
+    call: &ToolCall,
+    cls: &Classification,
+    v: &Verdict,
+    policy: &Policy,
+) -> Map<String, Value> {
+    let input_bytes = serde_json::to_vec(&call.input).unwrap_or_default();
+    let targets: Vec<String> = cls
+        .targets
+        .iter()
+        .map(|t| format!("{}:{}", t.action.as_str(), t.value))
+        .collect();
+    let mut m = Map::new();
+    m.insert("event".into(), json!("decision"));
+    m.insert("door".into(), json!(call.door.as_str()));
+    m.insert("tool".into(), json!(call.tool));
+    m.insert("session".into(), json!(call.session));
+    m.insert("agent".into(), json!(call.agent));
+    m.insert("cwd".into(), json!(call.cwd.display().to_string()));
+    if let Some(id) = &call.tool_use_id {
+        m.insert("tool_use_id".into(), json!(id));
+    }
+    if let Some(server) = &call.server {
+        m.insert("server".into(), json!(server));
+    }
+    m.insert(
+        "action".into(),
+        json!(cls.action.map(|a| a.as_str()).unwrap_or("tool_call")),
+    );
+    m.insert("target".into(), json!(targets));
+    m.insert("risk".into(), json!(v.risk.as_str()));
+    m.insert(
+        "flags".into(),
+        json!(v.flags.iter().map(|f| f.as_str()).collect::<Vec<_>>()),
+    );
+    m.insert(
+        "findings".into(),
+        json!(
+            cls.findings
+                .iter()
+                .map(|f| f.id.as_str())
+                .collect::<Vec<_>>()
+        ),
+    );
+    m.insert("verdict".into(), json!(v.effect.as_str()));
+    if v.audited {
+        m.insert("would_be".into(), json!(v.would_be.as_str()));
+    }
+    m.insert("rules".into(), json!(v.rules));
+    m.insert("reason".into(), json!(v.reason));
+    m.insert("policy".into(), json!(policy.hash()));
+    m.insert("policy_name".into(), json!(policy.name));
+    m.insert(
+        "input_sha256".into(),
+        json!(format!(
+            "sha256:{}",
+            hex::encode(Sha256::digest(&input_bytes))
+        )),
+    );
+    m
 }

@@ -29,7 +29,12 @@ pub struct Ctx {
 #[command(name = "patchwork-gateway", version, about, long_about = None)]
 pub struct Cli {
     /// Policy in force: a profile (strict, standard, audit) or a YAML file.
-    #[arg(long, global = true, env = "PATCHWORK_POLICY", value_name = "strict|standard|audit|PATH")]
+    #[arg(
+        long,
+        global = true,
+        env = "PATCHWORK_POLICY",
+        value_name = "strict|standard|audit|PATH"
+    )]
     pub policy: Option<String>,
     /// Home folder for the ledger, keys and state [default: ~/.patchwork].
     #[arg(long, global = true, env = "PATCHWORK_HOME", value_name = "DIR")]

@@ -2,9 +2,13 @@
 //! No knowledge of doors: the Gate hands in a [`ToolCall`](crate::call::ToolCall) and gets back
 //! a [`Classification`](crate::call::Classification) and a [`Verdict`](crate::call::Verdict).
 
+pub mod classify;
+pub mod paths;
+pub mod profiles;
 pub mod rules;
 pub mod shell;
 
+pub use classify::classify;
 pub use rules::{Mode, Policy};
 
 use std::path::PathBuf;

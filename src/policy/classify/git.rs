@@ -1,0 +1,244 @@
+//! Risk rules for git: history and worktree destruction, remote deletion, hook persistence,
+//! and reads of secrets out of the object store.
+
+use super::Classifier;
+use crate::call::{Action, Flag, Risk};
+use crate::policy::paths;
+use crate::policy::shell::{Command, Word};
+use std::path::Path;
+
+impl Classifier<'_> {
+    /// `git [global options] <subcommand> …`
+    pub(super) fn git(&mut self, cmd: &Command, cwd: &Path, span: &str) {
+        let argv = &cmd.argv;
+        let mut cwd = cwd.to_path_buf();
+        let mut i = 1;
+        while let Some(w) = argv.get(i) {
+            match w.text.as_str() {
+                "-C" => {
+                    if let Some(dir) = argv.get(i + 1) {
+                        cwd = paths::resolve(&dir.text, &cwd, &self.env.home);
+                    }
+                    i += 2;
+                }
+                "-c" => {
+                    if let Some(kv) = argv.get(i + 1) {
+                        let (k, v) = kv.text.split_once('=').unwrap_or((&kv.text, ""));
+                        self.git_config(k, v, span);
+                    }
+                    i += 2;
+                }
+                "--git-dir" | "--work-tree" | "--namespace" | "--exec-path" | "--config-env" => {
+                    i += 2
+                }
+                t if t.starts_with('-') => i += 1,
+                _ => break,
+            }
+        }
+        let Some(sub) = argv.get(i).map(|w| w.text.as_str()) else {
+            return;
+        };
+        let rest = &argv[i + 1..];
+        let has = |s: &str| rest.iter().any(|w| w.text == s);
+        let short = |c: char| {
+            rest.iter()
+                .any(|w| w.text.starts_with('-') && !w.text.starts_with("--") && w.text.contains(c))
+        };
+        let operands: Vec<&Word> = rest.iter().filter(|w| !w.text.starts_with('-')).collect();
+        let worktree = |c: &mut Self, what: &str| {
+            c.finding(
+                "git.discard_work",
+                Risk::High,
+                &[Flag::GitHistory, Flag::Destructive],
+                format!("{what} throws away uncommitted work for good; commit or stash first, or ask the user"),
+                span,
+            )
+        };
+        match sub {
+            "push" => self.git_push(rest, span),
+            "reset" if has("--hard") || has("--merge") || has("--keep") => {
+                worktree(self, "git reset --hard")
+            }
+            "clean" if (short('f') || has("--force")) && !(short('n') || has("--dry-run")) => {
+                worktree(self, "git clean -f")
+            }
+            "checkout"
+                if !(short('b') || short('B') || has("--orphan"))
+                    && (has("--") || has(".") || short('f') || has("--force")) =>
+            {
+                worktree(self, "git checkout of paths")
+            }
+            "restore"
+                if !((has("--staged") || short('S')) && !(has("--worktree") || short('W'))) =>
+            {
+                worktree(self, "git restore of the worktree")
+            }
+            "switch" if has("--discard-changes") || short('f') || has("--force") => {
+                worktree(self, "git switch --discard-changes")
+            }
+            "stash"
+                if operands
+                    .first()
+                    .is_some_and(|w| w.text == "clear" || w.text == "drop") =>
+            {
+                worktree(self, "git stash clear/drop")
+            }
+            "branch"
+                if short('D')
+                    || ((short('d') || has("--delete")) && (short('f') || has("--force"))) =>
+            {
+                self.finding(
+                    "git.branch_force_delete",
+                    Risk::High,
+                    &[Flag::GitHistory, Flag::Destructive],
+                    "git branch -D deletes a branch even if it is not merged; use -d",
+                    span,
+                )
+            }
+            "reflog"
+                if operands
+                    .first()
+                    .is_some_and(|w| w.text == "expire" || w.text == "delete") =>
+            {
+                self.history(
+                    span,
+                    "git reflog expire destroys the record of lost commits",
+                )
+            }
+            "gc" if rest
+                .iter()
+                .any(|w| w.text.starts_with("--prune=now") || w.text == "--prune=all") =>
+            {
+                self.history(span, "git gc --prune=now erases unreachable commits")
+            }
+            "filter-branch" | "filter-repo" => {
+                self.history(span, "rewrites the whole history of the repository")
+            }
+            "update-ref" if short('d') || has("--delete") => {
+                self.history(span, "git update-ref -d deletes a ref outright")
+            }
+            "config" => {
+                if let Some(key) = operands.first() {
+                    let value = operands.get(1).map(|w| w.text.as_str()).unwrap_or("");
+                    self.git_config(&key.text, value, span);
+                }
+            }
+            "remote"
+                if operands
+                    .first()
+                    .is_some_and(|w| w.text == "add" || w.text == "set-url") =>
+            {
+                self.finding(
+                    "net.git_remote",
+                    Risk::Medium,
+                    &[Flag::NetworkEgress],
+                    "adds or changes a git remote (a destination for pushes)",
+                    span,
+                )
+            }
+            "show" | "cat-file" | "archive" | "grep" => {
+                for w in &operands {
+                    if let Some((_, file)) = w.text.split_once(':')
+                        && !file.is_empty()
+                    {
+                        let p = paths::resolve(file, &cwd, &self.env.home);
+                        self.path(Action::FileRead, p, span);
+                    }
+                }
+            }
+            "rm" if !has("--cached") && short('r') => self.finding(
+                "git.rm_recursive",
+                Risk::Medium,
+                &[Flag::Destructive],
+                "git rm -r deletes tracked folders from the worktree",
+                span,
+            ),
+            _ => {}
+        }
+    }
+
+    fn history(&mut self, span: &str, what: &str) {
+        self.finding(
+            "git.rewrite_history",
+            Risk::High,
+            &[Flag::GitHistory, Flag::Destructive],
+            format!("{what}; ask the user to do it"),
+            span,
+        );
+    }
+
+    /// Settings that make git run code: hooks paths and shell aliases.
+    fn git_config(&mut self, key: &str, value: &str, span: &str) {
+        let key = key.to_ascii_lowercase();
+        if key == "core.hookspath" {
+            self.finding(
+                "persistence.git_hooks",
+                Risk::High,
+                &[Flag::Persistence],
+                "core.hooksPath makes git run scripts from another folder on every commit",
+                span,
+            );
+        } else if (key.starts_with("alias.") && value.starts_with('!'))
+            || matches!(
+                key.as_str(),
+                "core.fsmonitor"
+                    | "core.sshcommand"
+                    | "core.pager"
+                    | "core.editor"
+                    | "sequence.editor"
+                    | "diff.external"
+            )
+        {
+            self.finding(
+                "git.config_exec",
+                Risk::Medium,
+                &[Flag::CodeExecution],
+                format!("git setting `{key}` makes git run a shell command"),
+                span,
+            );
+        }
+    }
+
+    fn git_push(&mut self, rest: &[Word], span: &str) {
+        let mut force = false;
+        let mut delete = false;
+        let mut operands = 0;
+        for w in rest {
+            let t = w.text.as_str();
+            match t {
+                "--force" | "--mirror" => force = true,
+                "--delete" | "--prune" => delete = true,
+                _ if t.starts_with("--") => {}
+                _ if t.starts_with('-') => {
+                    force |= t.contains('f');
+                    delete |= t.contains('d');
+                }
+                _ => {
+                    operands += 1;
+                    if operands > 1 {
+                        force |= t.starts_with('+');
+                        delete |= t.starts_with(':');
+                    }
+                }
+            }
+        }
+        if force {
+            self.finding(
+                "git.force_push",
+                Risk::High,
+                &[Flag::GitHistory, Flag::Destructive],
+                "a force push rewrites the remote history; use --force-with-lease on your own branch, or ask the user",
+                span,
+            );
+        }
+        if delete {
+            self.finding(
+                "git.remote_delete",
+                Risk::High,
+                &[Flag::GitHistory, Flag::Destructive],
+                "deletes branches on the remote",
+                span,
+            );
+        }
+    }
+}

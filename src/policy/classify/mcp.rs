@@ -1,0 +1,180 @@
+//! Classification of MCP tool calls (`mcp__<server>__<tool>`): path-like arguments become path
+//! targets, command-like arguments are analysed as shell, URLs are network targets. The verb in
+//! the tool's name says whether paths are read, written or deleted.
+
+use super::{Classifier, str_field};
+use crate::call::{Action, TargetKind, ToolCall};
+use crate::policy::paths;
+use serde_json::Value;
+use std::path::Path;
+
+/// Argument names that hold paths.
+const PATH_KEYS: &[&str] = &[
+    "path",
+    "paths",
+    "file",
+    "files",
+    "file_path",
+    "filepath",
+    "filename",
+    "file_name",
+    "source",
+    "sources",
+    "src",
+    "destination",
+    "dest",
+    "dst",
+    "target",
+    "directory",
+    "dir",
+    "folder",
+    "root",
+    "cwd",
+    "notebook_path",
+    "from",
+    "to",
+    "old_path",
+    "new_path",
+    "output",
+    "input",
+    "location",
+];
+/// Argument names that hold shell commands.
+const COMMAND_KEYS: &[&str] = &[
+    "command",
+    "cmd",
+    "script",
+    "shell",
+    "shell_command",
+    "commandline",
+    "command_line",
+];
+/// Argument names that are free text, never paths.
+const TEXT_KEYS: &[&str] = &[
+    "content",
+    "contents",
+    "text",
+    "body",
+    "data",
+    "message",
+    "description",
+    "title",
+    "old_string",
+    "new_string",
+    "oldtext",
+    "newtext",
+    "old_text",
+    "new_text",
+    "edits",
+    "pattern",
+    "query",
+    "prompt",
+];
+/// Nesting below this is not walked.
+const MAX_DEPTH: usize = 6;
+
+/// What a tool does to the paths it is given, from the verbs in its name.
+fn verb_action(tool: &str) -> Option<Action> {
+    let t = tool.to_ascii_lowercase();
+    let has = |words: &[&str]| words.iter().any(|w| t.contains(w));
+    if has(&[
+        "delete", "remove", "unlink", "trash", "rmdir", "erase", "destroy", "purge",
+    ]) {
+        Some(Action::FileDelete)
+    } else if has(&[
+        "write", "create", "edit", "update", "save", "put", "append", "patch", "move", "rename",
+        "replace", "insert", "upload", "set", "mkdir", "chmod", "copy",
+    ]) {
+        Some(Action::FileWrite)
+    } else if has(&[
+        "read", "get", "cat", "view", "show", "open", "download", "fetch", "list", "search",
+        "find", "grep", "stat", "info", "tree", "head", "tail", "glob", "ls", "load", "query",
+    ]) {
+        Some(Action::FileRead)
+    } else {
+        None
+    }
+}
+
+impl Classifier<'_> {
+    /// Classifies `mcp__<server>__<tool>` with its arguments.
+    pub(super) fn mcp_tool(&mut self, call: &ToolCall, cwd: &Path) {
+        self.action(Action::McpToolCall);
+        let name = call.tool.rsplit("__").next().unwrap_or(&call.tool);
+        let cwd = match str_field(&call.input, &["cwd"]) {
+            Some(dir) => paths::resolve(dir, cwd, &self.env.home),
+            None => cwd.to_path_buf(),
+        };
+        let verb = verb_action(name);
+        self.mcp_value(&call.input, None, verb, &cwd, &call.tool, 0);
+    }
+
+    fn mcp_value(
+        &mut self,
+        v: &Value,
+        key: Option<&str>,
+        verb: Option<Action>,
+        cwd: &Path,
+        span: &str,
+        depth: usize,
+    ) {
+        if depth > MAX_DEPTH {
+            return;
+        }
+        let key_l = key.map(str::to_ascii_lowercase);
+        let key_s = key_l.as_deref().unwrap_or("");
+        match v {
+            Value::Object(map) => {
+                for (k, val) in map {
+                    self.mcp_value(val, Some(k), verb, cwd, span, depth + 1);
+                }
+            }
+            Value::Array(items) => {
+                for item in items {
+                    self.mcp_value(item, key, verb, cwd, span, depth + 1);
+                }
+            }
+            Value::String(s) if COMMAND_KEYS.contains(&key_s) => {
+                self.action(Action::CommandExecute);
+                self.shell(s, cwd);
+            }
+            Value::String(s) if s.starts_with("http://") || s.starts_with("https://") => {
+                self.url(s, Action::WebFetch, matches!(verb, Some(Action::FileWrite)));
+            }
+            Value::String(s) if TEXT_KEYS.contains(&key_s) || s.is_empty() || s.len() > 4096 => {}
+            Value::String(s) => {
+                let path_key = PATH_KEYS.contains(&key_s)
+                    || key_s.ends_with("_path")
+                    || key_s.ends_with("path");
+                let raw = s.strip_prefix("file://").unwrap_or(s);
+                let p = paths::resolve(raw, cwd, &self.env.home);
+                if !(path_key || looks_like_path(raw) && p.exists()) {
+                    return;
+                }
+                let source_like = matches!(
+                    key_s,
+                    "source" | "sources" | "src" | "from" | "old_path" | "input"
+                );
+                let action = match verb {
+                    Some(Action::FileWrite) if source_like => Action::FileRead,
+                    Some(a) => a,
+                    None => {
+                        self.path(Action::FileRead, p.clone(), span);
+                        Action::FileWrite
+                    }
+                };
+                self.path(action, p, span);
+            }
+            _ => {
+                if key_s == "url" {
+                    self.target(TargetKind::Url, Action::WebFetch, v.to_string());
+                }
+            }
+        }
+    }
+}
+
+/// A string that plausibly names a file (not a plain word or sentence).
+fn looks_like_path(s: &str) -> bool {
+    !s.contains('\n') && (s.contains('/') || s.starts_with('.') || s.starts_with('~'))
+}

@@ -1,0 +1,368 @@
+//! Classification: what a tool call does (action and targets) and how risky it is (findings
+//! with risk levels and flags). One classifier for every door: Claude Code's built-in tools,
+//! the gateway's builtin MCP tools and the arguments of wrapped MCP servers all end up as the
+//! same path targets and shell commands, judged by the same rules.
+
+mod command;
+mod git;
+mod mcp;
+pub mod places;
+
+use crate::call::{Action, Classification, Finding, Flag, Risk, Target, TargetKind, ToolCall};
+use crate::policy::Env;
+use crate::policy::paths;
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+
+/// Classifies one tool call. Never fails: input it cannot understand becomes a finding.
+pub fn classify(call: &ToolCall, env: &Env) -> Classification {
+    let mut c = Classifier {
+        env,
+        out: Classification::default(),
+        depth: 0,
+    };
+    c.tool(call);
+    c.out
+}
+
+/// Claude Code tools that only manage the agent's own state.
+const BOOKKEEPING_TOOLS: &[&str] = &[
+    "TodoWrite",
+    "AskUserQuestion",
+    "ExitPlanMode",
+    "EnterPlanMode",
+    "TaskCreate",
+    "TaskGet",
+    "TaskList",
+    "TaskUpdate",
+    "TaskStop",
+    "TaskOutput",
+    "Skill",
+    "ToolSearch",
+    "LSP",
+    "Monitor",
+    "ListMcpResourcesTool",
+    "ReadMcpResourceTool",
+    "WaitForMcpServers",
+    "SendMessage",
+    "ScheduleWakeup",
+    "CronList",
+    "CronDelete",
+    "EnterWorktree",
+    "ExitWorktree",
+    "BashOutput",
+    "KillShell",
+];
+
+/// Builds a [`Classification`] step by step.
+pub(crate) struct Classifier<'a> {
+    env: &'a Env,
+    out: Classification,
+    /// Nesting depth of scripts analysed from files (`bash script.sh`).
+    depth: usize,
+}
+
+impl Classifier<'_> {
+    fn tool(&mut self, call: &ToolCall) {
+        let input = &call.input;
+        let cwd = if call.cwd.is_absolute() {
+            paths::physical(&call.cwd)
+        } else {
+            paths::resolve(
+                &call.cwd.to_string_lossy(),
+                &self.env.project,
+                &self.env.home,
+            )
+        };
+        let tool = call.tool.as_str();
+        match tool {
+            "Bash" | "PowerShell" | "run_command" => {
+                self.action(Action::CommandExecute);
+                let cwd = match str_field(input, &["cwd"]) {
+                    Some(dir) => paths::resolve(dir, &cwd, &self.env.home),
+                    None => cwd,
+                };
+                match str_field(input, &["command"]) {
+                    Some(cmd) => self.shell(cmd, &cwd),
+                    None => self.bad_input(tool, "command"),
+                }
+            }
+            "Read" | "read_file" => self.path_tool(tool, input, &cwd, Action::FileRead),
+            "Write" | "write_file" => self.path_tool(tool, input, &cwd, Action::FileWrite),
+            "Edit" | "MultiEdit" | "NotebookEdit" | "edit_file" => {
+                self.path_tool(tool, input, &cwd, Action::FileEdit)
+            }
+            "Glob" | "list_directory" => {
+                self.action(Action::FileGlob);
+                let dir = str_field(input, &["path"]).unwrap_or(".");
+                let dir = paths::resolve(dir, &cwd, &self.env.home);
+                self.path(Action::FileGlob, dir, tool);
+            }
+            "Grep" | "search_files" => self.grep_tool(tool, input, &cwd),
+            "WebFetch" => {
+                self.action(Action::WebFetch);
+                match str_field(input, &["url"]) {
+                    Some(url) => self.url(url, Action::WebFetch, false),
+                    None => self.bad_input(tool, "url"),
+                }
+            }
+            "WebSearch" => {
+                self.action(Action::WebSearch);
+                if let Some(q) = str_field(input, &["query"]) {
+                    self.target(TargetKind::Text, Action::WebSearch, q.to_string());
+                }
+            }
+            "Agent" | "Task" => self.action(Action::TaskDelegate),
+            "CronCreate" => {
+                self.action(Action::CommandExecute);
+                self.finding(
+                    "persistence.schedule",
+                    Risk::Medium,
+                    &[Flag::Persistence],
+                    "schedules work to run later without the agent present",
+                    tool,
+                );
+            }
+            t if t.starts_with("mcp__") => self.mcp_tool(call, &cwd),
+            t if BOOKKEEPING_TOOLS.contains(&t) => {}
+            _ => {
+                self.finding(
+                    "tool.unknown",
+                    Risk::Medium,
+                    &[Flag::UnknownTool],
+                    format!("the tool `{tool}` is not known to the gateway, so its effect cannot be judged"),
+                    tool,
+                );
+            }
+        }
+    }
+
+    /// Read/Write/Edit-style tools: one file path argument.
+    fn path_tool(&mut self, tool: &str, input: &Value, cwd: &Path, action: Action) {
+        let Some(raw) = str_field(input, &["file_path", "notebook_path", "path"]) else {
+            self.action(action);
+            return self.bad_input(tool, "file_path");
+        };
+        let path = paths::resolve(raw, cwd, &self.env.home);
+        let action = if action == Action::FileWrite && !path.exists() {
+            Action::FileCreate
+        } else {
+            action
+        };
+        self.action(action);
+        self.path(action, path, tool);
+    }
+
+    /// Grep-style tools: a pattern (data, not a path) and an optional path or file glob.
+    fn grep_tool(&mut self, tool: &str, input: &Value, cwd: &Path) {
+        self.action(Action::FileGrep);
+        let dir = str_field(input, &["path"]).unwrap_or(".");
+        let path = paths::resolve(dir, cwd, &self.env.home);
+        if let Some(glob) = str_field(input, &["glob"])
+            && path.is_dir()
+        {
+            for hit in paths::expand_glob(glob, &path, &self.env.home) {
+                if hit.exists() {
+                    self.path(Action::FileGrep, hit, tool);
+                }
+            }
+        }
+        self.path(Action::FileGrep, path, tool);
+    }
+
+    /// A required argument is missing or has the wrong type.
+    fn bad_input(&mut self, tool: &str, field: &str) {
+        self.finding(
+            "input.invalid",
+            Risk::High,
+            &[Flag::Unresolvable],
+            format!("`{tool}` was called without a usable `{field}` argument"),
+            tool,
+        );
+    }
+
+    /// Records the primary action (the first one set wins).
+    fn action(&mut self, action: Action) {
+        self.out.action.get_or_insert(action);
+    }
+
+    /// Adds a target unless it is already there.
+    fn target(&mut self, kind: TargetKind, action: Action, value: String) {
+        let t = Target {
+            kind,
+            action,
+            value,
+        };
+        if !self.out.targets.contains(&t) {
+            self.out.targets.push(t);
+        }
+    }
+
+    /// Adds a finding unless the same rule already fired on the same span.
+    fn finding(
+        &mut self,
+        id: &str,
+        risk: Risk,
+        flags: &[Flag],
+        detail: impl Into<String>,
+        span: &str,
+    ) {
+        if self
+            .out
+            .findings
+            .iter()
+            .any(|f| f.id == id && f.span == span)
+        {
+            return;
+        }
+        self.out.findings.push(Finding {
+            id: id.to_string(),
+            risk,
+            flags: flags.to_vec(),
+            detail: detail.into(),
+            span: span.to_string(),
+        });
+    }
+
+    /// A resolved path touched by `action`: records the target and applies every path rule.
+    fn path(&mut self, action: Action, path: PathBuf, span: &str) {
+        let shown = path.display().to_string();
+        self.target(TargetKind::Path, action, shown.clone());
+        let env = self.env;
+        let reads = matches!(action, Action::FileRead | Action::FileGrep);
+        if places::guard_secret(&path, env) {
+            self.finding(
+                "self.read_key",
+                Risk::Critical,
+                &[Flag::SelfProtection, Flag::SecretRead],
+                format!("{shown} is the gateway's seal key; agents may not touch it"),
+                span,
+            );
+        }
+        if reads {
+            if let Some(kind) = places::secret_kind(&path, env) {
+                self.finding(
+                    "secrets.read",
+                    Risk::High,
+                    &[Flag::SecretRead, Flag::SensitivePath],
+                    format!("{shown} is {kind}; reading it exposes credentials. Use a template such as .env.example or ask the user for the value"),
+                    span,
+                );
+            }
+            return;
+        }
+        if action == Action::FileGlob {
+            return;
+        }
+        if let Some(what) = places::guard_file(&path, env) {
+            self.finding(
+                "self.tamper",
+                Risk::Critical,
+                &[Flag::SelfProtection],
+                format!("{shown} is {what}; the agent may not change the guard's own files"),
+                span,
+            );
+        }
+        if let Some(what) = places::persistence_kind(&path, env) {
+            self.finding(
+                "persistence.write",
+                Risk::High,
+                &[Flag::Persistence],
+                format!("{shown} is {what}: code written there runs later, outside this session"),
+                span,
+            );
+        }
+        if places::device(&path) {
+            self.finding(
+                "system.device_write",
+                Risk::Critical,
+                &[Flag::SystemDestruction, Flag::Destructive],
+                format!("writing to the device {shown} destroys the data on it"),
+                span,
+            );
+        } else if places::system_path(&path) && !path.starts_with(&env.home) {
+            self.finding(
+                "system.write",
+                Risk::High,
+                &[Flag::SystemDestruction, Flag::OutsideProject],
+                format!("{shown} is a system location; changing it can break the machine"),
+                span,
+            );
+        } else if !places::in_project(&path, env)
+            && !places::scratch(&path)
+            && !path.starts_with(&env.home)
+        {
+            self.finding(
+                "files.outside_project",
+                Risk::Medium,
+                &[Flag::OutsideProject],
+                format!("{shown} is outside the project"),
+                span,
+            );
+        }
+        if action == Action::FileDelete && places::foundation(&path, env) {
+            self.finding(
+                "files.delete_foundation",
+                Risk::Critical,
+                &[Flag::Destructive, Flag::DangerousCommand],
+                format!("{shown} holds the system, the home folder or the project; removing it destroys everything below"),
+                span,
+            );
+        }
+    }
+
+    /// A URL the call fetches or sends to.
+    fn url(&mut self, url: &str, action: Action, sends_data: bool) {
+        self.target(TargetKind::Url, action, url.to_string());
+        if local_host(url) {
+            return;
+        }
+        if sends_data {
+            self.finding(
+                "net.upload",
+                Risk::Medium,
+                &[Flag::NetworkEgress, Flag::Exfiltration],
+                format!("sends local data to {}", host_of(url)),
+                url,
+            );
+        } else {
+            self.finding(
+                "net.egress",
+                Risk::Low,
+                &[Flag::NetworkEgress],
+                format!("contacts {}", host_of(url)),
+                url,
+            );
+        }
+    }
+}
+
+/// The first string among `keys` in a JSON object.
+fn str_field<'v>(input: &'v Value, keys: &[&str]) -> Option<&'v str> {
+    keys.iter()
+        .find_map(|k| input.get(*k).and_then(Value::as_str))
+}
+
+/// The host part of a URL (or the text itself).
+pub(crate) fn host_of(url: &str) -> &str {
+    let rest = url.split_once("://").map(|(_, r)| r).unwrap_or(url);
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or(rest);
+    let host_port = authority.rsplit('@').next().unwrap_or(authority);
+    if let Some(v6) = host_port.strip_prefix('[') {
+        return v6.split(']').next().unwrap_or(v6);
+    }
+    host_port.split(':').next().unwrap_or(host_port)
+}
+
+/// True for loopback hosts.
+pub(crate) fn local_host(url: &str) -> bool {
+    let host = host_of(url).to_ascii_lowercase();
+    host == "localhost"
+        || host.ends_with(".localhost")
+        || host.starts_with("127.")
+        || host == "::1"
+        || host == "0.0.0.0"
+}
+
+#[cfg(test)]
+mod tests;

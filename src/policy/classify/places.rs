@@ -1,0 +1,407 @@
+//! What a resolved path *is*: a secret, the guard's own files, a persistence hook, a system
+//! location, a disposable build folder. Pure predicates on absolute paths, shared by every
+//! tool's classification.
+
+use crate::policy::Env;
+use std::path::Path;
+
+/// Top-level folders of the operating system; deleting or rewriting under them is system damage.
+const SYSTEM_ROOTS: &[&str] = &[
+    "/bin",
+    "/boot",
+    "/dev",
+    "/etc",
+    "/lib",
+    "/lib32",
+    "/lib64",
+    "/libx32",
+    "/opt",
+    "/proc",
+    "/root",
+    "/sbin",
+    "/srv",
+    "/sys",
+    "/usr",
+    "/var",
+    "/home",
+    "/mnt",
+    "/media",
+    "/snap",
+    "/System",
+    "/Library",
+    "/Applications",
+    "/Users",
+    "/private",
+];
+
+/// Folder names inside a project that hold only regenerable output.
+const DISPOSABLE_DIRS: &[&str] = &[
+    "target",
+    "node_modules",
+    "dist",
+    "build",
+    "out",
+    ".next",
+    ".nuxt",
+    ".svelte-kit",
+    ".turbo",
+    ".parcel-cache",
+    ".cache",
+    "coverage",
+    "__pycache__",
+    ".pytest_cache",
+    ".mypy_cache",
+    ".ruff_cache",
+    ".tox",
+    "tmp",
+    ".tmp",
+];
+
+/// Scratch roots whose children are disposable.
+const SCRATCH_ROOTS: &[&str] = &["/tmp", "/var/tmp", "/dev/shm"];
+
+/// Device files that are safe to write to.
+const HARMLESS_DEVICES: &[&str] = &[
+    "/dev/null",
+    "/dev/zero",
+    "/dev/stdout",
+    "/dev/stderr",
+    "/dev/stdin",
+    "/dev/tty",
+    "/dev/random",
+    "/dev/urandom",
+];
+
+/// Why a path is a secret, when it is one.
+pub fn secret_kind(path: &Path, env: &Env) -> Option<&'static str> {
+    let name = path.file_name()?.to_string_lossy();
+    let name = name.as_ref();
+    let lower = name.to_ascii_lowercase();
+    let example = matches!(
+        lower.as_str(),
+        ".env.example" | ".env.sample" | ".env.template" | ".env.dist" | ".env.defaults"
+    );
+    if lower == ".env" || (lower.starts_with(".env.") && !example) || lower.ends_with(".env") {
+        return Some("an environment file with secrets");
+    }
+    if (lower.starts_with("id_rsa")
+        || lower.starts_with("id_dsa")
+        || lower.starts_with("id_ecdsa")
+        || lower.starts_with("id_ed25519"))
+        && !lower.ends_with(".pub")
+    {
+        return Some("an SSH private key");
+    }
+    for ext in [
+        ".pem",
+        ".key",
+        ".p12",
+        ".pfx",
+        ".jks",
+        ".keystore",
+        ".ppk",
+        ".asc",
+        ".gpg",
+    ] {
+        if lower.ends_with(ext) {
+            return Some("a private key or certificate store");
+        }
+    }
+    if matches!(
+        lower.as_str(),
+        ".netrc"
+            | "_netrc"
+            | ".npmrc"
+            | ".pypirc"
+            | ".git-credentials"
+            | ".htpasswd"
+            | ".pgpass"
+            | ".my.cnf"
+            | "credentials"
+            | "credentials.json"
+            | "secrets.json"
+            | "secrets.yaml"
+            | "secrets.yml"
+            | "secrets.toml"
+            | ".vault-token"
+            | "terraform.tfstate"
+            | "shadow"
+            | "gshadow"
+    ) || lower.starts_with("service-account") && lower.ends_with(".json")
+    {
+        return Some("a credentials file");
+    }
+    let home = &env.home;
+    for dir in [
+        ".ssh",
+        ".aws",
+        ".gnupg",
+        ".kube",
+        ".docker",
+        ".azure",
+        ".config/gcloud",
+        ".config/gh",
+        ".password-store",
+    ] {
+        let base = home.join(dir);
+        if path.starts_with(&base) && !is_public_ssh_file(path, &base) {
+            return Some("a credentials folder");
+        }
+    }
+    if path.starts_with("/proc") && name == "environ" {
+        return Some("a process environment");
+    }
+    None
+}
+
+/// `~/.ssh/known_hosts`, `config` and `*.pub` are not secrets.
+fn is_public_ssh_file(path: &Path, base: &Path) -> bool {
+    if !base.ends_with(".ssh") {
+        return false;
+    }
+    let name = path.file_name().map(|n| n.to_string_lossy().to_string());
+    path == base
+        || matches!(
+            name.as_deref(),
+            Some("known_hosts" | "known_hosts.old" | "config" | "authorized_keys")
+        )
+        || name.is_some_and(|n| n.ends_with(".pub"))
+}
+
+/// True when a recursive read of `dir` (tar, rsync, cp -r, zip -r) would sweep up secrets.
+pub fn holds_secrets(dir: &Path, env: &Env) -> bool {
+    if secret_kind(dir, env).is_some() {
+        return true;
+    }
+    [
+        ".ssh",
+        ".aws",
+        ".gnupg",
+        ".kube",
+        ".docker",
+        ".password-store",
+    ]
+    .iter()
+    .any(|d| env.home.join(d).starts_with(dir))
+}
+
+/// The guard's own files: the gateway's home, Claude Code settings, MCP registrations and
+/// policy files. The agent may not change them.
+pub fn guard_file(path: &Path, env: &Env) -> Option<&'static str> {
+    if path.starts_with(&env.patchwork_home) {
+        return Some("the gateway's home (ledger, keys, policy)");
+    }
+    let claude_dirs = [env.home.join(".claude"), env.project.join(".claude")];
+    for dir in &claude_dirs {
+        if path.parent() == Some(dir.as_path()) {
+            let name = path.file_name().unwrap_or_default().to_string_lossy();
+            if name.starts_with("settings") && name.ends_with(".json") {
+                return Some("Claude Code settings (hooks)");
+            }
+        }
+    }
+    if *path == env.home.join(".claude.json") || *path == env.project.join(".mcp.json") {
+        return Some("the MCP server registration");
+    }
+    if path.starts_with(env.project.join(".patchwork")) {
+        return Some("the project's gateway policy");
+    }
+    if path.ends_with("managed-settings.json") || path.starts_with("/etc/claude-code") {
+        return Some("Claude Code managed settings");
+    }
+    None
+}
+
+/// True for the seal key folder, which the agent may not even read.
+pub fn guard_secret(path: &Path, env: &Env) -> bool {
+    path.starts_with(env.patchwork_home.join("keys"))
+}
+
+/// Files that run code later: shell startup files, git hooks, cron, autostart, SSH keys.
+pub fn persistence_kind(path: &Path, env: &Env) -> Option<&'static str> {
+    let name = path.file_name()?.to_string_lossy();
+    if path.parent() == Some(env.home.as_path())
+        && matches!(
+            name.as_ref(),
+            ".bashrc"
+                | ".bash_profile"
+                | ".bash_login"
+                | ".bash_logout"
+                | ".profile"
+                | ".zshrc"
+                | ".zprofile"
+                | ".zshenv"
+                | ".zlogin"
+                | ".kshrc"
+                | ".inputrc"
+                | ".xprofile"
+                | ".xinitrc"
+        )
+    {
+        return Some("a shell startup file");
+    }
+    let under_home = |d: &str| path.starts_with(env.home.join(d));
+    if under_home(".config/fish") || under_home(".config/autostart") {
+        return Some("a startup file");
+    }
+    if under_home(".config/systemd") || under_home("Library/LaunchAgents") {
+        return Some("a user service definition");
+    }
+    if name == "authorized_keys" || name == "authorized_keys2" || name == "rc" && under_home(".ssh")
+    {
+        return Some("SSH login configuration");
+    }
+    let text = path.to_string_lossy();
+    if text.contains("/.git/hooks/") || text.ends_with("/.git/hooks") || text.contains("/.husky/") {
+        return Some("a git hook");
+    }
+    if path.ends_with(".git/config") {
+        return Some("the repository's git configuration");
+    }
+    if path.starts_with("/etc/cron")
+        || path.starts_with("/var/spool/cron")
+        || path.starts_with("/etc/profile")
+        || path.starts_with("/etc/systemd")
+        || path.starts_with("/etc/init.d")
+        || path.starts_with("/etc/rc.local")
+    {
+        return Some("a system startup file");
+    }
+    None
+}
+
+/// True for `/`, the system's top-level folders and anything under them (scratch excepted).
+pub fn system_path(path: &Path) -> bool {
+    if scratch(path) || HARMLESS_DEVICES.iter().any(|d| path == Path::new(d)) {
+        return false;
+    }
+    path == Path::new("/") || SYSTEM_ROOTS.iter().any(|r| path.starts_with(r))
+}
+
+/// A block device or raw disk.
+pub fn device(path: &Path) -> bool {
+    path.starts_with("/dev")
+        && !HARMLESS_DEVICES.iter().any(|d| path == Path::new(d))
+        && !path.starts_with("/dev/fd")
+        && !path.starts_with("/dev/shm")
+}
+
+/// True for a path whose loss takes everything with it: `/`, the home folder, the project
+/// root, or any folder that holds one of them.
+pub fn foundation(path: &Path, env: &Env) -> bool {
+    path == Path::new("/")
+        || env.home.starts_with(path)
+        || env.project.starts_with(path)
+        || env.patchwork_home.starts_with(path)
+        || SYSTEM_ROOTS.iter().any(|r| Path::new(r) == path)
+        || SYSTEM_ROOTS
+            .iter()
+            .any(|r| path.parent() == Some(Path::new(r)) && !scratch(path))
+}
+
+/// Children of /tmp, /var/tmp, /dev/shm (not the roots themselves).
+pub fn scratch(path: &Path) -> bool {
+    SCRATCH_ROOTS
+        .iter()
+        .any(|r| path.starts_with(r) && path != Path::new(r))
+        || std::env::var_os("TMPDIR").is_some_and(|t| {
+            let t = Path::new(&t);
+            t != Path::new("/") && path.starts_with(t) && path != t
+        })
+}
+
+/// A regenerable folder (build output, dependencies, caches) inside the project, or scratch.
+pub fn disposable(path: &Path, env: &Env) -> bool {
+    let Ok(rel) = path.strip_prefix(&env.project) else {
+        return scratch(path) && !foundation(path, env);
+    };
+    rel.components().any(|c| {
+        let c = c.as_os_str().to_string_lossy();
+        DISPOSABLE_DIRS.contains(&c.as_ref())
+    })
+}
+
+/// Inside the project folder.
+pub fn in_project(path: &Path, env: &Env) -> bool {
+    path.starts_with(&env.project)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::PathBuf;
+
+    fn env() -> Env {
+        Env {
+            home: PathBuf::from("/home/dev"),
+            patchwork_home: PathBuf::from("/home/dev/.patchwork"),
+            project: PathBuf::from("/home/dev/app"),
+        }
+    }
+
+    #[test]
+    fn secrets_are_recognised_and_examples_are_not() {
+        let e = env();
+        for p in [
+            "/home/dev/app/.env",
+            "/home/dev/app/.env.production",
+            "/home/dev/app/.env.local",
+            "/home/dev/.ssh/id_ed25519",
+            "/home/dev/.aws/credentials",
+            "/home/dev/.netrc",
+            "/home/dev/.docker/config.json",
+            "/home/dev/.kube/config",
+            "/home/dev/app/certs/server.key",
+            "/proc/self/environ",
+        ] {
+            assert!(secret_kind(Path::new(p), &e).is_some(), "{p}");
+        }
+        for p in [
+            "/home/dev/app/.env.example",
+            "/home/dev/app/src/env.ts",
+            "/home/dev/.ssh/id_ed25519.pub",
+            "/home/dev/.ssh/known_hosts",
+            "/home/dev/.ssh",
+            "/home/dev/app/.gitignore",
+        ] {
+            assert!(secret_kind(Path::new(p), &e).is_none(), "{p}");
+        }
+    }
+
+    #[test]
+    fn guard_files() {
+        let e = env();
+        for p in [
+            "/home/dev/.claude/settings.json",
+            "/home/dev/app/.claude/settings.local.json",
+            "/home/dev/.patchwork",
+            "/home/dev/.patchwork/ledger/events.jsonl",
+            "/home/dev/app/.mcp.json",
+        ] {
+            assert!(guard_file(Path::new(p), &e).is_some(), "{p}");
+        }
+        assert!(guard_file(Path::new("/home/dev/app/src/a.ts"), &e).is_none());
+    }
+
+    #[test]
+    fn disposable_and_foundations() {
+        let e = env();
+        assert!(disposable(Path::new("/home/dev/app/target"), &e));
+        assert!(disposable(Path::new("/home/dev/app/web/node_modules"), &e));
+        assert!(disposable(Path::new("/tmp/build-cache-1"), &e));
+        assert!(!disposable(Path::new("/tmp"), &e));
+        assert!(!disposable(Path::new("/home/dev/app/src"), &e));
+        for p in [
+            "/",
+            "/home",
+            "/home/dev",
+            "/home/dev/app",
+            "/usr",
+            "/usr/local",
+            "/var/lib",
+        ] {
+            assert!(foundation(Path::new(p), &e), "{p}");
+        }
+        assert!(!foundation(Path::new("/home/dev/app/src"), &e));
+    }
+}

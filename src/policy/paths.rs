@@ -1,0 +1,206 @@
+//! The one path resolver for every tool and door: `~`, `$HOME`, `${HOME}`, relative paths
+//! against the cwd, `..`, symlinks (resolved when the file exists) and globs expanded against
+//! the real filesystem, with bash's literal fallback when nothing matches.
+
+use std::path::{Component, Path, PathBuf};
+
+/// Expands `~`, `~/…`, `$HOME` and `${HOME}` at the start of `raw` using `home`.
+pub fn expand_home(raw: &str, home: &Path) -> PathBuf {
+    for prefix in ["${HOME}", "$HOME", "~"] {
+        if let Some(rest) = raw.strip_prefix(prefix)
+            && (rest.is_empty() || rest.starts_with('/'))
+        {
+            return home.join(rest.trim_start_matches('/'));
+        }
+    }
+    PathBuf::from(raw)
+}
+
+/// Resolves `raw` to an absolute, normalised path: home expansion, join with `cwd`, then the
+/// physical path of its longest existing prefix (symlinks followed, as the kernel would) with
+/// the rest normalised lexically.
+pub fn resolve(raw: &str, cwd: &Path, home: &Path) -> PathBuf {
+    let expanded = expand_home(raw, home);
+    let joined = if expanded.is_absolute() {
+        expanded
+    } else {
+        cwd.join(expanded)
+    };
+    physical(&joined)
+}
+
+/// The physical form of an absolute path: the longest prefix that exists is canonicalised
+/// (following symlinks and `..` the way the kernel does), the rest is normalised lexically.
+pub fn physical(path: &Path) -> PathBuf {
+    if let Ok(p) = std::fs::canonicalize(path) {
+        return p;
+    }
+    let mut existing = path.to_path_buf();
+    let mut rest: Vec<std::ffi::OsString> = Vec::new();
+    while let Some(name) = existing.file_name().map(|n| n.to_os_string()) {
+        if !existing.pop() {
+            break;
+        }
+        rest.push(name);
+        if let Ok(base) = std::fs::canonicalize(&existing) {
+            let mut out = base;
+            for part in rest.iter().rev() {
+                out.push(part);
+            }
+            return lexical(&out);
+        }
+    }
+    lexical(path)
+}
+
+/// Normalises `.` and `..` without touching the filesystem; never climbs above `/`.
+pub fn lexical(path: &Path) -> PathBuf {
+    let mut out = PathBuf::from("/");
+    for c in path.components() {
+        match c {
+            Component::ParentDir => {
+                out.pop();
+            }
+            Component::Normal(n) => out.push(n),
+            Component::RootDir | Component::CurDir | Component::Prefix(_) => {}
+        }
+    }
+    out
+}
+
+/// Expands an unquoted glob word against the filesystem, as bash does: `*`, `?` and `[..]`
+/// per path component, hidden entries only when the component itself starts with `.`.
+/// A pattern that matches nothing is kept literally. Results are absolute and sorted.
+pub fn expand_glob(raw: &str, cwd: &Path, home: &Path) -> Vec<PathBuf> {
+    let expanded = expand_home(raw, home);
+    let absolute = if expanded.is_absolute() {
+        expanded
+    } else {
+        cwd.join(expanded)
+    };
+    let mut current = vec![PathBuf::from("/")];
+    for comp in absolute.components() {
+        let Component::Normal(name) = comp else {
+            if matches!(comp, Component::ParentDir) {
+                current.iter_mut().for_each(|p| {
+                    p.pop();
+                });
+            }
+            continue;
+        };
+        let name = name.to_string_lossy();
+        if !has_glob_chars(&name) {
+            current.iter_mut().for_each(|p| p.push(name.as_ref()));
+            continue;
+        }
+        let Ok(matcher) = globset::GlobBuilder::new(&name)
+            .literal_separator(true)
+            .backslash_escape(true)
+            .build()
+            .map(|g| g.compile_matcher())
+        else {
+            return vec![resolve(raw, cwd, home)];
+        };
+        let mut next = Vec::new();
+        for dir in &current {
+            let Ok(entries) = std::fs::read_dir(dir) else {
+                continue;
+            };
+            for entry in entries.flatten() {
+                let entry_name = entry.file_name();
+                let entry_name = entry_name.to_string_lossy();
+                if entry_name.starts_with('.') && !name.starts_with('.') {
+                    continue;
+                }
+                if matcher.is_match(entry_name.as_ref()) {
+                    next.push(dir.join(entry_name.as_ref()));
+                }
+            }
+        }
+        if next.is_empty() {
+            return vec![resolve(raw, cwd, home)];
+        }
+        current = next;
+    }
+    let mut out: Vec<PathBuf> = current.iter().map(|p| physical(p)).collect();
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// True when `s` holds characters bash treats as a glob.
+pub fn has_glob_chars(s: &str) -> bool {
+    s.contains(['*', '?', '['])
+}
+
+/// True when `path` is `base` or lies below it.
+pub fn is_within(path: &Path, base: &Path) -> bool {
+    path.starts_with(base)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::fs;
+
+    fn fixture() -> (tempfile::TempDir, PathBuf, PathBuf) {
+        let dir = tempfile::tempdir().unwrap();
+        let root = fs::canonicalize(dir.path()).unwrap();
+        let project = root.join("project");
+        let home = root.join("home");
+        fs::create_dir_all(project.join("sub")).unwrap();
+        fs::create_dir_all(&home).unwrap();
+        fs::write(project.join(".env"), "SECRET=1").unwrap();
+        fs::write(project.join("a.ts"), "").unwrap();
+        std::os::unix::fs::symlink(".env", project.join("notes.txt")).unwrap();
+        (dir, project, home)
+    }
+
+    #[test]
+    fn home_forms_expand() {
+        let home = Path::new("/h/u");
+        for raw in ["~/.ssh", "$HOME/.ssh", "${HOME}/.ssh"] {
+            assert_eq!(expand_home(raw, home), PathBuf::from("/h/u/.ssh"));
+        }
+        assert_eq!(expand_home("~", home), PathBuf::from("/h/u"));
+        assert_eq!(expand_home("~x/y", home), PathBuf::from("~x/y"));
+    }
+
+    #[test]
+    fn dotdot_and_symlinks_reach_the_same_file() {
+        let (_d, project, home) = fixture();
+        let env = project.join(".env");
+        assert_eq!(resolve("sub/../.env", &project, &home), env);
+        assert_eq!(resolve("notes.txt", &project, &home), env);
+        assert_eq!(resolve(env.to_str().unwrap(), Path::new("/"), &home), env);
+    }
+
+    #[test]
+    fn missing_paths_normalise_lexically_under_their_existing_parent() {
+        let (_d, project, home) = fixture();
+        assert_eq!(
+            resolve("sub/new/../x.txt", &project, &home),
+            project.join("sub/x.txt")
+        );
+        assert_eq!(
+            resolve("../../../../..", &project, &home),
+            PathBuf::from("/")
+        );
+    }
+
+    #[test]
+    fn globs_expand_against_the_filesystem() {
+        let (_d, project, home) = fixture();
+        assert_eq!(
+            expand_glob(".e?v", &project, &home),
+            vec![project.join(".env")]
+        );
+        let all = expand_glob("./*", &project, &home);
+        assert!(all.contains(&project.join("a.ts")));
+        assert!(!all.contains(&project.join(".env")), "* skips dotfiles");
+        assert_eq!(
+            expand_glob("nothing*.x", &project, &home),
+            vec![project.join("nothing*.x")]
+        );
+    }
+}

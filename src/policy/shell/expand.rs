@@ -421,7 +421,12 @@ impl Walker<'_> {
         };
         match p {
             Parameter::Named(n) => Pv::One(known(self.lookup(n))),
-            Parameter::Positional(0) => Pv::One(None),
+            Parameter::Positional(0) | Parameter::Special(SpecialParameter::ShellName) => Pv::One(
+                self.dollar0
+                    .as_ref()
+                    .filter(|w| !w.dynamic)
+                    .map(|w| w.text.clone()),
+            ),
             Parameter::Positional(n) => {
                 Pv::One(
                     self.positional

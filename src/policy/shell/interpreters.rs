@@ -83,6 +83,15 @@ enum T {
 }
 
 impl Walker<'_> {
+    /// Shell commands inside editor commands (`call system("…")`).
+    pub(crate) fn vim_code(&mut self, code: &str, text: &str) {
+        let acts: Vec<Act> = analyse(Lang::Awk, code)
+            .into_iter()
+            .filter(|a| matches!(a, Act::Shell(_) | Act::NonLiteral(_)))
+            .collect();
+        self.acts(Lang::Awk, acts, text);
+    }
+
     /// Handle an interpreter command; None when `name` is not an interpreter.
     pub(crate) fn interpreter(&mut self, c: &mut Cmd, name: &str) -> Option<Step> {
         let lang = Lang::of(name)?;
@@ -96,8 +105,22 @@ impl Walker<'_> {
                 (format!("{} {flag}", lang.name()), text)
             }
             Code::Elsewhere => {
+                let written = c
+                    .args
+                    .iter()
+                    .skip(1)
+                    .find(|a| !a.w.text.starts_with('-') && !a.w.dynamic)
+                    .and_then(|a| {
+                        self.files
+                            .get(&self.file_key(&a.w.text))
+                            .cloned()
+                            .flatten()
+                            .map(|t| (a.w.text.clone(), t))
+                    });
                 if let Some(Some(t)) = c.args.iter().skip(1).find_map(|a| a.procsub.clone()) {
                     (format!("{} <(..)", lang.name()), t)
+                } else if let Some((file, t)) = written {
+                    (format!("{} {file}", lang.name()), t)
                 } else {
                     if c.args.iter().skip(1).any(|a| a.procsub == Some(None)) {
                         c.stdin = super::Stdin::Pipe;
@@ -129,7 +152,13 @@ impl Walker<'_> {
             return;
         }
         self.depth += 1;
-        for act in analyse(lang, code) {
+        let acts = analyse(lang, code);
+        self.acts(lang, acts, text);
+        self.depth -= 1;
+    }
+
+    fn acts(&mut self, lang: Lang, acts: Vec<Act>, text: &str) {
+        for act in acts {
             let lit = |v: &[&str]| v.iter().map(|s| Arg::lit(s)).collect::<Vec<_>>();
             match act {
                 Act::Shell(s) => self.nested_script(&s, "", &[], None, true),
@@ -180,7 +209,6 @@ impl Walker<'_> {
                 )),
             }
         }
-        self.depth -= 1;
     }
 }
 
@@ -320,7 +348,26 @@ fn extract(lang: Lang, args: &[Arg]) -> Code {
 
 /// Translate code into actions.
 fn analyse(lang: Lang, code: &str) -> Vec<Act> {
-    let toks = lex(lang, code);
+    let mut toks = lex(lang, code);
+    // `import os as o`, `from os import system as run`: use the real names.
+    let mut alias: Vec<(String, String)> = Vec::new();
+    for w in toks.windows(4) {
+        if let [T::Id(i), T::Id(orig), T::Id(a), T::Id(new)] = w
+            && i == "import"
+            && a == "as"
+        {
+            alias.push((new.clone(), orig.clone()));
+        }
+    }
+    if !alias.is_empty() {
+        for t in toks.iter_mut() {
+            if let T::Id(n) = t
+                && let Some((_, orig)) = alias.iter().find(|(a, _)| a == n)
+            {
+                *n = orig.clone();
+            }
+        }
+    }
     let mut acts = Vec::new();
     if lang == Lang::Awk {
         awk(&toks, &mut acts);
@@ -379,6 +426,9 @@ fn qualifier(toks: &[T], i: usize) -> String {
                     && let T::Id(q) = &toks[j - 1]
                 {
                     if let Some(T::Str(s, true)) = toks.get(j + 1) {
+                        if matches!(q.as_str(), "__import__" | "require" | "import_module") {
+                            return s.clone();
+                        }
                         return format!("{q}({s})");
                     }
                     return format!("{q}(..)");
@@ -809,9 +859,13 @@ fn perl_open(args: &[Vec<T>]) -> Vec<Act> {
 /// awk output redirections and command pipes.
 fn awk(toks: &[T], acts: &mut Vec<Act>) {
     let mut in_print = false;
+    let mut print_at = 0;
     for (i, t) in toks.iter().enumerate() {
         match t {
-            T::Id(k) if k == "print" || k == "printf" => in_print = true,
+            T::Id(k) if k == "print" || k == "printf" => {
+                in_print = true;
+                print_at = i;
+            }
             T::P(';' | '{' | '}') | T::Nl => in_print = false,
             T::P('>') if in_print => {
                 let (append, next) = match toks.get(i + 1) {
@@ -829,7 +883,28 @@ fn awk(toks: &[T], acts: &mut Vec<Act>) {
             T::P('|') => {
                 if in_print {
                     match toks.get(i + 1) {
-                        Some(T::Str(s, true)) => acts.push(Act::Shell(s.clone())),
+                        Some(T::Str(s, true)) => {
+                            let shell = s
+                                .split_whitespace()
+                                .next()
+                                .map(|w| w.rsplit('/').next().unwrap_or(w));
+                            if matches!(shell, Some("sh" | "bash" | "dash" | "zsh" | "ksh")) {
+                                // What is printed into a shell is code.
+                                let printed: Option<String> = toks[print_at + 1..i]
+                                    .iter()
+                                    .map(|t| match t {
+                                        T::Str(s, true) => Some(s.clone()),
+                                        _ => None,
+                                    })
+                                    .collect();
+                                match printed {
+                                    Some(code) => acts.push(Act::Shell(code)),
+                                    None => acts.push(Act::NonLiteral("print | sh".to_string())),
+                                }
+                            } else {
+                                acts.push(Act::Shell(s.clone()));
+                            }
+                        }
                         _ => acts.push(Act::NonLiteral("print | ..".to_string())),
                     }
                 } else if matches!(toks.get(i + 1), Some(T::Id(g)) if g == "getline") {

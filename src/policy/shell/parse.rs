@@ -70,6 +70,12 @@ pub(crate) struct Walker<'e> {
     pub git_aliases: HashMap<String, String>,
     /// Positional parameters (`$1`…) inside a function call or `sh -c`; None at top level.
     pub positional: Option<Vec<Word>>,
+    /// `$0` inside `sh -c SCRIPT NAME …`.
+    pub dollar0: Option<Word>,
+    /// Files written earlier in the script with statically known content (None: unknown
+    /// content), keyed by path as written joined to the cwd; a later run of such a file is
+    /// analysed too.
+    pub files: HashMap<String, Option<String>>,
     pub cwd: Option<String>,
     /// Unknown-cwd marker already reported.
     pub dirstack: Vec<Option<String>>,
@@ -99,6 +105,8 @@ impl<'e> Walker<'e> {
             cond: 0,
             src: Rc::from(""),
             out: Script::default(),
+            dollar0: None,
+            files: HashMap::new(),
         }
     }
 
@@ -666,6 +674,18 @@ impl<'e> Walker<'e> {
                     cmd.stdin_text = (!w.dynamic).then_some(text);
                 }
             }
+        }
+    }
+
+    /// The key under which a file written by the script is remembered.
+    pub(crate) fn file_key(&self, path: &str) -> String {
+        match &self.cwd {
+            Some(base) if !path.starts_with('/') => format!(
+                "{}/{}",
+                base.trim_end_matches('/'),
+                path.trim_start_matches("./")
+            ),
+            _ => path.trim_start_matches("./").to_string(),
         }
     }
 

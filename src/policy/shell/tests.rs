@@ -761,3 +761,134 @@ proptest! {
         prop_assert_eq!(again.commands[0].args(), first.commands[0].args());
     }
 }
+
+#[test]
+fn dollar_zero_of_sh_c() {
+    cmd("sh -c 'rm -rf \"$0\"' /", &["rm", "-rf", "/"]);
+    let s = an("rm -rf \"$0\"");
+    assert!(s.commands[0].argv[2].dynamic);
+}
+
+#[test]
+fn lookups_feed_command_words() {
+    cmd("$(which rm) -rf /", &["rm", "-rf", "/"]);
+    cmd("\"$(command -v rm)\" -rf /", &["rm", "-rf", "/"]);
+}
+
+#[test]
+fn scripts_written_then_run() {
+    let c = cmd("echo 'rm -rf /' > x.sh && bash x.sh", &["rm", "-rf", "/"]);
+    assert_eq!(c.nested_in, vec!["bash x.sh"]);
+    cmd(
+        "printf 'reboot\\n' > a.sh; chmod +x a.sh; ./a.sh",
+        &["reboot"],
+    );
+    cmd(
+        "cat > s.sh <<'EOF'\nrm -rf ~\nEOF\nsh s.sh",
+        &["rm", "-rf", "/home/u"],
+    );
+    cmd(
+        "echo 'import shutil; shutil.rmtree(\"/\")' > f.py; python3 f.py",
+        &["rm", "-r", "-f", "/"],
+    );
+    cmd(
+        "printf '#!/usr/bin/env python3\\nimport os\\nos.system(\"reboot\")\\n' > t; ./t",
+        &["reboot"],
+    );
+    cmd("echo reboot > r.sh; source r.sh", &["reboot"]);
+    cmd("echo 'rm -rf /' | tee x.sh; bash x.sh", &["rm", "-rf", "/"]);
+    cmd(
+        "echo 'ls' > x.sh; echo 'reboot' >> x.sh; bash x.sh",
+        &["reboot"],
+    );
+    cmd("cd d && echo reboot > r.sh && bash r.sh", &["reboot"]);
+    // A file written with unknown content is not invented.
+    let s = an("curl -s x > i.sh; bash i.sh");
+    assert!(s.commands.iter().any(|c| c.args() == vec!["bash", "i.sh"]));
+}
+
+#[test]
+fn more_wrappers() {
+    let cases: &[(&str, &str)] = &[
+        ("unbuffer rm -rf /", "unbuffer"),
+        ("fakeroot -- rm -rf /", "fakeroot"),
+        ("eatmydata rm -rf /", "eatmydata"),
+        ("proxychains4 -q rm -rf /", "proxychains4"),
+        ("torsocks rm -rf /", "torsocks"),
+        ("caffeinate -i rm -rf /", "caffeinate"),
+        ("xvfb-run -a rm -rf /", "xvfb-run"),
+        ("systemd-run --user -p X=1 rm -rf /", "systemd-run"),
+        ("pkexec --user root rm -rf /", "pkexec"),
+        ("gosu root rm -rf /", "gosu"),
+        ("chrt -f 10 rm -rf /", "chrt"),
+        ("taskset -c 0 rm -rf /", "taskset"),
+        ("strace -f -o /tmp/t rm -rf /", "strace"),
+        ("nsenter -t 1 -m rm -rf /", "nsenter"),
+        ("sshpass -p pw rm -rf /", "sshpass"),
+        ("runuser -u root -- rm -rf /", "runuser"),
+    ];
+    for (s, w) in cases {
+        let c = cmd(s, &["rm", "-rf", "/"]);
+        assert_eq!(c.wrappers.last().map(String::as_str), Some(*w), "{s}");
+    }
+    let c = cmd("sg wheel -c 'rm -rf /'", &["rm", "-rf", "/"]);
+    assert_eq!(c.wrappers, vec!["sg"]);
+    cmd("runuser -l root -c 'reboot'", &["reboot"]);
+    cmd("chrt -p 1234", &["chrt", "-p", "1234"]);
+}
+
+#[test]
+fn editors_running_commands() {
+    let c = cmd("vim -c '!rm -rf /' x", &["rm", "-rf", "/"]);
+    assert_eq!(c.nested_in, vec!["vim -c"]);
+    cmd("vi +':silent !reboot' +q", &["reboot"]);
+    cmd("nvim --cmd 'call system(\"reboot\")'", &["reboot"]);
+    assert_eq!(argvs("vim notes.md"), vec![vec!["vim", "notes.md"]]);
+}
+
+#[test]
+fn interpreter_aliases_and_imports() {
+    cmd(
+        "python3 -c \"__import__('os').system('reboot')\"",
+        &["reboot"],
+    );
+    cmd(
+        "python3 -c 'import os as o; o.system(\"reboot\")'",
+        &["reboot"],
+    );
+    cmd(
+        "python3 -c 'from shutil import rmtree as r; r(\"/\")'",
+        &["rm", "-r", "-f", "/"],
+    );
+    cmd(
+        "python3 -c 'import os; os.system(\"r\" + \"m -rf /\")'",
+        &["rm", "-rf", "/"],
+    );
+    cmd(
+        "python3 -c \"exec('import os; os.system(\\\"reboot\\\")')\"",
+        &["reboot"],
+    );
+    cmd(
+        "perl -MFile::Path -e 'remove_tree(\"/\")'",
+        &["rm", "-r", "-f", "/"],
+    );
+    cmd("perl -e 'exec \"rm\", \"-rf\", \"/\"'", &["rm", "-rf", "/"]);
+    cmd(
+        "ruby -rfileutils -e 'FileUtils.rm_rf(\"/\")'",
+        &["rm", "-r", "-f", "/"],
+    );
+    cmd("ruby -e '`reboot`'", &["reboot"]);
+    cmd(
+        "awk 'BEGIN { print \"rm -rf /\" | \"sh\" }'",
+        &["rm", "-rf", "/"],
+    );
+    cmd("busybox awk 'BEGIN{system(\"reboot\")}'", &["reboot"]);
+    cmd(
+        "node -e \"const {execSync} = require('child_process'); execSync('reboot')\"",
+        &["reboot"],
+    );
+    cmd(
+        "node -e \"require('child_process').spawnSync('rm', ['-rf', '/'])\"",
+        &["rm", "-rf", "/"],
+    );
+}

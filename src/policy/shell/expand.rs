@@ -42,8 +42,9 @@ fn is_plain(raw: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b"_-./=:,@%+^".contains(&b))
 }
 
+/// Unquoted glob characters: `*`, `?`, or a `[` closed by a later `]`.
 pub(crate) fn has_glob(s: &str) -> bool {
-    s.contains(['*', '?', '['])
+    s.contains(['*', '?']) || s.find('[').is_some_and(|i| s[i + 1..].contains(']'))
 }
 
 impl Walker<'_> {
@@ -129,21 +130,31 @@ impl Walker<'_> {
     }
 
     /// Expand the body of an unquoted heredoc (substitutions run; quotes are literal).
-    pub(crate) fn expand_heredoc(&mut self, raw: &str) -> String {
+    /// Returns the text and whether any part of it is dynamic.
+    pub(crate) fn expand_heredoc(&mut self, raw: &str) -> (String, bool) {
         match word::parse_heredoc(raw, &brush_parser::ParserOptions::default()) {
             Ok(pieces) => {
                 let mut out = Vec::new();
                 self.pieces_into(&pieces, true, &mut out);
-                out.into_iter()
+                let mut dynamic = false;
+                let text = out
+                    .into_iter()
                     .map(|p| match p {
-                        Piece::Lit { text, .. } | Piece::Exp { text, .. } => text,
+                        Piece::Lit { text, .. } => text,
+                        Piece::Exp {
+                            text, dynamic: d, ..
+                        } => {
+                            dynamic |= d;
+                            text
+                        }
                         Piece::Break => " ".to_string(),
                     })
-                    .collect()
+                    .collect();
+                (text, dynamic)
             }
             Err(_) => {
                 self.problem("heredoc body could not be parsed");
-                raw.to_string()
+                (raw.to_string(), true)
             }
         }
     }
@@ -288,20 +299,23 @@ impl Walker<'_> {
                         started |= !text.is_empty();
                         continue;
                     }
+                    let mut seg = String::new();
                     for c in text.chars() {
                         if ifs.contains(c) {
-                            if c.is_whitespace() {
-                                push(&mut cur, &mut started, out);
-                            } else {
+                            cur.glob |= has_glob(&seg);
+                            cur.text.push_str(&seg);
+                            seg.clear();
+                            if !c.is_whitespace() {
                                 started = true;
-                                push(&mut cur, &mut started, out);
                             }
+                            push(&mut cur, &mut started, out);
                         } else {
-                            cur.glob |= matches!(c, '*' | '?' | '[');
-                            cur.text.push(c);
+                            seg.push(c);
                             started = true;
                         }
                     }
+                    cur.glob |= has_glob(&seg);
+                    cur.text.push_str(&seg);
                 }
                 Piece::Break => push(&mut cur, &mut started, out),
             }
@@ -417,6 +431,7 @@ impl Walker<'_> {
     fn param(&self, p: &Parameter) -> Pv {
         let known = |v: Option<Val>| match v {
             Some(Val::Known(s)) => Some(s),
+            Some(Val::Array(a)) => Some(a.first().cloned().unwrap_or_default()),
             _ => None,
         };
         match p {
@@ -455,11 +470,21 @@ impl Walker<'_> {
                 Pv::One(self.positional.as_ref().map(|p| p.len().to_string()))
             }
             Parameter::Special(_) => Pv::One(None),
-            Parameter::NamedWithIndex { name, index } if index == "0" => {
-                Pv::One(known(self.lookup(name)))
+            Parameter::NamedWithIndex { name, index } => {
+                match (self.lookup(name), index.trim().parse::<usize>()) {
+                    (Some(Val::Array(a)), Ok(i)) => {
+                        Pv::One(Some(a.get(i).cloned().unwrap_or_default()))
+                    }
+                    (Some(Val::Known(s)), Ok(0)) => Pv::One(Some(s)),
+                    (Some(Val::Known(_)), Ok(_)) => Pv::One(Some(String::new())),
+                    _ => Pv::One(None),
+                }
             }
-            Parameter::NamedWithIndex { .. } => Pv::One(None),
-            Parameter::NamedWithAllIndices { name, .. } => Pv::One(known(self.lookup(name))),
+            Parameter::NamedWithAllIndices { name, concatenate } => match self.lookup(name) {
+                Some(Val::Array(a)) if *concatenate => Pv::One(Some(a.join(" "))),
+                Some(Val::Array(a)) => Pv::Many(a),
+                other => Pv::One(known(other)),
+            },
         }
     }
 

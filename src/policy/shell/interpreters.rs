@@ -130,7 +130,12 @@ impl Walker<'_> {
             }
             Code::Stdin => match c.stdin_text.clone() {
                 Some(t) => (format!("{} <stdin", lang.name()), t),
-                None => return Some(Step::Keep),
+                None => {
+                    if matches!(c.stdin, super::Stdin::Text(_)) {
+                        self.problem(format!("{} reads code not known statically", lang.name()));
+                    }
+                    return Some(Step::Keep);
+                }
             },
         };
         let wrappers = c.wrappers.clone();

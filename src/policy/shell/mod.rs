@@ -57,6 +57,7 @@ mod render;
 mod statics;
 #[cfg(test)]
 mod tests;
+mod tools;
 mod wrappers;
 
 pub use render::quote;

@@ -23,6 +23,8 @@ const MAX_UNROLL: usize = 16;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Val {
     Known(String),
+    /// An indexed array (`a=(rm -rf /)`).
+    Array(Vec<String>),
     Unknown,
 }
 
@@ -489,12 +491,19 @@ impl<'e> Walker<'e> {
                 if dynamic {
                     Val::Unknown
                 } else {
-                    Val::Known(parts.join(" "))
+                    Val::Array(parts)
                 }
             }
         };
         let val = match (a.append, val, self.lookup(&name)) {
             (true, Val::Known(v), Some(Val::Known(old))) => Val::Known(old + &v),
+            (true, Val::Array(v), Some(Val::Array(mut old))) => {
+                old.extend(v);
+                Val::Array(old)
+            }
+            (true, Val::Array(v), Some(Val::Known(old))) => {
+                Val::Array(std::iter::once(old).chain(v).collect())
+            }
             (true, _, _) => Val::Unknown,
             (false, v, _) => v,
         };
@@ -515,7 +524,12 @@ impl<'e> Walker<'e> {
                     ast::ProcessSubstitutionKind::Read => ("<(..)", "<(..)"),
                     ast::ProcessSubstitutionKind::Write => (">(..)", ">(..)"),
                 };
-                let out = self.substitution(&sub.list, label);
+                let out = match kind {
+                    ast::ProcessSubstitutionKind::Read => self.substitution(&sub.list, label),
+                    ast::ProcessSubstitutionKind::Write => {
+                        self.substitution_in(&sub.list, label, Some(None))
+                    }
+                };
                 let mut a = Arg::lit(text);
                 a.w.dynamic = true;
                 a.procsub = Some(match kind {
@@ -529,6 +543,16 @@ impl<'e> Walker<'e> {
 
     /// Walk the commands of a `$(..)`/`<(..)` body; returns its static output if known.
     pub(crate) fn substitution(&mut self, list: &ast::CompoundList, label: &str) -> Option<String> {
+        self.substitution_in(list, label, None)
+    }
+
+    /// Walk a substitution body whose first command reads `input` (`>(..)` reads a pipe).
+    pub(crate) fn substitution_in(
+        &mut self,
+        list: &ast::CompoundList,
+        label: &str,
+        first_input: Option<Option<String>>,
+    ) -> Option<String> {
         self.nested.push(label.to_string());
         self.depth += 1;
         let saved = self.save();
@@ -537,7 +561,7 @@ impl<'e> Walker<'e> {
             self.problem(format!("nesting deeper than {MAX_DEPTH} levels"));
         } else if list.0.len() == 1 && list.0[0].0.additional.is_empty() {
             let p = &list.0[0].0.first;
-            let mut input: Option<Option<String>> = None;
+            let mut input: Option<Option<String>> = first_input;
             for cmd in &p.seq {
                 let out = self.command(cmd, input.take());
                 input = Some(out);
@@ -616,7 +640,9 @@ impl<'e> Walker<'e> {
                             ast::ProcessSubstitutionKind::Read => "<(..)",
                             ast::ProcessSubstitutionKind::Write => ">(..)",
                         };
-                        let out = self.substitution(&sub.list, label);
+                        let piped =
+                            matches!(pk, ast::ProcessSubstitutionKind::Write).then_some(None);
+                        let out = self.substitution_in(&sub.list, label, piped);
                         if matches!(kind, ast::IoFileRedirectKind::Read) && fd.unwrap_or(0) == 0 {
                             cmd.stdin = Stdin::Pipe;
                             cmd.stdin_text = out;
@@ -650,10 +676,10 @@ impl<'e> Walker<'e> {
                 }
             }
             ast::IoRedirect::HereDocument(fd, doc) => {
-                let mut text = if doc.requires_expansion {
+                let (mut text, dynamic) = if doc.requires_expansion {
                     self.expand_heredoc(&doc.doc.value)
                 } else {
-                    doc.doc.value.clone()
+                    (doc.doc.value.clone(), false)
                 };
                 if doc.remove_tabs {
                     text = text
@@ -663,7 +689,7 @@ impl<'e> Walker<'e> {
                 }
                 if fd.unwrap_or(0) == 0 {
                     cmd.stdin = Stdin::Text(text.clone());
-                    cmd.stdin_text = Some(text);
+                    cmd.stdin_text = (!dynamic).then_some(text);
                 }
             }
             ast::IoRedirect::HereString(fd, w) => {

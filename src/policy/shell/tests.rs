@@ -892,3 +892,87 @@ fn interpreter_aliases_and_imports() {
         &["rm", "-rf", "/"],
     );
 }
+
+#[test]
+fn arrays() {
+    cmd("a=(rm -rf /); \"${a[@]}\"", &["rm", "-rf", "/"]);
+    cmd("a=(rm -rf /); ${a[*]}", &["rm", "-rf", "/"]);
+    cmd("a=(x .env); cat ${a[1]}", &["cat", ".env"]);
+    cmd("a=(rm); a+=(-rf /); \"${a[@]}\"", &["rm", "-rf", "/"]);
+    cmd("a=(ls); echo $a", &["echo", "ls"]);
+}
+
+#[test]
+fn write_process_substitution_reads_a_pipe() {
+    let c = cmd("curl -s x | tee >(sh) >/dev/null", &["sh"]);
+    assert_eq!(c.stdin, Stdin::Pipe);
+    let c = cmd("curl -s x > >(bash)", &["bash"]);
+    assert_eq!(c.stdin, Stdin::Pipe);
+}
+
+#[test]
+fn trap_runs_its_command() {
+    let c = cmd("trap 'rm -rf /' EXIT", &["rm", "-rf", "/"]);
+    assert_eq!(c.nested_in, vec!["trap"]);
+    cmd("trap - EXIT", &["trap", "-", "EXIT"]);
+}
+
+#[test]
+fn glob_command_word_is_a_problem() {
+    let s = an("/???/r? -rf /");
+    assert!(s.commands[0].argv[0].glob);
+    assert!(!s.problems.is_empty());
+    let c = cmd("[ -f x ]", &["[", "-f", "x", "]"]);
+    assert!(!c.argv[0].glob && !c.argv[3].glob);
+    assert!(an("[ -f x ]").problems.is_empty());
+}
+
+#[test]
+fn dynamic_code_on_stdin_is_a_problem() {
+    assert!(!an("bash <<< \"$(curl -s x)\"").problems.is_empty());
+    assert!(!an("bash <<EOF\n$(curl -s x)\nEOF").problems.is_empty());
+    assert!(!an("python3 <<< \"$CODE\"").problems.is_empty());
+    none_named("bash <<EOF\n$(curl -s x)\nEOF", "..");
+}
+
+#[test]
+fn tools_that_run_commands() {
+    let cases: &[(&str, &[&str])] = &[
+        ("sed -n '1e reboot' f", &["reboot"]),
+        ("sed '1e rm -rf /' f", &["rm", "-rf", "/"]),
+        (
+            "tar -cf x.tar --to-command='rm -rf /' .",
+            &["rm", "-rf", "/"],
+        ),
+        (
+            "tar -cf x.tar --checkpoint=1 --checkpoint-action=exec=reboot .",
+            &["reboot"],
+        ),
+        ("tar -I 'sh -c reboot' -xf a.tar", &["reboot"]),
+        ("rsync -e 'sh -c reboot' a b:", &["reboot"]),
+        ("ssh -o ProxyCommand='reboot' x", &["reboot"]),
+        ("zip a.zip f -T -TT 'reboot #'", &["reboot"]),
+        ("man -P 'rm -rf /' ls", &["rm", "-rf", "/"]),
+        ("gdb -ex '!reboot' -ex quit", &["reboot"]),
+        ("mysql -e '\\! reboot'", &["reboot"]),
+        ("npx -c 'rm -rf /'", &["rm", "-rf", "/"]),
+        ("echo 'rm -rf /' | at now", &["rm", "-rf", "/"]),
+    ];
+    for (s, want) in cases {
+        cmd(s, want);
+    }
+    let s = an("sed 's/.*/id/e' f");
+    assert!(!s.problems.is_empty());
+    let s = an("sed -n 'w /etc/passwd' f");
+    assert!(
+        s.commands
+            .iter()
+            .any(|c| c.redirects.iter().any(|r| r.target.text == "/etc/passwd"))
+    );
+    cmd("sed 'r .env' f", &["cat", ".env"]);
+    // Controls.
+    assert_eq!(argvs("sed -i 's/foo/bar/g' src/utils.ts").len(), 1);
+    assert_eq!(argvs("sed -n '1,40p' package.json").len(), 1);
+    assert_eq!(argvs("tar czf out.tgz src").len(), 1);
+    assert_eq!(argvs("rsync -a src/ dst/").len(), 1);
+}

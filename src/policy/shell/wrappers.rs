@@ -161,6 +161,9 @@ impl Walker<'_> {
                 return None;
             }
             let word0 = c.args[0].w.text.clone();
+            if c.args[0].w.glob {
+                self.problem(format!("the command word `{word0}` is a glob pattern"));
+            }
             let name = basename(&word0).to_string();
             if !word0.contains('/') {
                 if let Some(body) = self.funcs.get(&name).cloned() {
@@ -347,6 +350,17 @@ impl Walker<'_> {
                 "runuser" => self.su(&mut c, "runuser"),
                 "sg" => self.sg(&mut c),
                 "vim" | "vi" | "nvim" | "ex" | "view" | "gvim" | "vimdiff" => self.vim(&mut c),
+                "trap" => {
+                    if let Some(a) = c.args.get(1).filter(|a| !a.w.text.starts_with('-')) {
+                        if a.w.dynamic {
+                            self.problem("trap with a command not known statically");
+                        } else {
+                            let text = a.w.text.clone();
+                            self.nested_script(&text, "trap", &c.wrappers.clone(), None, false);
+                        }
+                    }
+                    Step::Keep
+                }
                 "flock" => self.flock(&mut c),
                 "watch" => self.watch(&mut c),
                 "script" => self.script_cmd(&mut c),
@@ -424,7 +438,13 @@ impl Walker<'_> {
                         None
                     };
                     self.record_writes(&c, out.as_deref());
-                    self.emit(c);
+                    if super::tools::runs_commands(&name) {
+                        let copy = c.clone();
+                        self.emit(c);
+                        self.tool(&copy, &name);
+                    } else {
+                        self.emit(c);
+                    }
                     return out;
                 }
                 Step::Done(out) => return out,
@@ -1455,7 +1475,12 @@ impl Walker<'_> {
                 );
                 Step::Done(None)
             }
-            None => Step::Keep,
+            None => {
+                if matches!(c.stdin, Stdin::Text(_)) {
+                    self.problem(format!("{name} reads a script not known statically"));
+                }
+                Step::Keep
+            }
         }
     }
 

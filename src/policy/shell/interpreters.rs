@@ -52,7 +52,7 @@ impl Lang {
 /// Where the code of an interpreter command comes from.
 enum Code {
     /// Inline code (`-c`, `-e`, the awk program), with the flag used.
-    Inline(String, String, bool),
+    Inline(String, String, bool, usize),
     /// A script file or module: nothing to analyse here.
     Elsewhere,
     /// Standard input.
@@ -96,12 +96,14 @@ impl Walker<'_> {
     pub(crate) fn interpreter(&mut self, c: &mut Cmd, name: &str) -> Option<Step> {
         let lang = Lang::of(name)?;
         let code = extract(lang, &c.args);
+        let mut inputs: Vec<(String, bool)> = Vec::new();
         let (label, text) = match code {
-            Code::Inline(flag, text, dynamic) => {
+            Code::Inline(flag, text, dynamic, rest) => {
                 if dynamic {
                     self.problem(format!("{} code not statically analysable", lang.name()));
                     return Some(Step::Keep);
                 }
+                inputs = line_loop_inputs(lang, &c.args, rest);
                 (format!("{} {flag}", lang.name()), text)
             }
             Code::Elsewhere => {
@@ -146,6 +148,27 @@ impl Walker<'_> {
         let wl = self.wrap_prefix.len();
         self.wrap_prefix.extend(wrappers);
         self.code(lang, &text, &c.text);
+        for (file, in_place) in inputs {
+            self.emit(Cmd {
+                args: vec![Arg::lit("cat"), Arg::lit(&file)],
+                text: c.text.clone(),
+                ..Cmd::default()
+            });
+            if in_place {
+                self.emit(Cmd {
+                    redirects: vec![Redirect {
+                        kind: RedirectKind::Write,
+                        target: Word {
+                            text: file,
+                            glob: false,
+                            dynamic: false,
+                        },
+                    }],
+                    text: c.text.clone(),
+                    ..Cmd::default()
+                });
+            }
+        }
         self.wrap_prefix.truncate(wl);
         self.nested.pop();
         Some(Step::Done(None))
@@ -215,6 +238,38 @@ impl Walker<'_> {
             }
         }
     }
+}
+
+/// The files a `perl -n/-p` or `ruby -n/-p` loop reads (and rewrites with `-i`).
+fn line_loop_inputs(lang: Lang, args: &[Arg], rest: usize) -> Vec<(String, bool)> {
+    if !matches!(lang, Lang::Perl | Lang::Ruby) {
+        return Vec::new();
+    }
+    let (mut looping, mut in_place) = (false, false);
+    for a in &args[1..rest.min(args.len())] {
+        let t = &a.w.text;
+        if let Some(cluster) = t.strip_prefix('-').filter(|_| !t.starts_with("--")) {
+            for ch in cluster.chars() {
+                match ch {
+                    'n' | 'p' => looping = true,
+                    'i' => {
+                        in_place = true;
+                        break;
+                    }
+                    'e' | 'E' | 'M' | 'I' | 'r' => break,
+                    _ => {}
+                }
+            }
+        }
+    }
+    if !looping {
+        return Vec::new();
+    }
+    args[rest.min(args.len())..]
+        .iter()
+        .filter(|a| !a.w.dynamic && a.w.text != "-")
+        .map(|a| (a.w.text.clone(), in_place))
+        .collect()
 }
 
 /// Find the inline code of an interpreter command line.
@@ -337,12 +392,12 @@ fn extract(lang: Lang, args: &[Arg]) -> Code {
         break;
     }
     if !pieces.is_empty() {
-        return Code::Inline(flag, pieces.join("\n"), dynamic);
+        return Code::Inline(flag, pieces.join("\n"), dynamic, i);
     }
     if lang == Lang::Awk
         && let Some(a) = args.get(i)
     {
-        return Code::Inline(String::new(), a.w.text.clone(), a.w.dynamic);
+        return Code::Inline(String::new(), a.w.text.clone(), a.w.dynamic, i + 1);
     }
     if i < args.len() {
         Code::Elsewhere

@@ -976,3 +976,51 @@ fn tools_that_run_commands() {
     assert_eq!(argvs("tar czf out.tgz src").len(), 1);
     assert_eq!(argvs("rsync -a src/ dst/").len(), 1);
 }
+
+#[test]
+fn find_name_filter_narrows_targets() {
+    let c = cmd(
+        "find . -name '*.pyc' -delete",
+        &["rm", "-r", "-f", "./**/*.pyc"],
+    );
+    assert!(c.argv[3].glob);
+    cmd(
+        "find src/ -iname '*.log' -exec rm {} +",
+        &["rm", "src/**/*.log"],
+    );
+    cmd(
+        "find . -path './build/*' -delete",
+        &["rm", "-r", "-f", "./build/*"],
+    );
+    // Alternatives or negations keep the starting point.
+    cmd(
+        "find . -name a -o -name b -delete",
+        &["rm", "-r", "-f", "."],
+    );
+    cmd("find . ! -name keep -delete", &["rm", "-r", "-f", "."]);
+    cmd("find ~ -type f -delete", &["rm", "-r", "-f", "/home/u"]);
+    cmd("find / -name '*' -delete", &["rm", "-r", "-f", "/"]);
+}
+
+#[test]
+fn line_loops_read_their_files() {
+    let c = cmd("perl -ne print .env", &["cat", ".env"]);
+    assert_eq!(c.nested_in, vec!["perl -e"]);
+    let s = an("perl -pi -e 's/a/b/' src/x.pl");
+    assert!(
+        s.commands
+            .iter()
+            .any(|c| c.args() == vec!["cat", "src/x.pl"])
+    );
+    assert!(
+        s.commands
+            .iter()
+            .any(|c| c.redirects.iter().any(|r| r.target.text == "src/x.pl"))
+    );
+    cmd("ruby -ne 'puts $_' secrets.txt", &["cat", "secrets.txt"]);
+    assert_eq!(
+        argvs("perl -e 'print 1' x").len(),
+        1,
+        "no loop, no input files"
+    );
+}

@@ -978,9 +978,25 @@ impl Walker<'_> {
         roots.truncate(MAX_FANOUT);
         let mut inner: Vec<(String, Vec<Arg>)> = Vec::new();
         let mut delete = false;
+        // A single positive name filter narrows what `{}` and `-delete` reach.
+        let mut name_filter: Option<(bool, Arg)> = None;
+        let mut filters = 0;
+        let mut alternatives = false;
         while i < c.args.len() {
             let t = c.args[i].w.text.clone();
             match t.as_str() {
+                "-o" | "-or" | "," | "!" | "-not" => {
+                    alternatives = true;
+                    i += 1;
+                }
+                "-name" | "-iname" | "-path" | "-ipath" | "-wholename" => {
+                    filters += 1;
+                    if let Some(p) = c.args.get(i + 1) {
+                        name_filter =
+                            Some((t.ends_with("name") && !t.ends_with("wholename"), p.clone()));
+                    }
+                    i += 2;
+                }
                 "-exec" | "-execdir" | "-ok" | "-okdir" => {
                     let mut j = i + 1;
                     let mut args = Vec::new();
@@ -1002,6 +1018,29 @@ impl Walker<'_> {
                     i += 1;
                 }
                 _ => i += 1,
+            }
+        }
+        if let (Some((by_name, pat)), 1, false) = (&name_filter, filters, alternatives) {
+            let all = pat.w.text.chars().all(|ch| ch == '*');
+            if !all && !pat.w.dynamic {
+                roots = roots
+                    .iter()
+                    .map(|r| {
+                        let text = if *by_name {
+                            format!("{}/**/{}", r.w.text.trim_end_matches('/'), pat.w.text)
+                        } else {
+                            pat.w.text.clone()
+                        };
+                        Arg {
+                            w: Word {
+                                text,
+                                glob: true,
+                                dynamic: r.w.dynamic,
+                            },
+                            procsub: None,
+                        }
+                    })
+                    .collect();
             }
         }
         let mut find = c.clone();

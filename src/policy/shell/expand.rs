@@ -852,20 +852,34 @@ fn replace(s: &str, pat: &str, rep: &str, kind: &SubstringMatchKind) -> String {
     }
 }
 
-/// Match a shell pattern made of literals, `*` and `?` (None: a bracket class).
+/// Match a shell pattern made of literals, `*` and `?` (None: a bracket class). Linear-space
+/// dynamic programming: no backtracking blow-up on patterns like `*a*a*a*b`.
 fn glob_match(pat: &[char], s: &[char]) -> Option<bool> {
     if pat.contains(&'[') {
         return None;
     }
-    fn go(p: &[char], s: &[char]) -> bool {
-        match p.first() {
-            None => s.is_empty(),
-            Some('*') => (0..=s.len()).any(|i| go(&p[1..], &s[i..])),
-            Some('?') => !s.is_empty() && go(&p[1..], &s[1..]),
-            Some(c) => s.first() == Some(c) && go(&p[1..], &s[1..]),
+    // row[j]: pat[..i] matches s[..j].
+    let mut row = vec![false; s.len() + 1];
+    row[0] = true;
+    for p in pat {
+        let mut next = vec![false; s.len() + 1];
+        match p {
+            '*' => {
+                let mut any = false;
+                for j in 0..=s.len() {
+                    any |= row[j];
+                    next[j] = any;
+                }
+            }
+            c => {
+                for j in 1..=s.len() {
+                    next[j] = row[j - 1] && (*c == '?' || s[j - 1] == *c);
+                }
+            }
         }
+        row = next;
     }
-    Some(go(pat, s))
+    Some(row[s.len()])
 }
 
 fn strip_pattern(s: &str, pat: &str, suffix: bool, largest: bool) -> Option<String> {

@@ -15,6 +15,9 @@ pub(crate) const MAX_DEPTH: usize = 8;
 pub(crate) const MAX_INPUT: usize = 64 * 1024;
 /// Most commands emitted for one script (brace expansion and loops can multiply them).
 const MAX_COMMANDS: usize = 4096;
+/// Deepest syntactic nesting (brackets, braces, `if`/`case`/`do` blocks) parsed; deeper
+/// input could exhaust the parser's stack.
+const MAX_SYNTAX_NESTING: usize = 40;
 /// Loops over at most this many static values are unrolled; longer ones bind the variable to
 /// an unknown value.
 const MAX_UNROLL: usize = 16;
@@ -130,6 +133,12 @@ impl<'e> Walker<'e> {
         }
         if self.depth > MAX_DEPTH {
             self.problem(format!("nesting deeper than {MAX_DEPTH} levels"));
+            return;
+        }
+        if syntax_nesting(text) > MAX_SYNTAX_NESTING {
+            self.problem(format!(
+                "script nested more than {MAX_SYNTAX_NESTING} levels deep"
+            ));
             return;
         }
         let mut parser = brush_parser::Parser::new(
@@ -582,6 +591,12 @@ impl<'e> Walker<'e> {
             self.problem(format!("nesting deeper than {MAX_DEPTH} levels"));
             return None;
         }
+        if syntax_nesting(text) > MAX_SYNTAX_NESTING {
+            self.problem(format!(
+                "script nested more than {MAX_SYNTAX_NESTING} levels deep"
+            ));
+            return None;
+        }
         let mut parser = brush_parser::Parser::new(
             std::io::Cursor::new(text.as_bytes()),
             &brush_parser::ParserOptions::default(),
@@ -730,6 +745,47 @@ impl<'e> Walker<'e> {
             text: c.text,
         });
     }
+}
+
+/// An upper bound of the syntactic nesting of a script: brackets, braces, backquotes and
+/// `if`/`case`/`do` blocks, quotes ignored (so it can only over-count).
+pub(crate) fn syntax_nesting(text: &str) -> usize {
+    let b = text.as_bytes();
+    let (mut depth, mut max) = (0usize, 0usize);
+    let mut backquote = false;
+    let mut i = 0;
+    while i < b.len() {
+        let c = b[i];
+        if c.is_ascii_alphabetic() {
+            let start = i;
+            while i < b.len() && (b[i].is_ascii_alphanumeric() || b[i] == b'_') {
+                i += 1;
+            }
+            match &b[start..i] {
+                b"if" | b"case" | b"do" => depth += 1,
+                b"fi" | b"esac" | b"done" => depth = depth.saturating_sub(1),
+                _ => {}
+            }
+            max = max.max(depth);
+            continue;
+        }
+        match c {
+            b'(' | b'{' | b'[' => depth += 1,
+            b')' | b'}' | b']' => depth = depth.saturating_sub(1),
+            b'`' => {
+                backquote = !backquote;
+                if backquote {
+                    depth += 1;
+                } else {
+                    depth = depth.saturating_sub(1);
+                }
+            }
+            _ => {}
+        }
+        max = max.max(depth);
+        i += 1;
+    }
+    max
 }
 
 /// Targets that are not files: writing to them changes nothing on disk.

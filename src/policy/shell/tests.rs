@@ -1024,3 +1024,32 @@ fn line_loops_read_their_files() {
         "no loop, no input files"
     );
 }
+
+#[test]
+fn deep_syntax_is_refused_before_parsing() {
+    for (open, close) in [
+        ("(", ")"),
+        ("{ ", "; }"),
+        ("$(", ")"),
+        ("if true; then ", "; fi"),
+    ] {
+        let s = format!("{}ls{}", open.repeat(2000), close.repeat(2000));
+        assert!(
+            an(&s).problems.iter().any(|p| p.contains("nested")),
+            "{open}"
+        );
+    }
+    // Ordinary nesting is fine.
+    assert!(
+        an("if true; then (cd src && { ls; }); fi")
+            .problems
+            .is_empty()
+    );
+}
+
+#[test]
+fn pattern_removal_has_no_blowup() {
+    let s = format!("X={}; echo ${{X%{}b}}", "a".repeat(200), "*a".repeat(40));
+    let c = &an(&s).commands[0];
+    assert_eq!(c.args()[1], "a".repeat(200));
+}

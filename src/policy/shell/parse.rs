@@ -66,11 +66,21 @@ pub(crate) struct Cmd {
     pub text: String,
 }
 
+/// Shell state that a subshell cannot change for its parent.
+pub(crate) struct Saved {
+    vars: HashMap<String, Val>,
+    funcs: HashMap<String, (Rc<ast::FunctionBody>, bool)>,
+    aliases: HashMap<String, String>,
+    cwd: Option<String>,
+    dirstack: Vec<Option<String>>,
+}
+
 /// The walker: state of one analysis.
 pub(crate) struct Walker<'e> {
     pub env: &'e ShellEnv,
     pub vars: HashMap<String, Val>,
-    pub funcs: HashMap<String, Rc<ast::FunctionBody>>,
+    /// Functions defined so far, and whether the definition was conditional.
+    pub funcs: HashMap<String, (Rc<ast::FunctionBody>, bool)>,
     pub aliases: HashMap<String, String>,
     pub git_aliases: HashMap<String, String>,
     /// Positional parameters (`$1`…) inside a function call or `sh -c`; None at top level.
@@ -193,18 +203,23 @@ impl<'e> Walker<'e> {
         }
     }
 
-    /// Variables and cwd, saved around a subshell.
-    pub(crate) fn save(&self) -> (HashMap<String, Val>, Option<String>, Vec<Option<String>>) {
-        (self.vars.clone(), self.cwd.clone(), self.dirstack.clone())
+    /// Variables, functions, aliases and cwd, saved around a subshell.
+    pub(crate) fn save(&self) -> Saved {
+        Saved {
+            vars: self.vars.clone(),
+            funcs: self.funcs.clone(),
+            aliases: self.aliases.clone(),
+            cwd: self.cwd.clone(),
+            dirstack: self.dirstack.clone(),
+        }
     }
 
-    pub(crate) fn restore(
-        &mut self,
-        s: (HashMap<String, Val>, Option<String>, Vec<Option<String>>),
-    ) {
-        self.vars = s.0;
-        self.cwd = s.1;
-        self.dirstack = s.2;
+    pub(crate) fn restore(&mut self, s: Saved) {
+        self.vars = s.vars;
+        self.funcs = s.funcs;
+        self.aliases = s.aliases;
+        self.cwd = s.cwd;
+        self.dirstack = s.dirstack;
     }
 
     /// Set a variable; inside a conditional branch a conflicting value makes it unknown.
@@ -273,8 +288,10 @@ impl<'e> Walker<'e> {
                 None
             }
             ast::Command::Function(f) => {
-                self.funcs
-                    .insert(f.fname.value.clone(), Rc::new(f.body.clone()));
+                self.funcs.insert(
+                    f.fname.value.clone(),
+                    (Rc::new(f.body.clone()), self.cond > 0),
+                );
                 None
             }
             ast::Command::ExtendedTest(t, redirects) => {

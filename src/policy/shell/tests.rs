@@ -1053,3 +1053,25 @@ fn pattern_removal_has_no_blowup() {
     let c = &an(&s).commands[0];
     assert_eq!(c.args()[1], "a".repeat(200));
 }
+
+#[test]
+fn functions_cannot_hide_real_commands() {
+    // Wrappers run binaries, not functions.
+    cmd("rm(){ :; }; command rm -rf /", &["rm", "-rf", "/"]);
+    cmd("rm(){ :; }; sudo rm -rf /", &["rm", "-rf", "/"]);
+    cmd(
+        "rm(){ :; }; \\rm -rf / ; /bin/rm -rf ~",
+        &["/bin/rm", "-rf", "/home/u"],
+    );
+    // A conditional or subshell definition may not exist when the call runs.
+    cmd(
+        "if false; then rm(){ :; }; fi; rm -rf /",
+        &["rm", "-rf", "/"],
+    );
+    cmd("(rm(){ :; }); rm -rf /", &["rm", "-rf", "/"]);
+    cmd("rm(){ :; }; unset -f rm; rm -rf /", &["rm", "-rf", "/"]);
+    // An alias may not be expanded: both readings are analysed.
+    cmd("alias rm=':'; rm -rf /", &["rm", "-rf", "/"]);
+    // A plain function call runs the body only.
+    none_named("rm(){ echo no; }; rm -rf /", "rm");
+}

@@ -165,22 +165,23 @@ impl Walker<'_> {
                 self.problem(format!("the command word `{word0}` is a glob pattern"));
             }
             let name = basename(&word0).to_string();
-            if !word0.contains('/') {
-                if let Some(body) = self.funcs.get(&name).cloned() {
-                    return self.call_function(c, &name, &body);
-                }
-                if c.wrappers.is_empty()
-                    && let Some(a) = self.aliases.remove(&name)
-                {
+            // Functions and aliases replace a plain command word only; wrappers run binaries.
+            if !word0.contains('/') && c.wrappers.is_empty() {
+                if let Some(a) = self.aliases.remove(&name) {
+                    // Aliases are not expanded in every shell: analyse both readings.
                     let mut text = a.clone();
                     for w in &c.args[1..] {
                         text.push(' ');
                         text.push_str(&quote(&w.w.text));
                     }
-                    self.emit_redirects(&c);
                     self.nested_script(&text, &format!("alias {name}"), &[], None, false);
-                    self.aliases.insert(name, a);
-                    return None;
+                    self.aliases.insert(name.clone(), a);
+                }
+                if let Some((body, conditional)) = self.funcs.get(&name).cloned() {
+                    self.call_function(c.clone(), &name, &body);
+                    if !conditional {
+                        return None;
+                    }
                 }
             }
             let step = match name.as_str() {
@@ -379,9 +380,14 @@ impl Walker<'_> {
                     Step::Keep
                 }
                 "unset" => {
-                    for a in &c.args[1..] {
-                        if !a.w.text.starts_with('-') {
+                    let functions = c.args.iter().any(|a| a.w.text == "-f");
+                    let variables = c.args.iter().any(|a| a.w.text == "-v");
+                    for a in c.args[1..].iter().filter(|a| !a.w.text.starts_with('-')) {
+                        if !functions {
                             self.set_var(&a.w.text.clone(), Val::Known(String::new()));
+                        }
+                        if !variables {
+                            self.funcs.remove(&a.w.text);
                         }
                     }
                     Step::Keep

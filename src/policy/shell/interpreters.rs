@@ -285,7 +285,7 @@ fn extract(lang: Lang, args: &[Arg]) -> Code {
             i += 1;
             break;
         }
-        if a == "-" {
+        if matches!(a.as_str(), "-" | "/dev/stdin" | "/dev/fd/0") {
             return Code::Stdin;
         }
         if let Some(long) = a.strip_prefix("--") {

@@ -1075,3 +1075,31 @@ fn functions_cannot_hide_real_commands() {
     // A plain function call runs the body only.
     none_named("rm(){ echo no; }; rm -rf /", "rm");
 }
+
+#[test]
+fn stdin_as_a_file_and_shell_variables() {
+    cmd("source /dev/stdin <<< 'rm -rf /'", &["rm", "-rf", "/"]);
+    cmd("bash /dev/stdin <<< 'rm -rf /'", &["rm", "-rf", "/"]);
+    cmd(
+        "python3 /dev/stdin <<< 'import os; os.system(\"reboot\")'",
+        &["reboot"],
+    );
+    cmd("$SHELL -c 'rm -rf /'", &["rm", "-rf", "/"]);
+    let s = an("$SHELL -c 'rm -rf /'");
+    assert!(
+        s.commands.iter().any(|c| c.argv[0].dynamic),
+        "the shell itself stays visible"
+    );
+}
+
+#[test]
+fn quoting_corners() {
+    cmd("echo \"{a,b}\"", &["echo", "{a,b}"]);
+    cmd("x={a,b}; echo $x", &["echo", "{a,b}"]);
+    cmd("echo ~/\"x y\" \"~\"", &["echo", "/home/u/x y", "~"]);
+    cmd("echo a\\ b $'a\\'b' $\"x\"", &["echo", "a b", "a'b", "x"]);
+    cmd(
+        "echo ${HOME:+yes} ${NOPE:+no}x",
+        &["echo", "yes", "${NOPE}x"],
+    );
+}

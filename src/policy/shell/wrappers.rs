@@ -156,7 +156,23 @@ impl Walker<'_> {
     /// Dispatch a simple command: peel wrappers, recurse, record. Returns its static output.
     pub(crate) fn run(&mut self, mut c: Cmd) -> Option<String> {
         for _ in 0..32 {
-            if c.args.is_empty() || c.args[0].w.dynamic {
+            if c.args.is_empty() {
+                self.emit(c);
+                return None;
+            }
+            if c.args[0].w.dynamic {
+                // `$SHELL -c …`, `$BASH script`: still a shell, whichever it is.
+                if matches!(
+                    c.args[0].w.text.as_str(),
+                    "${SHELL}" | "${BASH}" | "$0" | "${0}"
+                ) {
+                    let mut as_shell = c.clone();
+                    as_shell.args[0] = Arg::lit("sh");
+                    if let Step::Done(_) = self.shell(&mut as_shell, "sh") {
+                        self.emit(c);
+                        return None;
+                    }
+                }
                 self.emit(c);
                 return None;
             }
@@ -1207,6 +1223,16 @@ impl Walker<'_> {
     }
 
     fn source(&mut self, c: &mut Cmd) -> Step {
+        if c.args
+            .get(1)
+            .is_some_and(|a| matches!(a.w.text.as_str(), "/dev/stdin" | "/dev/fd/0"))
+            && let Some(text) = c.stdin_text.clone()
+        {
+            self.emit_redirects(c);
+            let label = format!("{} <stdin", c.args[0].w.text);
+            self.nested_script(&text, &label, &c.wrappers.clone(), None, false);
+            return Step::Done(None);
+        }
         match c.args.get(1).map(|a| a.procsub.clone()) {
             Some(Some(Some(text))) => {
                 self.emit_redirects(c);
@@ -1461,7 +1487,11 @@ impl Walker<'_> {
             self.dollar0 = d0;
             return Step::Done(None);
         }
-        if !s_mode && let Some(op) = operands.first() {
+        let stdin_path = |a: &Arg| matches!(a.w.text.as_str(), "/dev/stdin" | "/dev/fd/0" | "-");
+        if !s_mode
+            && let Some(op) = operands.first()
+            && !(stdin_path(op) && op.procsub.is_none())
+        {
             return match &op.procsub {
                 Some(Some(text)) => {
                     let positional: Vec<Word> =

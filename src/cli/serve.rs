@@ -1,8 +1,11 @@
-//! `serve` (and no subcommand): the MCP server.
+//! `serve` (and no subcommand): the MCP server with builtin tools and configured upstreams.
 
-use super::{Ctx, not_implemented};
+use super::Ctx;
+use crate::proxy::{self, aggregate, guard::Guard, server::Config};
 use clap::Args;
 use std::path::PathBuf;
+use std::sync::Arc;
+use tokio_util::sync::CancellationToken;
 
 /// Options of `serve`.
 #[derive(Debug, Default, Args)]
@@ -13,9 +16,77 @@ pub struct ServeArgs {
     /// Serve Streamable HTTP at /mcp on ADDR instead of stdio (loopback by default).
     #[arg(long, value_name = "ADDR")]
     pub http: Option<String>,
+    /// Bearer token HTTP clients must send; required when ADDR is not loopback.
+    #[arg(
+        long,
+        env = "PATCHWORK_MCP_TOKEN",
+        value_name = "TOKEN",
+        hide_env_values = true
+    )]
+    pub auth_token: Option<String>,
 }
 
 /// Runs the MCP server.
-pub fn run(_ctx: &Ctx, _args: ServeArgs) -> anyhow::Result<i32> {
-    not_implemented("serve")
+pub fn run(ctx: &Ctx, args: ServeArgs) -> anyhow::Result<i32> {
+    let (builtins, upstreams) = match &args.config {
+        Some(path) => {
+            let loaded = aggregate::load(path)?;
+            (loaded.builtins, loaded.upstreams)
+        }
+        None => (true, Vec::new()),
+    };
+    let config = Config {
+        builtins,
+        upstreams,
+        prefixed: true,
+    };
+    run_server(ctx, config, args.http.as_deref(), args.auth_token)
+}
+
+/// Shared by `serve` and `wrap`: opens the Gate, serves stdio or HTTP, cleans up children.
+pub(crate) fn run_server(
+    ctx: &Ctx,
+    config: Config,
+    http: Option<&str>,
+    token: Option<String>,
+) -> anyhow::Result<i32> {
+    let addr = http.map(proxy::http::parse_addr).transpose()?;
+    if let Some(addr) = &addr {
+        proxy::http::check_exposure(addr, token.as_deref())?;
+    }
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    let result = rt.block_on(async move {
+        let guard = Arc::new(Guard::open(&ctx.home, ctx.policy.as_deref()));
+        let stop = CancellationToken::new();
+        tokio::spawn(stop_on_signal(stop.clone()));
+        match addr {
+            Some(addr) => proxy::http::serve(guard, config, addr, token, stop).await,
+            None => tokio::select! {
+                r = proxy::serve_stdio(guard, config) => r,
+                _ = stop.cancelled() => Ok(()),
+            },
+        }
+    });
+    proxy::upstream::kill_children();
+    // stdin reads cannot be cancelled: do not wait for them.
+    rt.shutdown_background();
+    result.map(|()| 0)
+}
+
+async fn stop_on_signal(stop: CancellationToken) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
+        return;
+    };
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = int.recv() => {}
+    }
+    stop.cancel();
 }

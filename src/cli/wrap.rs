@@ -1,26 +1,83 @@
 //! `wrap`: a transparent guard in front of one upstream MCP server.
 
-use super::{Ctx, not_implemented};
+use super::Ctx;
+use super::serve::run_server;
+use crate::proxy::aggregate::{check_name, derive_name};
+use crate::proxy::server::Config;
+use crate::proxy::upstream::{DEFAULT_TIMEOUT, Endpoint, Spec};
 use clap::Args;
+use std::time::Duration;
 
 /// Options of `wrap`.
 #[derive(Debug, Args)]
 pub struct WrapArgs {
-    /// Name of the upstream server (used in the ledger and MCP tool names).
+    /// Name of the upstream server (used in the ledger and the policy's MCP tool names).
     #[arg(long)]
     pub name: Option<String>,
     /// Streamable HTTP upstream instead of a stdio child.
     #[arg(long, value_name = "URL")]
     pub url: Option<String>,
+    /// Environment variable holding a bearer token for the --url upstream.
+    #[arg(long, value_name = "VAR", requires = "url")]
+    pub bearer_token_env: Option<String>,
     /// Serve Streamable HTTP at /mcp on ADDR instead of stdio.
     #[arg(long, value_name = "ADDR")]
     pub http: Option<String>,
+    /// Bearer token HTTP clients must send; required when ADDR is not loopback.
+    #[arg(
+        long,
+        env = "PATCHWORK_MCP_TOKEN",
+        value_name = "TOKEN",
+        hide_env_values = true
+    )]
+    pub auth_token: Option<String>,
+    /// Per-request timeout for the upstream, in seconds.
+    #[arg(long, value_name = "SECS", default_value_t = DEFAULT_TIMEOUT.as_secs())]
+    pub timeout: u64,
     /// The upstream command and its arguments (after `--`).
     #[arg(last = true, value_name = "CMD")]
     pub command: Vec<String>,
 }
 
 /// Runs the wrapper.
-pub fn run(_ctx: &Ctx, _args: WrapArgs) -> anyhow::Result<i32> {
-    not_implemented("wrap")
+pub fn run(ctx: &Ctx, args: WrapArgs) -> anyhow::Result<i32> {
+    let endpoint = match (&args.url, args.command.is_empty()) {
+        (Some(url), true) => {
+            let bearer = match &args.bearer_token_env {
+                Some(var) => Some(std::env::var(var).map_err(|_| {
+                    anyhow::anyhow!("environment variable {var} (--bearer-token-env) is not set")
+                })?),
+                None => None,
+            };
+            Endpoint::Http {
+                url: url.clone(),
+                bearer,
+            }
+        }
+        (None, false) => Endpoint::Stdio {
+            command: args.command[0].clone(),
+            args: args.command[1..].to_vec(),
+            env: Default::default(),
+        },
+        (Some(_), false) => anyhow::bail!("give either --url URL or -- CMD ARGS…, not both"),
+        (None, true) => anyhow::bail!("nothing to wrap: give -- CMD ARGS… or --url URL"),
+    };
+    let name = match args.name {
+        Some(n) => n,
+        None => derive_name(&args.command, args.url.as_deref()),
+    };
+    check_name(&name)?;
+    if args.timeout == 0 {
+        anyhow::bail!("--timeout must be at least 1 second");
+    }
+    let config = Config {
+        builtins: false,
+        upstreams: vec![Spec {
+            name,
+            endpoint,
+            timeout: Duration::from_secs(args.timeout),
+        }],
+        prefixed: false,
+    };
+    run_server(ctx, config, args.http.as_deref(), args.auth_token)
 }

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# MCP conformance through the gateway: the official suite against the reference server directly,
+# then through `wrap` (stdio upstream) and `wrap --url` (HTTP upstream), both served over
+# Streamable HTTP. Fails when a scenario's status differs from the direct run.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+run=../shared/conformance/run
+if [ ! -x "$run" ]; then
+  echo "shared conformance harness not found at $run" >&2
+  exit 1
+fi
+bin=target/release/patchwork-gateway
+[ -x "$bin" ] || cargo build --release
+out=$(mktemp -d)
+trap 'rm -rf "$out"' EXIT
+export PATCHWORK_HOME="$out/home"
+"$run" direct "$out/direct.txt" >/dev/null || true
+"$run" proxy "$bin --policy strict wrap --http 127.0.0.1:\$PROXY_PORT -- \$STDIO_SERVER_CMD" "$out/stdio.txt" >/dev/null || true
+"$run" proxy "$bin --policy strict wrap --http 127.0.0.1:\$PROXY_PORT --url \$UPSTREAM_URL" "$out/url.txt" >/dev/null || true
+for t in direct stdio url; do grep '^# summary' "$out/$t.txt" | sed "s/^/$t: /"; done
+status=0
+echo "-- direct vs wrap (stdio upstream)"
+"$run" compare "$out/direct.txt" "$out/stdio.txt" || status=1
+echo "-- direct vs wrap --url (HTTP upstream)"
+"$run" compare "$out/direct.txt" "$out/url.txt" || status=1
+if [ "$status" != 0 ]; then
+  cat "$out/stdio.txt" "$out/url.txt"
+fi
+exit "$status"

@@ -1,0 +1,260 @@
+//! The MCP door's link to the Gate: builds [`ToolCall`]s, asks the Gate, renders refusals as
+//! `isError` tool results and writes outcome records. It decides nothing itself.
+
+use crate::call::{Door, ToolCall, Verdict};
+use crate::gate::Gate;
+use crate::home::Home;
+use rmcp::model::{CallToolResult, ContentBlock};
+use serde_json::{Map, Value, json};
+use sha2::{Digest, Sha256};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+/// A Gate (or the reason it could not be opened) plus the door's context.
+#[derive(Debug)]
+pub struct Guard {
+    gate: Result<Gate, String>,
+    cwd: PathBuf,
+    session: Option<String>,
+}
+
+/// How a forwarded or builtin call ended, for the outcome record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    /// The tool answered (its result may still carry `isError`).
+    Completed,
+    /// The tool did not answer in time.
+    Timeout,
+    /// The agent cancelled the call.
+    Cancelled,
+    /// The tool or its transport failed with a protocol error.
+    Failed,
+}
+
+impl Status {
+    fn as_str(self) -> &'static str {
+        match self {
+            Status::Completed => "completed",
+            Status::Timeout => "timeout",
+            Status::Cancelled => "cancelled",
+            Status::Failed => "failed",
+        }
+    }
+}
+
+/// One call between its decision and its outcome.
+#[derive(Debug)]
+pub struct Pending {
+    call: ToolCall,
+    decision_seq: Option<u64>,
+    started: Instant,
+}
+
+impl Guard {
+    /// Opens the Gate. A Gate that cannot be opened (bad policy, unwritable ledger) does not
+    /// stop the server: every call is then refused with the reason (fail closed).
+    pub fn open(home: &Home, policy: Option<&str>) -> Guard {
+        let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/"));
+        let project = std::env::var_os("CLAUDE_PROJECT_DIR")
+            .filter(|p| !p.is_empty())
+            .map(PathBuf::from)
+            .unwrap_or_else(|| cwd.clone());
+        let gate = Gate::open(home, policy, &project).map_err(|e| format!("{e:#}"));
+        if let Err(e) = &gate {
+            tracing::error!("the gate cannot open, every tool call will be refused: {e}");
+        }
+        let session = std::env::var("CLAUDE_CODE_SESSION_ID")
+            .ok()
+            .filter(|s| !s.is_empty());
+        Guard { gate, cwd, session }
+    }
+
+    /// The gateway's working directory (relative paths resolve against it).
+    pub fn cwd(&self) -> &Path {
+        &self.cwd
+    }
+
+    /// Builds the Gate's view of one `tools/call`.
+    pub fn call(
+        &self,
+        tool: &str,
+        input: Value,
+        server: Option<&str>,
+        agent: Option<&str>,
+        cwd: Option<PathBuf>,
+    ) -> ToolCall {
+        let mut call = ToolCall::new(
+            Door::Mcp,
+            tool,
+            input,
+            cwd.unwrap_or_else(|| self.cwd.clone()),
+        );
+        call.session = self.session.clone();
+        call.agent = agent.map(str::to_string);
+        call.server = server.map(str::to_string);
+        call
+    }
+
+    /// Asks the Gate (which records the decision before answering). Runs on the blocking pool:
+    /// the decision record is synced to disk.
+    pub async fn decide(self: &Arc<Self>, call: ToolCall) -> (Verdict, Pending) {
+        let me = Arc::clone(self);
+        let probe = call.clone();
+        let verdict = tokio::task::spawn_blocking(move || me.decide_now(&probe))
+            .await
+            .unwrap_or_else(|e| {
+                Verdict::internal_deny("gate.panic", format!("the gate failed: {e}"))
+            });
+        let pending = Pending {
+            call,
+            decision_seq: verdict.seq,
+            started: Instant::now(),
+        };
+        (verdict, pending)
+    }
+
+    fn decide_now(&self, call: &ToolCall) -> Verdict {
+        match &self.gate {
+            Ok(gate) => gate.decide(call),
+            Err(e) => Verdict::internal_deny(
+                "gate.unavailable",
+                format!("the gateway cannot decide because its gate did not open: {e}"),
+            ),
+        }
+    }
+
+    /// Writes the outcome record of a call that ran. Failures are logged, never hidden from
+    /// stderr, and never change the answer the agent already has coming.
+    pub async fn outcome(
+        self: &Arc<Self>,
+        pending: Pending,
+        status: Status,
+        result: Option<&CallToolResult>,
+        error: Option<String>,
+    ) {
+        let fields = outcome_fields(&pending, status, result, error);
+        let me = Arc::clone(self);
+        let written = tokio::task::spawn_blocking(move || match &me.gate {
+            Ok(gate) => gate
+                .record(fields)
+                .map(|_| ())
+                .map_err(|e| format!("{e:#}")),
+            Err(e) => Err(e.clone()),
+        })
+        .await;
+        match written {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::error!("cannot write the outcome record: {e}"),
+            Err(e) => tracing::error!("cannot write the outcome record: {e}"),
+        }
+    }
+}
+
+fn outcome_fields(
+    pending: &Pending,
+    status: Status,
+    result: Option<&CallToolResult>,
+    error: Option<String>,
+) -> Map<String, Value> {
+    let call = &pending.call;
+    let mut outcome = Map::new();
+    outcome.insert("status".into(), json!(status.as_str()));
+    outcome.insert(
+        "duration_ms".into(),
+        json!(pending.started.elapsed().as_millis() as u64),
+    );
+    if let Some(result) = result {
+        let bytes = serde_json::to_vec(result).unwrap_or_default();
+        outcome.insert("is_error".into(), json!(result.is_error.unwrap_or(false)));
+        outcome.insert("output_bytes".into(), json!(bytes.len()));
+        outcome.insert(
+            "output_sha256".into(),
+            json!(format!("sha256:{}", hex::encode(Sha256::digest(&bytes)))),
+        );
+    }
+    if let Some(error) = error {
+        outcome.insert("error".into(), json!(error));
+    }
+    let mut fields = Map::new();
+    fields.insert("event".into(), json!("outcome"));
+    fields.insert("door".into(), json!(Door::Mcp.as_str()));
+    fields.insert("tool".into(), json!(call.tool));
+    if let Some(server) = &call.server {
+        fields.insert("server".into(), json!(server));
+    }
+    if let Some(session) = &call.session {
+        fields.insert("session".into(), json!(session));
+    }
+    if let Some(agent) = &call.agent {
+        fields.insert("agent".into(), json!(agent));
+    }
+    if let Some(seq) = pending.decision_seq {
+        fields.insert("decision_seq".into(), json!(seq));
+    }
+    fields.insert("outcome".into(), Value::Object(outcome));
+    fields
+}
+
+/// The answer to a refused call: a normal tool result with `isError: true` that names the
+/// reason and the rules. Never a protocol error, never "tool not found".
+pub fn refusal(tool: &str, verdict: &Verdict) -> CallToolResult {
+    let rules = if verdict.rules.is_empty() {
+        String::from("none")
+    } else {
+        verdict.rules.join(", ")
+    };
+    let seq = verdict
+        .seq
+        .map(|s| format!("; ledger seq {s}"))
+        .unwrap_or_default();
+    let what = if verdict.effect == crate::call::Effect::Ask {
+        "held back (it needs a human's approval, which this MCP connection cannot ask for)"
+    } else {
+        "refused"
+    };
+    let text = format!(
+        "patchwork-gateway policy {what} `{tool}` (rule: {rules}; risk: {}{seq}). {}",
+        verdict.risk, verdict.reason,
+    );
+    CallToolResult::error(vec![ContentBlock::text(text)])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refusal_is_an_error_result_naming_reason_and_rule() {
+        let mut v = Verdict::internal_deny("fs.secrets", "matched /p/.env");
+        v.seq = Some(7);
+        let r = refusal("read_file", &v);
+        assert_eq!(r.is_error, Some(true));
+        let text = serde_json::to_string(&r.content).unwrap();
+        assert!(text.contains("fs.secrets"), "{text}");
+        assert!(text.contains("matched /p/.env"), "{text}");
+        assert!(text.contains("ledger seq 7"), "{text}");
+    }
+
+    #[test]
+    fn outcome_record_carries_size_and_digest() {
+        let pending = Pending {
+            call: ToolCall::new(Door::Mcp, "run_command", json!({}), "/".into()),
+            decision_seq: Some(3),
+            started: Instant::now(),
+        };
+        let result = CallToolResult::success(vec![ContentBlock::text("hi")]);
+        let f = outcome_fields(&pending, Status::Completed, Some(&result), None);
+        let o = f["outcome"].as_object().unwrap();
+        assert_eq!(o["status"], "completed");
+        assert_eq!(o["is_error"], false);
+        let bytes = serde_json::to_vec(&result).unwrap();
+        assert_eq!(o["output_bytes"], bytes.len());
+        assert_eq!(
+            o["output_sha256"],
+            format!("sha256:{}", hex::encode(Sha256::digest(&bytes)))
+        );
+        assert_eq!(f["decision_seq"], 3);
+        assert_eq!(f["event"], "outcome");
+    }
+}

@@ -1,0 +1,140 @@
+//! Streamable HTTP front: `/mcp` on ADDR (loopback by default), Host and Origin validation
+//! against DNS rebinding, sessions, and a bearer token required off loopback.
+
+use super::guard::Guard;
+use super::server::{Config, Gateway};
+use anyhow::{Context, Result, bail};
+use axum::extract::{Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use rmcp::transport::StreamableHttpService;
+use rmcp::transport::streamable_http_server::StreamableHttpServerConfig;
+use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
+use sha2::{Digest, Sha256};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use tokio_util::sync::CancellationToken;
+
+/// Parses ADDR (`HOST:PORT`, `:PORT` or `PORT`); a bare port binds 127.0.0.1.
+pub fn parse_addr(addr: &str) -> Result<SocketAddr> {
+    let addr = addr.trim();
+    let full = if let Ok(port) = addr.trim_start_matches(':').parse::<u16>() {
+        format!("127.0.0.1:{port}")
+    } else if let Some(rest) = addr.strip_prefix("localhost:") {
+        format!("127.0.0.1:{rest}")
+    } else {
+        addr.to_string()
+    };
+    full.parse()
+        .with_context(|| format!("`{addr}` is not an address like 127.0.0.1:8080"))
+}
+
+/// Checks the rule that only loopback may go without a bearer token.
+pub fn check_exposure(addr: &SocketAddr, token: Option<&str>) -> Result<()> {
+    if !addr.ip().is_loopback() && token.is_none_or(str::is_empty) {
+        bail!(
+            "{addr} is not a loopback address: serving MCP there requires --auth-token TOKEN \
+             (clients then send `Authorization: Bearer TOKEN`)"
+        );
+    }
+    Ok(())
+}
+
+/// Serves the gateway over Streamable HTTP at `/mcp` until `stop` fires.
+pub async fn serve(
+    guard: Arc<Guard>,
+    config: Config,
+    addr: SocketAddr,
+    token: Option<String>,
+    stop: CancellationToken,
+) -> Result<()> {
+    check_exposure(&addr, token.as_deref())?;
+    let config = Arc::new(config);
+    let mut hosts = vec![
+        "localhost".to_string(),
+        "127.0.0.1".to_string(),
+        "::1".to_string(),
+        "[::1]".to_string(),
+    ];
+    if !addr.ip().is_loopback() && !addr.ip().is_unspecified() {
+        hosts.push(addr.ip().to_string());
+    }
+    let origins = ["http", "https"].into_iter().flat_map(|scheme| {
+        ["localhost", "127.0.0.1", "[::1]"]
+            .into_iter()
+            .map(move |h| format!("{scheme}://{h}:*"))
+    });
+    let http_config = StreamableHttpServerConfig::default()
+        .with_allowed_hosts(hosts)
+        .with_allowed_origins(origins)
+        .enforce_origin_validation()
+        .with_cancellation_token(stop.child_token());
+    let service = StreamableHttpService::new(
+        move || Ok(Gateway::new(Arc::clone(&guard), Arc::clone(&config))),
+        LocalSessionManager::default().into(),
+        http_config,
+    );
+    let mut router = axum::Router::new().nest_service("/mcp", service);
+    if let Some(token) = token.filter(|t| !t.is_empty()) {
+        let digest: Arc<[u8]> = Sha256::digest(token.as_bytes()).to_vec().into();
+        router = router.layer(axum::middleware::from_fn_with_state(digest, bearer));
+    }
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("cannot listen on {addr}"))?;
+    tracing::info!("MCP over Streamable HTTP at http://{addr}/mcp");
+    eprintln!(
+        "patchwork-gateway: MCP at http://{}/mcp",
+        listener.local_addr()?
+    );
+    axum::serve(listener, router)
+        .with_graceful_shutdown(async move { stop.cancelled().await })
+        .await
+        .context("HTTP server failed")
+}
+
+/// Rejects requests without the right bearer token (compared as SHA-256 digests, so the
+/// comparison time does not depend on where the strings differ).
+async fn bearer(State(digest): State<Arc<[u8]>>, req: Request, next: Next) -> Response {
+    let given = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(|t| Sha256::digest(t.trim().as_bytes()).to_vec());
+    let ok = given.is_some_and(|g| {
+        g.iter()
+            .zip(digest.iter())
+            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+            == 0
+    });
+    if ok {
+        return next.run(req).await;
+    }
+    let mut resp = (StatusCode::UNAUTHORIZED, "missing or wrong bearer token").into_response();
+    resp.headers_mut()
+        .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+    resp
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn addresses_default_to_loopback_and_exposure_needs_a_token() {
+        assert_eq!(parse_addr("8080").unwrap().to_string(), "127.0.0.1:8080");
+        assert_eq!(parse_addr(":9").unwrap().to_string(), "127.0.0.1:9");
+        assert_eq!(
+            parse_addr("localhost:7").unwrap().to_string(),
+            "127.0.0.1:7"
+        );
+        assert!(parse_addr("nonsense").is_err());
+        let public = parse_addr("0.0.0.0:8080").unwrap();
+        let err = check_exposure(&public, None).unwrap_err().to_string();
+        assert!(err.contains("--auth-token"), "{err}");
+        check_exposure(&public, Some("t")).unwrap();
+        check_exposure(&parse_addr("8080").unwrap(), None).unwrap();
+    }
+}

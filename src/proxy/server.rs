@@ -1,0 +1,776 @@
+//! The gateway's MCP server (rmcp `ServerHandler`): builtin tools and upstream tools, every
+//! `tools/call` through the Gate; everything else passed through to the upstreams.
+
+#![allow(deprecated)] // resources/subscribe and logging are deprecated in 2026-07-28; still served.
+
+use super::builtin;
+use super::guard::{Guard, Status, refusal};
+use super::passthrough::service_error;
+use super::upstream::{Spec, Upstream};
+use rmcp::model::*;
+use rmcp::service::{NotificationContext, RequestContext, RoleServer};
+use rmcp::{ErrorData as McpError, ServerHandler, ServiceError};
+use serde_json::Value;
+use std::collections::HashMap;
+use std::sync::Arc;
+use tokio::sync::{Mutex, OnceCell};
+
+/// What a gateway server exposes.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Offer the builtin file and shell tools.
+    pub builtins: bool,
+    /// Upstream servers.
+    pub upstreams: Vec<Spec>,
+    /// Expose upstream tools and prompts as `<server>__<name>` (aggregation); without it the
+    /// single upstream is passed through unchanged (`wrap`).
+    pub prefixed: bool,
+}
+
+/// The `ServerHandler`. One value per downstream session (HTTP creates one per session).
+#[derive(Debug, Clone)]
+pub struct Gateway {
+    guard: Arc<Guard>,
+    config: Arc<Config>,
+    session: Arc<OnceCell<Arc<Session>>>,
+}
+
+/// One downstream session: its upstream connections and what the agent said about itself.
+#[derive(Debug)]
+struct Session {
+    upstreams: Vec<Arc<Upstream>>,
+    infos: Vec<Option<Arc<ServerPeerInfo>>>,
+    agent: Option<String>,
+    tools: Mutex<ToolTable>,
+    /// Resource URI → index of the upstream that listed it.
+    resources: std::sync::Mutex<HashMap<String, usize>>,
+}
+
+/// Upstream tool lists as last fetched, per upstream, with the epoch they were fetched at.
+#[derive(Debug, Default)]
+struct ToolTable {
+    lists: Vec<Option<(u64, Vec<Tool>)>>,
+}
+
+/// Where a tool name leads.
+enum Target {
+    Builtin,
+    Upstream(usize, String),
+}
+
+const SEP: &str = "__";
+
+impl Gateway {
+    /// A handler for a new session.
+    pub fn new(guard: Arc<Guard>, config: Arc<Config>) -> Gateway {
+        Gateway {
+            guard,
+            config,
+            session: Arc::new(OnceCell::new()),
+        }
+    }
+
+    /// The session, started on first use (normally at `initialize`).
+    async fn session(&self, ctx: &RequestContext<RoleServer>) -> Result<&Arc<Session>, McpError> {
+        let (caps, client) = match ctx.peer.peer_info() {
+            Some(info) => (info.capabilities.clone(), info.client_info.clone()),
+            None => (
+                ctx.client_capabilities().unwrap_or_default(),
+                ctx.client_info()
+                    .unwrap_or_else(|| Implementation::new("unknown-client", "0")),
+            ),
+        };
+        self.session
+            .get_or_try_init(|| self.start_session(ctx.peer.clone(), caps, client))
+            .await
+    }
+
+    async fn start_session(
+        &self,
+        peer: rmcp::service::Peer<RoleServer>,
+        caps: ClientCapabilities,
+        client: Implementation,
+    ) -> Result<Arc<Session>, McpError> {
+        let required = !self.config.prefixed;
+        let mut upstreams = Vec::new();
+        for spec in &self.config.upstreams {
+            let up = Upstream::start(
+                spec.clone(),
+                peer.clone(),
+                caps.clone(),
+                client.clone(),
+                required,
+            )
+            .await
+            .map_err(|e| McpError::internal_error(format!("{e:#}"), None))?;
+            upstreams.push(up);
+        }
+        let mut infos = Vec::new();
+        for up in &upstreams {
+            infos.push(if required { up.info().await } else { None });
+        }
+        let session = Arc::new(Session {
+            tools: Mutex::new(ToolTable {
+                lists: vec![None; upstreams.len()],
+            }),
+            upstreams,
+            infos,
+            agent: Some(client.name.clone()),
+            resources: Default::default(),
+        });
+        if self.config.prefixed {
+            // Name collisions are an error at start.
+            self.all_tools(&session).await?;
+        }
+        Ok(session)
+    }
+
+    fn single(&self, s: &Session) -> Option<Arc<Upstream>> {
+        (!self.config.prefixed && s.upstreams.len() == 1).then(|| s.upstreams[0].clone())
+    }
+
+    /// Builtins plus every upstream's tools under `<server>__<tool>`; errors on collisions.
+    async fn all_tools(&self, s: &Session) -> Result<Vec<Tool>, McpError> {
+        let mut tools = if self.config.builtins {
+            builtin::tools()
+        } else {
+            Vec::new()
+        };
+        let mut table = s.tools.lock().await;
+        for (i, up) in s.upstreams.iter().enumerate() {
+            let epoch = up.link().tools_epoch();
+            let fresh = matches!(&table.lists[i], Some((e, _)) if *e == epoch);
+            if !fresh {
+                match list_all_tools(up).await {
+                    Ok(list) => table.lists[i] = Some((epoch, list)),
+                    Err(e) => {
+                        tracing::error!(
+                            "upstream {}: cannot list tools: {}",
+                            up.spec.name,
+                            e.message
+                        );
+                        table.lists[i] = None;
+                    }
+                }
+            }
+            if let Some((_, list)) = &table.lists[i] {
+                for t in list {
+                    let mut t = t.clone();
+                    t.name = format!("{}{SEP}{}", up.spec.name, t.name).into();
+                    tools.push(t);
+                }
+            }
+        }
+        let mut seen = std::collections::HashSet::new();
+        for t in &tools {
+            if !seen.insert(t.name.clone()) {
+                return Err(McpError::internal_error(
+                    format!(
+                        "tool name collision: `{}` is offered twice; rename an upstream server",
+                        t.name
+                    ),
+                    None,
+                ));
+            }
+        }
+        Ok(tools)
+    }
+
+    async fn target(&self, s: &Session, name: &str) -> Option<Target> {
+        if self.config.builtins && builtin::is_builtin(name) {
+            return Some(Target::Builtin);
+        }
+        if !self.config.prefixed {
+            return (s.upstreams.len() == 1).then(|| Target::Upstream(0, name.to_string()));
+        }
+        let tools = self.all_tools(s).await.ok()?;
+        if !tools.iter().any(|t| t.name == name) {
+            return None;
+        }
+        s.upstreams.iter().enumerate().find_map(|(i, up)| {
+            let rest = name
+                .strip_prefix(up.spec.name.as_str())?
+                .strip_prefix(SEP)?;
+            Some(Target::Upstream(i, rest.to_string()))
+        })
+    }
+
+    async fn forward(
+        &self,
+        up: &Upstream,
+        req: ClientRequest,
+        ctx: &RequestContext<RoleServer>,
+    ) -> Result<ServerResult, McpError> {
+        up.request(req, ctx)
+            .await
+            .map_err(|e| service_error(&up.spec.name, e))
+    }
+
+    fn upstream_for_uri(&self, s: &Session, uri: &str) -> Option<Arc<Upstream>> {
+        if let Some(up) = self.single(s) {
+            return Some(up);
+        }
+        let known = s
+            .resources
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(uri)
+            .copied();
+        known
+            .map(|i| s.upstreams[i].clone())
+            .or_else(|| s.upstreams.first().cloned())
+    }
+
+    async fn call(
+        &self,
+        params: CallToolRequestParams,
+        ctx: RequestContext<RoleServer>,
+    ) -> Result<CallToolResponse, McpError> {
+        let s = self.session(&ctx).await?.clone();
+        let name = params.name.to_string();
+        let Some(target) = self.target(&s, &name).await else {
+            return Err(McpError::invalid_params(
+                format!("unknown tool: {name}"),
+                None,
+            ));
+        };
+        let args = Value::Object(params.arguments.clone().unwrap_or_default());
+        let (gate_name, server, cwd) = match &target {
+            Target::Builtin => (
+                name.clone(),
+                None,
+                builtin::call_cwd(&name, &args, self.guard.cwd()),
+            ),
+            Target::Upstream(i, tool) => {
+                let server = s.upstreams[*i].spec.name.clone();
+                (format!("mcp{SEP}{server}{SEP}{tool}"), Some(server), None)
+            }
+        };
+        let call = self.guard.call(
+            &gate_name,
+            args.clone(),
+            server.as_deref(),
+            s.agent.as_deref(),
+            cwd,
+        );
+        let (verdict, pending) = self.guard.decide(call).await;
+        if verdict.blocks() {
+            return Ok(refusal(&name, &verdict).into());
+        }
+        match target {
+            Target::Builtin => {
+                let result = builtin::run(&name, args, self.guard.cwd(), &ctx.ct).await;
+                let status = if ctx.ct.is_cancelled() {
+                    Status::Cancelled
+                } else {
+                    Status::Completed
+                };
+                self.guard
+                    .outcome(pending, status, Some(&result), None)
+                    .await;
+                Ok(result.into())
+            }
+            Target::Upstream(i, tool) => {
+                let up = s.upstreams[i].clone();
+                let mut params = params;
+                params.name = tool.into();
+                let req = ClientRequest::CallToolRequest(CallToolRequest::new(params));
+                match up.request(req, &ctx).await {
+                    Ok(ServerResult::CallToolResult(r)) => {
+                        self.guard
+                            .outcome(pending, Status::Completed, Some(&r), None)
+                            .await;
+                        Ok(r.into())
+                    }
+                    Ok(ServerResult::InputRequiredResult(r)) => {
+                        self.guard
+                            .outcome(pending, Status::Completed, None, None)
+                            .await;
+                        Ok(CallToolResponse::InputRequired(r))
+                    }
+                    Ok(ServerResult::CreateTaskResult(r)) => {
+                        self.guard
+                            .outcome(pending, Status::Completed, None, None)
+                            .await;
+                        Ok(CallToolResponse::Task(r))
+                    }
+                    Ok(ServerResult::EmptyResult(_)) => {
+                        let r = CallToolResult::success(vec![]);
+                        self.guard
+                            .outcome(pending, Status::Completed, Some(&r), None)
+                            .await;
+                        Ok(r.into())
+                    }
+                    Ok(_) => {
+                        let msg = format!(
+                            "upstream server `{}` sent an unexpected answer",
+                            up.spec.name
+                        );
+                        self.guard
+                            .outcome(pending, Status::Failed, None, Some(msg.clone()))
+                            .await;
+                        Err(McpError::internal_error(msg, None))
+                    }
+                    Err(ServiceError::Timeout { timeout }) => {
+                        let msg = format!(
+                            "upstream server `{}` did not answer within {} s; the call was cancelled",
+                            up.spec.name,
+                            timeout.as_secs()
+                        );
+                        let r = CallToolResult::error(vec![ContentBlock::text(msg)]);
+                        self.guard
+                            .outcome(pending, Status::Timeout, Some(&r), None)
+                            .await;
+                        Ok(r.into())
+                    }
+                    Err(e @ ServiceError::Cancelled { .. }) => {
+                        self.guard
+                            .outcome(pending, Status::Cancelled, None, None)
+                            .await;
+                        Err(service_error(&up.spec.name, e))
+                    }
+                    Err(e) => {
+                        let e = service_error(&up.spec.name, e);
+                        self.guard
+                            .outcome(pending, Status::Failed, None, Some(e.message.to_string()))
+                            .await;
+                        Err(e)
+                    }
+                }
+            }
+        }
+    }
+}
+
+async fn list_all_tools(up: &Upstream) -> Result<Vec<Tool>, McpError> {
+    let mut all = Vec::new();
+    let mut cursor = None;
+    loop {
+        let params = cursor.map(|c| PaginatedRequestParams::default().with_cursor(Some(c)));
+        let req = ClientRequest::ListToolsRequest(paged::<ListToolsRequestMethod>(params));
+        match up
+            .request_plain(req)
+            .await
+            .map_err(|e| service_error(&up.spec.name, e))?
+        {
+            ServerResult::ListToolsResult(r) => {
+                all.extend(r.tools);
+                match r.next_cursor {
+                    Some(c) => cursor = Some(c),
+                    None => return Ok(all),
+                }
+            }
+            _ => {
+                return Err(McpError::internal_error(
+                    "unexpected answer to tools/list",
+                    None,
+                ));
+            }
+        }
+    }
+}
+
+/// A list request carrying `params` (the cursor) as given.
+fn paged<M: Default>(
+    params: Option<PaginatedRequestParams>,
+) -> RequestOptionalParam<M, PaginatedRequestParams> {
+    RequestOptionalParam {
+        method: M::default(),
+        params,
+        extensions: Default::default(),
+    }
+}
+
+fn unexpected(what: &str) -> McpError {
+    McpError::internal_error(format!("unexpected upstream answer to {what}"), None)
+}
+
+/// Merges the capabilities of the upstreams (for aggregation) into the gateway's own.
+fn merged_caps(builtins: bool, infos: &[Option<ServerCapabilities>]) -> ServerCapabilities {
+    let mut caps = ServerCapabilities::default();
+    let mut tools = ToolsCapability::default();
+    tools.list_changed = Some(true);
+    caps.tools = Some(tools);
+    let _ = builtins;
+    for c in infos.iter().flatten() {
+        if c.prompts.is_some() {
+            let mut p = PromptsCapability::default();
+            p.list_changed = Some(true);
+            caps.prompts = Some(p);
+        }
+        if let Some(r) = &c.resources {
+            let mut mine = caps.resources.take().unwrap_or_default();
+            mine.list_changed = Some(true);
+            if r.subscribe == Some(true) {
+                mine.subscribe = Some(true);
+            }
+            caps.resources = Some(mine);
+        }
+        if c.completions.is_some() {
+            caps.completions = Some(Default::default());
+        }
+        if c.logging.is_some() {
+            caps.logging = Some(Default::default());
+        }
+    }
+    caps
+}
+
+impl ServerHandler for Gateway {
+    fn get_info(&self) -> ServerConfig {
+        let session = self.session.get();
+        let upstream = session.and_then(|s| {
+            (!self.config.prefixed && s.infos.len() == 1)
+                .then(|| s.infos[0].clone())
+                .flatten()
+        });
+        if let Some(info) = upstream {
+            // wrap: the upstream's own face, with tools (list_changed re-emitted on restart).
+            let mut caps = info.capabilities.clone();
+            caps.extensions = None;
+            let mut tools = caps.tools.take().unwrap_or_default();
+            tools.list_changed = Some(true);
+            caps.tools = Some(tools);
+            let mut cfg =
+                ServerConfig::new(caps).with_server_info(info.server_info.clone().unwrap_or_else(
+                    || Implementation::new("patchwork-gateway", env!("CARGO_PKG_VERSION")),
+                ));
+            cfg.instructions = info.instructions.clone();
+            return cfg;
+        }
+        let infos: Vec<Option<ServerCapabilities>> = session
+            .map(|s| s.upstreams.iter().map(|u| u.caps_now()).collect())
+            .unwrap_or_default();
+        ServerConfig::new(merged_caps(self.config.builtins, &infos))
+            .with_server_info(Implementation::new(
+                "patchwork-gateway",
+                env!("CARGO_PKG_VERSION"),
+            ))
+            .with_instructions(
+                "patchwork-gateway: file and shell tools and wrapped MCP servers; every tool call \
+                 is checked against a policy and recorded in a tamper-evident ledger.",
+            )
+    }
+
+    async fn initialize(
+        &self,
+        request: InitializeRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<InitializeResult, McpError> {
+        context.peer.set_peer_info(request.clone());
+        self.session(&context).await?;
+        self.negotiate_initialize(&request)
+    }
+
+    async fn list_tools(
+        &self,
+        request: Option<PaginatedRequestParams>,
+        ctx: RequestContext<RoleServer>,
+    ) -> Result<ListToolsResult, McpError> {
+        let s = self.session(&ctx).await?.clone();
+        if let Some(up) = self.single(&s) {
+            let req = ClientRequest::ListToolsRequest(paged::<ListToolsRequestMethod>(request));
+            return match self.forward(&up, req, &ctx).await? {
+                ServerResult::ListToolsResult(r) => Ok(r),
+                _ => Err(unexpected("tools/list")),
+            };
+        }
+        Ok(ListToolsResult::with_all_items(self.all_tools(&s).await?))
+    }
+
+    async fn call_tool(
+        &self,
+        request: CallToolRequestParams,
+        ctx: RequestContext<RoleServer>,
+    ) -> Result<CallToolResponse, McpError> {
+        self.call(request, ctx).await
+    }
+
+    async fn list_prompts(
+        &self,
+        request: Option<PaginatedRequestParams>,
+        ctx: RequestContext<RoleServer>,
+    ) -> Result<ListPromptsResult, McpError> {
+        let s = self.session(&ctx).await?.clone();
+        if let Some(up) = self.single(&s) {
+            let req = ClientRequest::ListPromptsRequest(paged::<ListPromptsRequestMethod>(request));
+            return match self.forward(&up, req, &ctx).await? {
+                ServerResult::ListPromptsResult(r) => Ok(r),
+                _ => Err(unexpected("prompts/list")),
+            };
+        }
+        let mut all = Vec::new();
+        for up in &s.upstreams {
+            let has = up.caps_now().is_some_and(|c| c.prompts.is_some());
+            if !has {
+                continue;
+            }
+            let mut cursor = None;
+            loop {
+                let params = cursor.map(|c| PaginatedRequestParams::default().with_cursor(Some(c)));
+                let req =
+                    ClientRequest::ListPromptsRequest(paged::<ListPromptsRequestMethod>(params));
+                let ServerResult::ListPromptsResult(r) = self.forward(up, req, &ctx).await? else {
+                    return Err(unexpected("prompts/list"));
+                };
+                for mut p in r.prompts {
+                    p.name = format!("{}{SEP}{}", up.spec.name, p.name);
+                    all.push(p);
+                }
+                match r.next_cursor {
+                    Some(c) => cursor = Some(c),
+                    None => break,
+                }
+            }
+        }
+        Ok(ListPromptsResult::with_all_items(all))
+    }
+
+    async fn get_prompt(
+        &self,
+        mut request: GetPromptRequestParams,
+        ctx: RequestContext<RoleServer>,
+    ) -> Result<GetPromptResponse, McpError> {
+        let s = self.session(&ctx).await?.clone();
+        let up = match self.single(&s) {
+            Some(up) => up,
+            None => {
+                let found = s.upstreams.iter().find_map(|up| {
+                    let rest = request
+                        .name
+                        .strip_prefix(up.spec.name.as_str())?
+                        .strip_prefix(SEP)?;
+                    Some((up.clone(), rest.to_string()))
+                });
+                let Some((up, rest)) = found else {
+                    return Err(McpError::invalid_params(
+                        format!("unknown prompt: {}", request.name),
+                        None,
+                    ));
+                };
+                request.name = rest;
+                up
+            }
+        };
+        match self
+            .forward(
+                &up,
+                ClientRequest::GetPromptRequest(GetPromptRequest::new(request)),
+                &ctx,
+            )
+            .await?
+        {
+            ServerResult::GetPromptResult(r) => Ok(GetPromptResponse::Complete(r)),
+            ServerResult::InputRequiredResult(r) => Ok(GetPromptResponse::InputRequired(r)),
+            _ => Err(unexpected("prompts/get")),
+        }
+    }
+
+    async fn list_resources(
+        &self,
+        request: Option<PaginatedRequestParams>,
+        ctx: RequestContext<RoleServer>,
+    ) -> Result<ListResourcesResult, McpError> {
+        let s = self.session(&ctx).await?.clone();
+        if let Some(up) = self.single(&s) {
+            let req =
+                ClientRequest::ListResourcesRequest(paged::<ListResourcesRequestMethod>(request));
+            return match self.forward(&up, req, &ctx).await? {
+                ServerResult::ListResourcesResult(r) => Ok(r),
+                _ => Err(unexpected("resources/list")),
+            };
+        }
+        let mut all = Vec::new();
+        for (i, up) in s.upstreams.iter().enumerate() {
+            let has = up.caps_now().is_some_and(|c| c.resources.is_some());
+            if !has {
+                continue;
+            }
+            let mut cursor = None;
+            loop {
+                let params = cursor.map(|c| PaginatedRequestParams::default().with_cursor(Some(c)));
+                let req = ClientRequest::ListResourcesRequest(paged::<ListResourcesRequestMethod>(
+                    params,
+                ));
+                let ServerResult::ListResourcesResult(r) = self.forward(up, req, &ctx).await?
+                else {
+                    return Err(unexpected("resources/list"));
+                };
+                {
+                    let mut map = s.resources.lock().unwrap_or_else(|p| p.into_inner());
+                    for res in &r.resources {
+                        map.insert(res.uri.clone(), i);
+                    }
+                }
+                all.extend(r.resources);
+                match r.next_cursor {
+                    Some(c) => cursor = Some(c),
+                    None => break,
+                }
+            }
+        }
+        Ok(ListResourcesResult::with_all_items(all))
+    }
+
+    async fn list_resource_templates(
+        &self,
+        request: Option<PaginatedRequestParams>,
+        ctx: RequestContext<RoleServer>,
+    ) -> Result<ListResourceTemplatesResult, McpError> {
+        let s = self.session(&ctx).await?.clone();
+        if let Some(up) = self.single(&s) {
+            let req = ClientRequest::ListResourceTemplatesRequest(paged::<
+                ListResourceTemplatesRequestMethod,
+            >(request));
+            return match self.forward(&up, req, &ctx).await? {
+                ServerResult::ListResourceTemplatesResult(r) => Ok(r),
+                _ => Err(unexpected("resources/templates/list")),
+            };
+        }
+        let mut all = Vec::new();
+        for up in &s.upstreams {
+            let has = up.caps_now().is_some_and(|c| c.resources.is_some());
+            if !has {
+                continue;
+            }
+            let req = ClientRequest::ListResourceTemplatesRequest(paged::<
+                ListResourceTemplatesRequestMethod,
+            >(None));
+            if let ServerResult::ListResourceTemplatesResult(r) =
+                self.forward(up, req, &ctx).await?
+            {
+                all.extend(r.resource_templates);
+            }
+        }
+        Ok(ListResourceTemplatesResult::with_all_items(all))
+    }
+
+    async fn read_resource(
+        &self,
+        request: ReadResourceRequestParams,
+        ctx: RequestContext<RoleServer>,
+    ) -> Result<ReadResourceResponse, McpError> {
+        let s = self.session(&ctx).await?.clone();
+        let Some(up) = self.upstream_for_uri(&s, &request.uri) else {
+            return Err(McpError::resource_not_found(
+                format!("no server offers {}", request.uri),
+                None,
+            ));
+        };
+        let req = ClientRequest::ReadResourceRequest(ReadResourceRequest::new(request));
+        match self.forward(&up, req, &ctx).await? {
+            ServerResult::ReadResourceResult(r) => Ok(ReadResourceResponse::Complete(r)),
+            ServerResult::InputRequiredResult(r) => Ok(ReadResourceResponse::InputRequired(r)),
+            _ => Err(unexpected("resources/read")),
+        }
+    }
+
+    async fn subscribe(
+        &self,
+        request: SubscribeRequestParams,
+        ctx: RequestContext<RoleServer>,
+    ) -> Result<(), McpError> {
+        let s = self.session(&ctx).await?.clone();
+        let Some(up) = self.upstream_for_uri(&s, &request.uri) else {
+            return Err(McpError::resource_not_found(
+                format!("no server offers {}", request.uri),
+                None,
+            ));
+        };
+        self.forward(
+            &up,
+            ClientRequest::SubscribeRequest(SubscribeRequest::new(request)),
+            &ctx,
+        )
+        .await
+        .map(|_| ())
+    }
+
+    async fn unsubscribe(
+        &self,
+        request: UnsubscribeRequestParams,
+        ctx: RequestContext<RoleServer>,
+    ) -> Result<(), McpError> {
+        let s = self.session(&ctx).await?.clone();
+        let Some(up) = self.upstream_for_uri(&s, &request.uri) else {
+            return Err(McpError::resource_not_found(
+                format!("no server offers {}", request.uri),
+                None,
+            ));
+        };
+        self.forward(
+            &up,
+            ClientRequest::UnsubscribeRequest(UnsubscribeRequest::new(request)),
+            &ctx,
+        )
+        .await
+        .map(|_| ())
+    }
+
+    async fn complete(
+        &self,
+        mut request: CompleteRequestParams,
+        ctx: RequestContext<RoleServer>,
+    ) -> Result<CompleteResult, McpError> {
+        let s = self.session(&ctx).await?.clone();
+        let up = match self.single(&s) {
+            Some(up) => Some(up),
+            None => match &mut request.r#ref {
+                Reference::Prompt(p) => s.upstreams.iter().find_map(|up| {
+                    let rest = p
+                        .name
+                        .strip_prefix(up.spec.name.as_str())?
+                        .strip_prefix(SEP)?
+                        .to_string();
+                    p.name = rest;
+                    Some(up.clone())
+                }),
+                Reference::Resource(r) => self.upstream_for_uri(&s, &r.uri),
+                _ => None,
+            },
+        };
+        let Some(up) = up else {
+            return Err(McpError::invalid_params(
+                "no server offers this completion",
+                None,
+            ));
+        };
+        match self
+            .forward(
+                &up,
+                ClientRequest::CompleteRequest(CompleteRequest::new(request)),
+                &ctx,
+            )
+            .await?
+        {
+            ServerResult::CompleteResult(r) => Ok(r),
+            _ => Err(unexpected("completion/complete")),
+        }
+    }
+
+    async fn set_level(
+        &self,
+        request: SetLevelRequestParams,
+        ctx: RequestContext<RoleServer>,
+    ) -> Result<(), McpError> {
+        let s = self.session(&ctx).await?.clone();
+        for up in &s.upstreams {
+            let has = up.caps_now().is_some_and(|c| c.logging.is_some());
+            if has {
+                let req = ClientRequest::SetLevelRequest(SetLevelRequest::new(request.clone()));
+                self.forward(up, req, &ctx).await?;
+            }
+        }
+        Ok(())
+    }
+
+    async fn on_roots_list_changed(&self, _ctx: NotificationContext<RoleServer>) {
+        if let Some(s) = self.session.get() {
+            for up in &s.upstreams {
+                if let Ok(peer) = up.peer().await {
+                    let _ = peer.notify_roots_list_changed().await;
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,296 @@
+//! One upstream MCP server (a stdio child or a Streamable HTTP endpoint), seen from the gateway
+//! as its client. A supervisor task keeps it running (restart with backoff); [`Relay`] carries
+//! what the upstream sends (notifications, server→client requests) to the downstream agent.
+
+use super::passthrough::{self, Link};
+use rmcp::model::{ClientCapabilities, ClientRequest, Implementation, ServerResult};
+use rmcp::service::{Peer, PeerRequestOptions, RequestContext, RoleClient, RoleServer};
+use rmcp::transport::{StreamableHttpClientTransport, TokioChildProcess};
+use rmcp::{ClientCacheConfig, ErrorData as McpError, ServiceError, ServiceExt};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+
+/// Default per-request timeout for upstream requests.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(120);
+/// How long a request waits for a restarting upstream to come back.
+const RECONNECT_WAIT: Duration = Duration::from_secs(10);
+/// Backoff between restarts: doubles from the first to the last value.
+const BACKOFF: (Duration, Duration) = (Duration::from_millis(250), Duration::from_secs(30));
+
+/// How to reach an upstream server.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Endpoint {
+    /// A child process speaking MCP on stdio.
+    Stdio {
+        command: String,
+        args: Vec<String>,
+        /// Extra environment variables for the child.
+        env: BTreeMap<String, String>,
+    },
+    /// A Streamable HTTP endpoint.
+    Http {
+        url: String,
+        /// Bearer token the gateway sends (its own credential, never the agent's).
+        bearer: Option<String>,
+    },
+}
+
+/// An upstream's name, endpoint and timeout.
+#[derive(Debug, Clone)]
+pub struct Spec {
+    pub name: String,
+    pub endpoint: Endpoint,
+    pub timeout: Duration,
+}
+
+/// A supervised upstream connection belonging to one downstream session.
+#[derive(Debug)]
+pub struct Upstream {
+    pub spec: Spec,
+    link: Arc<Link>,
+    peer: watch::Receiver<Option<Peer<RoleClient>>>,
+    stop: CancellationToken,
+}
+
+impl Drop for Upstream {
+    fn drop(&mut self) {
+        self.stop.cancel();
+    }
+}
+
+impl Upstream {
+    /// Connects (the first attempt's error is returned when `required`), then keeps the
+    /// connection alive in the background until the session ends.
+    pub async fn start(
+        spec: Spec,
+        downstream: Peer<RoleServer>,
+        caps: ClientCapabilities,
+        client: Implementation,
+        required: bool,
+    ) -> anyhow::Result<Arc<Upstream>> {
+        let link = Arc::new(Link::new(spec.name.clone(), downstream, caps));
+        let (tx, rx) = watch::channel(None);
+        let stop = CancellationToken::new();
+        let first = connect(&spec, &link, &client).await;
+        let first = match first {
+            Ok(svc) => Some(svc),
+            Err(e) if required => return Err(e),
+            Err(e) => {
+                tracing::error!("upstream {}: {e:#}; retrying in the background", spec.name);
+                None
+            }
+        };
+        tokio::spawn(supervise(
+            spec.clone(),
+            Arc::clone(&link),
+            client,
+            first,
+            tx,
+            stop.clone(),
+        ));
+        Ok(Arc::new(Upstream {
+            spec,
+            link,
+            peer: rx,
+            stop,
+        }))
+    }
+
+    /// The relay state shared with this upstream's [`Relay`].
+    pub fn link(&self) -> &Arc<Link> {
+        &self.link
+    }
+
+    /// The live connection, waiting briefly for a restart in progress.
+    pub async fn peer(&self) -> Result<Peer<RoleClient>, McpError> {
+        let mut rx = self.peer.clone();
+        let waited = tokio::time::timeout(RECONNECT_WAIT, rx.wait_for(Option::is_some)).await;
+        match waited {
+            Ok(Ok(p)) => Ok(p.clone().expect("waited for Some")),
+            _ => Err(McpError::internal_error(
+                format!("upstream server `{}` is not running", self.spec.name),
+                None,
+            )),
+        }
+    }
+
+    /// What the upstream said about itself at initialization.
+    pub async fn info(&self) -> Option<Arc<rmcp::model::ServerPeerInfo>> {
+        self.peer().await.ok().and_then(|p| p.peer_info())
+    }
+
+    /// The upstream's capabilities if it is connected right now.
+    pub fn caps_now(&self) -> Option<rmcp::model::ServerCapabilities> {
+        let peer = self.peer.borrow();
+        let info = peer.as_ref()?.peer_info()?;
+        Some(info.capabilities.clone())
+    }
+
+    /// Sends one request on behalf of the downstream request `ctx`: copies its `_meta`,
+    /// remaps its progress token, forwards its cancellation, and applies the timeout.
+    pub async fn request(
+        &self,
+        req: ClientRequest,
+        ctx: &RequestContext<RoleServer>,
+    ) -> Result<ServerResult, ServiceError> {
+        let peer = self.peer().await.map_err(ServiceError::McpError)?;
+        let options = PeerRequestOptions::with_timeout(self.spec.timeout)
+            .reset_timeout_on_progress()
+            .with_max_total_timeout(self.spec.timeout * 10)
+            .with_meta(passthrough::forwarded_meta(&ctx.meta));
+        let handle = peer.send_request_with_option(req, options).await?;
+        let id = handle.id.clone();
+        let token = handle.progress_token.clone();
+        let _route = self
+            .link
+            .route(token, ctx.meta.get_progress_token(), ctx.id.clone());
+        tokio::select! {
+            r = handle.await_response() => r,
+            _ = ctx.ct.cancelled() => {
+                let _ = peer
+                    .notify_cancelled(passthrough::cancelled(id, "cancelled by the client"))
+                    .await;
+                Err(ServiceError::Cancelled { reason: Some("cancelled by the client".into()) })
+            }
+        }
+    }
+
+    /// Sends a request that belongs to no downstream request (listing for aggregation).
+    pub async fn request_plain(&self, req: ClientRequest) -> Result<ServerResult, ServiceError> {
+        let peer = self.peer().await.map_err(ServiceError::McpError)?;
+        let options = PeerRequestOptions::with_timeout(self.spec.timeout);
+        peer.send_request_with_option(req, options)
+            .await?
+            .await_response()
+            .await
+    }
+}
+
+/// Opens one connection: spawns the child (own process group, minimal environment) or opens
+/// the HTTP transport, then runs the MCP initialization with the agent's capabilities.
+async fn connect(
+    spec: &Spec,
+    link: &Arc<Link>,
+    client: &Implementation,
+) -> anyhow::Result<rmcp::service::RunningService<RoleClient, Relay>> {
+    let relay = Relay::new(Arc::clone(link), client.clone());
+    let svc = match &spec.endpoint {
+        Endpoint::Stdio { command, args, env } => {
+            let mut cmd = tokio::process::Command::new(command);
+            cmd.args(args).env_clear();
+            for key in PASSED_ENV {
+                if let Some(v) = std::env::var_os(key) {
+                    cmd.env(key, v);
+                }
+            }
+            cmd.envs(env);
+            let mut wrapped = process_wrap::tokio::CommandWrap::from(cmd);
+            wrapped.wrap(process_wrap::tokio::ProcessGroup::leader());
+            let transport = TokioChildProcess::new(wrapped)
+                .map_err(|e| anyhow::anyhow!("cannot start `{command}`: {e}"))?;
+            if let Some(pid) = transport.id() {
+                lock_children().push(pid as i32);
+            }
+            relay.serve(transport).await.map_err(|e| {
+                anyhow::anyhow!("`{command}` did not complete MCP initialization: {e}")
+            })?
+        }
+        Endpoint::Http { url, bearer } => {
+            let mut config =
+                rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig::with_uri(
+                    url.as_str(),
+                );
+            if let Some(token) = bearer {
+                config = config.auth_header(token.clone());
+            }
+            let transport =
+                StreamableHttpClientTransport::with_client(reqwest::Client::default(), config);
+            relay
+                .serve(transport)
+                .await
+                .map_err(|e| anyhow::anyhow!("{url} did not complete MCP initialization: {e}"))?
+        }
+    };
+    svc.peer()
+        .set_response_cache_config(ClientCacheConfig::disabled())
+        .await;
+    Ok(svc)
+}
+
+static CHILDREN: std::sync::Mutex<Vec<i32>> = std::sync::Mutex::new(Vec::new());
+
+fn lock_children() -> std::sync::MutexGuard<'static, Vec<i32>> {
+    CHILDREN.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Sends SIGTERM to the process group of every upstream child started by this process, so that
+/// no upstream (or its own children) outlives the gateway. Called on exit.
+pub fn kill_children() {
+    for pgid in lock_children().drain(..) {
+        // SAFETY: killpg has no memory-safety preconditions; each id is a group we created.
+        unsafe {
+            libc::killpg(pgid, libc::SIGTERM);
+        }
+    }
+}
+
+/// Environment variables a stdio upstream inherits; everything else must be configured.
+const PASSED_ENV: [&str; 9] = [
+    "PATH", "HOME", "USER", "LOGNAME", "LANG", "LC_ALL", "TERM", "TMPDIR", "SHELL",
+];
+
+async fn supervise(
+    spec: Spec,
+    link: Arc<Link>,
+    client: Implementation,
+    mut current: Option<rmcp::service::RunningService<RoleClient, Relay>>,
+    tx: watch::Sender<Option<Peer<RoleClient>>>,
+    stop: CancellationToken,
+) {
+    let mut backoff = BACKOFF.0;
+    let mut restarted = false;
+    loop {
+        if let Some(svc) = current.take() {
+            let _ = tx.send(Some(svc.peer().clone()));
+            if restarted {
+                link.upstream_restarted().await;
+            }
+            backoff = BACKOFF.0;
+            let token = svc.cancellation_token();
+            let waiting = svc.waiting();
+            tokio::pin!(waiting);
+            tokio::select! {
+                r = &mut waiting => {
+                    let _ = tx.send(None);
+                    if stop.is_cancelled() {
+                        return;
+                    }
+                    tracing::error!("upstream {} stopped ({r:?}); restarting in {backoff:?}", spec.name);
+                }
+                _ = stop.cancelled() => {
+                    let _ = tx.send(None);
+                    token.cancel();
+                    let _ = tokio::time::timeout(Duration::from_secs(5), waiting).await;
+                    return;
+                }
+            }
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(backoff) => {}
+            _ = stop.cancelled() => return,
+        }
+        backoff = (backoff * 2).min(BACKOFF.1);
+        match connect(&spec, &link, &client).await {
+            Ok(svc) => {
+                restarted = true;
+                current = Some(svc);
+            }
+            Err(e) => tracing::error!("upstream {}: {e:#}; next try in {backoff:?}", spec.name),
+        }
+    }
+}
+
+pub use passthrough::Relay;

@@ -1,0 +1,121 @@
+//! The MCP door against real peers: the official TypeScript SDK client drives the gateway over
+//! stdio and Streamable HTTP, and the gateway wraps the reference servers server-filesystem and
+//! server-everything. The Node side lives in tests/interop/client.mjs; its packages are
+//! installed (pinned) by .ci/steps/40-mcp-interop.sh.
+
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+const SECRET: &str = "sk-interop-7f3a9c1e5b2d4086";
+
+fn interop_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/interop")
+}
+
+/// A project with an ordinary file and a `.env` holding the secret.
+fn project() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("notes.txt"), "line one\nline two\n").unwrap();
+    std::fs::write(dir.path().join(".env"), format!("API_KEY={SECRET}\n")).unwrap();
+    dir
+}
+
+/// Runs one scenario of client.mjs; returns the gateway's home for ledger checks.
+fn scenario(name: &str) -> tempfile::TempDir {
+    let dir = interop_dir();
+    assert!(
+        dir.join("node_modules/@modelcontextprotocol/sdk").is_dir()
+            && dir.join("node_modules/@modelcontextprotocol/server-everything").is_dir()
+            && dir.join("node_modules/@modelcontextprotocol/server-filesystem").is_dir(),
+        "the MCP interop packages are missing: run .ci/steps/40-mcp-interop.sh first"
+    );
+    let project = project();
+    let home = tempfile::tempdir().unwrap();
+    let out = Command::new("node")
+        .arg(dir.join("client.mjs"))
+        .arg(name)
+        .env("GATEWAY", env!("CARGO_BIN_EXE_patchwork-gateway"))
+        .env("PROJECT", project.path())
+        .env("SECRET", SECRET)
+        .env("POLICY", "strict")
+        .env("PATCHWORK_HOME", home.path())
+        .env_remove("CLAUDE_PROJECT_DIR")
+        .output()
+        .expect("cannot run node: Node.js 20+ is required for the MCP interop tests");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "scenario {name} failed\n--- stdout\n{stdout}\n--- stderr\n{stderr}"
+    );
+    assert!(!stdout.contains(SECRET), "the secret appeared on the client's stdout");
+    home
+}
+
+/// Every ledger record the gateway wrote under `home`.
+fn ledger_records(home: &Path) -> Vec<Value> {
+    let mut records = Vec::new();
+    let dir = home.join("ledger");
+    for entry in std::fs::read_dir(&dir).unwrap_or_else(|e| panic!("no ledger in {dir:?}: {e}")) {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "jsonl") {
+            for line in std::fs::read_to_string(&path).unwrap().lines() {
+                records.push(serde_json::from_str(line).unwrap());
+            }
+        }
+    }
+    records
+}
+
+/// Decisions were recorded for allowed and refused calls, outcomes for the calls that ran,
+/// and the secret is nowhere in the ledger.
+fn assert_ledger(home: &Path, tool: &str) {
+    let records = ledger_records(home);
+    let text = serde_json::to_string(&records).unwrap();
+    assert!(!text.contains(SECRET), "the secret is in the ledger");
+    let outcomes: Vec<&Value> = records
+        .iter()
+        .filter(|r| r["event"] == "outcome" && r["tool"] == tool)
+        .collect();
+    assert!(!outcomes.is_empty(), "no outcome record for {tool}: {text}");
+    for o in &outcomes {
+        let outcome = &o["outcome"];
+        assert!(outcome["status"].is_string(), "{o}");
+        assert!(outcome["duration_ms"].is_u64(), "{o}");
+    }
+    assert!(
+        outcomes.iter().any(|o| o["outcome"]["output_sha256"]
+            .as_str()
+            .is_some_and(|s| s.starts_with("sha256:"))),
+        "{text}"
+    );
+    assert!(
+        records.len() > outcomes.len(),
+        "decision records are missing: {text}"
+    );
+}
+
+#[test]
+fn sdk_client_over_stdio_uses_builtin_tools_through_the_gate() {
+    let home = scenario("builtins-stdio");
+    assert_ledger(home.path(), "run_command");
+}
+
+#[test]
+fn sdk_client_over_streamable_http_with_host_and_origin_checks() {
+    let home = scenario("builtins-http");
+    assert_ledger(home.path(), "write_file");
+}
+
+#[test]
+fn wrap_server_filesystem_passes_allowed_calls_and_stops_refused_ones() {
+    let home = scenario("wrap-filesystem");
+    assert_ledger(home.path(), "mcp__fs__read_text_file");
+}
+
+#[test]
+fn wrap_server_everything_passes_everything_else_through() {
+    let home = scenario("wrap-everything");
+    assert_ledger(home.path(), "mcp__everything__echo");
+}

@@ -127,6 +127,10 @@ impl Walker<'_> {
                     if c.args.iter().skip(1).any(|a| a.procsub == Some(None)) {
                         c.stdin = super::Stdin::Pipe;
                     }
+                    if let Some(a) = c.args.iter().skip(1).find(|a| !a.w.text.starts_with('-')) {
+                        let t = a.w.text.clone();
+                        self.unknown_written(&t);
+                    }
                     return Some(Step::Keep);
                 }
             }

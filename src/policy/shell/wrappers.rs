@@ -1254,7 +1254,10 @@ impl Walker<'_> {
                         self.nested_script(&text, &label, &c.wrappers.clone(), None, false);
                         Step::Done(None)
                     }
-                    None => Step::Keep,
+                    None => {
+                        self.unknown_written(&c.args[1].w.text.clone());
+                        Step::Keep
+                    }
                 }
             }
             _ => Step::Keep,
@@ -1305,6 +1308,55 @@ impl Walker<'_> {
                 self.files.insert(key, new);
             }
         }
+        let download = match name {
+            "curl" => opts(
+                &c.args,
+                1,
+                "odHXuAeFTxbcrwmKECYyzQ",
+                &[
+                    "output",
+                    "data",
+                    "header",
+                    "request",
+                    "user",
+                    "user-agent",
+                    "form",
+                    "upload-file",
+                    "proxy",
+                    "cookie",
+                    "cookie-jar",
+                    "range",
+                    "write-out",
+                    "max-time",
+                    "config",
+                ],
+                true,
+            )
+            .value(&["-o", "--output"])
+            .map(str::to_string),
+            "wget" => opts(
+                &c.args,
+                1,
+                "OoPaeUtTwQYlAR",
+                &[
+                    "output-document",
+                    "output-file",
+                    "directory-prefix",
+                    "user-agent",
+                    "tries",
+                    "timeout",
+                    "wait",
+                ],
+                true,
+            )
+            .value(&["-O", "--output-document"])
+            .map(str::to_string),
+            _ => None,
+        };
+        if let Some(t) = download.filter(|t| t != "-") {
+            let key = self.file_key(&t);
+            self.files.insert(key, None);
+        }
         if matches!(name, "cp" | "mv")
             && c.args.len() == 3
             && !c.args[1].w.dynamic
@@ -1318,6 +1370,15 @@ impl Walker<'_> {
         }
     }
 
+    /// Running a file this script wrote with content it cannot know (`curl -o x.sh; sh x.sh`).
+    pub(crate) fn unknown_written(&mut self, path: &str) {
+        if let Some(None) = self.files.get(&self.file_key(path)) {
+            self.problem(format!(
+                "runs {path}, written earlier in the same command with content not known statically"
+            ));
+        }
+    }
+
     /// A command that runs a file written earlier in the script (`./x.sh`).
     fn written_script(&mut self, c: &mut Cmd) -> Step {
         let w = &c.args[0].w;
@@ -1326,6 +1387,8 @@ impl Walker<'_> {
         }
         let key = self.file_key(&w.text);
         let Some(Some(text)) = self.files.get(&key).cloned() else {
+            let t = w.text.clone();
+            self.unknown_written(&t);
             return Step::Keep;
         };
         let label = format!("run {}", w.text);
@@ -1528,7 +1591,11 @@ impl Walker<'_> {
                             );
                             Step::Done(None)
                         }
-                        _ => Step::Keep,
+                        _ => {
+                            let t = op.w.text.clone();
+                            self.unknown_written(&t);
+                            Step::Keep
+                        }
                     }
                 }
             };

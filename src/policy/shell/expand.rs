@@ -93,6 +93,16 @@ impl Walker<'_> {
             let pieces = self.pieces(&w, false);
             self.split(pieces, &mut out);
         }
+        self.words += out.len();
+        if self.words > super::parse::MAX_WORDS {
+            self.problem(format!(
+                "expansion of more than {} words",
+                super::parse::MAX_WORDS
+            ));
+            let mut a = Arg::lit("<too many words>");
+            a.w.dynamic = true;
+            return vec![a];
+        }
         out
     }
 

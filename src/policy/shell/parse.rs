@@ -18,6 +18,10 @@ const MAX_COMMANDS: usize = 4096;
 /// Deepest syntactic nesting (brackets, braces, `if`/`case`/`do` blocks) parsed; deeper
 /// input could exhaust the parser's stack.
 const MAX_SYNTAX_NESTING: usize = 40;
+/// Most commands walked (loop unrolling, function calls and fan-out multiply them).
+const MAX_STEPS: usize = 20_000;
+/// Most words produced by expansion in one analysis.
+pub(crate) const MAX_WORDS: usize = 20_000;
 /// Loops over at most this many static values are unrolled; longer ones bind the variable to
 /// an unknown value.
 const MAX_UNROLL: usize = 16;
@@ -101,6 +105,9 @@ pub(crate) struct Walker<'e> {
     pub cond: usize,
     pub src: Rc<str>,
     pub out: Script,
+    /// Commands walked and words expanded so far (bounded: see MAX_STEPS, MAX_WORDS).
+    pub steps: usize,
+    pub words: usize,
 }
 
 impl<'e> Walker<'e> {
@@ -120,6 +127,8 @@ impl<'e> Walker<'e> {
             cond: 0,
             src: Rc::from(""),
             out: Script::default(),
+            steps: 0,
+            words: 0,
             dollar0: None,
             files: HashMap::new(),
         }
@@ -274,8 +283,11 @@ impl<'e> Walker<'e> {
 
     /// Walk one command; returns its standard output when it is known statically.
     fn command(&mut self, c: &ast::Command, input: Option<Option<String>>) -> Option<String> {
-        if self.out.commands.len() >= MAX_COMMANDS {
-            self.problem(format!("more than {MAX_COMMANDS} commands"));
+        self.steps += 1;
+        if self.out.commands.len() >= MAX_COMMANDS || self.steps > MAX_STEPS {
+            self.problem(format!(
+                "script too large to analyse (over {MAX_COMMANDS} commands or {MAX_STEPS} steps)"
+            ));
             return None;
         }
         match c {

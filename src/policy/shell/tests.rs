@@ -1117,3 +1117,52 @@ fn running_a_file_written_with_unknown_content_is_a_problem() {
     }
     assert!(an("bash scripts/build.sh").problems.is_empty());
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    /// Any input gives an analysis, never a panic.
+    #[test]
+    fn never_panics(s in "[ -~\t\n]{0,120}") {
+        let _ = analyze(&s, &env());
+    }
+
+    /// Shell-heavy input, built from the characters and words that drive the analyser.
+    #[test]
+    fn never_panics_on_shell_soup(parts in prop::collection::vec(prop::sample::select(vec![
+        "$(", ")", "`", "'", "\"", "${", "}", "{", "$'", "\\", " ", ";", "|", "&&", "<<", "EOF\n", "<(", ">",
+        "bash -c ", "eval ", "xargs ", "find . -exec ", "{}", "\\;", "sudo ", "env ", "python3 -c ", "a=",
+        "$a", "$@", "$1", "*", "~", "\n", "(", "if ", "then ", "fi", "for x in ", "do ", "done", "f(){ ",
+        "rm -rf /", "${x:-", "$((", "))", "[[", "]]", "#", "!", "-", "--", "printf %s ", "echo ",
+    ]), 0..40)) {
+        let s: String = parts.concat();
+        let _ = analyze(&s, &env());
+    }
+}
+
+#[test]
+fn work_is_bounded() {
+    let fan = (1..=16)
+        .map(|i| i.to_string())
+        .collect::<Vec<_>>()
+        .join(" ");
+    let mut s = String::new();
+    for k in 0..6 {
+        s.push_str(&format!("for v{k} in {fan}; do "));
+    }
+    s.push_str("echo x");
+    s.push_str(&"; done".repeat(6));
+    let t = an(&s);
+    assert!(!t.problems.is_empty());
+    let mut f = "f0(){ :; }\n".to_string();
+    for k in 1..8 {
+        f.push_str(&format!(
+            "f{k}(){{ {} }}\n",
+            format!("f{}; ", k - 1).repeat(60)
+        ));
+    }
+    f.push_str("f7");
+    assert!(!an(&f).problems.is_empty());
+    let words = format!("echo {}", "{1..1000} ".repeat(200));
+    assert!(!an(&words).problems.is_empty());
+}

@@ -83,6 +83,11 @@ impl Walker<'_> {
         if is_plain(raw) {
             return vec![Arg::lit(raw)];
         }
+        if self.words > super::parse::MAX_WORDS {
+            let mut a = Arg::lit("<too many words>");
+            a.w.dynamic = true;
+            return vec![a];
+        }
         let words = if raw.contains('{') {
             self.brace(raw)
         } else {

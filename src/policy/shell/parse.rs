@@ -104,6 +104,8 @@ pub(crate) struct Walker<'e> {
     /// >0 while inside a branch that may or may not run (if/case bodies, loops, `&&`/`||`).
     pub cond: usize,
     pub src: Rc<str>,
+    /// `src` is ASCII, so brush's character positions are byte offsets.
+    pub src_ascii: bool,
     pub out: Script,
     /// Commands walked and words expanded so far (bounded: see MAX_STEPS, MAX_WORDS).
     pub steps: usize,
@@ -126,6 +128,7 @@ impl<'e> Walker<'e> {
             depth: 0,
             cond: 0,
             src: Rc::from(""),
+            src_ascii: true,
             out: Script::default(),
             steps: 0,
             words: 0,
@@ -172,10 +175,12 @@ impl<'e> Walker<'e> {
             }
         };
         let saved = std::mem::replace(&mut self.src, Rc::from(text));
+        let saved_ascii = std::mem::replace(&mut self.src_ascii, text.is_ascii());
         for list in &program.complete_commands {
             self.list(list);
         }
         self.src = saved;
+        self.src_ascii = saved_ascii;
     }
 
     /// Analyse a nested script (`bash -c`, `eval`, heredoc…) in a subshell-like scope.
@@ -447,7 +452,7 @@ impl<'e> Walker<'e> {
     /// The source text of a node, for explanations.
     fn source_text(&self, c: &impl SourceLocation) -> String {
         if let Some(loc) = c.location()
-            && self.src.is_ascii()
+            && self.src_ascii
             && loc.start.index <= loc.end.index
             && loc.end.index <= self.src.len()
         {
@@ -633,6 +638,7 @@ impl<'e> Walker<'e> {
         match parser.parse_program() {
             Ok(p) => {
                 let saved = std::mem::replace(&mut self.src, Rc::from(text));
+                let saved_ascii = std::mem::replace(&mut self.src_ascii, text.is_ascii());
                 let out = if p.complete_commands.len() == 1 {
                     self.substitution(&p.complete_commands[0], label)
                 } else {
@@ -642,6 +648,7 @@ impl<'e> Walker<'e> {
                     None
                 };
                 self.src = saved;
+                self.src_ascii = saved_ascii;
                 out
             }
             Err(e) => {

@@ -157,3 +157,39 @@ fn stdio_refusal_is_a_tool_result_and_unknown_tools_are_protocol_errors() {
         "the server must exit cleanly on stdin EOF"
     );
 }
+
+#[test]
+fn example_agent_configs_are_valid_and_run_the_gateway() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples");
+    for file in [
+        "claude-code/.mcp.json",
+        "claude-code/wrap-filesystem.mcp.json",
+        "cursor/mcp.json",
+        "gemini-cli/settings.json",
+    ] {
+        let text = std::fs::read_to_string(root.join(file)).unwrap();
+        let v: serde_json::Value =
+            serde_json::from_str(&text).unwrap_or_else(|e| panic!("{file}: {e}"));
+        for (name, server) in v["mcpServers"].as_object().unwrap() {
+            assert_eq!(server["command"], "patchwork-gateway", "{file}: {name}");
+            let args: Vec<&str> = server["args"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|a| a.as_str().unwrap())
+                .collect();
+            assert!(
+                args.contains(&"serve") || args.contains(&"wrap"),
+                "{file}: {name}"
+            );
+        }
+    }
+    let settings: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(root.join("claude-code/settings.json")).unwrap(),
+    )
+    .unwrap();
+    let deny = settings["permissions"]["deny"].as_array().unwrap();
+    for tool in ["Bash", "Read", "Write", "Edit"] {
+        assert!(deny.iter().any(|d| d == tool), "{tool} is not denied");
+    }
+}

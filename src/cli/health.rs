@@ -1,22 +1,293 @@
-//! `doctor` and `status`.
+//! `doctor` (each check with pass/fail and the fix) and `status` (what is enforced now).
 
-use super::{Ctx, not_implemented};
+use super::Ctx;
+use super::install::targets;
+use crate::call::{Door, ToolCall};
+use crate::gate::Gate;
+use crate::hook::install::{self, State, read_json};
+use crate::hook::{alerts, watchdog};
 use clap::Args;
+use serde_json::json;
+use std::path::{Path, PathBuf};
 
 /// Options of `doctor`.
 #[derive(Debug, Args)]
-pub struct DoctorArgs {}
+pub struct DoctorArgs {
+    /// Project to check besides the user scope [default: CLAUDE_PROJECT_DIR or the current folder].
+    #[arg(long, value_name = "DIR")]
+    pub project: Option<PathBuf>,
+}
 
 /// Options of `status`.
 #[derive(Debug, Args)]
-pub struct StatusArgs {}
+pub struct StatusArgs {
+    /// Project to report on [default: CLAUDE_PROJECT_DIR or the current folder].
+    #[arg(long, value_name = "DIR")]
+    pub project: Option<PathBuf>,
+}
+
+fn project_dir(arg: Option<PathBuf>) -> PathBuf {
+    arg.or_else(|| std::env::var_os("CLAUDE_PROJECT_DIR").map(PathBuf::from))
+        .or_else(|| std::env::current_dir().ok())
+        .unwrap_or_else(|| PathBuf::from("."))
+}
+
+struct Report {
+    failures: usize,
+}
+
+impl Report {
+    fn check(&mut self, name: &str, result: Result<String, String>, fix: &str) {
+        match result {
+            Ok(detail) => println!("[pass] {name}: {detail}"),
+            Err(detail) => {
+                self.failures += 1;
+                println!("[FAIL] {name}: {detail}\n       fix: {fix}");
+            }
+        }
+    }
+}
+
+/// Where our hooks are installed (user scope and the project), with their policy mode.
+fn installations(project: &Path) -> Vec<(PathBuf, Result<Vec<String>, String>)> {
+    let mut files = Vec::new();
+    if let Ok((user, _)) = targets(None) {
+        files.push(user);
+    }
+    if let Ok((proj, _)) = targets(Some(project)) {
+        files.push(proj.clone());
+        files.push(proj.with_file_name("settings.local.json"));
+    }
+    files.dedup();
+    files
+        .into_iter()
+        .map(|f| {
+            let r = read_json(&f).map_err(|e| format!("{e:#}")).map(|(_, v)| {
+                install::installed_handlers(&v)
+                    .into_iter()
+                    .map(|(event, h)| {
+                        let args = h["args"].to_string();
+                        let mode = if args.contains("\"audit\"") {
+                            "audit"
+                        } else {
+                            "fail-closed"
+                        };
+                        format!("{event} ({mode})")
+                    })
+                    .collect()
+            });
+            (f, r)
+        })
+        .collect()
+}
+
+/// "10 events (PreToolUse, …), fail-closed" from entries like `PreToolUse (fail-closed)`.
+fn summarize(events: &[String]) -> String {
+    let mut modes: Vec<&str> = events
+        .iter()
+        .filter_map(|e| e.rsplit_once(" (").map(|(_, m)| m.trim_end_matches(')')))
+        .collect();
+    modes.sort();
+    modes.dedup();
+    let names: Vec<&str> = events
+        .iter()
+        .map(|e| e.split(' ').next().unwrap_or(e))
+        .collect();
+    format!(
+        "{} events ({}), {}",
+        names.len(),
+        names.join(", "),
+        modes.join("/")
+    )
+}
 
 /// Health checks.
-pub fn doctor(_ctx: &Ctx, _args: DoctorArgs) -> anyhow::Result<i32> {
-    not_implemented("doctor")
+pub fn doctor(ctx: &Ctx, args: DoctorArgs) -> anyhow::Result<i32> {
+    let project = project_dir(args.project);
+    let mut r = Report { failures: 0 };
+    let exe = std::env::current_exe().map_err(|e| e.to_string());
+    r.check(
+        "binary",
+        exe.clone().map(|p| p.display().to_string()),
+        "reinstall patchwork-gateway",
+    );
+
+    let home_ok = ctx
+        .home
+        .ensure()
+        .and_then(|_| {
+            let probe = ctx.home.root().join(".doctor-probe");
+            std::fs::write(&probe, b"x")?;
+            std::fs::remove_file(&probe)?;
+            Ok(())
+        })
+        .map(|_| format!("{} is writable", ctx.home.root().display()))
+        .map_err(|e| format!("{e:#}"));
+    r.check(
+        "gateway home",
+        home_ok,
+        "check the folder's owner and permissions, or pass --home",
+    );
+
+    let gate = Gate::open(&ctx.home, ctx.policy.as_deref(), &project);
+    match &gate {
+        Ok(g) => {
+            let p = g.policy();
+            r.check(
+                "policy",
+                Ok(format!("`{}` ({:?} mode, {})", p.name, p.mode, p.hash())),
+                "",
+            );
+            let probe = ToolCall::new(
+                Door::Hook,
+                "Bash",
+                json!({"command": "rm -rf /"}),
+                project.clone(),
+            );
+            let (_, v) = g.judge(&probe);
+            r.check(
+                "self-test",
+                if v.blocks() {
+                    Ok(format!("`rm -rf /` is refused ({})", v.rules.join(", ")))
+                } else {
+                    Err(format!("`rm -rf /` would be {}", v.effect))
+                },
+                "use the strict or standard profile: `patchwork-gateway policy init --strict`",
+            );
+        }
+        Err(e) => r.check(
+            "policy",
+            Err(format!("{e:#}")),
+            "fix the policy file (`patchwork-gateway policy validate FILE`) or run `patchwork-gateway policy init`",
+        ),
+    }
+
+    let mut any_installed = false;
+    for (file, found) in installations(&project) {
+        match found {
+            Ok(events) if events.is_empty() => {}
+            Ok(events) => {
+                any_installed = true;
+                let has_pre = events.iter().any(|e| e.starts_with("PreToolUse "));
+                r.check(
+                    &format!("hooks in {}", file.display()),
+                    if has_pre {
+                        Ok(summarize(&events))
+                    } else {
+                        Err("no PreToolUse hook: nothing is enforced".into())
+                    },
+                    "run `patchwork-gateway init claude-code` (or `watchdog --once`)",
+                );
+                if let Ok((_, v)) = read_json(&file)
+                    && v.get("disableAllHooks") == Some(&json!(true))
+                {
+                    r.check(
+                        &format!("hooks enabled in {}", file.display()),
+                        Err("disableAllHooks is true".into()),
+                        "remove disableAllHooks from the settings",
+                    );
+                }
+            }
+            Err(e) => r.check(
+                &format!("settings {}", file.display()),
+                Err(e),
+                "fix or remove the file, then run init again",
+            ),
+        }
+    }
+    if !any_installed {
+        r.check(
+            "hooks",
+            Err("not installed in the user scope or this project".into()),
+            "run `patchwork-gateway init claude-code`",
+        );
+    }
+
+    let state = State::load(&ctx.home).unwrap_or_default();
+    for i in &state.installs {
+        let registered = read_json(&i.mcp)
+            .map(|(_, v)| install::mcp_registered(&v))
+            .unwrap_or(false);
+        r.check(
+            &format!("MCP registration in {}", i.mcp.display()),
+            if registered {
+                Ok(format!("`{}` server", install::MCP_NAME))
+            } else {
+                Err("missing".into())
+            },
+            "run `patchwork-gateway watchdog --once`",
+        );
+        if exe
+            .as_ref()
+            .is_ok_and(|e| e.canonicalize().unwrap_or_else(|_| e.clone()) != i.exe)
+        {
+            println!(
+                "[note] installed hooks run {}, this is {}",
+                i.exe.display(),
+                exe.as_ref()
+                    .map(|e| e.display().to_string())
+                    .unwrap_or_default()
+            );
+        }
+    }
+
+    r.check(
+        "watchdog",
+        watchdog::timer_installed().ok_or_else(|| "no 5-minute timer".to_string()),
+        "run `patchwork-gateway watchdog --install`",
+    );
+    if let Ok(url) = std::env::var(alerts::ENV_URL) {
+        let scheme_ok = url.starts_with("http://") || url.starts_with("https://");
+        r.check(
+            "webhook",
+            if scheme_ok {
+                Ok(format!("{} alert(s) waiting", alerts::pending(&ctx.home)))
+            } else {
+                Err("PATCHWORK_WEBHOOK_URL is not an http(s) URL".into())
+            },
+            "set PATCHWORK_WEBHOOK_URL to http://… or https://…",
+        );
+    }
+    println!(
+        "\n{}",
+        if r.failures == 0 {
+            "all checks passed".to_string()
+        } else {
+            format!("{} check(s) failed", r.failures)
+        }
+    );
+    Ok(if r.failures == 0 { 0 } else { 1 })
 }
 
 /// What is enforced now.
-pub fn status(_ctx: &Ctx, _args: StatusArgs) -> anyhow::Result<i32> {
-    not_implemented("status")
+pub fn status(ctx: &Ctx, args: StatusArgs) -> anyhow::Result<i32> {
+    let project = project_dir(args.project);
+    match Gate::open(&ctx.home, ctx.policy.as_deref(), &project) {
+        Ok(g) => {
+            let p = g.policy();
+            println!("policy:   {} ({:?} mode), {}", p.name, p.mode, p.hash());
+        }
+        Err(e) => println!("policy:   NOT LOADED: {e:#} (hooks fail closed)"),
+    }
+    println!("home:     {}", ctx.home.root().display());
+    println!("ledger:   {}", ctx.home.ledger_dir().display());
+    for (file, found) in installations(&project) {
+        match found {
+            Ok(events) if events.is_empty() => println!("hooks:    none in {}", file.display()),
+            Ok(events) => println!("hooks:    {} in {}", summarize(&events), file.display()),
+            Err(e) => println!("hooks:    unreadable {}: {e}", file.display()),
+        }
+    }
+    println!(
+        "watchdog: {}",
+        watchdog::timer_installed().unwrap_or_else(|| "not scheduled".into())
+    );
+    match std::env::var(alerts::ENV_URL) {
+        Ok(_) => println!(
+            "alerts:   webhook set, {} waiting",
+            alerts::pending(&ctx.home)
+        ),
+        Err(_) => println!("alerts:   no webhook (PATCHWORK_WEBHOOK_URL)"),
+    }
+    Ok(0)
 }

@@ -1,20 +1,16 @@
 //! `init` and `uninstall`: install the gateway into an agent's configuration.
 
-use super::{Ctx, not_implemented};
+use super::Ctx;
+use crate::hook::failclosed::PolicyMode;
+use crate::hook::install::{Change, Install, State};
+use anyhow::{Context, Result};
 use clap::{Args, ValueEnum};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// Agents the installer knows.
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum Agent {
     ClaudeCode,
-}
-
-/// How the installed hook behaves on internal errors.
-#[derive(Debug, Clone, Copy, ValueEnum)]
-pub enum PolicyMode {
-    Audit,
-    FailClosed,
 }
 
 /// Options of `init`.
@@ -27,7 +23,7 @@ pub struct InitArgs {
     /// Use the strict policy profile (and fail-closed mode unless told otherwise).
     #[arg(long)]
     pub strict_profile: bool,
-    /// Behaviour on internal errors.
+    /// Behaviour of the hook on internal errors [default: fail-closed].
     #[arg(long, value_enum)]
     pub policy_mode: Option<PolicyMode>,
 }
@@ -41,12 +37,75 @@ pub struct UninstallArgs {
     pub project: Option<PathBuf>,
 }
 
+/// Where the settings and MCP files are for the user scope or a project.
+pub fn targets(project: Option<&Path>) -> Result<(PathBuf, PathBuf)> {
+    match project {
+        Some(dir) => {
+            let dir = std::path::absolute(dir)?;
+            Ok((dir.join(".claude/settings.json"), dir.join(".mcp.json")))
+        }
+        None => {
+            let home = crate::home::home_dir().context("HOME is not set")?;
+            Ok((
+                home.join(".claude/settings.json"),
+                home.join(".claude.json"),
+            ))
+        }
+    }
+}
+
+/// The installation `init` would make from these options.
+pub fn plan(ctx: &Ctx, project: Option<&Path>, mode: PolicyMode) -> Result<Install> {
+    let (settings, mcp) = targets(project)?;
+    let exe = std::env::current_exe().context("cannot find the gateway binary")?;
+    Ok(Install {
+        exe: exe.canonicalize().unwrap_or(exe),
+        home: std::path::absolute(ctx.home.root())?,
+        policy: ctx.policy.clone(),
+        mode: mode.as_str().to_string(),
+        settings,
+        mcp,
+    })
+}
+
 /// Installs hooks and MCP registration.
-pub fn init(_ctx: &Ctx, _args: InitArgs) -> anyhow::Result<i32> {
-    not_implemented("init")
+pub fn init(ctx: &Ctx, args: InitArgs) -> Result<i32> {
+    let Agent::ClaudeCode = args.agent;
+    let mode = args.policy_mode.unwrap_or(PolicyMode::FailClosed);
+    let install = plan(ctx, args.project.as_deref(), mode)?;
+    ctx.home.ensure()?;
+    let changes = install.apply()?;
+    print_changes("added", &changes);
+    let mut state = State::load(&ctx.home)?;
+    state.upsert(install);
+    state.save(&ctx.home)?;
+    let _ = args.strict_profile;
+    println!("hook policy mode: {}", mode.as_str());
+    Ok(0)
 }
 
 /// Removes what `init` added.
-pub fn uninstall(_ctx: &Ctx, _args: UninstallArgs) -> anyhow::Result<i32> {
-    not_implemented("uninstall")
+pub fn uninstall(ctx: &Ctx, args: UninstallArgs) -> Result<i32> {
+    let Agent::ClaudeCode = args.agent;
+    let (settings, _) = targets(args.project.as_deref())?;
+    let mut state = State::load(&ctx.home)?;
+    let install = match state.installs.iter().find(|i| i.settings == settings) {
+        Some(i) => i.clone(),
+        None => plan(ctx, args.project.as_deref(), PolicyMode::FailClosed)?,
+    };
+    let changes = install.remove()?;
+    print_changes("removed", &changes);
+    state.installs.retain(|i| i.settings != settings);
+    state.save(&ctx.home)?;
+    Ok(0)
+}
+
+fn print_changes(verb: &str, changes: &[Change]) {
+    for c in changes {
+        if c.items.is_empty() {
+            println!("{}: unchanged", c.file.display());
+        } else {
+            println!("{}: {verb} {}", c.file.display(), c.items.join(", "));
+        }
+    }
 }

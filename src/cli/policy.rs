@@ -1,8 +1,14 @@
 //! `policy`: init, show, validate, test, explain.
 
-use super::{Ctx, not_implemented};
+use super::Ctx;
+use crate::call::{Door, Effect, ToolCall};
+use crate::policy::rules::{Decision, PolicyError, Source, display_argv};
+use crate::policy::{Env, Mode, Policy, classify, paths, profiles};
+use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
-use std::path::PathBuf;
+use serde_json::{Value, json};
+use std::io::Write;
+use std::path::{Path, PathBuf};
 
 /// The `policy` subcommands.
 #[derive(Debug, Subcommand)]
@@ -47,6 +53,349 @@ pub struct ExplainArgs {
 }
 
 /// Runs a `policy` subcommand.
-pub fn run(_ctx: &Ctx, _cmd: PolicyCommand) -> anyhow::Result<i32> {
-    not_implemented("policy")
+pub fn run(ctx: &Ctx, cmd: PolicyCommand) -> Result<i32> {
+    match cmd {
+        PolicyCommand::Init(a) => init(ctx, &a),
+        PolicyCommand::Show => show(ctx),
+        PolicyCommand::Validate { file } => validate(ctx, &file),
+        PolicyCommand::Test { file } => test(ctx, &file),
+        PolicyCommand::Explain(a) => explain(ctx, &a),
+    }
+}
+
+/// The paths policies and the classifier resolve against, as the Gate sees them.
+fn env(ctx: &Ctx) -> Result<Env> {
+    let cwd = std::env::current_dir().context("cannot read the current folder")?;
+    let project = std::env::var_os("CLAUDE_PROJECT_DIR")
+        .filter(|p| !p.is_empty())
+        .map(PathBuf::from)
+        .unwrap_or_else(|| cwd.clone());
+    let home = crate::home::home_dir().unwrap_or_else(|| PathBuf::from("/"));
+    Ok(Env {
+        home: paths::physical(&home),
+        patchwork_home: paths::physical(&cwd.join(ctx.home.root())),
+        project: paths::physical(&cwd.join(project)),
+    })
+}
+
+fn init(ctx: &Ctx, a: &PolicyInitArgs) -> Result<i32> {
+    let name = if a.strict { "strict" } else { "standard" };
+    let (_, text) = profiles::builtin(name).expect("built-in profile");
+    let file = if a.project {
+        let dir = std::env::current_dir()?.join(".patchwork");
+        std::fs::create_dir_all(&dir)
+            .with_context(|| format!("cannot create {}", dir.display()))?;
+        dir.join("policy.yaml")
+    } else {
+        ctx.home.ensure()?;
+        ctx.home.policy_file()
+    };
+    let mut f = match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&file)
+    {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => bail!(
+            "{} already exists; not overwriting it (edit it, or remove it first)",
+            file.display()
+        ),
+        Err(e) => return Err(e).with_context(|| format!("cannot create {}", file.display())),
+    };
+    f.write_all(text.as_bytes())
+        .and_then(|()| f.sync_all())
+        .with_context(|| format!("cannot write {}", file.display()))?;
+    println!("wrote the {name} policy to {}", file.display());
+    println!(
+        "edit it, then check it with: patchwork-gateway policy validate {}",
+        file.display()
+    );
+    Ok(0)
+}
+
+fn load(ctx: &Ctx, env: &Env) -> Result<Policy> {
+    Policy::load(ctx.policy.as_deref(), env)
+}
+
+fn show(ctx: &Ctx) -> Result<i32> {
+    let env = env(ctx)?;
+    let p = load(ctx, &env)?;
+    let origin = match (p.source(), &ctx.policy) {
+        (Source::Builtin(n), Some(_)) => format!("built-in profile `{n}` (from --policy)"),
+        (Source::Builtin(n), None) => format!(
+            "built-in profile `{n}` (neither {} nor {} exists)",
+            env.project.join(".patchwork/policy.yaml").display(),
+            env.patchwork_home.join("policy.yaml").display()
+        ),
+        (Source::File(f), Some(_)) => format!("{} (from --policy)", f.display()),
+        (Source::File(f), None) => f.display().to_string(),
+    };
+    println!("# source: {origin}");
+    println!("# name:   {}", p.name);
+    println!("# mode:   {}", p.mode.as_str());
+    println!("# hash:   {}", p.hash());
+    println!("#");
+    print!("{}", p.text());
+    if !p.text().ends_with('\n') {
+        println!();
+    }
+    Ok(0)
+}
+
+fn validate(ctx: &Ctx, file: &Path) -> Result<i32> {
+    let env = env(ctx)?;
+    match Policy::from_file(file, &env) {
+        Ok(p) => {
+            println!(
+                "{}: ok: policy `{}` (mode {}, max_risk {}, default {}, on_error {}), {} rules, {} protected paths",
+                file.display(),
+                p.name,
+                p.mode.as_str(),
+                p.max_risk(),
+                p.default_effect(),
+                p.on_error(),
+                p.rules().len(),
+                p.protected_paths().len()
+            );
+            Ok(0)
+        }
+        Err(e) => {
+            match e.downcast_ref::<PolicyError>() {
+                Some(pe) => eprintln!("{pe}"),
+                None => eprintln!("{}: {e:#}", file.display()),
+            }
+            Ok(1)
+        }
+    }
+}
+
+/// The call `policy explain` describes: a command string for Bash, else JSON tool input.
+fn explain_call(a: &ExplainArgs, cwd: PathBuf) -> Result<ToolCall> {
+    let tool = a.tool.clone().unwrap_or_else(|| "Bash".into());
+    let parsed = serde_json::from_str::<Value>(&a.input)
+        .ok()
+        .filter(Value::is_object);
+    let input = match parsed {
+        Some(v) => v,
+        None if tool == "Bash" => json!({ "command": a.input }),
+        None => bail!(
+            "with --tool {tool}, give the tool input as a JSON object, e.g. '{{\"file_path\": \"src/main.rs\"}}'"
+        ),
+    };
+    Ok(ToolCall::new(Door::Hook, tool, input, cwd))
+}
+
+fn explain(ctx: &Ctx, a: &ExplainArgs) -> Result<i32> {
+    let env = env(ctx)?;
+    let p = load(ctx, &env)?;
+    let cwd = match &a.cwd {
+        Some(c) => std::path::absolute(c)?,
+        None => std::env::current_dir()?,
+    };
+    let call = explain_call(a, cwd)?;
+    let cls = classify(&call, &env);
+    let Decision { verdict, hits } = p.decide(&call, &cls, &env);
+    if a.json {
+        let out = json!({
+            "policy": {"name": p.name, "source": p.source().to_string(), "hash": p.hash(), "mode": p.mode.as_str()},
+            "call": {"tool": call.tool, "input": call.input, "cwd": call.cwd},
+            "classification": cls,
+            "rules": hits,
+            "verdict": verdict,
+        });
+        println!("{}", serde_json::to_string_pretty(&out)?);
+        return Ok(0);
+    }
+    let mut out = String::new();
+    let mut line = |label: &str, text: String| {
+        out.push_str(&format!("{label:<10} {text}\n"));
+    };
+    line(
+        "policy",
+        format!("{} ({}, {})", p.name, p.source(), p.hash()),
+    );
+    line("call", format!("{} {}", call.tool, call.input));
+    line("action", cls.action.map_or("-".into(), |a| a.to_string()));
+    let list = |items: Vec<String>| {
+        if items.is_empty() {
+            "-".to_string()
+        } else {
+            items.join(&format!("\n{:<10} ", ""))
+        }
+    };
+    line(
+        "segments",
+        list(
+            cls.segments
+                .iter()
+                .enumerate()
+                .map(|(i, s)| format!("{}. {}", i + 1, display_argv(s)))
+                .collect(),
+        ),
+    );
+    line(
+        "targets",
+        list(
+            cls.targets
+                .iter()
+                .map(|t| format!("{:<15} {:?} {}", t.action.as_str(), t.kind, t.value))
+                .collect(),
+        ),
+    );
+    line(
+        "findings",
+        list(
+            cls.findings
+                .iter()
+                .map(|f| {
+                    let flags: Vec<&str> = f.flags.iter().map(|x| x.as_str()).collect();
+                    format!(
+                        "{:<8} {} [{}]: {} (on: {})",
+                        f.risk.as_str(),
+                        f.id,
+                        flags.join(", "),
+                        f.detail,
+                        f.span
+                    )
+                })
+                .collect(),
+        ),
+    );
+    line(
+        "rules",
+        list(
+            hits.iter()
+                .map(|h| {
+                    format!(
+                        "{:<5} {}: {}",
+                        h.effect.as_str(),
+                        h.id,
+                        h.evidence.join("; ")
+                    )
+                })
+                .collect(),
+        ),
+    );
+    let verdict_text = if p.mode == Mode::Audit {
+        format!(
+            "{} (audit mode; would be {}) risk {}",
+            verdict.effect, verdict.would_be, verdict.risk
+        )
+    } else {
+        format!("{} (risk {})", verdict.effect, verdict.risk)
+    };
+    line("verdict", verdict_text);
+    line("reason", verdict.reason.clone());
+    print!("{out}");
+    Ok(0)
+}
+
+/// One case of a JSONL case file (the corpus format).
+#[derive(Debug, serde::Deserialize)]
+struct Case {
+    id: String,
+    expect: Expect,
+    tool_name: String,
+    tool_input: Value,
+    #[serde(default)]
+    cwd: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+enum Expect {
+    Block,
+    Allow,
+}
+
+/// `{P}` and `{H}` in case files stand for the project and the home folder.
+fn placeholders(v: &Value, env: &Env) -> Value {
+    match v {
+        Value::String(s) => Value::String(
+            s.replace("{P}", &env.project.to_string_lossy())
+                .replace("{H}", &env.home.to_string_lossy()),
+        ),
+        Value::Array(a) => Value::Array(a.iter().map(|x| placeholders(x, env)).collect()),
+        Value::Object(o) => Value::Object(
+            o.iter()
+                .map(|(k, x)| (k.clone(), placeholders(x, env)))
+                .collect(),
+        ),
+        other => other.clone(),
+    }
+}
+
+fn test(ctx: &Ctx, file: &Path) -> Result<i32> {
+    let env = env(ctx)?;
+    let p = load(ctx, &env)?;
+    let text = std::fs::read_to_string(file)
+        .with_context(|| format!("cannot read case file {}", file.display()))?;
+    if p.mode == Mode::Audit {
+        println!(
+            "policy `{}` is in audit mode: comparing what it would enforce",
+            p.name
+        );
+    }
+    let (mut passed, mut failed) = (0usize, 0usize);
+    for (n, raw) in text.lines().enumerate() {
+        if raw.trim().is_empty() {
+            continue;
+        }
+        let case: Case = match serde_json::from_str(raw) {
+            Ok(c) => c,
+            Err(e) => {
+                failed += 1;
+                println!("BAD  {}:{}: {e}", file.display(), n + 1);
+                continue;
+            }
+        };
+        let input = placeholders(&case.tool_input, &env);
+        let cwd = case
+            .cwd
+            .as_deref()
+            .map(|c| PathBuf::from(placeholders(&json!(c), &env).as_str().unwrap_or(c)))
+            .unwrap_or_else(|| env.project.clone());
+        let call = ToolCall::new(Door::Hook, case.tool_name.clone(), input, cwd);
+        let cls = classify(&call, &env);
+        let v = p.evaluate(&call, &cls, &env);
+        let got = if matches!(v.would_be, Effect::Deny | Effect::Ask) {
+            Expect::Block
+        } else {
+            Expect::Allow
+        };
+        if got == case.expect {
+            passed += 1;
+            continue;
+        }
+        failed += 1;
+        let shown = call
+            .input
+            .get("command")
+            .and_then(Value::as_str)
+            .map(str::to_string)
+            .unwrap_or_else(|| call.input.to_string());
+        println!(
+            "MISS {}: expected {}, got {} ({}; rules {}; risk {}) {}: {}",
+            case.id,
+            name(case.expect),
+            name(got),
+            v.would_be,
+            v.rules.join(", "),
+            v.risk,
+            call.tool,
+            shown
+        );
+    }
+    if passed + failed == 0 {
+        bail!("{} holds no cases", file.display());
+    }
+    println!("{passed} passed, {failed} failed");
+    Ok(if failed == 0 { 0 } else { 1 })
+}
+
+fn name(e: Expect) -> &'static str {
+    match e {
+        Expect::Block => "block",
+        Expect::Allow => "allow",
+    }
 }

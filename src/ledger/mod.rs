@@ -2,11 +2,44 @@
 //! This module is the only code that touches the ledger's files.
 //!
 //! API used by the rest of the gateway: [`Ledger::open`], [`Ledger::append`] (returns the seq and
-//! hash of the new record), [`Ledger::records`] and verification.
+//! hash of the new record), [`Ledger::records`], [`Ledger::verify`], [`Ledger::seal`] and the cheap
+//! [`Ledger::status`]. The exact format is specified in `docs/ledger.md`.
+//!
+//! Files in the ledger folder: `ledger.jsonl` (the records), `state.json` (tip cache),
+//! `lock` (flock target), `seals.jsonl` (HMAC seals).
 
-use anyhow::Result;
+mod append;
+pub mod canonical;
+mod query;
+pub mod record;
+pub mod redact;
+pub mod seal;
+mod verify;
+
+pub use query::{Records, Status};
+pub use record::{GENESIS, Record};
+pub use seal::{Seal, SealKey};
+pub use verify::{Damage, DamageKind, VerifyReport};
+
+use anyhow::{Result, anyhow, bail};
 use serde_json::{Map, Value};
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+/// The records, one canonical JSON object per line.
+pub const LOG_FILE: &str = "ledger.jsonl";
+/// Cache of the tip (count, hash, length, offset of the last line).
+pub const STATE_FILE: &str = "state.json";
+/// The file all writers lock.
+pub const LOCK_FILE: &str = "lock";
+/// HMAC seals, one per line.
+pub const SEALS_FILE: &str = "seals.jsonl";
+
+/// Verifies the ledger in `dir` without opening it for writing (a missing folder is an empty,
+/// intact ledger). Same as [`Ledger::verify`].
+pub fn verify_dir(dir: &Path, key: Option<&SealKey>) -> Result<VerifyReport> {
+    verify::verify(dir, key)
+}
 
 /// Where a record landed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -16,17 +49,21 @@ pub struct Appended {
     pub hash: String,
 }
 
-/// A handle on one ledger folder.
+/// A handle on one ledger folder. Clones share open descriptors; appends from clones, threads
+/// and other processes are serialised by an exclusive lock.
 #[derive(Debug, Clone)]
 pub struct Ledger {
     dir: PathBuf,
+    files: Arc<Mutex<Option<append::Files>>>,
 }
 
 impl Ledger {
-    /// Opens (creating if needed) the ledger in `dir`.
+    /// Opens (creating if needed, mode 0700) the ledger in `dir`.
     pub fn open(dir: &Path) -> Result<Ledger> {
+        crate::home::create_private_dir(dir)?;
         Ok(Ledger {
             dir: dir.to_path_buf(),
+            files: Arc::new(Mutex::new(None)),
         })
     }
 
@@ -35,9 +72,71 @@ impl Ledger {
         &self.dir
     }
 
+    /// The default seal key of this ledger: `keys/seal.key` beside the ledger folder
+    /// (`$PATCHWORK_HOME/keys/seal.key`).
+    pub fn default_key_path(&self) -> PathBuf {
+        self.dir
+            .parent()
+            .unwrap_or(&self.dir)
+            .join("keys")
+            .join("seal.key")
+    }
+
     /// Appends one record. `fields` are the record's own fields (event, session, action, …);
-    /// the ledger adds `seq`, `ts`, `prev` and `hash`, redacts secrets, and syncs before returning.
-    pub fn append(&self, _fields: Map<String, Value>) -> Result<Appended> {
-        anyhow::bail!("the ledger is not built yet")
+    /// the ledger adds `v`, `seq`, `ts`, `prev` and `hash`, redacts secrets in every string,
+    /// turns floats into strings, and syncs (`fdatasync`) before returning.
+    pub fn append(&self, mut fields: Map<String, Value>) -> Result<Appended> {
+        if let Some(k) = record::RESERVED.iter().find(|k| fields.contains_key(**k)) {
+            bail!("ledger field `{k}` is set by the ledger, not by the caller");
+        }
+        redact::redact_map(&mut fields);
+        fields.values_mut().for_each(canonical::normalize);
+        self.locked(|s| s.write(fields))
+    }
+
+    /// Streams the records in order (parsed, not verified).
+    pub fn records(&self) -> Result<Records> {
+        Records::open(&self.dir)
+    }
+
+    /// Recomputes every hash, link and seal. `key` checks the seals' MACs.
+    pub fn verify(&self, key: Option<&SealKey>) -> Result<VerifyReport> {
+        verify_dir(&self.dir, key)
+    }
+
+    /// Seals the current tip with `key` and appends the seal to the seals file. Recovers a
+    /// crashed tail first, like an append.
+    pub fn seal(&self, key: &SealKey) -> Result<Seal> {
+        self.locked(|s| {
+            let tip = s.tip();
+            let sealed_at = append::now_micros();
+            let seal = Seal {
+                count: tip.count,
+                tip: tip.hash.clone(),
+                sealed_at,
+                key_id: key.id().to_string(),
+                mac: key.mac(tip.count, &tip.hash, sealed_at, key.id()),
+                v: 1,
+            };
+            seal::append_seal(&self.dir.join(SEALS_FILE), &seal)?;
+            Ok(seal)
+        })
+    }
+
+    /// Record count, tip hash and last seal, without reading the whole log or locking.
+    pub fn status(&self) -> Result<Status> {
+        query::status(&self.dir)
+    }
+
+    fn locked<T>(&self, f: impl FnOnce(&mut append::Session<'_>) -> Result<T>) -> Result<T> {
+        let mut guard = self
+            .files
+            .lock()
+            .map_err(|_| anyhow!("ledger handle poisoned"))?;
+        if guard.is_none() {
+            *guard = Some(append::Files::open(&self.dir)?);
+        }
+        let files = guard.as_mut().expect("opened above");
+        append::Session::run(&self.dir, files, f)
     }
 }

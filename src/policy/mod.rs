@@ -4,6 +4,7 @@
 
 pub mod classify;
 pub mod paths;
+pub mod profiles;
 pub mod rules;
 pub mod shell;
 

@@ -55,7 +55,11 @@ fn read_of_a_secret_through_a_symlink_is_a_secret_read() {
     assert_eq!(c.action, Some(Action::FileRead));
     assert!(ids(&c).contains(&"secrets.read"), "{c:?}");
     assert!(c.risk() >= Risk::High);
-    let ok = run(&f, "Read", json!({"file_path": f.env.project.join(".env.example")}));
+    let ok = run(
+        &f,
+        "Read",
+        json!({"file_path": f.env.project.join(".env.example")}),
+    );
     assert!(ok.findings.is_empty(), "{ok:?}");
 }
 
@@ -74,9 +78,18 @@ fn guard_files_cannot_be_written_by_any_tool() {
     let settings = f.env.home.join(".claude/settings.json");
     for (tool, input) in [
         ("Write", json!({"file_path": settings, "content": "{}"})),
-        ("Edit", json!({"file_path": settings, "old_string": "a", "new_string": "b"})),
-        ("mcp__fs__write_file", json!({"path": settings, "content": "{}"})),
-        ("write_file", json!({"path": f.env.project.join(".claude/settings.local.json"), "content": "{}"})),
+        (
+            "Edit",
+            json!({"file_path": settings, "old_string": "a", "new_string": "b"}),
+        ),
+        (
+            "mcp__fs__write_file",
+            json!({"path": settings, "content": "{}"}),
+        ),
+        (
+            "write_file",
+            json!({"path": f.env.project.join(".claude/settings.local.json"), "content": "{}"}),
+        ),
     ] {
         let c = run(&f, tool, input);
         assert!(ids(&c).contains(&"self.tamper"), "{tool}: {c:?}");
@@ -103,7 +116,11 @@ fn mcp_arguments_are_walked_for_paths() {
         json!({"paths": [f.env.project.join("src/index.ts"), f.env.project.join(".env")]}),
     );
     assert!(ids(&c).contains(&"secrets.read"), "{c:?}");
-    let c = run(&f, "mcp__github__list_issues", json!({"owner": "acme", "repo": "app"}));
+    let c = run(
+        &f,
+        "mcp__github__list_issues",
+        json!({"owner": "acme", "repo": "app"}),
+    );
     assert!(c.findings.is_empty(), "{c:?}");
     assert_eq!(c.action, Some(Action::McpToolCall));
 }
@@ -114,7 +131,10 @@ fn ordinary_project_work_has_no_findings() {
     let p = &f.env.project;
     for (tool, input) in [
         ("Read", json!({"file_path": p.join("src/index.ts")})),
-        ("Write", json!({"file_path": p.join("src/new.ts"), "content": "export {}"})),
+        (
+            "Write",
+            json!({"file_path": p.join("src/new.ts"), "content": "export {}"}),
+        ),
         ("Glob", json!({"pattern": "src/**/*.ts", "path": p})),
         ("Grep", json!({"pattern": "KEY", "path": p.join("src")})),
         ("WebSearch", json!({"query": "tokio select"})),

@@ -1,13 +1,70 @@
-//! Shell analysis: parse a command string with a real shell grammar and canonicalise every
-//! simple command the way bash would see it (quote removal, escapes, `$'..'`, brace expansion,
-//! `$IFS`, variables assigned earlier, env prefixes), peel wrappers, and recurse into nested
-//! scripts (`sh -c`, `eval`, heredocs, process substitution, interpreter one-liners).
+//! Shell analysis: parse a command string with a real shell grammar (brush-parser) and
+//! canonicalise every simple command the way bash would see it (quote removal, escapes, `$'..'`,
+//! brace expansion, `$IFS`, variables assigned earlier, env prefixes), peel wrappers, and recurse
+//! into nested scripts (`sh -c`, `eval`, heredocs, process substitution, interpreter one-liners).
 //!
 //! The result is a flat list of [`Command`]s: facts only. Deciding what is risky is the job of
 //! `policy::classify`.
+//!
+//! Conventions the classifier can rely on:
+//!
+//! - **Nested scripts.** A shell that runs a script the analyser could read (`bash -c '…'`,
+//!   `eval …`, `bash <<EOF`, `printf … | sh`, `source <(echo …)`, `su -c`, `git` `!` aliases)
+//!   is *not* recorded itself: its commands are, with `nested_in` naming the route. A shell
+//!   whose script is not known (`curl … | sh`, `bash "$X"`, `bash script.sh`) is recorded as
+//!   it is, with its `stdin`.
+//! - **Code from a pipe.** `stdin` is [`Stdin::Pipe`] for every pipeline segment after the
+//!   first, and also for a shell, `source`/`.` or interpreter whose script operand (or `<`
+//!   redirection) is a process substitution with unknown output (`bash <(curl …)`): the code
+//!   arrives through a pipe either way.
+//! - **Interpreters** (`python -c`, `node -e`, `perl -e`, `ruby -e`, `php -r`, awk programs,
+//!   code on stdin) are recorded themselves, followed by synthetic commands for what the code
+//!   does with literal arguments (`nested_in: ["python -c"]`): shell calls are analysed as
+//!   shell, deletions become `rm [-r -f] PATH`, reads become `cat PATH`, writes become a
+//!   command with an empty argv and a Write/Append redirect. A known call with a computed
+//!   argument adds a problem ("python code not statically analysable: …").
+//! - **`find`** is recorded as it is, then each `-exec`/`-execdir`/`-ok`/`-okdir` command with
+//!   `{}` replaced by each starting point (wrapper `find -exec` …), and for `-delete` a
+//!   synthetic `rm -r -f ROOT` per starting point (wrapper `find -delete`). Filters such as
+//!   `-name` are not taken into account: the roots over-approximate what is touched.
+//! - **`xargs`/`parallel`** run their command with the static input appended when the input
+//!   is known (a literal `echo`/`printf`, heredoc or here-string); otherwise one dynamic
+//!   placeholder word (`<xargs input>`, `<parallel input>`) stands for the unknown arguments.
+//! - **Unknown values** (unset variables, `$1` at top level, non-literal `$(..)`, `~user`,
+//!   arithmetic) make the word `dynamic: true` with a readable text (`${FOO}`, `$(..)`,
+//!   `$((..))`). `${X:-default}` with an unknown `X` has the default as text and is dynamic.
+//! - **Redirections**: file targets of `<`, `>`, `>|`, `>>`, `&>`, `&>>`, `<>` and `>&file` are
+//!   kept; descriptor duplications (`2>&1`, `>&-`) and the pseudo-devices `/dev/null`,
+//!   `/dev/stdout`, `/dev/stderr`, `/dev/stdin`, `/dev/tty`, `/dev/fd/*` are left out. A
+//!   redirection with no command (`> f`) or on a compound command (`{ …; } > f`) is a command
+//!   with an empty argv.
+//! - **`cwd`** accumulates `cd`/`pushd`/`popd` lexically (`cd a && cd b` → `a/b`; an absolute
+//!   target replaces it; `cd` alone → home). A subshell's `cd` does not leak out. A `cd` whose
+//!   target is not static adds a problem.
+//! - **Functions** run at their call site with `$1…` bound (`nested_in: ["function f"]`);
+//!   a definition alone runs nothing. Aliases defined in the script are expanded.
+//! - **Variables** assigned in a branch that may not run (`if`, `case`, loops, after `&&`/`||`)
+//!   become unknown when they conflict with an earlier value; loops over up to 16 static
+//!   values are unrolled.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
+
+mod expand;
+mod interpreters;
+mod parse;
+mod render;
+mod statics;
+#[cfg(test)]
+mod tests;
+mod wrappers;
+
+pub use render::quote;
+
+/// Scripts longer than this are not analysed (a problem is reported instead).
+pub const MAX_INPUT_BYTES: usize = parse::MAX_INPUT;
+/// Deepest nesting of scripts in scripts that is analysed.
+pub const MAX_NESTING: usize = parse::MAX_DEPTH;
 
 /// What the analyser knows about the environment the script will run in.
 #[derive(Debug, Clone, Default)]
@@ -113,11 +170,17 @@ pub struct Script {
     pub problems: Vec<String>,
 }
 
-/// Placeholder until the real analyser lands: reports every script as unanalysable, so the
-/// classifier fails closed.
-pub fn analyze(script: &str, _env: &ShellEnv) -> Script {
-    Script {
-        commands: Vec::new(),
-        problems: vec![format!("shell analysis is not built yet: {script}")],
-    }
+/// Analyse a shell script: every simple command it would run, canonical, with wrappers peeled
+/// and nested scripts expanded. Never panics; what cannot be analysed goes to
+/// [`Script::problems`].
+pub fn analyze(script: &str, env: &ShellEnv) -> Script {
+    let mut w = parse::Walker::new(env);
+    w.script(script);
+    w.out
+}
+
+/// The argv of a command quoted back into a shell string (`analyze(render(c))` yields the same
+/// argv).
+pub fn render(cmd: &Command) -> String {
+    render::render(cmd)
 }

@@ -1,0 +1,137 @@
+//! Hook round trip: spawn the release binary as Claude Code does, feed a payload, wait for the
+//! answer — including the synced ledger write. Prints p50/p99 per payload and the peak RSS of
+//! the hook processes. Run: `cargo bench --bench hook` (optional argument: iterations).
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_patchwork-gateway");
+
+fn main() {
+    let iterations: usize = std::env::args()
+        .skip(1)
+        .find_map(|a| a.parse().ok())
+        .unwrap_or(300);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let home = dir.path().join("home");
+    let pw = dir.path().join("pw");
+    let project = dir.path().join("project");
+    std::fs::create_dir_all(project.join("src")).unwrap();
+    std::fs::create_dir_all(&home).unwrap();
+    std::fs::write(project.join("src/main.rs"), "fn main() {}\n").unwrap();
+    let main_rs = project.join("src/main.rs");
+
+    let cases: Vec<(&str, &str, String)> = vec![
+        (
+            "PreToolUse Bash `cargo test` (allow)",
+            "PreToolUse",
+            format!(
+                r#"{{"tool_name":"Bash","tool_input":{{"command":"cargo test --all"}},"tool_use_id":"t1","session_id":"bench","cwd":"{}"}}"#,
+                project.display()
+            ),
+        ),
+        (
+            "PreToolUse Read src/main.rs (allow)",
+            "PreToolUse",
+            format!(
+                r#"{{"tool_name":"Read","tool_input":{{"file_path":"{}"}},"tool_use_id":"t2","session_id":"bench","cwd":"{}"}}"#,
+                main_rs.display(),
+                project.display()
+            ),
+        ),
+        (
+            "PreToolUse Bash `rm -rf /` (deny)",
+            "PreToolUse",
+            format!(
+                r#"{{"tool_name":"Bash","tool_input":{{"command":"rm -rf /"}},"tool_use_id":"t3","session_id":"bench","cwd":"{}"}}"#,
+                project.display()
+            ),
+        ),
+        (
+            "PostToolUse Read (outcome record)",
+            "PostToolUse",
+            format!(
+                r#"{{"tool_name":"Read","tool_input":{{"file_path":"{}"}},"tool_use_id":"t2","session_id":"bench","cwd":"{}","tool_response":{{"type":"text","file":{{"content":"fn main() {{}}"}}}},"duration_ms":3}}"#,
+                main_rs.display(),
+                project.display()
+            ),
+        ),
+    ];
+
+    println!("hook round trip, {iterations} runs each, release binary, policy strict");
+    for (name, event, payload) in &cases {
+        // Warm up (page cache, ledger creation).
+        for _ in 0..5 {
+            run(BIN, event, payload, &home, &pw, &project);
+        }
+        let mut times: Vec<Duration> = (0..iterations)
+            .map(|_| run(BIN, event, payload, &home, &pw, &project))
+            .collect();
+        times.sort();
+        let pct = |p: f64| times[((times.len() as f64 - 1.0) * p).round() as usize];
+        println!(
+            "  {name:<42} p50 {:>7.2} ms   p99 {:>7.2} ms",
+            ms(pct(0.50)),
+            ms(pct(0.99))
+        );
+    }
+    println!(
+        "  peak RSS of a hook process: {:.1} MB",
+        peak_child_rss_mb()
+    );
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+fn run(
+    bin: &str,
+    event: &str,
+    payload: &str,
+    home: &std::path::Path,
+    pw: &std::path::Path,
+    project: &std::path::Path,
+) -> Duration {
+    let started = Instant::now();
+    let mut child = Command::new(bin)
+        .args(["--policy", "strict", "hook", event])
+        .env("HOME", home)
+        .env("PATCHWORK_HOME", pw)
+        .env("CLAUDE_PROJECT_DIR", project)
+        .env_remove("PATCHWORK_WEBHOOK_URL")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn the hook");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(payload.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().expect("hook output");
+    let elapsed = started.elapsed();
+    assert!(
+        matches!(out.status.code(), Some(0)),
+        "hook failed: {:?} {}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout)
+    );
+    elapsed
+}
+
+/// The largest resident set of any waited-for child, in MB (Linux reports KiB).
+fn peak_child_rss_mb() -> f64 {
+    let mut usage = std::mem::MaybeUninit::<libc::rusage>::zeroed();
+    // SAFETY: getrusage fills the struct it is given; RUSAGE_CHILDREN is always valid.
+    let rc = unsafe { libc::getrusage(libc::RUSAGE_CHILDREN, usage.as_mut_ptr()) };
+    if rc != 0 {
+        return f64::NAN;
+    }
+    // SAFETY: initialised by the successful call above.
+    let usage = unsafe { usage.assume_init() };
+    usage.ru_maxrss as f64 / 1024.0
+}

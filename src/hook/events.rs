@@ -1,0 +1,413 @@
+//! Per-event handling: PreToolUse and PermissionRequest go through the Gate; every other event
+//! becomes a ledger record (outcomes, prompt hashes, session and subagent events).
+
+use super::adapter::{self, AGENT, Answer};
+use super::alerts;
+use super::denied;
+use super::failclosed::PolicyMode;
+use super::payload::Payload;
+use crate::call::{Door, Effect, ToolCall};
+use crate::gate::Gate;
+use crate::home::Home;
+use crate::ledger::{Appended, Ledger};
+use serde_json::{Map, Value, json};
+use sha2::{Digest, Sha256};
+
+/// The hook events the gateway knows; anything else is `Other` (recorded, no decision).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    PreToolUse,
+    PermissionRequest,
+    PostToolUse,
+    PostToolUseFailure,
+    UserPromptSubmit,
+    SessionStart,
+    SessionEnd,
+    SubagentStart,
+    SubagentStop,
+    Other(String),
+}
+
+impl Event {
+    /// Parses Claude Code's name (`PreToolUse`) or kebab-case (`pre-tool-use`).
+    pub fn parse(name: &str) -> Event {
+        let pascal = if name.contains('-') || name.starts_with(|c: char| c.is_ascii_lowercase()) {
+            name.split('-')
+                .map(|w| {
+                    let mut c = w.chars();
+                    c.next()
+                        .map(|f| f.to_ascii_uppercase().to_string() + c.as_str())
+                        .unwrap_or_default()
+                })
+                .collect()
+        } else {
+            name.to_string()
+        };
+        match pascal.as_str() {
+            "PreToolUse" => Event::PreToolUse,
+            "PermissionRequest" => Event::PermissionRequest,
+            "PostToolUse" => Event::PostToolUse,
+            "PostToolUseFailure" => Event::PostToolUseFailure,
+            "UserPromptSubmit" => Event::UserPromptSubmit,
+            "SessionStart" => Event::SessionStart,
+            "SessionEnd" => Event::SessionEnd,
+            "SubagentStart" => Event::SubagentStart,
+            "SubagentStop" => Event::SubagentStop,
+            _ => Event::Other(pascal),
+        }
+    }
+
+    /// Claude Code's name of the event.
+    pub fn name(&self) -> &str {
+        match self {
+            Event::PreToolUse => "PreToolUse",
+            Event::PermissionRequest => "PermissionRequest",
+            Event::PostToolUse => "PostToolUse",
+            Event::PostToolUseFailure => "PostToolUseFailure",
+            Event::UserPromptSubmit => "UserPromptSubmit",
+            Event::SessionStart => "SessionStart",
+            Event::SessionEnd => "SessionEnd",
+            Event::SubagentStart => "SubagentStart",
+            Event::SubagentStop => "SubagentStop",
+            Event::Other(name) => name,
+        }
+    }
+}
+
+/// What one invocation needs besides the payload.
+#[derive(Debug, Clone, Copy)]
+pub struct HookCtx<'a> {
+    pub home: &'a Home,
+    pub policy: Option<&'a str>,
+    pub mode: PolicyMode,
+}
+
+/// The answer to print, and alerts to raise after it is printed.
+#[derive(Debug)]
+pub struct Handled {
+    pub answer: Answer,
+    pub alerts: Vec<Value>,
+}
+
+impl Handled {
+    fn quiet(answer: Answer) -> Handled {
+        Handled {
+            answer,
+            alerts: Vec::new(),
+        }
+    }
+}
+
+/// Handles one parsed payload.
+pub fn handle(ctx: HookCtx<'_>, event: &Event, p: &Payload) -> Handled {
+    let result = match event {
+        Event::PreToolUse | Event::PermissionRequest => return decide(ctx, event, p),
+        Event::PostToolUse | Event::PostToolUseFailure => return outcome(ctx, event, p),
+        Event::UserPromptSubmit => {
+            let prompt = p.str("prompt").unwrap_or("");
+            let mut r = base("prompt.submit", event, p);
+            r.insert("action".into(), json!("prompt_submit"));
+            r.insert("prompt_sha256".into(), json!(sha256_hex(prompt.as_bytes())));
+            r.insert("prompt_bytes".into(), json!(prompt.len()));
+            append(ctx.home, r)
+        }
+        Event::SessionStart => return session_start(ctx, event, p),
+        Event::SessionEnd => {
+            let mut r = base("session.end", event, p);
+            r.insert("action".into(), json!("session_end"));
+            copy(&mut r, p, &["reason"]);
+            let res = append(ctx.home, r);
+            denied::forget(ctx.home, p.session());
+            res
+        }
+        Event::SubagentStart | Event::SubagentStop => {
+            let (kind, action) = if *event == Event::SubagentStart {
+                ("subagent.start", "subagent_start")
+            } else {
+                ("subagent.stop", "subagent_stop")
+            };
+            let mut r = base(kind, event, p);
+            r.insert("action".into(), json!(action));
+            append(ctx.home, r)
+        }
+        Event::Other(_) => {
+            let mut r = base("hook.event", event, p);
+            copy(
+                &mut r,
+                p,
+                &[
+                    "tool_name",
+                    "tool_use_id",
+                    "source",
+                    "reason",
+                    "trigger",
+                    "notification_type",
+                ],
+            );
+            append(ctx.home, r)
+        }
+    };
+    match result {
+        Ok(_) => Handled::quiet(Answer::none()),
+        Err(e) => failure(
+            ctx,
+            event,
+            Some(p),
+            &format!("cannot write the ledger: {e:#}"),
+        ),
+    }
+}
+
+/// SessionStart: records the session and a self-test — the Gate must refuse a known-bad call
+/// (`rm -rf /`) — as `armed`; warns the user when the gateway is not armed.
+fn session_start(ctx: HookCtx<'_>, event: &Event, p: &Payload) -> Handled {
+    let armed = match Gate::open(ctx.home, ctx.policy, &adapter::project_dir(p)) {
+        Ok(gate) => {
+            let probe = ToolCall::new(
+                Door::Hook,
+                "Bash",
+                json!({"command": "rm -rf /"}),
+                adapter::call_cwd(p),
+            );
+            let (_, v) = gate.judge(&probe);
+            if v.blocks() {
+                Ok(())
+            } else {
+                Err(format!("the policy would {} `rm -rf /`", v.effect))
+            }
+        }
+        Err(e) => Err(format!("the policy does not load: {e:#}")),
+    };
+    let mut r = base("session.start", event, p);
+    r.insert("action".into(), json!("session_start"));
+    copy(&mut r, p, &["source", "model", "session_title"]);
+    r.insert("armed".into(), json!(armed.is_ok()));
+    if let Err(why) = &armed {
+        r.insert("not_armed_reason".into(), json!(adapter::one_line(why)));
+    }
+    if let Err(e) = append(ctx.home, r) {
+        return failure(
+            ctx,
+            event,
+            Some(p),
+            &format!("cannot write the ledger: {e:#}"),
+        );
+    }
+    Handled::quiet(match armed {
+        Ok(()) => Answer::none(),
+        Err(why) => adapter::warning(&format!(
+            "patchwork-gateway is NOT armed: {}. Run `patchwork-gateway doctor`.",
+            adapter::one_line(&why)
+        )),
+    })
+}
+
+/// PreToolUse and PermissionRequest: build the call, let the Gate decide, render its verdict.
+fn decide(ctx: HookCtx<'_>, event: &Event, p: &Payload) -> Handled {
+    let Some(call) = adapter::tool_call(p) else {
+        return failure(ctx, event, Some(p), "the payload names no tool_name");
+    };
+    let gate = match Gate::open(ctx.home, ctx.policy, &adapter::project_dir(p)) {
+        Ok(g) => g,
+        Err(e) => {
+            let reason = format!("cannot load the policy or open the ledger: {e:#}");
+            return failure(ctx, event, Some(p), &reason);
+        }
+    };
+    let v = gate.decide(&call);
+    if v.seq.is_none() {
+        let reason = format!("the decision was not recorded: {}", v.reason);
+        return failure(ctx, event, Some(p), &reason);
+    }
+    if *event == Event::PreToolUse && v.effect == Effect::Deny {
+        remember_denied(ctx.home, p, v.seq);
+    }
+    let answer = match event {
+        Event::PreToolUse => adapter::pre_tool_use(&v),
+        _ => adapter::permission_request(&v),
+    };
+    // PermissionRequest re-decides a call PreToolUse already saw: alert once, at PreToolUse.
+    let alerts = if *event == Event::PreToolUse && v.would_be != Effect::Allow {
+        vec![alerts::for_verdict(event.name(), &call, &v)]
+    } else {
+        Vec::new()
+    };
+    Handled { answer, alerts }
+}
+
+/// PostToolUse and PostToolUseFailure: an outcome record linked by `tool_use_id`; an
+/// `enforcement.gap` record and alert when the call had been denied.
+fn outcome(ctx: HookCtx<'_>, event: &Event, p: &Payload) -> Handled {
+    let failed = *event == Event::PostToolUseFailure;
+    let mut o = Map::new();
+    let status = if p.bool("is_interrupt") == Some(true)
+        || p.get("tool_response").and_then(|r| r.get("interrupted")) == Some(&json!(true))
+    {
+        "interrupted"
+    } else if failed {
+        "error"
+    } else {
+        "ok"
+    };
+    o.insert("status".into(), json!(status));
+    if let Some(ms) = p.u64("duration_ms") {
+        o.insert("duration_ms".into(), json!(ms));
+    }
+    let output = match (failed, p.get("tool_response"), p.str("error")) {
+        (true, _, Some(err)) => Some(err.as_bytes().to_vec()),
+        (_, Some(Value::String(s)), _) => Some(s.as_bytes().to_vec()),
+        (_, Some(Value::Null), _) | (_, None, _) => None,
+        (_, Some(v), _) => serde_json::to_vec(v).ok(),
+    };
+    if let Some(bytes) = output {
+        o.insert("output_bytes".into(), json!(bytes.len()));
+        o.insert("output_sha256".into(), json!(sha256_hex(&bytes)));
+    }
+    if let Some(code) = p.str("error").and_then(exit_code) {
+        o.insert("exit_code".into(), json!(code));
+    }
+    let mut r = base("tool.post", event, p);
+    copy(&mut r, p, &["tool_name", "tool_use_id"]);
+    if let Some(input) = p.get("tool_input") {
+        let bytes = serde_json::to_vec(input).unwrap_or_default();
+        r.insert("input_sha256".into(), json!(sha256_hex(&bytes)));
+    }
+    r.insert("outcome".into(), Value::Object(o));
+    let post = match append(ctx.home, r) {
+        Ok(a) => a,
+        Err(e) => {
+            let reason = format!("cannot write the ledger: {e:#}");
+            return failure(ctx, event, Some(p), &reason);
+        }
+    };
+    let Some(id) = p.tool_use_id() else {
+        return Handled::quiet(Answer::none());
+    };
+    let Some(decision_seq) = denied::lookup(ctx.home, p.session(), id) else {
+        return Handled::quiet(Answer::none());
+    };
+    let mut gap = base("enforcement.gap", event, p);
+    copy(&mut gap, p, &["tool_name", "tool_use_id"]);
+    gap.insert("decision_seq".into(), json!(decision_seq));
+    gap.insert("outcome_seq".into(), json!(post.seq));
+    gap.insert(
+        "detail".into(),
+        json!("the call was denied at PreToolUse but ran anyway: the block did not hold"),
+    );
+    let gap_seq = append(ctx.home, gap).ok().map(|a| a.seq);
+    let alert = alerts::for_gap(p.session(), p.str("tool_name"), id, decision_seq, gap_seq);
+    Handled {
+        answer: Answer::none(),
+        alerts: vec![alert],
+    }
+}
+
+/// An internal error: recorded where possible, then answered per the policy mode.
+pub fn failure(ctx: HookCtx<'_>, event: &Event, p: Option<&Payload>, reason: &str) -> Handled {
+    let mut r = match p {
+        Some(p) => base("hook.error", event, p),
+        None => {
+            let mut r = Map::new();
+            r.insert("event".into(), json!("hook.error"));
+            r.insert("door".into(), json!("hook"));
+            r.insert("agent".into(), json!(AGENT));
+            r.insert("hook_event".into(), json!(event.name()));
+            r
+        }
+    };
+    r.insert("error".into(), json!(adapter::one_line(reason)));
+    r.insert("policy_mode".into(), json!(ctx.mode.as_str()));
+    let _ = append(ctx.home, r);
+    if let Some(p) = p
+        && ctx.mode.fail_closed()
+        && *event == Event::PreToolUse
+    {
+        remember_denied(ctx.home, p, None);
+    }
+    Handled::quiet(adapter::failure(
+        Some(event.name()),
+        ctx.mode.fail_closed(),
+        reason,
+    ))
+}
+
+fn remember_denied(home: &Home, p: &Payload, seq: Option<u64>) {
+    if let Some(id) = p.tool_use_id()
+        && let Err(e) = denied::remember(home, p.session(), id, seq)
+    {
+        tracing::warn!("cannot index the denied call {id}: {e}");
+    }
+}
+
+/// Fields every hook record carries.
+fn base(kind: &str, event: &Event, p: &Payload) -> Map<String, Value> {
+    let mut r = Map::new();
+    r.insert("event".into(), json!(kind));
+    r.insert("door".into(), json!("hook"));
+    r.insert("agent".into(), json!(AGENT));
+    r.insert("hook_event".into(), json!(event.name()));
+    if let Some(s) = p.session() {
+        r.insert("session".into(), json!(s));
+    }
+    r.insert("cwd".into(), json!(adapter::call_cwd(p)));
+    copy(&mut r, p, &["agent_id", "agent_type", "permission_mode"]);
+    r
+}
+
+/// Copies the named fields when present as strings (never free text such as prompts or output).
+fn copy(r: &mut Map<String, Value>, p: &Payload, keys: &[&str]) {
+    for k in keys {
+        if let Some(v) = p.str(k) {
+            r.insert((*k).into(), json!(v));
+        }
+    }
+}
+
+fn append(home: &Home, fields: Map<String, Value>) -> anyhow::Result<Appended> {
+    home.ensure()?;
+    Ledger::open(&home.ledger_dir())?.append(fields)
+}
+
+/// Lowercase hex SHA-256.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
+/// The exit code from a Bash failure's first line `Exit code N`.
+fn exit_code(error: &str) -> Option<i64> {
+    error
+        .lines()
+        .next()?
+        .trim()
+        .strip_prefix("Exit code ")?
+        .trim()
+        .parse()
+        .ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn event_names() {
+        assert_eq!(Event::parse("PreToolUse"), Event::PreToolUse);
+        assert_eq!(Event::parse("pre-tool-use"), Event::PreToolUse);
+        assert_eq!(
+            Event::parse("post-tool-use-failure"),
+            Event::PostToolUseFailure
+        );
+        assert_eq!(Event::parse("subagent-stop"), Event::SubagentStop);
+        assert_eq!(
+            Event::parse("Notification"),
+            Event::Other("Notification".into())
+        );
+        assert_eq!(Event::parse("config-change").name(), "ConfigChange");
+    }
+
+    #[test]
+    fn exit_codes() {
+        assert_eq!(exit_code("Exit code 127\nnot found"), Some(127));
+        assert_eq!(exit_code("boom"), None);
+    }
+}

@@ -1,0 +1,503 @@
+//! Full verification: every line re-canonicalised and re-hashed, every link and seq checked,
+//! every seal's MAC and sealed tip checked, and the first damage classified.
+//!
+//! Classification of the first broken place (expected seq `e`, expected `prev` = hash of the
+//! last good record):
+//! - the line after it continues the chain as if this line were absent → `inserted` at `e`;
+//! - unreadable, not canonical or its hash does not match its content → `edited` at `e`;
+//! - a second record with seq `e − 1` and the same `prev` → `inserted` at `e − 1`;
+//! - seq `e` and a valid self-hash but a wrong `prev` → `edited` at `e − 1` (it was changed and
+//!   re-hashed, so its successor no longer links to it);
+//! - seq greater than `e`: `reordered` at `e` if seq `e` shows up within the next lines,
+//!   otherwise `deleted` at `e`;
+//! - seq smaller than `e` (an old record replayed) → `inserted` at `e`.
+//!
+//! Then: `truncated` when a seal (or the state file) counts more records than the log holds,
+//! `rewritten` when a validly MACed seal (or the state file) names a different tip hash than the
+//! record at that count, `bad_seal` for a seal whose MAC fails or cannot be checked, and
+//! `torn_tail` for an incomplete last line.
+
+use super::append::read_state;
+use super::record::{Checked, Checker, GENESIS, LineFault};
+use super::seal::{SealKey, read_seals};
+use super::{LOCK_FILE, LOG_FILE, SEALS_FILE};
+use anyhow::{Context, Result};
+use serde::Serialize;
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::{BufRead, BufReader, ErrorKind};
+use std::path::Path;
+
+/// How many lines past a break are read to tell reordering from deletion.
+const LOOK_AHEAD: usize = 4096;
+
+/// Kinds of damage `verify` tells apart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DamageKind {
+    /// A record's content changed (or it is not a valid canonical record).
+    Edited,
+    /// One or more records are missing.
+    Deleted,
+    /// A record that does not belong to the chain was inserted.
+    Inserted,
+    /// Records are out of order.
+    Reordered,
+    /// The history up to a seal (or the state file's tip) was rewritten and re-chained.
+    Rewritten,
+    /// The log ends before a seal's (or the state file's) record count.
+    Truncated,
+    /// The last line is incomplete (a writer stopped mid-append; the next append repairs it).
+    TornTail,
+    /// A seal whose MAC does not verify or cannot be checked.
+    BadSeal,
+}
+
+impl DamageKind {
+    /// The snake_case name used in reports.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DamageKind::Edited => "edited",
+            DamageKind::Deleted => "deleted",
+            DamageKind::Inserted => "inserted",
+            DamageKind::Reordered => "reordered",
+            DamageKind::Rewritten => "rewritten",
+            DamageKind::Truncated => "truncated",
+            DamageKind::TornTail => "torn_tail",
+            DamageKind::BadSeal => "bad_seal",
+        }
+    }
+}
+
+/// One finding of `verify`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Damage {
+    pub kind: DamageKind,
+    /// The first affected seq (for seals: the seal's record count).
+    pub seq: u64,
+    pub detail: String,
+}
+
+/// The result of [`super::Ledger::verify`].
+#[derive(Debug, Clone, Serialize)]
+pub struct VerifyReport {
+    /// True when nothing is damaged.
+    pub intact: bool,
+    /// Complete lines in the log.
+    pub records: u64,
+    /// Records whose hash, seq and link were verified (all of them when intact).
+    pub verified: u64,
+    /// Hash of the last verified record.
+    pub tip: String,
+    /// `ledger_recovery` records among the verified ones.
+    pub recoveries: u64,
+    /// Seals in the seals file, and how many verified (MAC and tip).
+    pub seals: u64,
+    pub seals_ok: u64,
+    /// Records covered by the newest verified seal.
+    pub sealed: u64,
+    /// Records after the newest verified seal.
+    pub unsealed_tail: u64,
+    /// Findings, the first chain break first.
+    pub damage: Vec<Damage>,
+}
+
+impl VerifyReport {
+    /// The first finding, if any.
+    pub fn first(&self) -> Option<&Damage> {
+        self.damage.first()
+    }
+}
+
+/// What is known about one line, enough to classify a break.
+#[derive(Debug, Clone, Default)]
+struct Peek {
+    seq: Option<u64>,
+    prev: Option<String>,
+    hash_ok: bool,
+    fault: Option<String>,
+}
+
+impl Peek {
+    fn of(c: &Result<Checked, LineFault>) -> Peek {
+        match c {
+            Ok(c) => Peek {
+                seq: Some(c.record.seq),
+                prev: Some(c.record.prev.clone()),
+                hash_ok: c.hash_ok,
+                fault: None,
+            },
+            Err(e) => Peek {
+                fault: Some(e.to_string()),
+                ..Peek::default()
+            },
+        }
+    }
+}
+
+/// A tip some outside source vouches for: a seal or the state file.
+#[derive(Debug, Clone)]
+struct Expect {
+    tip: String,
+    who: String,
+    seal: Option<usize>,
+}
+
+/// Verifies the ledger in `dir`. `key` checks seal MACs; without it, existing seals are reported
+/// as unverifiable.
+pub fn verify(dir: &Path, key: Option<&SealKey>) -> Result<VerifyReport> {
+    // Read the seals and the state before the log: both only ever name records already written.
+    let state = read_state(dir).ok().flatten();
+    let seals = read_seals(&dir.join(SEALS_FILE))?;
+    let mut damage = Vec::new();
+    let mut expect: HashMap<u64, Vec<Expect>> = HashMap::new();
+    let mut seal_ok = vec![false; seals.len()];
+    for (i, s) in seals.iter().enumerate() {
+        let s = match s {
+            Ok(s) => s,
+            Err(e) => {
+                damage.push(bad_seal(0, format!("seal #{i} is malformed: {e}")));
+                continue;
+            }
+        };
+        let problem = match key {
+            None => Some("no seal key to check its MAC".to_string()),
+            Some(k) if k.id() != s.key_id => Some(format!(
+                "made with key {} but the key is {}",
+                s.key_id,
+                k.id()
+            )),
+            Some(k) if !k.check(s) => {
+                Some("MAC does not match (seal forged or altered)".to_string())
+            }
+            Some(_) => None,
+        };
+        match problem {
+            Some(p) => damage.push(bad_seal(
+                s.count,
+                format!("seal #{i} ({} records): {p}", s.count),
+            )),
+            None => {
+                seal_ok[i] = true;
+                expect.entry(s.count).or_default().push(Expect {
+                    tip: s.tip.clone(),
+                    who: format!("seal #{i}"),
+                    seal: Some(i),
+                });
+            }
+        }
+    }
+    if let Some(st) = &state {
+        expect.entry(st.count).or_default().push(Expect {
+            tip: st.hash.clone(),
+            who: "the state file".into(),
+            seal: None,
+        });
+    }
+
+    let mut v = Walk {
+        expect,
+        seal_ok,
+        damage: Vec::new(),
+        verified: 0,
+        tip: GENESIS.to_string(),
+        last_prev: GENESIS.to_string(),
+        recoveries: 0,
+        broken: false,
+    };
+    v.reached(0);
+    let (records, torn_at) = match File::open(dir.join(LOG_FILE)) {
+        Ok(f) => v.walk(BufReader::with_capacity(1 << 20, f))?,
+        Err(e) if e.kind() == ErrorKind::NotFound => (0, None),
+        Err(e) => return Err(e).context("cannot open the ledger"),
+    };
+    if !v.broken {
+        if let Some(off) = torn_at
+            && still_torn(dir)?
+        {
+            v.damage.push(Damage {
+                kind: DamageKind::TornTail,
+                seq: records,
+                detail: format!(
+                    "incomplete last line at byte {off} (a writer stopped mid-append); the next append cuts it off and records it"
+                ),
+            });
+        }
+        // Anything still expected lies beyond the end of the log.
+        let mut beyond: Vec<(u64, Expect)> = v
+            .expect
+            .drain()
+            .flat_map(|(n, es)| es.into_iter().map(move |e| (n, e)))
+            .collect();
+        beyond.sort_by_key(|(n, _)| *n);
+        for (n, e) in beyond {
+            if let Some(i) = e.seal {
+                v.seal_ok[i] = false;
+            }
+            v.damage.push(Damage {
+                kind: DamageKind::Truncated,
+                seq: records,
+                detail: format!(
+                    "{} counts {n} records but the ledger ends after {records}",
+                    e.who
+                ),
+            });
+        }
+    }
+    let seals_total = seals.len() as u64;
+    let sealed = seals
+        .iter()
+        .zip(&v.seal_ok)
+        .filter(|(_, ok)| **ok)
+        .filter_map(|(s, _)| s.as_ref().ok().map(|s| s.count))
+        .max()
+        .unwrap_or(0);
+    let seals_ok = v.seal_ok.iter().filter(|ok| **ok).count() as u64;
+    let mut all = v.damage;
+    // A chain break stays first: it is the earliest place the log itself is wrong.
+    let first = if v.broken { 1 } else { 0 };
+    all.append(&mut damage);
+    all[first..].sort_by_key(|d| d.seq);
+    Ok(VerifyReport {
+        intact: all.is_empty(),
+        records,
+        verified: v.verified,
+        tip: v.tip,
+        recoveries: v.recoveries,
+        seals: seals_total,
+        seals_ok,
+        sealed,
+        unsealed_tail: records.saturating_sub(sealed),
+        damage: all,
+    })
+}
+
+fn bad_seal(seq: u64, detail: String) -> Damage {
+    Damage {
+        kind: DamageKind::BadSeal,
+        seq,
+        detail,
+    }
+}
+
+/// Re-checks a torn tail under the writers' lock, so an append in flight is not reported.
+fn still_torn(dir: &Path) -> Result<bool> {
+    let lock = File::open(dir.join(LOCK_FILE));
+    let _guard = match &lock {
+        Ok(l) => l.lock_shared().ok(),
+        Err(_) => None,
+    };
+    let f = File::open(dir.join(LOG_FILE))?;
+    let len = f.metadata()?.len();
+    if len == 0 {
+        return Ok(false);
+    }
+    let mut b = [0u8];
+    std::os::unix::fs::FileExt::read_exact_at(&f, &mut b, len - 1)?;
+    Ok(b[0] != b'\n')
+}
+
+/// State of the sequential walk over the log.
+struct Walk {
+    expect: HashMap<u64, Vec<Expect>>,
+    seal_ok: Vec<bool>,
+    damage: Vec<Damage>,
+    verified: u64,
+    tip: String,
+    last_prev: String,
+    recoveries: u64,
+    /// The chain broke (the first break is `damage[0]`); later seals are not checked.
+    broken: bool,
+}
+
+impl Walk {
+    /// Checks the seals and state that name `count` records against the current tip.
+    fn reached(&mut self, count: u64) {
+        let Some(es) = self.expect.remove(&count) else {
+            return;
+        };
+        for e in es {
+            if e.tip != self.tip {
+                if let Some(i) = e.seal {
+                    self.seal_ok[i] = false;
+                }
+                self.damage.push(Damage {
+                    kind: DamageKind::Rewritten,
+                    seq: count.saturating_sub(1),
+                    detail: format!(
+                        "{} names tip {} for {count} records, but record {} has hash {}: history up to here was rewritten",
+                        e.who,
+                        e.tip,
+                        count.saturating_sub(1),
+                        self.tip
+                    ),
+                });
+            }
+        }
+    }
+
+    /// Walks every line; returns the number of complete lines and the offset of a torn tail.
+    fn walk(&mut self, mut r: impl BufRead) -> Result<(u64, Option<u64>)> {
+        let mut ck = Checker::default();
+        let mut line = Vec::with_capacity(1024);
+        let mut lines = 0u64;
+        let mut offset = 0u64;
+        loop {
+            line.clear();
+            let n = r
+                .read_until(b'\n', &mut line)
+                .context("cannot read the ledger")?;
+            if n == 0 {
+                return Ok((lines, None));
+            }
+            if line.pop() != Some(b'\n') {
+                return Ok((lines, Some(offset)));
+            }
+            offset += n as u64;
+            lines += 1;
+            let c = ck.check(&line);
+            let e = self.verified;
+            if let Ok(c) = &c
+                && c.hash_ok
+                && c.record.seq == e
+                && c.record.prev == self.tip
+            {
+                if c.record.event() == Some("ledger_recovery") {
+                    self.recoveries += 1;
+                }
+                self.last_prev = std::mem::take(&mut self.tip);
+                self.tip.clone_from(&c.record.hash);
+                self.verified += 1;
+                self.reached(self.verified);
+                continue;
+            }
+            // First break: look ahead, classify, then only count the remaining lines.
+            let mut ahead = Vec::new();
+            let mut torn = None;
+            while ahead.len() < LOOK_AHEAD {
+                line.clear();
+                let n = r.read_until(b'\n', &mut line)?;
+                if n == 0 {
+                    break;
+                }
+                if line.pop() != Some(b'\n') {
+                    torn = Some(offset);
+                    break;
+                }
+                offset += n as u64;
+                lines += 1;
+                ahead.push(Peek::of(&ck.check(&line)));
+            }
+            let d = self.classify(e, &Peek::of(&c), &ahead);
+            self.damage.insert(0, d);
+            self.broken = true;
+            if torn.is_some() {
+                return Ok((lines, torn));
+            }
+            return self.count_rest(r, lines, offset);
+        }
+    }
+
+    fn count_rest(
+        &self,
+        mut r: impl BufRead,
+        mut lines: u64,
+        mut offset: u64,
+    ) -> Result<(u64, Option<u64>)> {
+        let mut line = Vec::new();
+        loop {
+            line.clear();
+            let n = r.read_until(b'\n', &mut line)?;
+            if n == 0 {
+                return Ok((lines, None));
+            }
+            if line.last() != Some(&b'\n') {
+                return Ok((lines, Some(offset)));
+            }
+            offset += n as u64;
+            lines += 1;
+        }
+    }
+
+    fn classify(&self, e: u64, cur: &Peek, ahead: &[Peek]) -> Damage {
+        let d = |kind, seq, detail: String| Damage { kind, seq, detail };
+        if let Some(next) = ahead.first()
+            && next.hash_ok
+            && next.seq == Some(e)
+            && next.prev.as_deref() == Some(self.tip.as_str())
+        {
+            return d(
+                DamageKind::Inserted,
+                e,
+                format!("a line that does not belong to the chain was inserted before seq {e}"),
+            );
+        }
+        if let Some(f) = &cur.fault {
+            return d(
+                DamageKind::Edited,
+                e,
+                format!("record {e} is not a valid ledger record: {f}"),
+            );
+        }
+        let s = cur.seq.unwrap_or_default();
+        if !cur.hash_ok {
+            return d(
+                DamageKind::Edited,
+                e,
+                format!("the line at seq {e} does not match its own hash (content changed)"),
+            );
+        }
+        if e > 0 && s == e - 1 && cur.prev.as_deref() == Some(self.last_prev.as_str()) {
+            return d(
+                DamageKind::Inserted,
+                e - 1,
+                format!(
+                    "two records claim seq {} with the same predecessor: one was inserted",
+                    e - 1
+                ),
+            );
+        }
+        if s == e {
+            return if e == 0 {
+                d(
+                    DamageKind::Edited,
+                    0,
+                    "record 0 does not start from the genesis hash".into(),
+                )
+            } else {
+                d(
+                    DamageKind::Edited,
+                    e - 1,
+                    format!(
+                        "record {e} does not link to record {}: record {} was changed and re-hashed",
+                        e - 1,
+                        e - 1
+                    ),
+                )
+            };
+        }
+        if s > e {
+            return if ahead.iter().any(|p| p.seq == Some(e)) {
+                d(
+                    DamageKind::Reordered,
+                    e,
+                    format!("record {s} appears where record {e} belongs"),
+                )
+            } else {
+                d(
+                    DamageKind::Deleted,
+                    e,
+                    format!(
+                        "records {e}..{} are missing (the next record is {s})",
+                        s - 1
+                    ),
+                )
+            };
+        }
+        d(
+            DamageKind::Inserted,
+            e,
+            format!("a copy of record {s} was inserted where record {e} belongs"),
+        )
+    }
+}

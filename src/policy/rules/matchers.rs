@@ -1,0 +1,426 @@
+//! Matchers of policy rules: path globs (with `~`, `${HOME}`, `${PATCHWORK_HOME}`, `${PROJECT}`),
+//! argv patterns over canonical command segments, URL and domain globs, and MCP identities.
+
+use super::schema::Scalar;
+use crate::call::ToolCall;
+use crate::policy::Env;
+use globset::{Glob, GlobBuilder, GlobMatcher, GlobSet, GlobSetBuilder};
+use std::path::{Component, Path, PathBuf};
+
+/// Variables a path glob may use, as `${NAME}`.
+const VARS: [&str; 3] = ["HOME", "PATCHWORK_HOME", "PROJECT"];
+
+/// A path glob as written, checked for syntax; expanded against an [`Env`] when compiled.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PathPattern(pub String);
+
+impl Scalar for PathPattern {
+    const WHAT: &'static str = "a path glob";
+
+    fn parse(text: &str) -> Result<Self, String> {
+        let text = text.trim();
+        if text.is_empty() {
+            return Err("empty path glob".into());
+        }
+        if text.starts_with('~') && text != "~" && !text.starts_with("~/") {
+            return Err(format!(
+                "`{text}`: only `~` and `~/…` are supported, not `~user`"
+            ));
+        }
+        // Check the variables and the glob syntax with placeholder values.
+        let probe = Env {
+            home: "/h".into(),
+            patchwork_home: "/w".into(),
+            project: "/p".into(),
+        };
+        let expanded = expand_one(text, &probe, false)?;
+        path_glob(&expanded).map_err(|e| format!("`{text}`: {e}"))?;
+        Ok(PathPattern(text.to_string()))
+    }
+}
+
+/// Builds a path glob: `*` stays within one path component, `**` crosses them.
+fn path_glob(pattern: &str) -> Result<Glob, String> {
+    GlobBuilder::new(pattern)
+        .literal_separator(true)
+        .build()
+        .map_err(|e| e.kind().to_string())
+}
+
+/// Expands `~` and `${VAR}` in `text` with the (glob-escaped) paths of `env`; relative globs
+/// are anchored at the project unless they start with `**`.
+fn expand_one(text: &str, env: &Env, escape: bool) -> Result<String, String> {
+    let value = |p: &Path| {
+        let s = p.to_string_lossy().trim_end_matches('/').to_string();
+        if escape { globset::escape(&s) } else { s }
+    };
+    let mut out = String::new();
+    let mut rest = text;
+    if let Some(after) = rest.strip_prefix('~') {
+        out.push_str(&value(&env.home));
+        rest = after;
+    }
+    while let Some(i) = rest.find('$') {
+        out.push_str(&rest[..i]);
+        let after = &rest[i + 1..];
+        let name = after
+            .strip_prefix('{')
+            .and_then(|a| a.find('}').map(|j| &a[..j]))
+            .ok_or_else(|| {
+                format!("`{text}`: write variables as ${{HOME}}, ${{PATCHWORK_HOME}} or ${{PROJECT}} (a literal `$` is `[$]`)")
+            })?;
+        let path = match name {
+            "HOME" => &env.home,
+            "PATCHWORK_HOME" => &env.patchwork_home,
+            "PROJECT" => &env.project,
+            other => {
+                return Err(format!(
+                    "`{text}`: unknown variable ${{{other}}}; known: {}",
+                    VARS.join(", ")
+                ));
+            }
+        };
+        out.push_str(&value(path));
+        rest = &after[name.len() + 2..];
+    }
+    out.push_str(rest);
+    if !out.starts_with('/') && !out.starts_with("**") {
+        out = format!("{}/{}", value(&env.project), out.trim_start_matches("./"));
+    }
+    if out.len() > 1 {
+        while out.ends_with('/') {
+            out.pop();
+        }
+    }
+    Ok(out)
+}
+
+/// The env as given and with its folders resolved through symlinks, when that differs, so a
+/// glob written with `~` matches targets the classifier resolved to their real location.
+fn env_variants(env: &Env) -> Vec<Env> {
+    let real = |p: &Path| std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf());
+    let resolved = Env {
+        home: real(&env.home),
+        patchwork_home: real(&env.patchwork_home),
+        project: real(&env.project),
+    };
+    let differs = resolved.home != env.home
+        || resolved.patchwork_home != env.patchwork_home
+        || resolved.project != env.project;
+    let mut out = vec![env.clone()];
+    if differs {
+        out.push(resolved);
+    }
+    out
+}
+
+/// Expands a pattern for every env variant.
+pub fn expand(pattern: &PathPattern, env: &Env) -> Vec<String> {
+    let mut out: Vec<String> = env_variants(env)
+        .iter()
+        .filter_map(|e| expand_one(&pattern.0, e, true).ok())
+        .collect();
+    out.dedup();
+    out
+}
+
+/// A compiled set of path globs.
+#[derive(Debug, Clone)]
+pub struct PathSet {
+    set: GlobSet,
+}
+
+impl PathSet {
+    /// Compiles `patterns` expanded against `env`.
+    pub fn compile(patterns: &[PathPattern], env: &Env) -> Result<PathSet, String> {
+        let mut b = GlobSetBuilder::new();
+        for p in patterns {
+            for e in expand(p, env) {
+                b.add(path_glob(&e).map_err(|err| format!("`{}`: {err}", p.0))?);
+            }
+        }
+        Ok(PathSet {
+            set: b.build().map_err(|e| e.to_string())?,
+        })
+    }
+
+    /// True when `path` matches any glob.
+    pub fn is_match(&self, path: &str) -> bool {
+        self.set.is_match(path)
+    }
+}
+
+/// The `protect:` list: paths the agent may not write, edit, create, delete, move, truncate,
+/// chmod or symlink over — nor remove a folder that contains them.
+#[derive(Debug, Clone)]
+pub struct ProtectSet {
+    /// Each glob and everything under it.
+    under: GlobSet,
+    /// The literal folder part of each glob: deleting one of its ancestors removes it too.
+    roots: Vec<PathBuf>,
+    /// The project folder (and its resolved form): writing the project root itself is not an
+    /// attack on what lies inside it, deleting it is.
+    project: Vec<PathBuf>,
+}
+
+impl ProtectSet {
+    /// Compiles `patterns` expanded against `env`, plus `extra` literal paths.
+    pub fn compile(patterns: &[PathPattern], extra: &[PathBuf], env: &Env) -> Result<Self, String> {
+        let mut b = GlobSetBuilder::new();
+        let mut roots = Vec::new();
+        let mut expanded: Vec<String> = patterns.iter().flat_map(|p| expand(p, env)).collect();
+        expanded.extend(extra.iter().map(|p| globset::escape(&p.to_string_lossy())));
+        for e in expanded {
+            b.add(path_glob(&e)?);
+            if !e.ends_with("/**") {
+                b.add(path_glob(&format!("{}/**", e.trim_end_matches('/')))?);
+            }
+            roots.push(literal_root(&e));
+        }
+        let project = env_variants(env).into_iter().map(|e| e.project).collect();
+        Ok(ProtectSet {
+            under: b.build().map_err(|e| e.to_string())?,
+            roots,
+            project,
+        })
+    }
+
+    /// True when writing (`delete` = deleting or moving away) `path` touches a protected path.
+    pub fn hits(&self, path: &str, delete: bool) -> bool {
+        if self.under.is_match(path) {
+            return true;
+        }
+        let target = Path::new(path);
+        if !delete && self.project.iter().any(|p| p.starts_with(target)) {
+            return false;
+        }
+        self.roots
+            .iter()
+            .any(|root| target.is_absolute() && root.starts_with(target))
+    }
+}
+
+/// The leading components of a glob that contain no glob syntax.
+fn literal_root(glob: &str) -> PathBuf {
+    let mut root = PathBuf::new();
+    for c in Path::new(glob).components() {
+        let s = c.as_os_str().to_string_lossy();
+        if s.contains(['*', '?', '[', '{', '\\']) {
+            break;
+        }
+        match c {
+            Component::RootDir => root.push("/"),
+            _ => root.push(c.as_os_str()),
+        }
+    }
+    root
+}
+
+/// A glob over free text (URLs, MCP names and argument values): `*` matches anything.
+#[derive(Debug, Clone)]
+pub struct TextGlob {
+    matcher: GlobMatcher,
+}
+
+impl TextGlob {
+    /// True when `s` matches.
+    pub fn is_match(&self, s: &str) -> bool {
+        self.matcher.is_match(s)
+    }
+}
+
+impl Scalar for TextGlob {
+    const WHAT: &'static str = "a glob";
+
+    fn parse(text: &str) -> Result<Self, String> {
+        let matcher = GlobBuilder::new(text)
+            .case_insensitive(true)
+            .build()
+            .map_err(|e| format!("`{text}`: {}", e.kind()))?
+            .compile_matcher();
+        Ok(TextGlob { matcher })
+    }
+}
+
+/// A domain: `example.com` matches the host and its subdomains; a glob (`*.example.*`) matches
+/// the host name as written.
+#[derive(Debug, Clone)]
+pub struct DomainPattern {
+    pub text: String,
+    glob: Option<GlobMatcher>,
+}
+
+impl Scalar for DomainPattern {
+    const WHAT: &'static str = "a domain";
+
+    fn parse(text: &str) -> Result<Self, String> {
+        let lower = text.trim().trim_end_matches('.').to_ascii_lowercase();
+        if lower.is_empty() {
+            return Err("empty domain".into());
+        }
+        if lower.contains("://") || lower.contains('/') {
+            return Err(format!(
+                "`{text}` is a URL, not a domain: write the host name here, or use `url:`"
+            ));
+        }
+        if let Some(bad) = lower
+            .chars()
+            .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '*' | '_' | ':')))
+        {
+            return Err(format!("`{text}`: `{bad}` cannot appear in a domain"));
+        }
+        let glob = if lower.contains('*') {
+            Some(
+                Glob::new(&lower)
+                    .map_err(|e| format!("`{text}`: {}", e.kind()))?
+                    .compile_matcher(),
+            )
+        } else {
+            None
+        };
+        Ok(DomainPattern { text: lower, glob })
+    }
+}
+
+impl DomainPattern {
+    /// True when `host` (lowercase) is this domain or, for a plain domain, one of its subdomains.
+    pub fn is_match(&self, host: &str) -> bool {
+        match &self.glob {
+            Some(g) => g.is_match(host),
+            None => {
+                host == self.text
+                    || host
+                        .strip_suffix(self.text.as_str())
+                        .is_some_and(|p| p.ends_with('.'))
+            }
+        }
+    }
+}
+
+/// The lowercase host of a URL target (`https://user@Host:443/x` → `host`), or the value itself
+/// when it is already a host.
+pub fn host_of(value: &str) -> String {
+    let rest = value.split_once("://").map_or(value, |(_, r)| r);
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    let hostport = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    let host = if let Some(v6) = hostport.strip_prefix('[') {
+        v6.split(']').next().unwrap_or("")
+    } else {
+        hostport.split(':').next().unwrap_or("")
+    };
+    host.trim_end_matches('.').to_ascii_lowercase()
+}
+
+/// One word of an argv pattern.
+#[derive(Debug, Clone)]
+enum WordPattern {
+    /// `**`: any number of words (including none).
+    Rest,
+    /// A word without glob syntax.
+    Literal(String),
+    /// A word glob (`--force*`, `+*`).
+    Glob(GlobMatcher),
+}
+
+/// A pattern over the canonical argv of one command segment, anchored at both ends.
+#[derive(Debug, Clone)]
+pub struct ArgvPattern {
+    compiled: Vec<WordPattern>,
+}
+
+impl ArgvPattern {
+    /// Checks and compiles a list of word patterns.
+    pub fn parse(words: &[String]) -> Result<ArgvPattern, String> {
+        if words.is_empty() {
+            return Err("an empty argv pattern matches nothing".into());
+        }
+        let mut compiled = Vec::with_capacity(words.len());
+        for w in words {
+            if w.is_empty() {
+                return Err("an empty word never matches; use `*` for any one word".into());
+            }
+            if w.chars().any(char::is_whitespace) {
+                return Err(format!(
+                    "`{w}` contains spaces: write one word per list item (`[\"git\", \"push\"]`), \
+                     or several patterns as a list of lists"
+                ));
+            }
+            compiled.push(if w == "**" {
+                WordPattern::Rest
+            } else if w.contains(['*', '?', '[', '{', '\\']) {
+                WordPattern::Glob(
+                    Glob::new(w)
+                        .map_err(|e| format!("`{w}`: {}", e.kind()))?
+                        .compile_matcher(),
+                )
+            } else {
+                WordPattern::Literal(w.clone())
+            });
+        }
+        Ok(ArgvPattern { compiled })
+    }
+
+    /// True when the whole `argv` matches. The command word also matches by its base name when
+    /// the pattern's first word has no `/` (`rm` matches `/bin/rm`).
+    pub fn is_match(&self, argv: &[String]) -> bool {
+        match_words(&self.compiled, argv, true)
+    }
+}
+
+fn word_matches(p: &WordPattern, word: &str, first: bool) -> bool {
+    let one = |w: &str| match p {
+        WordPattern::Rest => true,
+        WordPattern::Literal(l) => l == w,
+        WordPattern::Glob(g) => g.is_match(w),
+    };
+    if one(word) {
+        return true;
+    }
+    let slashless = match p {
+        WordPattern::Literal(l) => !l.contains('/'),
+        WordPattern::Glob(g) => !g.glob().glob().contains('/'),
+        WordPattern::Rest => false,
+    };
+    first && slashless && word.contains('/') && one(word.rsplit('/').next().unwrap_or(word))
+}
+
+fn match_words(pattern: &[WordPattern], argv: &[String], first: bool) -> bool {
+    match pattern.split_first() {
+        None => argv.is_empty(),
+        Some((WordPattern::Rest, rest)) => {
+            (0..=argv.len()).any(|skip| match_words(rest, &argv[skip..], first && skip == 0))
+        }
+        Some((p, rest)) => match argv.split_first() {
+            Some((w, tail)) => word_matches(p, w, first) && match_words(rest, tail, false),
+            None => false,
+        },
+    }
+}
+
+/// The MCP server and tool a call addresses: a wrapped upstream's name, or the
+/// `mcp__<server>__<tool>` form Claude Code uses; the gateway's own MCP tools are server
+/// `patchwork`. `None` for non-MCP calls.
+pub fn mcp_identity(call: &ToolCall) -> Option<(String, String)> {
+    if let Some(server) = &call.server {
+        return Some((server.clone(), call.tool.clone()));
+    }
+    if let Some(rest) = call.tool.strip_prefix("mcp__") {
+        let (server, tool) = rest.split_once("__").unwrap_or((rest, ""));
+        return Some((server.to_string(), tool.to_string()));
+    }
+    (call.door == crate::call::Door::Mcp).then(|| ("patchwork".to_string(), call.tool.clone()))
+}
+
+/// Joins an argv for display, quoting words that need it.
+pub fn display_argv(argv: &[String]) -> String {
+    argv.iter()
+        .map(|w| {
+            if w.is_empty() || w.contains(|c: char| c.is_whitespace() || "'\"\\$`".contains(c)) {
+                format!("'{}'", w.replace('\'', "'\\''"))
+            } else {
+                w.clone()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}

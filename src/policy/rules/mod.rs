@@ -1,0 +1,364 @@
+//! Policy files: YAML with ordered rules, loading, validation and evaluation.
+//!
+//! - [`schema`]: the file as written (unknown keys rejected, scalars checked while parsing);
+//! - [`matchers`]: path globs, argv patterns, URL/domain and MCP matchers;
+//! - [`error`]: validation errors naming file, line and field;
+//! - [`evaluate`]: deciding a classified call.
+
+mod error;
+mod evaluate;
+mod matchers;
+mod schema;
+
+pub use error::{PolicyError, Problem};
+pub use evaluate::{Decision, Hit};
+pub use matchers::{display_argv, host_of};
+
+use super::Env;
+use super::profiles;
+use crate::call::{Action, Classification, Effect, Flag, Risk, ToolCall, Verdict};
+use anyhow::{Context, Result};
+use matchers::{ArgvPattern, DomainPattern, PathSet, ProtectSet, TextGlob};
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+/// `mode:` of a policy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    /// Verdicts are enforced.
+    #[default]
+    Enforce,
+    /// Verdicts are recorded; calls are allowed.
+    Audit,
+}
+
+impl Mode {
+    /// The name used in policy files.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mode::Enforce => "enforce",
+            Mode::Audit => "audit",
+        }
+    }
+}
+
+/// Where a policy came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Source {
+    /// A profile built into the binary (`strict`, `standard`, `audit`).
+    Builtin(&'static str),
+    /// A YAML file.
+    File(PathBuf),
+}
+
+impl fmt::Display for Source {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Source::Builtin(name) => write!(f, "builtin:{name}"),
+            Source::File(p) => write!(f, "{}", p.display()),
+        }
+    }
+}
+
+/// One compiled rule.
+#[derive(Debug, Clone)]
+pub struct Rule {
+    pub id: String,
+    pub effect: Effect,
+    pub reason: String,
+    pub instead: Option<String>,
+    actions: Option<Vec<Action>>,
+    paths: Option<PathSet>,
+    command: Option<Vec<ArgvPattern>>,
+    urls: Option<Vec<TextGlob>>,
+    domains: Option<Vec<DomainPattern>>,
+    mcp: Option<McpMatcher>,
+    risk: Option<Risk>,
+    flags: Option<Vec<Flag>>,
+}
+
+/// The `mcp:` matcher of a rule.
+#[derive(Debug, Clone)]
+struct McpMatcher {
+    server: Option<TextGlob>,
+    tool: Option<TextGlob>,
+    arguments: BTreeMap<String, TextGlob>,
+}
+
+/// Rule ids the engine uses itself.
+const RESERVED_IDS: [&str; 3] = ["max_risk", "protect", "default"];
+
+/// A loaded, validated policy.
+#[derive(Debug, Clone)]
+pub struct Policy {
+    pub name: String,
+    pub mode: Mode,
+    pub description: Option<String>,
+    max_risk: Risk,
+    default: Effect,
+    on_error: Effect,
+    rules: Vec<Rule>,
+    protect: ProtectSet,
+    protected: Vec<String>,
+    source: Source,
+    text: String,
+    hash: String,
+}
+
+impl Policy {
+    /// Loads the policy named by `spec` (a profile name or a file path); with no spec,
+    /// `<project>/.patchwork/policy.yaml`, then `$PATCHWORK_HOME/policy.yaml`, then the
+    /// built-in `standard` profile.
+    pub fn load(spec: Option<&str>, env: &Env) -> Result<Policy> {
+        match spec.map(str::trim) {
+            Some("") => anyhow::bail!(
+                "--policy is empty: name a profile (strict, standard, audit) or a file"
+            ),
+            Some(name) if profiles::builtin(name).is_some() => Ok(Self::builtin_for(name, env)?),
+            Some(path) => Self::from_file(Path::new(path), env),
+            None => {
+                for candidate in [
+                    env.project.join(".patchwork").join("policy.yaml"),
+                    env.patchwork_home.join("policy.yaml"),
+                ] {
+                    if candidate.exists() {
+                        return Self::from_file(&candidate, env);
+                    }
+                }
+                Ok(Self::builtin_for(profiles::DEFAULT, env)?)
+            }
+        }
+    }
+
+    /// A built-in profile with its globs expanded against `env`.
+    pub fn builtin_for(name: &str, env: &Env) -> Result<Policy, PolicyError> {
+        let (name, text) = profiles::builtin(name).ok_or_else(|| PolicyError {
+            file: format!("builtin:{name}"),
+            problems: vec![Problem {
+                line: None,
+                field: "profile".into(),
+                message: format!("no such profile; known: {}", profiles::NAMES.join(", ")),
+            }],
+        })?;
+        Self::parse(text, Source::Builtin(name), env)
+    }
+
+    /// Reads and validates a policy file.
+    pub fn from_file(path: &Path, env: &Env) -> Result<Policy> {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read policy file {}", path.display()))?;
+        Ok(Self::parse(&text, Source::File(path.to_path_buf()), env)?)
+    }
+
+    /// Parses and validates policy text; globs are expanded against `env`.
+    pub fn parse(text: &str, source: Source, env: &Env) -> Result<Policy, PolicyError> {
+        let file = source.to_string();
+        let fail = |problems: Vec<Problem>| PolicyError {
+            file: file.clone(),
+            problems,
+        };
+        let raw: schema::RawPolicy =
+            serde_yaml_ng::from_str(text).map_err(|e| fail(vec![Problem::from_yaml(&e)]))?;
+        let mut problems = Vec::new();
+        let mut rules = Vec::with_capacity(raw.rules.len());
+        let mut seen: BTreeMap<&str, usize> = BTreeMap::new();
+        for (i, r) in raw.rules.iter().enumerate() {
+            let nth = seen.entry(r.id.as_str()).or_insert(0);
+            let line = error::rule_line(text, &r.id, *nth);
+            *nth += 1;
+            let mut problem = |field: &str, message: String| {
+                let at = line.map(|l| error::field_line(text, l, field));
+                problems.push(Problem {
+                    line: at,
+                    field: format!("rules[{i}].{field}"),
+                    message,
+                });
+            };
+            if let Err(m) = check_id(&r.id) {
+                problem("id", m);
+            } else if *nth > 1 {
+                problem("id", format!("duplicate rule id `{}`", r.id));
+            }
+            if r.reason.trim().is_empty() {
+                problem("reason", "write a reason for the agent".into());
+            }
+            if !r.has_matcher() {
+                problem(
+                    "id",
+                    format!(
+                        "rule `{}` has no matcher (action, paths, command, url, domain, mcp, \
+                         risk, flags); use `default:` for a catch-all",
+                        r.id
+                    ),
+                );
+            }
+            if let Some(m) = &r.mcp
+                && m.server.is_none()
+                && m.tool.is_none()
+                && m.argument.as_ref().is_none_or(|a| a.is_empty())
+            {
+                problem("mcp", "give at least one of server, tool, argument".into());
+            }
+            match compile_rule(r, env) {
+                Ok(rule) => rules.push(rule),
+                Err(m) => problem("paths", m),
+            }
+        }
+        let mut extra = Vec::new();
+        if let Source::File(p) = &source {
+            // The policy in force is always protected, wherever it lives.
+            let abs = std::path::absolute(p).unwrap_or_else(|_| p.clone());
+            extra.push(std::fs::canonicalize(&abs).unwrap_or(abs));
+        }
+        let protect_patterns = raw.protect.map(|p| p.0).unwrap_or_default();
+        let protect = match ProtectSet::compile(&protect_patterns, &extra, env) {
+            Ok(p) => Some(p),
+            Err(m) => {
+                problems.push(Problem {
+                    line: None,
+                    field: "protect".into(),
+                    message: m,
+                });
+                None
+            }
+        };
+        if !problems.is_empty() {
+            problems.sort_by_key(|p| p.line);
+            return Err(fail(problems));
+        }
+        let protect = protect.expect("protect compiled when there are no problems");
+        Ok(Policy {
+            name: raw.name,
+            mode: raw.mode,
+            description: raw.description,
+            max_risk: raw.max_risk,
+            default: raw.default,
+            on_error: match raw.on_error {
+                schema::OnError::Deny => Effect::Deny,
+                schema::OnError::Allow => Effect::Allow,
+            },
+            rules,
+            protect,
+            protected: protect_patterns.into_iter().map(|p| p.0).collect(),
+            source,
+            hash: format!("sha256:{}", hex::encode(Sha256::digest(text.as_bytes()))),
+            text: text.to_string(),
+        })
+    }
+
+    /// `sha256:<hex>` of the policy's source text.
+    pub fn hash(&self) -> &str {
+        &self.hash
+    }
+
+    /// Where the policy came from.
+    pub fn source(&self) -> &Source {
+        &self.source
+    }
+
+    /// The policy's YAML source.
+    pub fn text(&self) -> &str {
+        &self.text
+    }
+
+    /// Calls whose risk is above this are denied (rule id `max_risk`).
+    pub fn max_risk(&self) -> Risk {
+        self.max_risk
+    }
+
+    /// The effect when no rule matches.
+    pub fn default_effect(&self) -> Effect {
+        self.default
+    }
+
+    /// `on_error:` the effect the Gate applies when it cannot decide (deny or allow).
+    pub fn on_error(&self) -> Effect {
+        self.on_error
+    }
+
+    /// The `protect:` globs as written (the policy's own file is protected besides these).
+    pub fn protected_paths(&self) -> &[String] {
+        &self.protected
+    }
+
+    /// The rules, in file order.
+    pub fn rules(&self) -> &[Rule] {
+        &self.rules
+    }
+
+    /// The verdict for a call the Gate could not decide (`what` says why): a deny, or an
+    /// allow marked as audited when the policy says `on_error: allow`.
+    pub fn error_verdict(&self, what: &str) -> Verdict {
+        let mut v = Verdict::internal_deny(
+            "on_error",
+            format!(
+                "patchwork-gateway denied this: on_error: the gateway could not decide this call \
+                 ({what}). Do not retry it in another form; tell the user the gateway failed."
+            ),
+        );
+        if self.on_error == Effect::Allow {
+            v.effect = Effect::Allow;
+            v.audited = true;
+            v.reason = format!(
+                "allowed by on_error: allow although the gateway could not decide ({what})"
+            );
+        }
+        v
+    }
+
+    /// Decides a classified call. Most restrictive matching rule wins.
+    pub fn evaluate(&self, call: &ToolCall, cls: &Classification, env: &Env) -> Verdict {
+        self.decide(call, cls, env).verdict
+    }
+}
+
+/// Rule ids: letters, digits, `.`, `_`, `-`; not one the engine uses.
+fn check_id(id: &str) -> Result<(), String> {
+    if id.is_empty() {
+        return Err("empty rule id".into());
+    }
+    if let Some(c) = id
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-')))
+    {
+        return Err(format!(
+            "`{c}` cannot appear in a rule id (use letters, digits, . _ -)"
+        ));
+    }
+    if RESERVED_IDS.contains(&id) {
+        return Err(format!("`{id}` is reserved for the engine's own rule"));
+    }
+    Ok(())
+}
+
+fn compile_rule(r: &schema::RawRule, env: &Env) -> Result<Rule, String> {
+    let paths = match &r.paths {
+        Some(p) => Some(PathSet::compile(&p.0, env)?),
+        None => None,
+    };
+    Ok(Rule {
+        id: r.id.clone(),
+        effect: r.effect,
+        reason: r.reason.trim().to_string(),
+        instead: r.instead.as_ref().map(|s| s.trim().to_string()),
+        actions: r.action.as_ref().map(|a| a.0.clone()),
+        paths,
+        command: r.command.as_ref().map(|c| c.0.clone()),
+        urls: r.url.as_ref().map(|u| u.0.clone()),
+        domains: r.domain.as_ref().map(|d| d.0.clone()),
+        mcp: r.mcp.as_ref().map(|m| McpMatcher {
+            server: m.server.clone(),
+            tool: m.tool.clone(),
+            arguments: m.argument.clone().unwrap_or_default(),
+        }),
+        risk: r.risk,
+        flags: r.flags.as_ref().map(|f| f.0.clone()),
+    })
+}
+
+#[cfg(test)]
+mod tests;

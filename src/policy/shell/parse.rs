@@ -1,0 +1,695 @@
+//! Parsing with brush-parser and the walk over its syntax tree: lists, pipelines, compound
+//! commands, functions, redirections. Simple commands are expanded (`expand.rs`) and handed to
+//! the dispatcher (`wrappers.rs`), which peels wrappers and recurses into nested scripts.
+
+use std::collections::HashMap;
+use std::rc::Rc;
+
+use brush_parser::ast::{self, SourceLocation};
+
+use super::{Command, Redirect, RedirectKind, Script, ShellEnv, Stdin, Word};
+
+/// Deepest nesting of scripts inside scripts (`bash -c "bash -c …"`, function calls, `$(..)`).
+pub(crate) const MAX_DEPTH: usize = 8;
+/// Largest script analysed, in bytes.
+pub(crate) const MAX_INPUT: usize = 64 * 1024;
+/// Most commands emitted for one script (brace expansion and loops can multiply them).
+const MAX_COMMANDS: usize = 4096;
+/// Loops over at most this many static values are unrolled; longer ones bind the variable to
+/// an unknown value.
+const MAX_UNROLL: usize = 16;
+
+/// The value of a shell variable as far as the analyser knows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Val {
+    Known(String),
+    Unknown,
+}
+
+/// One argument of a command under analysis: the word, plus what a process substitution in
+/// that position produces (`Some(None)`: unknown output, `Some(Some(t))`: static output).
+#[derive(Debug, Clone)]
+pub(crate) struct Arg {
+    pub w: Word,
+    pub procsub: Option<Option<String>>,
+}
+
+impl Arg {
+    pub(crate) fn lit(text: &str) -> Self {
+        Arg {
+            w: Word {
+                text: text.to_string(),
+                glob: false,
+                dynamic: false,
+            },
+            procsub: None,
+        }
+    }
+}
+
+/// A command under analysis (before it becomes a [`Command`]).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Cmd {
+    pub args: Vec<Arg>,
+    pub wrappers: Vec<String>,
+    pub assignments: Vec<(String, String)>,
+    pub redirects: Vec<Redirect>,
+    pub stdin: Stdin,
+    /// The text arriving on stdin when it is known statically (heredoc, here-string, a pipe
+    /// from a literal `echo`/`printf`).
+    pub stdin_text: Option<String>,
+    pub text: String,
+}
+
+/// The walker: state of one analysis.
+pub(crate) struct Walker<'e> {
+    pub env: &'e ShellEnv,
+    pub vars: HashMap<String, Val>,
+    pub funcs: HashMap<String, Rc<ast::FunctionBody>>,
+    pub aliases: HashMap<String, String>,
+    pub git_aliases: HashMap<String, String>,
+    /// Positional parameters (`$1`…) inside a function call or `sh -c`; None at top level.
+    pub positional: Option<Vec<Word>>,
+    pub cwd: Option<String>,
+    /// Unknown-cwd marker already reported.
+    pub dirstack: Vec<Option<String>>,
+    pub nested: Vec<String>,
+    pub wrap_prefix: Vec<String>,
+    pub depth: usize,
+    /// >0 while inside a branch that may or may not run (if/case bodies, loops, `&&`/`||`).
+    pub cond: usize,
+    pub src: Rc<str>,
+    pub out: Script,
+}
+
+impl<'e> Walker<'e> {
+    pub(crate) fn new(env: &'e ShellEnv) -> Self {
+        Walker {
+            env,
+            vars: HashMap::new(),
+            funcs: HashMap::new(),
+            aliases: HashMap::new(),
+            git_aliases: HashMap::new(),
+            positional: None,
+            cwd: None,
+            dirstack: Vec::new(),
+            nested: Vec::new(),
+            wrap_prefix: Vec::new(),
+            depth: 0,
+            cond: 0,
+            src: Rc::from(""),
+            out: Script::default(),
+        }
+    }
+
+    pub(crate) fn problem(&mut self, p: impl Into<String>) {
+        let p = p.into();
+        if !self.out.problems.contains(&p) {
+            self.out.problems.push(p);
+        }
+    }
+
+    /// Parse and walk a script (top level or nested).
+    pub(crate) fn script(&mut self, text: &str) {
+        if text.len() > MAX_INPUT {
+            self.problem(format!(
+                "script of {} bytes is over the {MAX_INPUT}-byte analysis limit",
+                text.len()
+            ));
+            return;
+        }
+        if self.depth > MAX_DEPTH {
+            self.problem(format!("nesting deeper than {MAX_DEPTH} levels"));
+            return;
+        }
+        let mut parser = brush_parser::Parser::new(
+            std::io::Cursor::new(text.as_bytes()),
+            &brush_parser::ParserOptions::default(),
+        );
+        let program = match parser.parse_program() {
+            Ok(p) => p,
+            Err(e) => {
+                self.problem(format!("shell parse error: {e}"));
+                return;
+            }
+        };
+        let saved = std::mem::replace(&mut self.src, Rc::from(text));
+        for list in &program.complete_commands {
+            self.list(list);
+        }
+        self.src = saved;
+    }
+
+    /// Analyse a nested script (`bash -c`, `eval`, heredoc…) in a subshell-like scope.
+    pub(crate) fn nested_script(
+        &mut self,
+        text: &str,
+        label: &str,
+        wrappers: &[String],
+        positional: Option<Vec<Word>>,
+        subshell: bool,
+    ) {
+        if !label.is_empty() {
+            self.nested.push(label.to_string());
+        }
+        let wrap_len = self.wrap_prefix.len();
+        self.wrap_prefix.extend(wrappers.iter().cloned());
+        let saved_pos = match positional {
+            Some(p) => Some(self.positional.replace(p)),
+            None => None,
+        };
+        let saved = subshell.then(|| self.save());
+        self.depth += 1;
+        self.script(text);
+        self.depth -= 1;
+        if let Some(s) = saved {
+            self.restore(s);
+        }
+        if let Some(p) = saved_pos {
+            self.positional = p;
+        }
+        self.wrap_prefix.truncate(wrap_len);
+        if !label.is_empty() {
+            self.nested.pop();
+        }
+    }
+
+    /// Variables and cwd, saved around a subshell.
+    pub(crate) fn save(&self) -> (HashMap<String, Val>, Option<String>, Vec<Option<String>>) {
+        (self.vars.clone(), self.cwd.clone(), self.dirstack.clone())
+    }
+
+    pub(crate) fn restore(
+        &mut self,
+        s: (HashMap<String, Val>, Option<String>, Vec<Option<String>>),
+    ) {
+        self.vars = s.0;
+        self.cwd = s.1;
+        self.dirstack = s.2;
+    }
+
+    /// Set a variable; inside a conditional branch a conflicting value makes it unknown.
+    pub(crate) fn set_var(&mut self, name: &str, v: Val) {
+        if self.cond > 0
+            && let Some(old) = self.vars.get(name)
+            && *old != v
+        {
+            self.vars.insert(name.to_string(), Val::Unknown);
+            return;
+        }
+        self.vars.insert(name.to_string(), v);
+    }
+
+    /// Walk one command of a function body.
+    pub(crate) fn walk_command(&mut self, c: &ast::Command) {
+        self.command(c, None);
+    }
+
+    fn list(&mut self, list: &ast::CompoundList) {
+        for item in &list.0 {
+            self.and_or(&item.0);
+        }
+    }
+
+    fn and_or(&mut self, ao: &ast::AndOrList) {
+        self.pipeline(&ao.first);
+        if !ao.additional.is_empty() {
+            self.cond += 1;
+            for next in &ao.additional {
+                match next {
+                    ast::AndOr::And(p) | ast::AndOr::Or(p) => self.pipeline(p),
+                }
+            }
+            self.cond -= 1;
+        }
+    }
+
+    fn pipeline(&mut self, p: &ast::Pipeline) {
+        let multi = p.seq.len() > 1;
+        // None: not piped; Some(t): piped, with the previous segment's static output if known.
+        let mut input: Option<Option<String>> = None;
+        for cmd in &p.seq {
+            let saved = multi.then(|| self.save());
+            let output = self.command(cmd, input.take());
+            if let Some(s) = saved {
+                self.restore(s);
+            }
+            input = Some(output);
+        }
+    }
+
+    /// Walk one command; returns its standard output when it is known statically.
+    fn command(&mut self, c: &ast::Command, input: Option<Option<String>>) -> Option<String> {
+        if self.out.commands.len() >= MAX_COMMANDS {
+            self.problem(format!("more than {MAX_COMMANDS} commands"));
+            return None;
+        }
+        match c {
+            ast::Command::Simple(s) => self.simple(s, input),
+            ast::Command::Compound(cc, redirects) => {
+                if let Some(r) = redirects {
+                    self.redirect_only(&r.0, c);
+                }
+                self.compound(cc);
+                None
+            }
+            ast::Command::Function(f) => {
+                self.funcs
+                    .insert(f.fname.value.clone(), Rc::new(f.body.clone()));
+                None
+            }
+            ast::Command::ExtendedTest(t, redirects) => {
+                self.ext_test(&t.expr);
+                if let Some(r) = redirects {
+                    self.redirect_only(&r.0, c);
+                }
+                None
+            }
+        }
+    }
+
+    /// Redirections of a compound command: emitted as a command with no argv.
+    fn redirect_only(&mut self, rs: &[ast::IoRedirect], c: &ast::Command) {
+        let mut cmd = Cmd {
+            text: self.source_text(c),
+            ..Cmd::default()
+        };
+        for r in rs {
+            self.redirect(r, &mut cmd);
+        }
+        if !cmd.redirects.is_empty() {
+            self.emit(cmd);
+        }
+    }
+
+    fn ext_test(&mut self, e: &ast::ExtendedTestExpr) {
+        match e {
+            ast::ExtendedTestExpr::And(a, b) | ast::ExtendedTestExpr::Or(a, b) => {
+                self.ext_test(a);
+                self.ext_test(b);
+            }
+            ast::ExtendedTestExpr::Not(a) | ast::ExtendedTestExpr::Parenthesized(a) => {
+                self.ext_test(a)
+            }
+            ast::ExtendedTestExpr::UnaryTest(_, w) => {
+                self.expand_one(&w.value);
+            }
+            ast::ExtendedTestExpr::BinaryTest(_, a, b) => {
+                self.expand_one(&a.value);
+                self.expand_one(&b.value);
+            }
+        }
+    }
+
+    fn compound(&mut self, cc: &ast::CompoundCommand) {
+        match cc {
+            ast::CompoundCommand::Arithmetic(a) => self.arith(&a.expr.value),
+            ast::CompoundCommand::ArithmeticForClause(f) => {
+                for e in [&f.initializer, &f.condition, &f.updater]
+                    .into_iter()
+                    .flatten()
+                {
+                    self.arith(&e.value);
+                }
+                self.cond += 1;
+                self.list(&f.body.list);
+                self.cond -= 1;
+            }
+            ast::CompoundCommand::BraceGroup(b) => self.list(&b.list),
+            ast::CompoundCommand::Subshell(s) => {
+                let saved = self.save();
+                self.list(&s.list);
+                self.restore(saved);
+            }
+            ast::CompoundCommand::ForClause(f) => self.for_clause(f),
+            ast::CompoundCommand::CaseClause(c) => {
+                self.expand_one(&c.value.value);
+                self.cond += 1;
+                for item in &c.cases {
+                    for p in &item.patterns {
+                        self.expand_one(&p.value);
+                    }
+                    if let Some(body) = &item.cmd {
+                        self.list(body);
+                    }
+                }
+                self.cond -= 1;
+            }
+            ast::CompoundCommand::IfClause(i) => {
+                self.list(&i.condition);
+                self.cond += 1;
+                self.list(&i.then);
+                for e in i.elses.iter().flatten() {
+                    if let Some(c) = &e.condition {
+                        self.list(c);
+                    }
+                    self.list(&e.body);
+                }
+                self.cond -= 1;
+            }
+            ast::CompoundCommand::WhileClause(w) | ast::CompoundCommand::UntilClause(w) => {
+                self.cond += 1;
+                self.list(&w.0);
+                self.list(&w.1.list);
+                self.cond -= 1;
+            }
+            ast::CompoundCommand::Coprocess(c) => {
+                self.command(&c.body, None);
+            }
+        }
+    }
+
+    fn for_clause(&mut self, f: &ast::ForClauseCommand) {
+        let values: Option<Vec<Word>> = match &f.values {
+            Some(ws) => {
+                let mut all = Vec::new();
+                for w in ws {
+                    all.extend(self.expand_fields(&w.value).into_iter().map(|a| a.w));
+                }
+                Some(all)
+            }
+            None => self.positional.clone(),
+        };
+        self.cond += 1;
+        match values {
+            Some(vs)
+                if !vs.is_empty() && vs.len() <= MAX_UNROLL && vs.iter().all(|w| !w.dynamic) =>
+            {
+                for v in vs {
+                    self.vars
+                        .insert(f.variable_name.clone(), Val::Known(v.text));
+                    self.list(&f.body.list);
+                }
+            }
+            _ => {
+                self.vars.insert(f.variable_name.clone(), Val::Unknown);
+                self.list(&f.body.list);
+            }
+        }
+        self.cond -= 1;
+    }
+
+    /// Walk the command substitutions of an arithmetic expression.
+    pub(crate) fn arith(&mut self, text: &str) {
+        if text.contains("$(") || text.contains('`') {
+            self.expand_one(text);
+        }
+    }
+
+    /// The source text of a node, for explanations.
+    fn source_text(&self, c: &impl SourceLocation) -> String {
+        if let Some(loc) = c.location()
+            && self.src.is_ascii()
+            && loc.start.index <= loc.end.index
+            && loc.end.index <= self.src.len()
+        {
+            return self.src[loc.start.index..loc.end.index].to_string();
+        }
+        String::new()
+    }
+
+    fn simple(&mut self, s: &ast::SimpleCommand, input: Option<Option<String>>) -> Option<String> {
+        let mut cmd = Cmd {
+            text: self.source_text(s),
+            ..Cmd::default()
+        };
+        if let Some(inp) = input {
+            cmd.stdin = Stdin::Pipe;
+            cmd.stdin_text = inp;
+        }
+        let mut plain_assign: Vec<(String, Val)> = Vec::new();
+        if let Some(prefix) = &s.prefix {
+            for item in &prefix.0 {
+                match item {
+                    ast::CommandPrefixOrSuffixItem::AssignmentWord(a, _) => {
+                        let (name, val) = self.assignment(a);
+                        if let Val::Known(v) = &val {
+                            cmd.assignments.push((name.clone(), v.clone()));
+                        } else {
+                            cmd.assignments.push((name.clone(), "$(..)".to_string()));
+                        }
+                        plain_assign.push((name, val));
+                    }
+                    other => self.item(other, &mut cmd),
+                }
+            }
+        }
+        if let Some(w) = &s.word_or_name {
+            cmd.args.extend(self.expand_fields(&w.value));
+        }
+        if let Some(suffix) = &s.suffix {
+            for item in &suffix.0 {
+                self.item(item, &mut cmd);
+            }
+        }
+        if cmd.args.is_empty() {
+            for (name, val) in plain_assign {
+                self.set_var(&name, val);
+            }
+            cmd.assignments.clear();
+            if !cmd.redirects.is_empty() {
+                self.emit(cmd);
+            }
+            return None;
+        }
+        self.run(cmd)
+    }
+
+    fn assignment(&mut self, a: &ast::Assignment) -> (String, Val) {
+        let name = match &a.name {
+            ast::AssignmentName::VariableName(n) => n.clone(),
+            ast::AssignmentName::ArrayElementName(n, _) => n.clone(),
+        };
+        let val = match &a.value {
+            ast::AssignmentValue::Scalar(w) => {
+                let (text, dynamic) = self.expand_one(&w.value);
+                if dynamic {
+                    Val::Unknown
+                } else {
+                    Val::Known(text)
+                }
+            }
+            ast::AssignmentValue::Array(items) => {
+                let mut parts = Vec::new();
+                let mut dynamic = false;
+                for (_, w) in items {
+                    for f in self.expand_fields(&w.value) {
+                        dynamic |= f.w.dynamic;
+                        parts.push(f.w.text);
+                    }
+                }
+                if dynamic {
+                    Val::Unknown
+                } else {
+                    Val::Known(parts.join(" "))
+                }
+            }
+        };
+        let val = match (a.append, val, self.lookup(&name)) {
+            (true, Val::Known(v), Some(Val::Known(old))) => Val::Known(old + &v),
+            (true, _, _) => Val::Unknown,
+            (false, v, _) => v,
+        };
+        (name, val)
+    }
+
+    fn item(&mut self, item: &ast::CommandPrefixOrSuffixItem, cmd: &mut Cmd) {
+        match item {
+            ast::CommandPrefixOrSuffixItem::IoRedirect(r) => self.redirect(r, cmd),
+            ast::CommandPrefixOrSuffixItem::Word(w) => {
+                cmd.args.extend(self.expand_fields(&w.value));
+            }
+            ast::CommandPrefixOrSuffixItem::AssignmentWord(_, w) => {
+                cmd.args.extend(self.expand_fields(&w.value));
+            }
+            ast::CommandPrefixOrSuffixItem::ProcessSubstitution(kind, sub) => {
+                let (label, text) = match kind {
+                    ast::ProcessSubstitutionKind::Read => ("<(..)", "<(..)"),
+                    ast::ProcessSubstitutionKind::Write => (">(..)", ">(..)"),
+                };
+                let out = self.substitution(&sub.list, label);
+                let mut a = Arg::lit(text);
+                a.w.dynamic = true;
+                a.procsub = Some(match kind {
+                    ast::ProcessSubstitutionKind::Read => out,
+                    ast::ProcessSubstitutionKind::Write => None,
+                });
+                cmd.args.push(a);
+            }
+        }
+    }
+
+    /// Walk the commands of a `$(..)`/`<(..)` body; returns its static output if known.
+    pub(crate) fn substitution(&mut self, list: &ast::CompoundList, label: &str) -> Option<String> {
+        self.nested.push(label.to_string());
+        self.depth += 1;
+        let saved = self.save();
+        let mut output = None;
+        if self.depth > MAX_DEPTH {
+            self.problem(format!("nesting deeper than {MAX_DEPTH} levels"));
+        } else if list.0.len() == 1 && list.0[0].0.additional.is_empty() {
+            let p = &list.0[0].0.first;
+            let mut input: Option<Option<String>> = None;
+            for cmd in &p.seq {
+                let out = self.command(cmd, input.take());
+                input = Some(out);
+            }
+            output = input.flatten();
+        } else {
+            self.list(list);
+        }
+        self.restore(saved);
+        self.depth -= 1;
+        self.nested.pop();
+        output
+    }
+
+    /// Parse and walk the text of a `$(..)` or backquoted substitution.
+    pub(crate) fn substitution_text(&mut self, text: &str, label: &str) -> Option<String> {
+        if self.depth >= MAX_DEPTH {
+            self.problem(format!("nesting deeper than {MAX_DEPTH} levels"));
+            return None;
+        }
+        let mut parser = brush_parser::Parser::new(
+            std::io::Cursor::new(text.as_bytes()),
+            &brush_parser::ParserOptions::default(),
+        );
+        match parser.parse_program() {
+            Ok(p) => {
+                let saved = std::mem::replace(&mut self.src, Rc::from(text));
+                let out = if p.complete_commands.len() == 1 {
+                    self.substitution(&p.complete_commands[0], label)
+                } else {
+                    for l in &p.complete_commands {
+                        self.substitution(l, label);
+                    }
+                    None
+                };
+                self.src = saved;
+                out
+            }
+            Err(e) => {
+                self.problem(format!("shell parse error in {label}: {e}"));
+                None
+            }
+        }
+    }
+
+    fn redirect(&mut self, r: &ast::IoRedirect, cmd: &mut Cmd) {
+        match r {
+            ast::IoRedirect::File(fd, kind, target) => {
+                let rk = match kind {
+                    ast::IoFileRedirectKind::Read => Some(RedirectKind::Read),
+                    ast::IoFileRedirectKind::Write | ast::IoFileRedirectKind::Clobber => {
+                        Some(RedirectKind::Write)
+                    }
+                    ast::IoFileRedirectKind::Append => Some(RedirectKind::Append),
+                    ast::IoFileRedirectKind::ReadAndWrite => Some(RedirectKind::ReadWrite),
+                    ast::IoFileRedirectKind::DuplicateInput => None,
+                    ast::IoFileRedirectKind::DuplicateOutput => Some(RedirectKind::Write),
+                };
+                let target_word = match target {
+                    ast::IoFileRedirectTarget::Filename(w) => {
+                        Some(self.expand_word_nosplit(&w.value))
+                    }
+                    ast::IoFileRedirectTarget::Fd(_) => None,
+                    ast::IoFileRedirectTarget::Duplicate(w) => {
+                        // `>&file` writes to a file; `>&2`, `>&-` duplicate descriptors.
+                        let w = self.expand_word_nosplit(&w.value);
+                        let is_fd = w.text == "-"
+                            || w.text
+                                .trim_end_matches('-')
+                                .chars()
+                                .all(|c| c.is_ascii_digit());
+                        (!is_fd && !w.text.is_empty()).then_some(w)
+                    }
+                    ast::IoFileRedirectTarget::ProcessSubstitution(pk, sub) => {
+                        let label = match pk {
+                            ast::ProcessSubstitutionKind::Read => "<(..)",
+                            ast::ProcessSubstitutionKind::Write => ">(..)",
+                        };
+                        let out = self.substitution(&sub.list, label);
+                        if matches!(kind, ast::IoFileRedirectKind::Read) && fd.unwrap_or(0) == 0 {
+                            cmd.stdin = Stdin::Pipe;
+                            cmd.stdin_text = out;
+                        }
+                        None
+                    }
+                };
+                let (Some(rk), Some(w)) = (rk, target_word) else {
+                    return;
+                };
+                if rk == RedirectKind::Read && fd.unwrap_or(0) == 0 {
+                    cmd.stdin = Stdin::File(w.clone());
+                    cmd.stdin_text = None;
+                }
+                if !is_pseudo_device(&w.text) {
+                    cmd.redirects.push(Redirect {
+                        kind: rk,
+                        target: w,
+                    });
+                }
+            }
+            ast::IoRedirect::OutputAndError(w, append) => {
+                let w = self.expand_word_nosplit(&w.value);
+                if !is_pseudo_device(&w.text) {
+                    let kind = if *append {
+                        RedirectKind::Append
+                    } else {
+                        RedirectKind::Write
+                    };
+                    cmd.redirects.push(Redirect { kind, target: w });
+                }
+            }
+            ast::IoRedirect::HereDocument(fd, doc) => {
+                let mut text = if doc.requires_expansion {
+                    self.expand_heredoc(&doc.doc.value)
+                } else {
+                    doc.doc.value.clone()
+                };
+                if doc.remove_tabs {
+                    text = text
+                        .split_inclusive('\n')
+                        .map(|l| l.trim_start_matches('\t'))
+                        .collect();
+                }
+                if fd.unwrap_or(0) == 0 {
+                    cmd.stdin = Stdin::Text(text.clone());
+                    cmd.stdin_text = Some(text);
+                }
+            }
+            ast::IoRedirect::HereString(fd, w) => {
+                let w = self.expand_word_nosplit(&w.value);
+                if fd.unwrap_or(0) == 0 {
+                    let text = format!("{}\n", w.text);
+                    cmd.stdin = Stdin::Text(text.clone());
+                    cmd.stdin_text = (!w.dynamic).then_some(text);
+                }
+            }
+        }
+    }
+
+    /// Turn a finished command into a [`Command`] and record it.
+    pub(crate) fn emit(&mut self, c: Cmd) {
+        let mut wrappers = self.wrap_prefix.clone();
+        wrappers.extend(c.wrappers);
+        self.out.commands.push(Command {
+            argv: c.args.into_iter().map(|a| a.w).collect(),
+            wrappers,
+            assignments: c.assignments,
+            redirects: c.redirects,
+            stdin: c.stdin,
+            cwd: self.cwd.clone(),
+            nested_in: self.nested.clone(),
+            text: c.text,
+        });
+    }
+}
+
+/// Targets that are not files: writing to them changes nothing on disk.
+fn is_pseudo_device(t: &str) -> bool {
+    matches!(
+        t,
+        "/dev/null" | "/dev/stdout" | "/dev/stderr" | "/dev/stdin" | "/dev/tty"
+    ) || t.starts_with("/dev/fd/")
+}

@@ -1,0 +1,212 @@
+//! Static evaluation of the few commands whose output is fully determined by their arguments
+//! and input: `echo`, `printf`, `cat` (of its stdin) and `base64 -d`. Used for command
+//! substitutions, `xargs` input and text piped into a shell.
+
+use super::Word;
+use super::expand::ansi_c;
+use super::render::quote;
+
+/// The standard output of a command, when it can be known without running it.
+pub(crate) fn output(argv: &[Word], stdin: Option<&str>) -> Option<String> {
+    if argv.iter().any(|w| w.dynamic || w.glob) {
+        return None;
+    }
+    let name = argv.first()?.text.rsplit('/').next()?;
+    let args: Vec<&str> = argv[1..].iter().map(|w| w.text.as_str()).collect();
+    match name {
+        "echo" => Some(echo(&args)),
+        "printf" => {
+            let args = match args.first() {
+                Some(&"--") => &args[1..],
+                _ => &args[..],
+            };
+            let (fmt, rest) = args.split_first()?;
+            if fmt.starts_with("-v") {
+                return None;
+            }
+            Some(printf(fmt, rest))
+        }
+        "cat" if args.iter().all(|a| *a == "-") => stdin.map(str::to_string),
+        "base64"
+            if args
+                .iter()
+                .any(|a| matches!(*a, "-d" | "--decode" | "-D" | "-di" | "-id")) =>
+        {
+            if args.iter().any(|a| !a.starts_with('-')) {
+                return None;
+            }
+            base64_decode(stdin?)
+        }
+        _ => None,
+    }
+}
+
+fn echo(args: &[&str]) -> String {
+    let mut newline = true;
+    let mut escapes = false;
+    let mut i = 0;
+    while i < args.len() {
+        let a = args[i];
+        if a.len() > 1 && a.starts_with('-') && a[1..].chars().all(|c| matches!(c, 'n' | 'e' | 'E'))
+        {
+            for c in a[1..].chars() {
+                match c {
+                    'n' => newline = false,
+                    'e' => escapes = true,
+                    _ => escapes = false,
+                }
+            }
+            i += 1;
+        } else {
+            break;
+        }
+    }
+    let mut out = args[i..].join(" ");
+    if escapes {
+        let (t, stop) = escapes_b(&out);
+        out = t;
+        if stop {
+            return out;
+        }
+    }
+    if newline {
+        out.push('\n');
+    }
+    out
+}
+
+/// Interpret `echo -e`/`%b` escapes; true when `\c` ended the output.
+fn escapes_b(s: &str) -> (String, bool) {
+    match s.find("\\c") {
+        Some(i) => (ansi_c(&s[..i].replace("\\0", "\\")), true),
+        None => (ansi_c(&s.replace("\\0", "\\")), false),
+    }
+}
+
+/// A `printf` format applied to its arguments (the format is reused while arguments remain).
+pub(crate) fn printf(fmt: &str, args: &[&str]) -> String {
+    let mut out = String::new();
+    let mut ai = 0;
+    loop {
+        let consumed_before = ai;
+        let cs: Vec<char> = fmt.chars().collect();
+        let mut i = 0;
+        let mut lit = String::new();
+        while i < cs.len() {
+            let c = cs[i];
+            if c != '%' {
+                lit.push(c);
+                i += 1;
+                continue;
+            }
+            out.push_str(&ansi_c(&lit));
+            lit.clear();
+            i += 1;
+            let mut spec = String::new();
+            while i < cs.len() && "-+ #0123456789.*".contains(cs[i]) {
+                spec.push(cs[i]);
+                i += 1;
+            }
+            let Some(&conv) = cs.get(i) else { break };
+            i += 1;
+            if conv == '%' {
+                out.push('%');
+                continue;
+            }
+            let arg = args.get(ai).copied().unwrap_or("");
+            if ai < args.len() {
+                ai += 1;
+            }
+            let body = match conv {
+                's' => arg.to_string(),
+                'b' => escapes_b(arg).0,
+                'q' => quote(arg),
+                'c' => arg.chars().next().map(String::from).unwrap_or_default(),
+                'd' | 'i' | 'u' => arg.trim().parse::<i64>().unwrap_or(0).to_string(),
+                'x' => format!("{:x}", arg.trim().parse::<i64>().unwrap_or(0)),
+                'X' => format!("{:X}", arg.trim().parse::<i64>().unwrap_or(0)),
+                'o' => format!("{:o}", arg.trim().parse::<i64>().unwrap_or(0)),
+                _ => arg.to_string(),
+            };
+            out.push_str(&pad(&spec, body));
+        }
+        out.push_str(&ansi_c(&lit));
+        if ai >= args.len() || ai == consumed_before {
+            break;
+        }
+    }
+    out
+}
+
+fn pad(spec: &str, mut body: String) -> String {
+    let (w, p) = match spec.split_once('.') {
+        Some((w, p)) => (w, Some(p)),
+        None => (spec, None),
+    };
+    if let Some(p) = p.and_then(|p| p.parse::<usize>().ok()) {
+        body = body.chars().take(p).collect();
+    }
+    let left = w.contains('-');
+    let width: usize = w
+        .trim_start_matches(['-', '+', ' ', '#', '0'])
+        .parse()
+        .unwrap_or(0);
+    let n = body.chars().count();
+    if n >= width {
+        return body;
+    }
+    let fill = " ".repeat(width - n);
+    if left { body + &fill } else { fill + &body }
+}
+
+fn base64_decode(s: &str) -> Option<String> {
+    let mut bits = 0u32;
+    let mut nbits = 0;
+    let mut out = Vec::new();
+    for c in s.bytes() {
+        let v = match c {
+            b'A'..=b'Z' => c - b'A',
+            b'a'..=b'z' => c - b'a' + 26,
+            b'0'..=b'9' => c - b'0' + 52,
+            b'+' | b'-' => 62,
+            b'/' | b'_' => 63,
+            b'=' => break,
+            c if c.is_ascii_whitespace() => continue,
+            _ => return None,
+        };
+        bits = (bits << 6) | v as u32;
+        nbits += 6;
+        if nbits >= 8 {
+            nbits -= 8;
+            out.push((bits >> nbits) as u8);
+            bits &= (1 << nbits) - 1;
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn printf_reuses_format_and_decodes_escapes() {
+        assert_eq!(printf(".%s", &["env"]), ".env");
+        assert_eq!(printf("%s ", &["a", "b"]), "a b ");
+        assert_eq!(printf("\\x72\\x6d", &[]), "rm");
+        assert_eq!(printf("%5s|%-3s|", &["a", "b"]), "    a|b  |");
+    }
+
+    #[test]
+    fn echo_flags() {
+        assert_eq!(echo(&["-n", "a", "b"]), "a b");
+        assert_eq!(echo(&["-e", "a\\tb"]), "a\tb\n");
+        assert_eq!(echo(&["-x"]), "-x\n");
+    }
+
+    #[test]
+    fn base64_round() {
+        assert_eq!(base64_decode("cm0gLXJmIC8K").as_deref(), Some("rm -rf /\n"));
+        assert_eq!(base64_decode("!!"), None);
+    }
+}

@@ -1,0 +1,1323 @@
+//! The dispatcher: peels wrapper commands with their own option grammars (sudo, env, nice,
+//! timeout, xargs, find -exec…), recurses into nested scripts (`sh -c`, `eval`, heredocs fed to
+//! a shell, `source <(..)`, git aliases), calls shell functions, and tracks `cd`.
+
+use std::rc::Rc;
+
+use brush_parser::ast;
+
+use super::parse::{Arg, Cmd, MAX_DEPTH, Val, Walker};
+use super::render::quote;
+use super::{Stdin, Word, statics};
+
+/// Most commands one wrapper may fan out to (`xargs -I`, `parallel :::`, `find` roots).
+const MAX_FANOUT: usize = 64;
+
+/// What the dispatcher does next with a command.
+pub(crate) enum Step {
+    /// A wrapper was peeled: look at the new argv[0].
+    Peeled,
+    /// Record the command as it is.
+    Keep,
+    /// Everything was recorded; this is the command's static output.
+    Done(Option<String>),
+}
+
+/// Options found while scanning an option list.
+pub(crate) struct Opts {
+    /// Index of the first operand.
+    pub end: usize,
+    /// Options seen, as written (`-u`, `--user`), with their value.
+    pub found: Vec<(String, Option<String>)>,
+}
+
+impl Opts {
+    pub(crate) fn has(&self, names: &[&str]) -> bool {
+        self.found.iter().any(|(o, _)| names.contains(&o.as_str()))
+    }
+
+    pub(crate) fn value(&self, names: &[&str]) -> Option<&str> {
+        self.found
+            .iter()
+            .find(|(o, _)| names.contains(&o.as_str()))
+            .and_then(|(_, v)| v.as_deref())
+    }
+}
+
+/// Scan options from `from`: short options in `short_arg` and long ones in `long_arg` take a
+/// value (attached or in the next word); `--` ends the options; the first operand stops the
+/// scan unless `all` (then options are collected across operands, as `su` allows).
+pub(crate) fn opts(
+    args: &[Arg],
+    from: usize,
+    short_arg: &str,
+    long_arg: &[&str],
+    all: bool,
+) -> Opts {
+    let mut found = Vec::new();
+    let mut i = from;
+    let mut first_operand = None;
+    while i < args.len() {
+        let a = args[i].w.text.as_str();
+        if a == "--" {
+            i += 1;
+            break;
+        }
+        if let Some(long) = a.strip_prefix("--") {
+            let (name, val) = match long.split_once('=') {
+                Some((n, v)) => (n, Some(v.to_string())),
+                None => (long, None),
+            };
+            if val.is_none() && long_arg.contains(&name) {
+                found.push((
+                    format!("--{name}"),
+                    args.get(i + 1).map(|a| a.w.text.clone()),
+                ));
+                i += 2;
+            } else {
+                found.push((format!("--{name}"), val));
+                i += 1;
+            }
+            continue;
+        }
+        if a.len() > 1 && a.starts_with('-') {
+            let chars: Vec<char> = a[1..].chars().collect();
+            let mut step = 1;
+            for (k, ch) in chars.iter().enumerate() {
+                if short_arg.contains(*ch) {
+                    let rest: String = chars[k + 1..].iter().collect();
+                    if rest.is_empty() {
+                        found.push((format!("-{ch}"), args.get(i + 1).map(|a| a.w.text.clone())));
+                        step = 2;
+                    } else {
+                        found.push((format!("-{ch}"), Some(rest)));
+                    }
+                    break;
+                }
+                found.push((format!("-{ch}"), None));
+            }
+            i += step;
+            continue;
+        }
+        if all {
+            first_operand.get_or_insert(i);
+            i += 1;
+            continue;
+        }
+        break;
+    }
+    Opts {
+        end: first_operand.unwrap_or(i.min(args.len())),
+        found,
+    }
+}
+
+fn is_assignment(s: &str) -> Option<(&str, &str)> {
+    let (n, v) = s.split_once('=')?;
+    let mut cs = n.chars();
+    let first = cs.next()?;
+    ((first.is_ascii_alphabetic() || first == '_')
+        && cs.all(|c| c.is_ascii_alphanumeric() || c == '_'))
+    .then_some((n, v))
+}
+
+pub(crate) fn basename(s: &str) -> &str {
+    s.rsplit('/').next().unwrap_or(s)
+}
+
+const SHELLS: &[&str] = &[
+    "sh", "bash", "zsh", "dash", "ksh", "mksh", "ash", "fish", "rbash", "yash", "posh", "csh",
+    "tcsh", "ksh93", "pdksh", "oksh", "loksh",
+];
+
+/// Git configuration keys whose value is a command git runs.
+fn git_runs_key(k: &str) -> bool {
+    matches!(
+        k,
+        "core.pager"
+            | "core.sshcommand"
+            | "core.editor"
+            | "core.fsmonitor"
+            | "core.askpass"
+            | "core.gitproxy"
+            | "sequence.editor"
+            | "diff.external"
+            | "gpg.program"
+            | "credential.helper"
+            | "uploadpack.packobjectshook"
+    ) || k.starts_with("pager.")
+        || (k.starts_with("filter.")
+            && (k.ends_with(".clean") || k.ends_with(".smudge") || k.ends_with(".process")))
+        || (k.starts_with("diff.") && (k.ends_with(".textconv") || k.ends_with(".command")))
+        || (k.starts_with("merge.") && k.ends_with(".driver"))
+}
+
+impl Walker<'_> {
+    /// Dispatch a simple command: peel wrappers, recurse, record. Returns its static output.
+    pub(crate) fn run(&mut self, mut c: Cmd) -> Option<String> {
+        for _ in 0..32 {
+            if c.args.is_empty() || c.args[0].w.dynamic {
+                self.emit(c);
+                return None;
+            }
+            let word0 = c.args[0].w.text.clone();
+            let name = basename(&word0).to_string();
+            if !word0.contains('/') {
+                if let Some(body) = self.funcs.get(&name).cloned() {
+                    return self.call_function(c, &name, &body);
+                }
+                if c.wrappers.is_empty()
+                    && let Some(a) = self.aliases.remove(&name)
+                {
+                    let mut text = a.clone();
+                    for w in &c.args[1..] {
+                        text.push(' ');
+                        text.push_str(&quote(&w.w.text));
+                    }
+                    self.emit_redirects(&c);
+                    self.nested_script(&text, &format!("alias {name}"), &[], None, false);
+                    self.aliases.insert(name, a);
+                    return None;
+                }
+            }
+            let step = match name.as_str() {
+                "sudo" => self.sudo(&mut c),
+                "doas" => {
+                    let o = opts(&c.args, 1, "uC", &[], false);
+                    peel(&mut c, "doas", o.end)
+                }
+                "su" => self.su(&mut c),
+                "env" => self.env_cmd(&mut c),
+                "command" => {
+                    let o = opts(&c.args, 1, "", &[], false);
+                    if o.has(&["-v", "-V"]) {
+                        Step::Keep
+                    } else {
+                        peel(&mut c, "command", o.end)
+                    }
+                }
+                "builtin" => peel(&mut c, "builtin", 1),
+                "exec" => {
+                    let o = opts(&c.args, 1, "a", &[], false);
+                    peel(&mut c, "exec", o.end)
+                }
+                "nohup" => {
+                    let o = opts(&c.args, 1, "", &[], false);
+                    peel(&mut c, "nohup", o.end)
+                }
+                "nice" => {
+                    let o = opts(&c.args, 1, "n", &["adjustment"], false);
+                    peel(&mut c, "nice", o.end)
+                }
+                "ionice" => {
+                    let o = opts(
+                        &c.args,
+                        1,
+                        "cnpPu",
+                        &["class", "classdata", "pid", "pgid", "uid"],
+                        false,
+                    );
+                    if o.has(&["-p", "-P", "-u", "--pid", "--pgid", "--uid"]) {
+                        Step::Keep
+                    } else {
+                        peel(&mut c, "ionice", o.end)
+                    }
+                }
+                "time" => {
+                    let o = opts(&c.args, 1, "fo", &["format", "output"], false);
+                    peel(&mut c, "time", o.end)
+                }
+                "timeout" => {
+                    let o = opts(&c.args, 1, "sk", &["signal", "kill-after"], false);
+                    peel(&mut c, "timeout", o.end + 1)
+                }
+                "stdbuf" => {
+                    let o = opts(&c.args, 1, "ioe", &["input", "output", "error"], false);
+                    peel(&mut c, "stdbuf", o.end)
+                }
+                "setsid" => {
+                    let o = opts(&c.args, 1, "", &[], false);
+                    peel(&mut c, "setsid", o.end)
+                }
+                "chroot" => {
+                    let o = opts(&c.args, 1, "", &["userspec", "groups"], false);
+                    peel(&mut c, "chroot", o.end + 1)
+                }
+                "busybox" if c.args.len() > 1 && !c.args[1].w.text.starts_with('-') => {
+                    peel(&mut c, "busybox", 1)
+                }
+                "flock" => self.flock(&mut c),
+                "watch" => self.watch(&mut c),
+                "script" => self.script_cmd(&mut c),
+                "xargs" => self.xargs(&c),
+                "parallel" => self.parallel(&c),
+                "find" => self.find(&c),
+                "git" => self.git(&mut c),
+                "eval" => self.eval(&mut c),
+                "source" | "." => self.source(&mut c),
+                "cd" | "pushd" | "popd" => {
+                    self.cd(&c, &name);
+                    Step::Keep
+                }
+                "export" | "declare" | "typeset" | "local" | "readonly" => {
+                    self.declare(&c);
+                    Step::Keep
+                }
+                "unset" => {
+                    for a in &c.args[1..] {
+                        if !a.w.text.starts_with('-') {
+                            self.set_var(&a.w.text.clone(), Val::Known(String::new()));
+                        }
+                    }
+                    Step::Keep
+                }
+                "read" | "mapfile" | "readarray" | "getopts" => {
+                    for a in c.args[1..].iter().cloned() {
+                        if !a.w.text.starts_with('-') && is_name(&a.w.text) {
+                            self.set_var(&a.w.text, Val::Unknown);
+                        }
+                    }
+                    Step::Keep
+                }
+                "alias" => {
+                    for a in &c.args[1..] {
+                        if let Some((n, v)) = a.w.text.split_once('=')
+                            && !a.w.dynamic
+                        {
+                            self.aliases.insert(n.to_string(), v.to_string());
+                        }
+                    }
+                    Step::Keep
+                }
+                "set" => {
+                    if let Some(i) = c.args.iter().position(|a| a.w.text == "--") {
+                        self.positional =
+                            Some(c.args[i + 1..].iter().map(|a| a.w.clone()).collect());
+                    }
+                    Step::Keep
+                }
+                "printf" if c.args.len() > 3 && c.args[1].w.text == "-v" => {
+                    let words: Vec<Word> = std::iter::once(c.args[0].w.clone())
+                        .chain(c.args[3..].iter().map(|a| a.w.clone()))
+                        .collect();
+                    let var = c.args[2].w.text.clone();
+                    let v = statics::output(&words, None).map_or(Val::Unknown, Val::Known);
+                    self.set_var(&var, v);
+                    Step::Keep
+                }
+                n if SHELLS.contains(&n) => self.shell(&mut c, n),
+                _ => match self.interpreter(&mut c, &name) {
+                    Some(s) => s,
+                    None => Step::Keep,
+                },
+            };
+            match step {
+                Step::Peeled => continue,
+                Step::Keep => {
+                    let words: Vec<Word> = c.args.iter().map(|a| a.w.clone()).collect();
+                    let out = if c.wrappers.is_empty()
+                        || c.wrappers.iter().all(|w| w == "command" || w == "builtin")
+                    {
+                        statics::output(&words, c.stdin_text.as_deref())
+                    } else {
+                        None
+                    };
+                    self.emit(c);
+                    return out;
+                }
+                Step::Done(out) => return out,
+            }
+        }
+        self.problem("too many nested wrappers");
+        self.emit(c);
+        None
+    }
+
+    /// Record only the redirections of a command whose body was analysed elsewhere.
+    pub(crate) fn emit_redirects(&mut self, c: &Cmd) {
+        if !c.redirects.is_empty() {
+            let r = Cmd {
+                redirects: c.redirects.clone(),
+                wrappers: c.wrappers.clone(),
+                text: c.text.clone(),
+                ..Cmd::default()
+            };
+            self.emit(r);
+        }
+    }
+
+    fn call_function(
+        &mut self,
+        c: Cmd,
+        name: &str,
+        body: &Rc<ast::FunctionBody>,
+    ) -> Option<String> {
+        if self.depth >= MAX_DEPTH {
+            self.problem(format!(
+                "nesting deeper than {MAX_DEPTH} levels (function {name})"
+            ));
+            self.emit(c);
+            return None;
+        }
+        self.emit_redirects(&c);
+        let args: Vec<Word> = c.args[1..].iter().map(|a| a.w.clone()).collect();
+        let saved = self.positional.replace(args);
+        self.nested.push(format!("function {name}"));
+        let wl = self.wrap_prefix.len();
+        self.wrap_prefix.extend(c.wrappers.iter().cloned());
+        self.depth += 1;
+        let cmd = ast::Command::Compound(body.0.clone(), body.1.clone());
+        self.walk_command(&cmd);
+        self.depth -= 1;
+        self.wrap_prefix.truncate(wl);
+        self.nested.pop();
+        self.positional = saved;
+        None
+    }
+
+    fn sudo(&mut self, c: &mut Cmd) -> Step {
+        let o = opts(
+            &c.args,
+            1,
+            "CDghprRtTUu",
+            &[
+                "close-from",
+                "chdir",
+                "group",
+                "host",
+                "prompt",
+                "role",
+                "chroot",
+                "type",
+                "command-timeout",
+                "other-user",
+                "user",
+            ],
+            false,
+        );
+        let mut end = o.end;
+        while let Some(a) = c.args.get(end)
+            && let Some((n, v)) = is_assignment(&a.w.text)
+        {
+            c.assignments.push((n.to_string(), v.to_string()));
+            end += 1;
+        }
+        if o.has(&["-e", "--edit"]) && end < c.args.len() {
+            c.args.drain(1..end);
+            c.args[0] = Arg::lit("sudoedit");
+            c.wrappers.push("sudo".to_string());
+            return Step::Keep;
+        }
+        peel(c, "sudo", end)
+    }
+
+    fn su(&mut self, c: &mut Cmd) -> Step {
+        let o = opts(
+            &c.args,
+            1,
+            "cgGsw",
+            &[
+                "command",
+                "group",
+                "supp-group",
+                "shell",
+                "whitelist-environment",
+                "session-command",
+            ],
+            true,
+        );
+        let script = o
+            .value(&["-c", "--command", "--session-command"])
+            .map(str::to_string);
+        match script {
+            Some(s) => {
+                let dynamic = c.args.iter().any(|a| a.w.text == s && a.w.dynamic);
+                if dynamic {
+                    self.problem("su -c with a script not known statically");
+                    return Step::Keep;
+                }
+                self.emit_redirects(c);
+                let mut w = c.wrappers.clone();
+                w.push("su".to_string());
+                self.nested_script(&s, "su -c", &w, None, true);
+                Step::Done(None)
+            }
+            None => Step::Keep,
+        }
+    }
+
+    fn env_cmd(&mut self, c: &mut Cmd) -> Step {
+        let mut i = 1;
+        let mut split: Option<String> = None;
+        let mut chdir: Option<String> = None;
+        while i < c.args.len() {
+            let a = c.args[i].w.text.clone();
+            if a == "-" {
+                i += 1;
+                continue;
+            }
+            if a == "--" {
+                i += 1;
+                break;
+            }
+            if !a.starts_with('-') {
+                break;
+            }
+            let next = c.args.get(i + 1).map(|n| n.w.text.clone());
+            let (opt, val, width) = if let Some(long) = a.strip_prefix("--") {
+                let (n, v) = match long.split_once('=') {
+                    Some((n, v)) => (n.to_string(), Some(v.to_string())),
+                    None => (long.to_string(), None),
+                };
+                let takes = matches!(n.as_str(), "unset" | "chdir" | "split-string");
+                match v {
+                    Some(v) => (n, Some(v), 1),
+                    None if takes => (n, next, 2),
+                    None => (n, None, 1),
+                }
+            } else {
+                let chars: Vec<char> = a[1..].chars().collect();
+                match chars.iter().position(|ch| "uCS".contains(*ch)) {
+                    Some(k) => {
+                        let rest: String = chars[k + 1..].iter().collect();
+                        let n = match chars[k] {
+                            'u' => "unset",
+                            'C' => "chdir",
+                            _ => "split-string",
+                        };
+                        if rest.is_empty() {
+                            (n.to_string(), next, 2)
+                        } else {
+                            (n.to_string(), Some(rest), 1)
+                        }
+                    }
+                    None => (String::new(), None, 1),
+                }
+            };
+            i += width;
+            match opt.as_str() {
+                "split-string" => {
+                    split = val;
+                    break;
+                }
+                "chdir" => chdir = val,
+                _ => {}
+            }
+        }
+        let mut tail: Vec<Arg> = Vec::new();
+        if let Some(s) = split {
+            match self.words_of(&s) {
+                Some(ws) => tail.extend(ws),
+                None => {
+                    self.problem("env -S string could not be split");
+                    return Step::Keep;
+                }
+            }
+        }
+        tail.extend(c.args[i.min(c.args.len())..].iter().cloned());
+        let mut k = 0;
+        while k < tail.len() && is_assignment(&tail[k].w.text).is_some() {
+            k += 1;
+        }
+        if k >= tail.len() {
+            return Step::Keep;
+        }
+        for a in &tail[..k] {
+            if let Some((n, v)) = is_assignment(&a.w.text) {
+                c.assignments.push((n.to_string(), v.to_string()));
+            }
+        }
+        if let Some(d) = chdir {
+            c.wrappers.push(format!("env -C {d}"));
+        }
+        c.args = tail.split_off(k);
+        c.wrappers.push("env".to_string());
+        Step::Peeled
+    }
+
+    fn flock(&mut self, c: &mut Cmd) -> Step {
+        let o = opts(
+            &c.args,
+            1,
+            "Ewc",
+            &["conflict-exit-code", "timeout", "wait", "command"],
+            false,
+        );
+        let file = o.end;
+        let next = file + 1;
+        match c.args.get(next).map(|a| a.w.text.as_str()) {
+            Some("-c") | Some("--command") => match c.args.get(next + 1).cloned() {
+                Some(s) if !s.w.dynamic => {
+                    self.emit_redirects(c);
+                    let mut w = c.wrappers.clone();
+                    w.push("flock".to_string());
+                    self.nested_script(&s.w.text, "flock -c", &w, None, true);
+                    Step::Done(None)
+                }
+                _ => Step::Keep,
+            },
+            Some(_) => peel(c, "flock", next),
+            None => Step::Keep,
+        }
+    }
+
+    fn watch(&mut self, c: &mut Cmd) -> Step {
+        let o = opts(&c.args, 1, "nq", &["interval"], false);
+        if o.end >= c.args.len() {
+            return Step::Keep;
+        }
+        if o.has(&["-x", "--exec"]) {
+            return peel(c, "watch", o.end);
+        }
+        if c.args[o.end..].iter().any(|a| a.w.dynamic) {
+            self.problem("watch of a command not known statically");
+            return Step::Keep;
+        }
+        let text: Vec<&str> = c.args[o.end..].iter().map(|a| a.w.text.as_str()).collect();
+        let text = text.join(" ");
+        self.emit_redirects(c);
+        let mut w = c.wrappers.clone();
+        w.push("watch".to_string());
+        self.nested_script(&text, "watch", &w, None, true);
+        Step::Done(None)
+    }
+
+    fn script_cmd(&mut self, c: &mut Cmd) -> Step {
+        let o = opts(
+            &c.args,
+            1,
+            "cTIOBEm",
+            &[
+                "command",
+                "log-in",
+                "log-out",
+                "log-io",
+                "log-timing",
+                "echo",
+                "logging-format",
+            ],
+            true,
+        );
+        match o.value(&["-c", "--command"]).map(str::to_string) {
+            Some(s) if !c.args.iter().any(|a| a.w.dynamic && a.w.text == s) => {
+                self.emit_redirects(c);
+                let mut w = c.wrappers.clone();
+                w.push("script".to_string());
+                self.nested_script(&s, "script -c", &w, None, true);
+                Step::Done(None)
+            }
+            Some(_) => {
+                self.problem("script -c with a command not known statically");
+                Step::Keep
+            }
+            None => Step::Keep,
+        }
+    }
+
+    fn xargs(&mut self, c: &Cmd) -> Step {
+        let o = opts(
+            &c.args,
+            1,
+            "adEILnPs",
+            &[
+                "arg-file",
+                "delimiter",
+                "max-args",
+                "max-procs",
+                "max-chars",
+                "process-slot-var",
+            ],
+            false,
+        );
+        let mut repl: Option<String> = o.value(&["-I"]).map(str::to_string);
+        for (opt, v) in &o.found {
+            if opt == "-i" || opt == "--replace" {
+                repl = Some(v.clone().unwrap_or_else(|| "{}".to_string()));
+            }
+        }
+        let delim: Option<char> = if o.has(&["-0", "--null"]) {
+            Some('\0')
+        } else {
+            o.value(&["-d", "--delimiter"])
+                .and_then(|d| crate::policy::shell::expand::ansi_c(d).chars().next())
+        };
+        let input: Option<Vec<String>> = if o.has(&["-a", "--arg-file"]) {
+            None
+        } else {
+            c.stdin_text
+                .as_deref()
+                .map(|t| split_input(t, delim, repl.is_some()))
+        };
+        let mut inner: Vec<Arg> = c.args[o.end..].to_vec();
+        if inner.is_empty() {
+            inner.push(Arg::lit("echo"));
+        }
+        self.emit_redirects(c);
+        let mut wrappers = c.wrappers.clone();
+        wrappers.push("xargs".to_string());
+        let placeholder = || {
+            let mut a = Arg::lit("<xargs input>");
+            a.w.dynamic = true;
+            a
+        };
+        let mut cmds: Vec<Vec<Arg>> = Vec::new();
+        match (&repl, input) {
+            (Some(r), Some(items)) => {
+                for item in items.iter().take(MAX_FANOUT) {
+                    cmds.push(
+                        inner
+                            .iter()
+                            .map(|a| replace_arg(a, r, &Arg::lit(item)))
+                            .collect(),
+                    );
+                }
+            }
+            (Some(r), None) => cmds.push(
+                inner
+                    .iter()
+                    .map(|a| replace_arg(a, r, &placeholder()))
+                    .collect(),
+            ),
+            (None, Some(items)) => {
+                let mut v = inner.clone();
+                v.extend(items.iter().map(|s| Arg::lit(s)));
+                cmds.push(v);
+            }
+            (None, None) => {
+                let mut v = inner.clone();
+                v.push(placeholder());
+                cmds.push(v);
+            }
+        }
+        for args in cmds {
+            self.run(Cmd {
+                args,
+                wrappers: wrappers.clone(),
+                text: c.text.clone(),
+                ..Cmd::default()
+            });
+        }
+        Step::Done(None)
+    }
+
+    fn parallel(&mut self, c: &Cmd) -> Step {
+        let o = opts(
+            &c.args,
+            1,
+            "jPSnNLdIEa",
+            &[
+                "jobs",
+                "sshlogin",
+                "max-args",
+                "colsep",
+                "joblog",
+                "results",
+                "delay",
+                "timeout",
+                "tmpdir",
+                "workdir",
+                "env",
+                "arg-file",
+                "max-replace-args",
+                "basefile",
+                "halt",
+            ],
+            false,
+        );
+        let rest = &c.args[o.end..];
+        let sep = |a: &Arg| matches!(a.w.text.as_str(), ":::" | "::::" | ":::+" | "::::+");
+        let cmd_end = rest.iter().position(sep).unwrap_or(rest.len());
+        let command: Vec<Arg> = rest[..cmd_end].to_vec();
+        let mut groups: Vec<Vec<Arg>> = Vec::new();
+        let mut from_files = o.has(&["-a", "--arg-file"]);
+        let mut i = cmd_end;
+        while i < rest.len() {
+            let kind = rest[i].w.text.clone();
+            let mut j = i + 1;
+            let mut g = Vec::new();
+            while j < rest.len() && !sep(&rest[j]) {
+                g.push(rest[j].clone());
+                j += 1;
+            }
+            if kind.starts_with("::::") {
+                from_files = true;
+            } else {
+                groups.push(g);
+            }
+            i = j;
+        }
+        self.emit_redirects(c);
+        let mut wrappers = c.wrappers.clone();
+        wrappers.push("parallel".to_string());
+        let mut combos: Vec<Vec<Arg>> = vec![Vec::new()];
+        for g in &groups {
+            combos = combos
+                .iter()
+                .flat_map(|p| {
+                    g.iter().map(move |a| {
+                        let mut v = p.clone();
+                        v.push(a.clone());
+                        v
+                    })
+                })
+                .take(MAX_FANOUT)
+                .collect();
+        }
+        if groups.is_empty() || from_files {
+            let mut a = Arg::lit("<parallel input>");
+            a.w.dynamic = true;
+            let items = if groups.is_empty() {
+                c.stdin_text.as_deref().map(|t| {
+                    split_input(t, None, true)
+                        .into_iter()
+                        .map(|s| vec![Arg::lit(&s)])
+                        .collect()
+                })
+            } else {
+                None
+            };
+            combos = items.unwrap_or_else(|| vec![vec![a]]);
+        }
+        for combo in combos {
+            if command.is_empty() {
+                if combo.iter().any(|a| a.w.dynamic) {
+                    self.problem("parallel of commands not known statically");
+                    continue;
+                }
+                let text: Vec<&str> = combo.iter().map(|a| a.w.text.as_str()).collect();
+                self.nested_script(&text.join(" "), "parallel", &wrappers, None, true);
+                continue;
+            }
+            let uses_repl = command.iter().any(|a| a.w.text.contains("{}"));
+            let args: Vec<Arg> = if uses_repl {
+                let joined = Arg {
+                    w: Word {
+                        text: combo
+                            .iter()
+                            .map(|a| a.w.text.as_str())
+                            .collect::<Vec<_>>()
+                            .join(" "),
+                        glob: combo.iter().any(|a| a.w.glob),
+                        dynamic: combo.iter().any(|a| a.w.dynamic),
+                    },
+                    procsub: None,
+                };
+                command
+                    .iter()
+                    .map(|a| replace_arg(a, "{}", &joined))
+                    .collect()
+            } else {
+                command.iter().cloned().chain(combo).collect()
+            };
+            self.run(Cmd {
+                args,
+                wrappers: wrappers.clone(),
+                text: c.text.clone(),
+                ..Cmd::default()
+            });
+        }
+        Step::Done(None)
+    }
+
+    fn find(&mut self, c: &Cmd) -> Step {
+        let mut i = 1;
+        while i < c.args.len() {
+            match c.args[i].w.text.as_str() {
+                "-H" | "-L" | "-P" => i += 1,
+                "-D" => i += 2,
+                t if t.starts_with("-O") => i += 1,
+                _ => break,
+            }
+        }
+        let mut roots: Vec<Arg> = Vec::new();
+        while i < c.args.len() {
+            let t = c.args[i].w.text.as_str();
+            if t.starts_with('-') || t == "(" || t == "!" || t == ")" {
+                break;
+            }
+            roots.push(c.args[i].clone());
+            i += 1;
+        }
+        if roots.is_empty() {
+            roots.push(Arg::lit("."));
+        }
+        roots.truncate(MAX_FANOUT);
+        let mut inner: Vec<(String, Vec<Arg>)> = Vec::new();
+        let mut delete = false;
+        while i < c.args.len() {
+            let t = c.args[i].w.text.clone();
+            match t.as_str() {
+                "-exec" | "-execdir" | "-ok" | "-okdir" => {
+                    let mut j = i + 1;
+                    let mut args = Vec::new();
+                    while j < c.args.len() {
+                        let a = &c.args[j].w.text;
+                        if a == ";"
+                            || (a == "+" && args.last().is_some_and(|p: &Arg| p.w.text == "{}"))
+                        {
+                            break;
+                        }
+                        args.push(c.args[j].clone());
+                        j += 1;
+                    }
+                    inner.push((format!("find {t}"), args));
+                    i = j + 1;
+                }
+                "-delete" => {
+                    delete = true;
+                    i += 1;
+                }
+                _ => i += 1,
+            }
+        }
+        let mut find = c.clone();
+        find.stdin_text = None;
+        self.emit(find);
+        for (label, args) in inner {
+            if args.is_empty() {
+                continue;
+            }
+            let mut wrappers = c.wrappers.clone();
+            wrappers.push(label);
+            let per_root: Vec<Vec<Arg>> = if args.iter().any(|a| a.w.text.contains("{}")) {
+                roots
+                    .iter()
+                    .map(|r| args.iter().map(|a| replace_arg(a, "{}", r)).collect())
+                    .collect()
+            } else {
+                vec![args.clone()]
+            };
+            for a in per_root {
+                self.run(Cmd {
+                    args: a,
+                    wrappers: wrappers.clone(),
+                    text: c.text.clone(),
+                    ..Cmd::default()
+                });
+            }
+        }
+        if delete {
+            let mut wrappers = c.wrappers.clone();
+            wrappers.push("find -delete".to_string());
+            for r in &roots {
+                let args = vec![Arg::lit("rm"), Arg::lit("-r"), Arg::lit("-f"), r.clone()];
+                self.emit(Cmd {
+                    args,
+                    wrappers: wrappers.clone(),
+                    text: c.text.clone(),
+                    ..Cmd::default()
+                });
+            }
+        }
+        Step::Done(None)
+    }
+
+    fn git(&mut self, c: &mut Cmd) -> Step {
+        for (n, v) in c.assignments.clone() {
+            if matches!(
+                n.as_str(),
+                "GIT_PAGER"
+                    | "GIT_EDITOR"
+                    | "GIT_SSH_COMMAND"
+                    | "GIT_EXTERNAL_DIFF"
+                    | "GIT_ASKPASS"
+                    | "GIT_SEQUENCE_EDITOR"
+                    | "PAGER"
+                    | "EDITOR"
+                    | "VISUAL"
+            ) {
+                self.nested_script(&v, &format!("git {n}"), &c.wrappers.clone(), None, true);
+            }
+        }
+        for _ in 0..8 {
+            let mut i = 1;
+            let mut configs: Vec<String> = Vec::new();
+            while i < c.args.len() {
+                let a = c.args[i].w.text.as_str();
+                match a {
+                    "-c" => {
+                        if let Some(v) = c.args.get(i + 1) {
+                            configs.push(v.w.text.clone());
+                        }
+                        i += 2;
+                    }
+                    "-C" | "--git-dir" | "--work-tree" | "--namespace" | "--super-prefix"
+                    | "--config-env" => i += 2,
+                    _ if a.starts_with('-') => i += 1,
+                    _ => break,
+                }
+            }
+            let mut local_aliases: Vec<(String, String)> = Vec::new();
+            for cfg in &configs {
+                let Some((k, v)) = cfg.split_once('=') else {
+                    continue;
+                };
+                let k = k.to_ascii_lowercase();
+                if let Some(name) = k.strip_prefix("alias.") {
+                    local_aliases.push((name.to_string(), v.to_string()));
+                } else if git_runs_key(&k) {
+                    let v = v.strip_prefix('!').unwrap_or(v);
+                    self.nested_script(v, &format!("git -c {k}"), &c.wrappers.clone(), None, true);
+                }
+            }
+            let Some(sub) = c.args.get(i).map(|a| a.w.text.clone()) else {
+                return Step::Keep;
+            };
+            if sub == "config" {
+                self.record_git_alias(&c.args[i + 1..]);
+            }
+            let alias = local_aliases
+                .iter()
+                .rev()
+                .find(|(n, _)| *n == sub.to_ascii_lowercase())
+                .map(|(_, v)| v.clone())
+                .or_else(|| self.git_aliases.get(&sub.to_ascii_lowercase()).cloned());
+            let Some(alias) = alias else {
+                return Step::Keep;
+            };
+            if let Some(sh) = alias.strip_prefix('!') {
+                let mut text = sh.to_string();
+                for a in &c.args[i + 1..] {
+                    text.push(' ');
+                    text.push_str(&quote(&a.w.text));
+                }
+                self.emit_redirects(c);
+                self.nested_script(&text, "git alias", &c.wrappers.clone(), None, true);
+                return Step::Done(None);
+            }
+            match self.words_of(&alias) {
+                Some(ws) => {
+                    c.args.splice(i..i + 1, ws);
+                }
+                None => {
+                    self.problem("git alias could not be split");
+                    return Step::Keep;
+                }
+            }
+        }
+        Step::Keep
+    }
+
+    fn record_git_alias(&mut self, args: &[Arg]) {
+        let ops: Vec<&Arg> = args.iter().filter(|a| !a.w.text.starts_with('-')).collect();
+        if let [k, v, ..] = ops.as_slice()
+            && let Some(name) = k.w.text.to_ascii_lowercase().strip_prefix("alias.")
+        {
+            let val = if v.w.dynamic {
+                "!$(..)".to_string()
+            } else {
+                v.w.text.clone()
+            };
+            self.git_aliases.insert(name.to_string(), val);
+        }
+    }
+
+    fn eval(&mut self, c: &mut Cmd) -> Step {
+        if c.args.len() < 2 {
+            return Step::Keep;
+        }
+        if c.args[1..].iter().any(|a| a.w.dynamic) {
+            self.problem("eval of a string not known statically");
+            return Step::Keep;
+        }
+        let text: Vec<&str> = c.args[1..].iter().map(|a| a.w.text.as_str()).collect();
+        let text = text.join(" ");
+        self.emit_redirects(c);
+        self.nested_script(&text, "eval", &c.wrappers.clone(), None, false);
+        Step::Done(None)
+    }
+
+    fn source(&mut self, c: &mut Cmd) -> Step {
+        match c.args.get(1).map(|a| a.procsub.clone()) {
+            Some(Some(Some(text))) => {
+                self.emit_redirects(c);
+                let label = format!("{} <(..)", c.args[0].w.text);
+                self.nested_script(&text, &label, &c.wrappers.clone(), None, false);
+                Step::Done(None)
+            }
+            Some(Some(None)) => {
+                // Code read from a process substitution is code read from a pipe.
+                c.stdin = Stdin::Pipe;
+                Step::Keep
+            }
+            _ => Step::Keep,
+        }
+    }
+
+    fn shell(&mut self, c: &mut Cmd, name: &str) -> Step {
+        let mut i = 1;
+        let mut c_mode = false;
+        let mut s_mode = false;
+        while i < c.args.len() {
+            let a = c.args[i].w.text.clone();
+            if a == "-" || a == "--" {
+                i += 1;
+                break;
+            }
+            if let Some(long) = a.strip_prefix("--") {
+                i += if matches!(long, "rcfile" | "init-file") {
+                    2
+                } else {
+                    1
+                };
+                if long == "command" {
+                    c_mode = true;
+                }
+                continue;
+            }
+            if (a.starts_with('-') || a.starts_with('+')) && a.len() > 1 {
+                let mut takes = 0;
+                for ch in a[1..].chars() {
+                    match ch {
+                        'c' => c_mode = true,
+                        's' => s_mode = true,
+                        'o' | 'O' => takes += 1,
+                        _ => {}
+                    }
+                }
+                i += 1 + takes;
+                continue;
+            }
+            break;
+        }
+        let operands: Vec<Arg> = c.args[i.min(c.args.len())..].to_vec();
+        let label_wrappers = c.wrappers.clone();
+        if c_mode {
+            let Some(script) = operands.first() else {
+                return Step::Keep;
+            };
+            if script.w.dynamic {
+                self.problem(format!("{name} -c with a script not known statically"));
+                return Step::Keep;
+            }
+            let positional: Vec<Word> = operands.iter().skip(2).map(|a| a.w.clone()).collect();
+            self.emit_redirects(c);
+            let text = script.w.text.clone();
+            self.nested_script(
+                &text,
+                &format!("{name} -c"),
+                &label_wrappers,
+                Some(positional),
+                true,
+            );
+            return Step::Done(None);
+        }
+        if !s_mode && let Some(op) = operands.first() {
+            return match &op.procsub {
+                Some(Some(text)) => {
+                    let positional: Vec<Word> =
+                        operands.iter().skip(1).map(|a| a.w.clone()).collect();
+                    self.emit_redirects(c);
+                    let text = text.clone();
+                    self.nested_script(
+                        &text,
+                        &format!("{name} <(..)"),
+                        &label_wrappers,
+                        Some(positional),
+                        true,
+                    );
+                    Step::Done(None)
+                }
+                Some(None) => {
+                    c.stdin = Stdin::Pipe;
+                    Step::Keep
+                }
+                None => Step::Keep,
+            };
+        }
+        match c.stdin_text.clone() {
+            Some(text) => {
+                let how = match c.stdin {
+                    Stdin::Pipe => "pipe",
+                    _ => "stdin",
+                };
+                let positional: Vec<Word> = operands.iter().map(|a| a.w.clone()).collect();
+                self.emit_redirects(c);
+                self.nested_script(
+                    &text,
+                    &format!("{name} <{how}"),
+                    &label_wrappers,
+                    Some(positional),
+                    true,
+                );
+                Step::Done(None)
+            }
+            None => Step::Keep,
+        }
+    }
+
+    fn cd(&mut self, c: &Cmd, name: &str) {
+        let operands: Vec<&Arg> = c.args[1..]
+            .iter()
+            .filter(|a| !(a.w.text.starts_with('-') && a.w.text.len() > 1))
+            .collect();
+        if name == "popd" {
+            if let Some(prev) = self.dirstack.pop() {
+                self.cwd = prev;
+            } else {
+                self.problem("popd with an empty directory stack");
+            }
+            return;
+        }
+        let target = match operands.first() {
+            None => {
+                let h = self.env.home.to_string_lossy().into_owned();
+                if h.is_empty() {
+                    self.problem("cd to an unknown home directory");
+                    return;
+                }
+                h
+            }
+            Some(a) if a.w.dynamic || a.w.text == "-" || a.w.glob => {
+                self.problem(format!(
+                    "cd to a directory not known statically: {}",
+                    a.w.text
+                ));
+                a.w.text.clone()
+            }
+            Some(a) => a.w.text.clone(),
+        };
+        if name == "pushd" {
+            self.dirstack.push(self.cwd.clone());
+        }
+        self.cwd = Some(match &self.cwd {
+            _ if target.starts_with('/') => target,
+            Some(base) => format!("{}/{}", base.trim_end_matches('/'), target),
+            None => target,
+        });
+    }
+
+    fn declare(&mut self, c: &Cmd) {
+        for a in c.args[1..].iter().cloned() {
+            if a.w.text.starts_with('-') || a.w.text.starts_with('+') {
+                continue;
+            }
+            if let Some((n, v)) = is_assignment(&a.w.text) {
+                let val = if a.w.dynamic {
+                    Val::Unknown
+                } else {
+                    Val::Known(v.to_string())
+                };
+                self.set_var(n, val);
+            }
+        }
+    }
+
+    /// Split a string into words as the shell would (for `env -S`, git aliases).
+    pub(crate) fn words_of(&mut self, s: &str) -> Option<Vec<Arg>> {
+        let mut p = brush_parser::Parser::new(
+            std::io::Cursor::new(s.as_bytes()),
+            &brush_parser::ParserOptions::default(),
+        );
+        let prog = p.parse_program().ok()?;
+        let [list] = prog.complete_commands.as_slice() else {
+            return (prog.complete_commands.is_empty()).then(Vec::new);
+        };
+        let [item] = list.0.as_slice() else {
+            return None;
+        };
+        if !item.0.additional.is_empty() || item.0.first.seq.len() != 1 {
+            return None;
+        }
+        let ast::Command::Simple(sc) = &item.0.first.seq[0] else {
+            return None;
+        };
+        let mut out = Vec::new();
+        for it in sc.prefix.iter().flat_map(|p| p.0.iter()) {
+            match it {
+                ast::CommandPrefixOrSuffixItem::AssignmentWord(_, w) => {
+                    out.extend(self.expand_fields(&w.value))
+                }
+                _ => return None,
+            }
+        }
+        if let Some(w) = &sc.word_or_name {
+            out.extend(self.expand_fields(&w.value));
+        }
+        for it in sc.suffix.iter().flat_map(|s| s.0.iter()) {
+            match it {
+                ast::CommandPrefixOrSuffixItem::Word(w)
+                | ast::CommandPrefixOrSuffixItem::AssignmentWord(_, w) => {
+                    out.extend(self.expand_fields(&w.value))
+                }
+                _ => return None,
+            }
+        }
+        Some(out)
+    }
+}
+
+fn is_name(s: &str) -> bool {
+    is_assignment(&format!("{s}=")).is_some()
+}
+
+/// Drop `n` words (the wrapper and its options) and record the wrapper.
+fn peel(c: &mut Cmd, label: &str, n: usize) -> Step {
+    if n >= c.args.len() {
+        return Step::Keep;
+    }
+    c.args.drain(..n);
+    c.wrappers.push(label.to_string());
+    Step::Peeled
+}
+
+/// Replace `pat` inside an argument by another argument's text (flags are inherited).
+fn replace_arg(a: &Arg, pat: &str, by: &Arg) -> Arg {
+    if !a.w.text.contains(pat) {
+        return a.clone();
+    }
+    Arg {
+        w: Word {
+            text: a.w.text.replace(pat, &by.w.text),
+            glob: a.w.glob || by.w.glob,
+            dynamic: a.w.dynamic || by.w.dynamic,
+        },
+        procsub: None,
+    }
+}
+
+/// Split xargs/parallel input into items.
+fn split_input(t: &str, delim: Option<char>, lines: bool) -> Vec<String> {
+    match delim {
+        Some(d) => t
+            .split(d)
+            .filter(|s| !s.is_empty())
+            .map(|s| s.trim_end_matches('\n').to_string())
+            .collect(),
+        None if lines => t
+            .lines()
+            .map(|l| l.trim().to_string())
+            .filter(|l| !l.is_empty())
+            .collect(),
+        None => {
+            let mut out = Vec::new();
+            let mut cur = String::new();
+            let mut q: Option<char> = None;
+            let mut started = false;
+            for ch in t.chars() {
+                match (q, ch) {
+                    (Some(qc), c) if c == qc => q = None,
+                    (Some(_), c) => cur.push(c),
+                    (None, '\'' | '"') => {
+                        q = Some(ch);
+                        started = true;
+                    }
+                    (None, c) if c.is_whitespace() => {
+                        if started {
+                            out.push(std::mem::take(&mut cur));
+                            started = false;
+                        }
+                    }
+                    (None, c) => {
+                        cur.push(c);
+                        started = true;
+                    }
+                }
+            }
+            if started {
+                out.push(cur);
+            }
+            out
+        }
+    }
+}

@@ -1,0 +1,222 @@
+//! Every hook event through the real binary: decisions, outcome records linked by tool_use_id,
+//! prompt hashes, session and subagent events, unknown events, enforcement gaps.
+
+mod common;
+use common::*;
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+fn sha(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
+fn strict(s: &Sandbox, event: &str, extra: Value) -> std::process::Output {
+    s.hook(
+        &["--policy", "strict", "hook", event],
+        &s.payload(event, extra),
+    )
+}
+
+fn records_of(s: &Sandbox, event: &str) -> Vec<Value> {
+    s.records()
+        .into_iter()
+        .filter(|r| r["event"] == event)
+        .collect()
+}
+
+#[test]
+fn allowed_call_then_outcome_linked_by_tool_use_id() {
+    let s = Sandbox::new();
+    let file = s.project.join("src/main.rs");
+    let out = strict(
+        &s,
+        "PreToolUse",
+        json!({"tool_name": "Read", "tool_input": {"file_path": file}, "tool_use_id": "toolu_r1"}),
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let v = assert_one_json_object(&out);
+    assert_ne!(decision(&out).as_deref(), Some("deny"), "{v}");
+    assert_ne!(decision(&out).as_deref(), Some("ask"), "{v}");
+    let d = records_of(&s, "decision");
+    assert_eq!(d.len(), 1);
+    assert_eq!(d[0]["tool_use_id"], "toolu_r1");
+    assert_eq!(d[0]["door"], "hook");
+    assert_eq!(d[0]["agent"], "claude-code");
+
+    let response = json!({"type": "text", "file": {"filePath": file, "content": "TOP-SECRET-CONTENT", "numLines": 1}});
+    let out = strict(
+        &s,
+        "PostToolUse",
+        json!({"tool_name": "Read", "tool_input": {"file_path": file}, "tool_use_id": "toolu_r1", "tool_response": response, "duration_ms": 12}),
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(assert_one_json_object(&out), json!({}));
+    let post = records_of(&s, "tool.post");
+    assert_eq!(post.len(), 1);
+    let p = &post[0];
+    assert_eq!(p["tool_use_id"], "toolu_r1");
+    assert_eq!(p["session"], "sess-test");
+    assert_eq!(p["outcome"]["status"], "ok");
+    assert_eq!(p["outcome"]["duration_ms"], 12);
+    let bytes = serde_json::to_vec(&response).unwrap();
+    assert_eq!(p["outcome"]["output_sha256"], sha(&bytes));
+    assert_eq!(p["outcome"]["output_bytes"], bytes.len());
+    assert!(p["input_sha256"].is_string());
+    let ledger = String::from_utf8_lossy(&s.ledger_bytes()).into_owned();
+    assert!(
+        !ledger.contains("TOP-SECRET-CONTENT"),
+        "outputs are hashed, never stored"
+    );
+    assert!(records_of(&s, "enforcement.gap").is_empty());
+}
+
+#[test]
+fn failure_outcome() {
+    let s = Sandbox::new();
+    let out = strict(
+        &s,
+        "PostToolUseFailure",
+        json!({"tool_name": "Bash", "tool_input": {"command": "cargo test"}, "tool_use_id": "toolu_f", "error": "Exit code 101\nthread panicked", "duration_ms": 900}),
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let p = &records_of(&s, "tool.post")[0];
+    assert_eq!(p["outcome"]["status"], "error");
+    assert_eq!(p["outcome"]["exit_code"], 101);
+    assert_eq!(p["hook_event"], "PostToolUseFailure");
+    assert_eq!(
+        p["outcome"]["output_sha256"],
+        sha(b"Exit code 101\nthread panicked")
+    );
+}
+
+#[test]
+fn prompt_is_hashed_never_stored() {
+    let s = Sandbox::new();
+    let prompt = "deploy it, the password is hunter2-PROMPT-XYZ";
+    let out = s.hook(
+        &["hook", "user-prompt-submit"],
+        &s.payload("UserPromptSubmit", json!({"prompt": prompt})),
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(assert_one_json_object(&out), json!({}));
+    let r = &records_of(&s, "prompt.submit")[0];
+    assert_eq!(r["prompt_sha256"], sha(prompt.as_bytes()));
+    assert_eq!(r["prompt_bytes"], prompt.len());
+    assert!(!String::from_utf8_lossy(&s.ledger_bytes()).contains("PROMPT-XYZ"));
+}
+
+#[test]
+fn denied_call_that_runs_anyway_is_an_enforcement_gap() {
+    let s = Sandbox::new();
+    let out = strict(
+        &s,
+        "PreToolUse",
+        json!({"tool_name": "Bash", "tool_input": {"command": "rm -rf /"}, "tool_use_id": "toolu_bad"}),
+    );
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(decision(&out).as_deref(), Some("deny"));
+    let reason = assert_one_json_object(&out)["hookSpecificOutput"]["permissionDecisionReason"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(reason.contains("rule"), "{reason}");
+    let seq = records_of(&s, "decision")[0]["seq"].as_u64().unwrap();
+    assert!(reason.contains(&format!("seq {seq}")), "{reason}");
+
+    // A different call's outcome is no gap.
+    strict(
+        &s,
+        "PostToolUse",
+        json!({"tool_name": "Bash", "tool_use_id": "toolu_other", "tool_response": {"stdout": ""}}),
+    );
+    assert!(records_of(&s, "enforcement.gap").is_empty());
+
+    let out = strict(
+        &s,
+        "PostToolUse",
+        json!({"tool_name": "Bash", "tool_input": {"command": "rm -rf /"}, "tool_use_id": "toolu_bad", "tool_response": {"stdout": "", "stderr": "", "interrupted": false}}),
+    );
+    assert_eq!(out.status.code(), Some(0));
+    let gaps = records_of(&s, "enforcement.gap");
+    assert_eq!(gaps.len(), 1);
+    assert_eq!(gaps[0]["tool_use_id"], "toolu_bad");
+    assert_eq!(gaps[0]["decision_seq"], seq);
+}
+
+#[test]
+fn permission_request_is_answered_in_its_own_shape() {
+    let s = Sandbox::new();
+    let out = strict(
+        &s,
+        "PermissionRequest",
+        json!({"tool_name": "Bash", "tool_input": {"command": "sudo rm /etc/hosts"}}),
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let v = assert_one_json_object(&out);
+    assert_eq!(
+        v["hookSpecificOutput"]["hookEventName"],
+        "PermissionRequest"
+    );
+    assert_eq!(v["hookSpecificOutput"]["decision"]["behavior"], "deny");
+    assert!(v["hookSpecificOutput"].get("permissionDecision").is_none());
+}
+
+#[test]
+fn session_subagent_and_unknown_events_are_recorded() {
+    let s = Sandbox::new();
+    let runs = [
+        (
+            "SessionStart",
+            json!({"source": "startup", "model": "claude-opus"}),
+        ),
+        (
+            "SubagentStart",
+            json!({"agent_id": "a1", "agent_type": "Explore"}),
+        ),
+        (
+            "SubagentStop",
+            json!({"agent_id": "a1", "agent_type": "Explore", "last_assistant_message": "SUBAGENT-TEXT"}),
+        ),
+        (
+            "Notification",
+            json!({"message": "NOTIFY-TEXT", "notification_type": "idle_prompt"}),
+        ),
+        ("SessionEnd", json!({"reason": "logout"})),
+    ];
+    for (event, extra) in runs {
+        // No event argument: taken from hook_event_name.
+        let out = s.hook(&["hook"], &s.payload(event, extra));
+        assert_eq!(out.status.code(), Some(0), "{event}: {}", stderr(&out));
+        assert_eq!(
+            assert_one_json_object(&out),
+            json!({}),
+            "{event}: no decision"
+        );
+    }
+    let kinds: Vec<String> = s
+        .records()
+        .iter()
+        .map(|r| r["event"].as_str().unwrap_or("").to_string())
+        .filter(|e| e != "ledger.genesis")
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "session.start",
+            "subagent.start",
+            "subagent.stop",
+            "hook.event",
+            "session.end"
+        ]
+    );
+    let rs = s.records();
+    let start = rs.iter().find(|r| r["event"] == "session.start").unwrap();
+    assert_eq!(start["source"], "startup");
+    let sub = rs.iter().find(|r| r["event"] == "subagent.stop").unwrap();
+    assert_eq!(sub["agent_type"], "Explore");
+    let other = rs.iter().find(|r| r["event"] == "hook.event").unwrap();
+    assert_eq!(other["hook_event"], "Notification");
+    assert_eq!(other["notification_type"], "idle_prompt");
+    let ledger = String::from_utf8_lossy(&s.ledger_bytes()).into_owned();
+    assert!(!ledger.contains("NOTIFY-TEXT") && !ledger.contains("SUBAGENT-TEXT"));
+}

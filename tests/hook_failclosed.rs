@@ -1,0 +1,175 @@
+//! Fail-closed mode: every internal-error condition answers deny with exit 2 and one line on
+//! stderr; audit mode allows instead. Real processes, real files.
+
+mod common;
+use common::*;
+use serde_json::json;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+fn assert_fail_closed(out: &std::process::Output, why: &str) {
+    assert_eq!(out.status.code(), Some(2), "{why}: {}", stderr(out));
+    assert_eq!(decision(out).as_deref(), Some("deny"), "{why}");
+    assert_one_json_object(out);
+    let err = stderr(out);
+    assert_eq!(
+        err.trim_end().lines().count(),
+        1,
+        "{why}: one stderr line: {err:?}"
+    );
+    assert!(err.contains(why), "{why}: {err}");
+}
+
+#[test]
+fn empty_stdin() {
+    let s = Sandbox::new();
+    assert_fail_closed(&s.hook(&["hook", "PreToolUse"], b""), "empty hook payload");
+}
+
+#[test]
+fn malformed_and_non_object_stdin() {
+    let s = Sandbox::new();
+    assert_fail_closed(
+        &s.hook(&["hook", "PreToolUse"], b"{\"tool_name\": "),
+        "not valid JSON",
+    );
+    assert_fail_closed(
+        &s.hook(&["hook", "pre-tool-use"], b"[1,2]"),
+        "not a JSON object",
+    );
+}
+
+#[test]
+fn payload_over_the_size_limit() {
+    let s = Sandbox::new();
+    let mut big =
+        br#"{"hook_event_name":"PreToolUse","tool_name":"Write","tool_input":{"content":""#
+            .to_vec();
+    big.extend(std::iter::repeat_n(b'a', 5 * 1024 * 1024));
+    big.extend(br#""}}"#);
+    assert_fail_closed(
+        &s.hook(&["hook", "PreToolUse"], &big),
+        "larger than 4194304 bytes",
+    );
+}
+
+#[test]
+fn missing_and_invalid_policy() {
+    let s = Sandbox::new();
+    let payload = s.payload(
+        "PreToolUse",
+        json!({"tool_name": "Bash", "tool_input": {"command": "ls"}}),
+    );
+    let missing = s.dir.path().join("no-such-policy.yaml");
+    let out = s.hook(
+        &["--policy", missing.to_str().unwrap(), "hook", "PreToolUse"],
+        &payload,
+    );
+    assert_fail_closed(&out, "cannot load the policy");
+    let bad = write_policy(
+        s.dir.path(),
+        "bad.yaml",
+        "rules: [ {id: x, effect: explode\n",
+    );
+    let out = s.hook(
+        &["--policy", bad.to_str().unwrap(), "hook", "PreToolUse"],
+        &payload,
+    );
+    assert_fail_closed(&out, "cannot load the policy");
+}
+
+#[test]
+fn unwritable_ledger() {
+    let s = Sandbox::new();
+    std::fs::create_dir_all(&s.pw).unwrap();
+    // A file where the ledger folder should be: not writable, even for root.
+    std::fs::write(s.pw.join("ledger"), "not a folder").unwrap();
+    let payload = s.payload(
+        "PreToolUse",
+        json!({"tool_name": "Bash", "tool_input": {"command": "ls"}}),
+    );
+    let out = s.hook(&["--policy", "strict", "hook", "PreToolUse"], &payload);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert_eq!(decision(&out).as_deref(), Some("deny"));
+    assert!(stderr(&out).contains("ledger"), "{}", stderr(&out));
+    // An outcome that cannot be recorded fails closed too.
+    let post = s.payload(
+        "PostToolUse",
+        json!({"tool_name": "Bash", "tool_use_id": "t1", "tool_response": {"stdout": "x"}}),
+    );
+    let out = s.hook(&["hook", "PostToolUse"], &post);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("ledger"));
+}
+
+#[test]
+fn panic_answers_deny() {
+    let s = Sandbox::new();
+    let payload = s.payload(
+        "PreToolUse",
+        json!({"tool_name": "Bash", "tool_input": {"command": "ls"}}),
+    );
+    let mut cmd = s.cmd(&["hook", "PreToolUse"]);
+    cmd.env("PATCHWORK_HOOK_TEST_PANIC", "1");
+    let out = run_with_stdin(cmd, &payload);
+    assert_fail_closed(&out, "internal panic");
+}
+
+#[test]
+fn internal_deadline_answers_deny() {
+    let s = Sandbox::new();
+    // stdin that never ends: the hook must not wait for Claude Code's timeout.
+    let mut child = s
+        .cmd(&["hook", "PreToolUse", "--deadline-ms", "300"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let _keep_open = child.stdin.take();
+    let started = Instant::now();
+    let out = loop {
+        if child.try_wait().unwrap().is_some() {
+            break child.wait_with_output().unwrap();
+        }
+        assert!(started.elapsed() < Duration::from_secs(20), "the hook hung");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert_fail_closed(&out, "internal deadline");
+}
+
+#[test]
+fn no_event_anywhere() {
+    let s = Sandbox::new();
+    let out = s.hook(
+        &["hook"],
+        br#"{"tool_name":"Bash","tool_input":{"command":"ls"}}"#,
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("no event"));
+}
+
+#[test]
+fn audit_mode_allows_and_records_errors() {
+    let s = Sandbox::new();
+    for input in [&b""[..], b"{oops", b"42"] {
+        let out = s.hook(&["hook", "PreToolUse", "--policy-mode", "audit"], input);
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        assert_eq!(assert_one_json_object(&out), json!({}));
+        assert!(stderr(&out).contains("audit mode"));
+    }
+    let mut cmd = s.cmd(&["hook", "PreToolUse", "--policy-mode", "audit"]);
+    cmd.env("PATCHWORK_HOOK_TEST_PANIC", "1");
+    let out = run_with_stdin(cmd, &s.payload("PreToolUse", json!({"tool_name": "Read"})));
+    assert_eq!(out.status.code(), Some(0));
+}
+
+#[test]
+fn permission_request_fails_closed_in_json() {
+    let s = Sandbox::new();
+    let out = s.hook(&["hook", "PermissionRequest"], b"not json");
+    // Claude Code ignores exit 2 for PermissionRequest: the deny must be in the JSON.
+    let v = assert_one_json_object(&out);
+    assert_eq!(v["hookSpecificOutput"]["decision"]["behavior"], "deny");
+    assert_eq!(out.status.code(), Some(0));
+}

@@ -18,6 +18,8 @@ fn project() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("notes.txt"), "line one\nline two\n").unwrap();
     std::fs::write(dir.path().join(".env"), format!("API_KEY={SECRET}\n")).unwrap();
+    std::fs::create_dir(dir.path().join(".claude")).unwrap();
+    std::fs::write(dir.path().join(".claude/settings.json"), "{\"hooks\":{}}\n").unwrap();
     dir
 }
 

@@ -262,12 +262,14 @@ const scenarios = {
       "read .env",
       await guarded.callTool({ name: "read_text_file", arguments: { path: join(PROJECT, ".env") } }),
     );
-    const before = readFileSync(join(PROJECT, ".env"), "utf8");
+    // A refused write never reaches the upstream: the file stays untouched.
+    const settings = join(PROJECT, ".claude", "settings.json");
+    const before = readFileSync(settings, "utf8");
     assertRefused(
-      "overwrite .env",
-      await guarded.callTool({ name: "write_file", arguments: { path: join(PROJECT, ".env"), content: "pwned" } }),
+      "overwrite the agent's settings",
+      await guarded.callTool({ name: "write_file", arguments: { path: settings, content: "{}" } }),
     );
-    assert.equal(readFileSync(join(PROJECT, ".env"), "utf8"), before, "the upstream saw the refused write");
+    assert.equal(readFileSync(settings, "utf8"), before, "the upstream saw the refused write");
     await guarded.close();
     await direct.close();
   },

@@ -197,6 +197,18 @@ const scenarios = {
     assert.match(again.content[0].text, /^two from \d+$/);
     assert.notEqual(again.content[0].text.split(" ").pop(), first.content[0].text.split(" ").pop());
 
+    // resources/read of a file: URI is checked like a file read; a refusal is a JSON-RPC error
+    // (resources have no isError result) that names the rule and never carries the content.
+    const notes = await client.readResource({ uri: `file://${PROJECT}/notes.txt` });
+    assert.equal(notes.contents[0].text, readFileSync(join(PROJECT, "notes.txt"), "utf8"));
+    const err = await client.readResource({ uri: `file://${PROJECT}/.env` }).then(
+      (r) => assert.fail(`read of .env answered: ${text(r)}`),
+      (e) => e,
+    );
+    assert.equal(err.code, -32010, String(err));
+    assert.match(err.message, /patchwork-gateway policy refused/);
+    assert.ok(!String(err.message).includes(SECRET) && !text(err.data).includes(SECRET));
+
     // Refusals apply in aggregation too, and the ledger names the upstream.
     assertRefused("read .env", await client.callTool({ name: "read_file", arguments: { path: ".env" } }));
     await client.close();

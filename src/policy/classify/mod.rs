@@ -4,9 +4,13 @@
 //! same path targets and shell commands, judged by the same rules.
 
 mod command;
+mod exec;
+mod files;
 mod git;
 mod mcp;
+mod net;
 pub mod places;
+mod system;
 
 use crate::call::{Action, Classification, Finding, Flag, Risk, Target, TargetKind, ToolCall};
 use crate::policy::Env;

@@ -165,6 +165,16 @@ impl Policy {
             serde_yaml_ng::from_str(text).map_err(|e| fail(vec![Problem::from_yaml(&e)]))?;
         let places = Places::of(env);
         let mut problems = Vec::new();
+        if raw.name.trim().is_empty() {
+            problems.push(Problem {
+                line: text
+                    .lines()
+                    .position(|l| l.starts_with("name:"))
+                    .map(|i| i + 1),
+                field: "name".into(),
+                message: "give the policy a name".into(),
+            });
+        }
         let mut rules = Vec::with_capacity(raw.rules.len());
         let mut seen: BTreeMap<&str, usize> = BTreeMap::new();
         for (i, r) in raw.rules.iter().enumerate() {

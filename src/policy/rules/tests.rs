@@ -225,6 +225,11 @@ fn invalid_effect_risk_action_flag_mode_are_named() {
 fn missing_required_fields_are_named() {
     let err = problems("mode: audit\n");
     assert_eq!(one(&err).field, "name");
+    let err = problems("# comment\nname: \"\"\n");
+    assert_eq!(
+        (one(&err).line, one(&err).field.as_str()),
+        (Some(2), "name")
+    );
     let err = problems(&format!(
         "{HEAD}rules:\n  - id: a\n    effect: deny\n    risk: high\n"
     ));

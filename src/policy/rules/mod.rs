@@ -9,6 +9,7 @@ mod error;
 mod evaluate;
 mod matchers;
 mod schema;
+pub mod trust;
 
 pub use error::{PolicyError, Problem};
 pub use evaluate::{Decision, Hit};
@@ -121,13 +122,23 @@ impl Policy {
             Some(name) if profiles::builtin(name).is_some() => Ok(Self::builtin_for(name, env)?),
             Some(path) => Self::from_file(Path::new(path), env),
             None => {
-                for candidate in [
-                    env.project.join(".patchwork").join("policy.yaml"),
-                    env.patchwork_home.join("policy.yaml"),
-                ] {
-                    if candidate.exists() {
-                        return Self::from_file(&candidate, env);
+                let project = env.project.join(".patchwork").join("policy.yaml");
+                if project.exists() {
+                    let text = std::fs::read_to_string(&project).with_context(|| {
+                        format!("cannot read policy file {}", project.display())
+                    })?;
+                    if trust::is_trusted(&project, &text, env) {
+                        return Ok(Self::parse(&text, Source::File(project), env)?);
                     }
+                    tracing::warn!(
+                        "ignoring the project policy {} because you have not trusted it \
+                         (run `patchwork-gateway policy trust` in the project to use it)",
+                        project.display()
+                    );
+                }
+                let home = env.patchwork_home.join("policy.yaml");
+                if home.exists() {
+                    return Self::from_file(&home, env);
                 }
                 Ok(Self::builtin_for(profiles::DEFAULT, env)?)
             }

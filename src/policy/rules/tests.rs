@@ -104,7 +104,7 @@ fn builtin_profiles_load_by_name() {
 }
 
 #[test]
-fn load_without_spec_prefers_project_then_home_then_standard() {
+fn load_without_spec_prefers_trusted_project_then_home_then_standard() {
     let dir = tempfile::tempdir().unwrap();
     let env = Env {
         home: dir.path().join("home"),
@@ -121,6 +121,12 @@ fn load_without_spec_prefers_project_then_home_then_standard() {
         "name: from-project\n",
     )
     .unwrap();
+    assert_eq!(
+        Policy::load(None, &env).unwrap().name,
+        "from-home",
+        "an untrusted project policy is ignored"
+    );
+    super::trust::trust(&env.project.join(".patchwork/policy.yaml"), &env).unwrap();
     let p = Policy::load(None, &env).unwrap();
     assert_eq!(p.name, "from-project");
     assert_eq!(

@@ -182,12 +182,12 @@ fn project_scope_and_empty_start() {
     let env = Sandbox::new();
     let project = env.home.join("proj");
     std::fs::create_dir_all(&project).unwrap();
-    env.run(&[
-        "init",
-        "claude-code",
-        "--project",
-        project.to_str().unwrap(),
-    ]);
+    let dir = project.to_str().unwrap();
+    env.run(&["init", "claude-code", "--project", dir, "--strict-profile"]);
+    // The project policy is written and trusted, so the Gate uses it there.
+    assert!(project.join(".patchwork/policy.yaml").exists());
+    let status = String::from_utf8(env.run(&["status", "--project", dir]).stdout).unwrap();
+    assert!(status.contains("policy:   strict"), "{status}");
     let s = read(&project.join(".claude/settings.json"));
     assert_eq!(ours(&s, "PreToolUse").len(), 1);
     assert_eq!(s["hooks"]["PreToolUse"][0]["matcher"], "*");

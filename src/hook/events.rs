@@ -180,7 +180,7 @@ fn session_start(ctx: HookCtx<'_>, event: &Event, p: &Payload) -> Handled {
     };
     let mut r = base("session.start", event, p);
     r.insert("action".into(), json!("session_start"));
-    copy(&mut r, p, &["source", "model", "session_title"]);
+    copy(&mut r, p, &["source", "model"]);
     r.insert("armed".into(), json!(armed.is_ok()));
     if let Err(why) = &armed {
         r.insert("not_armed_reason".into(), json!(adapter::one_line(why)));

@@ -200,6 +200,32 @@ fn edited_tip_is_refused_not_repaired() {
 }
 
 #[test]
+fn a_lock_held_too_long_fails_the_append_instead_of_hanging() {
+    let t = tempfile::tempdir().unwrap();
+    let l = Ledger::open(t.path())
+        .unwrap()
+        .with_lock_timeout(Duration::from_millis(200));
+    l.append(fields(0)).unwrap();
+    // Another holder of the lock (a separate open file description, like another process).
+    let other = std::fs::File::open(t.path().join("lock")).unwrap();
+    other.lock().unwrap();
+    let err = l.append(fields(1)).unwrap_err().to_string();
+    assert!(err.contains("stayed locked"), "{err}");
+    other.unlock().unwrap();
+    // The abandoned waiter releases the lock it may have obtained; appends go on.
+    assert_eq!(l.append(fields(1)).unwrap().seq, 1);
+    assert_eq!(
+        Ledger::open(t.path())
+            .unwrap()
+            .append(fields(2))
+            .unwrap()
+            .seq,
+        2
+    );
+    assert!(l.verify(None).unwrap().intact);
+}
+
+#[test]
 fn garbage_line_past_the_state_is_refused() {
     let t = tempfile::tempdir().unwrap();
     let l = Ledger::open(t.path()).unwrap();

@@ -15,6 +15,7 @@ pub mod record;
 pub mod redact;
 pub mod scan;
 pub mod seal;
+mod stream;
 mod verify;
 
 pub use query::{Records, Status};

@@ -18,8 +18,9 @@ const CHUNK: usize = 4 << 20;
 #[derive(Debug, Clone, Default)]
 pub struct Line {
     pub seq: Option<u64>,
-    pub prev: Option<String>,
-    pub hash: Option<String>,
+    /// `prev` and `hash` as raw SHA-256 digests.
+    pub prev: Option<[u8; 32]>,
+    pub hash: Option<[u8; 32]>,
     pub hash_ok: bool,
     /// An `event: "ledger_recovery"` record.
     pub recovery: bool,
@@ -33,8 +34,8 @@ impl Line {
         match c {
             Ok(c) => Line {
                 seq: Some(c.seq),
-                prev: Some(c.prev.to_string()),
-                hash: Some(c.hash.to_string()),
+                prev: digest(c.prev),
+                hash: digest(c.hash),
                 hash_ok: c.hash_ok,
                 recovery: c.event == Some("ledger_recovery"),
                 fault: None,
@@ -45,6 +46,18 @@ impl Line {
             },
         }
     }
+}
+
+/// The digest of a `sha256:<hex>` value (already checked by the scanner).
+pub fn digest(tagged: &str) -> Option<[u8; 32]> {
+    let mut out = [0u8; 32];
+    hex::decode_to_slice(tagged.strip_prefix("sha256:")?, &mut out).ok()?;
+    Some(out)
+}
+
+/// `sha256:<hex>` of a digest.
+pub fn tagged(d: &[u8; 32]) -> String {
+    format!("sha256:{}", hex::encode(d))
 }
 
 /// Calls `sink` with every complete line of `file`, in order, and returns the byte offset of an

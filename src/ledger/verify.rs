@@ -18,9 +18,8 @@
 //! `torn_tail` for an incomplete last line.
 
 use super::append::read_state;
-use super::record::GENESIS;
 use super::seal::{SealKey, read_seals};
-use super::stream::{Line, scan_file};
+use super::stream::{Line, scan_file, tagged};
 use super::{LOCK_FILE, LOG_FILE, SEALS_FILE};
 use anyhow::{Context, Result};
 use serde::Serialize;
@@ -175,8 +174,8 @@ pub fn verify(dir: &Path, key: Option<&SealKey>) -> Result<VerifyReport> {
         seal_ok,
         damage: Vec::new(),
         verified: 0,
-        tip: GENESIS.to_string(),
-        last_prev: GENESIS.to_string(),
+        tip: [0; 32],
+        last_prev: [0; 32],
         recoveries: 0,
         broken: false,
         lines: 0,
@@ -241,7 +240,7 @@ pub fn verify(dir: &Path, key: Option<&SealKey>) -> Result<VerifyReport> {
         intact: all.is_empty(),
         records,
         verified: v.verified,
-        tip: v.tip,
+        tip: tagged(&v.tip),
         recoveries: v.recoveries,
         seals: seals_total,
         seals_ok,
@@ -282,8 +281,9 @@ struct Walk {
     seal_ok: Vec<bool>,
     damage: Vec<Damage>,
     verified: u64,
-    tip: String,
-    last_prev: String,
+    /// Hash of the last verified record, and that record's `prev` (zeros = genesis).
+    tip: [u8; 32],
+    last_prev: [u8; 32],
     recoveries: u64,
     /// The chain broke (the first break is `damage[0]`); later seals are not checked.
     broken: bool,
@@ -306,7 +306,8 @@ impl Walk {
             return;
         };
         for e in es {
-            if e.tip != self.tip {
+            let tip = tagged(&self.tip);
+            if e.tip != tip {
                 if let Some(i) = e.seal {
                     self.seal_ok[i] = false;
                 }
@@ -318,7 +319,7 @@ impl Walk {
                         e.who,
                         e.tip,
                         count.saturating_sub(1),
-                        self.tip
+                        tip
                     ),
                 });
             }
@@ -330,10 +331,8 @@ impl Walk {
         self.lines += 1;
         if matches!(self.mode, Mode::Normal) {
             let e = self.verified;
-            let chained = l.fault.is_none()
-                && l.hash_ok
-                && l.seq == Some(e)
-                && l.prev.as_deref() == Some(self.tip.as_str());
+            let chained =
+                l.fault.is_none() && l.hash_ok && l.seq == Some(e) && l.prev == Some(self.tip);
             if chained {
                 if l.recovery {
                     self.recoveries += 1;
@@ -372,7 +371,7 @@ impl Walk {
         let skippable = ahead.first().is_some_and(|next| {
             next.hash_ok
                 && next.seq == Some(e)
-                && next.prev.as_deref() == Some(self.tip.as_str())
+                && next.prev == Some(self.tip)
                 && match ahead.get(1) {
                     Some(n2) => n2.seq == Some(e + 1) && n2.prev == next.hash,
                     None => !(cur.seq == Some(e + 1) && cur.prev == next.hash),
@@ -400,7 +399,7 @@ impl Walk {
                 format!("the line at seq {e} does not match its own hash (content changed)"),
             );
         }
-        if e > 0 && s == e - 1 && cur.prev.as_deref() == Some(self.last_prev.as_str()) {
+        if e > 0 && s == e - 1 && cur.prev == Some(self.last_prev) {
             return d(
                 DamageKind::Inserted,
                 e - 1,

@@ -18,7 +18,7 @@ export PATCHWORK_HOME="$out/home"
 "$run" direct "$out/direct.txt" >"$out/direct.log" 2>&1 || true
 "$run" proxy "$bin --policy strict wrap --http 127.0.0.1:\$PROXY_PORT -- \$STDIO_SERVER_CMD" "$out/stdio.txt" >"$out/stdio.log" 2>&1 || true
 "$run" proxy "$bin --policy strict wrap --http 127.0.0.1:\$PROXY_PORT --url \$UPSTREAM_URL" "$out/url.txt" >"$out/url.log" 2>&1 || true
-for t in direct stdio url; do grep '^# summary' "$out/$t.txt" | sed "s/^/$t: /"; done
+for t in direct stdio url; do grep '^# summary' "$out/$t.txt" | sed "s/^/$t: /" || true; done
 status=0
 echo "-- direct vs wrap (stdio upstream)"
 "$run" compare "$out/direct.txt" "$out/stdio.txt" || status=1

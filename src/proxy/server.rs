@@ -265,9 +265,7 @@ impl Gateway {
                 } else {
                     Status::Completed
                 };
-                self.guard
-                    .outcome(pending, status, Some(&result), None)
-                    .await;
+                self.guard.outcome(pending, status, Some(&result), None);
                 Ok(result.into())
             }
             Target::Upstream(i, tool) => {
@@ -278,27 +276,21 @@ impl Gateway {
                 match up.request(req, &ctx).await {
                     Ok(ServerResult::CallToolResult(r)) => {
                         self.guard
-                            .outcome(pending, Status::Completed, Some(&r), None)
-                            .await;
+                            .outcome(pending, Status::Completed, Some(&r), None);
                         Ok(r.into())
                     }
                     Ok(ServerResult::InputRequiredResult(r)) => {
-                        self.guard
-                            .outcome(pending, Status::Completed, None, None)
-                            .await;
+                        self.guard.outcome(pending, Status::Completed, None, None);
                         Ok(CallToolResponse::InputRequired(r))
                     }
                     Ok(ServerResult::CreateTaskResult(r)) => {
-                        self.guard
-                            .outcome(pending, Status::Completed, None, None)
-                            .await;
+                        self.guard.outcome(pending, Status::Completed, None, None);
                         Ok(CallToolResponse::Task(r))
                     }
                     Ok(ServerResult::EmptyResult(_)) => {
                         let r = CallToolResult::success(vec![]);
                         self.guard
-                            .outcome(pending, Status::Completed, Some(&r), None)
-                            .await;
+                            .outcome(pending, Status::Completed, Some(&r), None);
                         Ok(r.into())
                     }
                     Ok(_) => {
@@ -307,8 +299,7 @@ impl Gateway {
                             up.spec.name
                         );
                         self.guard
-                            .outcome(pending, Status::Failed, None, Some(msg.clone()))
-                            .await;
+                            .outcome(pending, Status::Failed, None, Some(msg.clone()));
                         Err(McpError::internal_error(msg, None))
                     }
                     Err(ServiceError::Timeout { timeout }) => {
@@ -318,22 +309,21 @@ impl Gateway {
                             timeout.as_secs()
                         );
                         let r = CallToolResult::error(vec![ContentBlock::text(msg)]);
-                        self.guard
-                            .outcome(pending, Status::Timeout, Some(&r), None)
-                            .await;
+                        self.guard.outcome(pending, Status::Timeout, Some(&r), None);
                         Ok(r.into())
                     }
                     Err(e @ ServiceError::Cancelled { .. }) => {
-                        self.guard
-                            .outcome(pending, Status::Cancelled, None, None)
-                            .await;
+                        self.guard.outcome(pending, Status::Cancelled, None, None);
                         Err(service_error(&up.spec.name, e))
                     }
                     Err(e) => {
                         let e = service_error(&up.spec.name, e);
-                        self.guard
-                            .outcome(pending, Status::Failed, None, Some(e.message.to_string()))
-                            .await;
+                        self.guard.outcome(
+                            pending,
+                            Status::Failed,
+                            None,
+                            Some(e.message.to_string()),
+                        );
                         Err(e)
                     }
                 }
@@ -684,7 +674,7 @@ impl ServerHandler for Gateway {
                 Ok(_) => (Status::Completed, None),
                 Err(e) => (Status::Failed, Some(e.message.to_string())),
             };
-            self.guard.outcome(p, status, None, error).await;
+            self.guard.outcome(p, status, None, error);
         }
         match answer? {
             ServerResult::ReadResourceResult(r) => Ok(ReadResourceResponse::Complete(r)),

@@ -91,8 +91,9 @@ fn main() {
         d.sort();
         g.sort();
         println!(
-            "tools/call over stdio, {} calls each, policy {policy}, ledger on",
-            d.len()
+            "tools/call over stdio, {} calls each, policy {policy}, ledger on in {}",
+            d.len(),
+            home.path().display()
         );
         println!("{:<10} {:>9} {:>9}", "", "p50 ms", "p99 ms");
         println!(

@@ -1,6 +1,7 @@
 //! Unit tests of policy loading, validation, matchers and evaluation, with hand-built
 //! classifications.
 
+use super::matchers::host_of;
 use super::*;
 use crate::call::{Door, Finding, Target, TargetKind};
 use serde_json::json;
@@ -103,7 +104,7 @@ fn builtin_profiles_load_by_name() {
 }
 
 #[test]
-fn load_without_spec_prefers_project_then_home_then_standard() {
+fn load_without_spec_prefers_trusted_project_then_home_then_standard() {
     let dir = tempfile::tempdir().unwrap();
     let env = Env {
         home: dir.path().join("home"),
@@ -120,6 +121,12 @@ fn load_without_spec_prefers_project_then_home_then_standard() {
         "name: from-project\n",
     )
     .unwrap();
+    assert_eq!(
+        Policy::load(None, &env).unwrap().name,
+        "from-home",
+        "an untrusted project policy is ignored"
+    );
+    super::trust::trust(&env.project.join(".patchwork/policy.yaml"), &env).unwrap();
     let p = Policy::load(None, &env).unwrap();
     assert_eq!(p.name, "from-project");
     assert_eq!(
@@ -224,6 +231,11 @@ fn invalid_effect_risk_action_flag_mode_are_named() {
 fn missing_required_fields_are_named() {
     let err = problems("mode: audit\n");
     assert_eq!(one(&err).field, "name");
+    let err = problems("# comment\nname: \"\"\n");
+    assert_eq!(
+        (one(&err).line, one(&err).field.as_str()),
+        (Some(2), "name")
+    );
     let err = problems(&format!(
         "{HEAD}rules:\n  - id: a\n    effect: deny\n    risk: high\n"
     ));
@@ -331,6 +343,9 @@ fn path_globs_expand_home_variables_and_project() {
     assert_eq!(decide("/work/app/secrets/a.txt"), ["rel"]);
     assert_eq!(decide("/elsewhere/secrets/a.txt"), ["default"]);
     assert_eq!(decide("/home/u/.sshx/id"), ["default"]);
+    // `dir/**` is what lies below the folder, not the folder itself.
+    assert_eq!(decide("/home/u/.ssh"), ["default"]);
+    assert_eq!(decide("/home/u/.ssh/a/b/c"), ["ssh"]);
 }
 
 #[test]
@@ -740,7 +755,7 @@ fn strict_profile_decisions() {
     );
     assert_eq!(
         verdict(&p, &f("x", Risk::Critical, &[Flag::Destructive])),
-        (Effect::Deny, "fs.recursive_delete".into())
+        (Effect::Deny, "fs.destructive".into())
     );
     assert_eq!(
         verdict(&p, &f("x", Risk::Critical, &[Flag::DangerousCommand])),
@@ -756,7 +771,7 @@ fn strict_profile_decisions() {
     );
     assert_eq!(
         verdict(&p, &f("x", Risk::Medium, &[Flag::Destructive])),
-        (Effect::Deny, "fs.recursive_delete".into())
+        (Effect::Deny, "fs.destructive".into())
     );
     assert_eq!(
         verdict(&p, &f("x", Risk::Low, &[Flag::Destructive])),
@@ -765,6 +780,18 @@ fn strict_profile_decisions() {
     assert_eq!(
         verdict(&p, &f("x", Risk::High, &[Flag::Privilege])).0,
         Effect::Deny
+    );
+    assert_eq!(
+        verdict(&p, &f("x", Risk::Medium, &[Flag::CodeExecution])),
+        (Effect::Deny, "shell.code_execution".into())
+    );
+    assert_eq!(
+        verdict(&p, &f("x", Risk::Low, &[Flag::CodeExecution])).0,
+        Effect::Allow
+    );
+    assert_eq!(
+        verdict(&p, &f("x", Risk::Medium, &[Flag::SensitivePath])),
+        (Effect::Ask, "secrets.path".into())
     );
     for push in [
         &["git", "push", "--force", "origin", "main"][..],
@@ -792,6 +819,24 @@ fn strict_profile_decisions() {
         vec![],
     );
     assert_eq!(verdict(&p, &keys), (Effect::Deny, "self.keys_read".into()));
+    let grep_home = cls(
+        Action::FileGrep,
+        vec![path(Action::FileGrep, "/home/u/.patchwork")],
+        vec![],
+    );
+    assert_eq!(
+        verdict(&p, &grep_home),
+        (Effect::Deny, "self.keys_read".into())
+    );
+    let ledger = cls(
+        Action::FileRead,
+        vec![path(
+            Action::FileRead,
+            "/home/u/.patchwork/ledger/events.jsonl",
+        )],
+        vec![],
+    );
+    assert_eq!(verdict(&p, &ledger).0, Effect::Allow);
     for target in [
         "/home/u/.claude/settings.json",
         "/work/app/.claude/settings.local.json",

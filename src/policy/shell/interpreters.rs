@@ -52,7 +52,7 @@ impl Lang {
 /// Where the code of an interpreter command comes from.
 enum Code {
     /// Inline code (`-c`, `-e`, the awk program), with the flag used.
-    Inline(String, String, bool),
+    Inline(String, String, bool, usize),
     /// A script file or module: nothing to analyse here.
     Elsewhere,
     /// Standard input.
@@ -83,31 +83,65 @@ enum T {
 }
 
 impl Walker<'_> {
+    /// Shell commands inside editor commands (`call system("…")`).
+    pub(crate) fn vim_code(&mut self, code: &str, text: &str) {
+        let acts: Vec<Act> = analyse(Lang::Awk, code)
+            .into_iter()
+            .filter(|a| matches!(a, Act::Shell(_) | Act::NonLiteral(_)))
+            .collect();
+        self.acts(Lang::Awk, acts, text);
+    }
+
     /// Handle an interpreter command; None when `name` is not an interpreter.
     pub(crate) fn interpreter(&mut self, c: &mut Cmd, name: &str) -> Option<Step> {
         let lang = Lang::of(name)?;
         let code = extract(lang, &c.args);
+        let mut inputs: Vec<(String, bool)> = Vec::new();
         let (label, text) = match code {
-            Code::Inline(flag, text, dynamic) => {
+            Code::Inline(flag, text, dynamic, rest) => {
                 if dynamic {
                     self.problem(format!("{} code not statically analysable", lang.name()));
                     return Some(Step::Keep);
                 }
+                inputs = line_loop_inputs(lang, &c.args, rest);
                 (format!("{} {flag}", lang.name()), text)
             }
             Code::Elsewhere => {
+                let written = c
+                    .args
+                    .iter()
+                    .skip(1)
+                    .find(|a| !a.w.text.starts_with('-') && !a.w.dynamic)
+                    .and_then(|a| {
+                        self.files
+                            .get(&self.file_key(&a.w.text))
+                            .cloned()
+                            .flatten()
+                            .map(|t| (a.w.text.clone(), t))
+                    });
                 if let Some(Some(t)) = c.args.iter().skip(1).find_map(|a| a.procsub.clone()) {
                     (format!("{} <(..)", lang.name()), t)
+                } else if let Some((file, t)) = written {
+                    (format!("{} {file}", lang.name()), t)
                 } else {
                     if c.args.iter().skip(1).any(|a| a.procsub == Some(None)) {
                         c.stdin = super::Stdin::Pipe;
+                    }
+                    if let Some(a) = c.args.iter().skip(1).find(|a| !a.w.text.starts_with('-')) {
+                        let t = a.w.text.clone();
+                        self.unknown_written(&t);
                     }
                     return Some(Step::Keep);
                 }
             }
             Code::Stdin => match c.stdin_text.clone() {
                 Some(t) => (format!("{} <stdin", lang.name()), t),
-                None => return Some(Step::Keep),
+                None => {
+                    if matches!(c.stdin, super::Stdin::Text(_)) {
+                        self.problem(format!("{} reads code not known statically", lang.name()));
+                    }
+                    return Some(Step::Keep);
+                }
             },
         };
         let wrappers = c.wrappers.clone();
@@ -118,6 +152,27 @@ impl Walker<'_> {
         let wl = self.wrap_prefix.len();
         self.wrap_prefix.extend(wrappers);
         self.code(lang, &text, &c.text);
+        for (file, in_place) in inputs {
+            self.emit(Cmd {
+                args: vec![Arg::lit("cat"), Arg::lit(&file)],
+                text: c.text.clone(),
+                ..Cmd::default()
+            });
+            if in_place {
+                self.emit(Cmd {
+                    redirects: vec![Redirect {
+                        kind: RedirectKind::Write,
+                        target: Word {
+                            text: file,
+                            glob: false,
+                            dynamic: false,
+                        },
+                    }],
+                    text: c.text.clone(),
+                    ..Cmd::default()
+                });
+            }
+        }
         self.wrap_prefix.truncate(wl);
         self.nested.pop();
         Some(Step::Done(None))
@@ -129,7 +184,13 @@ impl Walker<'_> {
             return;
         }
         self.depth += 1;
-        for act in analyse(lang, code) {
+        let acts = analyse(lang, code);
+        self.acts(lang, acts, text);
+        self.depth -= 1;
+    }
+
+    fn acts(&mut self, lang: Lang, acts: Vec<Act>, text: &str) {
+        for act in acts {
             let lit = |v: &[&str]| v.iter().map(|s| Arg::lit(s)).collect::<Vec<_>>();
             match act {
                 Act::Shell(s) => self.nested_script(&s, "", &[], None, true),
@@ -180,8 +241,39 @@ impl Walker<'_> {
                 )),
             }
         }
-        self.depth -= 1;
     }
+}
+
+/// The files a `perl -n/-p` or `ruby -n/-p` loop reads (and rewrites with `-i`).
+fn line_loop_inputs(lang: Lang, args: &[Arg], rest: usize) -> Vec<(String, bool)> {
+    if !matches!(lang, Lang::Perl | Lang::Ruby) {
+        return Vec::new();
+    }
+    let (mut looping, mut in_place) = (false, false);
+    for a in &args[1..rest.min(args.len())] {
+        let t = &a.w.text;
+        if let Some(cluster) = t.strip_prefix('-').filter(|_| !t.starts_with("--")) {
+            for ch in cluster.chars() {
+                match ch {
+                    'n' | 'p' => looping = true,
+                    'i' => {
+                        in_place = true;
+                        break;
+                    }
+                    'e' | 'E' | 'M' | 'I' | 'r' => break,
+                    _ => {}
+                }
+            }
+        }
+    }
+    if !looping {
+        return Vec::new();
+    }
+    args[rest.min(args.len())..]
+        .iter()
+        .filter(|a| !a.w.dynamic && a.w.text != "-")
+        .map(|a| (a.w.text.clone(), in_place))
+        .collect()
 }
 
 /// Find the inline code of an interpreter command line.
@@ -197,7 +289,7 @@ fn extract(lang: Lang, args: &[Arg]) -> Code {
             i += 1;
             break;
         }
-        if a == "-" {
+        if matches!(a.as_str(), "-" | "/dev/stdin" | "/dev/fd/0") {
             return Code::Stdin;
         }
         if let Some(long) = a.strip_prefix("--") {
@@ -304,12 +396,12 @@ fn extract(lang: Lang, args: &[Arg]) -> Code {
         break;
     }
     if !pieces.is_empty() {
-        return Code::Inline(flag, pieces.join("\n"), dynamic);
+        return Code::Inline(flag, pieces.join("\n"), dynamic, i);
     }
     if lang == Lang::Awk
         && let Some(a) = args.get(i)
     {
-        return Code::Inline(String::new(), a.w.text.clone(), a.w.dynamic);
+        return Code::Inline(String::new(), a.w.text.clone(), a.w.dynamic, i + 1);
     }
     if i < args.len() {
         Code::Elsewhere
@@ -320,7 +412,26 @@ fn extract(lang: Lang, args: &[Arg]) -> Code {
 
 /// Translate code into actions.
 fn analyse(lang: Lang, code: &str) -> Vec<Act> {
-    let toks = lex(lang, code);
+    let mut toks = lex(lang, code);
+    // `import os as o`, `from os import system as run`: use the real names.
+    let mut alias: Vec<(String, String)> = Vec::new();
+    for w in toks.windows(4) {
+        if let [T::Id(i), T::Id(orig), T::Id(a), T::Id(new)] = w
+            && i == "import"
+            && a == "as"
+        {
+            alias.push((new.clone(), orig.clone()));
+        }
+    }
+    if !alias.is_empty() {
+        for t in toks.iter_mut() {
+            if let T::Id(n) = t
+                && let Some((_, orig)) = alias.iter().find(|(a, _)| a == n)
+            {
+                *n = orig.clone();
+            }
+        }
+    }
     let mut acts = Vec::new();
     if lang == Lang::Awk {
         awk(&toks, &mut acts);
@@ -379,6 +490,9 @@ fn qualifier(toks: &[T], i: usize) -> String {
                     && let T::Id(q) = &toks[j - 1]
                 {
                     if let Some(T::Str(s, true)) = toks.get(j + 1) {
+                        if matches!(q.as_str(), "__import__" | "require" | "import_module") {
+                            return s.clone();
+                        }
                         return format!("{q}({s})");
                     }
                     return format!("{q}(..)");
@@ -809,9 +923,13 @@ fn perl_open(args: &[Vec<T>]) -> Vec<Act> {
 /// awk output redirections and command pipes.
 fn awk(toks: &[T], acts: &mut Vec<Act>) {
     let mut in_print = false;
+    let mut print_at = 0;
     for (i, t) in toks.iter().enumerate() {
         match t {
-            T::Id(k) if k == "print" || k == "printf" => in_print = true,
+            T::Id(k) if k == "print" || k == "printf" => {
+                in_print = true;
+                print_at = i;
+            }
             T::P(';' | '{' | '}') | T::Nl => in_print = false,
             T::P('>') if in_print => {
                 let (append, next) = match toks.get(i + 1) {
@@ -829,7 +947,28 @@ fn awk(toks: &[T], acts: &mut Vec<Act>) {
             T::P('|') => {
                 if in_print {
                     match toks.get(i + 1) {
-                        Some(T::Str(s, true)) => acts.push(Act::Shell(s.clone())),
+                        Some(T::Str(s, true)) => {
+                            let shell = s
+                                .split_whitespace()
+                                .next()
+                                .map(|w| w.rsplit('/').next().unwrap_or(w));
+                            if matches!(shell, Some("sh" | "bash" | "dash" | "zsh" | "ksh")) {
+                                // What is printed into a shell is code.
+                                let printed: Option<String> = toks[print_at + 1..i]
+                                    .iter()
+                                    .map(|t| match t {
+                                        T::Str(s, true) => Some(s.clone()),
+                                        _ => None,
+                                    })
+                                    .collect();
+                                match printed {
+                                    Some(code) => acts.push(Act::Shell(code)),
+                                    None => acts.push(Act::NonLiteral("print | sh".to_string())),
+                                }
+                            } else {
+                                acts.push(Act::Shell(s.clone()));
+                            }
+                        }
                         _ => acts.push(Act::NonLiteral("print | ..".to_string())),
                     }
                 } else if matches!(toks.get(i + 1), Some(T::Id(g)) if g == "getline") {

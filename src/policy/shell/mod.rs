@@ -24,9 +24,12 @@
 //!   command with an empty argv and a Write/Append redirect. A known call with a computed
 //!   argument adds a problem ("python code not statically analysable: …").
 //! - **`find`** is recorded as it is, then each `-exec`/`-execdir`/`-ok`/`-okdir` command with
-//!   `{}` replaced by each starting point (wrapper `find -exec` …), and for `-delete` a
-//!   synthetic `rm -r -f ROOT` per starting point (wrapper `find -delete`). Filters such as
-//!   `-name` are not taken into account: the roots over-approximate what is touched.
+//!   `{}` replaced by what find reaches (wrapper `find -exec` …), and for `-delete` a synthetic
+//!   `rm -r -f TARGET` per target (wrapper `find -delete`). A target is a starting point, or,
+//!   when the expression has exactly one `-name`/`-iname` filter and no `-o`/`!`/`-not`,
+//!   the glob word `ROOT/**/PATTERN` (`**`: any depth; `-path PATTERN` gives `PATTERN`).
+//!   Other filters (`-type`, `-mtime`…) are not taken into account: the targets
+//!   over-approximate what is touched.
 //! - **`xargs`/`parallel`** run their command with the static input appended when the input
 //!   is known (a literal `echo`/`printf`, heredoc or here-string); otherwise one dynamic
 //!   placeholder word (`<xargs input>`, `<parallel input>`) stands for the unknown arguments.
@@ -57,6 +60,7 @@ mod render;
 mod statics;
 #[cfg(test)]
 mod tests;
+mod tools;
 mod wrappers;
 
 pub use render::quote;

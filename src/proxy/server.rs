@@ -376,12 +376,11 @@ fn unexpected(what: &str) -> McpError {
 }
 
 /// Merges the capabilities of the upstreams (for aggregation) into the gateway's own.
-fn merged_caps(builtins: bool, infos: &[Option<ServerCapabilities>]) -> ServerCapabilities {
+fn merged_caps(infos: &[Option<ServerCapabilities>]) -> ServerCapabilities {
     let mut caps = ServerCapabilities::default();
     let mut tools = ToolsCapability::default();
     tools.list_changed = Some(true);
     caps.tools = Some(tools);
-    let _ = builtins;
     for c in infos.iter().flatten() {
         if c.prompts.is_some() {
             let mut p = PromptsCapability::default();
@@ -431,7 +430,7 @@ impl ServerHandler for Gateway {
         let infos: Vec<Option<ServerCapabilities>> = session
             .map(|s| s.upstreams.iter().map(|u| u.caps_now()).collect())
             .unwrap_or_default();
-        ServerConfig::new(merged_caps(self.config.builtins, &infos))
+        ServerConfig::new(merged_caps(&infos))
             .with_server_info(Implementation::new(
                 "patchwork-gateway",
                 env!("CARGO_PKG_VERSION"),

@@ -1166,3 +1166,10 @@ fn work_is_bounded() {
     let words = format!("echo {}", "{1..1000} ".repeat(200));
     assert!(!an(&words).problems.is_empty());
 }
+
+#[test]
+fn parallel_runs_a_shell_command_line() {
+    cmd("parallel -j4 'rm -rf {}' ::: / ~", &["rm", "-rf", "/"]);
+    cmd("parallel 'echo {}; reboot' ::: a", &["reboot"]);
+    cmd("parallel echo ::: 'a b'", &["echo", "a b"]);
+}

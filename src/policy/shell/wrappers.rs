@@ -944,6 +944,24 @@ impl Walker<'_> {
                 self.nested_script(&text.join(" "), "parallel", &wrappers, None, true);
                 continue;
             }
+            // GNU parallel runs the command line through a shell, its arguments quoted.
+            if !command.iter().chain(&combo).any(|a| a.w.dynamic) {
+                let args: Vec<String> = combo.iter().map(|a| quote(&a.w.text)).collect();
+                let args = args.join(" ");
+                let mut text = command
+                    .iter()
+                    .map(|a| a.w.text.as_str())
+                    .collect::<Vec<_>>()
+                    .join(" ");
+                if text.contains("{}") {
+                    text = text.replace("{}", &args);
+                } else {
+                    text.push(' ');
+                    text.push_str(&args);
+                }
+                self.nested_script(&text, "parallel", &wrappers, None, true);
+                continue;
+            }
             let uses_repl = command.iter().any(|a| a.w.text.contains("{}"));
             let args: Vec<Arg> = if uses_repl {
                 let joined = Arg {

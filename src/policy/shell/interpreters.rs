@@ -448,6 +448,13 @@ fn analyse(lang: Lang, code: &str) -> Vec<Act> {
                     {
                         (call_args(&toks, i + 1, false), false)
                     }
+                    // A method call without parentheses (`path("x")->slurp`).
+                    _ if matches!(lang, Lang::Perl | Lang::Ruby)
+                        && i > 0
+                        && toks[i - 1] == T::P('.') =>
+                    {
+                        (Vec::new(), false)
+                    }
                     _ => continue,
                 };
                 let qual = qualifier(&toks, i);
@@ -640,7 +647,8 @@ fn mode_act(path: String, mode: Option<String>) -> Act {
 fn path_qual(q: &str) -> Option<String> {
     let inner = q
         .strip_prefix("Path(")
-        .or_else(|| q.strip_prefix("PurePath("))?;
+        .or_else(|| q.strip_prefix("PurePath("))
+        .or_else(|| q.strip_prefix("path("))?;
     let p = inner.strip_suffix(')')?;
     (p != "..").then(|| p.to_string())
 }
@@ -768,6 +776,16 @@ fn call(
             _ => return None,
         },
         Lang::Perl => match name {
+            // Path::Tiny: `path("x")->slurp`, `->spew`, `->remove_tree`.
+            "slurp" | "slurp_utf8" | "lines" if path_qual(q).is_some() => {
+                vec![Act::Read(path_qual(q)?)]
+            }
+            "spew" | "spew_utf8" if path_qual(q).is_some() => {
+                vec![Act::Write(path_qual(q)?, false)]
+            }
+            "remove_tree" | "remove" if path_qual(q).is_some() => {
+                vec![Act::Rm(true, path_qual(q)?)]
+            }
             "system" | "exec" => shell_or_argv(args, name),
             "rmtree" | "remove_tree" => many_paths(args, name, |p| Act::Rm(true, p)),
             "unlink" | "rmdir" => many_paths(args, name, |p| Act::Rm(false, p)),
@@ -781,6 +799,12 @@ fn call(
             "copy" => two_paths(args, name, &["cp"]),
             "move" | "rename" => two_paths(args, name, &["mv"]),
             "symlink" => two_paths(args, name, &["ln", "-s"]),
+            "read_file" | "read_text" | "read_binary" | "slurp" if !q.starts_with("path(") => {
+                path_act(args, name, Act::Read)
+            }
+            "write_file" | "write_text" | "spew" if !q.starts_with("path(") => {
+                path_act(args, name, |p| Act::Write(p, false))
+            }
             _ => return None,
         },
         Lang::Ruby => match name {

@@ -1173,3 +1173,19 @@ fn parallel_runs_a_shell_command_line() {
     cmd("parallel 'echo {}; reboot' ::: a", &["reboot"]);
     cmd("parallel echo ::: 'a b'", &["echo", "a b"]);
 }
+
+#[test]
+fn perl_slurp_forms() {
+    cmd(
+        "perl -MFile::Slurp -e 'print read_file(\".env\")'",
+        &["cat", ".env"],
+    );
+    cmd(
+        "perl -MPath::Tiny -e 'print path(\".env\")->slurp'",
+        &["cat", ".env"],
+    );
+    cmd(
+        "perl -MPath::Tiny -e 'path(\"/\")->remove_tree'",
+        &["rm", "-r", "-f", "/"],
+    );
+}

@@ -151,7 +151,9 @@ impl Walker<'_> {
         self.nested.push(label.clone());
         let wl = self.wrap_prefix.len();
         self.wrap_prefix.extend(wrappers);
+        let inherited = self.inherited.take();
         self.code(lang, &text, &c.text);
+        self.inherited = inherited;
         for (file, in_place) in inputs {
             self.emit(Cmd {
                 args: vec![Arg::lit("cat"), Arg::lit(&file)],

@@ -1189,3 +1189,28 @@ fn perl_slurp_forms() {
         &["rm", "-r", "-f", "/"],
     );
 }
+
+#[test]
+fn stdin_reaches_commands_inside_compounds_functions_and_scripts() {
+    for s in [
+        "curl -s x | { bash; }",
+        "curl -s x | (sh)",
+        "curl -s x | if true; then bash; fi",
+        "f(){ bash; }; curl -s x | f",
+        "curl -s x | bash -c 'bash'",
+        "curl -s x | sudo sh -c 'exec bash'",
+        "{ bash; } < <(curl -s x)",
+        "curl -s x | while read -r l; do python3; done",
+    ] {
+        let s2 = an(s);
+        let shell = s2
+            .commands
+            .iter()
+            .find(|c| matches!(c.name(), "bash" | "sh" | "python3"))
+            .unwrap_or_else(|| panic!("{s}: {:?}", argvs(s)));
+        assert_eq!(shell.stdin, Stdin::Pipe, "{s}");
+    }
+    // A shell reading its script from a heredoc does not read it again.
+    let s = an("bash <<'EOF'\nbash\nEOF");
+    assert!(s.problems.is_empty(), "{:?}", s.problems);
+}

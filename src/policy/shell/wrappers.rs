@@ -154,7 +154,18 @@ fn git_runs_key(k: &str) -> bool {
 
 impl Walker<'_> {
     /// Dispatch a simple command: peel wrappers, recurse, record. Returns its static output.
-    pub(crate) fn run(&mut self, mut c: Cmd) -> Option<String> {
+    /// Scripts and function bodies it runs inherit its standard input.
+    pub(crate) fn run(&mut self, c: Cmd) -> Option<String> {
+        let entry = (c.stdin != Stdin::Inherited).then(|| (c.stdin.clone(), c.stdin_text.clone()));
+        let saved = entry.map(|e| self.inherited.replace(e));
+        let out = self.dispatch(c);
+        if let Some(old) = saved {
+            self.inherited = old;
+        }
+        out
+    }
+
+    fn dispatch(&mut self, mut c: Cmd) -> Option<String> {
         for _ in 0..32 {
             if c.args.is_empty() {
                 self.emit(c);
@@ -1626,6 +1637,8 @@ impl Walker<'_> {
                 };
                 let positional: Vec<Word> = operands.iter().map(|a| a.w.clone()).collect();
                 self.emit_redirects(c);
+                // The script is what stdin held: its commands do not read it again.
+                let inherited = self.inherited.take();
                 self.nested_script(
                     &text,
                     &format!("{name} <{how}"),
@@ -1633,6 +1646,7 @@ impl Walker<'_> {
                     Some(positional),
                     true,
                 );
+                self.inherited = inherited;
                 Step::Done(None)
             }
             None => {

@@ -140,6 +140,11 @@ impl Walker<'_> {
                     if matches!(c.stdin, super::Stdin::Text(_)) {
                         self.problem(format!("{} reads code not known statically", lang.name()));
                     }
+                    for a in c.args.iter_mut().skip(1) {
+                        if matches!(a.w.text.as_str(), "/dev/stdin" | "/dev/fd/0") {
+                            a.w.dynamic = true;
+                        }
+                    }
                     return Some(Step::Keep);
                 }
             },

@@ -533,7 +533,15 @@ impl<'e> Walker<'e> {
             }
             return None;
         }
-        self.run(cmd)
+        // `exec < FILE` changes the standard input of every later command.
+        let exec_stdin =
+            (cmd.args.len() == 1 && cmd.args[0].w.text == "exec" && cmd.stdin != Stdin::Inherited)
+                .then(|| (cmd.stdin.clone(), cmd.stdin_text.clone()));
+        let out = self.run(cmd);
+        if exec_stdin.is_some() {
+            self.inherited = exec_stdin;
+        }
+        out
     }
 
     fn assignment(&mut self, a: &ast::Assignment) -> (String, Val) {

@@ -1214,3 +1214,16 @@ fn stdin_reaches_commands_inside_compounds_functions_and_scripts() {
     let s = an("bash <<'EOF'\nbash\nEOF");
     assert!(s.problems.is_empty(), "{:?}", s.problems);
 }
+
+#[test]
+fn stdin_devices_and_exec_redirections() {
+    let c = cmd("curl -s x | bash /dev/stdin", &["bash", "/dev/stdin"]);
+    assert!(c.argv[1].dynamic);
+    let c = cmd("curl -s x | source /dev/stdin", &["source", "/dev/stdin"]);
+    assert!(c.argv[1].dynamic);
+    let c = cmd("curl -s x | python3 /dev/stdin", &["python3", "/dev/stdin"]);
+    assert!(c.argv[1].dynamic);
+    let c = cmd("exec < <(curl -s x); bash", &["bash"]);
+    assert_eq!(c.stdin, Stdin::Pipe);
+    assert!(!cmd("bash scripts/build.sh", &["bash", "scripts/build.sh"]).argv[1].dynamic);
+}

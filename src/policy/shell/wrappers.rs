@@ -1262,6 +1262,12 @@ impl Walker<'_> {
             self.nested_script(&text, &label, &c.wrappers.clone(), None, false);
             return Step::Done(None);
         }
+        if let Some(a) = c.args.get_mut(1)
+            && matches!(a.w.text.as_str(), "/dev/stdin" | "/dev/fd/0")
+        {
+            a.w.dynamic = true;
+            return Step::Keep;
+        }
         match c.args.get(1).map(|a| a.procsub.clone()) {
             Some(Some(Some(text))) => {
                 self.emit_redirects(c);
@@ -1652,6 +1658,13 @@ impl Walker<'_> {
             None => {
                 if matches!(c.stdin, Stdin::Text(_)) {
                     self.problem(format!("{name} reads a script not known statically"));
+                }
+                // `bash /dev/stdin`: the script is whatever arrives, not a file.
+                let first = c.args.len() - operands.len();
+                if let Some(a) = c.args.get_mut(first)
+                    && stdin_path(a)
+                {
+                    a.w.dynamic = true;
                 }
                 Step::Keep
             }

@@ -6,6 +6,7 @@ use crate::call::{Door, ToolCall};
 use crate::gate::Gate;
 use crate::hook::install::{self, State, read_json};
 use crate::hook::{alerts, watchdog};
+use crate::ledger::{Ledger, SealKey};
 use clap::Args;
 use serde_json::json;
 use std::path::{Path, PathBuf};
@@ -79,6 +80,30 @@ fn installations(project: &Path) -> Vec<(PathBuf, Result<Vec<String>, String>)> 
             (f, r)
         })
         .collect()
+}
+
+fn ledger_verified(ctx: &Ctx) -> Result<String, String> {
+    let key_path = ctx.home.keys_dir().join("seal.key");
+    let key = if key_path.exists() {
+        Some(SealKey::load(&key_path).map_err(|e| format!("{e:#}"))?)
+    } else {
+        None
+    };
+    let report = crate::ledger::verify_dir(&ctx.home.ledger_dir(), key.as_ref())
+        .map_err(|e| format!("{e:#}"))?;
+    match report.damage.first() {
+        None => Ok(format!(
+            "{} records intact, {} unsealed",
+            report.records, report.unsealed_tail
+        )),
+        Some(d) => Err(format!("damaged at seq {}: {}", d.seq, d.detail)),
+    }
+}
+
+fn micros_to_rfc3339(micros: i64) -> String {
+    chrono::DateTime::from_timestamp_micros(micros)
+        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+        .unwrap_or_else(|| micros.to_string())
 }
 
 /// "10 events (PreToolUse, …), fail-closed" from entries like `PreToolUse (fail-closed)`.
@@ -161,6 +186,12 @@ pub fn doctor(ctx: &Ctx, args: DoctorArgs) -> anyhow::Result<i32> {
             "fix the policy file (`patchwork-gateway policy validate FILE`) or run `patchwork-gateway policy init`",
         ),
     }
+
+    r.check(
+        "ledger",
+        ledger_verified(ctx),
+        "run `patchwork-gateway verify` for the first damaged record; keep the damaged file as evidence",
+    );
 
     let mut any_installed = false;
     for (file, found) in installations(&project) {
@@ -270,7 +301,27 @@ pub fn status(ctx: &Ctx, args: StatusArgs) -> anyhow::Result<i32> {
         Err(e) => println!("policy:   NOT LOADED: {e:#} (hooks fail closed)"),
     }
     println!("home:     {}", ctx.home.root().display());
-    println!("ledger:   {}", ctx.home.ledger_dir().display());
+    let dir = ctx.home.ledger_dir();
+    match Ledger::open(&dir).and_then(|l| l.status()) {
+        Ok(st) => {
+            let seal = match &st.last_seal {
+                Some(seal) => format!(
+                    "last seal at {} over {} records, {} unsealed",
+                    micros_to_rfc3339(seal.sealed_at),
+                    seal.count,
+                    st.unsealed
+                ),
+                None => "never sealed (`patchwork-gateway seal`)".into(),
+            };
+            println!(
+                "ledger:   {} records, {} bytes in {}; {seal}",
+                st.records,
+                st.bytes,
+                dir.display()
+            );
+        }
+        Err(e) => println!("ledger:   UNREADABLE {}: {e:#}", dir.display()),
+    }
     for (file, found) in installations(&project) {
         match found {
             Ok(events) if events.is_empty() => println!("hooks:    none in {}", file.display()),

@@ -2,7 +2,8 @@
 
 use super::Ctx;
 use crate::hook::failclosed::PolicyMode;
-use crate::hook::install::{Change, Install, State};
+use crate::hook::install::{Change, Install, State, write_atomic};
+use crate::policy::profiles;
 use anyhow::{Context, Result};
 use clap::{Args, ValueEnum};
 use std::path::{Path, PathBuf};
@@ -76,12 +77,27 @@ pub fn init(ctx: &Ctx, args: InitArgs) -> Result<i32> {
     ctx.home.ensure()?;
     let changes = install.apply()?;
     print_changes("added", &changes);
+    let policy_file = match &args.project {
+        Some(dir) => std::path::absolute(dir)?.join(".patchwork/policy.yaml"),
+        None => ctx.home.policy_file(),
+    };
+    println!("{}", ensure_policy(&policy_file, args.strict_profile)?);
     let mut state = State::load(&ctx.home)?;
     state.upsert(install);
     state.save(&ctx.home)?;
-    let _ = args.strict_profile;
     println!("hook policy mode: {}", mode.as_str());
     Ok(0)
+}
+
+/// Writes the built-in profile (strict or standard) to `file` unless a policy is there already.
+fn ensure_policy(file: &Path, strict: bool) -> Result<String> {
+    if file.exists() {
+        return Ok(format!("{}: kept the existing policy", file.display()));
+    }
+    let name = if strict { "strict" } else { "standard" };
+    let (_, text) = profiles::builtin(name).context("built-in profile")?;
+    write_atomic(file, text.as_bytes())?;
+    Ok(format!("{}: wrote the {name} profile", file.display()))
 }
 
 /// Removes what `init` added.

@@ -21,13 +21,23 @@ pub enum CanonError {
     Number(String),
 }
 
-/// Replaces every number canonical JSON cannot carry (floats, integers beyond ±(2^53 − 1)) with
-/// a string of its decimal text, e.g. `0.5` → `"0.5"`, recursively.
+/// Nesting depth (counting the record itself as 1) from which arrays and objects are stored as
+/// their JSON text instead, well inside the depth every JSON reader (and the verifier) accepts.
+pub const MAX_NEST: usize = 64;
+
+/// Makes a caller's field value storable: every number canonical JSON cannot carry (floats,
+/// integers beyond ±(2^53 − 1)) becomes a string of its decimal text (`0.5` → `"0.5"`), and
+/// arrays or objects nested deeper than [`MAX_NEST`] become a string of their JSON text.
 pub fn normalize(v: &mut Value) {
+    normalize_at(v, 2);
+}
+
+fn normalize_at(v: &mut Value, depth: usize) {
     match v {
         Value::Number(n) if !is_safe_int(n) => *v = Value::String(n.to_string()),
-        Value::Array(a) => a.iter_mut().for_each(normalize),
-        Value::Object(m) => m.values_mut().for_each(normalize),
+        Value::Array(_) | Value::Object(_) if depth > MAX_NEST => *v = Value::String(v.to_string()),
+        Value::Array(a) => a.iter_mut().for_each(|x| normalize_at(x, depth + 1)),
+        Value::Object(m) => m.values_mut().for_each(|x| normalize_at(x, depth + 1)),
         _ => {}
     }
 }
@@ -208,6 +218,24 @@ mod tests {
         }
         assert_eq!(canon(json!(9007199254740991u64)), "9007199254740991");
         assert_eq!(canon(json!(-9007199254740991i64)), "-9007199254740991");
+    }
+
+    #[test]
+    fn deep_nesting_is_stored_as_text() {
+        let mut deep = json!(1);
+        for _ in 0..300 {
+            deep = json!([deep]);
+        }
+        let mut v = deep.clone();
+        normalize(&mut v);
+        let mut depth = 1;
+        let mut cur = &v;
+        while let Value::Array(a) = cur {
+            depth += 1;
+            cur = &a[0];
+        }
+        assert_eq!(depth, MAX_NEST);
+        assert!(cur.as_str().unwrap().starts_with("[[["));
     }
 
     #[test]

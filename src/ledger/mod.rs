@@ -6,13 +6,14 @@
 //! [`Ledger::status`]. The exact format is specified in `docs/ledger.md`.
 //!
 //! Files in the ledger folder: `ledger.jsonl` (the records), `state.json` (tip cache),
-//! `lock` (flock target), `seals.jsonl` (HMAC seals).
+//! `lock` (flock target), `synced` (length known durable), `seals.jsonl` (HMAC seals).
 
 mod append;
 pub mod canonical;
 mod query;
 pub mod record;
 pub mod redact;
+pub mod scan;
 pub mod seal;
 mod verify;
 
@@ -32,6 +33,8 @@ pub const LOG_FILE: &str = "ledger.jsonl";
 pub const STATE_FILE: &str = "state.json";
 /// The file all writers lock.
 pub const LOCK_FILE: &str = "lock";
+/// Length of the log known synced (a lower bound; tells power loss from truncation).
+pub const SYNCED_FILE: &str = "synced";
 /// HMAC seals, one per line.
 pub const SEALS_FILE: &str = "seals.jsonl";
 
@@ -108,6 +111,8 @@ impl Ledger {
     /// crashed tail first, like an append.
     pub fn seal(&self, key: &SealKey) -> Result<Seal> {
         self.locked(|s| {
+            // A seal must only name records that are durable.
+            s.sync_now()?;
             let tip = s.tip();
             let sealed_at = append::now_micros();
             let seal = Seal {

@@ -1,10 +1,8 @@
-//! One ledger record: building it (adding `v`, `seq`, `ts`, `prev`, `hash`) and checking a stored
-//! line exactly (canonical form, self-hash).
+//! One ledger record: building it (adding `v`, `seq`, `ts`, `prev`, `hash`) and reading it back.
 //!
 //! The hash of a record is `sha256:` + hex SHA-256 over the canonical bytes of the record without
-//! its `hash` member. A stored line must be byte-for-byte the canonical form of what it parses
-//! to; the checker re-canonicalises the parsed line once, compares, and hashes that same buffer
-//! with the `hash` member spliced out (see `docs/ledger.md`).
+//! its `hash` member (see `docs/ledger.md`). Stored lines are checked exactly by
+//! [`super::scan::scan`].
 
 use super::canonical::{self, CanonError};
 use serde_json::{Map, Value};
@@ -57,53 +55,6 @@ pub enum LineFault {
     NotCanonical(String),
     #[error("missing or malformed `{0}`")]
     Field(&'static str),
-}
-
-/// A stored line after the exact check. `hash_ok` says whether its `hash` matches its content.
-#[derive(Debug, Clone)]
-pub struct Checked {
-    pub record: Record,
-    pub hash_ok: bool,
-}
-
-/// Reusable buffers for checking many lines without allocating per line.
-#[derive(Debug, Default)]
-pub struct Checker {
-    buf: Vec<u8>,
-}
-
-impl Checker {
-    /// Checks one stored line (without its newline): parses it, requires it to be canonical, and
-    /// recomputes its hash.
-    pub fn check(&mut self, line: &[u8]) -> Result<Checked, LineFault> {
-        let value: Value =
-            serde_json::from_slice(line).map_err(|e| LineFault::NotJson(e.to_string()))?;
-        let Value::Object(fields) = value else {
-            return Err(LineFault::NotJson("not an object".into()));
-        };
-        self.buf.clear();
-        let range = canonical::write_record(&mut self.buf, &fields)
-            .map_err(|e: CanonError| LineFault::NotCanonical(e.to_string()))?;
-        if self.buf != line {
-            return Err(LineFault::NotCanonical(
-                "bytes differ from the canonical form (key order, whitespace, escapes or duplicate keys)".into(),
-            ));
-        }
-        let range = range.ok_or(LineFault::Field("hash"))?;
-        let computed = {
-            let mut h = Sha256::new();
-            h.update(&self.buf[..range.start]);
-            h.update(&self.buf[range.end..]);
-            h.finalize()
-        };
-        let record = into_record(fields)?;
-        let hash_ok = record
-            .hash
-            .strip_prefix("sha256:")
-            .and_then(|h| hex::decode(h).ok())
-            .is_some_and(|h| h[..] == computed[..]);
-        Ok(Checked { record, hash_ok })
-    }
 }
 
 /// Reads the ledger members of a parsed record, without checking its hash.
@@ -166,6 +117,7 @@ pub fn build(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ledger::scan::scan;
     use serde_json::json;
 
     fn fields(v: Value) -> Map<String, Value> {
@@ -173,7 +125,7 @@ mod tests {
     }
 
     #[test]
-    fn built_lines_check_and_hash_the_body_without_hash() {
+    fn built_lines_hash_the_body_without_hash() {
         let (line, hash) = build(
             fields(json!({"event": "decision", "x": {"hash": 1}})),
             3,
@@ -184,16 +136,15 @@ mod tests {
         let text = String::from_utf8(line.clone()).unwrap();
         let body = text.replace(&format!(",\"hash\":\"{hash}\""), "");
         assert_eq!(sha256_tag(body.as_bytes()), hash);
-        let c = Checker::default().check(&line).unwrap();
-        assert!(c.hash_ok);
+        let r = into_record(serde_json::from_slice(&line).unwrap()).unwrap();
         assert_eq!(
-            (c.record.seq, c.record.ts, c.record.hash.as_str()),
-            (3, 17, hash.as_str())
+            (r.seq, r.ts, r.hash.as_str(), r.prev.as_str()),
+            (3, 17, hash.as_str(), GENESIS)
         );
     }
 
     #[test]
-    fn edits_are_caught() {
+    fn edits_are_caught_by_the_scanner() {
         let (line, _) = build(
             fields(json!({"event": "decision", "target": "a"})),
             0,
@@ -202,19 +153,16 @@ mod tests {
         )
         .unwrap();
         let text = String::from_utf8(line).unwrap();
-        let mut ck = Checker::default();
         let edited = text.replace("\"target\":\"a\"", "\"target\":\"b\"");
-        assert!(!ck.check(edited.as_bytes()).unwrap().hash_ok);
+        assert!(!scan(edited.as_bytes()).unwrap().hash_ok);
         let spaced = text.replacen(':', ": ", 1);
         assert!(matches!(
-            ck.check(spaced.as_bytes()),
+            scan(spaced.as_bytes()),
             Err(LineFault::NotCanonical(_))
         ));
         let dup = text.replacen('{', "{\"event\":\"x\",", 1);
-        assert!(ck.check(dup.as_bytes()).is_err());
-        assert!(matches!(
-            ck.check(b"{\"seq\":1"),
-            Err(LineFault::NotJson(_))
-        ));
+        assert!(scan(dup.as_bytes()).is_err());
+        assert!(scan(b"{\"seq\":1").is_err());
+        assert!(matches!(scan(b"{\"seq\":1}"), Err(LineFault::Field(_))));
     }
 }

@@ -2,7 +2,7 @@
 //! hashed or written. A secret becomes `[REDACTED:<first 8 hex of SHA-256 of the secret>]`, so two
 //! records naming the same secret can be correlated without revealing it.
 
-use regex::{Captures, Regex};
+use regex::{Captures, Regex, RegexSet};
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 use std::sync::LazyLock;
@@ -13,16 +13,27 @@ struct Pattern {
     group: usize,
 }
 
-fn pat(re: &str, group: usize) -> Pattern {
-    Pattern {
-        re: Regex::new(re).expect("redaction pattern compiles"),
-        group,
-    }
+fn pat(re: &'static str, group: usize) -> (&'static str, usize) {
+    (re, group)
 }
+
+/// The compiled patterns, and all of them as one set for a single-pass "anything here?" test.
+static PATTERNS: LazyLock<(Vec<Pattern>, RegexSet)> = LazyLock::new(|| {
+    let list = sources();
+    let set = RegexSet::new(list.iter().map(|(re, _)| *re)).expect("redaction patterns compile");
+    let pats = list
+        .into_iter()
+        .map(|(re, group)| Pattern {
+            re: Regex::new(re).expect("redaction pattern compiles"),
+            group,
+        })
+        .collect();
+    (pats, set)
+});
 
 /// Secret patterns, most specific first. Whole-match patterns are provider token formats; the
 /// others keep their context (`--password=`, `Authorization: Bearer `) and redact only the value.
-static PATTERNS: LazyLock<Vec<Pattern>> = LazyLock::new(|| {
+fn sources() -> Vec<(&'static str, usize)> {
     vec![
         // PEM private keys (also a block cut off before its END line).
         pat(
@@ -86,7 +97,7 @@ static PATTERNS: LazyLock<Vec<Pattern>> = LazyLock::new(|| {
             1,
         ),
     ]
-});
+}
 
 /// Object keys whose string values are secrets as a whole.
 static SECRET_KEY: LazyLock<Regex> = LazyLock::new(|| {
@@ -108,8 +119,10 @@ fn is_marker(s: &str) -> bool {
 
 /// Redacts secrets in one string. Returns the input unchanged when nothing matched.
 pub fn redact_str(input: &str) -> String {
+    let (pats, set) = &*PATTERNS;
+    let hits = set.matches(input);
     let mut s = input.to_string();
-    for p in PATTERNS.iter() {
+    for p in hits.iter().map(|i| &pats[i]) {
         if !p.re.is_match(&s) {
             continue;
         }

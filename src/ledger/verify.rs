@@ -3,13 +3,13 @@
 //!
 //! Classification of the first broken place (expected seq `e`, expected `prev` = hash of the
 //! last good record):
-//! - the line after it continues the chain as if this line were absent → `inserted` at `e`;
-//! - unreadable, not canonical or its hash does not match its content → `edited` at `e`;
+//! - an invalid line (not JSON, not canonical, hash not matching its content) after which the
+//!   chain continues as if it were absent → `inserted` at `e`; otherwise → `edited` at `e`;
 //! - a second record with seq `e − 1` and the same `prev` → `inserted` at `e − 1`;
 //! - seq `e` and a valid self-hash but a wrong `prev` → `edited` at `e − 1` (it was changed and
 //!   re-hashed, so its successor no longer links to it);
-//! - seq greater than `e`: `reordered` at `e` if seq `e` shows up within the next lines,
-//!   otherwise `deleted` at `e`;
+//! - seq `s` greater than `e`: `inserted` at `e` if seq `s` appears again in the next lines (a
+//!   copy), else `reordered` at `e` if seq `e` appears in them, otherwise `deleted` at `e`;
 //! - seq smaller than `e` (an old record replayed) → `inserted` at `e`.
 //!
 //! Then: `truncated` when a seal (or the state file) counts more records than the log holds,
@@ -18,7 +18,8 @@
 //! `torn_tail` for an incomplete last line.
 
 use super::append::read_state;
-use super::record::{Checked, Checker, GENESIS, LineFault};
+use super::record::{GENESIS, LineFault};
+use super::scan::{Scanned, scan};
 use super::seal::{SealKey, read_seals};
 use super::{LOCK_FILE, LOG_FILE, SEALS_FILE};
 use anyhow::{Context, Result};
@@ -114,16 +115,18 @@ impl VerifyReport {
 struct Peek {
     seq: Option<u64>,
     prev: Option<String>,
+    hash: Option<String>,
     hash_ok: bool,
     fault: Option<String>,
 }
 
 impl Peek {
-    fn of(c: &Result<Checked, LineFault>) -> Peek {
+    fn of(c: &Result<Scanned<'_>, LineFault>) -> Peek {
         match c {
             Ok(c) => Peek {
-                seq: Some(c.record.seq),
-                prev: Some(c.record.prev.clone()),
+                seq: Some(c.seq),
+                prev: Some(c.prev.to_string()),
+                hash: Some(c.hash.to_string()),
                 hash_ok: c.hash_ok,
                 fault: None,
             },
@@ -338,7 +341,6 @@ impl Walk {
 
     /// Walks every line; returns the number of complete lines and the offset of a torn tail.
     fn walk(&mut self, mut r: impl BufRead) -> Result<(u64, Option<u64>)> {
-        let mut ck = Checker::default();
         let mut line = Vec::with_capacity(1024);
         let mut lines = 0u64;
         let mut offset = 0u64;
@@ -355,23 +357,25 @@ impl Walk {
             }
             offset += n as u64;
             lines += 1;
-            let c = ck.check(&line);
+            let c = scan(&line);
             let e = self.verified;
             if let Ok(c) = &c
                 && c.hash_ok
-                && c.record.seq == e
-                && c.record.prev == self.tip
+                && c.seq == e
+                && c.prev == self.tip
             {
-                if c.record.event() == Some("ledger_recovery") {
+                if c.event == Some("ledger_recovery") {
                     self.recoveries += 1;
                 }
-                self.last_prev = std::mem::take(&mut self.tip);
-                self.tip.clone_from(&c.record.hash);
+                std::mem::swap(&mut self.last_prev, &mut self.tip);
+                self.tip.clear();
+                self.tip.push_str(c.hash);
                 self.verified += 1;
                 self.reached(self.verified);
                 continue;
             }
             // First break: look ahead, classify, then only count the remaining lines.
+            let cur = Peek::of(&c);
             let mut ahead = Vec::new();
             let mut torn = None;
             while ahead.len() < LOOK_AHEAD {
@@ -386,9 +390,9 @@ impl Walk {
                 }
                 offset += n as u64;
                 lines += 1;
-                ahead.push(Peek::of(&ck.check(&line)));
+                ahead.push(Peek::of(&scan(&line)));
             }
-            let d = self.classify(e, &Peek::of(&c), &ahead);
+            let d = self.classify(e, &cur, &ahead);
             self.damage.insert(0, d);
             self.broken = true;
             if torn.is_some() {
@@ -421,11 +425,17 @@ impl Walk {
 
     fn classify(&self, e: u64, cur: &Peek, ahead: &[Peek]) -> Damage {
         let d = |kind, seq, detail: String| Damage { kind, seq, detail };
-        if let Some(next) = ahead.first()
-            && next.hash_ok
-            && next.seq == Some(e)
-            && next.prev.as_deref() == Some(self.tip.as_str())
-        {
+        // Without the current line the chain would continue (for two lines, or to the end).
+        let skippable = ahead.first().is_some_and(|next| {
+            next.hash_ok
+                && next.seq == Some(e)
+                && next.prev.as_deref() == Some(self.tip.as_str())
+                && match ahead.get(1) {
+                    Some(n2) => n2.seq == Some(e + 1) && n2.prev == next.hash,
+                    None => !(cur.seq == Some(e + 1) && cur.prev == next.hash),
+                }
+        });
+        if skippable && (cur.fault.is_some() || !cur.hash_ok) {
             return d(
                 DamageKind::Inserted,
                 e,
@@ -477,7 +487,13 @@ impl Walk {
             };
         }
         if s > e {
-            return if ahead.iter().any(|p| p.seq == Some(e)) {
+            return if ahead.iter().any(|p| p.seq == Some(s)) {
+                d(
+                    DamageKind::Inserted,
+                    e,
+                    format!("a copy of record {s} was inserted before seq {e}"),
+                )
+            } else if ahead.iter().any(|p| p.seq == Some(e)) {
                 d(
                     DamageKind::Reordered,
                     e,

@@ -199,6 +199,24 @@ fn outcome_fields(
 /// The answer to a refused call: a normal tool result with `isError: true` that names the
 /// reason and the rules. Never a protocol error, never "tool not found".
 pub fn refusal(tool: &str, verdict: &Verdict) -> CallToolResult {
+    CallToolResult::error(vec![ContentBlock::text(refusal_text(tool, verdict))])
+}
+
+/// JSON-RPC error code of a refused non-tool request (`resources/read` of a `file:` URI),
+/// which has no `isError` result to carry a refusal.
+pub const REFUSED: i32 = -32010;
+
+/// The refusal of a non-tool request, as a JSON-RPC error with the rules in `data`.
+pub fn refusal_error(what: &str, verdict: &Verdict) -> rmcp::ErrorData {
+    rmcp::ErrorData::new(
+        rmcp::model::ErrorCode(REFUSED),
+        refusal_text(what, verdict),
+        Some(json!({"rules": verdict.rules, "risk": verdict.risk, "seq": verdict.seq})),
+    )
+}
+
+/// "patchwork-gateway policy refused `tool` (rule: …; risk: …; ledger seq N). reason"
+pub fn refusal_text(tool: &str, verdict: &Verdict) -> String {
     let rules = if verdict.rules.is_empty() {
         String::from("none")
     } else {
@@ -213,11 +231,10 @@ pub fn refusal(tool: &str, verdict: &Verdict) -> CallToolResult {
     } else {
         "refused"
     };
-    let text = format!(
+    format!(
         "patchwork-gateway policy {what} `{tool}` (rule: {rules}; risk: {}{seq}). {}",
         verdict.risk, verdict.reason,
-    );
-    CallToolResult::error(vec![ContentBlock::text(text)])
+    )
 }
 
 #[cfg(test)]

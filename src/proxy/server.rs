@@ -4,7 +4,7 @@
 #![allow(deprecated)] // resources/subscribe and logging are deprecated in 2026-07-28; still served.
 
 use super::builtin;
-use super::guard::{Guard, Status, refusal};
+use super::guard::{Guard, Status, refusal, refusal_error};
 use super::passthrough::service_error;
 use super::upstream::{Spec, Upstream};
 use rmcp::model::*;
@@ -657,8 +657,36 @@ impl ServerHandler for Gateway {
                 None,
             ));
         };
+        // A file: URI names a file on this machine: the Gate sees it like a read tool call.
+        let mut pending = None;
+        if request.uri.starts_with("file:") {
+            let what = format!("mcp{SEP}{}{SEP}resources_read", up.spec.name);
+            let call = self.guard.call(
+                &what,
+                serde_json::json!({ "uri": request.uri }),
+                Some(&up.spec.name),
+                s.agent.as_deref(),
+                None,
+            );
+            let (verdict, p) = self.guard.decide(call).await;
+            if verdict.blocks() {
+                return Err(refusal_error(
+                    &format!("resources/read {}", request.uri),
+                    &verdict,
+                ));
+            }
+            pending = Some(p);
+        }
         let req = ClientRequest::ReadResourceRequest(ReadResourceRequest::new(request));
-        match self.forward(&up, req, &ctx).await? {
+        let answer = self.forward(&up, req, &ctx).await;
+        if let Some(p) = pending {
+            let (status, error) = match &answer {
+                Ok(_) => (Status::Completed, None),
+                Err(e) => (Status::Failed, Some(e.message.to_string())),
+            };
+            self.guard.outcome(p, status, None, error).await;
+        }
+        match answer? {
             ServerResult::ReadResourceResult(r) => Ok(ReadResourceResponse::Complete(r)),
             ServerResult::InputRequiredResult(r) => Ok(ReadResourceResponse::InputRequired(r)),
             _ => Err(unexpected("resources/read")),

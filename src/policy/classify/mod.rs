@@ -4,9 +4,13 @@
 //! same path targets and shell commands, judged by the same rules.
 
 mod command;
+mod exec;
+mod files;
 mod git;
 mod mcp;
+mod net;
 pub mod places;
+mod system;
 
 use crate::call::{Action, Classification, Finding, Flag, Risk, Target, TargetKind, ToolCall};
 use crate::policy::Env;
@@ -297,6 +301,15 @@ impl Classifier<'_> {
                 Risk::Medium,
                 &[Flag::OutsideProject],
                 format!("{shown} is outside the project"),
+                span,
+            );
+        }
+        if action == Action::FileDelete && places::holds_secrets(&path, env) {
+            self.finding(
+                "secrets.destroy",
+                Risk::High,
+                &[Flag::SensitivePath, Flag::Destructive],
+                format!("{shown} holds credentials; deleting or moving it loses or exposes them"),
                 span,
             );
         }

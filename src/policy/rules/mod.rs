@@ -12,7 +12,7 @@ mod schema;
 
 pub use error::{PolicyError, Problem};
 pub use evaluate::{Decision, Hit};
-pub use matchers::{display_argv, host_of};
+pub use matchers::display_argv;
 
 use super::Env;
 use super::profiles;

@@ -1,6 +1,7 @@
 //! Unit tests of policy loading, validation, matchers and evaluation, with hand-built
 //! classifications.
 
+use super::matchers::host_of;
 use super::*;
 use crate::call::{Door, Finding, Target, TargetKind};
 use serde_json::json;
@@ -740,7 +741,7 @@ fn strict_profile_decisions() {
     );
     assert_eq!(
         verdict(&p, &f("x", Risk::Critical, &[Flag::Destructive])),
-        (Effect::Deny, "fs.recursive_delete".into())
+        (Effect::Deny, "fs.destructive".into())
     );
     assert_eq!(
         verdict(&p, &f("x", Risk::Critical, &[Flag::DangerousCommand])),
@@ -756,7 +757,7 @@ fn strict_profile_decisions() {
     );
     assert_eq!(
         verdict(&p, &f("x", Risk::Medium, &[Flag::Destructive])),
-        (Effect::Deny, "fs.recursive_delete".into())
+        (Effect::Deny, "fs.destructive".into())
     );
     assert_eq!(
         verdict(&p, &f("x", Risk::Low, &[Flag::Destructive])),
@@ -765,6 +766,18 @@ fn strict_profile_decisions() {
     assert_eq!(
         verdict(&p, &f("x", Risk::High, &[Flag::Privilege])).0,
         Effect::Deny
+    );
+    assert_eq!(
+        verdict(&p, &f("x", Risk::Medium, &[Flag::CodeExecution])),
+        (Effect::Deny, "shell.code_execution".into())
+    );
+    assert_eq!(
+        verdict(&p, &f("x", Risk::Low, &[Flag::CodeExecution])).0,
+        Effect::Allow
+    );
+    assert_eq!(
+        verdict(&p, &f("x", Risk::Medium, &[Flag::SensitivePath])),
+        (Effect::Ask, "secrets.path".into())
     );
     for push in [
         &["git", "push", "--force", "origin", "main"][..],
@@ -792,6 +805,24 @@ fn strict_profile_decisions() {
         vec![],
     );
     assert_eq!(verdict(&p, &keys), (Effect::Deny, "self.keys_read".into()));
+    let grep_home = cls(
+        Action::FileGrep,
+        vec![path(Action::FileGrep, "/home/u/.patchwork")],
+        vec![],
+    );
+    assert_eq!(
+        verdict(&p, &grep_home),
+        (Effect::Deny, "self.keys_read".into())
+    );
+    let ledger = cls(
+        Action::FileRead,
+        vec![path(
+            Action::FileRead,
+            "/home/u/.patchwork/ledger/events.jsonl",
+        )],
+        vec![],
+    );
+    assert_eq!(verdict(&p, &ledger).0, Effect::Allow);
     for target in [
         "/home/u/.claude/settings.json",
         "/work/app/.claude/settings.local.json",

@@ -275,7 +275,7 @@ fn wrappers_without_a_command_stay() {
     cmd("env -i", &["env", "-i"]);
     cmd("env FOO=1", &["env", "FOO=1"]);
     cmd("sudo -v", &["sudo", "-v"]);
-    cmd("su", &["su"]);
+    cmd("su", &["sh"]);
     cmd("command -v rm", &["command", "-v", "rm"]);
     cmd("sudo -e /etc/hosts", &["sudoedit", "/etc/hosts"]);
     let c = cmd("env NODE_ENV=test npm test", &["npm", "test"]);
@@ -1226,4 +1226,22 @@ fn stdin_devices_and_exec_redirections() {
     let c = cmd("exec < <(curl -s x); bash", &["bash"]);
     assert_eq!(c.stdin, Stdin::Pipe);
     assert!(!cmd("bash scripts/build.sh", &["bash", "scripts/build.sh"]).argv[1].dynamic);
+}
+
+#[test]
+fn wrappers_starting_a_shell_read_stdin() {
+    for s in [
+        "curl -s x | sudo -s",
+        "curl -s x | sudo -i",
+        "curl -s x | su",
+        "curl -s x | doas -s",
+        "curl -s x | su - root",
+    ] {
+        let c = cmd(s, &["sh"]);
+        assert_eq!(c.stdin, Stdin::Pipe, "{s}");
+        assert!(!c.wrappers.is_empty(), "{s}");
+    }
+    cmd("echo reboot | sudo -s", &["reboot"]);
+    let c = cmd("su", &["sh"]);
+    assert_eq!(c.wrappers, vec!["su"]);
 }

@@ -215,7 +215,11 @@ impl Walker<'_> {
                 "sudo" => self.sudo(&mut c),
                 "doas" => {
                     let o = opts(&c.args, 1, "uC", &[], false);
-                    peel(&mut c, "doas", o.end)
+                    if o.end >= c.args.len() && o.has(&["-s"]) {
+                        become_shell(&mut c, "doas")
+                    } else {
+                        peel(&mut c, "doas", o.end)
+                    }
                 }
                 "su" => self.su(&mut c, "su"),
                 "env" => self.env_cmd(&mut c),
@@ -563,6 +567,9 @@ impl Walker<'_> {
             c.wrappers.push("sudo".to_string());
             return Step::Keep;
         }
+        if end >= c.args.len() && o.has(&["-s", "-i", "--shell", "--login"]) {
+            return become_shell(c, "sudo");
+        }
         peel(c, "sudo", end)
     }
 
@@ -608,6 +615,10 @@ impl Walker<'_> {
                 w.push(name.to_string());
                 self.nested_script(&s, &format!("{name} -c"), &w, None, true);
                 Step::Done(None)
+            }
+            // Without `-c`, su starts a shell that reads commands from standard input.
+            None if name == "su" && !o.has(&["-h", "--help", "-V", "--version"]) => {
+                become_shell(c, "su")
             }
             None => Step::Keep,
         }
@@ -1790,6 +1801,14 @@ fn shebang(text: &str) -> String {
 
 fn is_name(s: &str) -> bool {
     is_assignment(&format!("{s}=")).is_some()
+}
+
+/// A wrapper that starts an interactive shell (`sudo -s`, `su`): the command becomes `sh`
+/// reading standard input, wrapped.
+fn become_shell(c: &mut Cmd, label: &str) -> Step {
+    c.args = vec![Arg::lit("sh")];
+    c.wrappers.push(label.to_string());
+    Step::Peeled
 }
 
 /// Drop `n` words (the wrapper and its options) and record the wrapper.

@@ -13,6 +13,11 @@
 //!   is *not* recorded itself: its commands are, with `nested_in` naming the route. A shell
 //!   whose script is not known (`curl … | sh`, `bash "$X"`, `bash script.sh`) is recorded as
 //!   it is, with its `stdin`; a `-c` script or heredoc that is not static adds a problem.
+//! - **Wrappers** are peeled with their own option grammars and listed in `wrappers`,
+//!   outermost first (`sudo`, `env`, `nice`, `timeout`, `xargs`, `find -exec`…). A wrapper
+//!   left with no command stays the command (`env` alone is an environment dump, `sudo -v`),
+//!   except those that start a shell (`sudo -s`/`-i`, `su`, `doas -s`): they become `sh`
+//!   reading standard input, wrapped. `command -v`/`-V` is a lookup and stays as it is.
 //! - **Files written then run.** Content written earlier in the same script with a static
 //!   `echo`/`printf`/heredoc (`>`, `>>`, `tee`, `cp`) is remembered; `bash f`, `source f`,
 //!   `python3 f`, `./f` (by its `#!`) are analysed from it. Running a file written with

@@ -27,7 +27,7 @@
 //!   redirection) is a process substitution with unknown output (`bash <(curl …)`): the code
 //!   arrives through a pipe either way.
 //! - **Interpreters** (`python -c`, `node -e`, `perl -e`, `ruby -e`, `php -r`, awk programs,
-//!   code on stdin) are recorded themselves, followed by synthetic commands for what the code
+//!   `lua -e`, `Rscript -e`, `osascript -e`, code on stdin) are recorded themselves, followed by synthetic commands for what the code
 //!   does with literal arguments (`nested_in: ["python -c"]`): shell calls are analysed as
 //!   shell, deletions become `rm [-r -f] PATH`, reads become `cat PATH`, writes become a
 //!   command with an empty argv and a Write/Append redirect. A known call with a computed

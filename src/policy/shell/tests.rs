@@ -1245,3 +1245,31 @@ fn wrappers_starting_a_shell_read_stdin() {
     let c = cmd("su", &["sh"]);
     assert_eq!(c.wrappers, vec!["su"]);
 }
+
+#[test]
+fn lua_r_and_applescript_one_liners() {
+    cmd("lua -e 'os.execute(\"rm -rf /\")'", &["rm", "-rf", "/"]);
+    cmd("lua -e 'io.popen(\"reboot\")' -- ignored", &["reboot"]);
+    cmd(
+        "lua -e 'for l in io.lines(\".env\") do print(l) end'",
+        &["cat", ".env"],
+    );
+    cmd("Rscript -e 'system(\"rm -rf /\")'", &["rm", "-rf", "/"]);
+    cmd(
+        "Rscript -e 'unlink(\"/\", recursive = TRUE)'",
+        &["rm", "-r", "-f", "/"],
+    );
+    cmd("Rscript -e 'print(readLines(\".env\"))'", &["cat", ".env"]);
+    cmd("Rscript -e 'x <- read.csv(\".env\")'", &["cat", ".env"]);
+    cmd(
+        "osascript -e 'do shell script \"rm -rf ~\"'",
+        &["rm", "-rf", "/home/u"],
+    );
+    assert!(an("Rscript -e 'print(1+1)'").problems.is_empty());
+    assert!(
+        an("lua -e 'print(1) -- os.execute(\"reboot\")'")
+            .commands
+            .len()
+            == 1
+    );
+}

@@ -27,11 +27,13 @@
 //!   redirection) is a process substitution with unknown output (`bash <(curl …)`): the code
 //!   arrives through a pipe either way.
 //! - **Interpreters** (`python -c`, `node -e`, `perl -e`, `ruby -e`, `php -r`, awk programs,
-//!   `lua -e`, `Rscript -e`, `osascript -e`, code on stdin) are recorded themselves, followed by synthetic commands for what the code
-//!   does with literal arguments (`nested_in: ["python -c"]`): shell calls are analysed as
-//!   shell, deletions become `rm [-r -f] PATH`, reads become `cat PATH`, writes become a
-//!   command with an empty argv and a Write/Append redirect. A known call with a computed
-//!   argument adds a problem ("python code not statically analysable: …").
+//!   `lua -e`, `Rscript -e`, `osascript -e`, code on stdin or in a file written earlier) are
+//!   recorded themselves, followed by synthetic commands for what the code does with literal
+//!   arguments (`nested_in: ["python -c"]`): shell calls are analysed as shell, deletions
+//!   become `rm [-r -f] PATH`, reads become `cat PATH`, writes become a command with an empty
+//!   argv and a Write/Append redirect, `perl -n/-p` loops read (and with `-i` write) their
+//!   files. A known call with a computed argument adds a problem ("python code not statically
+//!   analysable: …").
 //! - **`find`** is recorded as it is, then each `-exec`/`-execdir`/`-ok`/`-okdir` command with
 //!   `{}` replaced by what find reaches (wrapper `find -exec` …), and for `-delete` a synthetic
 //!   `rm -r -f TARGET` per target (wrapper `find -delete`). A target is a starting point, or,

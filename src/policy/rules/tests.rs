@@ -104,7 +104,7 @@ fn builtin_profiles_load_by_name() {
 }
 
 #[test]
-fn load_without_spec_prefers_project_then_home_then_standard() {
+fn load_without_spec_prefers_trusted_project_then_home_then_standard() {
     let dir = tempfile::tempdir().unwrap();
     let env = Env {
         home: dir.path().join("home"),
@@ -121,6 +121,12 @@ fn load_without_spec_prefers_project_then_home_then_standard() {
         "name: from-project\n",
     )
     .unwrap();
+    assert_eq!(
+        Policy::load(None, &env).unwrap().name,
+        "from-home",
+        "an untrusted project policy is ignored"
+    );
+    super::trust::trust(&env.project.join(".patchwork/policy.yaml"), &env).unwrap();
     let p = Policy::load(None, &env).unwrap();
     assert_eq!(p.name, "from-project");
     assert_eq!(
@@ -225,6 +231,11 @@ fn invalid_effect_risk_action_flag_mode_are_named() {
 fn missing_required_fields_are_named() {
     let err = problems("mode: audit\n");
     assert_eq!(one(&err).field, "name");
+    let err = problems("# comment\nname: \"\"\n");
+    assert_eq!(
+        (one(&err).line, one(&err).field.as_str()),
+        (Some(2), "name")
+    );
     let err = problems(&format!(
         "{HEAD}rules:\n  - id: a\n    effect: deny\n    risk: high\n"
     ));
@@ -332,6 +343,9 @@ fn path_globs_expand_home_variables_and_project() {
     assert_eq!(decide("/work/app/secrets/a.txt"), ["rel"]);
     assert_eq!(decide("/elsewhere/secrets/a.txt"), ["default"]);
     assert_eq!(decide("/home/u/.sshx/id"), ["default"]);
+    // `dir/**` is what lies below the folder, not the folder itself.
+    assert_eq!(decide("/home/u/.ssh"), ["default"]);
+    assert_eq!(decide("/home/u/.ssh/a/b/c"), ["ssh"]);
 }
 
 #[test]

@@ -1,7 +1,7 @@
 //! `doctor` and `status` after a real `init`, and the SessionStart self-test.
 
-mod common;
-use common::*;
+mod hook_common;
+use hook_common::*;
 use serde_json::{Value, json};
 
 fn text(out: &std::process::Output) -> String {

@@ -49,8 +49,34 @@ impl Report {
     }
 }
 
-/// Where our hooks are installed (user scope and the project), with their policy mode.
-fn installations(project: &Path) -> Vec<(PathBuf, Result<Vec<String>, String>)> {
+/// Our hooks found in one settings file.
+struct Installed {
+    /// (event, policy mode) of each of our handlers.
+    hooks: Vec<(String, &'static str)>,
+}
+
+impl Installed {
+    fn has(&self, event: &str) -> bool {
+        self.hooks.iter().any(|(e, _)| e == event)
+    }
+
+    /// "10 events (PreToolUse, …), fail-closed".
+    fn summary(&self) -> String {
+        let names: Vec<&str> = self.hooks.iter().map(|(e, _)| e.as_str()).collect();
+        let mut modes: Vec<&str> = self.hooks.iter().map(|(_, m)| *m).collect();
+        modes.sort();
+        modes.dedup();
+        format!(
+            "{} events ({}), {}",
+            names.len(),
+            names.join(", "),
+            modes.join("/")
+        )
+    }
+}
+
+/// Our hooks in the user scope and the project's settings files.
+fn installations(project: &Path) -> Vec<(PathBuf, Result<Installed, String>)> {
     let mut files = Vec::new();
     if let Ok((user, _)) = targets(None) {
         files.push(user);
@@ -63,21 +89,20 @@ fn installations(project: &Path) -> Vec<(PathBuf, Result<Vec<String>, String>)> 
     files
         .into_iter()
         .map(|f| {
-            let r = read_json(&f).map_err(|e| format!("{e:#}")).map(|(_, v)| {
-                install::installed_handlers(&v)
+            let found = read_json(&f).map_err(|e| format!("{e:#}")).map(|(_, v)| {
+                let hooks = install::installed_handlers(&v)
                     .into_iter()
                     .map(|(event, h)| {
-                        let args = h["args"].to_string();
-                        let mode = if args.contains("\"audit\"") {
-                            "audit"
-                        } else {
-                            "fail-closed"
-                        };
-                        format!("{event} ({mode})")
+                        let audit = h["args"].as_array().is_some_and(|a| {
+                            a.windows(2)
+                                .any(|w| w[0] == "--policy-mode" && w[1] == "audit")
+                        });
+                        (event, if audit { "audit" } else { "fail-closed" })
                     })
-                    .collect()
+                    .collect();
+                Installed { hooks }
             });
-            (f, r)
+            (f, found)
         })
         .collect()
 }
@@ -104,26 +129,6 @@ fn micros_to_rfc3339(micros: i64) -> String {
     chrono::DateTime::from_timestamp_micros(micros)
         .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
         .unwrap_or_else(|| micros.to_string())
-}
-
-/// "10 events (PreToolUse, …), fail-closed" from entries like `PreToolUse (fail-closed)`.
-fn summarize(events: &[String]) -> String {
-    let mut modes: Vec<&str> = events
-        .iter()
-        .filter_map(|e| e.rsplit_once(" (").map(|(_, m)| m.trim_end_matches(')')))
-        .collect();
-    modes.sort();
-    modes.dedup();
-    let names: Vec<&str> = events
-        .iter()
-        .map(|e| e.split(' ').next().unwrap_or(e))
-        .collect();
-    format!(
-        "{} events ({}), {}",
-        names.len(),
-        names.join(", "),
-        modes.join("/")
-    )
 }
 
 /// Health checks.
@@ -196,14 +201,13 @@ pub fn doctor(ctx: &Ctx, args: DoctorArgs) -> anyhow::Result<i32> {
     let mut any_installed = false;
     for (file, found) in installations(&project) {
         match found {
-            Ok(events) if events.is_empty() => {}
-            Ok(events) => {
+            Ok(found) if found.hooks.is_empty() => {}
+            Ok(found) => {
                 any_installed = true;
-                let has_pre = events.iter().any(|e| e.starts_with("PreToolUse "));
                 r.check(
                     &format!("hooks in {}", file.display()),
-                    if has_pre {
-                        Ok(summarize(&events))
+                    if found.has("PreToolUse") {
+                        Ok(found.summary())
                     } else {
                         Err("no PreToolUse hook: nothing is enforced".into())
                     },
@@ -324,8 +328,8 @@ pub fn status(ctx: &Ctx, args: StatusArgs) -> anyhow::Result<i32> {
     }
     for (file, found) in installations(&project) {
         match found {
-            Ok(events) if events.is_empty() => println!("hooks:    none in {}", file.display()),
-            Ok(events) => println!("hooks:    {} in {}", summarize(&events), file.display()),
+            Ok(found) if found.hooks.is_empty() => println!("hooks:    none in {}", file.display()),
+            Ok(found) => println!("hooks:    {} in {}", found.summary(), file.display()),
             Err(e) => println!("hooks:    unreadable {}: {e}", file.display()),
         }
     }

@@ -1,6 +1,8 @@
 //! Hook round trip: spawn the release binary as Claude Code does, feed a payload, wait for the
 //! answer — including the synced ledger write. Prints p50/p99 per payload and the peak RSS of
 //! the hook processes. Run: `cargo bench --bench hook` (optional argument: iterations).
+//! `HOOK_BENCH_TMP=/dev/shm` puts the ledger on tmpfs, separating the door's own cost from the
+//! disk's fsync latency.
 
 use std::io::Write;
 use std::process::{Command, Stdio};
@@ -13,7 +15,11 @@ fn main() {
         .skip(1)
         .find_map(|a| a.parse().ok())
         .unwrap_or(300);
-    let dir = tempfile::tempdir().expect("temp dir");
+    let dir = match std::env::var_os("HOOK_BENCH_TMP") {
+        Some(base) => tempfile::tempdir_in(base),
+        None => tempfile::tempdir(),
+    }
+    .expect("temp dir");
     let home = dir.path().join("home");
     let pw = dir.path().join("pw");
     let project = dir.path().join("project");
@@ -59,27 +65,31 @@ fn main() {
         ),
     ];
 
-    println!("hook round trip, {iterations} runs each, release binary, policy strict");
+    println!(
+        "hook round trip, {iterations} runs each, release binary, policy strict, ledger in {}",
+        dir.path().display()
+    );
     for (name, event, payload) in &cases {
         // Warm up (page cache, ledger creation).
         for _ in 0..5 {
             run(BIN, event, payload, &home, &pw, &project);
         }
+        let cpu_before = children_cpu();
         let mut times: Vec<Duration> = (0..iterations)
             .map(|_| run(BIN, event, payload, &home, &pw, &project))
             .collect();
+        let cpu = (children_cpu() - cpu_before) / iterations as u32;
         times.sort();
         let pct = |p: f64| times[((times.len() as f64 - 1.0) * p).round() as usize];
         println!(
-            "  {name:<42} p50 {:>7.2} ms   p99 {:>7.2} ms",
+            "  {name:<42} p50 {:>7.2} ms   p99 {:>7.2} ms   cpu/run {:>5.2} ms",
             ms(pct(0.50)),
-            ms(pct(0.99))
+            ms(pct(0.99)),
+            ms(cpu)
         );
     }
-    println!(
-        "  peak RSS of a hook process: {:.1} MB",
-        peak_child_rss_mb()
-    );
+    let peak = rusage().map_or(f64::NAN, |u| u.ru_maxrss as f64 / 1024.0);
+    println!("  peak RSS of a hook process: {peak:.1} MB");
 }
 
 fn ms(d: Duration) -> f64 {
@@ -123,15 +133,19 @@ fn run(
     elapsed
 }
 
-/// The largest resident set of any waited-for child, in MB (Linux reports KiB).
-fn peak_child_rss_mb() -> f64 {
+/// Resource usage of all waited-for children (Linux reports `ru_maxrss` in KiB).
+fn rusage() -> Option<libc::rusage> {
     let mut usage = std::mem::MaybeUninit::<libc::rusage>::zeroed();
     // SAFETY: getrusage fills the struct it is given; RUSAGE_CHILDREN is always valid.
     let rc = unsafe { libc::getrusage(libc::RUSAGE_CHILDREN, usage.as_mut_ptr()) };
-    if rc != 0 {
-        return f64::NAN;
-    }
-    // SAFETY: initialised by the successful call above.
-    let usage = unsafe { usage.assume_init() };
-    usage.ru_maxrss as f64 / 1024.0
+    // SAFETY: initialised by the successful call.
+    (rc == 0).then(|| unsafe { usage.assume_init() })
+}
+
+/// User + system CPU time of all waited-for children.
+fn children_cpu() -> Duration {
+    let tv = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
+    rusage()
+        .map(|u| tv(u.ru_utime) + tv(u.ru_stime))
+        .unwrap_or_default()
 }

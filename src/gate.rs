@@ -53,10 +53,8 @@ impl Gate {
             Ok(pair) => pair,
             Err(_) => (
                 Classification::default(),
-                Verdict::internal_deny(
-                    "gate.internal_error",
-                    "patchwork-gateway hit an internal error while judging this call, so it is refused",
-                ),
+                self.policy
+                    .error_verdict("internal error while judging the call"),
             ),
         };
         match self
@@ -68,12 +66,10 @@ impl Gate {
                 tracing::error!("ledger append failed in audit mode: {e:#}");
             }
             Err(e) => {
-                verdict = Verdict::internal_deny(
-                    "ledger.unwritable",
-                    format!(
-                        "patchwork-gateway cannot record this call in its ledger ({e:#}), so it is refused; run `patchwork-gateway doctor`"
-                    ),
-                );
+                tracing::error!("ledger append failed: {e:#}");
+                verdict = self.policy.error_verdict(&format!(
+                    "the ledger cannot be written: {e:#}; run `patchwork-gateway doctor`"
+                ));
             }
         }
         verdict

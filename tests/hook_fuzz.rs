@@ -1,9 +1,9 @@
 //! Property tests of the hook's input handling: whatever arrives on stdin, parsing and
 //! translation never panic, and the real hook process answers exit 0 or 2 with one JSON object.
-//! Longer runs: `PROPTEST_CASES=20000 cargo test --release --test hook_fuzz`.
+//! Longer runs: `HOOK_FUZZ_CASES=200000 HOOK_FUZZ_PROCESS_CASES=5000 cargo test --test hook_fuzz`.
 
-mod common;
-use common::*;
+mod hook_common;
+use hook_common::*;
 use patchwork_gateway::hook::adapter;
 use patchwork_gateway::hook::events::Event;
 use patchwork_gateway::hook::payload::{Payload, read_bounded};
@@ -55,6 +55,14 @@ const TOOLS: [&str; 10] = [
     "mcp__fs__read_file",
 ];
 
+/// Case count from `var`, else `default`.
+fn cases(var: &str, default: u32) -> u32 {
+    std::env::var(var)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
 fn json_value() -> impl Strategy<Value = Value> {
     let leaf = prop_oneof![
         Just(Value::Null),
@@ -103,7 +111,7 @@ fn stdin_bytes() -> impl Strategy<Value = Vec<u8>> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 2000, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig::with_cases(cases("HOOK_FUZZ_CASES", 2000)))]
 
     #[test]
     fn parsing_and_translation_never_panic(bytes in stdin_bytes(), event in prop::sample::select(&EVENTS[..])) {
@@ -133,7 +141,7 @@ proptest! {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig::with_cases(cases("HOOK_FUZZ_PROCESS_CASES", 48)))]
 
     #[test]
     fn hook_process_exits_0_or_2_with_one_json_object(

@@ -18,6 +18,8 @@ fn project() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("notes.txt"), "line one\nline two\n").unwrap();
     std::fs::write(dir.path().join(".env"), format!("API_KEY={SECRET}\n")).unwrap();
+    std::fs::create_dir(dir.path().join(".claude")).unwrap();
+    std::fs::write(dir.path().join(".claude/settings.json"), "{\"hooks\":{}}\n").unwrap();
     dir
 }
 
@@ -26,8 +28,12 @@ fn scenario(name: &str) -> tempfile::TempDir {
     let dir = interop_dir();
     assert!(
         dir.join("node_modules/@modelcontextprotocol/sdk").is_dir()
-            && dir.join("node_modules/@modelcontextprotocol/server-everything").is_dir()
-            && dir.join("node_modules/@modelcontextprotocol/server-filesystem").is_dir(),
+            && dir
+                .join("node_modules/@modelcontextprotocol/server-everything")
+                .is_dir()
+            && dir
+                .join("node_modules/@modelcontextprotocol/server-filesystem")
+                .is_dir(),
         "the MCP interop packages are missing: run .ci/steps/40-mcp-interop.sh first"
     );
     let project = project();
@@ -49,7 +55,10 @@ fn scenario(name: &str) -> tempfile::TempDir {
         out.status.success(),
         "scenario {name} failed\n--- stdout\n{stdout}\n--- stderr\n{stderr}"
     );
-    assert!(!stdout.contains(SECRET), "the secret appeared on the client's stdout");
+    assert!(
+        !stdout.contains(SECRET),
+        "the secret appeared on the client's stdout"
+    );
     home
 }
 
@@ -112,10 +121,43 @@ fn sdk_client_over_streamable_http_with_host_and_origin_checks() {
 fn wrap_server_filesystem_passes_allowed_calls_and_stops_refused_ones() {
     let home = scenario("wrap-filesystem");
     assert_ledger(home.path(), "mcp__fs__read_text_file");
+    // The refused write has a deny decision and no outcome: it never ran.
+    let records = ledger_records(home.path());
+    let denied: Vec<&Value> = records
+        .iter()
+        .filter(|r| r["tool"] == "mcp__fs__write_file" && r["verdict"] == "deny")
+        .collect();
+    assert_eq!(denied.len(), 1, "{records:?}");
+    let seq = &denied[0]["seq"];
+    assert!(
+        !records
+            .iter()
+            .any(|r| r["event"] == "outcome" && r["decision_seq"] == *seq),
+        "a refused call has an outcome record"
+    );
 }
 
 #[test]
 fn wrap_server_everything_passes_everything_else_through() {
     let home = scenario("wrap-everything");
     assert_ledger(home.path(), "mcp__everything__echo");
+}
+
+#[test]
+fn aggregation_times_out_slow_calls_and_restarts_a_crashed_upstream() {
+    let home = scenario("aggregate");
+    assert_ledger(home.path(), "mcp__crashy__echo");
+    let records = ledger_records(home.path());
+    assert!(
+        records
+            .iter()
+            .any(|r| r["tool"] == "mcp__crashy__sleep" && r["outcome"]["status"] == "timeout"),
+        "no timeout outcome for the slow call"
+    );
+    assert!(
+        records
+            .iter()
+            .any(|r| r["tool"] == "mcp__crashy__crash" && r["outcome"]["status"] == "failed"),
+        "no failed outcome for the crash"
+    );
 }

@@ -225,11 +225,38 @@ fn explain_names_the_rule_and_the_verdict() {
         out.contains(r#"call       Bash {"command":"git push --force origin main"}"#),
         "{out}"
     );
-    assert!(out.contains("verdict    deny"), "{out}");
     assert!(
-        out.contains("reason     patchwork-gateway denied this: "),
+        out.contains("segments   1. git push --force origin main\n"),
         "{out}"
     );
+    assert!(out.contains("verdict    deny"), "{out}");
+    assert!(
+        out.contains("reason     patchwork-gateway denied this: git.force_push: "),
+        "{out}"
+    );
+
+    let o = s.run(&[
+        "--policy",
+        "strict",
+        "policy",
+        "explain",
+        "git status && ls -la",
+    ]);
+    let out = stdout(&o);
+    assert!(out.contains("1. git status\n"), "{out}");
+    assert!(out.contains("verdict    allow"), "{out}");
+
+    // Wrappers are peeled before rules see the command.
+    let o = s.run(&[
+        "--policy",
+        "strict",
+        "policy",
+        "explain",
+        "--json",
+        "env GIT_TRACE=1 timeout 60 git push origin +main",
+    ]);
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(v["verdict"]["rules"][0], "git.force_push", "{v}");
 
     let o = s.run(&["policy", "explain", "--tool", "Read", "not json"]);
     assert_eq!(o.status.code(), Some(1));

@@ -1,7 +1,7 @@
 //! The watchdog repairs wiped or altered hook installations and records each repair.
 
-mod common;
-use common::*;
+mod hook_common;
+use hook_common::*;
 use serde_json::{Value, json};
 
 fn ok(out: &std::process::Output) -> String {

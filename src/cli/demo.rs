@@ -3,6 +3,7 @@
 //! stdio — in a throwaway project and home. Prints the session, the refused calls and `verify`.
 
 use super::Ctx;
+use crate::ledger::Ledger;
 use anyhow::{Context, Result, bail};
 use clap::Args;
 use serde_json::{Value, json};
@@ -295,8 +296,30 @@ impl Demo {
             });
         }
         rows.extend(self.mcp_session());
+        let gap = self.enforcement_check()?;
         self.hook("SessionEnd", json!({"reason": "prompt_input_exit"}))?;
-        self.report(&rows)
+        self.report(&rows, gap)
+    }
+
+    /// Plays a runtime whose block did not hold: the outcome of the refused `rm -rf /` arrives.
+    /// The gateway must record it as an enforcement gap; returns the gap record's seq.
+    fn enforcement_check(&self) -> Result<Option<u64>> {
+        let id = self
+            .script()
+            .iter()
+            .position(|s| s.input["command"] == "rm -rf /")
+            .map(|i| format!("toolu_demo_{i:02}"))
+            .context("the script has no rm -rf /")?;
+        self.hook(
+            "PostToolUse",
+            json!({"tool_name": "Bash", "tool_input": {"command": "rm -rf /"}, "tool_use_id": id,
+                   "tool_response": {"stdout": "", "stderr": "", "interrupted": false}}),
+        )?;
+        Ok(Ledger::open(&self.pw.join("ledger"))?
+            .records()?
+            .filter_map(Result::ok)
+            .find(|r| r.str("event") == Some("enforcement.gap"))
+            .map(|r| r.seq))
     }
 
     /// The same kind of calls through the MCP door (`serve` over stdio, raw JSON-RPC lines).
@@ -324,9 +347,7 @@ impl Demo {
             .spawn()?;
         let result = self.mcp_talk(&mut child, calls);
         drop(child.stdin.take());
-        if child.wait_timeout_or_kill(Duration::from_secs(3)).is_err() {
-            let _ = child.kill();
-        }
+        wait_or_kill(&mut child, Duration::from_secs(3));
         result
     }
 
@@ -393,7 +414,7 @@ impl Demo {
         Ok(rows)
     }
 
-    fn report(&self, rows: &[Answered]) -> Result<bool> {
+    fn report(&self, rows: &[Answered], gap: Option<u64>) -> Result<bool> {
         println!("{:<4} {:<64} answer", "#", "call");
         for (i, r) in rows.iter().enumerate() {
             println!("{:<4} {:<64} {}", i + 1, truncate(&r.label, 64), r.answer);
@@ -411,7 +432,16 @@ impl Demo {
                 if r.blocked { "refused" } else { "allowed" }
             );
         }
-        let mut ok = wrong.is_empty();
+        println!(
+            "enforcement check: an outcome for the refused `rm -rf /` arrived anyway (a runtime whose block did not hold):"
+        );
+        match gap {
+            Some(seq) => {
+                println!("  recorded as enforcement.gap at ledger seq {seq}")
+            }
+            None => println!("  NOT DETECTED"),
+        }
+        let mut ok = wrong.is_empty() && gap.is_some();
         println!("\nsession log ({SESSION}):");
         let log = self.command(&["log"]).output()?;
         print!("{}", String::from_utf8_lossy(&log.stdout));
@@ -458,22 +488,15 @@ fn truncate(s: &str, n: usize) -> String {
     }
 }
 
-/// Waiting for a child with a bound.
-trait WaitTimeout {
-    fn wait_timeout_or_kill(&mut self, limit: Duration) -> Result<()>;
-}
-
-impl WaitTimeout for Child {
-    fn wait_timeout_or_kill(&mut self, limit: Duration) -> Result<()> {
-        let started = std::time::Instant::now();
-        while started.elapsed() < limit {
-            if self.try_wait()?.is_some() {
-                return Ok(());
-            }
-            std::thread::sleep(Duration::from_millis(20));
+/// Waits for `child` up to `limit`, then kills it (it is our own `serve` child).
+fn wait_or_kill(child: &mut Child, limit: Duration) {
+    let started = std::time::Instant::now();
+    while started.elapsed() < limit {
+        if matches!(child.try_wait(), Ok(Some(_))) {
+            return;
         }
-        self.kill()?;
-        self.wait()?;
-        Ok(())
+        std::thread::sleep(Duration::from_millis(20));
     }
+    let _ = child.kill();
+    let _ = child.wait();
 }

@@ -6,6 +6,7 @@ use crate::call::{Door, ToolCall};
 use crate::gate::Gate;
 use crate::hook::install::{self, State, read_json};
 use crate::hook::{alerts, watchdog};
+use crate::ledger::{Ledger, SealKey};
 use clap::Args;
 use serde_json::json;
 use std::path::{Path, PathBuf};
@@ -48,8 +49,34 @@ impl Report {
     }
 }
 
-/// Where our hooks are installed (user scope and the project), with their policy mode.
-fn installations(project: &Path) -> Vec<(PathBuf, Result<Vec<String>, String>)> {
+/// Our hooks found in one settings file.
+struct Installed {
+    /// (event, policy mode) of each of our handlers.
+    hooks: Vec<(String, &'static str)>,
+}
+
+impl Installed {
+    fn has(&self, event: &str) -> bool {
+        self.hooks.iter().any(|(e, _)| e == event)
+    }
+
+    /// "10 events (PreToolUse, …), fail-closed".
+    fn summary(&self) -> String {
+        let names: Vec<&str> = self.hooks.iter().map(|(e, _)| e.as_str()).collect();
+        let mut modes: Vec<&str> = self.hooks.iter().map(|(_, m)| *m).collect();
+        modes.sort();
+        modes.dedup();
+        format!(
+            "{} events ({}), {}",
+            names.len(),
+            names.join(", "),
+            modes.join("/")
+        )
+    }
+}
+
+/// Our hooks in the user scope and the project's settings files.
+fn installations(project: &Path) -> Vec<(PathBuf, Result<Installed, String>)> {
     let mut files = Vec::new();
     if let Ok((user, _)) = targets(None) {
         files.push(user);
@@ -62,43 +89,46 @@ fn installations(project: &Path) -> Vec<(PathBuf, Result<Vec<String>, String>)> 
     files
         .into_iter()
         .map(|f| {
-            let r = read_json(&f).map_err(|e| format!("{e:#}")).map(|(_, v)| {
-                install::installed_handlers(&v)
+            let found = read_json(&f).map_err(|e| format!("{e:#}")).map(|(_, v)| {
+                let hooks = install::installed_handlers(&v)
                     .into_iter()
                     .map(|(event, h)| {
-                        let args = h["args"].to_string();
-                        let mode = if args.contains("\"audit\"") {
-                            "audit"
-                        } else {
-                            "fail-closed"
-                        };
-                        format!("{event} ({mode})")
+                        let audit = h["args"].as_array().is_some_and(|a| {
+                            a.windows(2)
+                                .any(|w| w[0] == "--policy-mode" && w[1] == "audit")
+                        });
+                        (event, if audit { "audit" } else { "fail-closed" })
                     })
-                    .collect()
+                    .collect();
+                Installed { hooks }
             });
-            (f, r)
+            (f, found)
         })
         .collect()
 }
 
-/// "10 events (PreToolUse, …), fail-closed" from entries like `PreToolUse (fail-closed)`.
-fn summarize(events: &[String]) -> String {
-    let mut modes: Vec<&str> = events
-        .iter()
-        .filter_map(|e| e.rsplit_once(" (").map(|(_, m)| m.trim_end_matches(')')))
-        .collect();
-    modes.sort();
-    modes.dedup();
-    let names: Vec<&str> = events
-        .iter()
-        .map(|e| e.split(' ').next().unwrap_or(e))
-        .collect();
-    format!(
-        "{} events ({}), {}",
-        names.len(),
-        names.join(", "),
-        modes.join("/")
-    )
+fn ledger_verified(ctx: &Ctx) -> Result<String, String> {
+    let key_path = ctx.home.keys_dir().join("seal.key");
+    let key = if key_path.exists() {
+        Some(SealKey::load(&key_path).map_err(|e| format!("{e:#}"))?)
+    } else {
+        None
+    };
+    let report = crate::ledger::verify_dir(&ctx.home.ledger_dir(), key.as_ref())
+        .map_err(|e| format!("{e:#}"))?;
+    match report.damage.first() {
+        None => Ok(format!(
+            "{} records intact, {} unsealed",
+            report.records, report.unsealed_tail
+        )),
+        Some(d) => Err(format!("damaged at seq {}: {}", d.seq, d.detail)),
+    }
+}
+
+fn micros_to_rfc3339(micros: i64) -> String {
+    chrono::DateTime::from_timestamp_micros(micros)
+        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+        .unwrap_or_else(|| micros.to_string())
 }
 
 /// Health checks.
@@ -162,17 +192,22 @@ pub fn doctor(ctx: &Ctx, args: DoctorArgs) -> anyhow::Result<i32> {
         ),
     }
 
+    r.check(
+        "ledger",
+        ledger_verified(ctx),
+        "run `patchwork-gateway verify` for the first damaged record; keep the damaged file as evidence",
+    );
+
     let mut any_installed = false;
     for (file, found) in installations(&project) {
         match found {
-            Ok(events) if events.is_empty() => {}
-            Ok(events) => {
+            Ok(found) if found.hooks.is_empty() => {}
+            Ok(found) => {
                 any_installed = true;
-                let has_pre = events.iter().any(|e| e.starts_with("PreToolUse "));
                 r.check(
                     &format!("hooks in {}", file.display()),
-                    if has_pre {
-                        Ok(summarize(&events))
+                    if found.has("PreToolUse") {
+                        Ok(found.summary())
                     } else {
                         Err("no PreToolUse hook: nothing is enforced".into())
                     },
@@ -270,11 +305,31 @@ pub fn status(ctx: &Ctx, args: StatusArgs) -> anyhow::Result<i32> {
         Err(e) => println!("policy:   NOT LOADED: {e:#} (hooks fail closed)"),
     }
     println!("home:     {}", ctx.home.root().display());
-    println!("ledger:   {}", ctx.home.ledger_dir().display());
+    let dir = ctx.home.ledger_dir();
+    match Ledger::open(&dir).and_then(|l| l.status()) {
+        Ok(st) => {
+            let seal = match &st.last_seal {
+                Some(seal) => format!(
+                    "last seal at {} over {} records, {} unsealed",
+                    micros_to_rfc3339(seal.sealed_at),
+                    seal.count,
+                    st.unsealed
+                ),
+                None => "never sealed (`patchwork-gateway seal`)".into(),
+            };
+            println!(
+                "ledger:   {} records, {} bytes in {}; {seal}",
+                st.records,
+                st.bytes,
+                dir.display()
+            );
+        }
+        Err(e) => println!("ledger:   UNREADABLE {}: {e:#}", dir.display()),
+    }
     for (file, found) in installations(&project) {
         match found {
-            Ok(events) if events.is_empty() => println!("hooks:    none in {}", file.display()),
-            Ok(events) => println!("hooks:    {} in {}", summarize(&events), file.display()),
+            Ok(found) if found.hooks.is_empty() => println!("hooks:    none in {}", file.display()),
+            Ok(found) => println!("hooks:    {} in {}", found.summary(), file.display()),
             Err(e) => println!("hooks:    unreadable {}: {e}", file.display()),
         }
     }

@@ -2,7 +2,9 @@
 
 use super::Ctx;
 use crate::hook::failclosed::PolicyMode;
-use crate::hook::install::{Change, Install, State};
+use crate::hook::install::{Change, Install, State, write_atomic};
+use crate::policy::rules::trust;
+use crate::policy::{Env, paths, profiles};
 use anyhow::{Context, Result};
 use clap::{Args, ValueEnum};
 use std::path::{Path, PathBuf};
@@ -57,6 +59,7 @@ pub fn targets(project: Option<&Path>) -> Result<(PathBuf, PathBuf)> {
 /// The installation `init` would make from these options.
 pub fn plan(ctx: &Ctx, project: Option<&Path>, mode: PolicyMode) -> Result<Install> {
     let (settings, mcp) = targets(project)?;
+    let project = project.map(std::path::absolute).transpose()?;
     let exe = std::env::current_exe().context("cannot find the gateway binary")?;
     Ok(Install {
         exe: exe.canonicalize().unwrap_or(exe),
@@ -65,6 +68,7 @@ pub fn plan(ctx: &Ctx, project: Option<&Path>, mode: PolicyMode) -> Result<Insta
         mode: mode.as_str().to_string(),
         settings,
         mcp,
+        project,
     })
 }
 
@@ -76,12 +80,56 @@ pub fn init(ctx: &Ctx, args: InitArgs) -> Result<i32> {
     ctx.home.ensure()?;
     let changes = install.apply()?;
     print_changes("added", &changes);
+    println!("{}", ensure_policy(ctx, &install, args.strict_profile)?);
     let mut state = State::load(&ctx.home)?;
     state.upsert(install);
     state.save(&ctx.home)?;
-    let _ = args.strict_profile;
     println!("hook policy mode: {}", mode.as_str());
     Ok(0)
+}
+
+/// Writes the built-in profile (strict or standard) unless a policy is there already: to
+/// `$PATCHWORK_HOME/policy.yaml`, or for a project to `DIR/.patchwork/policy.yaml`, which is
+/// then trusted (the Gate ignores project policies the user has not trusted).
+fn ensure_policy(ctx: &Ctx, install: &Install, strict: bool) -> Result<String> {
+    let file = match &install.project {
+        Some(dir) => paths::physical(dir).join(".patchwork/policy.yaml"),
+        None => ctx.home.policy_file(),
+    };
+    let name = if strict { "strict" } else { "standard" };
+    let wrote = !file.exists();
+    if wrote {
+        let (_, text) = profiles::builtin(name).context("built-in profile")?;
+        write_atomic(&file, text.as_bytes())?;
+    }
+    let Some(project) = &install.project else {
+        return Ok(match wrote {
+            true => format!("{}: wrote the {name} profile", file.display()),
+            false => format!("{}: kept the existing policy", file.display()),
+        });
+    };
+    let env = Env {
+        home: paths::physical(&crate::home::home_dir().unwrap_or_else(|| "/".into())),
+        patchwork_home: paths::physical(&install.home),
+        project: paths::physical(project),
+    };
+    if wrote {
+        trust::trust(&file, &env)?;
+        return Ok(format!(
+            "{}: wrote and trusted the {name} profile",
+            file.display()
+        ));
+    }
+    let text = std::fs::read_to_string(&file)?;
+    Ok(if trust::is_trusted(&file, &text, &env) {
+        format!("{}: kept the existing, trusted policy", file.display())
+    } else {
+        format!(
+            "{}: kept the existing policy, NOT trusted: until you run `patchwork-gateway policy trust` in {}, the Gate ignores it",
+            file.display(),
+            project.display()
+        )
+    })
 }
 
 /// Removes what `init` added.

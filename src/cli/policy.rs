@@ -23,6 +23,9 @@ pub enum PolicyCommand {
     Test { file: PathBuf },
     /// Show how a tool call or command string is classified and decided.
     Explain(ExplainArgs),
+    /// Trust the project policy (default ./.patchwork/policy.yaml) with its current content;
+    /// an untrusted or since-edited project policy is ignored.
+    Trust { file: Option<PathBuf> },
 }
 
 /// Options of `policy init`.
@@ -60,6 +63,7 @@ pub fn run(ctx: &Ctx, cmd: PolicyCommand) -> Result<i32> {
         PolicyCommand::Validate { file } => validate(ctx, &file),
         PolicyCommand::Test { file } => test(ctx, &file),
         PolicyCommand::Explain(a) => explain(ctx, &a),
+        PolicyCommand::Trust { file } => trust(ctx, file),
     }
 }
 
@@ -106,10 +110,25 @@ fn init(ctx: &Ctx, a: &PolicyInitArgs) -> Result<i32> {
         .and_then(|()| f.sync_all())
         .with_context(|| format!("cannot write {}", file.display()))?;
     println!("wrote the {name} policy to {}", file.display());
+    if a.project {
+        let env = env(ctx)?;
+        crate::policy::rules::trust::trust(&paths::physical(&file), &env)?;
+        println!("trusted it for this user (after editing, run: patchwork-gateway policy trust)");
+    }
     println!(
         "edit it, then check it with: patchwork-gateway policy validate {}",
         file.display()
     );
+    Ok(0)
+}
+
+fn trust(ctx: &Ctx, file: Option<PathBuf>) -> Result<i32> {
+    let env = env(ctx)?;
+    let file = file.unwrap_or_else(|| env.project.join(".patchwork/policy.yaml"));
+    let file = paths::physical(&std::env::current_dir()?.join(file));
+    Policy::from_file(&file, &env)?;
+    let line = crate::policy::rules::trust::trust(&file, &env)?;
+    println!("trusted {line}");
     Ok(0)
 }
 
@@ -123,7 +142,7 @@ fn show(ctx: &Ctx) -> Result<i32> {
     let origin = match (p.source(), &ctx.policy) {
         (Source::Builtin(n), Some(_)) => format!("built-in profile `{n}` (from --policy)"),
         (Source::Builtin(n), None) => format!(
-            "built-in profile `{n}` (neither {} nor {} exists)",
+            "built-in profile `{n}` (no trusted {} and no {})",
             env.project.join(".patchwork/policy.yaml").display(),
             env.patchwork_home.join("policy.yaml").display()
         ),

@@ -83,7 +83,12 @@ pub fn warning(message: &str) -> Answer {
 
 /// The reason Claude (or the user) reads: the Gate's reason, the rules and the ledger seq.
 pub fn reason_text(v: &Verdict) -> String {
-    let mut s = format!("patchwork-gateway: {}", v.reason.trim());
+    let reason = v.reason.trim();
+    let mut s = if reason.starts_with("patchwork-gateway") {
+        reason.to_string()
+    } else {
+        format!("patchwork-gateway: {reason}")
+    };
     if !v.rules.is_empty() {
         s.push_str(&format!(" (rule {}", v.rules.join(", ")));
         match v.seq {

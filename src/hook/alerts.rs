@@ -41,11 +41,12 @@ pub fn for_verdict(event: &str, call: &ToolCall, v: &Verdict) -> Value {
     })
 }
 
-/// The alert for a call that ran although it was denied.
+/// The alert for a call that ran although it was denied or never decided.
 pub fn for_gap(
     session: Option<&str>,
     tool: Option<&str>,
     tool_use_id: &str,
+    detail: &str,
     decision_seq: Option<u64>,
     gap_seq: Option<u64>,
 ) -> Value {
@@ -57,7 +58,7 @@ pub fn for_gap(
         "tool_use_id": tool_use_id,
         "decision_seq": decision_seq,
         "seq": gap_seq,
-        "reason": "a call denied at PreToolUse ran anyway: the hook's block did not hold",
+        "reason": detail,
         "ts": now(),
     })
 }

@@ -3,7 +3,7 @@
 
 use super::adapter::{self, AGENT, Answer};
 use super::alerts;
-use super::denied;
+use super::calls::{self, Seen};
 use super::failclosed::PolicyMode;
 use super::payload::Payload;
 use crate::call::{Door, Effect, ToolCall};
@@ -117,7 +117,7 @@ pub fn handle(ctx: HookCtx<'_>, event: &Event, p: &Payload) -> Handled {
             r.insert("action".into(), json!("session_end"));
             copy(&mut r, p, &["reason"]);
             let res = append(ctx.home, r);
-            denied::forget(ctx.home, p.session());
+            calls::forget(ctx.home, p.session());
             res
         }
         Event::SubagentStart | Event::SubagentStop => {
@@ -219,8 +219,9 @@ fn decide(ctx: HookCtx<'_>, event: &Event, p: &Payload) -> Handled {
         let reason = format!("the decision was not recorded: {}", v.reason);
         return failure(ctx, event, Some(p), &reason);
     }
-    if *event == Event::PreToolUse && v.effect == Effect::Deny {
-        remember_denied(ctx.home, p, v.seq);
+    if *event == Event::PreToolUse {
+        let denied = v.effect == Effect::Deny;
+        remember(ctx.home, p, Seen { denied, seq: v.seq });
     }
     let answer = match event {
         Event::PreToolUse => adapter::pre_tool_use(&v),
@@ -283,19 +284,39 @@ fn outcome(ctx: HookCtx<'_>, event: &Event, p: &Payload) -> Handled {
     let Some(id) = p.tool_use_id() else {
         return Handled::quiet(Answer::none());
     };
-    let Some(decision_seq) = denied::lookup(ctx.home, p.session(), id) else {
-        return Handled::quiet(Answer::none());
+    let (kind, detail, decision_seq) = match calls::lookup(ctx.home, p.session(), id) {
+        Some(Seen { denied: true, seq }) => (
+            "denied_but_ran",
+            "the call was denied at PreToolUse but ran anyway: the block did not hold",
+            seq,
+        ),
+        Some(_) => return Handled::quiet(Answer::none()),
+        // Only within sessions where PreToolUse did answer: a session that began before the
+        // install has no index, and is no evidence of a gap.
+        None if calls::session_known(ctx.home, p.session()) => (
+            "no_decision",
+            "the call ran without a PreToolUse decision: the hook did not fire, was killed or timed out",
+            None,
+        ),
+        None => return Handled::quiet(Answer::none()),
     };
     let mut gap = base("enforcement.gap", event, p);
     copy(&mut gap, p, &["tool_name", "tool_use_id"]);
-    gap.insert("decision_seq".into(), json!(decision_seq));
+    gap.insert("gap".into(), json!(kind));
+    if let Some(seq) = decision_seq {
+        gap.insert("decision_seq".into(), json!(seq));
+    }
     gap.insert("outcome_seq".into(), json!(post.seq));
-    gap.insert(
-        "detail".into(),
-        json!("the call was denied at PreToolUse but ran anyway: the block did not hold"),
-    );
+    gap.insert("detail".into(), json!(detail));
     let gap_seq = append(ctx.home, gap).ok().map(|a| a.seq);
-    let alert = alerts::for_gap(p.session(), p.str("tool_name"), id, decision_seq, gap_seq);
+    let alert = alerts::for_gap(
+        p.session(),
+        p.str("tool_name"),
+        id,
+        detail,
+        decision_seq,
+        gap_seq,
+    );
     Handled {
         answer: Answer::none(),
         alerts: vec![alert],
@@ -319,10 +340,10 @@ pub fn failure(ctx: HookCtx<'_>, event: &Event, p: Option<&Payload>, reason: &st
     r.insert("policy_mode".into(), json!(ctx.mode.as_str()));
     let _ = append(ctx.home, r);
     if let Some(p) = p
-        && ctx.mode.fail_closed()
         && *event == Event::PreToolUse
     {
-        remember_denied(ctx.home, p, None);
+        let denied = ctx.mode.fail_closed();
+        remember(ctx.home, p, Seen { denied, seq: None });
     }
     Handled::quiet(adapter::failure(
         Some(event.name()),
@@ -331,11 +352,11 @@ pub fn failure(ctx: HookCtx<'_>, event: &Event, p: Option<&Payload>, reason: &st
     ))
 }
 
-fn remember_denied(home: &Home, p: &Payload, seq: Option<u64>) {
+fn remember(home: &Home, p: &Payload, seen: Seen) {
     if let Some(id) = p.tool_use_id()
-        && let Err(e) = denied::remember(home, p.session(), id, seq)
+        && let Err(e) = calls::remember(home, p.session(), id, seen)
     {
-        tracing::warn!("cannot index the denied call {id}: {e}");
+        tracing::warn!("cannot index the call {id}: {e}");
     }
 }
 

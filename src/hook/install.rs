@@ -53,6 +53,9 @@ pub struct Install {
     pub settings: PathBuf,
     /// The file holding our MCP registration (`~/.claude.json` or `DIR/.mcp.json`).
     pub mcp: PathBuf,
+    /// The project folder for `--project` installs; `None` for the user scope.
+    #[serde(default)]
+    pub project: Option<PathBuf>,
 }
 
 /// What a change did to one file.

@@ -4,7 +4,7 @@
 
 pub mod adapter;
 pub mod alerts;
-pub mod denied;
+pub mod calls;
 pub mod events;
 pub mod failclosed;
 pub mod install;

@@ -95,12 +95,11 @@ fn check_install(home: &Home, install: &Install) -> Vec<Check> {
 }
 
 fn project_of(install: &Install) -> PathBuf {
-    // DIR/.claude/settings.json → DIR; the user scope has no project: use HOME.
-    let dir = install.settings.parent().and_then(Path::parent);
-    match dir {
-        Some(d) if install.mcp.file_name().is_some_and(|n| n == ".mcp.json") => d.to_path_buf(),
-        _ => crate::home::home_dir().unwrap_or_else(|| "/".into()),
-    }
+    install
+        .project
+        .clone()
+        .or_else(crate::home::home_dir)
+        .unwrap_or_else(|| "/".into())
 }
 
 fn check_policy(home: &Home, install: &Install) -> Check {

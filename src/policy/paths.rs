@@ -152,6 +152,7 @@ mod tests {
         fs::create_dir_all(&home).unwrap();
         fs::write(project.join(".env"), "SECRET=1").unwrap();
         fs::write(project.join("a.ts"), "").unwrap();
+        fs::write(project.join(".hidden"), "").unwrap();
         std::os::unix::fs::symlink(".env", project.join("notes.txt")).unwrap();
         (dir, project, home)
     }
@@ -197,7 +198,11 @@ mod tests {
         );
         let all = expand_glob("./*", &project, &home);
         assert!(all.contains(&project.join("a.ts")));
-        assert!(!all.contains(&project.join(".env")), "* skips dotfiles");
+        assert!(!all.contains(&project.join(".hidden")), "* skips dotfiles");
+        assert!(
+            all.contains(&project.join(".env")),
+            "a symlink the glob matches resolves to its target"
+        );
         assert_eq!(
             expand_glob("nothing*.x", &project, &home),
             vec![project.join("nothing*.x")]

@@ -201,6 +201,14 @@ mod tests {
     }
 
     #[test]
+    fn the_shipped_example_config_loads() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("configs/gateway.example.yaml");
+        let loaded = load(&path).unwrap();
+        assert!(loaded.builtins);
+        assert_eq!(loaded.upstreams[0].name, "fs");
+    }
+
+    #[test]
     fn derives_names_from_commands_and_urls() {
         let v = |s: &str| s.split(' ').map(String::from).collect::<Vec<_>>();
         assert_eq!(

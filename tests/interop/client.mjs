@@ -9,7 +9,8 @@
 
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { request } from "node:http";
+import { readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
@@ -20,6 +21,7 @@ import {
   ElicitRequestSchema,
   ListRootsRequestSchema,
   LoggingMessageNotificationSchema,
+  ToolListChangedNotificationSchema,
 } from "@modelcontextprotocol/sdk/types.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -144,7 +146,86 @@ async function builtins(client) {
   await assert.rejects(client.callTool({ name: "no_such_tool", arguments: {} }), /unknown tool/);
 }
 
+const CRASHY = join(here, "crashy.mjs");
+
 const scenarios = {
+  async aggregate() {
+    const config = join(PROJECT, "gateway.yaml");
+    writeFileSync(
+      config,
+      [
+        "request_timeout_secs: 30",
+        "servers:",
+        "  crashy:",
+        `    command: ${JSON.stringify(process.execPath)}`,
+        `    args: [${JSON.stringify(CRASHY)}]`,
+        "    timeout_secs: 1",
+        "  everything:",
+        `    command: ${JSON.stringify(process.execPath)}`,
+        `    args: [${JSON.stringify(EVERYTHING)}, stdio]`,
+        "",
+      ].join("\n"),
+    );
+    const client = await stdioClient(["serve", "--config", config]);
+    const names = (await client.listTools()).tools.map((t) => t.name);
+    for (const n of ["read_file", "run_command", "crashy__echo", "crashy__crash", "everything__echo", "everything__get-sum"]) {
+      assert.ok(names.includes(n), `${n} missing from ${names}`);
+    }
+    const echo = (text) => client.callTool({ name: "crashy__echo", arguments: { text } });
+    const first = await echo("one");
+    assert.match(first.content[0].text, /^one from \d+$/);
+    const sum = await client.callTool({ name: "everything__get-sum", arguments: { a: 1, b: 2 } });
+    assert.match(text(sum), /3/);
+
+    // Per-request timeout: the slow call ends as an isError result; the upstream stays usable.
+    const slow = await client.callTool({ name: "crashy__sleep", arguments: { ms: 5000 } });
+    assert.equal(slow.isError, true, text(slow));
+    assert.match(slow.content[0].text, /did not answer within 1 s/);
+
+    // A crashed upstream is restarted with backoff; the other upstream is not disturbed.
+    await assert.rejects(client.callTool({ name: "crashy__crash", arguments: {} }));
+    assert.match(text(await client.callTool({ name: "everything__get-sum", arguments: { a: 2, b: 2 } })), /4/);
+    let again;
+    for (let i = 0; i < 50 && !again; i++) {
+      try {
+        const r = await echo("two");
+        if (!r.isError) again = r;
+      } catch {
+        await new Promise((r) => setTimeout(r, 200));
+      }
+    }
+    assert.ok(again, "the crashed upstream was not restarted");
+    assert.match(again.content[0].text, /^two from \d+$/);
+    assert.notEqual(again.content[0].text.split(" ").pop(), first.content[0].text.split(" ").pop());
+
+    // list_changed from an upstream reaches the agent, and the new tool is offered and callable.
+    let changed = 0;
+    client.setNotificationHandler(ToolListChangedNotificationSchema, async () => {
+      changed++;
+    });
+    await client.callTool({ name: "crashy__grow", arguments: {} });
+    for (let i = 0; i < 100 && changed === 0; i++) await new Promise((r) => setTimeout(r, 20));
+    assert.ok(changed > 0, "no tools/list_changed reached the agent");
+    assert.ok((await client.listTools()).tools.some((t) => t.name === "crashy__extra"));
+    assert.match(text(await client.callTool({ name: "crashy__extra", arguments: {} })), /extra here/);
+
+    // resources/read of a file: URI is checked like a file read; a refusal is a JSON-RPC error
+    // (resources have no isError result) that names the rule and never carries the content.
+    const notes = await client.readResource({ uri: `file://${PROJECT}/notes.txt` });
+    assert.equal(notes.contents[0].text, readFileSync(join(PROJECT, "notes.txt"), "utf8"));
+    const err = await client.readResource({ uri: `file://${PROJECT}/.env` }).then(
+      (r) => assert.fail(`read of .env answered: ${text(r)}`),
+      (e) => e,
+    );
+    assert.equal(err.code, -32010, String(err));
+    assert.match(err.message, /patchwork-gateway policy refused/);
+    assert.ok(!String(err.message).includes(SECRET) && !text(err.data).includes(SECRET));
+
+    // Refusals apply in aggregation too, and the ledger names the upstream.
+    assertRefused("read .env", await client.callTool({ name: "read_file", arguments: { path: ".env" } }));
+    await client.close();
+  },
+
   async "builtins-stdio"() {
     const client = await stdioClient(["serve"]);
     await builtins(client);
@@ -165,11 +246,22 @@ const scenarios = {
         method: "initialize",
         params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "x", version: "1" } },
       };
+      // node:http, not fetch: fetch does not let a caller set Host.
       const post = (headers) =>
-        fetch(url, {
-          method: "POST",
-          headers: { "content-type": "application/json", accept: "application/json, text/event-stream", ...headers },
-          body: JSON.stringify(init),
+        new Promise((resolve, reject) => {
+          const req = request(
+            url,
+            {
+              method: "POST",
+              headers: { "content-type": "application/json", accept: "application/json, text/event-stream", ...headers },
+            },
+            (res) => {
+              res.resume();
+              resolve({ status: res.statusCode });
+            },
+          );
+          req.on("error", reject);
+          req.end(JSON.stringify(init));
         });
       assert.equal((await post({ origin: "http://evil.example" })).status, 403);
       assert.equal((await post({ host: "evil.example" })).status, 403);
@@ -194,12 +286,14 @@ const scenarios = {
       "read .env",
       await guarded.callTool({ name: "read_text_file", arguments: { path: join(PROJECT, ".env") } }),
     );
-    const before = readFileSync(join(PROJECT, ".env"), "utf8");
+    // A refused write never reaches the upstream: the file stays untouched.
+    const settings = join(PROJECT, ".claude", "settings.json");
+    const before = readFileSync(settings, "utf8");
     assertRefused(
-      "overwrite .env",
-      await guarded.callTool({ name: "write_file", arguments: { path: join(PROJECT, ".env"), content: "pwned" } }),
+      "overwrite the agent's settings",
+      await guarded.callTool({ name: "write_file", arguments: { path: settings, content: "{}" } }),
     );
-    assert.equal(readFileSync(join(PROJECT, ".env"), "utf8"), before, "the upstream saw the refused write");
+    assert.equal(readFileSync(settings, "utf8"), before, "the upstream saw the refused write");
     await guarded.close();
     await direct.close();
   },

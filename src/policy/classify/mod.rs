@@ -4,9 +4,13 @@
 //! same path targets and shell commands, judged by the same rules.
 
 mod command;
+mod exec;
+mod files;
 mod git;
 mod mcp;
+mod net;
 pub mod places;
+mod system;
 
 use crate::call::{Action, Classification, Finding, Flag, Risk, Target, TargetKind, ToolCall};
 use crate::policy::Env;
@@ -20,6 +24,9 @@ pub fn classify(call: &ToolCall, env: &Env) -> Classification {
         env,
         out: Classification::default(),
         depth: 0,
+        links: Vec::new(),
+        gateway_lookup: false,
+        dynamic_kill: None,
     };
     c.tool(call);
     c.out
@@ -60,6 +67,12 @@ pub(crate) struct Classifier<'a> {
     out: Classification,
     /// Nesting depth of scripts analysed from files (`bash script.sh`).
     depth: usize,
+    /// Symlinks created earlier in the same call: (link, target), both resolved.
+    links: Vec<(PathBuf, PathBuf)>,
+    /// A command looked up the gateway's process id (`pgrep patchwork`).
+    gateway_lookup: bool,
+    /// A `kill` whose process ids are computed at run time, by span.
+    dynamic_kill: Option<String>,
 }
 
 impl Classifier<'_> {
@@ -240,6 +253,15 @@ impl Classifier<'_> {
             );
         }
         if reads {
+            if let Some(target) = self
+                .links
+                .iter()
+                .find(|(link, _)| *link == path)
+                .map(|(_, t)| t.clone())
+                && target != path
+            {
+                self.path(action, target, span);
+            }
             if let Some(kind) = places::secret_kind(&path, env) {
                 self.finding(
                     "secrets.read",
@@ -297,6 +319,15 @@ impl Classifier<'_> {
                 Risk::Medium,
                 &[Flag::OutsideProject],
                 format!("{shown} is outside the project"),
+                span,
+            );
+        }
+        if action == Action::FileDelete && places::holds_secrets(&path, env) {
+            self.finding(
+                "secrets.destroy",
+                Risk::High,
+                &[Flag::SensitivePath, Flag::Destructive],
+                format!("{shown} holds credentials; deleting or moving it loses or exposes them"),
                 span,
             );
         }

@@ -95,58 +95,97 @@ fn expand_one(text: &str, env: &Env, escape: bool) -> Result<String, String> {
     Ok(out)
 }
 
-/// The env as given and with its folders resolved through symlinks, when that differs, so a
+/// The env as given and, when it differs, with its folders resolved through symlinks, so a
 /// glob written with `~` matches targets the classifier resolved to their real location.
-fn env_variants(env: &Env) -> Vec<Env> {
-    let real = |p: &Path| std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf());
-    let resolved = Env {
-        home: real(&env.home),
-        patchwork_home: real(&env.patchwork_home),
-        project: real(&env.project),
-    };
-    let differs = resolved.home != env.home
-        || resolved.patchwork_home != env.patchwork_home
-        || resolved.project != env.project;
-    let mut out = vec![env.clone()];
-    if differs {
-        out.push(resolved);
+/// Computed once per policy.
+#[derive(Debug, Clone)]
+pub struct Places(Vec<Env>);
+
+impl Places {
+    /// The variants of `env`.
+    pub fn of(env: &Env) -> Places {
+        let real = |p: &Path| std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf());
+        let resolved = Env {
+            home: real(&env.home),
+            patchwork_home: real(&env.patchwork_home),
+            project: real(&env.project),
+        };
+        let differs = resolved.home != env.home
+            || resolved.patchwork_home != env.patchwork_home
+            || resolved.project != env.project;
+        let mut out = vec![env.clone()];
+        if differs {
+            out.push(resolved);
+        }
+        Places(out)
     }
-    out
+
+    /// Expands a pattern for every variant.
+    fn expand(&self, pattern: &PathPattern) -> Vec<String> {
+        let mut out: Vec<String> = self
+            .0
+            .iter()
+            .filter_map(|e| expand_one(&pattern.0, e, true).ok())
+            .collect();
+        out.dedup();
+        out
+    }
 }
 
-/// Expands a pattern for every env variant.
-pub fn expand(pattern: &PathPattern, env: &Env) -> Vec<String> {
-    let mut out: Vec<String> = env_variants(env)
-        .iter()
-        .filter_map(|e| expand_one(&pattern.0, e, true).ok())
-        .collect();
-    out.dedup();
-    out
+/// True when an expanded glob has no glob syntax left.
+fn is_literal(glob: &str) -> bool {
+    !glob.contains(['*', '?', '[', '{', '\\'])
 }
 
-/// A compiled set of path globs.
+/// True when `path` lies strictly below `dir` (component-wise).
+fn below(path: &Path, dir: &Path) -> bool {
+    path != dir && path.starts_with(dir)
+}
+
+/// A compiled set of path globs. Literal paths and `literal/**` are compared directly; only
+/// real globs go through a [`GlobSet`] (compiling one costs more than a hook call's budget
+/// can spare for nothing).
 #[derive(Debug, Clone)]
 pub struct PathSet {
-    set: GlobSet,
+    exact: Vec<PathBuf>,
+    under: Vec<PathBuf>,
+    globs: Option<GlobSet>,
 }
 
 impl PathSet {
-    /// Compiles `patterns` expanded against `env`.
-    pub fn compile(patterns: &[PathPattern], env: &Env) -> Result<PathSet, String> {
+    /// Compiles `patterns` expanded against `places`.
+    pub fn compile(patterns: &[PathPattern], places: &Places) -> Result<PathSet, String> {
+        let mut set = PathSet {
+            exact: Vec::new(),
+            under: Vec::new(),
+            globs: None,
+        };
         let mut b = GlobSetBuilder::new();
+        let mut any_glob = false;
         for p in patterns {
-            for e in expand(p, env) {
-                b.add(path_glob(&e).map_err(|err| format!("`{}`: {err}", p.0))?);
+            for e in places.expand(p) {
+                if is_literal(&e) {
+                    set.exact.push(PathBuf::from(e));
+                } else if let Some(dir) = e.strip_suffix("/**").filter(|d| is_literal(d)) {
+                    set.under.push(PathBuf::from(dir));
+                } else {
+                    b.add(path_glob(&e).map_err(|err| format!("`{}`: {err}", p.0))?);
+                    any_glob = true;
+                }
             }
         }
-        Ok(PathSet {
-            set: b.build().map_err(|e| e.to_string())?,
-        })
+        if any_glob {
+            set.globs = Some(b.build().map_err(|e| e.to_string())?);
+        }
+        Ok(set)
     }
 
     /// True when `path` matches any glob.
     pub fn is_match(&self, path: &str) -> bool {
-        self.set.is_match(path)
+        let p = Path::new(path);
+        self.exact.iter().any(|x| x == p)
+            || self.under.iter().any(|d| below(p, d))
+            || self.globs.as_ref().is_some_and(|g| g.is_match(path))
     }
 }
 
@@ -154,8 +193,10 @@ impl PathSet {
 /// chmod or symlink over — nor remove a folder that contains them.
 #[derive(Debug, Clone)]
 pub struct ProtectSet {
-    /// Each glob and everything under it.
-    under: GlobSet,
+    /// Each literal path, with everything under it.
+    literal: Vec<PathBuf>,
+    /// Each real glob and everything under it.
+    globs: Option<GlobSet>,
     /// The literal folder part of each glob: deleting one of its ancestors removes it too.
     roots: Vec<PathBuf>,
     /// The project folder (and its resolved form): writing the project root itself is not an
@@ -164,22 +205,40 @@ pub struct ProtectSet {
 }
 
 impl ProtectSet {
-    /// Compiles `patterns` expanded against `env`, plus `extra` literal paths.
-    pub fn compile(patterns: &[PathPattern], extra: &[PathBuf], env: &Env) -> Result<Self, String> {
+    /// Compiles `patterns` expanded against `places`, plus `extra` literal paths.
+    pub fn compile(
+        patterns: &[PathPattern],
+        extra: &[PathBuf],
+        places: &Places,
+    ) -> Result<Self, String> {
         let mut b = GlobSetBuilder::new();
+        let mut any_glob = false;
+        let mut literal = Vec::new();
         let mut roots = Vec::new();
-        let mut expanded: Vec<String> = patterns.iter().flat_map(|p| expand(p, env)).collect();
+        let mut expanded: Vec<String> = patterns.iter().flat_map(|p| places.expand(p)).collect();
         expanded.extend(extra.iter().map(|p| globset::escape(&p.to_string_lossy())));
         for e in expanded {
+            roots.push(literal_root(&e));
+            let base = e.strip_suffix("/**").unwrap_or(&e);
+            if is_literal(base) {
+                literal.push(PathBuf::from(base));
+                continue;
+            }
             b.add(path_glob(&e)?);
             if !e.ends_with("/**") {
-                b.add(path_glob(&format!("{}/**", e.trim_end_matches('/')))?);
+                b.add(path_glob(&format!("{e}/**"))?);
             }
-            roots.push(literal_root(&e));
+            any_glob = true;
         }
-        let project = env_variants(env).into_iter().map(|e| e.project).collect();
+        let globs = if any_glob {
+            Some(b.build().map_err(|e| e.to_string())?)
+        } else {
+            None
+        };
+        let project = places.0.iter().map(|e| e.project.clone()).collect();
         Ok(ProtectSet {
-            under: b.build().map_err(|e| e.to_string())?,
+            literal,
+            globs,
             roots,
             project,
         })
@@ -187,10 +246,12 @@ impl ProtectSet {
 
     /// True when writing (`delete` = deleting or moving away) `path` touches a protected path.
     pub fn hits(&self, path: &str, delete: bool) -> bool {
-        if self.under.is_match(path) {
+        let target = Path::new(path);
+        if self.literal.iter().any(|l| target.starts_with(l))
+            || self.globs.as_ref().is_some_and(|g| g.is_match(path))
+        {
             return true;
         }
-        let target = Path::new(path);
         if !delete && self.project.iter().any(|p| p.starts_with(target)) {
             return false;
         }
@@ -318,6 +379,8 @@ enum WordPattern {
     Rest,
     /// A word without glob syntax.
     Literal(String),
+    /// `prefix*`: a literal prefix (compiled without a regex).
+    Prefix(String),
     /// A word glob (`--force*`, `+*`).
     Glob(GlobMatcher),
 }
@@ -347,7 +410,9 @@ impl ArgvPattern {
             }
             compiled.push(if w == "**" {
                 WordPattern::Rest
-            } else if w.contains(['*', '?', '[', '{', '\\']) {
+            } else if let Some(prefix) = w.strip_suffix('*').filter(|p| is_literal(p)) {
+                WordPattern::Prefix(prefix.to_string())
+            } else if !is_literal(w) {
                 WordPattern::Glob(
                     Glob::new(w)
                         .map_err(|e| format!("`{w}`: {}", e.kind()))?
@@ -371,13 +436,14 @@ fn word_matches(p: &WordPattern, word: &str, first: bool) -> bool {
     let one = |w: &str| match p {
         WordPattern::Rest => true,
         WordPattern::Literal(l) => l == w,
+        WordPattern::Prefix(p) => w.starts_with(p.as_str()),
         WordPattern::Glob(g) => g.is_match(w),
     };
     if one(word) {
         return true;
     }
     let slashless = match p {
-        WordPattern::Literal(l) => !l.contains('/'),
+        WordPattern::Literal(l) | WordPattern::Prefix(l) => !l.contains('/'),
         WordPattern::Glob(g) => !g.glob().glob().contains('/'),
         WordPattern::Rest => false,
     };

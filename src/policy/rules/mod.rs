@@ -9,16 +9,17 @@ mod error;
 mod evaluate;
 mod matchers;
 mod schema;
+pub mod trust;
 
 pub use error::{PolicyError, Problem};
 pub use evaluate::{Decision, Hit};
-pub use matchers::{display_argv, host_of};
+pub use matchers::display_argv;
 
 use super::Env;
 use super::profiles;
 use crate::call::{Action, Classification, Effect, Flag, Risk, ToolCall, Verdict};
 use anyhow::{Context, Result};
-use matchers::{ArgvPattern, DomainPattern, PathSet, ProtectSet, TextGlob};
+use matchers::{ArgvPattern, DomainPattern, PathSet, Places, ProtectSet, TextGlob};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
@@ -79,6 +80,7 @@ pub struct Rule {
     mcp: Option<McpMatcher>,
     risk: Option<Risk>,
     flags: Option<Vec<Flag>>,
+    findings: Option<Vec<TextGlob>>,
 }
 
 /// The `mcp:` matcher of a rule.
@@ -121,13 +123,23 @@ impl Policy {
             Some(name) if profiles::builtin(name).is_some() => Ok(Self::builtin_for(name, env)?),
             Some(path) => Self::from_file(Path::new(path), env),
             None => {
-                for candidate in [
-                    env.project.join(".patchwork").join("policy.yaml"),
-                    env.patchwork_home.join("policy.yaml"),
-                ] {
-                    if candidate.exists() {
-                        return Self::from_file(&candidate, env);
+                let project = env.project.join(".patchwork").join("policy.yaml");
+                if project.exists() {
+                    let text = std::fs::read_to_string(&project).with_context(|| {
+                        format!("cannot read policy file {}", project.display())
+                    })?;
+                    if trust::is_trusted(&project, &text, env) {
+                        return Ok(Self::parse(&text, Source::File(project), env)?);
                     }
+                    tracing::warn!(
+                        "ignoring the project policy {} because you have not trusted it \
+                         (run `patchwork-gateway policy trust` in the project to use it)",
+                        project.display()
+                    );
+                }
+                let home = env.patchwork_home.join("policy.yaml");
+                if home.exists() {
+                    return Self::from_file(&home, env);
                 }
                 Ok(Self::builtin_for(profiles::DEFAULT, env)?)
             }
@@ -163,7 +175,18 @@ impl Policy {
         };
         let raw: schema::RawPolicy =
             serde_yaml_ng::from_str(text).map_err(|e| fail(vec![Problem::from_yaml(&e)]))?;
+        let places = Places::of(env);
         let mut problems = Vec::new();
+        if raw.name.trim().is_empty() {
+            problems.push(Problem {
+                line: text
+                    .lines()
+                    .position(|l| l.starts_with("name:"))
+                    .map(|i| i + 1),
+                field: "name".into(),
+                message: "give the policy a name".into(),
+            });
+        }
         let mut rules = Vec::with_capacity(raw.rules.len());
         let mut seen: BTreeMap<&str, usize> = BTreeMap::new();
         for (i, r) in raw.rules.iter().enumerate() {
@@ -203,7 +226,7 @@ impl Policy {
             {
                 problem("mcp", "give at least one of server, tool, argument".into());
             }
-            match compile_rule(r, env) {
+            match compile_rule(r, &places) {
                 Ok(rule) => rules.push(rule),
                 Err(m) => problem("paths", m),
             }
@@ -215,7 +238,7 @@ impl Policy {
             extra.push(std::fs::canonicalize(&abs).unwrap_or(abs));
         }
         let protect_patterns = raw.protect.map(|p| p.0).unwrap_or_default();
-        let protect = match ProtectSet::compile(&protect_patterns, &extra, env) {
+        let protect = match ProtectSet::compile(&protect_patterns, &extra, &places) {
             Ok(p) => Some(p),
             Err(m) => {
                 problems.push(Problem {
@@ -335,9 +358,9 @@ fn check_id(id: &str) -> Result<(), String> {
     Ok(())
 }
 
-fn compile_rule(r: &schema::RawRule, env: &Env) -> Result<Rule, String> {
+fn compile_rule(r: &schema::RawRule, places: &Places) -> Result<Rule, String> {
     let paths = match &r.paths {
-        Some(p) => Some(PathSet::compile(&p.0, env)?),
+        Some(p) => Some(PathSet::compile(&p.0, places)?),
         None => None,
     };
     Ok(Rule {
@@ -357,6 +380,7 @@ fn compile_rule(r: &schema::RawRule, env: &Env) -> Result<Rule, String> {
         }),
         risk: r.risk,
         flags: r.flags.as_ref().map(|f| f.0.clone()),
+        findings: r.findings.as_ref().map(|f| f.0.clone()),
     })
 }
 

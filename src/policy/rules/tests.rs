@@ -1,6 +1,7 @@
 //! Unit tests of policy loading, validation, matchers and evaluation, with hand-built
 //! classifications.
 
+use super::matchers::host_of;
 use super::*;
 use crate::call::{Door, Finding, Target, TargetKind};
 use serde_json::json;
@@ -103,7 +104,7 @@ fn builtin_profiles_load_by_name() {
 }
 
 #[test]
-fn load_without_spec_prefers_project_then_home_then_standard() {
+fn load_without_spec_prefers_trusted_project_then_home_then_standard() {
     let dir = tempfile::tempdir().unwrap();
     let env = Env {
         home: dir.path().join("home"),
@@ -120,6 +121,12 @@ fn load_without_spec_prefers_project_then_home_then_standard() {
         "name: from-project\n",
     )
     .unwrap();
+    assert_eq!(
+        Policy::load(None, &env).unwrap().name,
+        "from-home",
+        "an untrusted project policy is ignored"
+    );
+    super::trust::trust(&env.project.join(".patchwork/policy.yaml"), &env).unwrap();
     let p = Policy::load(None, &env).unwrap();
     assert_eq!(p.name, "from-project");
     assert_eq!(
@@ -224,6 +231,11 @@ fn invalid_effect_risk_action_flag_mode_are_named() {
 fn missing_required_fields_are_named() {
     let err = problems("mode: audit\n");
     assert_eq!(one(&err).field, "name");
+    let err = problems("# comment\nname: \"\"\n");
+    assert_eq!(
+        (one(&err).line, one(&err).field.as_str()),
+        (Some(2), "name")
+    );
     let err = problems(&format!(
         "{HEAD}rules:\n  - id: a\n    effect: deny\n    risk: high\n"
     ));
@@ -331,6 +343,9 @@ fn path_globs_expand_home_variables_and_project() {
     assert_eq!(decide("/work/app/secrets/a.txt"), ["rel"]);
     assert_eq!(decide("/elsewhere/secrets/a.txt"), ["default"]);
     assert_eq!(decide("/home/u/.sshx/id"), ["default"]);
+    // `dir/**` is what lies below the folder, not the folder itself.
+    assert_eq!(decide("/home/u/.ssh"), ["default"]);
+    assert_eq!(decide("/home/u/.ssh/a/b/c"), ["ssh"]);
 }
 
 #[test]
@@ -740,7 +755,7 @@ fn strict_profile_decisions() {
     );
     assert_eq!(
         verdict(&p, &f("x", Risk::Critical, &[Flag::Destructive])),
-        (Effect::Deny, "fs.recursive_delete".into())
+        (Effect::Deny, "fs.destructive".into())
     );
     assert_eq!(
         verdict(&p, &f("x", Risk::Critical, &[Flag::DangerousCommand])),
@@ -756,7 +771,7 @@ fn strict_profile_decisions() {
     );
     assert_eq!(
         verdict(&p, &f("x", Risk::Medium, &[Flag::Destructive])),
-        (Effect::Deny, "fs.recursive_delete".into())
+        (Effect::Deny, "fs.destructive".into())
     );
     assert_eq!(
         verdict(&p, &f("x", Risk::Low, &[Flag::Destructive])),
@@ -766,22 +781,26 @@ fn strict_profile_decisions() {
         verdict(&p, &f("x", Risk::High, &[Flag::Privilege])).0,
         Effect::Deny
     );
-    for push in [
-        &["git", "push", "--force", "origin", "main"][..],
-        &["git", "push", "-f"],
-        &["git", "push", "-uf", "origin", "x"],
-        &["git", "-C", "/work/app", "push", "origin", "+main"],
-        &["git", "push", "--force-with-lease"],
-    ] {
-        assert_eq!(
-            verdict(&p, &segments(&[push])),
-            (Effect::Deny, "git.force_push".into()),
-            "{push:?}"
-        );
-    }
+    assert_eq!(
+        verdict(&p, &f("x", Risk::Medium, &[Flag::CodeExecution])),
+        (Effect::Deny, "shell.code_execution".into())
+    );
+    assert_eq!(
+        verdict(&p, &f("x", Risk::Low, &[Flag::CodeExecution])).0,
+        Effect::Allow
+    );
+    assert_eq!(
+        verdict(&p, &f("x", Risk::Medium, &[Flag::SensitivePath])),
+        (Effect::Ask, "secrets.path".into())
+    );
+    // Force pushes are recognised by the classifier (finding git.force_push); the profile
+    // names that finding, so `--force-with-lease` (no finding) stays allowed.
+    let mut force = f("x", Risk::High, &[Flag::GitHistory]);
+    force.findings[0].id = "git.force_push".into();
+    assert_eq!(verdict(&p, &force), (Effect::Deny, "git.force_push".into()));
     for ok in [
         &["git", "push", "origin", "main"][..],
-        &["git", "push", "--follow-tags"],
+        &["git", "push", "--force-with-lease"],
         &["git", "push", "-u", "origin", "x"],
     ] {
         assert_eq!(verdict(&p, &segments(&[ok])).0, Effect::Allow, "{ok:?}");
@@ -792,6 +811,24 @@ fn strict_profile_decisions() {
         vec![],
     );
     assert_eq!(verdict(&p, &keys), (Effect::Deny, "self.keys_read".into()));
+    let grep_home = cls(
+        Action::FileGrep,
+        vec![path(Action::FileGrep, "/home/u/.patchwork")],
+        vec![],
+    );
+    assert_eq!(
+        verdict(&p, &grep_home),
+        (Effect::Deny, "self.keys_read".into())
+    );
+    let ledger = cls(
+        Action::FileRead,
+        vec![path(
+            Action::FileRead,
+            "/home/u/.patchwork/ledger/events.jsonl",
+        )],
+        vec![],
+    );
+    assert_eq!(verdict(&p, &ledger).0, Effect::Allow);
     for target in [
         "/home/u/.claude/settings.json",
         "/work/app/.claude/settings.local.json",
@@ -876,4 +913,34 @@ fn audit_profile_never_blocks_but_records_would_be() {
         (Effect::Allow, Effect::Deny, true)
     );
     assert_eq!(v.rules.first().map(String::as_str), Some("max_risk"));
+}
+
+#[test]
+fn findings_matcher_names_the_classifier_rule() {
+    let dir = tempfile::tempdir().unwrap();
+    let env = Env {
+        home: dir.path().join("home"),
+        patchwork_home: dir.path().join("pw"),
+        project: dir.path().join("proj"),
+    };
+    let text = "name: t\nrules:\n  - id: no-force\n    effect: deny\n    findings: ['git.force*']\n    reason: no\n";
+    let p = Policy::parse(text, Source::Builtin("t"), &env).unwrap();
+    let call = ToolCall::new(
+        crate::call::Door::Hook,
+        "Bash",
+        serde_json::json!({"command": "git push -f"}),
+        env.project.clone(),
+    );
+    let mut cls = Classification::default();
+    assert_eq!(p.evaluate(&call, &cls, &env).effect, Effect::Allow);
+    cls.findings.push(crate::call::Finding {
+        id: "git.force_push".into(),
+        risk: crate::call::Risk::High,
+        flags: vec![],
+        detail: "force".into(),
+        span: "git push -f".into(),
+    });
+    let v = p.evaluate(&call, &cls, &env);
+    assert_eq!(v.effect, Effect::Deny);
+    assert_eq!(v.rules[0], "no-force");
 }

@@ -42,8 +42,9 @@ fn is_plain(raw: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b"_-./=:,@%+^".contains(&b))
 }
 
+/// Unquoted glob characters: `*`, `?`, or a `[` closed by a later `]`.
 pub(crate) fn has_glob(s: &str) -> bool {
-    s.contains(['*', '?', '['])
+    s.contains(['*', '?']) || s.find('[').is_some_and(|i| s[i + 1..].contains(']'))
 }
 
 impl Walker<'_> {
@@ -82,6 +83,11 @@ impl Walker<'_> {
         if is_plain(raw) {
             return vec![Arg::lit(raw)];
         }
+        if self.words > super::parse::MAX_WORDS {
+            let mut a = Arg::lit("<too many words>");
+            a.w.dynamic = true;
+            return vec![a];
+        }
         let words = if raw.contains('{') {
             self.brace(raw)
         } else {
@@ -89,8 +95,22 @@ impl Walker<'_> {
         };
         let mut out = Vec::new();
         for w in words {
+            if is_plain(&w) {
+                out.push(Arg::lit(&w));
+                continue;
+            }
             let pieces = self.pieces(&w, false);
             self.split(pieces, &mut out);
+        }
+        self.words += out.len();
+        if self.words > super::parse::MAX_WORDS {
+            self.problem(format!(
+                "expansion of more than {} words",
+                super::parse::MAX_WORDS
+            ));
+            let mut a = Arg::lit("<too many words>");
+            a.w.dynamic = true;
+            return vec![a];
         }
         out
     }
@@ -129,21 +149,31 @@ impl Walker<'_> {
     }
 
     /// Expand the body of an unquoted heredoc (substitutions run; quotes are literal).
-    pub(crate) fn expand_heredoc(&mut self, raw: &str) -> String {
+    /// Returns the text and whether any part of it is dynamic.
+    pub(crate) fn expand_heredoc(&mut self, raw: &str) -> (String, bool) {
         match word::parse_heredoc(raw, &brush_parser::ParserOptions::default()) {
             Ok(pieces) => {
                 let mut out = Vec::new();
                 self.pieces_into(&pieces, true, &mut out);
-                out.into_iter()
+                let mut dynamic = false;
+                let text = out
+                    .into_iter()
                     .map(|p| match p {
-                        Piece::Lit { text, .. } | Piece::Exp { text, .. } => text,
+                        Piece::Lit { text, .. } => text,
+                        Piece::Exp {
+                            text, dynamic: d, ..
+                        } => {
+                            dynamic |= d;
+                            text
+                        }
                         Piece::Break => " ".to_string(),
                     })
-                    .collect()
+                    .collect();
+                (text, dynamic)
             }
             Err(_) => {
                 self.problem("heredoc body could not be parsed");
-                raw.to_string()
+                (raw.to_string(), true)
             }
         }
     }
@@ -288,20 +318,23 @@ impl Walker<'_> {
                         started |= !text.is_empty();
                         continue;
                     }
+                    let mut seg = String::new();
                     for c in text.chars() {
                         if ifs.contains(c) {
-                            if c.is_whitespace() {
-                                push(&mut cur, &mut started, out);
-                            } else {
+                            cur.glob |= has_glob(&seg);
+                            cur.text.push_str(&seg);
+                            seg.clear();
+                            if !c.is_whitespace() {
                                 started = true;
-                                push(&mut cur, &mut started, out);
                             }
+                            push(&mut cur, &mut started, out);
                         } else {
-                            cur.glob |= matches!(c, '*' | '?' | '[');
-                            cur.text.push(c);
+                            seg.push(c);
                             started = true;
                         }
                     }
+                    cur.glob |= has_glob(&seg);
+                    cur.text.push_str(&seg);
                 }
                 Piece::Break => push(&mut cur, &mut started, out),
             }
@@ -417,11 +450,17 @@ impl Walker<'_> {
     fn param(&self, p: &Parameter) -> Pv {
         let known = |v: Option<Val>| match v {
             Some(Val::Known(s)) => Some(s),
+            Some(Val::Array(a)) => Some(a.first().cloned().unwrap_or_default()),
             _ => None,
         };
         match p {
             Parameter::Named(n) => Pv::One(known(self.lookup(n))),
-            Parameter::Positional(0) => Pv::One(None),
+            Parameter::Positional(0) | Parameter::Special(SpecialParameter::ShellName) => Pv::One(
+                self.dollar0
+                    .as_ref()
+                    .filter(|w| !w.dynamic)
+                    .map(|w| w.text.clone()),
+            ),
             Parameter::Positional(n) => {
                 Pv::One(
                     self.positional
@@ -450,11 +489,21 @@ impl Walker<'_> {
                 Pv::One(self.positional.as_ref().map(|p| p.len().to_string()))
             }
             Parameter::Special(_) => Pv::One(None),
-            Parameter::NamedWithIndex { name, index } if index == "0" => {
-                Pv::One(known(self.lookup(name)))
+            Parameter::NamedWithIndex { name, index } => {
+                match (self.lookup(name), index.trim().parse::<usize>()) {
+                    (Some(Val::Array(a)), Ok(i)) => {
+                        Pv::One(Some(a.get(i).cloned().unwrap_or_default()))
+                    }
+                    (Some(Val::Known(s)), Ok(0)) => Pv::One(Some(s)),
+                    (Some(Val::Known(_)), Ok(_)) => Pv::One(Some(String::new())),
+                    _ => Pv::One(None),
+                }
             }
-            Parameter::NamedWithIndex { .. } => Pv::One(None),
-            Parameter::NamedWithAllIndices { name, .. } => Pv::One(known(self.lookup(name))),
+            Parameter::NamedWithAllIndices { name, concatenate } => match self.lookup(name) {
+                Some(Val::Array(a)) if *concatenate => Pv::One(Some(a.join(" "))),
+                Some(Val::Array(a)) => Pv::Many(a),
+                other => Pv::One(known(other)),
+            },
         }
     }
 
@@ -822,20 +871,34 @@ fn replace(s: &str, pat: &str, rep: &str, kind: &SubstringMatchKind) -> String {
     }
 }
 
-/// Match a shell pattern made of literals, `*` and `?` (None: a bracket class).
+/// Match a shell pattern made of literals, `*` and `?` (None: a bracket class). Linear-space
+/// dynamic programming: no backtracking blow-up on patterns like `*a*a*a*b`.
 fn glob_match(pat: &[char], s: &[char]) -> Option<bool> {
     if pat.contains(&'[') {
         return None;
     }
-    fn go(p: &[char], s: &[char]) -> bool {
-        match p.first() {
-            None => s.is_empty(),
-            Some('*') => (0..=s.len()).any(|i| go(&p[1..], &s[i..])),
-            Some('?') => !s.is_empty() && go(&p[1..], &s[1..]),
-            Some(c) => s.first() == Some(c) && go(&p[1..], &s[1..]),
+    // row[j]: pat[..i] matches s[..j].
+    let mut row = vec![false; s.len() + 1];
+    row[0] = true;
+    for p in pat {
+        let mut next = vec![false; s.len() + 1];
+        match p {
+            '*' => {
+                let mut any = false;
+                for j in 0..=s.len() {
+                    any |= row[j];
+                    next[j] = any;
+                }
+            }
+            c => {
+                for j in 1..=s.len() {
+                    next[j] = row[j - 1] && (*c == '?' || s[j - 1] == *c);
+                }
+            }
         }
+        row = next;
     }
-    Some(go(pat, s))
+    Some(row[s.len()])
 }
 
 fn strip_pattern(s: &str, pat: &str, suffix: bool, largest: bool) -> Option<String> {

@@ -14,6 +14,9 @@ pub(crate) enum Lang {
     Ruby,
     Php,
     Awk,
+    Lua,
+    R,
+    AppleScript,
 }
 
 impl Lang {
@@ -33,6 +36,9 @@ impl Lang {
             "ruby" | "jruby" => Some(Lang::Ruby),
             "php" => Some(Lang::Php),
             "awk" | "gawk" | "mawk" | "nawk" => Some(Lang::Awk),
+            "lua" | "luajit" | "lua5.1" | "lua5.2" | "lua5.3" | "lua5.4" => Some(Lang::Lua),
+            "Rscript" | "R" => Some(Lang::R),
+            "osascript" => Some(Lang::AppleScript),
             _ => None,
         }
     }
@@ -45,6 +51,9 @@ impl Lang {
             Lang::Ruby => "ruby",
             Lang::Php => "php",
             Lang::Awk => "awk",
+            Lang::Lua => "lua",
+            Lang::R => "Rscript",
+            Lang::AppleScript => "osascript",
         }
     }
 }
@@ -52,7 +61,7 @@ impl Lang {
 /// Where the code of an interpreter command comes from.
 enum Code {
     /// Inline code (`-c`, `-e`, the awk program), with the flag used.
-    Inline(String, String, bool),
+    Inline(String, String, bool, usize),
     /// A script file or module: nothing to analyse here.
     Elsewhere,
     /// Standard input.
@@ -83,31 +92,70 @@ enum T {
 }
 
 impl Walker<'_> {
+    /// Shell commands inside editor commands (`call system("…")`).
+    pub(crate) fn vim_code(&mut self, code: &str, text: &str) {
+        let acts: Vec<Act> = analyse(Lang::Awk, code)
+            .into_iter()
+            .filter(|a| matches!(a, Act::Shell(_) | Act::NonLiteral(_)))
+            .collect();
+        self.acts(Lang::Awk, acts, text);
+    }
+
     /// Handle an interpreter command; None when `name` is not an interpreter.
     pub(crate) fn interpreter(&mut self, c: &mut Cmd, name: &str) -> Option<Step> {
         let lang = Lang::of(name)?;
         let code = extract(lang, &c.args);
+        let mut inputs: Vec<(String, bool)> = Vec::new();
         let (label, text) = match code {
-            Code::Inline(flag, text, dynamic) => {
+            Code::Inline(flag, text, dynamic, rest) => {
                 if dynamic {
                     self.problem(format!("{} code not statically analysable", lang.name()));
                     return Some(Step::Keep);
                 }
+                inputs = line_loop_inputs(lang, &c.args, rest);
                 (format!("{} {flag}", lang.name()), text)
             }
             Code::Elsewhere => {
+                let written = c
+                    .args
+                    .iter()
+                    .skip(1)
+                    .find(|a| !a.w.text.starts_with('-') && !a.w.dynamic)
+                    .and_then(|a| {
+                        self.files
+                            .get(&self.file_key(&a.w.text))
+                            .cloned()
+                            .flatten()
+                            .map(|t| (a.w.text.clone(), t))
+                    });
                 if let Some(Some(t)) = c.args.iter().skip(1).find_map(|a| a.procsub.clone()) {
                     (format!("{} <(..)", lang.name()), t)
+                } else if let Some((file, t)) = written {
+                    (format!("{} {file}", lang.name()), t)
                 } else {
                     if c.args.iter().skip(1).any(|a| a.procsub == Some(None)) {
                         c.stdin = super::Stdin::Pipe;
+                    }
+                    if let Some(a) = c.args.iter().skip(1).find(|a| !a.w.text.starts_with('-')) {
+                        let t = a.w.text.clone();
+                        self.unknown_written(&t);
                     }
                     return Some(Step::Keep);
                 }
             }
             Code::Stdin => match c.stdin_text.clone() {
                 Some(t) => (format!("{} <stdin", lang.name()), t),
-                None => return Some(Step::Keep),
+                None => {
+                    if matches!(c.stdin, super::Stdin::Text(_)) {
+                        self.problem(format!("{} reads code not known statically", lang.name()));
+                    }
+                    for a in c.args.iter_mut().skip(1) {
+                        if matches!(a.w.text.as_str(), "/dev/stdin" | "/dev/fd/0") {
+                            a.w.dynamic = true;
+                        }
+                    }
+                    return Some(Step::Keep);
+                }
             },
         };
         let wrappers = c.wrappers.clone();
@@ -117,7 +165,30 @@ impl Walker<'_> {
         self.nested.push(label.clone());
         let wl = self.wrap_prefix.len();
         self.wrap_prefix.extend(wrappers);
+        let inherited = self.inherited.take();
         self.code(lang, &text, &c.text);
+        self.inherited = inherited;
+        for (file, in_place) in inputs {
+            self.emit(Cmd {
+                args: vec![Arg::lit("cat"), Arg::lit(&file)],
+                text: c.text.clone(),
+                ..Cmd::default()
+            });
+            if in_place {
+                self.emit(Cmd {
+                    redirects: vec![Redirect {
+                        kind: RedirectKind::Write,
+                        target: Word {
+                            text: file,
+                            glob: false,
+                            dynamic: false,
+                        },
+                    }],
+                    text: c.text.clone(),
+                    ..Cmd::default()
+                });
+            }
+        }
         self.wrap_prefix.truncate(wl);
         self.nested.pop();
         Some(Step::Done(None))
@@ -129,7 +200,13 @@ impl Walker<'_> {
             return;
         }
         self.depth += 1;
-        for act in analyse(lang, code) {
+        let acts = analyse(lang, code);
+        self.acts(lang, acts, text);
+        self.depth -= 1;
+    }
+
+    fn acts(&mut self, lang: Lang, acts: Vec<Act>, text: &str) {
+        for act in acts {
             let lit = |v: &[&str]| v.iter().map(|s| Arg::lit(s)).collect::<Vec<_>>();
             match act {
                 Act::Shell(s) => self.nested_script(&s, "", &[], None, true),
@@ -180,8 +257,39 @@ impl Walker<'_> {
                 )),
             }
         }
-        self.depth -= 1;
     }
+}
+
+/// The files a `perl -n/-p` or `ruby -n/-p` loop reads (and rewrites with `-i`).
+fn line_loop_inputs(lang: Lang, args: &[Arg], rest: usize) -> Vec<(String, bool)> {
+    if !matches!(lang, Lang::Perl | Lang::Ruby) {
+        return Vec::new();
+    }
+    let (mut looping, mut in_place) = (false, false);
+    for a in &args[1..rest.min(args.len())] {
+        let t = &a.w.text;
+        if let Some(cluster) = t.strip_prefix('-').filter(|_| !t.starts_with("--")) {
+            for ch in cluster.chars() {
+                match ch {
+                    'n' | 'p' => looping = true,
+                    'i' => {
+                        in_place = true;
+                        break;
+                    }
+                    'e' | 'E' | 'M' | 'I' | 'r' => break,
+                    _ => {}
+                }
+            }
+        }
+    }
+    if !looping {
+        return Vec::new();
+    }
+    args[rest.min(args.len())..]
+        .iter()
+        .filter(|a| !a.w.dynamic && a.w.text != "-")
+        .map(|a| (a.w.text.clone(), in_place))
+        .collect()
 }
 
 /// Find the inline code of an interpreter command line.
@@ -197,7 +305,7 @@ fn extract(lang: Lang, args: &[Arg]) -> Code {
             i += 1;
             break;
         }
-        if a == "-" {
+        if matches!(a.as_str(), "-" | "/dev/stdin" | "/dev/fd/0") {
             return Code::Stdin;
         }
         if let Some(long) = a.strip_prefix("--") {
@@ -245,7 +353,7 @@ fn extract(lang: Lang, args: &[Arg]) -> Code {
                     Lang::Perl => matches!(ch, 'e' | 'E'),
                     Lang::Ruby => *ch == 'e',
                     Lang::Php => *ch == 'r',
-                    Lang::Awk => *ch == 'e',
+                    Lang::Awk | Lang::Lua | Lang::R | Lang::AppleScript => *ch == 'e',
                 };
                 if is_code {
                     if rest.is_empty() {
@@ -273,6 +381,9 @@ fn extract(lang: Lang, args: &[Arg]) -> Code {
                     Lang::Ruby => matches!(ch, 'r' | 'I' | 'C' | 'E'),
                     Lang::Php => matches!(ch, 'd' | 'c' | 'z'),
                     Lang::Awk => matches!(ch, 'F' | 'v'),
+                    Lang::Lua => matches!(ch, 'l'),
+                    Lang::R => false,
+                    Lang::AppleScript => matches!(ch, 'l' | 's'),
                 };
                 if takes_value {
                     if rest.is_empty() {
@@ -304,12 +415,12 @@ fn extract(lang: Lang, args: &[Arg]) -> Code {
         break;
     }
     if !pieces.is_empty() {
-        return Code::Inline(flag, pieces.join("\n"), dynamic);
+        return Code::Inline(flag, pieces.join("\n"), dynamic, i);
     }
     if lang == Lang::Awk
         && let Some(a) = args.get(i)
     {
-        return Code::Inline(String::new(), a.w.text.clone(), a.w.dynamic);
+        return Code::Inline(String::new(), a.w.text.clone(), a.w.dynamic, i + 1);
     }
     if i < args.len() {
         Code::Elsewhere
@@ -320,10 +431,44 @@ fn extract(lang: Lang, args: &[Arg]) -> Code {
 
 /// Translate code into actions.
 fn analyse(lang: Lang, code: &str) -> Vec<Act> {
-    let toks = lex(lang, code);
+    let mut toks = lex(lang, code);
+    // `import os as o`, `from os import system as run`: use the real names.
+    let mut alias: Vec<(String, String)> = Vec::new();
+    for w in toks.windows(4) {
+        if let [T::Id(i), T::Id(orig), T::Id(a), T::Id(new)] = w
+            && i == "import"
+            && a == "as"
+        {
+            alias.push((new.clone(), orig.clone()));
+        }
+    }
+    if !alias.is_empty() {
+        for t in toks.iter_mut() {
+            if let T::Id(n) = t
+                && let Some((_, orig)) = alias.iter().find(|(a, _)| a == n)
+            {
+                *n = orig.clone();
+            }
+        }
+    }
     let mut acts = Vec::new();
     if lang == Lang::Awk {
         awk(&toks, &mut acts);
+    }
+    if lang == Lang::AppleScript {
+        for w in toks.windows(4) {
+            if let [T::Id(a), T::Id(b), T::Id(c), arg] = w
+                && a == "do"
+                && b == "shell"
+                && c == "script"
+            {
+                acts.push(match arg {
+                    T::Str(s, true) => Act::Shell(s.clone()),
+                    _ => Act::NonLiteral("do shell script".to_string()),
+                });
+            }
+        }
+        return acts;
     }
     for (i, t) in toks.iter().enumerate() {
         match t {
@@ -336,6 +481,13 @@ fn analyse(lang: Lang, code: &str) -> Vec<Act> {
                         if matches!(lang, Lang::Perl | Lang::Ruby) =>
                     {
                         (call_args(&toks, i + 1, false), false)
+                    }
+                    // A method call without parentheses (`path("x")->slurp`).
+                    _ if matches!(lang, Lang::Perl | Lang::Ruby)
+                        && i > 0
+                        && toks[i - 1] == T::P('.') =>
+                    {
+                        (Vec::new(), false)
                     }
                     _ => continue,
                 };
@@ -379,6 +531,9 @@ fn qualifier(toks: &[T], i: usize) -> String {
                     && let T::Id(q) = &toks[j - 1]
                 {
                     if let Some(T::Str(s, true)) = toks.get(j + 1) {
+                        if matches!(q.as_str(), "__import__" | "require" | "import_module") {
+                            return s.clone();
+                        }
                         return format!("{q}({s})");
                     }
                     return format!("{q}(..)");
@@ -526,7 +681,8 @@ fn mode_act(path: String, mode: Option<String>) -> Act {
 fn path_qual(q: &str) -> Option<String> {
     let inner = q
         .strip_prefix("Path(")
-        .or_else(|| q.strip_prefix("PurePath("))?;
+        .or_else(|| q.strip_prefix("PurePath("))
+        .or_else(|| q.strip_prefix("path("))?;
     let p = inner.strip_suffix(')')?;
     (p != "..").then(|| p.to_string())
 }
@@ -654,6 +810,16 @@ fn call(
             _ => return None,
         },
         Lang::Perl => match name {
+            // Path::Tiny: `path("x")->slurp`, `->spew`, `->remove_tree`.
+            "slurp" | "slurp_utf8" | "lines" if path_qual(q).is_some() => {
+                vec![Act::Read(path_qual(q)?)]
+            }
+            "spew" | "spew_utf8" if path_qual(q).is_some() => {
+                vec![Act::Write(path_qual(q)?, false)]
+            }
+            "remove_tree" | "remove" if path_qual(q).is_some() => {
+                vec![Act::Rm(true, path_qual(q)?)]
+            }
             "system" | "exec" => shell_or_argv(args, name),
             "rmtree" | "remove_tree" => many_paths(args, name, |p| Act::Rm(true, p)),
             "unlink" | "rmdir" => many_paths(args, name, |p| Act::Rm(false, p)),
@@ -667,6 +833,12 @@ fn call(
             "copy" => two_paths(args, name, &["cp"]),
             "move" | "rename" => two_paths(args, name, &["mv"]),
             "symlink" => two_paths(args, name, &["ln", "-s"]),
+            "read_file" | "read_text" | "read_binary" | "slurp" if !q.starts_with("path(") => {
+                path_act(args, name, Act::Read)
+            }
+            "write_file" | "write_text" | "spew" if !q.starts_with("path(") => {
+                path_act(args, name, |p| Act::Write(p, false))
+            }
             _ => return None,
         },
         Lang::Ruby => match name {
@@ -732,6 +904,42 @@ fn call(
             },
             _ => return None,
         },
+        Lang::Lua => match name {
+            "execute" if q == "os" => shell_or_argv(args, name),
+            "popen" if q == "io" => shell_or_argv(args, name),
+            "remove" if q == "os" => path_act(args, name, |p| Act::Rm(false, p)),
+            "rename" if q == "os" => two_paths(args, name, &["mv"]),
+            "lines" if q == "io" => path_act(args, name, Act::Read),
+            "open" if q == "io" => match args.first().and_then(|a| lit(a)) {
+                Some(p) => vec![mode_act(p, args.get(1).and_then(|a| lit(a)))],
+                None => vec![Act::NonLiteral("io.open(..)".to_string())],
+            },
+            _ => return None,
+        },
+        Lang::R => match name {
+            "system" | "shell" if q.is_empty() => shell_or_argv(args, name),
+            "system2" if q.is_empty() => {
+                let cmd = args.first().and_then(|a| lit(a));
+                let rest: Vec<String> = args.get(1).and_then(|a| lit(a)).into_iter().collect();
+                match cmd {
+                    Some(c) => vec![Act::Shell(
+                        std::iter::once(c).chain(rest).collect::<Vec<_>>().join(" "),
+                    )],
+                    None => vec![Act::NonLiteral("system2(..)".to_string())],
+                }
+            }
+            "unlink" if q.is_empty() => {
+                let rec = has_word(args, "recursive");
+                path_act(args, name, |p| Act::Rm(rec, p))
+            }
+            "remove" if q == "file" => path_act(args, name, |p| Act::Rm(false, p)),
+            "readLines" | "readRDS" | "scan" | "readline" if q.is_empty() => {
+                path_act(args, name, Act::Read)
+            }
+            "csv" | "table" | "delim" if q == "read" => path_act(args, name, Act::Read),
+            _ => return None,
+        },
+        Lang::AppleScript => return None,
         Lang::Awk => match name {
             "system" => shell_or_argv(args, name),
             _ => return None,
@@ -809,9 +1017,13 @@ fn perl_open(args: &[Vec<T>]) -> Vec<Act> {
 /// awk output redirections and command pipes.
 fn awk(toks: &[T], acts: &mut Vec<Act>) {
     let mut in_print = false;
+    let mut print_at = 0;
     for (i, t) in toks.iter().enumerate() {
         match t {
-            T::Id(k) if k == "print" || k == "printf" => in_print = true,
+            T::Id(k) if k == "print" || k == "printf" => {
+                in_print = true;
+                print_at = i;
+            }
             T::P(';' | '{' | '}') | T::Nl => in_print = false,
             T::P('>') if in_print => {
                 let (append, next) = match toks.get(i + 1) {
@@ -829,7 +1041,28 @@ fn awk(toks: &[T], acts: &mut Vec<Act>) {
             T::P('|') => {
                 if in_print {
                     match toks.get(i + 1) {
-                        Some(T::Str(s, true)) => acts.push(Act::Shell(s.clone())),
+                        Some(T::Str(s, true)) => {
+                            let shell = s
+                                .split_whitespace()
+                                .next()
+                                .map(|w| w.rsplit('/').next().unwrap_or(w));
+                            if matches!(shell, Some("sh" | "bash" | "dash" | "zsh" | "ksh")) {
+                                // What is printed into a shell is code.
+                                let printed: Option<String> = toks[print_at + 1..i]
+                                    .iter()
+                                    .map(|t| match t {
+                                        T::Str(s, true) => Some(s.clone()),
+                                        _ => None,
+                                    })
+                                    .collect();
+                                match printed {
+                                    Some(code) => acts.push(Act::Shell(code)),
+                                    None => acts.push(Act::NonLiteral("print | sh".to_string())),
+                                }
+                            } else {
+                                acts.push(Act::Shell(s.clone()));
+                            }
+                        }
                         _ => acts.push(Act::NonLiteral("print | ..".to_string())),
                     }
                 } else if matches!(toks.get(i + 1), Some(T::Id(g)) if g == "getline") {
@@ -858,8 +1091,15 @@ fn lex(lang: Lang, code: &str) -> Vec<T> {
     let mut i = 0;
     let hash_comment = matches!(
         lang,
-        Lang::Python | Lang::Perl | Lang::Ruby | Lang::Php | Lang::Awk
+        Lang::Python
+            | Lang::Perl
+            | Lang::Ruby
+            | Lang::Php
+            | Lang::Awk
+            | Lang::R
+            | Lang::AppleScript
     );
+    let dash_comment = matches!(lang, Lang::Lua | Lang::AppleScript);
     let slash_comment = matches!(lang, Lang::Node | Lang::Php);
     while i < cs.len() {
         let c = cs[i];
@@ -875,6 +1115,12 @@ fn lex(lang: Lang, code: &str) -> Vec<T> {
         if (hash_comment && c == '#' && !(lang == Lang::Perl && i > 0 && cs[i - 1] == '$'))
             || (slash_comment && c == '/' && cs.get(i + 1) == Some(&'/'))
         {
+            while i < cs.len() && cs[i] != '\n' {
+                i += 1;
+            }
+            continue;
+        }
+        if dash_comment && c == '-' && cs.get(i + 1) == Some(&'-') {
             while i < cs.len() && cs[i] != '\n' {
                 i += 1;
             }

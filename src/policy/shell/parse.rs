@@ -15,6 +15,13 @@ pub(crate) const MAX_DEPTH: usize = 8;
 pub(crate) const MAX_INPUT: usize = 64 * 1024;
 /// Most commands emitted for one script (brace expansion and loops can multiply them).
 const MAX_COMMANDS: usize = 4096;
+/// Deepest syntactic nesting (brackets, braces, `if`/`case`/`do` blocks) parsed; deeper
+/// input could exhaust the parser's stack.
+const MAX_SYNTAX_NESTING: usize = 40;
+/// Most commands walked (loop unrolling, function calls and fan-out multiply them).
+const MAX_STEPS: usize = 20_000;
+/// Most words produced by expansion in one analysis.
+pub(crate) const MAX_WORDS: usize = 20_000;
 /// Loops over at most this many static values are unrolled; longer ones bind the variable to
 /// an unknown value.
 const MAX_UNROLL: usize = 16;
@@ -23,6 +30,8 @@ const MAX_UNROLL: usize = 16;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Val {
     Known(String),
+    /// An indexed array (`a=(rm -rf /)`).
+    Array(Vec<String>),
     Unknown,
 }
 
@@ -61,15 +70,31 @@ pub(crate) struct Cmd {
     pub text: String,
 }
 
+/// Shell state that a subshell cannot change for its parent.
+pub(crate) struct Saved {
+    vars: HashMap<String, Val>,
+    funcs: HashMap<String, (Rc<ast::FunctionBody>, bool)>,
+    aliases: HashMap<String, String>,
+    cwd: Option<String>,
+    dirstack: Vec<Option<String>>,
+}
+
 /// The walker: state of one analysis.
 pub(crate) struct Walker<'e> {
     pub env: &'e ShellEnv,
     pub vars: HashMap<String, Val>,
-    pub funcs: HashMap<String, Rc<ast::FunctionBody>>,
+    /// Functions defined so far, and whether the definition was conditional.
+    pub funcs: HashMap<String, (Rc<ast::FunctionBody>, bool)>,
     pub aliases: HashMap<String, String>,
     pub git_aliases: HashMap<String, String>,
     /// Positional parameters (`$1`…) inside a function call or `sh -c`; None at top level.
     pub positional: Option<Vec<Word>>,
+    /// `$0` inside `sh -c SCRIPT NAME …`.
+    pub dollar0: Option<Word>,
+    /// Files written earlier in the script with statically known content (None: unknown
+    /// content), keyed by path as written joined to the cwd; a later run of such a file is
+    /// analysed too.
+    pub files: HashMap<String, Option<String>>,
     pub cwd: Option<String>,
     /// Unknown-cwd marker already reported.
     pub dirstack: Vec<Option<String>>,
@@ -79,7 +104,15 @@ pub(crate) struct Walker<'e> {
     /// >0 while inside a branch that may or may not run (if/case bodies, loops, `&&`/`||`).
     pub cond: usize,
     pub src: Rc<str>,
+    /// `src` is ASCII, so brush's character positions are byte offsets.
+    pub src_ascii: bool,
     pub out: Script,
+    /// Standard input that commands inherit from an enclosing compound command, function call
+    /// or `sh -c` (`curl … | { bash; }`), with its static text when known.
+    pub inherited: Option<(Stdin, Option<String>)>,
+    /// Commands walked and words expanded so far (bounded: see MAX_STEPS, MAX_WORDS).
+    pub steps: usize,
+    pub words: usize,
 }
 
 impl<'e> Walker<'e> {
@@ -98,7 +131,13 @@ impl<'e> Walker<'e> {
             depth: 0,
             cond: 0,
             src: Rc::from(""),
+            src_ascii: true,
             out: Script::default(),
+            steps: 0,
+            words: 0,
+            inherited: None,
+            dollar0: None,
+            files: HashMap::new(),
         }
     }
 
@@ -122,6 +161,12 @@ impl<'e> Walker<'e> {
             self.problem(format!("nesting deeper than {MAX_DEPTH} levels"));
             return;
         }
+        if syntax_nesting(text) > MAX_SYNTAX_NESTING {
+            self.problem(format!(
+                "script nested more than {MAX_SYNTAX_NESTING} levels deep"
+            ));
+            return;
+        }
         let mut parser = brush_parser::Parser::new(
             std::io::Cursor::new(text.as_bytes()),
             &brush_parser::ParserOptions::default(),
@@ -134,10 +179,12 @@ impl<'e> Walker<'e> {
             }
         };
         let saved = std::mem::replace(&mut self.src, Rc::from(text));
+        let saved_ascii = std::mem::replace(&mut self.src_ascii, text.is_ascii());
         for list in &program.complete_commands {
             self.list(list);
         }
         self.src = saved;
+        self.src_ascii = saved_ascii;
     }
 
     /// Analyse a nested script (`bash -c`, `eval`, heredoc…) in a subshell-like scope.
@@ -174,18 +221,23 @@ impl<'e> Walker<'e> {
         }
     }
 
-    /// Variables and cwd, saved around a subshell.
-    pub(crate) fn save(&self) -> (HashMap<String, Val>, Option<String>, Vec<Option<String>>) {
-        (self.vars.clone(), self.cwd.clone(), self.dirstack.clone())
+    /// Variables, functions, aliases and cwd, saved around a subshell.
+    pub(crate) fn save(&self) -> Saved {
+        Saved {
+            vars: self.vars.clone(),
+            funcs: self.funcs.clone(),
+            aliases: self.aliases.clone(),
+            cwd: self.cwd.clone(),
+            dirstack: self.dirstack.clone(),
+        }
     }
 
-    pub(crate) fn restore(
-        &mut self,
-        s: (HashMap<String, Val>, Option<String>, Vec<Option<String>>),
-    ) {
-        self.vars = s.0;
-        self.cwd = s.1;
-        self.dirstack = s.2;
+    pub(crate) fn restore(&mut self, s: Saved) {
+        self.vars = s.vars;
+        self.funcs = s.funcs;
+        self.aliases = s.aliases;
+        self.cwd = s.cwd;
+        self.dirstack = s.dirstack;
     }
 
     /// Set a variable; inside a conditional branch a conflicting value makes it unknown.
@@ -240,22 +292,37 @@ impl<'e> Walker<'e> {
 
     /// Walk one command; returns its standard output when it is known statically.
     fn command(&mut self, c: &ast::Command, input: Option<Option<String>>) -> Option<String> {
-        if self.out.commands.len() >= MAX_COMMANDS {
-            self.problem(format!("more than {MAX_COMMANDS} commands"));
+        self.steps += 1;
+        if self.out.commands.len() >= MAX_COMMANDS || self.steps > MAX_STEPS {
+            self.problem(format!(
+                "script too large to analyse (over {MAX_COMMANDS} commands or {MAX_STEPS} steps)"
+            ));
             return None;
         }
         match c {
             ast::Command::Simple(s) => self.simple(s, input),
             ast::Command::Compound(cc, redirects) => {
-                if let Some(r) = redirects {
-                    self.redirect_only(&r.0, c);
+                let mut stdin = input.map(|text| (Stdin::Pipe, text));
+                if let Some(r) = redirects
+                    && let Some(from) = self.redirect_only(&r.0, c)
+                {
+                    stdin = Some(from);
                 }
+                let saved = match stdin {
+                    Some(s) => Some(self.inherited.replace(s)),
+                    None => None,
+                };
                 self.compound(cc);
+                if let Some(old) = saved {
+                    self.inherited = old;
+                }
                 None
             }
             ast::Command::Function(f) => {
-                self.funcs
-                    .insert(f.fname.value.clone(), Rc::new(f.body.clone()));
+                self.funcs.insert(
+                    f.fname.value.clone(),
+                    (Rc::new(f.body.clone()), self.cond > 0),
+                );
                 None
             }
             ast::Command::ExtendedTest(t, redirects) => {
@@ -269,7 +336,12 @@ impl<'e> Walker<'e> {
     }
 
     /// Redirections of a compound command: emitted as a command with no argv.
-    fn redirect_only(&mut self, rs: &[ast::IoRedirect], c: &ast::Command) {
+    /// Returns the standard input the redirections give the compound's commands.
+    fn redirect_only(
+        &mut self,
+        rs: &[ast::IoRedirect],
+        c: &ast::Command,
+    ) -> Option<(Stdin, Option<String>)> {
         let mut cmd = Cmd {
             text: self.source_text(c),
             ..Cmd::default()
@@ -277,9 +349,12 @@ impl<'e> Walker<'e> {
         for r in rs {
             self.redirect(r, &mut cmd);
         }
+        let stdin =
+            (cmd.stdin != Stdin::Inherited).then(|| (cmd.stdin.clone(), cmd.stdin_text.clone()));
         if !cmd.redirects.is_empty() {
             self.emit(cmd);
         }
+        stdin
     }
 
     fn ext_test(&mut self, e: &ast::ExtendedTestExpr) {
@@ -399,7 +474,7 @@ impl<'e> Walker<'e> {
     /// The source text of a node, for explanations.
     fn source_text(&self, c: &impl SourceLocation) -> String {
         if let Some(loc) = c.location()
-            && self.src.is_ascii()
+            && self.src_ascii
             && loc.start.index <= loc.end.index
             && loc.end.index <= self.src.len()
         {
@@ -442,6 +517,12 @@ impl<'e> Walker<'e> {
                 self.item(item, &mut cmd);
             }
         }
+        if cmd.stdin == Stdin::Inherited
+            && let Some((stdin, text)) = &self.inherited
+        {
+            cmd.stdin = stdin.clone();
+            cmd.stdin_text = text.clone();
+        }
         if cmd.args.is_empty() {
             for (name, val) in plain_assign {
                 self.set_var(&name, val);
@@ -452,7 +533,15 @@ impl<'e> Walker<'e> {
             }
             return None;
         }
-        self.run(cmd)
+        // `exec < FILE` changes the standard input of every later command.
+        let exec_stdin =
+            (cmd.args.len() == 1 && cmd.args[0].w.text == "exec" && cmd.stdin != Stdin::Inherited)
+                .then(|| (cmd.stdin.clone(), cmd.stdin_text.clone()));
+        let out = self.run(cmd);
+        if exec_stdin.is_some() {
+            self.inherited = exec_stdin;
+        }
+        out
     }
 
     fn assignment(&mut self, a: &ast::Assignment) -> (String, Val) {
@@ -481,12 +570,19 @@ impl<'e> Walker<'e> {
                 if dynamic {
                     Val::Unknown
                 } else {
-                    Val::Known(parts.join(" "))
+                    Val::Array(parts)
                 }
             }
         };
         let val = match (a.append, val, self.lookup(&name)) {
             (true, Val::Known(v), Some(Val::Known(old))) => Val::Known(old + &v),
+            (true, Val::Array(v), Some(Val::Array(mut old))) => {
+                old.extend(v);
+                Val::Array(old)
+            }
+            (true, Val::Array(v), Some(Val::Known(old))) => {
+                Val::Array(std::iter::once(old).chain(v).collect())
+            }
             (true, _, _) => Val::Unknown,
             (false, v, _) => v,
         };
@@ -507,7 +603,12 @@ impl<'e> Walker<'e> {
                     ast::ProcessSubstitutionKind::Read => ("<(..)", "<(..)"),
                     ast::ProcessSubstitutionKind::Write => (">(..)", ">(..)"),
                 };
-                let out = self.substitution(&sub.list, label);
+                let out = match kind {
+                    ast::ProcessSubstitutionKind::Read => self.substitution(&sub.list, label),
+                    ast::ProcessSubstitutionKind::Write => {
+                        self.substitution_in(&sub.list, label, Some(None))
+                    }
+                };
                 let mut a = Arg::lit(text);
                 a.w.dynamic = true;
                 a.procsub = Some(match kind {
@@ -521,6 +622,16 @@ impl<'e> Walker<'e> {
 
     /// Walk the commands of a `$(..)`/`<(..)` body; returns its static output if known.
     pub(crate) fn substitution(&mut self, list: &ast::CompoundList, label: &str) -> Option<String> {
+        self.substitution_in(list, label, None)
+    }
+
+    /// Walk a substitution body whose first command reads `input` (`>(..)` reads a pipe).
+    pub(crate) fn substitution_in(
+        &mut self,
+        list: &ast::CompoundList,
+        label: &str,
+        first_input: Option<Option<String>>,
+    ) -> Option<String> {
         self.nested.push(label.to_string());
         self.depth += 1;
         let saved = self.save();
@@ -529,7 +640,7 @@ impl<'e> Walker<'e> {
             self.problem(format!("nesting deeper than {MAX_DEPTH} levels"));
         } else if list.0.len() == 1 && list.0[0].0.additional.is_empty() {
             let p = &list.0[0].0.first;
-            let mut input: Option<Option<String>> = None;
+            let mut input: Option<Option<String>> = first_input;
             for cmd in &p.seq {
                 let out = self.command(cmd, input.take());
                 input = Some(out);
@@ -550,6 +661,12 @@ impl<'e> Walker<'e> {
             self.problem(format!("nesting deeper than {MAX_DEPTH} levels"));
             return None;
         }
+        if syntax_nesting(text) > MAX_SYNTAX_NESTING {
+            self.problem(format!(
+                "script nested more than {MAX_SYNTAX_NESTING} levels deep"
+            ));
+            return None;
+        }
         let mut parser = brush_parser::Parser::new(
             std::io::Cursor::new(text.as_bytes()),
             &brush_parser::ParserOptions::default(),
@@ -557,6 +674,7 @@ impl<'e> Walker<'e> {
         match parser.parse_program() {
             Ok(p) => {
                 let saved = std::mem::replace(&mut self.src, Rc::from(text));
+                let saved_ascii = std::mem::replace(&mut self.src_ascii, text.is_ascii());
                 let out = if p.complete_commands.len() == 1 {
                     self.substitution(&p.complete_commands[0], label)
                 } else {
@@ -566,6 +684,7 @@ impl<'e> Walker<'e> {
                     None
                 };
                 self.src = saved;
+                self.src_ascii = saved_ascii;
                 out
             }
             Err(e) => {
@@ -608,7 +727,9 @@ impl<'e> Walker<'e> {
                             ast::ProcessSubstitutionKind::Read => "<(..)",
                             ast::ProcessSubstitutionKind::Write => ">(..)",
                         };
-                        let out = self.substitution(&sub.list, label);
+                        let piped =
+                            matches!(pk, ast::ProcessSubstitutionKind::Write).then_some(None);
+                        let out = self.substitution_in(&sub.list, label, piped);
                         if matches!(kind, ast::IoFileRedirectKind::Read) && fd.unwrap_or(0) == 0 {
                             cmd.stdin = Stdin::Pipe;
                             cmd.stdin_text = out;
@@ -642,10 +763,10 @@ impl<'e> Walker<'e> {
                 }
             }
             ast::IoRedirect::HereDocument(fd, doc) => {
-                let mut text = if doc.requires_expansion {
+                let (mut text, dynamic) = if doc.requires_expansion {
                     self.expand_heredoc(&doc.doc.value)
                 } else {
-                    doc.doc.value.clone()
+                    (doc.doc.value.clone(), false)
                 };
                 if doc.remove_tabs {
                     text = text
@@ -655,7 +776,7 @@ impl<'e> Walker<'e> {
                 }
                 if fd.unwrap_or(0) == 0 {
                     cmd.stdin = Stdin::Text(text.clone());
-                    cmd.stdin_text = Some(text);
+                    cmd.stdin_text = (!dynamic).then_some(text);
                 }
             }
             ast::IoRedirect::HereString(fd, w) => {
@@ -666,6 +787,18 @@ impl<'e> Walker<'e> {
                     cmd.stdin_text = (!w.dynamic).then_some(text);
                 }
             }
+        }
+    }
+
+    /// The key under which a file written by the script is remembered.
+    pub(crate) fn file_key(&self, path: &str) -> String {
+        match &self.cwd {
+            Some(base) if !path.starts_with('/') => format!(
+                "{}/{}",
+                base.trim_end_matches('/'),
+                path.trim_start_matches("./")
+            ),
+            _ => path.trim_start_matches("./").to_string(),
         }
     }
 
@@ -684,6 +817,47 @@ impl<'e> Walker<'e> {
             text: c.text,
         });
     }
+}
+
+/// An upper bound of the syntactic nesting of a script: brackets, braces, backquotes and
+/// `if`/`case`/`do` blocks, quotes ignored (so it can only over-count).
+pub(crate) fn syntax_nesting(text: &str) -> usize {
+    let b = text.as_bytes();
+    let (mut depth, mut max) = (0usize, 0usize);
+    let mut backquote = false;
+    let mut i = 0;
+    while i < b.len() {
+        let c = b[i];
+        if c.is_ascii_alphabetic() {
+            let start = i;
+            while i < b.len() && (b[i].is_ascii_alphanumeric() || b[i] == b'_') {
+                i += 1;
+            }
+            match &b[start..i] {
+                b"if" | b"case" | b"do" => depth += 1,
+                b"fi" | b"esac" | b"done" => depth = depth.saturating_sub(1),
+                _ => {}
+            }
+            max = max.max(depth);
+            continue;
+        }
+        match c {
+            b'(' | b'{' | b'[' => depth += 1,
+            b')' | b'}' | b']' => depth = depth.saturating_sub(1),
+            b'`' => {
+                backquote = !backquote;
+                if backquote {
+                    depth += 1;
+                } else {
+                    depth = depth.saturating_sub(1);
+                }
+            }
+            _ => {}
+        }
+        max = max.max(depth);
+        i += 1;
+    }
+    max
 }
 
 /// Targets that are not files: writing to them changes nothing on disk.

@@ -27,6 +27,19 @@ pub(crate) fn output(argv: &[Word], stdin: Option<&str>) -> Option<String> {
             Some(printf(fmt, rest))
         }
         "cat" if args.iter().all(|a| *a == "-") => stdin.map(str::to_string),
+        // Lookups print the command's name (its directory is not known here).
+        "which" | "command" | "type" => {
+            let lookup = name == "which"
+                || args
+                    .iter()
+                    .any(|a| a.starts_with('-') && a.contains(['v', 'p', 'P']));
+            let found: Vec<&str> = args
+                .iter()
+                .filter(|a| !a.starts_with('-'))
+                .copied()
+                .collect();
+            (lookup && !found.is_empty()).then(|| found.iter().map(|f| format!("{f}\n")).collect())
+        }
         "base64"
             if args
                 .iter()

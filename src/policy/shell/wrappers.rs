@@ -154,39 +154,74 @@ fn git_runs_key(k: &str) -> bool {
 
 impl Walker<'_> {
     /// Dispatch a simple command: peel wrappers, recurse, record. Returns its static output.
-    pub(crate) fn run(&mut self, mut c: Cmd) -> Option<String> {
+    /// Scripts and function bodies it runs inherit its standard input.
+    pub(crate) fn run(&mut self, c: Cmd) -> Option<String> {
+        let entry = (c.stdin != Stdin::Inherited).then(|| (c.stdin.clone(), c.stdin_text.clone()));
+        let saved = entry.map(|e| self.inherited.replace(e));
+        let out = self.dispatch(c);
+        if let Some(old) = saved {
+            self.inherited = old;
+        }
+        out
+    }
+
+    fn dispatch(&mut self, mut c: Cmd) -> Option<String> {
         for _ in 0..32 {
-            if c.args.is_empty() || c.args[0].w.dynamic {
+            if c.args.is_empty() {
+                self.emit(c);
+                return None;
+            }
+            if c.args[0].w.dynamic {
+                // `$SHELL -c …`, `$BASH script`: still a shell, whichever it is.
+                if matches!(
+                    c.args[0].w.text.as_str(),
+                    "${SHELL}" | "${BASH}" | "$0" | "${0}"
+                ) {
+                    let mut as_shell = c.clone();
+                    as_shell.args[0] = Arg::lit("sh");
+                    if let Step::Done(_) = self.shell(&mut as_shell, "sh") {
+                        self.emit(c);
+                        return None;
+                    }
+                }
                 self.emit(c);
                 return None;
             }
             let word0 = c.args[0].w.text.clone();
+            if c.args[0].w.glob {
+                self.problem(format!("the command word `{word0}` is a glob pattern"));
+            }
             let name = basename(&word0).to_string();
-            if !word0.contains('/') {
-                if let Some(body) = self.funcs.get(&name).cloned() {
-                    return self.call_function(c, &name, &body);
-                }
-                if c.wrappers.is_empty()
-                    && let Some(a) = self.aliases.remove(&name)
-                {
+            // Functions and aliases replace a plain command word only; wrappers run binaries.
+            if !word0.contains('/') && c.wrappers.is_empty() {
+                if let Some(a) = self.aliases.remove(&name) {
+                    // Aliases are not expanded in every shell: analyse both readings.
                     let mut text = a.clone();
                     for w in &c.args[1..] {
                         text.push(' ');
                         text.push_str(&quote(&w.w.text));
                     }
-                    self.emit_redirects(&c);
                     self.nested_script(&text, &format!("alias {name}"), &[], None, false);
-                    self.aliases.insert(name, a);
-                    return None;
+                    self.aliases.insert(name.clone(), a);
+                }
+                if let Some((body, conditional)) = self.funcs.get(&name).cloned() {
+                    self.call_function(c.clone(), &name, &body);
+                    if !conditional {
+                        return None;
+                    }
                 }
             }
             let step = match name.as_str() {
                 "sudo" => self.sudo(&mut c),
                 "doas" => {
                     let o = opts(&c.args, 1, "uC", &[], false);
-                    peel(&mut c, "doas", o.end)
+                    if o.end >= c.args.len() && o.has(&["-s"]) {
+                        become_shell(&mut c, "doas")
+                    } else {
+                        peel(&mut c, "doas", o.end)
+                    }
                 }
-                "su" => self.su(&mut c),
+                "su" => self.su(&mut c, "su"),
                 "env" => self.env_cmd(&mut c),
                 "command" => {
                     let o = opts(&c.args, 1, "", &[], false);
@@ -246,6 +281,118 @@ impl Walker<'_> {
                 "busybox" if c.args.len() > 1 && !c.args[1].w.text.starts_with('-') => {
                     peel(&mut c, "busybox", 1)
                 }
+                "unbuffer" | "eatmydata" | "catchsegv" | "dbus-launch" | "valgrind"
+                | "firejail" | "unshare" | "torsocks" | "tsocks" => {
+                    let o = opts(&c.args, 1, "", &[], false);
+                    peel(&mut c, &name, o.end)
+                }
+                "fakeroot" => {
+                    let o = opts(&c.args, 1, "lsib", &["lib", "faked"], false);
+                    peel(&mut c, "fakeroot", o.end)
+                }
+                "proxychains" | "proxychains4" => {
+                    let o = opts(&c.args, 1, "f", &[], false);
+                    peel(&mut c, &name, o.end)
+                }
+                "caffeinate" => {
+                    let o = opts(&c.args, 1, "tw", &[], false);
+                    peel(&mut c, "caffeinate", o.end)
+                }
+                "xvfb-run" => {
+                    let o = opts(
+                        &c.args,
+                        1,
+                        "nsfepwl",
+                        &[
+                            "server-num",
+                            "server-args",
+                            "auth-file",
+                            "error-file",
+                            "xauth-protocol",
+                            "wait",
+                        ],
+                        false,
+                    );
+                    peel(&mut c, "xvfb-run", o.end)
+                }
+                "systemd-run" => {
+                    let o = opts(
+                        &c.args,
+                        1,
+                        "upEMH",
+                        &[
+                            "unit",
+                            "property",
+                            "setenv",
+                            "machine",
+                            "uid",
+                            "gid",
+                            "nice",
+                            "working-directory",
+                            "description",
+                            "slice",
+                            "host",
+                        ],
+                        false,
+                    );
+                    peel(&mut c, "systemd-run", o.end)
+                }
+                "pkexec" => {
+                    let o = opts(&c.args, 1, "", &["user"], false);
+                    peel(&mut c, "pkexec", o.end)
+                }
+                "gosu" | "su-exec" => {
+                    let o = opts(&c.args, 1, "", &[], false);
+                    peel(&mut c, &name, o.end + 1)
+                }
+                "chrt" | "taskset" => {
+                    let o = opts(&c.args, 1, "", &[], false);
+                    if o.has(&["-p", "--pid"]) {
+                        Step::Keep
+                    } else {
+                        peel(&mut c, &name, o.end + 1)
+                    }
+                }
+                "strace" | "ltrace" => {
+                    let o = opts(
+                        &c.args,
+                        1,
+                        "abeEoOpPsSuUXI",
+                        &["output", "trace", "signal", "attach", "user", "env"],
+                        false,
+                    );
+                    peel(&mut c, &name, o.end)
+                }
+                "nsenter" => {
+                    let o = opts(&c.args, 1, "tSG", &["target", "setuid", "setgid"], false);
+                    peel(&mut c, "nsenter", o.end)
+                }
+                "sshpass" => {
+                    let o = opts(&c.args, 1, "pfdP", &[], false);
+                    peel(&mut c, "sshpass", o.end)
+                }
+                "numactl" => {
+                    let o = opts(&c.args, 1, "CNmipPl", &[], false);
+                    peel(&mut c, "numactl", o.end)
+                }
+                "cgexec" => {
+                    let o = opts(&c.args, 1, "g", &[], false);
+                    peel(&mut c, "cgexec", o.end)
+                }
+                "runuser" => self.su(&mut c, "runuser"),
+                "sg" => self.sg(&mut c),
+                "vim" | "vi" | "nvim" | "ex" | "view" | "gvim" | "vimdiff" => self.vim(&mut c),
+                "trap" => {
+                    if let Some(a) = c.args.get(1).filter(|a| !a.w.text.starts_with('-')) {
+                        if a.w.dynamic {
+                            self.problem("trap with a command not known statically");
+                        } else {
+                            let text = a.w.text.clone();
+                            self.nested_script(&text, "trap", &c.wrappers.clone(), None, false);
+                        }
+                    }
+                    Step::Keep
+                }
                 "flock" => self.flock(&mut c),
                 "watch" => self.watch(&mut c),
                 "script" => self.script_cmd(&mut c),
@@ -264,9 +411,14 @@ impl Walker<'_> {
                     Step::Keep
                 }
                 "unset" => {
-                    for a in &c.args[1..] {
-                        if !a.w.text.starts_with('-') {
+                    let functions = c.args.iter().any(|a| a.w.text == "-f");
+                    let variables = c.args.iter().any(|a| a.w.text == "-v");
+                    for a in c.args[1..].iter().filter(|a| !a.w.text.starts_with('-')) {
+                        if !functions {
                             self.set_var(&a.w.text.clone(), Val::Known(String::new()));
+                        }
+                        if !variables {
+                            self.funcs.remove(&a.w.text);
                         }
                     }
                     Step::Keep
@@ -308,7 +460,7 @@ impl Walker<'_> {
                 n if SHELLS.contains(&n) => self.shell(&mut c, n),
                 _ => match self.interpreter(&mut c, &name) {
                     Some(s) => s,
-                    None => Step::Keep,
+                    None => self.written_script(&mut c),
                 },
             };
             match step {
@@ -322,7 +474,14 @@ impl Walker<'_> {
                     } else {
                         None
                     };
-                    self.emit(c);
+                    self.record_writes(&c, out.as_deref());
+                    if super::tools::runs_commands(&name) {
+                        let copy = c.clone();
+                        self.emit(c);
+                        self.tool(&copy, &name);
+                    } else {
+                        self.emit(c);
+                    }
                     return out;
                 }
                 Step::Done(out) => return out,
@@ -408,10 +567,25 @@ impl Walker<'_> {
             c.wrappers.push("sudo".to_string());
             return Step::Keep;
         }
+        if end >= c.args.len() && o.has(&["-s", "-i", "--shell", "--login"]) {
+            return become_shell(c, "sudo");
+        }
         peel(c, "sudo", end)
     }
 
-    fn su(&mut self, c: &mut Cmd) -> Step {
+    fn su(&mut self, c: &mut Cmd, name: &str) -> Step {
+        if name == "runuser" {
+            let o = opts(
+                &c.args,
+                1,
+                "ugGcsw",
+                &["user", "group", "command", "shell"],
+                false,
+            );
+            if o.has(&["-u", "--user"]) && !o.has(&["-c", "--command"]) {
+                return peel(c, "runuser", o.end);
+            }
+        }
         let o = opts(
             &c.args,
             1,
@@ -433,14 +607,18 @@ impl Walker<'_> {
             Some(s) => {
                 let dynamic = c.args.iter().any(|a| a.w.text == s && a.w.dynamic);
                 if dynamic {
-                    self.problem("su -c with a script not known statically");
+                    self.problem(format!("{name} -c with a script not known statically"));
                     return Step::Keep;
                 }
                 self.emit_redirects(c);
                 let mut w = c.wrappers.clone();
-                w.push("su".to_string());
-                self.nested_script(&s, "su -c", &w, None, true);
+                w.push(name.to_string());
+                self.nested_script(&s, &format!("{name} -c"), &w, None, true);
                 Step::Done(None)
+            }
+            // Without `-c`, su starts a shell that reads commands from standard input.
+            None if name == "su" && !o.has(&["-h", "--help", "-V", "--version"]) => {
+                become_shell(c, "su")
             }
             None => Step::Keep,
         }
@@ -788,6 +966,24 @@ impl Walker<'_> {
                 self.nested_script(&text.join(" "), "parallel", &wrappers, None, true);
                 continue;
             }
+            // GNU parallel runs the command line through a shell, its arguments quoted.
+            if !command.iter().chain(&combo).any(|a| a.w.dynamic) {
+                let args: Vec<String> = combo.iter().map(|a| quote(&a.w.text)).collect();
+                let args = args.join(" ");
+                let mut text = command
+                    .iter()
+                    .map(|a| a.w.text.as_str())
+                    .collect::<Vec<_>>()
+                    .join(" ");
+                if text.contains("{}") {
+                    text = text.replace("{}", &args);
+                } else {
+                    text.push(' ');
+                    text.push_str(&args);
+                }
+                self.nested_script(&text, "parallel", &wrappers, None, true);
+                continue;
+            }
             let uses_repl = command.iter().any(|a| a.w.text.contains("{}"));
             let args: Vec<Arg> = if uses_repl {
                 let joined = Arg {
@@ -844,9 +1040,25 @@ impl Walker<'_> {
         roots.truncate(MAX_FANOUT);
         let mut inner: Vec<(String, Vec<Arg>)> = Vec::new();
         let mut delete = false;
+        // A single positive name filter narrows what `{}` and `-delete` reach.
+        let mut name_filter: Option<(bool, Arg)> = None;
+        let mut filters = 0;
+        let mut alternatives = false;
         while i < c.args.len() {
             let t = c.args[i].w.text.clone();
             match t.as_str() {
+                "-o" | "-or" | "," | "!" | "-not" => {
+                    alternatives = true;
+                    i += 1;
+                }
+                "-name" | "-iname" | "-path" | "-ipath" | "-wholename" => {
+                    filters += 1;
+                    if let Some(p) = c.args.get(i + 1) {
+                        name_filter =
+                            Some((t.ends_with("name") && !t.ends_with("wholename"), p.clone()));
+                    }
+                    i += 2;
+                }
                 "-exec" | "-execdir" | "-ok" | "-okdir" => {
                     let mut j = i + 1;
                     let mut args = Vec::new();
@@ -868,6 +1080,29 @@ impl Walker<'_> {
                     i += 1;
                 }
                 _ => i += 1,
+            }
+        }
+        if let (Some((by_name, pat)), 1, false) = (&name_filter, filters, alternatives) {
+            let all = pat.w.text.chars().all(|ch| ch == '*');
+            if !all && !pat.w.dynamic {
+                roots = roots
+                    .iter()
+                    .map(|r| {
+                        let text = if *by_name {
+                            format!("{}/**/{}", r.w.text.trim_end_matches('/'), pat.w.text)
+                        } else {
+                            pat.w.text.clone()
+                        };
+                        Arg {
+                            w: Word {
+                                text,
+                                glob: true,
+                                dynamic: r.w.dynamic,
+                            },
+                            procsub: None,
+                        }
+                    })
+                    .collect();
             }
         }
         let mut find = c.clone();
@@ -1028,6 +1263,22 @@ impl Walker<'_> {
     }
 
     fn source(&mut self, c: &mut Cmd) -> Step {
+        if c.args
+            .get(1)
+            .is_some_and(|a| matches!(a.w.text.as_str(), "/dev/stdin" | "/dev/fd/0"))
+            && let Some(text) = c.stdin_text.clone()
+        {
+            self.emit_redirects(c);
+            let label = format!("{} <stdin", c.args[0].w.text);
+            self.nested_script(&text, &label, &c.wrappers.clone(), None, false);
+            return Step::Done(None);
+        }
+        if let Some(a) = c.args.get_mut(1)
+            && matches!(a.w.text.as_str(), "/dev/stdin" | "/dev/fd/0")
+        {
+            a.w.dynamic = true;
+            return Step::Keep;
+        }
         match c.args.get(1).map(|a| a.procsub.clone()) {
             Some(Some(Some(text))) => {
                 self.emit_redirects(c);
@@ -1040,8 +1291,249 @@ impl Walker<'_> {
                 c.stdin = Stdin::Pipe;
                 Step::Keep
             }
+            Some(None) if !c.args[1].w.dynamic => {
+                let key = self.file_key(&c.args[1].w.text);
+                match self.files.get(&key).cloned().flatten() {
+                    Some(text) => {
+                        let label = format!("{} {}", c.args[0].w.text, c.args[1].w.text);
+                        self.emit(c.clone());
+                        self.nested_script(&text, &label, &c.wrappers.clone(), None, false);
+                        Step::Done(None)
+                    }
+                    None => {
+                        self.unknown_written(&c.args[1].w.text.clone());
+                        Step::Keep
+                    }
+                }
+            }
             _ => Step::Keep,
         }
+    }
+
+    /// Remember what a command writes to files, for a later run of those files.
+    pub(crate) fn record_writes(&mut self, c: &Cmd, out: Option<&str>) {
+        for r in &c.redirects {
+            if r.target.dynamic {
+                continue;
+            }
+            let key = self.file_key(&r.target.text);
+            match r.kind {
+                super::RedirectKind::Write => {
+                    self.files.insert(
+                        key,
+                        Some(out.unwrap_or_default().to_string())
+                            .filter(|_| out.is_some() || c.args.is_empty()),
+                    );
+                }
+                super::RedirectKind::Append => {
+                    let old = self.files.get(&key).cloned();
+                    let new = match (old, out) {
+                        (None, Some(o)) => Some(o.to_string()),
+                        (Some(Some(old)), Some(o)) => Some(old + o),
+                        _ => None,
+                    };
+                    self.files.insert(key, new);
+                }
+                _ => {}
+            }
+        }
+        let name = c.args.first().map(|a| basename(&a.w.text)).unwrap_or("");
+        if name == "tee" && c.wrappers.is_empty() {
+            let append = c
+                .args
+                .iter()
+                .any(|a| a.w.text == "-a" || a.w.text == "--append");
+            for a in c.args.iter().skip(1).filter(|a| !a.w.text.starts_with('-')) {
+                let key = self.file_key(&a.w.text);
+                let new = match (append, self.files.get(&key).cloned(), &c.stdin_text) {
+                    (false, _, Some(t)) => Some(t.clone()),
+                    (true, Some(Some(old)), Some(t)) => Some(old + t),
+                    (true, None, Some(t)) => Some(t.clone()),
+                    _ => None,
+                };
+                self.files.insert(key, new);
+            }
+        }
+        let download = match name {
+            "curl" => opts(
+                &c.args,
+                1,
+                "odHXuAeFTxbcrwmKECYyzQ",
+                &[
+                    "output",
+                    "data",
+                    "header",
+                    "request",
+                    "user",
+                    "user-agent",
+                    "form",
+                    "upload-file",
+                    "proxy",
+                    "cookie",
+                    "cookie-jar",
+                    "range",
+                    "write-out",
+                    "max-time",
+                    "config",
+                ],
+                true,
+            )
+            .value(&["-o", "--output"])
+            .map(str::to_string),
+            "wget" => opts(
+                &c.args,
+                1,
+                "OoPaeUtTwQYlAR",
+                &[
+                    "output-document",
+                    "output-file",
+                    "directory-prefix",
+                    "user-agent",
+                    "tries",
+                    "timeout",
+                    "wait",
+                ],
+                true,
+            )
+            .value(&["-O", "--output-document"])
+            .map(str::to_string),
+            _ => None,
+        };
+        if let Some(t) = download.filter(|t| t != "-") {
+            let key = self.file_key(&t);
+            self.files.insert(key, None);
+        }
+        if matches!(name, "cp" | "mv")
+            && c.args.len() == 3
+            && !c.args[1].w.dynamic
+            && !c.args[2].w.dynamic
+        {
+            let src = self.file_key(&c.args[1].w.text);
+            let dst = self.file_key(&c.args[2].w.text);
+            if let Some(v) = self.files.get(&src).cloned() {
+                self.files.insert(dst, v);
+            }
+        }
+    }
+
+    /// Running a file this script wrote with content it cannot know (`curl -o x.sh; sh x.sh`).
+    pub(crate) fn unknown_written(&mut self, path: &str) {
+        if let Some(None) = self.files.get(&self.file_key(path)) {
+            self.problem(format!(
+                "runs {path}, written earlier in the same command with content not known statically"
+            ));
+        }
+    }
+
+    /// A command that runs a file written earlier in the script (`./x.sh`).
+    fn written_script(&mut self, c: &mut Cmd) -> Step {
+        let w = &c.args[0].w;
+        if !w.text.contains('/') || w.dynamic {
+            return Step::Keep;
+        }
+        let key = self.file_key(&w.text);
+        let Some(Some(text)) = self.files.get(&key).cloned() else {
+            let t = w.text.clone();
+            self.unknown_written(&t);
+            return Step::Keep;
+        };
+        let label = format!("run {}", w.text);
+        let positional: Vec<Word> = c.args.iter().skip(1).map(|a| a.w.clone()).collect();
+        self.emit(c.clone());
+        let interp = shebang(&text);
+        if !interp.is_empty() && !SHELLS.contains(&interp.as_str()) {
+            let mut args = vec![Arg::lit(&interp), Arg::lit("-")];
+            args.extend(c.args.iter().skip(1).cloned());
+            let run = Cmd {
+                args,
+                wrappers: c.wrappers.clone(),
+                stdin: Stdin::Text(text.clone()),
+                stdin_text: Some(text),
+                text: c.text.clone(),
+                ..Cmd::default()
+            };
+            self.nested.push(label);
+            self.run(run);
+            self.nested.pop();
+        } else {
+            self.nested_script(&text, &label, &c.wrappers.clone(), Some(positional), true);
+        }
+        Step::Done(None)
+    }
+
+    /// `sg GROUP [-c] COMMAND`: the command string runs in `/bin/sh`.
+    fn sg(&mut self, c: &mut Cmd) -> Step {
+        let mut i = 1;
+        if c.args.get(i).is_some_and(|a| a.w.text == "-") {
+            i += 1;
+        }
+        i += 1;
+        if c.args.get(i).is_some_and(|a| a.w.text == "-c") {
+            i += 1;
+        }
+        if i >= c.args.len() {
+            return Step::Keep;
+        }
+        if c.args[i..].iter().any(|a| a.w.dynamic) {
+            self.problem("sg with a command not known statically");
+            return Step::Keep;
+        }
+        let text: Vec<&str> = c.args[i..].iter().map(|a| a.w.text.as_str()).collect();
+        let text = text.join(" ");
+        self.emit_redirects(c);
+        let mut w = c.wrappers.clone();
+        w.push("sg".to_string());
+        self.nested_script(&text, "sg", &w, None, true);
+        Step::Done(None)
+    }
+
+    /// `vim -c '!cmd'`, `+'call system(…)'`: editor commands that run shell commands.
+    fn vim(&mut self, c: &mut Cmd) -> Step {
+        let mut cmds: Vec<String> = Vec::new();
+        let mut i = 1;
+        while i < c.args.len() {
+            let t = &c.args[i].w.text;
+            if (t == "-c" || t == "--cmd" || t == "-S") && i + 1 < c.args.len() {
+                if t != "-S" {
+                    cmds.push(c.args[i + 1].w.text.clone());
+                }
+                i += 2;
+                continue;
+            }
+            if let Some(rest) = t.strip_prefix('+')
+                && !rest.is_empty()
+                && !rest.chars().all(|ch| ch.is_ascii_digit())
+            {
+                cmds.push(rest.to_string());
+            }
+            i += 1;
+        }
+        if cmds.is_empty() {
+            return Step::Keep;
+        }
+        let wrappers = c.wrappers.clone();
+        self.emit(c.clone());
+        for cmd in cmds {
+            for line in cmd.split('|') {
+                let l = line.trim_start_matches([':', ' ']);
+                let l = l
+                    .strip_prefix("silent!")
+                    .or_else(|| l.strip_prefix("silent"))
+                    .unwrap_or(l)
+                    .trim_start();
+                if let Some(sh) = l.strip_prefix('!') {
+                    self.nested_script(sh, "vim -c", &wrappers, None, true);
+                } else if l.contains("system(") {
+                    self.nested.push("vim -c".to_string());
+                    let wl = self.wrap_prefix.len();
+                    self.wrap_prefix.extend(wrappers.iter().cloned());
+                    self.vim_code(l, &c.text);
+                    self.wrap_prefix.truncate(wl);
+                    self.nested.pop();
+                }
+            }
+        }
+        Step::Done(None)
     }
 
     fn shell(&mut self, c: &mut Cmd, name: &str) -> Step {
@@ -1093,6 +1585,7 @@ impl Walker<'_> {
             let positional: Vec<Word> = operands.iter().skip(2).map(|a| a.w.clone()).collect();
             self.emit_redirects(c);
             let text = script.w.text.clone();
+            let d0 = std::mem::replace(&mut self.dollar0, operands.get(1).map(|a| a.w.clone()));
             self.nested_script(
                 &text,
                 &format!("{name} -c"),
@@ -1100,9 +1593,14 @@ impl Walker<'_> {
                 Some(positional),
                 true,
             );
+            self.dollar0 = d0;
             return Step::Done(None);
         }
-        if !s_mode && let Some(op) = operands.first() {
+        let stdin_path = |a: &Arg| matches!(a.w.text.as_str(), "/dev/stdin" | "/dev/fd/0" | "-");
+        if !s_mode
+            && let Some(op) = operands.first()
+            && !(stdin_path(op) && op.procsub.is_none())
+        {
             return match &op.procsub {
                 Some(Some(text)) => {
                     let positional: Vec<Word> =
@@ -1122,7 +1620,30 @@ impl Walker<'_> {
                     c.stdin = Stdin::Pipe;
                     Step::Keep
                 }
-                None => Step::Keep,
+                None => {
+                    let key = self.file_key(&op.w.text);
+                    match self.files.get(&key).cloned().flatten() {
+                        Some(text) if !op.w.dynamic => {
+                            let positional: Vec<Word> =
+                                operands.iter().skip(1).map(|a| a.w.clone()).collect();
+                            let label = format!("{name} {}", op.w.text);
+                            self.emit(c.clone());
+                            self.nested_script(
+                                &text,
+                                &label,
+                                &label_wrappers,
+                                Some(positional),
+                                true,
+                            );
+                            Step::Done(None)
+                        }
+                        _ => {
+                            let t = op.w.text.clone();
+                            self.unknown_written(&t);
+                            Step::Keep
+                        }
+                    }
+                }
             };
         }
         match c.stdin_text.clone() {
@@ -1133,6 +1654,8 @@ impl Walker<'_> {
                 };
                 let positional: Vec<Word> = operands.iter().map(|a| a.w.clone()).collect();
                 self.emit_redirects(c);
+                // The script is what stdin held: its commands do not read it again.
+                let inherited = self.inherited.take();
                 self.nested_script(
                     &text,
                     &format!("{name} <{how}"),
@@ -1140,9 +1663,22 @@ impl Walker<'_> {
                     Some(positional),
                     true,
                 );
+                self.inherited = inherited;
                 Step::Done(None)
             }
-            None => Step::Keep,
+            None => {
+                if matches!(c.stdin, Stdin::Text(_)) {
+                    self.problem(format!("{name} reads a script not known statically"));
+                }
+                // `bash /dev/stdin`: the script is whatever arrives, not a file.
+                let first = c.args.len() - operands.len();
+                if let Some(a) = c.args.get_mut(first)
+                    && stdin_path(a)
+                {
+                    a.w.dynamic = true;
+                }
+                Step::Keep
+            }
         }
     }
 
@@ -1247,8 +1783,32 @@ impl Walker<'_> {
     }
 }
 
+/// The interpreter named by a script's `#!` line ("" when there is none).
+fn shebang(text: &str) -> String {
+    let Some(line) = text.lines().next().and_then(|l| l.strip_prefix("#!")) else {
+        return String::new();
+    };
+    let mut words = line.split_whitespace();
+    let first = basename(words.next().unwrap_or("")).to_string();
+    if first == "env" {
+        return words
+            .find(|w| !w.starts_with('-'))
+            .map(|w| basename(w).to_string())
+            .unwrap_or_default();
+    }
+    first
+}
+
 fn is_name(s: &str) -> bool {
     is_assignment(&format!("{s}=")).is_some()
+}
+
+/// A wrapper that starts an interactive shell (`sudo -s`, `su`): the command becomes `sh`
+/// reading standard input, wrapped.
+fn become_shell(c: &mut Cmd, label: &str) -> Step {
+    c.args = vec![Arg::lit("sh")];
+    c.wrappers.push(label.to_string());
+    Step::Peeled
 }
 
 /// Drop `n` words (the wrapper and its options) and record the wrapper.

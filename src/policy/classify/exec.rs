@@ -1,0 +1,146 @@
+//! Risk rules for running code: scripts from files, pipes into shells and interpreters,
+//! computed script paths, servers that publish files.
+
+use super::{Classifier, places};
+use crate::call::{Action, Flag, Risk};
+use crate::policy::paths;
+use crate::policy::shell::{Command, Stdin, Word};
+use std::path::Path;
+
+/// Scripts read from files (`bash build.sh`) are analysed up to this depth.
+const MAX_SCRIPT_DEPTH: usize = 3;
+/// Script files larger than this are not read; running them is flagged instead.
+const MAX_SCRIPT_BYTES: u64 = 256 * 1024;
+
+impl Classifier<'_> {
+    /// `source FILE` / `. FILE`: runs the file in the current shell.
+    pub(super) fn source(&mut self, cmd: &Command, cwd: &Path, span: &str) {
+        match cmd.argv.get(1) {
+            Some(w) if w.dynamic => self.finding(
+                "shell.dynamic_script",
+                Risk::High,
+                &[Flag::CodeExecution, Flag::Unresolvable],
+                format!(
+                    "runs code from `{}`, which is only known at run time",
+                    w.text
+                ),
+                span,
+            ),
+            Some(w) => {
+                let p = paths::resolve(&w.text, cwd, &self.env.home);
+                self.script_file(&p, cwd, span);
+            }
+            None => {}
+        }
+    }
+
+    /// `sh`, `bash`…: `-c` scripts and heredocs were expanded by the shell analysis; here the
+    /// script is a file, a pipe or a computed path.
+    pub(super) fn nested_shell(&mut self, cmd: &Command, cwd: &Path, span: &str) {
+        let argv = &cmd.argv;
+        let skip = usize::from(cmd.name() == "busybox");
+        let words: Vec<&Word> = argv.iter().skip(1 + skip).collect();
+        if words.iter().any(|w| {
+            w.text == "-c"
+                || (w.text.starts_with('-') && !w.text.starts_with("--") && w.text.contains('c'))
+        }) {
+            return;
+        }
+        let script = words
+            .iter()
+            .find(|w| !w.text.starts_with('-') && !w.text.starts_with('+'));
+        match script {
+            Some(w) if w.dynamic => self.finding(
+                "shell.dynamic_script",
+                Risk::High,
+                &[Flag::CodeExecution, Flag::Unresolvable, Flag::PipeToShell],
+                format!("runs a script produced at run time (`{}`); download it, read it, then run the file", w.text),
+                span,
+            ),
+            Some(w) => {
+                let p = paths::resolve(&w.text, cwd, &self.env.home);
+                self.path(Action::FileRead, p.clone(), span);
+                self.script_file(&p, cwd, span);
+            }
+            None => self.code_from_stdin(cmd, span),
+        }
+    }
+
+    pub(super) fn interpreter(&mut self, cmd: &Command, cwd: &Path, span: &str) {
+        let args = cmd.args();
+        if let Some(i) = args.iter().position(|a| *a == "-m") {
+            let module = args.get(i + 1).copied().unwrap_or("");
+            if matches!(
+                module,
+                "http.server" | "SimpleHTTPServer" | "uploadserver" | "pyftpdlib"
+            ) {
+                let dir = args
+                    .iter()
+                    .position(|a| *a == "--directory" || *a == "-d")
+                    .and_then(|j| args.get(j + 1).copied())
+                    .or_else(|| args.iter().find_map(|a| a.strip_prefix("--directory=")))
+                    .unwrap_or(".");
+                let dir = paths::resolve(dir, cwd, &self.env.home);
+                let exposed =
+                    !places::in_project(&dir, self.env) || places::holds_secrets(&dir, self.env);
+                self.finding(
+                    "net.serve_files",
+                    if exposed { Risk::High } else { Risk::Medium },
+                    &[Flag::Exfiltration, Flag::NetworkEgress],
+                    format!("serves the files of {} over the network", dir.display()),
+                    span,
+                );
+            }
+            return;
+        }
+        let inline = args
+            .iter()
+            .skip(1)
+            .any(|a| matches!(*a, "-c" | "-e" | "-E" | "-p" | "-r" | "--eval" | "--print"));
+        let script = cmd.argv.iter().skip(1).find(|w| !w.text.starts_with('-'));
+        match script {
+            _ if inline => {}
+            Some(w) if w.dynamic => self.finding(
+                "shell.dynamic_script",
+                Risk::High,
+                &[Flag::CodeExecution, Flag::Unresolvable],
+                format!("runs a script produced at run time (`{}`)", w.text),
+                span,
+            ),
+            Some(_) => {}
+            None => self.code_from_stdin(cmd, span),
+        }
+    }
+
+    /// A shell or interpreter that takes its program from standard input.
+    pub(super) fn code_from_stdin(&mut self, cmd: &Command, span: &str) {
+        if cmd.stdin == Stdin::Pipe {
+            self.finding(
+                "shell.pipe_to_shell",
+                Risk::High,
+                &[Flag::PipeToShell, Flag::CodeExecution, Flag::Unresolvable],
+                format!("pipes generated or downloaded code into `{}`; save it to a file and review it first", cmd.name()),
+                span,
+            );
+        }
+    }
+
+    /// Reads a script the command runs and judges its contents too.
+    pub(super) fn script_file(&mut self, path: &Path, cwd: &Path, span: &str) {
+        let small =
+            std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.len() <= MAX_SCRIPT_BYTES);
+        if !small || self.depth >= MAX_SCRIPT_DEPTH {
+            return;
+        }
+        if places::secret_kind(path, self.env).is_some() {
+            self.path(Action::FileRead, path.to_path_buf(), span);
+            return;
+        }
+        let Ok(text) = std::fs::read_to_string(path) else {
+            return;
+        };
+        self.depth += 1;
+        self.shell(&text, cwd);
+        self.depth -= 1;
+    }
+}

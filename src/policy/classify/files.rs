@@ -1,0 +1,393 @@
+//! Risk rules for commands that read, copy, move, delete or re-permission files.
+
+use super::command::{Args, is_remote_spec};
+use super::{Classifier, places};
+use crate::call::{Action, Flag, Risk, TargetKind};
+use crate::policy::paths;
+use crate::policy::shell::{Command, Word};
+use std::path::Path;
+
+impl Classifier<'_> {
+    pub(super) fn rm(&mut self, cmd: &Command, cwd: &Path, span: &str) {
+        let a = Args::parse(&cmd.argv, &[]);
+        let recursive = cmd.name() == "rm" && (a.short('r') || a.short('R') || a.long("recursive"));
+        if a.operands.is_empty()
+            && recursive
+            && cmd.wrappers.iter().any(|w| {
+                w.starts_with("xargs") || w.starts_with("parallel") || w.starts_with("find")
+            })
+        {
+            self.finding(
+                "files.recursive_delete_unknown",
+                Risk::High,
+                &[Flag::Destructive, Flag::Unresolvable],
+                "recursive deletion of paths that are only known at run time",
+                span,
+            );
+        }
+        for w in &a.operands {
+            if w.dynamic {
+                if recursive {
+                    self.finding(
+                        "files.recursive_delete_unknown",
+                        Risk::High,
+                        &[Flag::Destructive, Flag::Unresolvable],
+                        format!(
+                            "recursive deletion of `{}`, which is only known at run time",
+                            w.text
+                        ),
+                        span,
+                    );
+                }
+                continue;
+            }
+            if w.glob {
+                self.rm_glob(w, recursive, cwd, span);
+                continue;
+            }
+            for p in self.word_paths(w, Action::FileDelete, cwd, span) {
+                if recursive {
+                    self.recursive_delete(&p, span);
+                }
+            }
+        }
+    }
+
+    /// Judges the recursive deletion of `p` (foundations are already critical).
+    pub(super) fn recursive_delete(&mut self, p: &Path, span: &str) {
+        let env = self.env;
+        if places::disposable(p, env) || places::foundation(p, env) {
+            return;
+        }
+        let shown = p.display();
+        if places::in_project(p, env) {
+            self.finding(
+                "files.recursive_delete",
+                Risk::High,
+                &[Flag::Destructive],
+                format!("deletes {shown} and everything below it; only build outputs, dependency folders and /tmp scratch may be removed recursively"),
+                span,
+            );
+        } else {
+            self.finding(
+                "files.recursive_delete_outside",
+                Risk::High,
+                &[Flag::Destructive, Flag::OutsideProject],
+                format!("deletes {shown} and everything below it, outside the project"),
+                span,
+            );
+        }
+    }
+
+    /// `find` itself only lists; `-delete` and `-exec` arrive from the shell analysis as
+    /// separate (synthetic) commands.
+    pub(super) fn find(&mut self, cmd: &Command, cwd: &Path, span: &str) {
+        let roots = cmd
+            .argv
+            .iter()
+            .skip(1)
+            .take_while(|w| !w.text.starts_with('-') && w.text != "(" && w.text != "!");
+        for r in roots {
+            self.word_paths(r, Action::FileGlob, cwd, span);
+        }
+    }
+
+    /// A glob word given to `rm`: `DIR/*` empties DIR (judged like deleting DIR, whether or not
+    /// anything matches now); `DIR/**/PATTERN` (from `find -name … -delete`) removes matching
+    /// files anywhere below DIR.
+    fn rm_glob(&mut self, w: &Word, recursive: bool, cwd: &Path, span: &str) {
+        let (base, rest) = glob_base(&w.text);
+        let base = paths::resolve(
+            if base.is_empty() { "." } else { &base },
+            cwd,
+            &self.env.home,
+        );
+        let everything = rest
+            .split('/')
+            .all(|c| c.is_empty() || c == "*" || c == "**");
+        if rest.contains("**") && !everything {
+            self.target(TargetKind::Path, Action::FileDelete, w.text.clone());
+            if !places::in_project(&base, self.env) && !places::scratch(&base) {
+                self.finding(
+                    "files.delete_outside",
+                    Risk::High,
+                    &[Flag::Destructive, Flag::OutsideProject],
+                    format!(
+                        "deletes every file matching `{rest}` below {}",
+                        base.display()
+                    ),
+                    span,
+                );
+            }
+            return;
+        }
+        if everything && recursive {
+            if places::foundation(&base, self.env) {
+                self.finding(
+                    "files.delete_foundation",
+                    Risk::Critical,
+                    &[Flag::Destructive, Flag::DangerousCommand],
+                    format!(
+                        "empties {}, which holds the system, the home folder or the project",
+                        base.display()
+                    ),
+                    span,
+                );
+            } else {
+                self.recursive_delete(&base, span);
+            }
+        }
+        for p in self.word_paths(w, Action::FileDelete, cwd, span) {
+            if recursive {
+                self.recursive_delete(&p, span);
+            }
+        }
+    }
+
+    pub(super) fn mv(&mut self, cmd: &Command, cwd: &Path, span: &str) {
+        let a = Args::parse(&cmd.argv, &["-t", "-S"]);
+        let mut operands = a.operands.clone();
+        let dest = match a.value(&["-t", "--target-directory"]) {
+            Some(d) => Some(Word {
+                text: d.to_string(),
+                glob: false,
+                dynamic: false,
+            }),
+            None if operands.len() > 1 => operands.pop().cloned(),
+            None => None,
+        };
+        let into_void = dest.as_ref().is_some_and(|d| d.text == "/dev/null");
+        for w in operands {
+            for p in self.word_paths(w, Action::FileDelete, cwd, span) {
+                if into_void {
+                    self.recursive_delete(&p, span);
+                }
+            }
+        }
+        if let Some(d) = dest {
+            self.word_paths(&d, Action::FileWrite, cwd, span);
+        }
+    }
+
+    pub(super) fn copy(&mut self, cmd: &Command, cwd: &Path, span: &str) {
+        let name = cmd.name();
+        let a = Args::parse(
+            &cmd.argv,
+            &["-t", "-S", "-e", "-P", "-i", "-o", "-F", "-m", "-g"],
+        );
+        let mut operands = a.operands.clone();
+        let remote = |w: &Word| is_remote_spec(&w.text);
+        if operands.iter().any(|w| remote(w)) || name == "scp" {
+            self.finding(
+                "net.remote_copy",
+                Risk::High,
+                &[Flag::RemoteShell, Flag::NetworkEgress],
+                format!("`{name}` copies files to or from another machine"),
+                span,
+            );
+        }
+        let dest = match a.value(&["-t", "--target-directory"]) {
+            Some(d) => Some(Word {
+                text: d.to_string(),
+                glob: false,
+                dynamic: false,
+            }),
+            None if operands.len() > 1 => operands.pop().cloned(),
+            None => None,
+        };
+        for w in operands.into_iter().filter(|w| !remote(w)) {
+            for p in self.word_paths(w, Action::FileRead, cwd, span) {
+                if places::holds_secrets(&p, self.env) && p.is_dir() {
+                    self.finding(
+                        "secrets.read",
+                        Risk::High,
+                        &[Flag::SecretRead, Flag::SensitivePath],
+                        format!("{} holds credentials; copying it exposes them", p.display()),
+                        span,
+                    );
+                }
+            }
+        }
+        if let Some(d) = dest.filter(|d| !remote(d)) {
+            for p in self.word_paths(&d, Action::FileWrite, cwd, span) {
+                if name == "rsync" && a.opts.iter().any(|o| o.starts_with("--delete")) {
+                    if places::foundation(&p, self.env) {
+                        self.finding(
+                            "files.delete_foundation",
+                            Risk::Critical,
+                            &[Flag::Destructive, Flag::DangerousCommand],
+                            format!("rsync --delete would remove everything in {} that the source lacks", p.display()),
+                            span,
+                        );
+                    }
+                    self.recursive_delete(&p, span);
+                }
+            }
+        }
+    }
+
+    pub(super) fn permissions(&mut self, cmd: &Command, cwd: &Path, span: &str) {
+        let name = cmd.name();
+        let a = Args::parse(&cmd.argv, &["--reference"]);
+        let recursive = a.short('R') || a.long("recursive");
+        let mut operands = a.operands.iter();
+        let spec = if a.value(&["--reference"]).is_some() || name == "chattr" {
+            None
+        } else {
+            operands.next()
+        };
+        if let Some(mode) = spec
+            && name == "chmod"
+            && (mode.text.contains('s')
+                || mode.text.len() == 4 && mode.text.starts_with(['4', '2', '6']))
+        {
+            self.finding(
+                "privilege.setuid",
+                Risk::High,
+                &[Flag::Privilege],
+                "sets the setuid/setgid bit",
+                span,
+            );
+        }
+        for w in operands {
+            for p in self.word_paths(w, Action::FileWrite, cwd, span) {
+                if recursive && (places::foundation(&p, self.env) || places::system_path(&p)) {
+                    self.finding(
+                        "system.permissions",
+                        Risk::Critical,
+                        &[Flag::SystemDestruction, Flag::Destructive],
+                        format!(
+                            "recursive {name} on {} changes permissions of the whole tree",
+                            p.display()
+                        ),
+                        span,
+                    );
+                }
+            }
+        }
+    }
+
+    pub(super) fn dd(&mut self, cmd: &Command, cwd: &Path, span: &str) {
+        for w in cmd.argv.iter().skip(1) {
+            if let Some(f) = w.text.strip_prefix("if=") {
+                self.raw_path(f, Action::FileRead, cwd, span);
+            } else if let Some(f) = w.text.strip_prefix("of=") {
+                self.raw_path(f, Action::FileWrite, cwd, span);
+            }
+        }
+    }
+
+    pub(super) fn pattern_reader(&mut self, cmd: &Command, cwd: &Path, span: &str) {
+        let name = cmd.name();
+        let a = Args::parse(
+            &cmd.argv,
+            &[
+                "-e", "-f", "-m", "-A", "-B", "-C", "-g", "-t", "-T", "--regexp", "--file",
+                "--glob", "--type", "-E", "-j", "-M",
+            ],
+        );
+        let sed_like = matches!(name, "sed");
+        let explicit_program = a.opts.iter().any(|o| {
+            o.starts_with("-e=")
+                || o.starts_with("-f=")
+                || o.starts_with("--regexp=")
+                || o.starts_with("--file=")
+                || o.starts_with("--expression")
+        });
+        let mut operands = a.operands.iter();
+        if !explicit_program {
+            operands.next();
+        }
+        for o in &a.opts {
+            if let Some(f) = o.strip_prefix("-f=").or_else(|| o.strip_prefix("--file=")) {
+                self.raw_path(f, Action::FileRead, cwd, span);
+            }
+        }
+        let in_place = sed_like && (a.short('i') || a.long("in-place"));
+        for w in operands {
+            self.word_paths(w, Action::FileRead, cwd, span);
+            if in_place {
+                self.word_paths(w, Action::FileEdit, cwd, span);
+            }
+        }
+    }
+
+    pub(super) fn archive(&mut self, cmd: &Command, cwd: &Path, span: &str) {
+        let a = Args::parse(&cmd.argv, &["-f", "-C", "-T", "-X"]);
+        let extracting = a.short('x') || a.long("extract") || cmd.name() == "unzip";
+        for o in &a.opts {
+            if let Some(f) = o.strip_prefix("-f=").or_else(|| o.strip_prefix("--file="))
+                && f != "-"
+            {
+                let action = if extracting {
+                    Action::FileRead
+                } else {
+                    Action::FileWrite
+                };
+                self.raw_path(f, action, cwd, span);
+            }
+        }
+        let mut operands = a.operands.iter();
+        let combined_f = cmd
+            .argv
+            .get(1)
+            .is_some_and(|w| !w.text.starts_with('-') && w.text.contains('f'));
+        if cmd.name() == "tar" && combined_f {
+            operands.next();
+            if let Some(f) = operands.next()
+                && f.text != "-"
+            {
+                self.word_paths(
+                    f,
+                    if extracting {
+                        Action::FileRead
+                    } else {
+                        Action::FileWrite
+                    },
+                    cwd,
+                    span,
+                );
+            }
+        } else if cmd.name() != "tar"
+            && let Some(f) = operands.next()
+        {
+            self.word_paths(f, Action::FileWrite, cwd, span);
+        }
+        if extracting {
+            return;
+        }
+        for w in operands {
+            for p in self.word_paths(w, Action::FileRead, cwd, span) {
+                if places::holds_secrets(&p, self.env) && p.is_dir() {
+                    self.finding(
+                        "secrets.read",
+                        Risk::High,
+                        &[Flag::SecretRead, Flag::SensitivePath],
+                        format!(
+                            "{} holds credentials; archiving it exposes them",
+                            p.display()
+                        ),
+                        span,
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// Splits a glob word at its first component holding a glob character:
+/// `src/*/x.ts` → (`src`, `*/x.ts`); `*.ts` → (``, `*.ts`).
+fn glob_base(word: &str) -> (String, String) {
+    let parts: Vec<&str> = word.split('/').collect();
+    let first = parts
+        .iter()
+        .position(|c| paths::has_glob_chars(c))
+        .unwrap_or(parts.len());
+    let base = parts[..first].join("/");
+    let base = if base.is_empty() && word.starts_with('/') {
+        "/".to_string()
+    } else {
+        base
+    };
+    (base, parts[first..].join("/"))
+}

@@ -1,0 +1,223 @@
+//! Risk rules for the network: remote shells and copies, raw sockets, uploads and downloads.
+
+use super::command::Args;
+use super::{Classifier, local_host};
+use crate::call::{Action, Flag, Risk};
+use crate::policy::shell::{Command, Stdin};
+use std::path::Path;
+
+impl Classifier<'_> {
+    pub(super) fn remote(&mut self, cmd: &Command, cwd: &Path, span: &str) {
+        let name = cmd.name();
+        if name == "scp" {
+            return self.copy(cmd, cwd, span);
+        }
+        let a = Args::parse(
+            &cmd.argv,
+            &[
+                "-p", "-i", "-l", "-o", "-F", "-P", "-L", "-R", "-D", "-J", "-W",
+            ],
+        );
+        if a.operands.first().is_some_and(|w| local_host(&w.text)) && name != "sshpass" {
+            return;
+        }
+        self.finding(
+            "net.remote_shell",
+            Risk::High,
+            &[Flag::RemoteShell, Flag::NetworkEgress],
+            format!("`{name}` opens a session on another machine; ask the user to run it"),
+            span,
+        );
+    }
+
+    pub(super) fn socket(&mut self, cmd: &Command, span: &str) {
+        let a = Args::parse(&cmd.argv, &["-p", "-s", "-w", "-e", "-c", "-q", "-i"]);
+        let host = a.operands.first().map(|w| w.text.as_str()).unwrap_or("");
+        if a.short('l') && cmd.redirects.is_empty() && matches!(cmd.stdin, Stdin::Inherited) {
+            return self.finding(
+                "net.listen",
+                Risk::Medium,
+                &[Flag::NetworkEgress],
+                "opens a listening socket",
+                span,
+            );
+        }
+        if !host.is_empty() && local_host(host) {
+            return;
+        }
+        self.finding(
+            "net.raw_socket",
+            Risk::High,
+            &[Flag::RemoteShell, Flag::NetworkEgress, Flag::Exfiltration],
+            format!("`{}` sends raw data to another machine", cmd.name()),
+            span,
+        );
+    }
+
+    pub(super) fn curl(&mut self, cmd: &Command, cwd: &Path, span: &str) {
+        let a = Args::parse(
+            &cmd.argv,
+            &[
+                "-d",
+                "-F",
+                "-T",
+                "-o",
+                "-X",
+                "-H",
+                "-u",
+                "-A",
+                "-e",
+                "-b",
+                "-c",
+                "-K",
+                "-w",
+                "-x",
+                "-m",
+                "-r",
+                "-E",
+                "-U",
+                "-Y",
+                "-y",
+                "-z",
+                "-C",
+                "-D",
+                "-x",
+                "--data",
+                "--data-binary",
+                "--data-raw",
+                "--data-urlencode",
+                "--form",
+                "--upload-file",
+                "--output",
+                "--request",
+                "--header",
+                "--json",
+                "--config",
+                "--user",
+                "--cookie",
+                "--cookie-jar",
+                "--url",
+                "--max-time",
+                "--dump-header",
+                "--proxy",
+            ],
+        );
+        let mut sends = false;
+        for o in &a.opts {
+            let Some((opt, v)) = o.split_once('=') else {
+                continue;
+            };
+            match opt {
+                "-d" | "--data" | "--data-binary" | "--data-urlencode" | "--json" | "-F"
+                | "--form" => {
+                    sends = true;
+                    let file = v
+                        .rsplit_once('@')
+                        .map(|(_, f)| f)
+                        .filter(|_| v.contains('@'));
+                    if let Some(f) = file.map(|f| f.split(';').next().unwrap_or(f))
+                        && f != "-"
+                        && !f.is_empty()
+                    {
+                        self.raw_path(f, Action::FileRead, cwd, span);
+                    }
+                }
+                "--data-raw" => sends = true,
+                "-T" | "--upload-file" => {
+                    sends = true;
+                    if v != "-" && v != "." {
+                        self.raw_path(v, Action::FileRead, cwd, span);
+                    }
+                }
+                "-o" | "--output" | "-D" | "--dump-header" | "-c" | "--cookie-jar" if v != "-" => {
+                    self.raw_path(v, Action::FileWrite, cwd, span);
+                }
+                "-K" | "--config" => self.raw_path(v, Action::FileRead, cwd, span),
+                _ => {}
+            }
+        }
+        let urls: Vec<String> = a
+            .operands
+            .iter()
+            .map(|w| w.text.clone())
+            .chain(a.value(&["--url"]).map(str::to_string))
+            .collect();
+        for u in urls {
+            self.url(&u, Action::WebFetch, sends);
+        }
+    }
+
+    pub(super) fn wget(&mut self, cmd: &Command, cwd: &Path, span: &str) {
+        let a = Args::parse(&cmd.argv, &["-O", "-o", "-P", "-i", "--header", "-U", "-e"]);
+        let mut sends = false;
+        for o in &a.opts {
+            if let Some(f) = o
+                .strip_prefix("--post-file=")
+                .or_else(|| o.strip_prefix("--body-file="))
+            {
+                sends = true;
+                self.raw_path(f, Action::FileRead, cwd, span);
+            } else if o.starts_with("--post-data")
+                || o.starts_with("--body-data")
+                || o.starts_with("--method=P")
+            {
+                sends = true;
+            } else if let Some(f) = o
+                .strip_prefix("-O=")
+                .or_else(|| o.strip_prefix("--output-document="))
+            {
+                if f != "-" {
+                    self.raw_path(f, Action::FileWrite, cwd, span);
+                }
+            } else if let Some(f) = o
+                .strip_prefix("-i=")
+                .or_else(|| o.strip_prefix("--input-file="))
+            {
+                self.raw_path(f, Action::FileRead, cwd, span);
+            }
+        }
+        for w in &a.operands {
+            self.url(&w.text, Action::WebFetch, sends);
+        }
+    }
+
+    pub(super) fn gh(&mut self, cmd: &Command, span: &str) {
+        let args = cmd.args();
+        let words: Vec<&str> = args
+            .iter()
+            .skip(1)
+            .filter(|a| !a.starts_with('-'))
+            .copied()
+            .collect();
+        match words.as_slice() {
+            ["repo", "delete", ..] | ["release", "delete", ..] => self.finding(
+                "git.remote_delete",
+                Risk::Critical,
+                &[Flag::Destructive, Flag::GitHistory],
+                "deletes a GitHub repository or release",
+                span,
+            ),
+            ["gist", "create", ..] | ["gist", "edit", ..] => self.finding(
+                "net.gist_upload",
+                Risk::High,
+                &[Flag::Exfiltration, Flag::NetworkEgress],
+                "uploads files to a gist",
+                span,
+            ),
+            ["api", ..]
+                if args
+                    .iter()
+                    .any(|a| *a == "DELETE" || *a == "-XDELETE" || a.ends_with("=DELETE")) =>
+            {
+                self.finding(
+                    "git.remote_delete",
+                    Risk::High,
+                    &[Flag::Destructive],
+                    "a DELETE request to the GitHub API",
+                    span,
+                )
+            }
+            _ => {}
+        }
+    }
+}

@@ -3,7 +3,9 @@
 //! The upstream is tests/interop/crashy.mjs (`echo`), so Node's own latency cancels out.
 //!
 //! Run: `cargo bench --bench proxy` (needs `.ci/steps/40-mcp-interop.sh` for the Node SDK).
-//! Env: `PROXY_BENCH_CALLS` (default 2000), `PROXY_BENCH_POLICY` (default strict).
+//! Env: `PROXY_BENCH_CALLS` (default 2000), `PROXY_BENCH_POLICY` (default strict),
+//! `PROXY_BENCH_HOME` (folder for the gateway's home and ledger; default a temp folder — on a
+//! tmpfs such as /dev/shm the disk's sync latency drops out and the gateway's own cost remains).
 
 use rmcp::ServiceExt;
 use rmcp::model::CallToolRequestParams;
@@ -64,7 +66,10 @@ fn main() {
         .and_then(|v| v.parse().ok())
         .unwrap_or(2000);
     let policy = std::env::var("PROXY_BENCH_POLICY").unwrap_or_else(|_| "strict".into());
-    let home = tempfile::tempdir().unwrap();
+    let home = match std::env::var_os("PROXY_BENCH_HOME") {
+        Some(dir) => tempfile::tempdir_in(dir).unwrap(),
+        None => tempfile::tempdir().unwrap(),
+    };
     let upstream = upstream.to_str().unwrap();
     let gateway = env!("CARGO_BIN_EXE_patchwork-gateway");
     let rt = tokio::runtime::Runtime::new().unwrap();
@@ -86,8 +91,9 @@ fn main() {
         d.sort();
         g.sort();
         println!(
-            "tools/call over stdio, {} calls each, policy {policy}, ledger on",
-            d.len()
+            "tools/call over stdio, {} calls each, policy {policy}, ledger on in {}",
+            d.len(),
+            home.path().display()
         );
         println!("{:<10} {:>9} {:>9}", "", "p50 ms", "p99 ms");
         println!(

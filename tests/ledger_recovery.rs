@@ -200,6 +200,32 @@ fn edited_tip_is_refused_not_repaired() {
 }
 
 #[test]
+fn a_lock_held_too_long_fails_the_append_instead_of_hanging() {
+    let t = tempfile::tempdir().unwrap();
+    let l = Ledger::open(t.path())
+        .unwrap()
+        .with_lock_timeout(Duration::from_millis(200));
+    l.append(fields(0)).unwrap();
+    // Another holder of the lock (a separate open file description, like another process).
+    let other = std::fs::File::open(t.path().join("lock")).unwrap();
+    other.lock().unwrap();
+    let err = l.append(fields(1)).unwrap_err().to_string();
+    assert!(err.contains("stayed locked"), "{err}");
+    other.unlock().unwrap();
+    // The abandoned waiter releases the lock it may have obtained; appends go on.
+    assert_eq!(l.append(fields(1)).unwrap().seq, 1);
+    assert_eq!(
+        Ledger::open(t.path())
+            .unwrap()
+            .append(fields(2))
+            .unwrap()
+            .seq,
+        2
+    );
+    assert!(l.verify(None).unwrap().intact);
+}
+
+#[test]
 fn garbage_line_past_the_state_is_refused() {
     let t = tempfile::tempdir().unwrap();
     let l = Ledger::open(t.path()).unwrap();
@@ -215,6 +241,71 @@ fn garbage_line_past_the_state_is_refused() {
 }
 
 const CHILD_ENV: &str = "PATCHWORK_LEDGER_TEST_KILL_DIR";
+const BIG_CHILD_ENV: &str = "PATCHWORK_LEDGER_TEST_BIG_KILL_DIR";
+
+/// A writer killed with SIGKILL in the middle of one large `write` leaves a torn line on disk
+/// (Linux stops a buffered write at a page boundary when a fatal signal arrives); the next append
+/// cuts it off and records exactly what it discarded.
+#[test]
+fn writer_killed_inside_a_large_write_leaves_a_torn_line_that_is_recorded() {
+    if let Ok(dir) = std::env::var(BIG_CHILD_ENV) {
+        let l = Ledger::open(Path::new(&dir)).unwrap();
+        let big = "z".repeat(32 << 20);
+        loop {
+            l.append(
+                json!({"event": "outcome", "output": big})
+                    .as_object()
+                    .unwrap()
+                    .clone(),
+            )
+            .unwrap();
+        }
+    }
+    let t = tempfile::tempdir().unwrap();
+    let l = Ledger::open(t.path()).unwrap();
+    for i in 0..3 {
+        l.append(fields(i)).unwrap();
+    }
+    let before = log_bytes(t.path()).len() as u64;
+    let mut child = Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "writer_killed_inside_a_large_write_leaves_a_torn_line_that_is_recorded",
+            "--nocapture",
+        ])
+        .env(BIG_CHILD_ENV, t.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let log = t.path().join("ledger.jsonl");
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while std::fs::metadata(&log).unwrap().len() == before {
+        assert!(Instant::now() < deadline, "child never started writing");
+        assert!(child.try_wait().unwrap().is_none(), "child exited early");
+        std::thread::sleep(Duration::from_micros(50));
+    }
+    child.kill().unwrap(); // SIGKILL while the 32 MiB write is under way
+    child.wait().unwrap();
+    let bytes = log_bytes(t.path());
+    let torn = bytes.len() as u64 - before;
+    assert!(
+        torn > 0 && bytes.last() != Some(&b'\n'),
+        "the write was not cut ({torn} bytes)"
+    );
+
+    assert_eq!(l.append(fields(3)).unwrap().seq, 4);
+    let recs = all(&l);
+    assert_eq!(recs[3].str("kind"), Some("torn_tail"));
+    assert_eq!(recs[3].fields["discarded_len"], json!(torn));
+    assert_eq!(recs[3].fields["offset"], json!(before));
+    assert_eq!(
+        recs[3].str("discarded_sha256"),
+        Some(sha256_tag(&bytes[before as usize..]).as_str())
+    );
+    let r = l.verify(None).unwrap();
+    assert!(r.intact, "{r:?}");
+}
 
 /// A writer process appending as fast as it can is killed with SIGKILL, several times; each time
 /// the next append recovers (with a recovery record if the kill left anything behind) and the

@@ -4,7 +4,8 @@
 # Streamable HTTP. Fails when a scenario's status differs from the direct run.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-run=../shared/conformance/run
+run=${CONFORMANCE_RUN:-../shared/conformance/run}
+[ -x "$run" ] || [ ! -x ../../shared/conformance/run ] || run=../../shared/conformance/run
 if [ ! -x "$run" ]; then
   echo "shared conformance harness not found at $run" >&2
   exit 1
@@ -14,16 +15,16 @@ bin=target/release/patchwork-gateway
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 export PATCHWORK_HOME="$out/home"
-"$run" direct "$out/direct.txt" >/dev/null || true
-"$run" proxy "$bin --policy strict wrap --http 127.0.0.1:\$PROXY_PORT -- \$STDIO_SERVER_CMD" "$out/stdio.txt" >/dev/null || true
-"$run" proxy "$bin --policy strict wrap --http 127.0.0.1:\$PROXY_PORT --url \$UPSTREAM_URL" "$out/url.txt" >/dev/null || true
-for t in direct stdio url; do grep '^# summary' "$out/$t.txt" | sed "s/^/$t: /"; done
+"$run" direct "$out/direct.txt" >"$out/direct.log" 2>&1 || true
+"$run" proxy "$bin --policy strict wrap --http 127.0.0.1:\$PROXY_PORT -- \$STDIO_SERVER_CMD" "$out/stdio.txt" >"$out/stdio.log" 2>&1 || true
+"$run" proxy "$bin --policy strict wrap --http 127.0.0.1:\$PROXY_PORT --url \$UPSTREAM_URL" "$out/url.txt" >"$out/url.log" 2>&1 || true
+for t in direct stdio url; do grep '^# summary' "$out/$t.txt" | sed "s/^/$t: /" || true; done
 status=0
 echo "-- direct vs wrap (stdio upstream)"
 "$run" compare "$out/direct.txt" "$out/stdio.txt" || status=1
 echo "-- direct vs wrap --url (HTTP upstream)"
 "$run" compare "$out/direct.txt" "$out/url.txt" || status=1
 if [ "$status" != 0 ]; then
-  cat "$out/stdio.txt" "$out/url.txt"
+  for t in direct stdio url; do echo "--- $t"; cat "$out/$t.txt"; tail -n 20 "$out/$t.log"; done
 fi
 exit "$status"

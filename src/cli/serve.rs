@@ -62,13 +62,16 @@ pub(crate) fn run_server(
         let guard = Arc::new(Guard::open(&ctx.home, ctx.policy.as_deref()));
         let stop = CancellationToken::new();
         tokio::spawn(stop_on_signal(stop.clone()));
-        match addr {
-            Some(addr) => proxy::http::serve(guard, config, addr, token, stop).await,
+        let served = match addr {
+            Some(addr) => proxy::http::serve(Arc::clone(&guard), config, addr, token, stop).await,
             None => tokio::select! {
-                r = proxy::serve_stdio(guard, config) => r,
+                r = proxy::serve_stdio(Arc::clone(&guard), config) => r,
                 _ = stop.cancelled() => Ok(()),
             },
-        }
+        };
+        // Outcome records are written after the answers: let the last ones land.
+        guard.drain(std::time::Duration::from_secs(5)).await;
+        served
     });
     proxy::upstream::kill_children();
     // stdin reads cannot be cancelled: do not wait for them.

@@ -28,10 +28,12 @@ use anyhow::{Context, Result, anyhow, bail};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 use sha2::Digest as _;
-use std::fs::{File, OpenOptions};
+use std::fs::{File, OpenOptions, TryLockError};
 use std::io::{ErrorKind, Write};
 use std::os::unix::fs::{FileExt, OpenOptionsExt};
 use std::path::Path;
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::Duration;
 
 /// The tip of the chain: what `state.json` holds.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -62,6 +64,8 @@ impl Tip {
 pub struct Files {
     lock: File,
     log: File,
+    /// A lock wait that timed out and may still be pending.
+    waiter: Option<Waiter>,
 }
 
 impl Files {
@@ -69,7 +73,11 @@ impl Files {
     pub fn open(dir: &Path) -> Result<Files> {
         let lock = private_file(dir, LOCK_FILE, false)?;
         let log = private_file(dir, LOG_FILE, true)?;
-        Ok(Files { lock, log })
+        Ok(Files {
+            lock,
+            log,
+            waiter: None,
+        })
     }
 }
 
@@ -171,9 +179,10 @@ impl<'a> Session<'a> {
     pub fn run<T>(
         dir: &'a Path,
         files: &'a mut Files,
+        lock_timeout: Duration,
         f: impl FnOnce(&mut Session<'_>) -> Result<T>,
     ) -> Result<T> {
-        files.lock.lock().context("cannot lock the ledger")?;
+        lock_within(files, lock_timeout)?;
         let (out, written) = Session::inner(dir, files, f);
         // Unlocking can only fail on a bad descriptor; the lock also ends when the fd closes.
         let _ = files.lock.unlock();
@@ -502,6 +511,84 @@ fn note_synced(dir: &Path, end: u64) {
     })();
     if let Err(e) = res {
         tracing::warn!("ledger synced-length file not updated: {e}");
+    }
+}
+
+/// Where a timed lock attempt stands, shared with the thread that waits in `flock`.
+#[derive(Debug)]
+enum Wait {
+    Waiting,
+    Acquired,
+    /// The caller gave up; the helper is still blocked in `flock`.
+    Abandoned,
+    /// The helper got the lock after the caller gave up, and released it.
+    Released,
+    Failed(std::io::Error),
+}
+
+type Waiter = Arc<(Mutex<Wait>, Condvar)>;
+
+/// Takes the exclusive lock, waiting at most `timeout`. Uncontended, this is one `flock`. Under
+/// contention a helper thread waits in a blocking `flock` on a duplicate of the descriptor (same
+/// open file description, so the same lock). If the caller gives up first, the helper stays
+/// parked: the next attempt adopts it, or it releases the lock as soon as it gets it, under the
+/// same mutex the caller checks, so a later attempt can never run while a helper unlocks.
+fn lock_within(files: &mut Files, timeout: Duration) -> Result<()> {
+    if let Some(waiter) = files.waiter.take() {
+        let mut w = waiter.0.lock().unwrap_or_else(|p| p.into_inner());
+        if matches!(*w, Wait::Abandoned) {
+            *w = Wait::Waiting;
+            drop(w);
+            return wait_on(files, waiter, timeout);
+        }
+    }
+    match files.lock.try_lock() {
+        Ok(()) => return Ok(()),
+        Err(TryLockError::WouldBlock) => {}
+        Err(TryLockError::Error(e)) => return Err(e).context("cannot lock the ledger"),
+    }
+    let fd = files.lock.try_clone().context("cannot lock the ledger")?;
+    let waiter: Waiter = Arc::new((Mutex::new(Wait::Waiting), Condvar::new()));
+    let theirs = Arc::clone(&waiter);
+    std::thread::spawn(move || {
+        let res = fd.lock();
+        let (m, cv) = &*theirs;
+        let mut w = m.lock().unwrap_or_else(|p| p.into_inner());
+        *w = match (res, &*w) {
+            (Ok(()), Wait::Abandoned) => {
+                let _ = fd.unlock();
+                Wait::Released
+            }
+            (Ok(()), _) => Wait::Acquired,
+            (Err(e), _) => Wait::Failed(e),
+        };
+        cv.notify_all();
+    });
+    wait_on(files, waiter, timeout)
+}
+
+fn wait_on(files: &mut Files, waiter: Waiter, timeout: Duration) -> Result<()> {
+    let (m, cv) = &*waiter;
+    let w = m.lock().unwrap_or_else(|p| p.into_inner());
+    let (mut w, _) = cv
+        .wait_timeout_while(w, timeout, |w| matches!(w, Wait::Waiting))
+        .unwrap_or_else(|p| p.into_inner());
+    match std::mem::replace(&mut *w, Wait::Abandoned) {
+        Wait::Acquired => Ok(()),
+        Wait::Failed(e) => Err(e).context("cannot lock the ledger"),
+        Wait::Waiting => {
+            // Still blocked: leave it marked abandoned, for the next attempt to adopt.
+            drop(w);
+            files.waiter = Some(waiter);
+            bail!(
+                "the ledger stayed locked by another process for {} ms; giving up (fail closed)",
+                timeout.as_millis()
+            )
+        }
+        other => {
+            *w = other;
+            bail!("ledger lock wait in an unexpected state")
+        }
     }
 }
 

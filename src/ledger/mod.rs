@@ -15,6 +15,7 @@ pub mod record;
 pub mod redact;
 pub mod scan;
 pub mod seal;
+mod stream;
 mod verify;
 
 pub use query::{Records, Status};
@@ -26,6 +27,7 @@ use anyhow::{Result, anyhow, bail};
 use serde_json::{Map, Value};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 /// The records, one canonical JSON object per line.
 pub const LOG_FILE: &str = "ledger.jsonl";
@@ -58,7 +60,11 @@ pub struct Appended {
 pub struct Ledger {
     dir: PathBuf,
     files: Arc<Mutex<Option<append::Files>>>,
+    lock_timeout: Duration,
 }
+
+/// How long an append or seal waits for the ledger lock by default before failing.
+pub const LOCK_TIMEOUT: Duration = Duration::from_secs(5);
 
 impl Ledger {
     /// Opens (creating if needed, mode 0700) the ledger in `dir`.
@@ -67,7 +73,15 @@ impl Ledger {
         Ok(Ledger {
             dir: dir.to_path_buf(),
             files: Arc::new(Mutex::new(None)),
+            lock_timeout: LOCK_TIMEOUT,
         })
+    }
+
+    /// Sets how long appends and seals wait for the lock held by other writers before failing
+    /// (default [`LOCK_TIMEOUT`]); the Gate then denies, fail closed.
+    pub fn with_lock_timeout(mut self, timeout: Duration) -> Ledger {
+        self.lock_timeout = timeout;
+        self
     }
 
     /// The ledger folder.
@@ -142,6 +156,6 @@ impl Ledger {
             *guard = Some(append::Files::open(&self.dir)?);
         }
         let files = guard.as_mut().expect("opened above");
-        append::Session::run(&self.dir, files, f)
+        append::Session::run(&self.dir, files, self.lock_timeout, f)
     }
 }

@@ -18,15 +18,14 @@
 //! `torn_tail` for an incomplete last line.
 
 use super::append::read_state;
-use super::record::{GENESIS, LineFault};
-use super::scan::{Scanned, scan};
 use super::seal::{SealKey, read_seals};
+use super::stream::{Line, scan_file, tagged};
 use super::{LOCK_FILE, LOG_FILE, SEALS_FILE};
 use anyhow::{Context, Result};
 use serde::Serialize;
 use std::collections::HashMap;
 use std::fs::File;
-use std::io::{BufRead, BufReader, ErrorKind};
+use std::io::ErrorKind;
 use std::path::Path;
 
 /// How many lines past a break are read to tell reordering from deletion.
@@ -110,34 +109,6 @@ impl VerifyReport {
     }
 }
 
-/// What is known about one line, enough to classify a break.
-#[derive(Debug, Clone, Default)]
-struct Peek {
-    seq: Option<u64>,
-    prev: Option<String>,
-    hash: Option<String>,
-    hash_ok: bool,
-    fault: Option<String>,
-}
-
-impl Peek {
-    fn of(c: &Result<Scanned<'_>, LineFault>) -> Peek {
-        match c {
-            Ok(c) => Peek {
-                seq: Some(c.seq),
-                prev: Some(c.prev.to_string()),
-                hash: Some(c.hash.to_string()),
-                hash_ok: c.hash_ok,
-                fault: None,
-            },
-            Err(e) => Peek {
-                fault: Some(e.to_string()),
-                ..Peek::default()
-            },
-        }
-    }
-}
-
 /// A tip some outside source vouches for: a seal or the state file.
 #[derive(Debug, Clone)]
 struct Expect {
@@ -203,17 +174,21 @@ pub fn verify(dir: &Path, key: Option<&SealKey>) -> Result<VerifyReport> {
         seal_ok,
         damage: Vec::new(),
         verified: 0,
-        tip: GENESIS.to_string(),
-        last_prev: GENESIS.to_string(),
+        tip: [0; 32],
+        last_prev: [0; 32],
         recoveries: 0,
         broken: false,
+        lines: 0,
+        mode: Mode::Normal,
     };
     v.reached(0);
-    let (records, torn_at) = match File::open(dir.join(LOG_FILE)) {
-        Ok(f) => v.walk(BufReader::with_capacity(1 << 20, f))?,
-        Err(e) if e.kind() == ErrorKind::NotFound => (0, None),
+    let torn_at = match File::open(dir.join(LOG_FILE)) {
+        Ok(f) => scan_file(f, |l| v.feed(l))?,
+        Err(e) if e.kind() == ErrorKind::NotFound => None,
         Err(e) => return Err(e).context("cannot open the ledger"),
     };
+    v.finish_break();
+    let records = v.lines;
     if !v.broken {
         if let Some(off) = torn_at
             && still_torn(dir)?
@@ -265,7 +240,7 @@ pub fn verify(dir: &Path, key: Option<&SealKey>) -> Result<VerifyReport> {
         intact: all.is_empty(),
         records,
         verified: v.verified,
-        tip: v.tip,
+        tip: tagged(&v.tip),
         recoveries: v.recoveries,
         seals: seals_total,
         seals_ok,
@@ -306,11 +281,22 @@ struct Walk {
     seal_ok: Vec<bool>,
     damage: Vec<Damage>,
     verified: u64,
-    tip: String,
-    last_prev: String,
+    /// Hash of the last verified record, and that record's `prev` (zeros = genesis).
+    tip: [u8; 32],
+    last_prev: [u8; 32],
     recoveries: u64,
     /// The chain broke (the first break is `damage[0]`); later seals are not checked.
     broken: bool,
+    /// Complete lines seen.
+    lines: u64,
+    mode: Mode,
+}
+
+/// Where the walk is: checking the chain, gathering lines after a break, or only counting.
+enum Mode {
+    Normal,
+    Ahead { e: u64, cur: Line, ahead: Vec<Line> },
+    Counting,
 }
 
 impl Walk {
@@ -320,7 +306,8 @@ impl Walk {
             return;
         };
         for e in es {
-            if e.tip != self.tip {
+            let tip = tagged(&self.tip);
+            if e.tip != tip {
                 if let Some(i) = e.seal {
                     self.seal_ok[i] = false;
                 }
@@ -332,104 +319,59 @@ impl Walk {
                         e.who,
                         e.tip,
                         count.saturating_sub(1),
-                        self.tip
+                        tip
                     ),
                 });
             }
         }
     }
 
-    /// Walks every line; returns the number of complete lines and the offset of a torn tail.
-    fn walk(&mut self, mut r: impl BufRead) -> Result<(u64, Option<u64>)> {
-        let mut line = Vec::with_capacity(1024);
-        let mut lines = 0u64;
-        let mut offset = 0u64;
-        loop {
-            line.clear();
-            let n = r
-                .read_until(b'\n', &mut line)
-                .context("cannot read the ledger")?;
-            if n == 0 {
-                return Ok((lines, None));
-            }
-            if line.pop() != Some(b'\n') {
-                return Ok((lines, Some(offset)));
-            }
-            offset += n as u64;
-            lines += 1;
-            let c = scan(&line);
+    /// Takes the next line's summary, in file order.
+    fn feed(&mut self, l: Line) {
+        self.lines += 1;
+        if matches!(self.mode, Mode::Normal) {
             let e = self.verified;
-            if let Ok(c) = &c
-                && c.hash_ok
-                && c.seq == e
-                && c.prev == self.tip
-            {
-                if c.event == Some("ledger_recovery") {
+            let chained =
+                l.fault.is_none() && l.hash_ok && l.seq == Some(e) && l.prev == Some(self.tip);
+            if chained {
+                if l.recovery {
                     self.recoveries += 1;
                 }
-                std::mem::swap(&mut self.last_prev, &mut self.tip);
-                self.tip.clear();
-                self.tip.push_str(c.hash);
+                self.last_prev = std::mem::replace(&mut self.tip, l.hash.unwrap_or_default());
                 self.verified += 1;
                 self.reached(self.verified);
-                continue;
+            } else {
+                // First break: gather the next lines to classify it, then only count.
+                self.mode = Mode::Ahead {
+                    e,
+                    cur: l,
+                    ahead: Vec::new(),
+                };
             }
-            // First break: look ahead, classify, then only count the remaining lines.
-            let cur = Peek::of(&c);
-            let mut ahead = Vec::new();
-            let mut torn = None;
-            while ahead.len() < LOOK_AHEAD {
-                line.clear();
-                let n = r.read_until(b'\n', &mut line)?;
-                if n == 0 {
-                    break;
-                }
-                if line.pop() != Some(b'\n') {
-                    torn = Some(offset);
-                    break;
-                }
-                offset += n as u64;
-                lines += 1;
-                ahead.push(Peek::of(&scan(&line)));
+        } else if let Mode::Ahead { ahead, .. } = &mut self.mode {
+            ahead.push(l);
+            if ahead.len() >= LOOK_AHEAD {
+                self.finish_break();
             }
+        }
+    }
+
+    /// Classifies a pending break with the lines gathered after it.
+    fn finish_break(&mut self) {
+        if let Mode::Ahead { e, cur, ahead } = std::mem::replace(&mut self.mode, Mode::Counting) {
             let d = self.classify(e, &cur, &ahead);
             self.damage.insert(0, d);
             self.broken = true;
-            if torn.is_some() {
-                return Ok((lines, torn));
-            }
-            return self.count_rest(r, lines, offset);
         }
     }
 
-    fn count_rest(
-        &self,
-        mut r: impl BufRead,
-        mut lines: u64,
-        mut offset: u64,
-    ) -> Result<(u64, Option<u64>)> {
-        let mut line = Vec::new();
-        loop {
-            line.clear();
-            let n = r.read_until(b'\n', &mut line)?;
-            if n == 0 {
-                return Ok((lines, None));
-            }
-            if line.last() != Some(&b'\n') {
-                return Ok((lines, Some(offset)));
-            }
-            offset += n as u64;
-            lines += 1;
-        }
-    }
-
-    fn classify(&self, e: u64, cur: &Peek, ahead: &[Peek]) -> Damage {
+    fn classify(&self, e: u64, cur: &Line, ahead: &[Line]) -> Damage {
         let d = |kind, seq, detail: String| Damage { kind, seq, detail };
         // Without the current line the chain would continue (for two lines, or to the end).
         let skippable = ahead.first().is_some_and(|next| {
             next.hash_ok
                 && next.seq == Some(e)
-                && next.prev.as_deref() == Some(self.tip.as_str())
+                && next.prev == Some(self.tip)
                 && match ahead.get(1) {
                     Some(n2) => n2.seq == Some(e + 1) && n2.prev == next.hash,
                     None => !(cur.seq == Some(e + 1) && cur.prev == next.hash),
@@ -457,7 +399,7 @@ impl Walk {
                 format!("the line at seq {e} does not match its own hash (content changed)"),
             );
         }
-        if e > 0 && s == e - 1 && cur.prev.as_deref() == Some(self.last_prev.as_str()) {
+        if e > 0 && s == e - 1 && cur.prev == Some(self.last_prev) {
             return d(
                 DamageKind::Inserted,
                 e - 1,

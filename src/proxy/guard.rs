@@ -9,7 +9,9 @@ use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Instant;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+use tokio::sync::Notify;
 
 /// A Gate (or the reason it could not be opened) plus the door's context.
 #[derive(Debug)]
@@ -17,6 +19,8 @@ pub struct Guard {
     gate: Result<Gate, String>,
     cwd: PathBuf,
     session: Option<String>,
+    /// Outcome records being written (they are written after the agent has its answer).
+    writing: (AtomicUsize, Notify),
 }
 
 /// How a forwarded or builtin call ended, for the outcome record.
@@ -67,7 +71,12 @@ impl Guard {
         let session = std::env::var("CLAUDE_CODE_SESSION_ID")
             .ok()
             .filter(|s| !s.is_empty());
-        Guard { gate, cwd, session }
+        Guard {
+            gate,
+            cwd,
+            session,
+            writing: (AtomicUsize::new(0), Notify::new()),
+        }
     }
 
     /// The gateway's working directory (relative paths resolve against it).
@@ -124,30 +133,49 @@ impl Guard {
         }
     }
 
-    /// Writes the outcome record of a call that ran. Failures are logged, never hidden from
-    /// stderr, and never change the answer the agent already has coming.
-    pub async fn outcome(
+    /// Writes the outcome record of a call that ran, in the background: the decision record
+    /// was synced before the call ran, the outcome need not delay the answer. Failures are
+    /// logged on stderr. [`Guard::drain`] waits for the writes still running.
+    pub fn outcome(
         self: &Arc<Self>,
         pending: Pending,
         status: Status,
         result: Option<&CallToolResult>,
         error: Option<String>,
     ) {
-        let fields = outcome_fields(&pending, status, result, error);
+        let result = result.cloned();
         let me = Arc::clone(self);
-        let written = tokio::task::spawn_blocking(move || match &me.gate {
-            Ok(gate) => gate
-                .record(fields)
-                .map(|_| ())
-                .map_err(|e| format!("{e:#}")),
-            Err(e) => Err(e.clone()),
+        me.writing.0.fetch_add(1, Ordering::SeqCst);
+        tokio::task::spawn_blocking(move || {
+            let fields = outcome_fields(&pending, status, result.as_ref(), error);
+            let written = match &me.gate {
+                Ok(gate) => gate
+                    .record(fields)
+                    .map(|_| ())
+                    .map_err(|e| format!("{e:#}")),
+                Err(e) => Err(e.clone()),
+            };
+            if let Err(e) = written {
+                tracing::error!("cannot write the outcome record: {e}");
+            }
+            if me.writing.0.fetch_sub(1, Ordering::SeqCst) == 1 {
+                me.writing.1.notify_waiters();
+            }
+        });
+    }
+
+    /// Waits (at most `limit`) until every outcome record has been written.
+    pub async fn drain(&self, limit: Duration) {
+        let _ = tokio::time::timeout(limit, async {
+            loop {
+                let notified = self.writing.1.notified();
+                if self.writing.0.load(Ordering::SeqCst) == 0 {
+                    return;
+                }
+                notified.await;
+            }
         })
         .await;
-        match written {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => tracing::error!("cannot write the outcome record: {e}"),
-            Err(e) => tracing::error!("cannot write the outcome record: {e}"),
-        }
     }
 }
 

@@ -265,9 +265,7 @@ impl Gateway {
                 } else {
                     Status::Completed
                 };
-                self.guard
-                    .outcome(pending, status, Some(&result), None)
-                    .await;
+                self.guard.outcome(pending, status, Some(&result), None);
                 Ok(result.into())
             }
             Target::Upstream(i, tool) => {
@@ -278,27 +276,21 @@ impl Gateway {
                 match up.request(req, &ctx).await {
                     Ok(ServerResult::CallToolResult(r)) => {
                         self.guard
-                            .outcome(pending, Status::Completed, Some(&r), None)
-                            .await;
+                            .outcome(pending, Status::Completed, Some(&r), None);
                         Ok(r.into())
                     }
                     Ok(ServerResult::InputRequiredResult(r)) => {
-                        self.guard
-                            .outcome(pending, Status::Completed, None, None)
-                            .await;
+                        self.guard.outcome(pending, Status::Completed, None, None);
                         Ok(CallToolResponse::InputRequired(r))
                     }
                     Ok(ServerResult::CreateTaskResult(r)) => {
-                        self.guard
-                            .outcome(pending, Status::Completed, None, None)
-                            .await;
+                        self.guard.outcome(pending, Status::Completed, None, None);
                         Ok(CallToolResponse::Task(r))
                     }
                     Ok(ServerResult::EmptyResult(_)) => {
                         let r = CallToolResult::success(vec![]);
                         self.guard
-                            .outcome(pending, Status::Completed, Some(&r), None)
-                            .await;
+                            .outcome(pending, Status::Completed, Some(&r), None);
                         Ok(r.into())
                     }
                     Ok(_) => {
@@ -307,8 +299,7 @@ impl Gateway {
                             up.spec.name
                         );
                         self.guard
-                            .outcome(pending, Status::Failed, None, Some(msg.clone()))
-                            .await;
+                            .outcome(pending, Status::Failed, None, Some(msg.clone()));
                         Err(McpError::internal_error(msg, None))
                     }
                     Err(ServiceError::Timeout { timeout }) => {
@@ -318,22 +309,21 @@ impl Gateway {
                             timeout.as_secs()
                         );
                         let r = CallToolResult::error(vec![ContentBlock::text(msg)]);
-                        self.guard
-                            .outcome(pending, Status::Timeout, Some(&r), None)
-                            .await;
+                        self.guard.outcome(pending, Status::Timeout, Some(&r), None);
                         Ok(r.into())
                     }
                     Err(e @ ServiceError::Cancelled { .. }) => {
-                        self.guard
-                            .outcome(pending, Status::Cancelled, None, None)
-                            .await;
+                        self.guard.outcome(pending, Status::Cancelled, None, None);
                         Err(service_error(&up.spec.name, e))
                     }
                     Err(e) => {
                         let e = service_error(&up.spec.name, e);
-                        self.guard
-                            .outcome(pending, Status::Failed, None, Some(e.message.to_string()))
-                            .await;
+                        self.guard.outcome(
+                            pending,
+                            Status::Failed,
+                            None,
+                            Some(e.message.to_string()),
+                        );
                         Err(e)
                     }
                 }
@@ -386,12 +376,11 @@ fn unexpected(what: &str) -> McpError {
 }
 
 /// Merges the capabilities of the upstreams (for aggregation) into the gateway's own.
-fn merged_caps(builtins: bool, infos: &[Option<ServerCapabilities>]) -> ServerCapabilities {
+fn merged_caps(infos: &[Option<ServerCapabilities>]) -> ServerCapabilities {
     let mut caps = ServerCapabilities::default();
     let mut tools = ToolsCapability::default();
     tools.list_changed = Some(true);
     caps.tools = Some(tools);
-    let _ = builtins;
     for c in infos.iter().flatten() {
         if c.prompts.is_some() {
             let mut p = PromptsCapability::default();
@@ -441,7 +430,7 @@ impl ServerHandler for Gateway {
         let infos: Vec<Option<ServerCapabilities>> = session
             .map(|s| s.upstreams.iter().map(|u| u.caps_now()).collect())
             .unwrap_or_default();
-        ServerConfig::new(merged_caps(self.config.builtins, &infos))
+        ServerConfig::new(merged_caps(&infos))
             .with_server_info(Implementation::new(
                 "patchwork-gateway",
                 env!("CARGO_PKG_VERSION"),
@@ -684,7 +673,7 @@ impl ServerHandler for Gateway {
                 Ok(_) => (Status::Completed, None),
                 Err(e) => (Status::Failed, Some(e.message.to_string())),
             };
-            self.guard.outcome(p, status, None, error).await;
+            self.guard.outcome(p, status, None, error);
         }
         match answer? {
             ServerResult::ReadResourceResult(r) => Ok(ReadResourceResponse::Complete(r)),

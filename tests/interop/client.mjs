@@ -21,6 +21,7 @@ import {
   ElicitRequestSchema,
   ListRootsRequestSchema,
   LoggingMessageNotificationSchema,
+  ToolListChangedNotificationSchema,
 } from "@modelcontextprotocol/sdk/types.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -196,6 +197,17 @@ const scenarios = {
     assert.ok(again, "the crashed upstream was not restarted");
     assert.match(again.content[0].text, /^two from \d+$/);
     assert.notEqual(again.content[0].text.split(" ").pop(), first.content[0].text.split(" ").pop());
+
+    // list_changed from an upstream reaches the agent, and the new tool is offered and callable.
+    let changed = 0;
+    client.setNotificationHandler(ToolListChangedNotificationSchema, async () => {
+      changed++;
+    });
+    await client.callTool({ name: "crashy__grow", arguments: {} });
+    for (let i = 0; i < 100 && changed === 0; i++) await new Promise((r) => setTimeout(r, 20));
+    assert.ok(changed > 0, "no tools/list_changed reached the agent");
+    assert.ok((await client.listTools()).tools.some((t) => t.name === "crashy__extra"));
+    assert.match(text(await client.callTool({ name: "crashy__extra", arguments: {} })), /extra here/);
 
     // resources/read of a file: URI is checked like a file read; a refusal is a JSON-RPC error
     // (resources have no isError result) that names the rule and never carries the content.

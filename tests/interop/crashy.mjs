@@ -1,5 +1,6 @@
 // A small stdio MCP server for the aggregation tests: `echo` answers with its text and the
 // server's pid (a new pid shows a restart), `crash` ends the process, `sleep` answers after `ms`.
+// `grow` adds a tool `extra` and announces it with notifications/tools/list_changed.
 // Resources: any `file://` URI is read from disk (to show the gateway checks such reads).
 import { Server } from "@modelcontextprotocol/sdk/server/index.js";
 import { StdioServerTransport } from "@modelcontextprotocol/sdk/server/stdio.js";
@@ -16,9 +17,16 @@ const tool = (name, properties = {}) => ({
   description: `crashy ${name}`,
   inputSchema: { type: "object", properties },
 });
-const server = new Server({ name: "crashy", version: "1.0.0" }, { capabilities: { tools: {}, resources: {} } });
+const server = new Server({ name: "crashy", version: "1.0.0" }, { capabilities: { tools: { listChanged: true }, resources: {} } });
+let grown = false;
 server.setRequestHandler(ListToolsRequestSchema, async () => ({
-  tools: [tool("echo", { text: { type: "string" } }), tool("crash"), tool("sleep", { ms: { type: "number" } })],
+  tools: [
+    tool("echo", { text: { type: "string" } }),
+    tool("crash"),
+    tool("sleep", { ms: { type: "number" } }),
+    tool("grow"),
+    ...(grown ? [tool("extra")] : []),
+  ],
 }));
 server.setRequestHandler(CallToolRequestSchema, async (req) => {
   const args = req.params.arguments ?? {};
@@ -27,6 +35,12 @@ server.setRequestHandler(CallToolRequestSchema, async (req) => {
       return { content: [{ type: "text", text: `${args.text} from ${process.pid}` }] };
     case "crash":
       process.exit(3);
+    case "grow":
+      grown = true;
+      await server.sendToolListChanged();
+      return { content: [{ type: "text", text: "grown" }] };
+    case "extra":
+      return { content: [{ type: "text", text: "extra here" }] };
     case "sleep":
       await new Promise((r) => setTimeout(r, args.ms ?? 1000));
       return { content: [{ type: "text", text: "slept" }] };

@@ -266,6 +266,17 @@ impl Classifier<'_> {
         for cmd in &analysis.commands {
             self.command(cmd, cwd);
         }
+        if self.gateway_lookup
+            && let Some(span) = self.dynamic_kill.take()
+        {
+            self.finding(
+                "self.kill",
+                Risk::Critical,
+                &[Flag::SelfProtection],
+                "signals processes found by looking up the gateway; the agent may not stop the gateway",
+                &span,
+            );
+        }
     }
 
     /// Judges one canonical simple command.
@@ -303,6 +314,11 @@ impl Classifier<'_> {
         let Some(first) = cmd.argv.first() else {
             return;
         };
+        if matches!(cmd.name(), "pgrep" | "pidof" | "ps" | "pstree")
+            && args.iter().any(|a| a.contains("patchwork"))
+        {
+            self.gateway_lookup = true;
+        }
         if first.dynamic {
             self.finding(
                 "shell.dynamic_command",
@@ -353,7 +369,17 @@ impl Classifier<'_> {
                         _ => a.operands.last().map(|w| (*w).clone()),
                     });
                 if let Some(link) = link {
-                    self.word_paths(&link, Action::FileWrite, cwd, span);
+                    let made = self.word_paths(&link, Action::FileWrite, cwd, span);
+                    if let (Some(target), [link_path]) = (a.operands.first(), made.as_slice()) {
+                        let base = link_path.parent().unwrap_or(cwd);
+                        let target = paths::resolve(&target.text, base, &self.env.home);
+                        let link_path = if link_path.is_dir() {
+                            link_path.join(target.file_name().unwrap_or_default())
+                        } else {
+                            link_path.clone()
+                        };
+                        self.links.push((link_path, target));
+                    }
                 }
             }
             "touch" | "mkdir" | "mkfifo" | "mknod" | "tee" | "truncate" => {

@@ -93,12 +93,10 @@ impl Classifier<'_> {
             }
             return;
         }
-        let inline = args.iter().skip(1).any(|a| {
-            matches!(
-                *a,
-                "-c" | "-e" | "-E" | "-p" | "-r" | "--eval" | "--print" | "-"
-            )
-        });
+        let inline = args
+            .iter()
+            .skip(1)
+            .any(|a| matches!(*a, "-c" | "-e" | "-E" | "-p" | "-r" | "--eval" | "--print"));
         let script = cmd.argv.iter().skip(1).find(|w| !w.text.starts_with('-'));
         match script {
             _ if inline => {}

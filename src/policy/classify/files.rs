@@ -2,7 +2,8 @@
 
 use super::command::{Args, is_remote_spec};
 use super::{Classifier, places};
-use crate::call::{Action, Flag, Risk};
+use crate::call::{Action, Flag, Risk, TargetKind};
+use crate::policy::paths;
 use crate::policy::shell::{Command, Word};
 use std::path::Path;
 
@@ -40,6 +41,10 @@ impl Classifier<'_> {
                 }
                 continue;
             }
+            if w.glob {
+                self.rm_glob(w, recursive, cwd, span);
+                continue;
+            }
             for p in self.word_paths(w, Action::FileDelete, cwd, span) {
                 if recursive {
                     self.recursive_delete(&p, span);
@@ -74,28 +79,66 @@ impl Classifier<'_> {
         }
     }
 
+    /// `find` itself only lists; `-delete` and `-exec` arrive from the shell analysis as
+    /// separate (synthetic) commands.
     pub(super) fn find(&mut self, cmd: &Command, cwd: &Path, span: &str) {
-        let roots: Vec<&Word> = cmd
+        let roots = cmd
             .argv
             .iter()
             .skip(1)
-            .take_while(|w| !w.text.starts_with('-') && w.text != "(" && w.text != "!")
-            .collect();
-        let deletes = cmd.argv.iter().any(|w| w.text == "-delete");
-        if !deletes {
-            for r in roots {
-                self.word_paths(r, Action::FileGlob, cwd, span);
+            .take_while(|w| !w.text.starts_with('-') && w.text != "(" && w.text != "!");
+        for r in roots {
+            self.word_paths(r, Action::FileGlob, cwd, span);
+        }
+    }
+
+    /// A glob word given to `rm`: `DIR/*` empties DIR (judged like deleting DIR, whether or not
+    /// anything matches now); `DIR/**/PATTERN` (from `find -name … -delete`) removes matching
+    /// files anywhere below DIR.
+    fn rm_glob(&mut self, w: &Word, recursive: bool, cwd: &Path, span: &str) {
+        let (base, rest) = glob_base(&w.text);
+        let base = paths::resolve(
+            if base.is_empty() { "." } else { &base },
+            cwd,
+            &self.env.home,
+        );
+        let everything = rest
+            .split('/')
+            .all(|c| c.is_empty() || c == "*" || c == "**");
+        if rest.contains("**") && !everything {
+            self.target(TargetKind::Path, Action::FileDelete, w.text.clone());
+            if !places::in_project(&base, self.env) && !places::scratch(&base) {
+                self.finding(
+                    "files.delete_outside",
+                    Risk::High,
+                    &[Flag::Destructive, Flag::OutsideProject],
+                    format!(
+                        "deletes every file matching `{rest}` below {}",
+                        base.display()
+                    ),
+                    span,
+                );
             }
             return;
         }
-        let dot = Word {
-            text: ".".into(),
-            glob: false,
-            dynamic: false,
-        };
-        let roots = if roots.is_empty() { vec![&dot] } else { roots };
-        for r in roots {
-            for p in self.word_paths(r, Action::FileDelete, cwd, span) {
+        if everything && recursive {
+            if places::foundation(&base, self.env) {
+                self.finding(
+                    "files.delete_foundation",
+                    Risk::Critical,
+                    &[Flag::Destructive, Flag::DangerousCommand],
+                    format!(
+                        "empties {}, which holds the system, the home folder or the project",
+                        base.display()
+                    ),
+                    span,
+                );
+            } else {
+                self.recursive_delete(&base, span);
+            }
+        }
+        for p in self.word_paths(w, Action::FileDelete, cwd, span) {
+            if recursive {
                 self.recursive_delete(&p, span);
             }
         }
@@ -330,4 +373,21 @@ impl Classifier<'_> {
             }
         }
     }
+}
+
+/// Splits a glob word at its first component holding a glob character:
+/// `src/*/x.ts` → (`src`, `*/x.ts`); `*.ts` → (``, `*.ts`).
+fn glob_base(word: &str) -> (String, String) {
+    let parts: Vec<&str> = word.split('/').collect();
+    let first = parts
+        .iter()
+        .position(|c| paths::has_glob_chars(c))
+        .unwrap_or(parts.len());
+    let base = parts[..first].join("/");
+    let base = if base.is_empty() && word.starts_with('/') {
+        "/".to_string()
+    } else {
+        base
+    };
+    (base, parts[first..].join("/"))
 }

@@ -24,6 +24,9 @@ pub fn classify(call: &ToolCall, env: &Env) -> Classification {
         env,
         out: Classification::default(),
         depth: 0,
+        links: Vec::new(),
+        gateway_lookup: false,
+        dynamic_kill: None,
     };
     c.tool(call);
     c.out
@@ -64,6 +67,12 @@ pub(crate) struct Classifier<'a> {
     out: Classification,
     /// Nesting depth of scripts analysed from files (`bash script.sh`).
     depth: usize,
+    /// Symlinks created earlier in the same call: (link, target), both resolved.
+    links: Vec<(PathBuf, PathBuf)>,
+    /// A command looked up the gateway's process id (`pgrep patchwork`).
+    gateway_lookup: bool,
+    /// A `kill` whose process ids are computed at run time, by span.
+    dynamic_kill: Option<String>,
 }
 
 impl Classifier<'_> {
@@ -244,6 +253,15 @@ impl Classifier<'_> {
             );
         }
         if reads {
+            if let Some(target) = self
+                .links
+                .iter()
+                .find(|(link, _)| *link == path)
+                .map(|(_, t)| t.clone())
+                && target != path
+            {
+                self.path(action, target, span);
+            }
             if let Some(kind) = places::secret_kind(&path, env) {
                 self.finding(
                     "secrets.read",

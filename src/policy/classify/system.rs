@@ -36,6 +36,9 @@ impl Classifier<'_> {
 
     pub(super) fn kill(&mut self, cmd: &Command, span: &str) {
         let args = cmd.args();
+        if cmd.argv.iter().skip(1).any(|w| w.dynamic) {
+            self.dynamic_kill = Some(span.to_string());
+        }
         if args.iter().any(|a| a.contains("patchwork")) {
             self.finding(
                 "self.kill",

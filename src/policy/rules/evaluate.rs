@@ -219,6 +219,18 @@ impl Rule {
         {
             return None;
         }
+        if let Some(ids) = &self.findings {
+            let hits: Vec<String> = cls
+                .findings
+                .iter()
+                .filter(|f| ids.iter().any(|g| g.is_match(&f.id)))
+                .map(describe_finding)
+                .collect();
+            if hits.is_empty() {
+                return None;
+            }
+            evidence.extend(hits);
+        }
         if let Some(m) = &self.mcp {
             let (server, tool) = mcp_identity(call)?;
             let ok = m.server.as_ref().is_none_or(|g| g.is_match(&server))

@@ -80,6 +80,7 @@ pub struct Rule {
     mcp: Option<McpMatcher>,
     risk: Option<Risk>,
     flags: Option<Vec<Flag>>,
+    findings: Option<Vec<TextGlob>>,
 }
 
 /// The `mcp:` matcher of a rule.
@@ -379,6 +380,7 @@ fn compile_rule(r: &schema::RawRule, places: &Places) -> Result<Rule, String> {
         }),
         risk: r.risk,
         flags: r.flags.as_ref().map(|f| f.0.clone()),
+        findings: r.findings.as_ref().map(|f| f.0.clone()),
     })
 }
 

@@ -75,6 +75,9 @@ pub struct RawRule {
     pub risk: Option<Risk>,
     #[serde(default)]
     pub flags: Option<OneOrMany<Flag>>,
+    /// Ids of the classifier's findings (globs such as `git.*`).
+    #[serde(default)]
+    pub findings: Option<OneOrMany<TextGlob>>,
 }
 
 impl RawRule {
@@ -88,6 +91,7 @@ impl RawRule {
             || self.mcp.is_some()
             || self.risk.is_some()
             || self.flags.is_some()
+            || self.findings.is_some()
     }
 }
 

@@ -793,22 +793,14 @@ fn strict_profile_decisions() {
         verdict(&p, &f("x", Risk::Medium, &[Flag::SensitivePath])),
         (Effect::Ask, "secrets.path".into())
     );
-    for push in [
-        &["git", "push", "--force", "origin", "main"][..],
-        &["git", "push", "-f"],
-        &["git", "push", "-uf", "origin", "x"],
-        &["git", "-C", "/work/app", "push", "origin", "+main"],
-        &["git", "push", "--force-with-lease"],
-    ] {
-        assert_eq!(
-            verdict(&p, &segments(&[push])),
-            (Effect::Deny, "git.force_push".into()),
-            "{push:?}"
-        );
-    }
+    // Force pushes are recognised by the classifier (finding git.force_push); the profile
+    // names that finding, so `--force-with-lease` (no finding) stays allowed.
+    let mut force = f("x", Risk::High, &[Flag::GitHistory]);
+    force.findings[0].id = "git.force_push".into();
+    assert_eq!(verdict(&p, &force), (Effect::Deny, "git.force_push".into()));
     for ok in [
         &["git", "push", "origin", "main"][..],
-        &["git", "push", "--follow-tags"],
+        &["git", "push", "--force-with-lease"],
         &["git", "push", "-u", "origin", "x"],
     ] {
         assert_eq!(verdict(&p, &segments(&[ok])).0, Effect::Allow, "{ok:?}");
@@ -921,4 +913,34 @@ fn audit_profile_never_blocks_but_records_would_be() {
         (Effect::Allow, Effect::Deny, true)
     );
     assert_eq!(v.rules.first().map(String::as_str), Some("max_risk"));
+}
+
+#[test]
+fn findings_matcher_names_the_classifier_rule() {
+    let dir = tempfile::tempdir().unwrap();
+    let env = Env {
+        home: dir.path().join("home"),
+        patchwork_home: dir.path().join("pw"),
+        project: dir.path().join("proj"),
+    };
+    let text = "name: t\nrules:\n  - id: no-force\n    effect: deny\n    findings: ['git.force*']\n    reason: no\n";
+    let p = Policy::parse(text, Source::Builtin("t"), &env).unwrap();
+    let call = ToolCall::new(
+        crate::call::Door::Hook,
+        "Bash",
+        serde_json::json!({"command": "git push -f"}),
+        env.project.clone(),
+    );
+    let mut cls = Classification::default();
+    assert_eq!(p.evaluate(&call, &cls, &env).effect, Effect::Allow);
+    cls.findings.push(crate::call::Finding {
+        id: "git.force_push".into(),
+        risk: crate::call::Risk::High,
+        flags: vec![],
+        detail: "force".into(),
+        span: "git push -f".into(),
+    });
+    let v = p.evaluate(&call, &cls, &env);
+    assert_eq!(v.effect, Effect::Deny);
+    assert_eq!(v.rules[0], "no-force");
 }

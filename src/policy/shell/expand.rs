@@ -95,6 +95,10 @@ impl Walker<'_> {
         };
         let mut out = Vec::new();
         for w in words {
+            if is_plain(&w) {
+                out.push(Arg::lit(&w));
+                continue;
+            }
             let pieces = self.pieces(&w, false);
             self.split(pieces, &mut out);
         }

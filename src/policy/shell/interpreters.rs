@@ -14,6 +14,9 @@ pub(crate) enum Lang {
     Ruby,
     Php,
     Awk,
+    Lua,
+    R,
+    AppleScript,
 }
 
 impl Lang {
@@ -33,6 +36,9 @@ impl Lang {
             "ruby" | "jruby" => Some(Lang::Ruby),
             "php" => Some(Lang::Php),
             "awk" | "gawk" | "mawk" | "nawk" => Some(Lang::Awk),
+            "lua" | "luajit" | "lua5.1" | "lua5.2" | "lua5.3" | "lua5.4" => Some(Lang::Lua),
+            "Rscript" | "R" => Some(Lang::R),
+            "osascript" => Some(Lang::AppleScript),
             _ => None,
         }
     }
@@ -45,6 +51,9 @@ impl Lang {
             Lang::Ruby => "ruby",
             Lang::Php => "php",
             Lang::Awk => "awk",
+            Lang::Lua => "lua",
+            Lang::R => "Rscript",
+            Lang::AppleScript => "osascript",
         }
     }
 }
@@ -140,6 +149,11 @@ impl Walker<'_> {
                     if matches!(c.stdin, super::Stdin::Text(_)) {
                         self.problem(format!("{} reads code not known statically", lang.name()));
                     }
+                    for a in c.args.iter_mut().skip(1) {
+                        if matches!(a.w.text.as_str(), "/dev/stdin" | "/dev/fd/0") {
+                            a.w.dynamic = true;
+                        }
+                    }
                     return Some(Step::Keep);
                 }
             },
@@ -151,7 +165,9 @@ impl Walker<'_> {
         self.nested.push(label.clone());
         let wl = self.wrap_prefix.len();
         self.wrap_prefix.extend(wrappers);
+        let inherited = self.inherited.take();
         self.code(lang, &text, &c.text);
+        self.inherited = inherited;
         for (file, in_place) in inputs {
             self.emit(Cmd {
                 args: vec![Arg::lit("cat"), Arg::lit(&file)],
@@ -337,7 +353,7 @@ fn extract(lang: Lang, args: &[Arg]) -> Code {
                     Lang::Perl => matches!(ch, 'e' | 'E'),
                     Lang::Ruby => *ch == 'e',
                     Lang::Php => *ch == 'r',
-                    Lang::Awk => *ch == 'e',
+                    Lang::Awk | Lang::Lua | Lang::R | Lang::AppleScript => *ch == 'e',
                 };
                 if is_code {
                     if rest.is_empty() {
@@ -365,6 +381,9 @@ fn extract(lang: Lang, args: &[Arg]) -> Code {
                     Lang::Ruby => matches!(ch, 'r' | 'I' | 'C' | 'E'),
                     Lang::Php => matches!(ch, 'd' | 'c' | 'z'),
                     Lang::Awk => matches!(ch, 'F' | 'v'),
+                    Lang::Lua => matches!(ch, 'l'),
+                    Lang::R => false,
+                    Lang::AppleScript => matches!(ch, 'l' | 's'),
                 };
                 if takes_value {
                     if rest.is_empty() {
@@ -436,6 +455,21 @@ fn analyse(lang: Lang, code: &str) -> Vec<Act> {
     if lang == Lang::Awk {
         awk(&toks, &mut acts);
     }
+    if lang == Lang::AppleScript {
+        for w in toks.windows(4) {
+            if let [T::Id(a), T::Id(b), T::Id(c), arg] = w
+                && a == "do"
+                && b == "shell"
+                && c == "script"
+            {
+                acts.push(match arg {
+                    T::Str(s, true) => Act::Shell(s.clone()),
+                    _ => Act::NonLiteral("do shell script".to_string()),
+                });
+            }
+        }
+        return acts;
+    }
     for (i, t) in toks.iter().enumerate() {
         match t {
             T::Sh(s, true) => acts.push(Act::Shell(s.clone())),
@@ -447,6 +481,13 @@ fn analyse(lang: Lang, code: &str) -> Vec<Act> {
                         if matches!(lang, Lang::Perl | Lang::Ruby) =>
                     {
                         (call_args(&toks, i + 1, false), false)
+                    }
+                    // A method call without parentheses (`path("x")->slurp`).
+                    _ if matches!(lang, Lang::Perl | Lang::Ruby)
+                        && i > 0
+                        && toks[i - 1] == T::P('.') =>
+                    {
+                        (Vec::new(), false)
                     }
                     _ => continue,
                 };
@@ -640,7 +681,8 @@ fn mode_act(path: String, mode: Option<String>) -> Act {
 fn path_qual(q: &str) -> Option<String> {
     let inner = q
         .strip_prefix("Path(")
-        .or_else(|| q.strip_prefix("PurePath("))?;
+        .or_else(|| q.strip_prefix("PurePath("))
+        .or_else(|| q.strip_prefix("path("))?;
     let p = inner.strip_suffix(')')?;
     (p != "..").then(|| p.to_string())
 }
@@ -768,6 +810,16 @@ fn call(
             _ => return None,
         },
         Lang::Perl => match name {
+            // Path::Tiny: `path("x")->slurp`, `->spew`, `->remove_tree`.
+            "slurp" | "slurp_utf8" | "lines" if path_qual(q).is_some() => {
+                vec![Act::Read(path_qual(q)?)]
+            }
+            "spew" | "spew_utf8" if path_qual(q).is_some() => {
+                vec![Act::Write(path_qual(q)?, false)]
+            }
+            "remove_tree" | "remove" if path_qual(q).is_some() => {
+                vec![Act::Rm(true, path_qual(q)?)]
+            }
             "system" | "exec" => shell_or_argv(args, name),
             "rmtree" | "remove_tree" => many_paths(args, name, |p| Act::Rm(true, p)),
             "unlink" | "rmdir" => many_paths(args, name, |p| Act::Rm(false, p)),
@@ -781,6 +833,12 @@ fn call(
             "copy" => two_paths(args, name, &["cp"]),
             "move" | "rename" => two_paths(args, name, &["mv"]),
             "symlink" => two_paths(args, name, &["ln", "-s"]),
+            "read_file" | "read_text" | "read_binary" | "slurp" if !q.starts_with("path(") => {
+                path_act(args, name, Act::Read)
+            }
+            "write_file" | "write_text" | "spew" if !q.starts_with("path(") => {
+                path_act(args, name, |p| Act::Write(p, false))
+            }
             _ => return None,
         },
         Lang::Ruby => match name {
@@ -846,6 +904,42 @@ fn call(
             },
             _ => return None,
         },
+        Lang::Lua => match name {
+            "execute" if q == "os" => shell_or_argv(args, name),
+            "popen" if q == "io" => shell_or_argv(args, name),
+            "remove" if q == "os" => path_act(args, name, |p| Act::Rm(false, p)),
+            "rename" if q == "os" => two_paths(args, name, &["mv"]),
+            "lines" if q == "io" => path_act(args, name, Act::Read),
+            "open" if q == "io" => match args.first().and_then(|a| lit(a)) {
+                Some(p) => vec![mode_act(p, args.get(1).and_then(|a| lit(a)))],
+                None => vec![Act::NonLiteral("io.open(..)".to_string())],
+            },
+            _ => return None,
+        },
+        Lang::R => match name {
+            "system" | "shell" if q.is_empty() => shell_or_argv(args, name),
+            "system2" if q.is_empty() => {
+                let cmd = args.first().and_then(|a| lit(a));
+                let rest: Vec<String> = args.get(1).and_then(|a| lit(a)).into_iter().collect();
+                match cmd {
+                    Some(c) => vec![Act::Shell(
+                        std::iter::once(c).chain(rest).collect::<Vec<_>>().join(" "),
+                    )],
+                    None => vec![Act::NonLiteral("system2(..)".to_string())],
+                }
+            }
+            "unlink" if q.is_empty() => {
+                let rec = has_word(args, "recursive");
+                path_act(args, name, |p| Act::Rm(rec, p))
+            }
+            "remove" if q == "file" => path_act(args, name, |p| Act::Rm(false, p)),
+            "readLines" | "readRDS" | "scan" | "readline" if q.is_empty() => {
+                path_act(args, name, Act::Read)
+            }
+            "csv" | "table" | "delim" if q == "read" => path_act(args, name, Act::Read),
+            _ => return None,
+        },
+        Lang::AppleScript => return None,
         Lang::Awk => match name {
             "system" => shell_or_argv(args, name),
             _ => return None,
@@ -997,8 +1091,15 @@ fn lex(lang: Lang, code: &str) -> Vec<T> {
     let mut i = 0;
     let hash_comment = matches!(
         lang,
-        Lang::Python | Lang::Perl | Lang::Ruby | Lang::Php | Lang::Awk
+        Lang::Python
+            | Lang::Perl
+            | Lang::Ruby
+            | Lang::Php
+            | Lang::Awk
+            | Lang::R
+            | Lang::AppleScript
     );
+    let dash_comment = matches!(lang, Lang::Lua | Lang::AppleScript);
     let slash_comment = matches!(lang, Lang::Node | Lang::Php);
     while i < cs.len() {
         let c = cs[i];
@@ -1014,6 +1115,12 @@ fn lex(lang: Lang, code: &str) -> Vec<T> {
         if (hash_comment && c == '#' && !(lang == Lang::Perl && i > 0 && cs[i - 1] == '$'))
             || (slash_comment && c == '/' && cs.get(i + 1) == Some(&'/'))
         {
+            while i < cs.len() && cs[i] != '\n' {
+                i += 1;
+            }
+            continue;
+        }
+        if dash_comment && c == '-' && cs.get(i + 1) == Some(&'-') {
             while i < cs.len() && cs[i] != '\n' {
                 i += 1;
             }

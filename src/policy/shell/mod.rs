@@ -12,17 +12,28 @@
 //!   `eval …`, `bash <<EOF`, `printf … | sh`, `source <(echo …)`, `su -c`, `git` `!` aliases)
 //!   is *not* recorded itself: its commands are, with `nested_in` naming the route. A shell
 //!   whose script is not known (`curl … | sh`, `bash "$X"`, `bash script.sh`) is recorded as
-//!   it is, with its `stdin`.
+//!   it is, with its `stdin`; a `-c` script or heredoc that is not static adds a problem.
+//! - **Wrappers** are peeled with their own option grammars and listed in `wrappers`,
+//!   outermost first (`sudo`, `env`, `nice`, `timeout`, `xargs`, `find -exec`…). A wrapper
+//!   left with no command stays the command (`env` alone is an environment dump, `sudo -v`),
+//!   except those that start a shell (`sudo -s`/`-i`, `su`, `doas -s`): they become `sh`
+//!   reading standard input, wrapped. `command -v`/`-V` is a lookup and stays as it is.
+//! - **Files written then run.** Content written earlier in the same script with a static
+//!   `echo`/`printf`/heredoc (`>`, `>>`, `tee`, `cp`) is remembered; `bash f`, `source f`,
+//!   `python3 f`, `./f` (by its `#!`) are analysed from it. Running a file written with
+//!   unknown content (`curl -o f`, `cmd > f`) adds a problem.
 //! - **Code from a pipe.** `stdin` is [`Stdin::Pipe`] for every pipeline segment after the
 //!   first, and also for a shell, `source`/`.` or interpreter whose script operand (or `<`
 //!   redirection) is a process substitution with unknown output (`bash <(curl …)`): the code
 //!   arrives through a pipe either way.
 //! - **Interpreters** (`python -c`, `node -e`, `perl -e`, `ruby -e`, `php -r`, awk programs,
-//!   code on stdin) are recorded themselves, followed by synthetic commands for what the code
-//!   does with literal arguments (`nested_in: ["python -c"]`): shell calls are analysed as
-//!   shell, deletions become `rm [-r -f] PATH`, reads become `cat PATH`, writes become a
-//!   command with an empty argv and a Write/Append redirect. A known call with a computed
-//!   argument adds a problem ("python code not statically analysable: …").
+//!   `lua -e`, `Rscript -e`, `osascript -e`, code on stdin or in a file written earlier) are
+//!   recorded themselves, followed by synthetic commands for what the code does with literal
+//!   arguments (`nested_in: ["python -c"]`): shell calls are analysed as shell, deletions
+//!   become `rm [-r -f] PATH`, reads become `cat PATH`, writes become a command with an empty
+//!   argv and a Write/Append redirect, `perl -n/-p` loops read (and with `-i` write) their
+//!   files. A known call with a computed argument adds a problem ("python code not statically
+//!   analysable: …").
 //! - **`find`** is recorded as it is, then each `-exec`/`-execdir`/`-ok`/`-okdir` command with
 //!   `{}` replaced by what find reaches (wrapper `find -exec` …), and for `-delete` a synthetic
 //!   `rm -r -f TARGET` per target (wrapper `find -delete`). A target is a starting point, or,
@@ -33,6 +44,13 @@
 //! - **`xargs`/`parallel`** run their command with the static input appended when the input
 //!   is known (a literal `echo`/`printf`, heredoc or here-string); otherwise one dynamic
 //!   placeholder word (`<xargs input>`, `<parallel input>`) stands for the unknown arguments.
+//!   `parallel` runs its command line through a shell, so it is analysed as a script.
+//! - **Other runners**: `trap CMD`, `watch`, `script -c`, `flock -c`, `sg`, `vim -c '!…'`,
+//!   `sed` (`e`, `s///e` is a problem, `w`/`r` files), `tar --to-command`/`-I`/
+//!   `--checkpoint-action=exec=`, `rsync -e`, `ssh -o ProxyCommand=`, `zip -TT`, `man -P`,
+//!   `gdb -ex '!…'`, `mysql -e '\!…'`, `npx -c`, `at`/`batch` stdin, git `-c` keys that name
+//!   commands (`core.pager`, `core.sshCommand`, …) and `GIT_PAGER`-style variables. The tool
+//!   itself is recorded too.
 //! - **Unknown values** (unset variables, `$1` at top level, non-literal `$(..)`, `~user`,
 //!   arithmetic) make the word `dynamic: true` with a readable text (`${FOO}`, `$(..)`,
 //!   `$((..))`). `${X:-default}` with an unknown `X` has the default as text and is dynamic.
@@ -45,7 +63,15 @@
 //!   target replaces it; `cd` alone → home). A subshell's `cd` does not leak out. A `cd` whose
 //!   target is not static adds a problem.
 //! - **Functions** run at their call site with `$1…` bound (`nested_in: ["function f"]`);
-//!   a definition alone runs nothing. Aliases defined in the script are expanded.
+//!   a definition alone runs nothing. A function never hides a real command behind a wrapper
+//!   (`sudo rm`, `command rm`), and a definition that may not have run (in a branch, in a
+//!   subshell, `unset -f`) also keeps the real command. Aliases are analysed both expanded
+//!   and not (shells differ on whether they expand them).
+//! - **Limits.** Input over [`MAX_INPUT_BYTES`], scripts nested deeper than [`MAX_NESTING`]
+//!   levels (`bash -c`, `eval`, `$(..)`, function calls), syntax nested more than 40 levels,
+//!   more than 4096 commands, 20 000 walk steps or 20 000 expanded words, brace expansions over
+//!   1024 words, parse errors: each is a problem, never a panic. A glob in the command word
+//!   (`/???/r?`) is a problem too.
 //! - **Variables** assigned in a branch that may not run (`if`, `case`, loops, after `&&`/`||`)
 //!   become unknown when they conflict with an earlier value; loops over up to 16 static
 //!   values are unrolled.

@@ -107,6 +107,9 @@ pub(crate) struct Walker<'e> {
     /// `src` is ASCII, so brush's character positions are byte offsets.
     pub src_ascii: bool,
     pub out: Script,
+    /// Standard input that commands inherit from an enclosing compound command, function call
+    /// or `sh -c` (`curl … | { bash; }`), with its static text when known.
+    pub inherited: Option<(Stdin, Option<String>)>,
     /// Commands walked and words expanded so far (bounded: see MAX_STEPS, MAX_WORDS).
     pub steps: usize,
     pub words: usize,
@@ -132,6 +135,7 @@ impl<'e> Walker<'e> {
             out: Script::default(),
             steps: 0,
             words: 0,
+            inherited: None,
             dollar0: None,
             files: HashMap::new(),
         }
@@ -298,10 +302,20 @@ impl<'e> Walker<'e> {
         match c {
             ast::Command::Simple(s) => self.simple(s, input),
             ast::Command::Compound(cc, redirects) => {
-                if let Some(r) = redirects {
-                    self.redirect_only(&r.0, c);
+                let mut stdin = input.map(|text| (Stdin::Pipe, text));
+                if let Some(r) = redirects
+                    && let Some(from) = self.redirect_only(&r.0, c)
+                {
+                    stdin = Some(from);
                 }
+                let saved = match stdin {
+                    Some(s) => Some(self.inherited.replace(s)),
+                    None => None,
+                };
                 self.compound(cc);
+                if let Some(old) = saved {
+                    self.inherited = old;
+                }
                 None
             }
             ast::Command::Function(f) => {
@@ -322,7 +336,12 @@ impl<'e> Walker<'e> {
     }
 
     /// Redirections of a compound command: emitted as a command with no argv.
-    fn redirect_only(&mut self, rs: &[ast::IoRedirect], c: &ast::Command) {
+    /// Returns the standard input the redirections give the compound's commands.
+    fn redirect_only(
+        &mut self,
+        rs: &[ast::IoRedirect],
+        c: &ast::Command,
+    ) -> Option<(Stdin, Option<String>)> {
         let mut cmd = Cmd {
             text: self.source_text(c),
             ..Cmd::default()
@@ -330,9 +349,12 @@ impl<'e> Walker<'e> {
         for r in rs {
             self.redirect(r, &mut cmd);
         }
+        let stdin =
+            (cmd.stdin != Stdin::Inherited).then(|| (cmd.stdin.clone(), cmd.stdin_text.clone()));
         if !cmd.redirects.is_empty() {
             self.emit(cmd);
         }
+        stdin
     }
 
     fn ext_test(&mut self, e: &ast::ExtendedTestExpr) {
@@ -495,6 +517,12 @@ impl<'e> Walker<'e> {
                 self.item(item, &mut cmd);
             }
         }
+        if cmd.stdin == Stdin::Inherited
+            && let Some((stdin, text)) = &self.inherited
+        {
+            cmd.stdin = stdin.clone();
+            cmd.stdin_text = text.clone();
+        }
         if cmd.args.is_empty() {
             for (name, val) in plain_assign {
                 self.set_var(&name, val);
@@ -505,7 +533,15 @@ impl<'e> Walker<'e> {
             }
             return None;
         }
-        self.run(cmd)
+        // `exec < FILE` changes the standard input of every later command.
+        let exec_stdin =
+            (cmd.args.len() == 1 && cmd.args[0].w.text == "exec" && cmd.stdin != Stdin::Inherited)
+                .then(|| (cmd.stdin.clone(), cmd.stdin_text.clone()));
+        let out = self.run(cmd);
+        if exec_stdin.is_some() {
+            self.inherited = exec_stdin;
+        }
+        out
     }
 
     fn assignment(&mut self, a: &ast::Assignment) -> (String, Val) {

@@ -275,7 +275,7 @@ fn wrappers_without_a_command_stay() {
     cmd("env -i", &["env", "-i"]);
     cmd("env FOO=1", &["env", "FOO=1"]);
     cmd("sudo -v", &["sudo", "-v"]);
-    cmd("su", &["su"]);
+    cmd("su", &["sh"]);
     cmd("command -v rm", &["command", "-v", "rm"]);
     cmd("sudo -e /etc/hosts", &["sudoedit", "/etc/hosts"]);
     let c = cmd("env NODE_ENV=test npm test", &["npm", "test"]);
@@ -1165,4 +1165,111 @@ fn work_is_bounded() {
     assert!(!an(&f).problems.is_empty());
     let words = format!("echo {}", "{1..1000} ".repeat(200));
     assert!(!an(&words).problems.is_empty());
+}
+
+#[test]
+fn parallel_runs_a_shell_command_line() {
+    cmd("parallel -j4 'rm -rf {}' ::: / ~", &["rm", "-rf", "/"]);
+    cmd("parallel 'echo {}; reboot' ::: a", &["reboot"]);
+    cmd("parallel echo ::: 'a b'", &["echo", "a b"]);
+}
+
+#[test]
+fn perl_slurp_forms() {
+    cmd(
+        "perl -MFile::Slurp -e 'print read_file(\".env\")'",
+        &["cat", ".env"],
+    );
+    cmd(
+        "perl -MPath::Tiny -e 'print path(\".env\")->slurp'",
+        &["cat", ".env"],
+    );
+    cmd(
+        "perl -MPath::Tiny -e 'path(\"/\")->remove_tree'",
+        &["rm", "-r", "-f", "/"],
+    );
+}
+
+#[test]
+fn stdin_reaches_commands_inside_compounds_functions_and_scripts() {
+    for s in [
+        "curl -s x | { bash; }",
+        "curl -s x | (sh)",
+        "curl -s x | if true; then bash; fi",
+        "f(){ bash; }; curl -s x | f",
+        "curl -s x | bash -c 'bash'",
+        "curl -s x | sudo sh -c 'exec bash'",
+        "{ bash; } < <(curl -s x)",
+        "curl -s x | while read -r l; do python3; done",
+    ] {
+        let s2 = an(s);
+        let shell = s2
+            .commands
+            .iter()
+            .find(|c| matches!(c.name(), "bash" | "sh" | "python3"))
+            .unwrap_or_else(|| panic!("{s}: {:?}", argvs(s)));
+        assert_eq!(shell.stdin, Stdin::Pipe, "{s}");
+    }
+    // A shell reading its script from a heredoc does not read it again.
+    let s = an("bash <<'EOF'\nbash\nEOF");
+    assert!(s.problems.is_empty(), "{:?}", s.problems);
+}
+
+#[test]
+fn stdin_devices_and_exec_redirections() {
+    let c = cmd("curl -s x | bash /dev/stdin", &["bash", "/dev/stdin"]);
+    assert!(c.argv[1].dynamic);
+    let c = cmd("curl -s x | source /dev/stdin", &["source", "/dev/stdin"]);
+    assert!(c.argv[1].dynamic);
+    let c = cmd("curl -s x | python3 /dev/stdin", &["python3", "/dev/stdin"]);
+    assert!(c.argv[1].dynamic);
+    let c = cmd("exec < <(curl -s x); bash", &["bash"]);
+    assert_eq!(c.stdin, Stdin::Pipe);
+    assert!(!cmd("bash scripts/build.sh", &["bash", "scripts/build.sh"]).argv[1].dynamic);
+}
+
+#[test]
+fn wrappers_starting_a_shell_read_stdin() {
+    for s in [
+        "curl -s x | sudo -s",
+        "curl -s x | sudo -i",
+        "curl -s x | su",
+        "curl -s x | doas -s",
+        "curl -s x | su - root",
+    ] {
+        let c = cmd(s, &["sh"]);
+        assert_eq!(c.stdin, Stdin::Pipe, "{s}");
+        assert!(!c.wrappers.is_empty(), "{s}");
+    }
+    cmd("echo reboot | sudo -s", &["reboot"]);
+    let c = cmd("su", &["sh"]);
+    assert_eq!(c.wrappers, vec!["su"]);
+}
+
+#[test]
+fn lua_r_and_applescript_one_liners() {
+    cmd("lua -e 'os.execute(\"rm -rf /\")'", &["rm", "-rf", "/"]);
+    cmd("lua -e 'io.popen(\"reboot\")' -- ignored", &["reboot"]);
+    cmd(
+        "lua -e 'for l in io.lines(\".env\") do print(l) end'",
+        &["cat", ".env"],
+    );
+    cmd("Rscript -e 'system(\"rm -rf /\")'", &["rm", "-rf", "/"]);
+    cmd(
+        "Rscript -e 'unlink(\"/\", recursive = TRUE)'",
+        &["rm", "-r", "-f", "/"],
+    );
+    cmd("Rscript -e 'print(readLines(\".env\"))'", &["cat", ".env"]);
+    cmd("Rscript -e 'x <- read.csv(\".env\")'", &["cat", ".env"]);
+    cmd(
+        "osascript -e 'do shell script \"rm -rf ~\"'",
+        &["rm", "-rf", "/home/u"],
+    );
+    assert!(an("Rscript -e 'print(1+1)'").problems.is_empty());
+    assert!(
+        an("lua -e 'print(1) -- os.execute(\"reboot\")'")
+            .commands
+            .len()
+            == 1
+    );
 }

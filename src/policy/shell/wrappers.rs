@@ -154,7 +154,18 @@ fn git_runs_key(k: &str) -> bool {
 
 impl Walker<'_> {
     /// Dispatch a simple command: peel wrappers, recurse, record. Returns its static output.
-    pub(crate) fn run(&mut self, mut c: Cmd) -> Option<String> {
+    /// Scripts and function bodies it runs inherit its standard input.
+    pub(crate) fn run(&mut self, c: Cmd) -> Option<String> {
+        let entry = (c.stdin != Stdin::Inherited).then(|| (c.stdin.clone(), c.stdin_text.clone()));
+        let saved = entry.map(|e| self.inherited.replace(e));
+        let out = self.dispatch(c);
+        if let Some(old) = saved {
+            self.inherited = old;
+        }
+        out
+    }
+
+    fn dispatch(&mut self, mut c: Cmd) -> Option<String> {
         for _ in 0..32 {
             if c.args.is_empty() {
                 self.emit(c);
@@ -204,7 +215,11 @@ impl Walker<'_> {
                 "sudo" => self.sudo(&mut c),
                 "doas" => {
                     let o = opts(&c.args, 1, "uC", &[], false);
-                    peel(&mut c, "doas", o.end)
+                    if o.end >= c.args.len() && o.has(&["-s"]) {
+                        become_shell(&mut c, "doas")
+                    } else {
+                        peel(&mut c, "doas", o.end)
+                    }
                 }
                 "su" => self.su(&mut c, "su"),
                 "env" => self.env_cmd(&mut c),
@@ -552,6 +567,9 @@ impl Walker<'_> {
             c.wrappers.push("sudo".to_string());
             return Step::Keep;
         }
+        if end >= c.args.len() && o.has(&["-s", "-i", "--shell", "--login"]) {
+            return become_shell(c, "sudo");
+        }
         peel(c, "sudo", end)
     }
 
@@ -597,6 +615,10 @@ impl Walker<'_> {
                 w.push(name.to_string());
                 self.nested_script(&s, &format!("{name} -c"), &w, None, true);
                 Step::Done(None)
+            }
+            // Without `-c`, su starts a shell that reads commands from standard input.
+            None if name == "su" && !o.has(&["-h", "--help", "-V", "--version"]) => {
+                become_shell(c, "su")
             }
             None => Step::Keep,
         }
@@ -944,6 +966,24 @@ impl Walker<'_> {
                 self.nested_script(&text.join(" "), "parallel", &wrappers, None, true);
                 continue;
             }
+            // GNU parallel runs the command line through a shell, its arguments quoted.
+            if !command.iter().chain(&combo).any(|a| a.w.dynamic) {
+                let args: Vec<String> = combo.iter().map(|a| quote(&a.w.text)).collect();
+                let args = args.join(" ");
+                let mut text = command
+                    .iter()
+                    .map(|a| a.w.text.as_str())
+                    .collect::<Vec<_>>()
+                    .join(" ");
+                if text.contains("{}") {
+                    text = text.replace("{}", &args);
+                } else {
+                    text.push(' ');
+                    text.push_str(&args);
+                }
+                self.nested_script(&text, "parallel", &wrappers, None, true);
+                continue;
+            }
             let uses_repl = command.iter().any(|a| a.w.text.contains("{}"));
             let args: Vec<Arg> = if uses_repl {
                 let joined = Arg {
@@ -1232,6 +1272,12 @@ impl Walker<'_> {
             let label = format!("{} <stdin", c.args[0].w.text);
             self.nested_script(&text, &label, &c.wrappers.clone(), None, false);
             return Step::Done(None);
+        }
+        if let Some(a) = c.args.get_mut(1)
+            && matches!(a.w.text.as_str(), "/dev/stdin" | "/dev/fd/0")
+        {
+            a.w.dynamic = true;
+            return Step::Keep;
         }
         match c.args.get(1).map(|a| a.procsub.clone()) {
             Some(Some(Some(text))) => {
@@ -1608,6 +1654,8 @@ impl Walker<'_> {
                 };
                 let positional: Vec<Word> = operands.iter().map(|a| a.w.clone()).collect();
                 self.emit_redirects(c);
+                // The script is what stdin held: its commands do not read it again.
+                let inherited = self.inherited.take();
                 self.nested_script(
                     &text,
                     &format!("{name} <{how}"),
@@ -1615,11 +1663,19 @@ impl Walker<'_> {
                     Some(positional),
                     true,
                 );
+                self.inherited = inherited;
                 Step::Done(None)
             }
             None => {
                 if matches!(c.stdin, Stdin::Text(_)) {
                     self.problem(format!("{name} reads a script not known statically"));
+                }
+                // `bash /dev/stdin`: the script is whatever arrives, not a file.
+                let first = c.args.len() - operands.len();
+                if let Some(a) = c.args.get_mut(first)
+                    && stdin_path(a)
+                {
+                    a.w.dynamic = true;
                 }
                 Step::Keep
             }
@@ -1745,6 +1801,14 @@ fn shebang(text: &str) -> String {
 
 fn is_name(s: &str) -> bool {
     is_assignment(&format!("{s}=")).is_some()
+}
+
+/// A wrapper that starts an interactive shell (`sudo -s`, `su`): the command becomes `sh`
+/// reading standard input, wrapped.
+fn become_shell(c: &mut Cmd, label: &str) -> Step {
+    c.args = vec![Arg::lit("sh")];
+    c.wrappers.push(label.to_string());
+    Step::Peeled
 }
 
 /// Drop `n` words (the wrapper and its options) and record the wrapper.

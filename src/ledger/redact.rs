@@ -100,12 +100,29 @@ fn sources() -> Vec<(&'static str, usize)> {
 }
 
 /// Object keys whose string values are secrets as a whole.
-static SECRET_KEY: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(
-        r"(?i)^(?:(?:proxy-)?authorization|password|passwd|pwd|secret|client_secret|token|access_token|refresh_token|id_token|auth_token|api_key|apikey|x-api-key|private_key|cookie|set-cookie)$",
-    )
-    .expect("secret key pattern compiles")
-});
+fn secret_key(key: &str) -> bool {
+    const NAMES: &[&str] = &[
+        "authorization",
+        "proxy-authorization",
+        "password",
+        "passwd",
+        "pwd",
+        "secret",
+        "client_secret",
+        "token",
+        "access_token",
+        "refresh_token",
+        "id_token",
+        "auth_token",
+        "api_key",
+        "apikey",
+        "x-api-key",
+        "private_key",
+        "cookie",
+        "set-cookie",
+    ];
+    NAMES.iter().any(|n| key.eq_ignore_ascii_case(n))
+}
 
 /// The marker that replaces `secret`.
 pub fn marker(secret: &str) -> String {
@@ -117,8 +134,60 @@ fn is_marker(s: &str) -> bool {
     s.len() == 19 && s.starts_with("[REDACTED:") && s.ends_with(']')
 }
 
+/// Lowercase fragments at least one of which every pattern above needs to match. Most strings
+/// (paths, ordinary commands) hold none, and then no regex is compiled or run: compiling the
+/// set costs a short-lived hook process several milliseconds.
+const NEEDLES: &[&str] = &[
+    "-----begin",
+    "sk-",
+    "sk_",
+    "rk_",
+    "akia",
+    "asia",
+    "abia",
+    "acca",
+    "aws",
+    "ghp_",
+    "gho_",
+    "ghu_",
+    "ghs_",
+    "ghr_",
+    "github_pat_",
+    "glpat-",
+    "xox",
+    "hooks.slack.com",
+    "aiza",
+    "npm_",
+    "hf_",
+    "eyj",
+    "authorization",
+    "api-key",
+    "api_key",
+    "apikey",
+    "auth-token",
+    "cookie",
+    "private-token",
+    "pass",
+    "token",
+    "secret",
+    "access_key",
+    "private_key",
+    "credential",
+    "mysql",
+    "mariadb",
+];
+
+/// True when `input` may hold a secret some pattern recognises.
+fn may_hold_secret(input: &str) -> bool {
+    let lower = input.to_ascii_lowercase();
+    NEEDLES.iter().any(|n| lower.contains(n)) || (lower.contains("://") && lower.contains('@'))
+}
+
 /// Redacts secrets in one string. Returns the input unchanged when nothing matched.
 pub fn redact_str(input: &str) -> String {
+    if !may_hold_secret(input) {
+        return input.to_string();
+    }
     let (pats, set) = &*PATTERNS;
     let hits = set.matches(input);
     let mut s = input.to_string();
@@ -164,7 +233,7 @@ pub fn redact_map(m: &mut Map<String, Value>) {
     let old = std::mem::take(m);
     for (k, mut v) in old {
         match &mut v {
-            Value::String(s) if SECRET_KEY.is_match(&k) && !s.is_empty() && !is_marker(s) => {
+            Value::String(s) if secret_key(&k) && !s.is_empty() && !is_marker(s) => {
                 *s = marker(s);
             }
             _ => redact_value(&mut v),
@@ -185,6 +254,14 @@ mod tests {
             out.contains(&marker(secret)),
             "no marker for {secret:?} in {out:?}"
         );
+    }
+
+    #[test]
+    fn prefilter_skips_plain_text_only() {
+        assert!(!may_hold_secret("git status && npm test -- --watch"));
+        assert!(!may_hold_secret("/home/dev/app/src/index.ts"));
+        assert!(may_hold_secret("curl https://u:pw@host/x"));
+        assert!(may_hold_secret("MY_PASSWORD=x"));
     }
 
     #[test]

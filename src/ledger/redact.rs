@@ -2,99 +2,137 @@
 //! hashed or written. A secret becomes `[REDACTED:<first 8 hex of SHA-256 of the secret>]`, so two
 //! records naming the same secret can be correlated without revealing it.
 
-use regex::{Captures, Regex, RegexSet};
+use regex::{Captures, Regex};
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
-use std::sync::LazyLock;
+use std::sync::{LazyLock, OnceLock};
 
-/// One pattern: the regex and the capture group holding the secret (0 = the whole match).
-struct Pattern {
-    re: Regex,
+/// One pattern: its source, the capture group holding the secret (0 = the whole match), and
+/// the lowercase fragments that must all be present (each entry: any of its `|`-separated
+/// alternatives) before the regex is even compiled. Compiling every pattern costs a short-lived
+/// hook process several milliseconds; most strings hold none of the fragments.
+struct Source {
+    re: &'static str,
     group: usize,
+    needs: &'static [&'static str],
 }
 
-fn pat(re: &'static str, group: usize) -> (&'static str, usize) {
-    (re, group)
+impl Source {
+    /// True when the lowercased text holds every fragment this pattern needs.
+    fn wanted(&self, lower: &str) -> bool {
+        self.needs
+            .iter()
+            .all(|alts| alts.split('|').any(|n| lower.contains(n)))
+    }
 }
 
-/// The compiled patterns, and all of them as one set for a single-pass "anything here?" test.
-static PATTERNS: LazyLock<(Vec<Pattern>, RegexSet)> = LazyLock::new(|| {
-    let list = sources();
-    let set = RegexSet::new(list.iter().map(|(re, _)| *re)).expect("redaction patterns compile");
-    let pats = list
+fn pat(re: &'static str, group: usize, needs: &'static [&'static str]) -> Source {
+    Source { re, group, needs }
+}
+
+/// The patterns, compiled on first use one by one.
+static PATTERNS: LazyLock<Vec<(Source, OnceLock<Regex>)>> = LazyLock::new(|| {
+    sources()
         .into_iter()
-        .map(|(re, group)| Pattern {
-            re: Regex::new(re).expect("redaction pattern compiles"),
-            group,
-        })
-        .collect();
-    (pats, set)
+        .map(|s| (s, OnceLock::new()))
+        .collect()
 });
 
 /// Secret patterns, most specific first. Whole-match patterns are provider token formats; the
 /// others keep their context (`--password=`, `Authorization: Bearer `) and redact only the value.
-fn sources() -> Vec<(&'static str, usize)> {
+fn sources() -> Vec<Source> {
     vec![
         // PEM private keys (also a block cut off before its END line).
         pat(
             r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY( BLOCK)?-----(?s:.*?)(-----END [A-Z0-9 ]*PRIVATE KEY( BLOCK)?-----|\z)",
             0,
+            &["-----begin"],
         ),
         // Anthropic, OpenAI (sk-, sk-proj-, sk-svcacct-…).
-        pat(r"\bsk-ant-[A-Za-z0-9_\-]{16,}", 0),
-        pat(r"\bsk-[A-Za-z0-9_\-]{20,}", 0),
+        pat(r"\bsk-ant-[A-Za-z0-9_\-]{16,}", 0, &["sk-ant-"]),
+        pat(r"\bsk-[A-Za-z0-9_\-]{20,}", 0, &["sk-"]),
         // Stripe secret and restricted keys.
-        pat(r"\b[sr]k_(?:live|test)_[0-9A-Za-z]{16,}", 0),
+        pat(
+            r"\b[sr]k_(?:live|test)_[0-9A-Za-z]{16,}",
+            0,
+            &["sk_live|sk_test|rk_live|rk_test"],
+        ),
         // AWS access key ids and secret keys given by name.
-        pat(r"\b(?:AKIA|ASIA|ABIA|ACCA)[0-9A-Z]{16}\b", 0),
+        pat(
+            r"\b(?:AKIA|ASIA|ABIA|ACCA)[0-9A-Z]{16}\b",
+            0,
+            &["akia|asia|abia|acca"],
+        ),
         pat(
             r#"(?i)\baws_?secret_?access_?key["']?\s*[=:]\s*["']?([A-Za-z0-9/+=]{40})"#,
             1,
+            &["aws"],
         ),
         // GitHub tokens.
-        pat(r"\bgh[pousr]_[A-Za-z0-9]{30,}\b", 0),
-        pat(r"\bgithub_pat_[A-Za-z0-9_]{40,}", 0),
+        pat(
+            r"\bgh[pousr]_[A-Za-z0-9]{30,}\b",
+            0,
+            &["ghp_|gho_|ghu_|ghs_|ghr_"],
+        ),
+        pat(r"\bgithub_pat_[A-Za-z0-9_]{40,}", 0, &["github_pat_"]),
         // GitLab personal access tokens.
-        pat(r"\bglpat-[A-Za-z0-9_\-]{20,}", 0),
+        pat(r"\bglpat-[A-Za-z0-9_\-]{20,}", 0, &["glpat-"]),
         // Slack tokens and webhooks.
-        pat(r"\bxox[abposre]-[A-Za-z0-9\-]{10,}", 0),
-        pat(r"https://hooks\.slack\.com/services/[A-Za-z0-9/]+", 0),
+        pat(r"\bxox[abposre]-[A-Za-z0-9\-]{10,}", 0, &["xox"]),
+        pat(
+            r"https://hooks\.slack\.com/services/[A-Za-z0-9/]+",
+            0,
+            &["hooks.slack.com"],
+        ),
         // Google API keys.
-        pat(r"\bAIza[0-9A-Za-z_\-]{35}", 0),
+        pat(r"\bAIza[0-9A-Za-z_\-]{35}", 0, &["aiza"]),
         // npm and Hugging Face tokens.
-        pat(r"\bnpm_[A-Za-z0-9]{36}\b", 0),
-        pat(r"\bhf_[A-Za-z0-9]{30,}\b", 0),
+        pat(r"\bnpm_[A-Za-z0-9]{36}\b", 0, &["npm_"]),
+        pat(r"\bhf_[A-Za-z0-9]{30,}\b", 0, &["hf_"]),
         // JSON Web Tokens.
         pat(
             r"\beyJ[A-Za-z0-9_\-]{5,}\.eyJ[A-Za-z0-9_\-]{5,}\.[A-Za-z0-9_\-]{10,}",
             0,
+            &["eyj"],
         ),
         // Authorization headers: everything after the optional scheme up to the end of the value.
         pat(
             r#"(?i)\b(?:proxy-)?authorization\s*:\s*(?:(?:bearer|basic|token|digest|bot)\s+)?([^\s"'\\]+(?:[ \t]+[^\s"'\\]+)*)"#,
             1,
+            &["authorization"],
         ),
         // Other credential headers.
         pat(
             r#"(?i)\b(?:x-api-key|api-key|x-auth-token|cookie|private-token)\s*:\s*([^\s"'\\]+)"#,
             1,
+            &["x-api-key|api-key|x-auth-token|cookie|private-token"],
         ),
         // Passwords in URLs: scheme://user:password@host.
-        pat(r"\b[A-Za-z][A-Za-z0-9+.\-]*://[^/\s:@]*:([^@\s/]+)@", 1),
+        pat(
+            r"\b[A-Za-z][A-Za-z0-9+.\-]*://[^/\s:@]*:([^@\s/]+)@",
+            1,
+            &["://", "@"],
+        ),
         // --password=x, --token x, --api-key=x, --client-secret x …
         pat(
             r#"(?i)(?:^|\s)--?(?:password|passwd|pass|token|auth-token|access-token|api-key|apikey|secret|client-secret)(?:=|\s+)("[^"]*"|'[^']*'|[^\s"']+)"#,
             1,
+            &["-pass|-token|-auth|-access|-api|-secret|-client"],
         ),
         // mysql-style -p<password> (attached value) for the tools that use it.
         pat(
             r"(?i)\b(?:mysql|mysqldump|mysqladmin|mariadb|mariadb-dump|mysqlimport)\b[^\n|;&]*?\s-p([^\s]+)",
             1,
+            &["mysql|mariadb"],
         ),
         // NAME=value assignments whose name says secret (env prefixes, .env lines, export).
         pat(
             r#"(?i)\b[A-Z0-9_]*(?:PASSWORD|PASSWD|SECRET|TOKEN|API_?KEY|ACCESS_KEY|PRIVATE_KEY|CREDENTIALS?)[A-Z0-9_]*\s*=\s*("[^"]*"|'[^']*'|[^\s;&|"']+)"#,
             1,
+            &[
+                "password|passwd|secret|token|api_key|apikey|access_key|private_key|credential",
+                "=",
+            ],
         ),
     ]
 }
@@ -134,69 +172,20 @@ fn is_marker(s: &str) -> bool {
     s.len() == 19 && s.starts_with("[REDACTED:") && s.ends_with(']')
 }
 
-/// Lowercase fragments at least one of which every pattern above needs to match. Most strings
-/// (paths, ordinary commands) hold none, and then no regex is compiled or run: compiling the
-/// set costs a short-lived hook process several milliseconds.
-const NEEDLES: &[&str] = &[
-    "-----begin",
-    "sk-",
-    "sk_",
-    "rk_",
-    "akia",
-    "asia",
-    "abia",
-    "acca",
-    "aws",
-    "ghp_",
-    "gho_",
-    "ghu_",
-    "ghs_",
-    "ghr_",
-    "github_pat_",
-    "glpat-",
-    "xox",
-    "hooks.slack.com",
-    "aiza",
-    "npm_",
-    "hf_",
-    "eyj",
-    "authorization",
-    "api-key",
-    "api_key",
-    "apikey",
-    "auth-token",
-    "cookie",
-    "private-token",
-    "pass",
-    "token",
-    "secret",
-    "access_key",
-    "private_key",
-    "credential",
-    "mysql",
-    "mariadb",
-];
-
-/// True when `input` may hold a secret some pattern recognises.
-fn may_hold_secret(input: &str) -> bool {
-    let lower = input.to_ascii_lowercase();
-    NEEDLES.iter().any(|n| lower.contains(n)) || (lower.contains("://") && lower.contains('@'))
-}
-
 /// Redacts secrets in one string. Returns the input unchanged when nothing matched.
 pub fn redact_str(input: &str) -> String {
-    if !may_hold_secret(input) {
-        return input.to_string();
-    }
-    let (pats, set) = &*PATTERNS;
-    let hits = set.matches(input);
+    let lower = input.to_ascii_lowercase();
     let mut s = input.to_string();
-    for p in hits.iter().map(|i| &pats[i]) {
-        if !p.re.is_match(&s) {
+    for (p, compiled) in PATTERNS.iter() {
+        if !p.wanted(&lower) {
             continue;
         }
-        s =
-            p.re.replace_all(&s, |c: &Captures<'_>| {
+        let re = compiled.get_or_init(|| Regex::new(p.re).expect("redaction pattern compiles"));
+        if !re.is_match(&s) {
+            continue;
+        }
+        s = re
+            .replace_all(&s, |c: &Captures<'_>| {
                 let whole = c.get(0).expect("group 0 always matches");
                 let Some(secret) = c.get(p.group) else {
                     return whole.as_str().to_string();
@@ -257,11 +246,15 @@ mod tests {
     }
 
     #[test]
-    fn prefilter_skips_plain_text_only() {
-        assert!(!may_hold_secret("git status && npm test -- --watch"));
-        assert!(!may_hold_secret("/home/dev/app/src/index.ts"));
-        assert!(may_hold_secret("curl https://u:pw@host/x"));
-        assert!(may_hold_secret("MY_PASSWORD=x"));
+    fn plain_text_needs_no_pattern() {
+        let text = "git status && npm test -- --watch; reading secret files is denied";
+        let lower = text.to_ascii_lowercase();
+        let wanted: Vec<&str> = sources()
+            .iter()
+            .filter(|p| p.wanted(&lower))
+            .map(|p| p.re)
+            .collect();
+        assert!(wanted.is_empty(), "{wanted:?}");
     }
 
     #[test]

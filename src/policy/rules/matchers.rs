@@ -280,13 +280,19 @@ fn literal_root(glob: &str) -> PathBuf {
 /// A glob over free text (URLs, MCP names and argument values): `*` matches anything.
 #[derive(Debug, Clone)]
 pub struct TextGlob {
-    matcher: GlobMatcher,
+    /// `None` for a plain word, compared without a regex (compiling one per word costs a hook
+    /// process measurable time).
+    matcher: Option<GlobMatcher>,
+    text: String,
 }
 
 impl TextGlob {
-    /// True when `s` matches.
+    /// True when `s` matches (case-insensitive).
     pub fn is_match(&self, s: &str) -> bool {
-        self.matcher.is_match(s)
+        match &self.matcher {
+            Some(m) => m.is_match(s),
+            None => s.eq_ignore_ascii_case(&self.text),
+        }
     }
 }
 
@@ -294,12 +300,21 @@ impl Scalar for TextGlob {
     const WHAT: &'static str = "a glob";
 
     fn parse(text: &str) -> Result<Self, String> {
+        if !text.contains(['*', '?', '[', '{', '\\']) {
+            return Ok(TextGlob {
+                matcher: None,
+                text: text.to_string(),
+            });
+        }
         let matcher = GlobBuilder::new(text)
             .case_insensitive(true)
             .build()
             .map_err(|e| format!("`{text}`: {}", e.kind()))?
             .compile_matcher();
-        Ok(TextGlob { matcher })
+        Ok(TextGlob {
+            matcher: Some(matcher),
+            text: text.to_string(),
+        })
     }
 }
 

@@ -191,9 +191,10 @@ impl Policy {
         let mut seen: BTreeMap<&str, usize> = BTreeMap::new();
         for (i, r) in raw.rules.iter().enumerate() {
             let nth = seen.entry(r.id.as_str()).or_insert(0);
-            let line = error::rule_line(text, &r.id, *nth);
+            let occurrence = *nth;
             *nth += 1;
             let mut problem = |field: &str, message: String| {
+                let line = error::rule_line(text, &r.id, occurrence);
                 let at = line.map(|l| error::field_line(text, l, field));
                 problems.push(Problem {
                     line: at,

@@ -232,6 +232,20 @@ impl Args<'_> {
         })
     }
 
+    /// The destination of `cp`/`mv`-style commands: `-t DIR`, else the last of several
+    /// operands (removed from `operands`, which are then the sources).
+    pub(super) fn destination(&self, operands: &mut Vec<&Word>) -> Option<Word> {
+        match self.value(&["-t", "--target-directory"]) {
+            Some(d) => Some(Word {
+                text: d.to_string(),
+                glob: false,
+                dynamic: false,
+            }),
+            None if operands.len() > 1 => operands.pop().cloned(),
+            None => None,
+        }
+    }
+
     /// The value of an option given as `-x=v`, `--name=v` or `-x v` (when declared).
     pub(super) fn value(&self, names: &[&str]) -> Option<&str> {
         self.opts.iter().find_map(|o| {

@@ -147,15 +147,7 @@ impl Classifier<'_> {
     pub(super) fn mv(&mut self, cmd: &Command, cwd: &Path, span: &str) {
         let a = Args::parse(&cmd.argv, &["-t", "-S"]);
         let mut operands = a.operands.clone();
-        let dest = match a.value(&["-t", "--target-directory"]) {
-            Some(d) => Some(Word {
-                text: d.to_string(),
-                glob: false,
-                dynamic: false,
-            }),
-            None if operands.len() > 1 => operands.pop().cloned(),
-            None => None,
-        };
+        let dest = a.destination(&mut operands);
         let into_void = dest.as_ref().is_some_and(|d| d.text == "/dev/null");
         for w in operands {
             for p in self.word_paths(w, Action::FileDelete, cwd, span) {
@@ -186,15 +178,7 @@ impl Classifier<'_> {
                 span,
             );
         }
-        let dest = match a.value(&["-t", "--target-directory"]) {
-            Some(d) => Some(Word {
-                text: d.to_string(),
-                glob: false,
-                dynamic: false,
-            }),
-            None if operands.len() > 1 => operands.pop().cloned(),
-            None => None,
-        };
+        let dest = a.destination(&mut operands);
         for w in operands.into_iter().filter(|w| !remote(w)) {
             for p in self.word_paths(w, Action::FileRead, cwd, span) {
                 if places::holds_secrets(&p, self.env) && p.is_dir() {

@@ -44,6 +44,19 @@ impl Policy {
             })
             .map(describe_target)
             .collect();
+        for rule in &self.rules {
+            if let Some(evidence) = rule.matches(call, cls) {
+                hits.push(Hit {
+                    id: rule.id.clone(),
+                    effect: rule.effect,
+                    reason: rule.reason.clone(),
+                    instead: rule.instead.clone(),
+                    evidence,
+                });
+            }
+        }
+        // Protected paths come after the policy's own rules, which name the behaviour more
+        // precisely (`rm -rf /` is system destruction before it is a write to the guard).
         if !protected.is_empty() {
             hits.push(Hit {
                 id: "protect".into(),
@@ -58,17 +71,6 @@ impl Policy {
                 ),
                 evidence: protected,
             });
-        }
-        for rule in &self.rules {
-            if let Some(evidence) = rule.matches(call, cls) {
-                hits.push(Hit {
-                    id: rule.id.clone(),
-                    effect: rule.effect,
-                    reason: rule.reason.clone(),
-                    instead: rule.instead.clone(),
-                    evidence,
-                });
-            }
         }
         // The ceiling comes last among equal effects: a rule with its own id explains better.
         let risk = cls.risk();

@@ -206,6 +206,23 @@ impl Gateway {
             .map_err(|e| service_error(&up.spec.name, e))
     }
 
+    /// Forwards a request about one resource to the upstream that offers it.
+    async fn forward_for_uri(
+        &self,
+        uri: &str,
+        req: ClientRequest,
+        ctx: &RequestContext<RoleServer>,
+    ) -> Result<ServerResult, McpError> {
+        let s = self.session(ctx).await?.clone();
+        let Some(up) = self.upstream_for_uri(&s, uri) else {
+            return Err(McpError::resource_not_found(
+                format!("no server offers {uri}"),
+                None,
+            ));
+        };
+        self.forward(&up, req, ctx).await
+    }
+
     fn upstream_for_uri(&self, s: &Session, uri: &str) -> Option<Arc<Upstream>> {
         if let Some(up) = self.single(s) {
             return Some(up);
@@ -687,20 +704,9 @@ impl ServerHandler for Gateway {
         request: SubscribeRequestParams,
         ctx: RequestContext<RoleServer>,
     ) -> Result<(), McpError> {
-        let s = self.session(&ctx).await?.clone();
-        let Some(up) = self.upstream_for_uri(&s, &request.uri) else {
-            return Err(McpError::resource_not_found(
-                format!("no server offers {}", request.uri),
-                None,
-            ));
-        };
-        self.forward(
-            &up,
-            ClientRequest::SubscribeRequest(SubscribeRequest::new(request)),
-            &ctx,
-        )
-        .await
-        .map(|_| ())
+        let uri = request.uri.clone();
+        let req = ClientRequest::SubscribeRequest(SubscribeRequest::new(request));
+        self.forward_for_uri(&uri, req, &ctx).await.map(|_| ())
     }
 
     async fn unsubscribe(
@@ -708,20 +714,9 @@ impl ServerHandler for Gateway {
         request: UnsubscribeRequestParams,
         ctx: RequestContext<RoleServer>,
     ) -> Result<(), McpError> {
-        let s = self.session(&ctx).await?.clone();
-        let Some(up) = self.upstream_for_uri(&s, &request.uri) else {
-            return Err(McpError::resource_not_found(
-                format!("no server offers {}", request.uri),
-                None,
-            ));
-        };
-        self.forward(
-            &up,
-            ClientRequest::UnsubscribeRequest(UnsubscribeRequest::new(request)),
-            &ctx,
-        )
-        .await
-        .map(|_| ())
+        let uri = request.uri.clone();
+        let req = ClientRequest::UnsubscribeRequest(UnsubscribeRequest::new(request));
+        self.forward_for_uri(&uri, req, &ctx).await.map(|_| ())
     }
 
     async fn complete(

@@ -79,6 +79,22 @@ impl Classifier<'_> {
         }
     }
 
+    /// Reads `w` as a whole tree (`cp -r`, `rsync`, `tar`, `zip`): a folder that holds
+    /// credentials is a secret read.
+    fn read_tree(&mut self, w: &Word, verb: &str, cwd: &Path, span: &str) {
+        for p in self.word_paths(w, Action::FileRead, cwd, span) {
+            if places::holds_secrets(&p, self.env) && p.is_dir() {
+                self.finding(
+                    "secrets.read",
+                    Risk::High,
+                    &[Flag::SecretRead, Flag::SensitivePath],
+                    format!("{} holds credentials; {verb} it exposes them", p.display()),
+                    span,
+                );
+            }
+        }
+    }
+
     /// `find` itself only lists; `-delete` and `-exec` arrive from the shell analysis as
     /// separate (synthetic) commands.
     pub(super) fn find(&mut self, cmd: &Command, cwd: &Path, span: &str) {
@@ -180,17 +196,7 @@ impl Classifier<'_> {
         }
         let dest = a.destination(&mut operands);
         for w in operands.into_iter().filter(|w| !remote(w)) {
-            for p in self.word_paths(w, Action::FileRead, cwd, span) {
-                if places::holds_secrets(&p, self.env) && p.is_dir() {
-                    self.finding(
-                        "secrets.read",
-                        Risk::High,
-                        &[Flag::SecretRead, Flag::SensitivePath],
-                        format!("{} holds credentials; copying it exposes them", p.display()),
-                        span,
-                    );
-                }
-            }
+            self.read_tree(w, "copying", cwd, span);
         }
         if let Some(d) = dest.filter(|d| !remote(d)) {
             for p in self.word_paths(&d, Action::FileWrite, cwd, span) {
@@ -341,20 +347,7 @@ impl Classifier<'_> {
             return;
         }
         for w in operands {
-            for p in self.word_paths(w, Action::FileRead, cwd, span) {
-                if places::holds_secrets(&p, self.env) && p.is_dir() {
-                    self.finding(
-                        "secrets.read",
-                        Risk::High,
-                        &[Flag::SecretRead, Flag::SensitivePath],
-                        format!(
-                            "{} holds credentials; archiving it exposes them",
-                            p.display()
-                        ),
-                        span,
-                    );
-                }
-            }
+            self.read_tree(w, "archiving", cwd, span);
         }
     }
 }

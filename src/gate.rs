@@ -9,7 +9,7 @@ use anyhow::Result;
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 /// A ready Gate: a loaded policy and an open ledger.
 #[derive(Debug)]
@@ -23,13 +23,7 @@ impl Gate {
     /// Loads the policy (`spec` as for `--policy`) and opens the ledger under `home`.
     /// `project` is the project root (Claude Code's `CLAUDE_PROJECT_DIR`, or the cwd).
     pub fn open(home: &Home, spec: Option<&str>, project: &Path) -> Result<Gate> {
-        let env = Env {
-            home: crate::home::home_dir()
-                .map(|h| crate::policy::paths::physical(&h))
-                .unwrap_or_else(|| PathBuf::from("/")),
-            patchwork_home: crate::policy::paths::physical(&absolute(home.root())),
-            project: crate::policy::paths::physical(&absolute(project)),
-        };
+        let env = Env::new(home.root(), project);
         home.ensure()?;
         let policy = Policy::load(spec, &env)?;
         let ledger = Ledger::open(&home.ledger_dir())?;
@@ -101,16 +95,6 @@ impl Gate {
     pub fn env(&self) -> &Env {
         &self.env
     }
-}
-
-/// `path` made absolute against the current directory.
-fn absolute(path: &Path) -> PathBuf {
-    if path.is_absolute() {
-        return path.to_path_buf();
-    }
-    std::env::current_dir()
-        .map(|d| d.join(path))
-        .unwrap_or_else(|_| path.to_path_buf())
 }
 
 /// The ledger record of one decision. The raw input is kept only as a SHA-256 commitment;

@@ -108,11 +108,7 @@ fn ensure_policy(ctx: &Ctx, install: &Install, strict: bool) -> Result<String> {
             false => format!("{}: kept the existing policy", file.display()),
         });
     };
-    let env = Env {
-        home: paths::physical(&crate::home::home_dir().unwrap_or_else(|| "/".into())),
-        patchwork_home: paths::physical(&install.home),
-        project: paths::physical(project),
-    };
+    let env = Env::new(&install.home, project);
     if wrote {
         trust::trust(&file, &env)?;
         return Ok(format!(

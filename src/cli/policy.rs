@@ -69,17 +69,12 @@ pub fn run(ctx: &Ctx, cmd: PolicyCommand) -> Result<i32> {
 
 /// The paths policies and the classifier resolve against, as the Gate sees them.
 fn env(ctx: &Ctx) -> Result<Env> {
-    let cwd = std::env::current_dir().context("cannot read the current folder")?;
     let project = std::env::var_os("CLAUDE_PROJECT_DIR")
         .filter(|p| !p.is_empty())
         .map(PathBuf::from)
-        .unwrap_or_else(|| cwd.clone());
-    let home = crate::home::home_dir().unwrap_or_else(|| PathBuf::from("/"));
-    Ok(Env {
-        home: paths::physical(&home),
-        patchwork_home: paths::physical(&cwd.join(ctx.home.root())),
-        project: paths::physical(&cwd.join(project)),
-    })
+        .map_or_else(std::env::current_dir, Ok)
+        .context("cannot read the current folder")?;
+    Ok(Env::new(ctx.home.root(), &project))
 }
 
 fn init(ctx: &Ctx, a: &PolicyInitArgs) -> Result<i32> {

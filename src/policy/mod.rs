@@ -11,7 +11,7 @@ pub mod shell;
 pub use classify::classify;
 pub use rules::{Mode, Policy};
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// The places that give paths their meaning: the user's home, the gateway's home and the
 /// project. Shared by classification and policy globs (`~`, `${PATCHWORK_HOME}`, `${PROJECT}`).
@@ -23,4 +23,18 @@ pub struct Env {
     pub patchwork_home: PathBuf,
     /// The project root (`$CLAUDE_PROJECT_DIR`, else the call's cwd).
     pub project: PathBuf,
+}
+
+impl Env {
+    /// The physical paths for a gateway home and a project: `$HOME`, the gateway's home and the
+    /// project, made absolute against the current folder with symlinks resolved.
+    pub fn new(patchwork_home: &Path, project: &Path) -> Env {
+        let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/"));
+        let home = crate::home::home_dir().unwrap_or_else(|| PathBuf::from("/"));
+        Env {
+            home: paths::physical(&cwd.join(home)),
+            patchwork_home: paths::physical(&cwd.join(patchwork_home)),
+            project: paths::physical(&cwd.join(project)),
+        }
+    }
 }

@@ -1,11 +1,13 @@
 //! In-process Gate benchmark: classify + evaluate (`Gate::judge`) for typical tool calls, and
-//! the full `Gate::decide` with its synced ledger append. Prints p50/p99 per call kind.
+//! the full `Gate::decide` with its synced ledger append, and loading each built-in policy (what
+//! every hook process pays once). Prints p50/p99 per call kind.
 //!
 //! Run: `cargo bench --bench gate`
 
 use patchwork_gateway::call::{Door, ToolCall};
 use patchwork_gateway::gate::Gate;
 use patchwork_gateway::home::Home;
+use patchwork_gateway::policy::{Env, Policy};
 use serde_json::json;
 use std::time::{Duration, Instant};
 
@@ -74,6 +76,18 @@ fn main() {
             })
             .collect();
         report(name, samples);
+    }
+    println!("policy load (parse + compile, once per hook process):");
+    let env = Env::new(home.root(), &project);
+    for profile in ["strict", "standard", "audit"] {
+        let samples = (0..300)
+            .map(|_| {
+                let t = Instant::now();
+                std::hint::black_box(Policy::load(Some(profile), &env).expect("profile loads"));
+                t.elapsed()
+            })
+            .collect();
+        report(profile, samples);
     }
     println!("decide (judge + synced ledger append):");
     for (name, tool, input) in calls.iter().take(3) {

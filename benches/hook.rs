@@ -2,7 +2,8 @@
 //! answer — including the synced ledger write. Prints p50/p99 per payload and the peak RSS of
 //! the hook processes. Run: `cargo bench --bench hook` (optional argument: iterations).
 //! `HOOK_BENCH_TMP=/dev/shm` puts the ledger on tmpfs, separating the door's own cost from the
-//! disk's fsync latency.
+//! disk's fsync latency. `HOOK_BENCH_BIN=path` measures another build of the binary (to compare
+//! build settings).
 
 use std::io::Write;
 use std::process::{Command, Stdio};
@@ -11,6 +12,7 @@ use std::time::{Duration, Instant};
 const BIN: &str = env!("CARGO_BIN_EXE_patchwork-gateway");
 
 fn main() {
+    let bin = std::env::var("HOOK_BENCH_BIN").unwrap_or_else(|_| BIN.to_string());
     let iterations: usize = std::env::args()
         .skip(1)
         .find_map(|a| a.parse().ok())
@@ -66,17 +68,17 @@ fn main() {
     ];
 
     println!(
-        "hook round trip, {iterations} runs each, release binary, policy strict, ledger in {}",
+        "hook round trip, {iterations} runs each, {bin}, policy strict, ledger in {}",
         dir.path().display()
     );
     for (name, event, payload) in &cases {
         // Warm up (page cache, ledger creation).
         for _ in 0..5 {
-            run(BIN, event, payload, &home, &pw, &project);
+            run(&bin, event, payload, &home, &pw, &project);
         }
         let cpu_before = children_cpu();
         let mut times: Vec<Duration> = (0..iterations)
-            .map(|_| run(BIN, event, payload, &home, &pw, &project))
+            .map(|_| run(&bin, event, payload, &home, &pw, &project))
             .collect();
         let cpu = (children_cpu() - cpu_before) / iterations as u32;
         times.sort();

@@ -99,8 +99,8 @@ fn ensure_policy(ctx: &Ctx, install: &Install, strict: bool) -> Result<String> {
     let name = if strict { "strict" } else { "standard" };
     let wrote = !file.exists();
     if wrote {
-        let (_, text) = profiles::builtin(name).context("built-in profile")?;
-        write_atomic(&file, text.as_bytes())?;
+        let profile = profiles::builtin(name).context("built-in profile")?;
+        write_atomic(&file, profile.yaml.as_bytes())?;
     }
     let Some(project) = &install.project else {
         return Ok(match wrote {

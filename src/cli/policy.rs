@@ -79,7 +79,7 @@ fn env(ctx: &Ctx) -> Result<Env> {
 
 fn init(ctx: &Ctx, a: &PolicyInitArgs) -> Result<i32> {
     let name = if a.strict { "strict" } else { "standard" };
-    let (_, text) = profiles::builtin(name).expect("built-in profile");
+    let text = profiles::builtin(name).expect("built-in profile").yaml;
     let file = if a.project {
         let dir = std::env::current_dir()?.join(".patchwork");
         std::fs::create_dir_all(&dir)

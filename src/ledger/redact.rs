@@ -2,41 +2,91 @@
 //! hashed or written. A secret becomes `[REDACTED:<first 8 hex of SHA-256 of the secret>]`, so two
 //! records naming the same secret can be correlated without revealing it.
 
+use aho_corasick::{AhoCorasick, AhoCorasickKind};
 use regex::{Captures, Regex};
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 use std::sync::{LazyLock, OnceLock};
 
 /// One pattern: its source, the capture group holding the secret (0 = the whole match), and
-/// the lowercase fragments that must all be present (each entry: any of its `|`-separated
-/// alternatives) before the regex is even compiled. Compiling every pattern costs a short-lived
-/// hook process several milliseconds; most strings hold none of the fragments.
+/// the fragments (ASCII case-insensitive) that must all be present (each entry: any of its
+/// `|`-separated alternatives) before the regex is even compiled. Compiling every pattern costs a
+/// short-lived hook process several milliseconds; most strings hold none of the fragments.
 struct Source {
     re: &'static str,
     group: usize,
     needs: &'static [&'static str],
 }
 
-impl Source {
-    /// True when the lowercased text holds every fragment this pattern needs.
-    fn wanted(&self, lower: &str) -> bool {
-        self.needs
-            .iter()
-            .all(|alts| alts.split('|').any(|n| lower.contains(n)))
-    }
-}
-
 fn pat(re: &'static str, group: usize, needs: &'static [&'static str]) -> Source {
     Source { re, group, needs }
 }
 
-/// The patterns, compiled on first use one by one.
-static PATTERNS: LazyLock<Vec<(Source, OnceLock<Regex>)>> = LazyLock::new(|| {
-    sources()
-        .into_iter()
-        .map(|s| (s, OnceLock::new()))
-        .collect()
-});
+/// A pattern ready for use: its fragments as indices into [`Patterns::fragments`], and its regex
+/// once some string first needs it.
+struct Pattern {
+    source: Source,
+    needs: Vec<Vec<usize>>,
+    regex: OnceLock<Regex>,
+}
+
+/// All patterns, and one automaton that finds every fragment of every pattern in a single pass.
+struct Patterns {
+    list: Vec<Pattern>,
+    fragments: AhoCorasick,
+}
+
+impl Patterns {
+    fn new() -> Patterns {
+        let mut words: Vec<&'static str> = Vec::new();
+        let mut index = |w: &'static str| match words.iter().position(|x| *x == w) {
+            Some(i) => i,
+            None => {
+                words.push(w);
+                words.len() - 1
+            }
+        };
+        let list = sources()
+            .into_iter()
+            .map(|source| Pattern {
+                needs: source
+                    .needs
+                    .iter()
+                    .map(|alts| alts.split('|').map(&mut index).collect())
+                    .collect(),
+                source,
+                regex: OnceLock::new(),
+            })
+            .collect();
+        let fragments = AhoCorasick::builder()
+            .ascii_case_insensitive(true)
+            .kind(Some(AhoCorasickKind::ContiguousNFA))
+            .build(&words)
+            .expect("redaction fragments build an automaton");
+        Patterns { list, fragments }
+    }
+
+    /// Which fragments occur in `text`.
+    fn present(&self, text: &str) -> Vec<bool> {
+        let mut seen = vec![false; self.fragments.patterns_len()];
+        for m in self.fragments.find_overlapping_iter(text) {
+            seen[m.pattern().as_usize()] = true;
+        }
+        seen
+    }
+}
+
+impl Pattern {
+    /// True when every fragment group has one alternative in `present`.
+    fn wanted(&self, present: &[bool]) -> bool {
+        self.needs
+            .iter()
+            .all(|alts| alts.iter().any(|&i| present[i]))
+    }
+}
+
+/// The patterns, each regex compiled on first use.
+static PATTERNS: LazyLock<Patterns> = LazyLock::new(Patterns::new);
 
 /// Secret patterns, most specific first. Whole-match patterns are provider token formats; the
 /// others keep their context (`--password=`, `Authorization: Bearer `) and redact only the value.
@@ -174,20 +224,27 @@ fn is_marker(s: &str) -> bool {
 
 /// Redacts secrets in one string. Returns the input unchanged when nothing matched.
 pub fn redact_str(input: &str) -> String {
-    let lower = input.to_ascii_lowercase();
+    let patterns = &*PATTERNS;
+    let present = patterns.present(input);
+    if !present.contains(&true) {
+        return input.to_string();
+    }
     let mut s = input.to_string();
-    for (p, compiled) in PATTERNS.iter() {
-        if !p.wanted(&lower) {
+    for p in &patterns.list {
+        if !p.wanted(&present) {
             continue;
         }
-        let re = compiled.get_or_init(|| Regex::new(p.re).expect("redaction pattern compiles"));
+        let group = p.source.group;
+        let re = p
+            .regex
+            .get_or_init(|| Regex::new(p.source.re).expect("redaction pattern compiles"));
         if !re.is_match(&s) {
             continue;
         }
         s = re
             .replace_all(&s, |c: &Captures<'_>| {
                 let whole = c.get(0).expect("group 0 always matches");
-                let Some(secret) = c.get(p.group) else {
+                let Some(secret) = c.get(group) else {
                     return whole.as_str().to_string();
                 };
                 let text = secret.as_str();
@@ -248,11 +305,12 @@ mod tests {
     #[test]
     fn plain_text_needs_no_pattern() {
         let text = "git status && npm test -- --watch; reading secret files is denied";
-        let lower = text.to_ascii_lowercase();
-        let wanted: Vec<&str> = sources()
+        let present = PATTERNS.present(text);
+        let wanted: Vec<&str> = PATTERNS
+            .list
             .iter()
-            .filter(|p| p.wanted(&lower))
-            .map(|p| p.re)
+            .filter(|p| p.wanted(&present))
+            .map(|p| p.source.re)
             .collect();
         assert!(wanted.is_empty(), "{wanted:?}");
     }

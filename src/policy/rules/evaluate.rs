@@ -250,8 +250,9 @@ impl Rule {
                 let hit: Vec<String> = cls
                     .targets
                     .iter()
-                    .filter(|t| t.kind == TargetKind::Path && paths.is_match(&t.value))
+                    .filter(|t| t.kind == TargetKind::Path)
                     .filter(|t| actions.as_ref().is_none_or(|a| a.contains(&t.action)))
+                    .filter(|t| paths.is_match(&t.value))
                     .map(describe_target)
                     .collect();
                 if hit.is_empty() {

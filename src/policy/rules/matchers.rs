@@ -6,6 +6,7 @@ use crate::call::ToolCall;
 use crate::policy::Env;
 use globset::{Glob, GlobBuilder, GlobMatcher, GlobSet, GlobSetBuilder};
 use std::path::{Component, Path, PathBuf};
+use std::sync::OnceLock;
 
 /// Variables a path glob may use, as `${NAME}`.
 const VARS: [&str; 3] = ["HOME", "PATCHWORK_HOME", "PROJECT"];
@@ -142,26 +143,65 @@ fn below(path: &Path, dir: &Path) -> bool {
     path != dir && path.starts_with(dir)
 }
 
+/// Real globs (not literal paths), checked when the policy loads but compiled into one
+/// [`GlobSet`] only when a path is first matched against them: building the set costs a hook
+/// process more than its whole decision, and most calls never reach most rules' globs.
+#[derive(Debug, Clone)]
+struct LazyGlobs {
+    globs: Vec<Glob>,
+    /// What a set that cannot be built answers: `true` (match) where matching is the safe side.
+    on_failure: bool,
+    set: OnceLock<Option<GlobSet>>,
+}
+
+impl LazyGlobs {
+    fn new(on_failure: bool) -> LazyGlobs {
+        LazyGlobs {
+            globs: Vec::new(),
+            on_failure,
+            set: OnceLock::new(),
+        }
+    }
+
+    fn is_match(&self, path: &str) -> bool {
+        if self.globs.is_empty() {
+            return false;
+        }
+        let set = self.set.get_or_init(|| {
+            let mut b = GlobSetBuilder::new();
+            for g in &self.globs {
+                b.add(g.clone());
+            }
+            b.build()
+                .inspect_err(|e| tracing::error!("a policy glob set cannot be built: {e}"))
+                .ok()
+        });
+        set.as_ref().map_or(self.on_failure, |s| s.is_match(path))
+    }
+}
+
 /// A compiled set of path globs. Literal paths and `literal/**` are compared directly; only
-/// real globs go through a [`GlobSet`] (compiling one costs more than a hook call's budget
-/// can spare for nothing).
+/// real globs go through a [`GlobSet`], built on first use.
 #[derive(Debug, Clone)]
 pub struct PathSet {
     exact: Vec<PathBuf>,
     under: Vec<PathBuf>,
-    globs: Option<GlobSet>,
+    globs: LazyGlobs,
 }
 
 impl PathSet {
-    /// Compiles `patterns` expanded against `places`.
-    pub fn compile(patterns: &[PathPattern], places: &Places) -> Result<PathSet, String> {
+    /// Compiles `patterns` expanded against `places`. `on_failure` is what the set answers if
+    /// its globs cannot be built into a matcher: the restrictive side for the rule using it.
+    pub fn compile(
+        patterns: &[PathPattern],
+        places: &Places,
+        on_failure: bool,
+    ) -> Result<PathSet, String> {
         let mut set = PathSet {
             exact: Vec::new(),
             under: Vec::new(),
-            globs: None,
+            globs: LazyGlobs::new(on_failure),
         };
-        let mut b = GlobSetBuilder::new();
-        let mut any_glob = false;
         for p in patterns {
             for e in places.expand(p) {
                 if is_literal(&e) {
@@ -169,13 +209,10 @@ impl PathSet {
                 } else if let Some(dir) = e.strip_suffix("/**").filter(|d| is_literal(d)) {
                     set.under.push(PathBuf::from(dir));
                 } else {
-                    b.add(path_glob(&e).map_err(|err| format!("`{}`: {err}", p.0))?);
-                    any_glob = true;
+                    let glob = path_glob(&e).map_err(|err| format!("`{}`: {err}", p.0))?;
+                    set.globs.globs.push(glob);
                 }
             }
-        }
-        if any_glob {
-            set.globs = Some(b.build().map_err(|e| e.to_string())?);
         }
         Ok(set)
     }
@@ -185,7 +222,7 @@ impl PathSet {
         let p = Path::new(path);
         self.exact.iter().any(|x| x == p)
             || self.under.iter().any(|d| below(p, d))
-            || self.globs.as_ref().is_some_and(|g| g.is_match(path))
+            || self.globs.is_match(path)
     }
 }
 
@@ -196,7 +233,7 @@ pub struct ProtectSet {
     /// Each literal path, with everything under it.
     literal: Vec<PathBuf>,
     /// Each real glob and everything under it.
-    globs: Option<GlobSet>,
+    globs: LazyGlobs,
     /// The literal folder part of each glob: deleting one of its ancestors removes it too.
     roots: Vec<PathBuf>,
     /// The project folder (and its resolved form): writing the project root itself is not an
@@ -211,8 +248,7 @@ impl ProtectSet {
         extra: &[PathBuf],
         places: &Places,
     ) -> Result<Self, String> {
-        let mut b = GlobSetBuilder::new();
-        let mut any_glob = false;
+        let mut globs = LazyGlobs::new(true);
         let mut literal = Vec::new();
         let mut roots = Vec::new();
         let mut expanded: Vec<String> = patterns.iter().flat_map(|p| places.expand(p)).collect();
@@ -224,17 +260,11 @@ impl ProtectSet {
                 literal.push(PathBuf::from(base));
                 continue;
             }
-            b.add(path_glob(&e)?);
+            globs.globs.push(path_glob(&e)?);
             if !e.ends_with("/**") {
-                b.add(path_glob(&format!("{e}/**"))?);
+                globs.globs.push(path_glob(&format!("{e}/**"))?);
             }
-            any_glob = true;
         }
-        let globs = if any_glob {
-            Some(b.build().map_err(|e| e.to_string())?)
-        } else {
-            None
-        };
         let project = places.0.iter().map(|e| e.project.clone()).collect();
         Ok(ProtectSet {
             literal,
@@ -247,9 +277,7 @@ impl ProtectSet {
     /// True when writing (`delete` = deleting or moving away) `path` touches a protected path.
     pub fn hits(&self, path: &str, delete: bool) -> bool {
         let target = Path::new(path);
-        if self.literal.iter().any(|l| target.starts_with(l))
-            || self.globs.as_ref().is_some_and(|g| g.is_match(path))
-        {
+        if self.literal.iter().any(|l| target.starts_with(l)) || self.globs.is_match(path) {
             return true;
         }
         if !delete && self.project.iter().any(|p| p.starts_with(target)) {

@@ -146,9 +146,10 @@ impl Policy {
         }
     }
 
-    /// A built-in profile with its globs expanded against `env`.
+    /// A built-in profile with its globs expanded against `env`. It is read from the JSON form
+    /// made at build time, with the hash of its YAML computed then too.
     pub fn builtin_for(name: &str, env: &Env) -> Result<Policy, PolicyError> {
-        let (name, text) = profiles::builtin(name).ok_or_else(|| PolicyError {
+        let profile = profiles::builtin(name).ok_or_else(|| PolicyError {
             file: format!("builtin:{name}"),
             problems: vec![Problem {
                 line: None,
@@ -156,7 +157,16 @@ impl Policy {
                 message: format!("no such profile; known: {}", profiles::NAMES.join(", ")),
             }],
         })?;
-        Self::parse(text, Source::Builtin(name), env)
+        let source = Source::Builtin(profile.name);
+        let raw = serde_json::from_str(profile.json).map_err(|e| PolicyError {
+            file: source.to_string(),
+            problems: vec![Problem {
+                line: None,
+                field: "profile".into(),
+                message: format!("the built-in profile does not load: {e}"),
+            }],
+        })?;
+        Self::compile(raw, profile.yaml, profile.hash.to_string(), source, env)
     }
 
     /// Reads and validates a policy file.
@@ -168,13 +178,28 @@ impl Policy {
 
     /// Parses and validates policy text; globs are expanded against `env`.
     pub fn parse(text: &str, source: Source, env: &Env) -> Result<Policy, PolicyError> {
+        let raw: schema::RawPolicy = serde_yaml_ng::from_str(text).map_err(|e| PolicyError {
+            file: source.to_string(),
+            problems: vec![Problem::from_yaml(&e)],
+        })?;
+        let hash = format!("sha256:{}", hex::encode(Sha256::digest(text.as_bytes())));
+        Self::compile(raw, text, hash, source, env)
+    }
+
+    /// Validates a parsed policy and compiles its matchers; `text` is the YAML it came from
+    /// (for line numbers in errors) and `hash` that text's hash.
+    fn compile(
+        raw: schema::RawPolicy,
+        text: &str,
+        hash: String,
+        source: Source,
+        env: &Env,
+    ) -> Result<Policy, PolicyError> {
         let file = source.to_string();
         let fail = |problems: Vec<Problem>| PolicyError {
             file: file.clone(),
             problems,
         };
-        let raw: schema::RawPolicy =
-            serde_yaml_ng::from_str(text).map_err(|e| fail(vec![Problem::from_yaml(&e)]))?;
         let places = Places::of(env);
         let mut problems = Vec::new();
         if raw.name.trim().is_empty() {
@@ -269,7 +294,7 @@ impl Policy {
             protect,
             protected: protect_patterns.into_iter().map(|p| p.0).collect(),
             source,
-            hash: format!("sha256:{}", hex::encode(Sha256::digest(text.as_bytes()))),
+            hash,
             text: text.to_string(),
         })
     }
@@ -361,7 +386,8 @@ fn check_id(id: &str) -> Result<(), String> {
 
 fn compile_rule(r: &schema::RawRule, places: &Places) -> Result<Rule, String> {
     let paths = match &r.paths {
-        Some(p) => Some(PathSet::compile(&p.0, places)?),
+        // A set that cannot be built matches for restrictive rules and not for allow rules.
+        Some(p) => Some(PathSet::compile(&p.0, places, r.effect != Effect::Allow)?),
         None => None,
     };
     Ok(Rule {

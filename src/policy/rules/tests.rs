@@ -84,7 +84,7 @@ fn builtin_profiles_load_by_name() {
         let p = Policy::load(Some(name), &env()).unwrap();
         assert_eq!(p.name, name);
         assert_eq!(p.source(), &Source::Builtin(name));
-        let text = profiles::builtin(name).unwrap().1;
+        let text = profiles::builtin(name).unwrap().yaml;
         assert_eq!(
             p.hash(),
             format!("sha256:{}", hex::encode(Sha256::digest(text.as_bytes())))
@@ -101,6 +101,20 @@ fn builtin_profiles_load_by_name() {
     let audit = Policy::load(Some("audit"), &env()).unwrap();
     assert_eq!(audit.mode, Mode::Audit);
     assert_eq!(audit.on_error(), Effect::Allow);
+}
+
+#[test]
+fn builtin_profiles_load_the_same_from_json_as_from_their_yaml() {
+    for name in profiles::NAMES {
+        let profile = profiles::builtin(name).unwrap();
+        let from_json = Policy::builtin_for(name, &env()).unwrap();
+        let from_yaml = Policy::parse(profile.yaml, Source::Builtin(profile.name), &env()).unwrap();
+        assert_eq!(format!("{from_json:?}"), format!("{from_yaml:?}"), "{name}");
+        let raw_json: super::schema::RawPolicy = serde_json::from_str(profile.json).unwrap();
+        let raw_yaml: super::schema::RawPolicy = serde_yaml_ng::from_str(profile.yaml).unwrap();
+        assert_eq!(format!("{raw_json:?}"), format!("{raw_yaml:?}"), "{name}");
+        assert!(from_json.rules().len() > 2, "{name} has its rules");
+    }
 }
 
 #[test]

@@ -301,3 +301,25 @@ fn test_runs_a_case_file_and_reports_misses() {
     assert!(out.contains("BAD  cases.jsonl:5:"), "{out}");
     assert!(out.ends_with("3 passed, 2 failed\n"), "{out}");
 }
+
+#[test]
+fn a_reader_closing_the_pipe_ends_the_command_quietly() {
+    use std::os::unix::process::ExitStatusExt;
+    use std::process::Stdio;
+    let sb = Sandbox::new();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_patchwork-gateway"))
+        .args(["--policy", "strict", "policy", "show"])
+        .current_dir(&sb.project)
+        .env("HOME", &sb.home)
+        .env("PATCHWORK_HOME", &sb.patchwork_home)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Close the reading end before the command writes, as `| head -0` would.
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(out.status.signal(), Some(libc::SIGPIPE), "{:?}", out.status);
+}

@@ -1,5 +1,6 @@
 //! Command-line interface: clap definitions and dispatch. One file per command (group).
 
+mod deferred;
 mod demo;
 mod health;
 mod hook;
@@ -13,6 +14,7 @@ mod wrap;
 
 use crate::home::Home;
 use clap::{Parser, Subcommand};
+use deferred::Deferred;
 use std::path::PathBuf;
 
 /// Everything a command needs from the global options.
@@ -47,46 +49,53 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// MCP server (stdio or Streamable HTTP): builtin file and shell tools plus configured upstreams.
-    Serve(serve::ServeArgs),
+    Serve(Deferred<serve::ServeArgs>),
     /// Guard one upstream MCP server transparently.
-    Wrap(wrap::WrapArgs),
+    Wrap(Deferred<wrap::WrapArgs>),
     /// Claude Code hook entry point: reads the event payload on stdin.
-    Hook(hook::HookArgs),
+    Hook(Deferred<hook::HookArgs>),
     /// Install hooks and MCP registration for an agent.
-    Init(install::InitArgs),
+    Init(Deferred<install::InitArgs>),
     /// Remove exactly what `init` added.
-    Uninstall(install::UninstallArgs),
+    Uninstall(Deferred<install::UninstallArgs>),
     /// Manage and debug policies.
     #[command(subcommand)]
-    Policy(policy::PolicyCommand),
+    Policy(Deferred<policy::PolicyCommand>),
     /// Query the ledger.
-    Log(ledger::LogArgs),
+    Log(Deferred<ledger::LogArgs>),
     /// Step-by-step timeline of a session.
-    Replay(views::ReplayArgs),
+    Replay(Deferred<views::ReplayArgs>),
     /// Compliance report with gap analysis.
-    Report(views::ReportArgs),
+    Report(Deferred<views::ReportArgs>),
     /// HMAC-seal the ledger tip.
-    Seal(ledger::SealArgs),
+    Seal(Deferred<ledger::SealArgs>),
     /// Verify the ledger's hash chain and seals (non-zero exit on tampering).
-    Verify(ledger::VerifyArgs),
+    Verify(Deferred<ledger::VerifyArgs>),
     /// Export ledger events for other tools.
-    Export(views::ExportArgs),
+    Export(Deferred<views::ExportArgs>),
     /// Local web dashboard on 127.0.0.1.
-    Dashboard(views::DashboardArgs),
+    Dashboard(Deferred<views::DashboardArgs>),
     /// Check and repair the hook installation.
-    Watchdog(watchdog::WatchdogArgs),
+    Watchdog(Deferred<watchdog::WatchdogArgs>),
     /// Health checks, each with its fix.
-    Doctor(health::DoctorArgs),
+    Doctor(Deferred<health::DoctorArgs>),
     /// What is enforced right now.
-    Status(health::StatusArgs),
+    Status(Deferred<health::StatusArgs>),
     /// Drive a scripted agent session through the real doors and show the results.
-    Demo(demo::DemoArgs),
+    Demo(Deferred<demo::DemoArgs>),
 }
 
 /// Parses the command line, runs the command and returns the process exit code.
 pub fn main() -> i32 {
     let cli = Cli::parse();
     init_logging();
+    if cli
+        .command
+        .as_ref()
+        .is_some_and(Command::prints_for_a_reader)
+    {
+        stop_quietly_on_closed_pipe();
+    }
     let home = match Home::locate(cli.home.as_deref()) {
         Ok(h) => h,
         Err(e) => {
@@ -100,23 +109,23 @@ pub fn main() -> i32 {
     };
     let result = match cli.command {
         None => serve::run(&ctx, serve::ServeArgs::default()),
-        Some(Command::Serve(a)) => serve::run(&ctx, a),
-        Some(Command::Wrap(a)) => wrap::run(&ctx, a),
-        Some(Command::Hook(a)) => return hook::run(&ctx, a),
-        Some(Command::Init(a)) => install::init(&ctx, a),
-        Some(Command::Uninstall(a)) => install::uninstall(&ctx, a),
-        Some(Command::Policy(c)) => policy::run(&ctx, c),
-        Some(Command::Log(a)) => ledger::log(&ctx, a),
-        Some(Command::Replay(a)) => views::replay(&ctx, a),
-        Some(Command::Report(a)) => views::report(&ctx, a),
-        Some(Command::Seal(a)) => ledger::seal(&ctx, a),
-        Some(Command::Verify(a)) => ledger::verify(&ctx, a),
-        Some(Command::Export(a)) => views::export(&ctx, a),
-        Some(Command::Dashboard(a)) => views::dashboard(&ctx, a),
-        Some(Command::Watchdog(a)) => watchdog::run(&ctx, a),
-        Some(Command::Doctor(a)) => health::doctor(&ctx, a),
-        Some(Command::Status(a)) => health::status(&ctx, a),
-        Some(Command::Demo(a)) => demo::run(&ctx, a),
+        Some(Command::Serve(Deferred(a))) => serve::run(&ctx, a),
+        Some(Command::Wrap(Deferred(a))) => wrap::run(&ctx, a),
+        Some(Command::Hook(Deferred(a))) => return hook::run(&ctx, a),
+        Some(Command::Init(Deferred(a))) => install::init(&ctx, a),
+        Some(Command::Uninstall(Deferred(a))) => install::uninstall(&ctx, a),
+        Some(Command::Policy(Deferred(c))) => policy::run(&ctx, c),
+        Some(Command::Log(Deferred(a))) => ledger::log(&ctx, a),
+        Some(Command::Replay(Deferred(a))) => views::replay(&ctx, a),
+        Some(Command::Report(Deferred(a))) => views::report(&ctx, a),
+        Some(Command::Seal(Deferred(a))) => ledger::seal(&ctx, a),
+        Some(Command::Verify(Deferred(a))) => ledger::verify(&ctx, a),
+        Some(Command::Export(Deferred(a))) => views::export(&ctx, a),
+        Some(Command::Dashboard(Deferred(a))) => views::dashboard(&ctx, a),
+        Some(Command::Watchdog(Deferred(a))) => watchdog::run(&ctx, a),
+        Some(Command::Doctor(Deferred(a))) => health::doctor(&ctx, a),
+        Some(Command::Status(Deferred(a))) => health::status(&ctx, a),
+        Some(Command::Demo(Deferred(a))) => demo::run(&ctx, a),
     };
     match result {
         Ok(code) => code,
@@ -124,6 +133,31 @@ pub fn main() -> i32 {
             eprintln!("patchwork-gateway: {e:#}");
             1
         }
+    }
+}
+
+impl Command {
+    /// Commands whose output is for a person or a pipe (`log | head`), not a protocol peer.
+    fn prints_for_a_reader(&self) -> bool {
+        !matches!(
+            self,
+            Command::Serve(_)
+                | Command::Wrap(_)
+                | Command::Hook(_)
+                | Command::Dashboard(_)
+                | Command::Demo(_)
+        )
+    }
+}
+
+/// Lets a closed stdout end the process as it does for other Unix tools (`log | head`) instead of
+/// failing on the write. Only for commands that print for a reader: the hook and MCP doors handle
+/// a closed pipe themselves, so that nothing they still have to record is lost.
+fn stop_quietly_on_closed_pipe() {
+    // SAFETY: restoring the default disposition of SIGPIPE touches no Rust state; it runs before
+    // any other thread exists.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
 }
 

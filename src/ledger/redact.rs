@@ -2,91 +2,90 @@
 //! hashed or written. A secret becomes `[REDACTED:<first 8 hex of SHA-256 of the secret>]`, so two
 //! records naming the same secret can be correlated without revealing it.
 
-use aho_corasick::{AhoCorasick, AhoCorasickKind};
 use regex::{Captures, Regex};
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 use std::sync::{LazyLock, OnceLock};
 
 /// One pattern: its source, the capture group holding the secret (0 = the whole match), and
-/// the fragments (ASCII case-insensitive) that must all be present (each entry: any of its
-/// `|`-separated alternatives) before the regex is even compiled. Compiling every pattern costs a
-/// short-lived hook process several milliseconds; most strings hold none of the fragments.
+/// the lowercase fragments that must all be present (each entry: any of its `|`-separated
+/// alternatives) before the regex is even compiled. Compiling every pattern costs a short-lived
+/// hook process several milliseconds; most records hold none of the fragments.
 struct Source {
     re: &'static str,
     group: usize,
     needs: &'static [&'static str],
 }
 
+impl Source {
+    /// True when the lowercased text holds every fragment this pattern needs.
+    fn wanted(&self, lower: &str) -> bool {
+        self.needs
+            .iter()
+            .all(|alts| alts.split('|').any(|n| lower.contains(n)))
+    }
+}
+
 fn pat(re: &'static str, group: usize, needs: &'static [&'static str]) -> Source {
     Source { re, group, needs }
 }
 
-/// A pattern ready for use: its fragments as indices into [`Patterns::fragments`], and its regex
-/// once some string first needs it.
-struct Pattern {
-    source: Source,
-    needs: Vec<Vec<usize>>,
-    regex: OnceLock<Regex>,
-}
+/// The patterns, compiled on first use one by one.
+static PATTERNS: LazyLock<Vec<(Source, OnceLock<Regex>)>> = LazyLock::new(|| {
+    sources()
+        .into_iter()
+        .map(|s| (s, OnceLock::new()))
+        .collect()
+});
 
-/// All patterns, and one automaton that finds every fragment of every pattern in a single pass.
-struct Patterns {
-    list: Vec<Pattern>,
-    fragments: AhoCorasick,
-}
+/// The patterns worth trying on some text: those whose fragments all occur in it. Finding them
+/// once for a whole record (instead of per string) keeps redaction cheap when, as usual, the
+/// record holds no secret-looking text at all.
+struct Candidates(Vec<usize>);
 
-impl Patterns {
-    fn new() -> Patterns {
-        let mut words: Vec<&'static str> = Vec::new();
-        let mut index = |w: &'static str| match words.iter().position(|x| *x == w) {
-            Some(i) => i,
-            None => {
-                words.push(w);
-                words.len() - 1
+impl Candidates {
+    /// The candidates for `text`.
+    fn of(text: &str) -> Candidates {
+        let lower = text.to_ascii_lowercase();
+        Candidates(
+            PATTERNS
+                .iter()
+                .enumerate()
+                .filter(|(_, (p, _))| p.wanted(&lower))
+                .map(|(i, _)| i)
+                .collect(),
+        )
+    }
+
+    /// The candidates for every key and string value in `m`, read as one text.
+    fn of_map(m: &Map<String, Value>) -> Candidates {
+        fn collect(v: &Value, out: &mut String) {
+            match v {
+                Value::String(s) => {
+                    out.push_str(s);
+                    out.push('\n');
+                }
+                Value::Array(a) => a.iter().for_each(|x| collect(x, out)),
+                Value::Object(m) => collect_map(m, out),
+                _ => {}
             }
-        };
-        let list = sources()
-            .into_iter()
-            .map(|source| Pattern {
-                needs: source
-                    .needs
-                    .iter()
-                    .map(|alts| alts.split('|').map(&mut index).collect())
-                    .collect(),
-                source,
-                regex: OnceLock::new(),
-            })
-            .collect();
-        let fragments = AhoCorasick::builder()
-            .ascii_case_insensitive(true)
-            .kind(Some(AhoCorasickKind::ContiguousNFA))
-            .build(&words)
-            .expect("redaction fragments build an automaton");
-        Patterns { list, fragments }
-    }
-
-    /// Which fragments occur in `text`.
-    fn present(&self, text: &str) -> Vec<bool> {
-        let mut seen = vec![false; self.fragments.patterns_len()];
-        for m in self.fragments.find_overlapping_iter(text) {
-            seen[m.pattern().as_usize()] = true;
         }
-        seen
+        fn collect_map(m: &Map<String, Value>, out: &mut String) {
+            for (k, x) in m {
+                out.push_str(k);
+                out.push('\n');
+                collect(x, out);
+            }
+        }
+        let mut text = String::new();
+        collect_map(m, &mut text);
+        Candidates::of(&text)
+    }
+
+    fn is_empty(&self) -> bool {
+        self.0.is_empty()
     }
 }
-
-impl Pattern {
-    /// True when every fragment group has one alternative in `present`.
-    fn wanted(&self, present: &[bool]) -> bool {
-        self.needs
-            .iter()
-            .all(|alts| alts.iter().any(|&i| present[i]))
-    }
-}
-
-/// The patterns, each regex compiled on first use.
-static PATTERNS: LazyLock<Patterns> = LazyLock::new(Patterns::new);
 
 /// Secret patterns, most specific first. Whole-match patterns are provider token formats; the
 /// others keep their context (`--password=`, `Authorization: Bearer `) and redact only the value.
@@ -224,27 +223,29 @@ fn is_marker(s: &str) -> bool {
 
 /// Redacts secrets in one string. Returns the input unchanged when nothing matched.
 pub fn redact_str(input: &str) -> String {
-    let patterns = &*PATTERNS;
-    let present = patterns.present(input);
-    if !present.contains(&true) {
+    redact_with(input, &Candidates::of(input))
+}
+
+/// Redacts `input` with the patterns in `candidates` whose fragments occur in it.
+fn redact_with(input: &str, candidates: &Candidates) -> String {
+    if candidates.is_empty() {
         return input.to_string();
     }
+    let lower = input.to_ascii_lowercase();
     let mut s = input.to_string();
-    for p in &patterns.list {
-        if !p.wanted(&present) {
+    for &i in &candidates.0 {
+        let (p, compiled) = &PATTERNS[i];
+        if !p.wanted(&lower) {
             continue;
         }
-        let group = p.source.group;
-        let re = p
-            .regex
-            .get_or_init(|| Regex::new(p.source.re).expect("redaction pattern compiles"));
+        let re = compiled.get_or_init(|| Regex::new(p.re).expect("redaction pattern compiles"));
         if !re.is_match(&s) {
             continue;
         }
         s = re
             .replace_all(&s, |c: &Captures<'_>| {
                 let whole = c.get(0).expect("group 0 always matches");
-                let Some(secret) = c.get(group) else {
+                let Some(secret) = c.get(p.group) else {
                     return whole.as_str().to_string();
                 };
                 let text = secret.as_str();
@@ -263,28 +264,38 @@ pub fn redact_str(input: &str) -> String {
     s
 }
 
-/// Redacts every string in `v`, recursively, including object keys. A string value under a key
+/// Redacts every string in `m`, recursively, including object keys. A string value under a key
 /// that names a secret (`password`, `authorization`, `api_key`, …) is redacted as a whole.
-pub fn redact_value(v: &mut Value) {
+pub fn redact_map(m: &mut Map<String, Value>) {
+    let candidates = Candidates::of_map(m);
+    redact_map_with(m, &candidates);
+}
+
+fn redact_value_with(v: &mut Value, candidates: &Candidates) {
     match v {
-        Value::String(s) => *s = redact_str(s),
-        Value::Array(a) => a.iter_mut().for_each(redact_value),
-        Value::Object(m) => redact_map(m),
+        Value::String(s) if !candidates.is_empty() => *s = redact_with(s, candidates),
+        Value::Array(a) => a.iter_mut().for_each(|x| redact_value_with(x, candidates)),
+        Value::Object(m) => redact_map_with(m, candidates),
         _ => {}
     }
 }
 
-/// [`redact_value`] for an object.
-pub fn redact_map(m: &mut Map<String, Value>) {
+fn redact_map_with(m: &mut Map<String, Value>, candidates: &Candidates) {
+    let redact_secret_value = |k: &str, v: &mut Value, candidates: &Candidates| match v {
+        Value::String(s) if secret_key(k) && !s.is_empty() && !is_marker(s) => *s = marker(s),
+        _ => redact_value_with(v, candidates),
+    };
+    if candidates.is_empty() {
+        // No key can change: redact values in place and keep the map as it is.
+        for (k, v) in m.iter_mut() {
+            redact_secret_value(k, v, candidates);
+        }
+        return;
+    }
     let old = std::mem::take(m);
     for (k, mut v) in old {
-        match &mut v {
-            Value::String(s) if secret_key(&k) && !s.is_empty() && !is_marker(s) => {
-                *s = marker(s);
-            }
-            _ => redact_value(&mut v),
-        }
-        m.insert(redact_str(&k), v);
+        redact_secret_value(&k, &mut v, candidates);
+        m.insert(redact_with(&k, candidates), v);
     }
 }
 
@@ -305,14 +316,7 @@ mod tests {
     #[test]
     fn plain_text_needs_no_pattern() {
         let text = "git status && npm test -- --watch; reading secret files is denied";
-        let present = PATTERNS.present(text);
-        let wanted: Vec<&str> = PATTERNS
-            .list
-            .iter()
-            .filter(|p| p.wanted(&present))
-            .map(|p| p.source.re)
-            .collect();
-        assert!(wanted.is_empty(), "{wanted:?}");
+        assert!(Candidates::of(text).is_empty());
     }
 
     #[test]
@@ -384,13 +388,31 @@ mod tests {
     }
 
     #[test]
+    fn a_secret_deep_in_a_clean_record_is_found_and_the_rest_kept() {
+        let token = format!("ghp_{}", "Ab1".repeat(12));
+        let v = json!({"event": "decision", "input": {"args": ["ls", {"k": [format!("x {token} y")]}]}, "z": 1});
+        let mut m = v.as_object().unwrap().clone();
+        redact_map(&mut m);
+        let text = Value::Object(m.clone()).to_string();
+        assert!(!text.contains(&token), "{text}");
+        assert!(text.contains(&marker(&token)), "{text}");
+        let keys: Vec<&String> = m.keys().collect();
+        assert_eq!(keys, ["event", "input", "z"]);
+        let clean = json!({"event": "decision", "input": {"command": "cargo test"}});
+        let mut c = clean.as_object().unwrap().clone();
+        redact_map(&mut c);
+        assert_eq!(Value::Object(c), clean);
+    }
+
+    #[test]
     fn redaction_is_idempotent_and_recursive() {
-        let mut v = json!({"headers": {"Authorization": "Bearer zzz"}, "list": ["--password=pw1"], "password": "x"});
-        redact_value(&mut v);
-        let once = v.clone();
-        redact_value(&mut v);
-        assert_eq!(v, once);
-        let text = v.to_string();
+        let v = json!({"headers": {"Authorization": "Bearer zzz"}, "list": ["--password=pw1"], "password": "x"});
+        let mut m = v.as_object().unwrap().clone();
+        redact_map(&mut m);
+        let once = m.clone();
+        redact_map(&mut m);
+        assert_eq!(m, once);
+        let text = Value::Object(m).to_string();
         assert!(
             !text.contains("zzz") && !text.contains("pw1") && !text.contains("\"x\""),
             "{text}"

@@ -144,11 +144,13 @@ fn below(path: &Path, dir: &Path) -> bool {
 }
 
 /// Real globs (not literal paths), checked when the policy loads but compiled into one
-/// [`GlobSet`] only when a path is first matched against them: building the set costs a hook
-/// process more than its whole decision, and most calls never reach most rules' globs.
+/// [`GlobSet`] only when a path that could match is first seen: building the set costs a hook
+/// process more than its whole decision, and most paths lie outside every glob's literal folder.
 #[derive(Debug, Clone)]
 struct LazyGlobs {
     globs: Vec<Glob>,
+    /// The literal leading folders of each glob: a path outside all of them cannot match.
+    roots: Vec<PathBuf>,
     /// What a set that cannot be built answers: `true` (match) where matching is the safe side.
     on_failure: bool,
     set: OnceLock<Option<GlobSet>>,
@@ -158,13 +160,21 @@ impl LazyGlobs {
     fn new(on_failure: bool) -> LazyGlobs {
         LazyGlobs {
             globs: Vec::new(),
+            roots: Vec::new(),
             on_failure,
             set: OnceLock::new(),
         }
     }
 
+    /// Adds an expanded glob.
+    fn push(&mut self, glob: &str) -> Result<(), String> {
+        self.globs.push(path_glob(glob)?);
+        self.roots.push(literal_root(glob));
+        Ok(())
+    }
+
     fn is_match(&self, path: &str) -> bool {
-        if self.globs.is_empty() {
+        if !self.roots.iter().any(|r| Path::new(path).starts_with(r)) {
             return false;
         }
         let set = self.set.get_or_init(|| {
@@ -209,8 +219,9 @@ impl PathSet {
                 } else if let Some(dir) = e.strip_suffix("/**").filter(|d| is_literal(d)) {
                     set.under.push(PathBuf::from(dir));
                 } else {
-                    let glob = path_glob(&e).map_err(|err| format!("`{}`: {err}", p.0))?;
-                    set.globs.globs.push(glob);
+                    set.globs
+                        .push(&e)
+                        .map_err(|err| format!("`{}`: {err}", p.0))?;
                 }
             }
         }
@@ -260,9 +271,9 @@ impl ProtectSet {
                 literal.push(PathBuf::from(base));
                 continue;
             }
-            globs.globs.push(path_glob(&e)?);
+            globs.push(&e)?;
             if !e.ends_with("/**") {
-                globs.globs.push(path_glob(&format!("{e}/**"))?);
+                globs.push(&format!("{e}/**"))?;
             }
         }
         let project = places.0.iter().map(|e| e.project.clone()).collect();
@@ -274,18 +285,22 @@ impl ProtectSet {
         })
     }
 
-    /// True when writing (`delete` = deleting or moving away) `path` touches a protected path.
+    /// True when writing (`delete` = deleting or moving away) `path` touches a protected path:
+    /// the path is protected or lies under one, or (unless only the project root itself is
+    /// written) it is a folder holding one. The globs are consulted last, being the costliest.
     pub fn hits(&self, path: &str, delete: bool) -> bool {
         let target = Path::new(path);
-        if self.literal.iter().any(|l| target.starts_with(l)) || self.globs.is_match(path) {
+        if self.literal.iter().any(|l| target.starts_with(l)) {
             return true;
         }
-        if !delete && self.project.iter().any(|p| p.starts_with(target)) {
-            return false;
+        let writes_project_root = !delete && self.project.iter().any(|p| p.starts_with(target));
+        if !writes_project_root
+            && target.is_absolute()
+            && self.roots.iter().any(|root| root.starts_with(target))
+        {
+            return true;
         }
-        self.roots
-            .iter()
-            .any(|root| target.is_absolute() && root.starts_with(target))
+        self.globs.is_match(path)
     }
 }
 
@@ -532,4 +547,67 @@ pub fn display_argv(argv: &[String]) -> String {
         })
         .collect::<Vec<_>>()
         .join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn places() -> Places {
+        Places(vec![Env {
+            home: "/h".into(),
+            patchwork_home: "/h/.patchwork".into(),
+            project: "/p".into(),
+        }])
+    }
+
+    fn protect(patterns: &[&str]) -> ProtectSet {
+        let patterns: Vec<PathPattern> = patterns
+            .iter()
+            .map(|p| PathPattern::parse(p).unwrap())
+            .collect();
+        ProtectSet::compile(&patterns, &[], &places()).unwrap()
+    }
+
+    #[test]
+    fn protect_globs_are_built_only_for_paths_inside_their_folders() {
+        let set = protect(&["~/.claude/settings*.json", "${PATCHWORK_HOME}"]);
+        assert!(!set.hits("/p/src/main.rs", false));
+        assert!(set.globs.set.get().is_none());
+        assert!(!set.hits("/h/.claude/notes.md", false));
+        assert!(set.globs.set.get().is_some());
+        assert!(set.hits("/h/.claude/settings.local.json", false));
+        assert!(set.hits("/h/.claude/settings.json/x", false));
+    }
+
+    #[test]
+    fn a_path_outside_every_glob_root_leaves_the_set_unbuilt() {
+        let set = protect(&["~/.claude/settings*.json"]);
+        for path in ["/p/src/a.rs", "/tmp/x", "/h/.bashrc"] {
+            assert!(!set.hits(path, false), "{path}");
+        }
+        assert!(set.globs.set.get().is_none());
+        // Folders holding a protected path are protected from deletion.
+        assert!(set.hits("/h", true));
+        assert!(set.hits("/", true));
+        assert!(set.globs.set.get().is_none());
+    }
+
+    #[test]
+    fn writing_the_project_root_is_not_an_attack_but_deleting_it_is() {
+        let set = protect(&["${PROJECT}/.patchwork"]);
+        assert!(!set.hits("/p", false));
+        assert!(set.hits("/p", true));
+        assert!(set.hits("/p/.patchwork/policy.yaml", false));
+    }
+
+    #[test]
+    fn rule_globs_answer_only_after_their_root_matches() {
+        let mut globs = LazyGlobs::new(true);
+        globs.push("/p/**/*.pem").unwrap();
+        globs.push("**/id_rsa").unwrap();
+        assert!(globs.is_match("/p/certs/a.pem"));
+        assert!(globs.is_match("/anywhere/.ssh/id_rsa"));
+        assert!(!globs.is_match("/q/a.pem"));
+    }
 }

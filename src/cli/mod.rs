@@ -175,3 +175,40 @@ fn init_logging() {
 pub(crate) fn not_implemented(command: &str) -> anyhow::Result<i32> {
     anyhow::bail!("`{command}` is not implemented yet")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn every_command_and_its_deferred_options_are_consistent() {
+        // Builds every subcommand, deferred ones included, and checks clap's invariants.
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn deferred_options_parse_as_before() {
+        let cli = Cli::try_parse_from([
+            "patchwork-gateway",
+            "--policy",
+            "strict",
+            "hook",
+            "--policy-mode",
+            "audit",
+            "PreToolUse",
+        ])
+        .unwrap();
+        assert_eq!(cli.policy.as_deref(), Some("strict"));
+        let Some(Command::Hook(Deferred(args))) = cli.command else {
+            panic!("not the hook command");
+        };
+        assert_eq!(args.event.as_deref(), Some("PreToolUse"));
+        assert_eq!(args.policy_mode, crate::hook::failclosed::PolicyMode::Audit);
+        // A global option after the subcommand still reaches the global field.
+        let cli = Cli::try_parse_from(["patchwork-gateway", "policy", "show", "--policy", "audit"])
+            .unwrap();
+        assert_eq!(cli.policy.as_deref(), Some("audit"));
+        assert!(Cli::try_parse_from(["patchwork-gateway", "hook", "--no-such-flag"]).is_err());
+    }
+}

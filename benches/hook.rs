@@ -30,14 +30,25 @@ fn main() {
     std::fs::write(project.join("src/main.rs"), "fn main() {}\n").unwrap();
     let main_rs = project.join("src/main.rs");
 
-    let cases: Vec<(&str, &str, String)> = vec![
+    // The policy `init claude-code --strict-profile` writes (a copy of the profile), and the same
+    // file after the user edits it (parsed as YAML).
+    let strict_yaml = include_str!("../configs/strict.yaml");
+    let copy = dir.path().join("policy-copy.yaml");
+    std::fs::write(&copy, strict_yaml).unwrap();
+    let edited = dir.path().join("policy-edited.yaml");
+    std::fs::write(&edited, format!("{strict_yaml}\n# edited by the user\n")).unwrap();
+    let bash_allow = format!(
+        r#"{{"tool_name":"Bash","tool_input":{{"command":"cargo test --all"}},"tool_use_id":"t1","session_id":"bench","cwd":"{}"}}"#,
+        project.display()
+    );
+
+    let strict = || "strict".to_string();
+    let cases: Vec<(&str, &str, String, String)> = vec![
         (
             "PreToolUse Bash `cargo test` (allow)",
             "PreToolUse",
-            format!(
-                r#"{{"tool_name":"Bash","tool_input":{{"command":"cargo test --all"}},"tool_use_id":"t1","session_id":"bench","cwd":"{}"}}"#,
-                project.display()
-            ),
+            bash_allow.clone(),
+            strict(),
         ),
         (
             "PreToolUse Read src/main.rs (allow)",
@@ -47,6 +58,7 @@ fn main() {
                 main_rs.display(),
                 project.display()
             ),
+            strict(),
         ),
         (
             "PreToolUse Bash `rm -rf /` (deny)",
@@ -55,6 +67,7 @@ fn main() {
                 r#"{{"tool_name":"Bash","tool_input":{{"command":"rm -rf /"}},"tool_use_id":"t3","session_id":"bench","cwd":"{}"}}"#,
                 project.display()
             ),
+            strict(),
         ),
         (
             "PostToolUse Read (outcome record)",
@@ -64,22 +77,34 @@ fn main() {
                 main_rs.display(),
                 project.display()
             ),
+            strict(),
+        ),
+        (
+            "… `cargo test`, policy file = strict (init)",
+            "PreToolUse",
+            bash_allow.clone(),
+            copy.display().to_string(),
+        ),
+        (
+            "… `cargo test`, edited policy file (YAML)",
+            "PreToolUse",
+            bash_allow,
+            edited.display().to_string(),
         ),
     ];
 
     println!(
-        "hook round trip, {iterations} runs each, {bin}, policy strict, ledger in {}",
+        "hook round trip, {iterations} runs each, {bin}, policy strict unless named, ledger in {}",
         dir.path().display()
     );
-    for (name, event, payload) in &cases {
+    for (name, event, payload, policy) in &cases {
+        let run = || run(&bin, policy, event, payload, &home, &pw, &project);
         // Warm up (page cache, ledger creation).
         for _ in 0..5 {
-            run(&bin, event, payload, &home, &pw, &project);
+            run();
         }
         let cpu_before = children_cpu();
-        let mut times: Vec<Duration> = (0..iterations)
-            .map(|_| run(&bin, event, payload, &home, &pw, &project))
-            .collect();
+        let mut times: Vec<Duration> = (0..iterations).map(|_| run()).collect();
         let cpu = (children_cpu() - cpu_before) / iterations as u32;
         times.sort();
         let pct = |p: f64| times[((times.len() as f64 - 1.0) * p).round() as usize];
@@ -100,6 +125,7 @@ fn ms(d: Duration) -> f64 {
 
 fn run(
     bin: &str,
+    policy: &str,
     event: &str,
     payload: &str,
     home: &std::path::Path,
@@ -108,7 +134,7 @@ fn run(
 ) -> Duration {
     let started = Instant::now();
     let mut child = Command::new(bin)
-        .args(["--policy", "strict", "hook", event])
+        .args(["--policy", policy, "hook", event])
         .env("HOME", home)
         .env("PATCHWORK_HOME", pw)
         .env("CLAUDE_PROJECT_DIR", project)

@@ -48,3 +48,8 @@ const PROFILES: [Profile; 3] = [
 pub fn builtin(name: &str) -> Option<&'static Profile> {
     PROFILES.iter().find(|p| p.name == name)
 }
+
+/// The built-in profile whose YAML has this `sha256:` hash (a file that is an unedited copy).
+pub fn with_hash(hash: &str) -> Option<&'static Profile> {
+    PROFILES.iter().find(|p| p.hash == hash)
+}

@@ -157,16 +157,21 @@ impl Policy {
                 message: format!("no such profile; known: {}", profiles::NAMES.join(", ")),
             }],
         })?;
+        let raw = Self::builtin_raw(profile)?;
         let source = Source::Builtin(profile.name);
-        let raw = serde_json::from_str(profile.json).map_err(|e| PolicyError {
-            file: source.to_string(),
+        Self::compile(raw, profile.yaml, profile.hash.to_string(), source, env)
+    }
+
+    /// A built-in profile's document, from its JSON form.
+    fn builtin_raw(profile: &profiles::Profile) -> Result<schema::RawPolicy, PolicyError> {
+        serde_json::from_str(profile.json).map_err(|e| PolicyError {
+            file: format!("builtin:{}", profile.name),
             problems: vec![Problem {
                 line: None,
                 field: "profile".into(),
                 message: format!("the built-in profile does not load: {e}"),
             }],
-        })?;
-        Self::compile(raw, profile.yaml, profile.hash.to_string(), source, env)
+        })
     }
 
     /// Reads and validates a policy file.
@@ -178,11 +183,16 @@ impl Policy {
 
     /// Parses and validates policy text; globs are expanded against `env`.
     pub fn parse(text: &str, source: Source, env: &Env) -> Result<Policy, PolicyError> {
-        let raw: schema::RawPolicy = serde_yaml_ng::from_str(text).map_err(|e| PolicyError {
-            file: source.to_string(),
-            problems: vec![Problem::from_yaml(&e)],
-        })?;
         let hash = format!("sha256:{}", hex::encode(Sha256::digest(text.as_bytes())));
+        // A file that is a copy of a built-in profile (what `init` writes) loads from the JSON
+        // made at build time: the same document, without running the YAML parser.
+        let raw = match profiles::with_hash(&hash) {
+            Some(profile) => Self::builtin_raw(profile)?,
+            None => serde_yaml_ng::from_str(text).map_err(|e| PolicyError {
+                file: source.to_string(),
+                problems: vec![Problem::from_yaml(&e)],
+            })?,
+        };
         Self::compile(raw, text, hash, source, env)
     }
 

@@ -118,6 +118,32 @@ fn builtin_profiles_load_the_same_from_json_as_from_their_yaml() {
 }
 
 #[test]
+fn a_file_copy_of_a_profile_loads_like_the_profile_and_an_edited_copy_too() {
+    let dir = tempfile::tempdir().unwrap();
+    let strict = profiles::builtin("strict").unwrap();
+    let copy = dir.path().join("copy.yaml");
+    std::fs::write(&copy, strict.yaml).unwrap();
+    let edited = dir.path().join("edited.yaml");
+    std::fs::write(
+        &edited,
+        format!("{}\n# a comment of the user's\n", strict.yaml),
+    )
+    .unwrap();
+    let from_copy = Policy::from_file(&copy, &env()).unwrap();
+    let from_edit = Policy::from_file(&edited, &env()).unwrap();
+    let builtin = Policy::builtin_for("strict", &env()).unwrap();
+    assert_eq!(from_copy.hash(), strict.hash);
+    assert_ne!(from_edit.hash(), strict.hash);
+    assert_eq!(from_copy.source(), &Source::File(copy.clone()));
+    // Same rules and protection (each file also protects itself).
+    let rules = |p: &Policy| format!("{:?}", p.rules());
+    assert_eq!(rules(&from_copy), rules(&builtin));
+    assert_eq!(rules(&from_edit), rules(&builtin));
+    let set = |p: &Policy| format!("{:?}", p.protected_paths());
+    assert_eq!(set(&from_copy), set(&from_edit));
+}
+
+#[test]
 fn load_without_spec_prefers_trusted_project_then_home_then_standard() {
     let dir = tempfile::tempdir().unwrap();
     let env = Env {

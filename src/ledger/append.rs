@@ -509,29 +509,35 @@ fn read_synced(dir: &Path) -> u64 {
 /// writers, which only makes it more conservative). Written in place, not synced: after a crash
 /// it can only be lower than the truth.
 pub(super) fn note_synced(dir: &Path, end: u64) {
-    let path = dir.join(SYNCED_FILE);
-    let res = (|| -> std::io::Result<()> {
-        let f = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .mode(0o600)
-            .open(&path)?;
-        let mut cur = [0u8; 21];
-        let n = f.read_at(&mut cur, 0)?;
-        let current: u64 = std::str::from_utf8(&cur[..n])
-            .ok()
-            .and_then(|s| s.trim().parse().ok())
-            .unwrap_or(0);
-        if current < end {
-            f.write_all_at(format!("{end:020}\n").as_bytes(), 0)?;
-        }
-        Ok(())
-    })();
+    let res = open_synced(dir).and_then(|f| raise_synced(&f, end));
     if let Err(e) = res {
         tracing::warn!("ledger synced-length file not updated: {e}");
     }
+}
+
+/// Opens (creating) the synced-length file.
+pub(super) fn open_synced(dir: &Path) -> std::io::Result<File> {
+    OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(0o600)
+        .open(dir.join(SYNCED_FILE))
+}
+
+/// Raises the synced length held in `f` to `end` (see [`note_synced`]).
+pub(super) fn raise_synced(f: &File, end: u64) -> std::io::Result<()> {
+    let mut cur = [0u8; 21];
+    let n = f.read_at(&mut cur, 0)?;
+    let current: u64 = std::str::from_utf8(&cur[..n])
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(0);
+    if current < end {
+        f.write_all_at(format!("{end:020}\n").as_bytes(), 0)?;
+    }
+    Ok(())
 }
 
 /// Where a timed lock attempt stands, shared with the thread that waits in `flock`.

@@ -6,7 +6,7 @@
 //! writeback the kernel may drop the dirty pages), so every caller whose record falls in that
 //! range gets the error, even if a later sync succeeds.
 
-use super::append::note_synced;
+use super::append::{open_synced, raise_synced};
 use anyhow::{Result, bail};
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -21,6 +21,8 @@ pub struct Syncer {
     dir: PathBuf,
     state: Mutex<State>,
     done: Condvar,
+    /// The synced-length file, kept open (only the thread running a sync uses it).
+    synced_file: Mutex<Option<File>>,
 }
 
 #[derive(Debug, Default)]
@@ -44,6 +46,7 @@ impl Syncer {
             dir: dir.to_path_buf(),
             state: Mutex::new(State::default()),
             done: Condvar::new(),
+            synced_file: Mutex::new(None),
         }
     }
 
@@ -68,6 +71,22 @@ impl Syncer {
     /// Highest log length written through this handle.
     pub fn written(&self) -> u64 {
         self.state().written
+    }
+
+    /// Raises the `synced` file to `end` (a lower bound: a failure only logs a warning).
+    fn note_synced(&self, end: u64) {
+        let mut f = self.synced_file.lock().unwrap_or_else(|p| p.into_inner());
+        let res = match &*f {
+            Some(file) => raise_synced(file, end),
+            None => open_synced(&self.dir).and_then(|file| {
+                raise_synced(&file, end)?;
+                *f = Some(file);
+                Ok(())
+            }),
+        };
+        if let Err(e) = res {
+            tracing::warn!("ledger synced-length file not updated: {e}");
+        }
     }
 
     /// Log length known durable through this handle's syncs.
@@ -102,7 +121,7 @@ impl Syncer {
         drop(st);
         let res = file.sync_data();
         if res.is_ok() {
-            note_synced(&self.dir, target);
+            self.note_synced(target);
         }
         let mut st = self.state();
         st.running = false;

@@ -72,6 +72,9 @@ impl Gateway {
 
     /// The session, started on first use (normally at `initialize`).
     async fn session(&self, ctx: &RequestContext<RoleServer>) -> Result<&Arc<Session>, McpError> {
+        if let Some(s) = self.session.get() {
+            return Ok(s);
+        }
         let (caps, client) = match ctx.peer.peer_info() {
             Some(info) => (info.capabilities.clone(), info.client_info.clone()),
             None => (
@@ -263,13 +266,9 @@ impl Gateway {
                 (format!("mcp{SEP}{server}{SEP}{tool}"), Some(server), None)
             }
         };
-        let call = self.guard.call(
-            &gate_name,
-            args.clone(),
-            server.as_deref(),
-            s.agent.as_deref(),
-            cwd,
-        );
+        let call = self
+            .guard
+            .call(&gate_name, args, server.as_deref(), s.agent.as_deref(), cwd);
         let (decision, pending) = self.guard.decide(call);
         // A refusal is answered once its record is durable; with --sync-before-forward every
         // decision is. Otherwise the record's sync runs while the tool runs, and the answer
@@ -279,11 +278,11 @@ impl Gateway {
             if verdict.blocks() {
                 return Ok(refusal(&name, &verdict).into());
             }
-            (verdict, self.run(&s, target, params, args, &ctx).await)
+            (verdict, self.run(&s, target, params, &ctx).await)
         } else {
             tokio::join!(
                 self.guard.settle(decision),
-                self.run(&s, target, params, args, &ctx)
+                self.run(&s, target, params, &ctx)
             )
         };
         if verdict.blocks() {
@@ -304,11 +303,11 @@ impl Gateway {
         s: &Session,
         target: Target,
         params: CallToolRequestParams,
-        args: Value,
         ctx: &RequestContext<RoleServer>,
     ) -> Ran {
         let (i, tool) = match target {
             Target::Builtin => {
+                let args = Value::Object(params.arguments.unwrap_or_default());
                 let result = builtin::run(&params.name, args, self.guard.cwd(), &ctx.ct).await;
                 let status = if ctx.ct.is_cancelled() {
                     Status::Cancelled

@@ -24,7 +24,10 @@ struct Gateway {
 
 impl Gateway {
     fn start(extra: &[&str], prepare: impl FnOnce(&Path)) -> Gateway {
-        let home = tempfile::tempdir().unwrap();
+        Gateway::start_in(tempfile::tempdir().unwrap(), extra, prepare)
+    }
+
+    fn start_in(home: tempfile::TempDir, extra: &[&str], prepare: impl FnOnce(&Path)) -> Gateway {
         let project = tempfile::tempdir().unwrap();
         std::fs::write(project.path().join("notes.txt"), "hello\n").unwrap();
         std::fs::write(project.path().join(".env"), "TOKEN=never-show-this\n").unwrap();
@@ -139,7 +142,23 @@ fn decision(records: &[(Value, u64)], seq: u64) -> (Value, u64) {
 
 #[test]
 fn a_decision_is_synced_before_its_answer_arrives() {
-    let mut g = Gateway::start(&[], |_| {});
+    decisions_are_synced_before_their_answers(Gateway::start(&[], |_| {}));
+}
+
+/// On a tmpfs syncs take microseconds and mostly run on the gateway's own thread instead of
+/// the blocking pool: same guarantees.
+#[test]
+fn a_decision_is_synced_before_its_answer_arrives_on_tmpfs() {
+    let shm = Path::new("/dev/shm");
+    if !shm.is_dir() {
+        eprintln!("no /dev/shm here: the disk variant above covers the pool path only");
+        return;
+    }
+    let home = tempfile::tempdir_in(shm).unwrap();
+    decisions_are_synced_before_their_answers(Gateway::start_in(home, &[], |_| {}));
+}
+
+fn decisions_are_synced_before_their_answers(mut g: Gateway) {
     let refused = g.call("read_file", json!({"path": ".env"}));
     assert_eq!(refused["isError"], true, "{refused}");
     // The refusal names the seq of its decision record; the record is durable already.
@@ -158,21 +177,23 @@ fn a_decision_is_synced_before_its_answer_arrives() {
         "refusal answered before its record was synced"
     );
 
-    let allowed = g.call("read_file", json!({"path": "notes.txt"}));
-    assert_ne!(allowed["isError"], true, "{allowed}");
-    assert!(text_of(&allowed).contains("hello"), "{allowed}");
-    let records = g.records();
-    let (record, end) = records
-        .iter()
-        .rev()
-        .find(|(r, _)| r["event"] == "decision" && r["tool"] == "read_file")
-        .cloned()
-        .unwrap();
-    assert_eq!(record["verdict"], "allow", "{record}");
-    assert!(
-        g.synced() >= end,
-        "answer sent before its decision was synced"
-    );
+    for _ in 0..5 {
+        let allowed = g.call("read_file", json!({"path": "notes.txt"}));
+        assert_ne!(allowed["isError"], true, "{allowed}");
+        assert!(text_of(&allowed).contains("hello"), "{allowed}");
+        let records = g.records();
+        let (record, end) = records
+            .iter()
+            .rev()
+            .find(|(r, _)| r["event"] == "decision" && r["tool"] == "read_file")
+            .cloned()
+            .unwrap();
+        assert_eq!(record["verdict"], "allow", "{record}");
+        assert!(
+            g.synced() >= end,
+            "answer sent before its decision was synced"
+        );
+    }
     g.finish(true);
 }
 

@@ -10,7 +10,7 @@ use sha2::{Digest, Sha256};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 use tokio::sync::Notify;
 
@@ -24,6 +24,8 @@ pub struct Guard {
     sync_before_forward: bool,
     /// Outcome records being written (they are written after the agent has its answer).
     writing: (AtomicUsize, Notify),
+    /// How long the last decision sync took, in µs (`u64::MAX` before the first).
+    last_sync_us: AtomicU64,
 }
 
 /// How a forwarded or builtin call ended, for the outcome record.
@@ -78,6 +80,9 @@ impl Decision {
     }
 }
 
+/// A decision sync at most this slow runs on the gateway's own thread (see [`Guard::settle`]).
+const INLINE_SYNC: Duration = Duration::from_micros(50);
+
 /// How long an outcome record may wait for a sync that some later decision would have done.
 const OUTCOME_SYNC_DELAY: Duration = Duration::from_millis(100);
 
@@ -104,6 +109,7 @@ impl Guard {
             session,
             sync_before_forward,
             writing: (AtomicUsize::new(0), Notify::new()),
+            last_sync_us: AtomicU64::new(u64::MAX),
         }
     }
 
@@ -166,20 +172,45 @@ impl Guard {
         (decision, pending)
     }
 
-    /// Waits (on the blocking pool) until the decision record is durable and returns the
-    /// verdict to act on: a failed sync turns it into the policy's error verdict.
+    /// Waits until the decision record is durable and returns the verdict to act on: a failed
+    /// sync turns it into the policy's error verdict.
+    ///
+    /// The sync runs on the blocking pool, unless the last one took at most [`INLINE_SYNC`]
+    /// (a tmpfs, a fast SSD): then handing it to another thread and back costs more than the
+    /// sync itself, so it runs here, after one yield that lets a forward started alongside
+    /// go out first.
     pub async fn settle(self: &Arc<Self>, decision: Decision) -> Verdict {
         let unsettled = match decision.0 {
             Ok(u) => u,
             Err(verdict) => return verdict,
         };
+        let Ok(gate) = &self.gate else {
+            return unsettled.verdict;
+        };
+        if self.last_sync_us.load(Ordering::Relaxed) <= INLINE_SYNC.as_micros() as u64 {
+            tokio::task::yield_now().await;
+            let started = Instant::now();
+            let verdict = gate.settle(unsettled);
+            self.note_sync(started.elapsed());
+            return verdict;
+        }
         let me = Arc::clone(self);
-        tokio::task::spawn_blocking(move || match &me.gate {
-            Ok(gate) => gate.settle(unsettled),
-            Err(_) => unsettled.verdict,
+        tokio::task::spawn_blocking(move || {
+            let started = Instant::now();
+            let verdict = match &me.gate {
+                Ok(gate) => gate.settle(unsettled),
+                Err(_) => unsettled.verdict,
+            };
+            me.note_sync(started.elapsed());
+            verdict
         })
         .await
         .unwrap_or_else(|e| Verdict::internal_deny("gate.panic", format!("the gate failed: {e}")))
+    }
+
+    fn note_sync(&self, took: Duration) {
+        let us = u64::try_from(took.as_micros()).unwrap_or(u64::MAX);
+        self.last_sync_us.store(us, Ordering::Relaxed);
     }
 
     /// Writes the outcome record of a call that ran, after the answer has gone out: the task

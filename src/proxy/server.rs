@@ -280,7 +280,9 @@ impl Gateway {
             }
             (verdict, self.run(&s, target, params, &ctx).await)
         } else {
+            // Biased: the settle starts first, so a sync handed to the pool starts at once.
             tokio::join!(
+                biased;
                 self.guard.settle(decision),
                 self.run(&s, target, params, &ctx)
             )

@@ -1,11 +1,14 @@
 //! Proxy overhead: latency of `tools/call` over stdio through `patchwork-gateway wrap` versus
-//! calling the same upstream directly, with the ledger on (decision and outcome records synced).
+//! calling the same upstream directly, with the ledger on (decision records synced before the
+//! answer, outcome records written after it).
 //! The upstream is tests/interop/crashy.mjs (`echo`), so Node's own latency cancels out.
 //!
 //! Run: `cargo bench --bench proxy` (needs `.ci/steps/40-mcp-interop.sh` for the Node SDK).
 //! Env: `PROXY_BENCH_CALLS` (default 2000), `PROXY_BENCH_POLICY` (default strict),
 //! `PROXY_BENCH_HOME` (folder for the gateway's home and ledger; default a temp folder — on a
-//! tmpfs such as /dev/shm the disk's sync latency drops out and the gateway's own cost remains).
+//! tmpfs such as /dev/shm the disk's sync latency drops out and the gateway's own cost remains),
+//! `PROXY_BENCH_SYNC_BEFORE_FORWARD=1` (measure `wrap --sync-before-forward`: the decision is
+//! synced before the call is forwarded instead of while it runs).
 
 use rmcp::ServiceExt;
 use rmcp::model::CallToolRequestParams;
@@ -70,19 +73,18 @@ fn main() {
         Some(dir) => tempfile::tempdir_in(dir).unwrap(),
         None => tempfile::tempdir().unwrap(),
     };
+    let strict_order = std::env::var("PROXY_BENCH_SYNC_BEFORE_FORWARD").is_ok_and(|v| v == "1");
     let upstream = upstream.to_str().unwrap();
     let gateway = env!("CARGO_BIN_EXE_patchwork-gateway");
+    let mut wrap = vec!["--policy", &policy, "wrap", "--name", "bench"];
+    if strict_order {
+        wrap.push("--sync-before-forward");
+    }
+    wrap.extend(["--", "node", upstream]);
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
         let direct = connect("node", &[upstream], home.path()).await;
-        let proxied = connect(
-            gateway,
-            &[
-                "--policy", &policy, "wrap", "--name", "bench", "--", "node", upstream,
-            ],
-            home.path(),
-        )
-        .await;
+        let proxied = connect(gateway, &wrap, home.path()).await;
         // Interleave two rounds each so drift on a shared machine hits both sides alike.
         let mut d = measure(&direct, calls / 2).await;
         let mut g = measure(&proxied, calls / 2).await;
@@ -91,9 +93,14 @@ fn main() {
         d.sort();
         g.sort();
         println!(
-            "tools/call over stdio, {} calls each, policy {policy}, ledger on in {}",
+            "tools/call over stdio, {} calls each, policy {policy}, ledger on in {}{}",
             d.len(),
-            home.path().display()
+            home.path().display(),
+            if strict_order {
+                ", --sync-before-forward"
+            } else {
+                ""
+            }
         );
         println!("{:<10} {:>9} {:>9}", "", "p50 ms", "p99 ms");
         println!(
@@ -114,11 +121,13 @@ fn main() {
             pct(&g, 0.5) - pct(&d, 0.5),
             pct(&g, 0.99) - pct(&d, 0.99)
         );
+        let _ = direct.cancel().await;
+        let _ = proxied.cancel().await;
+        // The gateway writes its last outcome records as it shuts down on end of input.
+        tokio::time::sleep(Duration::from_millis(500)).await;
         let records = std::fs::read_to_string(home.path().join("ledger/ledger.jsonl"))
             .map(|t| t.lines().count())
             .unwrap_or(0);
         println!("ledger records written: {records}");
-        let _ = direct.cancel().await;
-        let _ = proxied.cancel().await;
     });
 }

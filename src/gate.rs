@@ -3,13 +3,23 @@
 
 use crate::call::{Classification, ToolCall, Verdict};
 use crate::home::Home;
-use crate::ledger::{Appended, Ledger};
+use crate::ledger::{Appended, Ledger, Written};
 use crate::policy::{Env, Mode, Policy, classify};
 use anyhow::Result;
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::Path;
+
+/// A verdict whose decision record is written but maybe not yet durable: pass it to
+/// [`Gate::settle`] before answering.
+#[derive(Debug)]
+#[must_use = "settle the decision before answering"]
+pub struct Unsettled {
+    /// The verdict as decided (it may still change to an error verdict if the sync fails).
+    pub verdict: Verdict,
+    written: Option<Written>,
+}
 
 /// A ready Gate: a loaded policy and an open ledger.
 #[derive(Debug)]
@@ -38,6 +48,13 @@ impl Gate {
     /// error or a ledger that cannot be written is a deny verdict saying so (in audit mode the
     /// call is allowed and the failure is still reported).
     pub fn decide(&self, call: &ToolCall) -> Verdict {
+        self.settle(self.decide_unsynced(call))
+    }
+
+    /// Decides like [`Gate::decide`] and writes the decision record (chained, visible in the
+    /// log) without waiting for it to be durable: [`Gate::settle`] waits for that, so a caller
+    /// can overlap the sync with other work and must settle before it answers.
+    pub fn decide_unsynced(&self, call: &ToolCall) -> Unsettled {
         let judged = catch_unwind(AssertUnwindSafe(|| {
             let cls = classify(call, &self.env);
             let verdict = self.policy.evaluate(call, &cls, &self.env);
@@ -51,22 +68,41 @@ impl Gate {
                     .error_verdict("internal error while judging the call"),
             ),
         };
+        let mut written = None;
         match self
             .ledger
-            .append(decision_record(call, &cls, &verdict, &self.policy))
+            .append_unsynced(decision_record(call, &cls, &verdict, &self.policy))
         {
-            Ok(Appended { seq, .. }) => verdict.seq = Some(seq),
-            Err(e) if self.policy.mode == Mode::Audit => {
-                tracing::error!("ledger append failed in audit mode: {e:#}");
+            Ok(w) => {
+                verdict.seq = Some(w.appended.seq);
+                written = Some(w);
             }
-            Err(e) => {
-                tracing::error!("ledger append failed: {e:#}");
-                verdict = self.policy.error_verdict(&format!(
-                    "the ledger cannot be written: {e:#}; run `patchwork-gateway doctor`"
-                ));
-            }
+            Err(e) => verdict = self.ledger_failed(verdict, &e),
         }
-        verdict
+        Unsettled { verdict, written }
+    }
+
+    /// Waits until the decision record of `d` is durable and returns its verdict; a failed
+    /// sync turns it into the policy's error verdict (fail closed), like a failed append.
+    pub fn settle(&self, d: Unsettled) -> Verdict {
+        match d.written.map(|w| self.ledger.sync(&w)) {
+            Some(Err(e)) => self.ledger_failed(d.verdict, &e),
+            _ => d.verdict,
+        }
+    }
+
+    /// The verdict when the decision record cannot be written or synced: unchanged (and
+    /// reported) in audit mode, else the policy's error verdict.
+    fn ledger_failed(&self, mut verdict: Verdict, e: &anyhow::Error) -> Verdict {
+        verdict.seq = None;
+        if self.policy.mode == Mode::Audit {
+            tracing::error!("ledger append failed in audit mode: {e:#}");
+            return verdict;
+        }
+        tracing::error!("ledger append failed: {e:#}");
+        self.policy.error_verdict(&format!(
+            "the ledger cannot be written: {e:#}; run `patchwork-gateway doctor`"
+        ))
     }
 
     /// Classifies and evaluates without writing anything: for `policy explain` and tests.

@@ -24,6 +24,17 @@ pub struct ServeArgs {
         hide_env_values = true
     )]
     pub auth_token: Option<String>,
+    #[command(flatten)]
+    pub durability: Durability,
+}
+
+/// When a tool call's decision record must be durable (shared by `serve` and `wrap`).
+#[derive(Debug, Default, Clone, Copy, Args)]
+pub struct Durability {
+    /// Sync each decision record to disk before the call runs or is forwarded. By default the
+    /// sync runs while the call runs and the answer waits for it (see docs/mcp.md).
+    #[arg(long)]
+    pub sync_before_forward: bool,
 }
 
 /// Runs the MCP server.
@@ -40,7 +51,13 @@ pub fn run(ctx: &Ctx, args: ServeArgs) -> anyhow::Result<i32> {
         upstreams,
         prefixed: true,
     };
-    run_server(ctx, config, args.http.as_deref(), args.auth_token)
+    run_server(
+        ctx,
+        config,
+        args.http.as_deref(),
+        args.auth_token,
+        args.durability,
+    )
 }
 
 /// Shared by `serve` and `wrap`: opens the Gate, serves stdio or HTTP, cleans up children.
@@ -49,17 +66,29 @@ pub(crate) fn run_server(
     config: Config,
     http: Option<&str>,
     token: Option<String>,
+    durability: Durability,
 ) -> anyhow::Result<i32> {
     let addr = http.map(proxy::http::parse_addr).transpose()?;
     if let Some(addr) = &addr {
         proxy::http::check_exposure(addr, token.as_deref())?;
     }
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()?;
+    // One stdio session is a sequence of short steps (read, decide, forward, answer): one
+    // thread runs them without cross-thread hand-offs. HTTP serves many sessions at once.
+    let rt = match addr {
+        Some(_) => tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()?,
+        None => tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?,
+    };
     let result = rt.block_on(async move {
-        let guard = Arc::new(Guard::open(&ctx.home, ctx.policy.as_deref()));
+        let guard = Arc::new(Guard::open(
+            &ctx.home,
+            ctx.policy.as_deref(),
+            durability.sync_before_forward,
+        ));
         let stop = CancellationToken::new();
         tokio::spawn(stop_on_signal(stop.clone()));
         let served = match addr {

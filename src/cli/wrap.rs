@@ -1,7 +1,7 @@
 //! `wrap`: a transparent guard in front of one upstream MCP server.
 
 use super::Ctx;
-use super::serve::run_server;
+use super::serve::{Durability, run_server};
 use crate::proxy::aggregate::{check_name, derive_name};
 use crate::proxy::server::Config;
 use crate::proxy::upstream::{DEFAULT_TIMEOUT, Endpoint, Spec};
@@ -34,6 +34,8 @@ pub struct WrapArgs {
     /// Per-request timeout for the upstream, in seconds.
     #[arg(long, value_name = "SECS", default_value_t = DEFAULT_TIMEOUT.as_secs())]
     pub timeout: u64,
+    #[command(flatten)]
+    pub durability: Durability,
     /// The upstream command and its arguments (after `--`).
     #[arg(last = true, value_name = "CMD")]
     pub command: Vec<String>,
@@ -79,5 +81,11 @@ pub fn run(ctx: &Ctx, args: WrapArgs) -> anyhow::Result<i32> {
         }],
         prefixed: false,
     };
-    run_server(ctx, config, args.http.as_deref(), args.auth_token)
+    run_server(
+        ctx,
+        config,
+        args.http.as_deref(),
+        args.auth_token,
+        args.durability,
+    )
 }

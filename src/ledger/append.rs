@@ -79,6 +79,13 @@ impl Files {
             waiter: None,
         })
     }
+
+    /// Another descriptor of the log (for syncing outside the handle's mutex).
+    pub fn log_clone(&self) -> Result<File> {
+        self.log
+            .try_clone()
+            .context("cannot duplicate the ledger descriptor")
+    }
 }
 
 fn private_file(dir: &Path, name: &str, append: bool) -> Result<File> {
@@ -182,15 +189,28 @@ impl<'a> Session<'a> {
         lock_timeout: Duration,
         f: impl FnOnce(&mut Session<'_>) -> Result<T>,
     ) -> Result<T> {
-        lock_within(files, lock_timeout)?;
-        let (out, written) = Session::inner(dir, files, f);
-        // Unlocking can only fail on a bad descriptor; the lock also ends when the fd closes.
-        let _ = files.lock.unlock();
+        let (out, written) = Session::run_unsynced(dir, files, lock_timeout, f)?;
         if let Some(end) = written {
             files.log.sync_data().context("cannot sync the ledger")?;
             note_synced(dir, end);
         }
         out
+    }
+
+    /// Like [`Session::run`] but without the sync: returns `f`'s result and the log length
+    /// after what was written (recovery records count even when `f` fails), for the caller to
+    /// sync. Only a failure to take the lock is the outer error.
+    pub fn run_unsynced<T>(
+        dir: &'a Path,
+        files: &'a mut Files,
+        lock_timeout: Duration,
+        f: impl FnOnce(&mut Session<'_>) -> Result<T>,
+    ) -> Result<(Result<T>, Option<u64>)> {
+        lock_within(files, lock_timeout)?;
+        let done = Session::inner(dir, files, f);
+        // Unlocking can only fail on a bad descriptor; the lock also ends when the fd closes.
+        let _ = files.lock.unlock();
+        Ok(done)
     }
 
     /// Runs the locked part; returns `f`'s result and the log length to sync, if anything was
@@ -488,30 +508,36 @@ fn read_synced(dir: &Path) -> u64 {
 /// Raises the synced length to `end` (never lowers it, except in a harmless race between two
 /// writers, which only makes it more conservative). Written in place, not synced: after a crash
 /// it can only be lower than the truth.
-fn note_synced(dir: &Path, end: u64) {
-    let path = dir.join(SYNCED_FILE);
-    let res = (|| -> std::io::Result<()> {
-        let f = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .mode(0o600)
-            .open(&path)?;
-        let mut cur = [0u8; 21];
-        let n = f.read_at(&mut cur, 0)?;
-        let current: u64 = std::str::from_utf8(&cur[..n])
-            .ok()
-            .and_then(|s| s.trim().parse().ok())
-            .unwrap_or(0);
-        if current < end {
-            f.write_all_at(format!("{end:020}\n").as_bytes(), 0)?;
-        }
-        Ok(())
-    })();
+pub(super) fn note_synced(dir: &Path, end: u64) {
+    let res = open_synced(dir).and_then(|f| raise_synced(&f, end));
     if let Err(e) = res {
         tracing::warn!("ledger synced-length file not updated: {e}");
     }
+}
+
+/// Opens (creating) the synced-length file.
+pub(super) fn open_synced(dir: &Path) -> std::io::Result<File> {
+    OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(0o600)
+        .open(dir.join(SYNCED_FILE))
+}
+
+/// Raises the synced length held in `f` to `end` (see [`note_synced`]).
+pub(super) fn raise_synced(f: &File, end: u64) -> std::io::Result<()> {
+    let mut cur = [0u8; 21];
+    let n = f.read_at(&mut cur, 0)?;
+    let current: u64 = std::str::from_utf8(&cur[..n])
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(0);
+    if current < end {
+        f.write_all_at(format!("{end:020}\n").as_bytes(), 0)?;
+    }
+    Ok(())
 }
 
 /// Where a timed lock attempt stands, shared with the thread that waits in `flock`.

@@ -2,7 +2,8 @@
 //! This module is the only code that touches the ledger's files.
 //!
 //! API used by the rest of the gateway: [`Ledger::open`], [`Ledger::append`] (returns the seq and
-//! hash of the new record), [`Ledger::records`], [`Ledger::verify`], [`Ledger::seal`] and the cheap
+//! hash of the new record once it is durable), [`Ledger::append_unsynced`] with [`Ledger::sync`]
+//! (written and chained at once, durable later, with group commit), [`Ledger::records`], [`Ledger::verify`], [`Ledger::seal`] and the cheap
 //! [`Ledger::status`]. The exact format is specified in `docs/ledger.md`.
 //!
 //! Files in the ledger folder: `ledger.jsonl` (the records), `state.json` (tip cache),
@@ -16,6 +17,7 @@ pub mod redact;
 pub mod scan;
 pub mod seal;
 mod stream;
+mod sync;
 mod verify;
 
 pub use query::{Records, Status};
@@ -54,6 +56,15 @@ pub struct Appended {
     pub hash: String,
 }
 
+/// A record written by [`Ledger::append_unsynced`]: chained and visible in the log, durable
+/// only once [`Ledger::sync`] returned.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Written {
+    pub appended: Appended,
+    /// Log length just after the record.
+    end: u64,
+}
+
 /// A handle on one ledger folder. Clones share open descriptors; appends from clones, threads
 /// and other processes are serialised by an exclusive lock.
 #[derive(Debug, Clone)]
@@ -61,6 +72,7 @@ pub struct Ledger {
     dir: PathBuf,
     files: Arc<Mutex<Option<append::Files>>>,
     lock_timeout: Duration,
+    syncer: Arc<sync::Syncer>,
 }
 
 /// How long an append or seal waits for the ledger lock by default before failing.
@@ -74,6 +86,7 @@ impl Ledger {
             dir: dir.to_path_buf(),
             files: Arc::new(Mutex::new(None)),
             lock_timeout: LOCK_TIMEOUT,
+            syncer: Arc::new(sync::Syncer::new(dir)),
         })
     }
 
@@ -102,13 +115,60 @@ impl Ledger {
     /// Appends one record. `fields` are the record's own fields (event, session, action, …);
     /// the ledger adds `v`, `seq`, `ts`, `prev` and `hash`, redacts secrets in every string,
     /// turns floats into strings, and syncs (`fdatasync`) before returning.
-    pub fn append(&self, mut fields: Map<String, Value>) -> Result<Appended> {
-        if let Some(k) = record::RESERVED.iter().find(|k| fields.contains_key(**k)) {
-            bail!("ledger field `{k}` is set by the ledger, not by the caller");
-        }
-        redact::redact_map(&mut fields);
-        fields.values_mut().for_each(canonical::normalize);
+    pub fn append(&self, fields: Map<String, Value>) -> Result<Appended> {
+        let fields = prepare(fields)?;
         self.locked(|s| s.write(fields))
+    }
+
+    /// Appends one record like [`Ledger::append`] (same lock, checks, recovery and format) but
+    /// returns as soon as its line is written, chained and visible in the log, without syncing.
+    /// [`Ledger::sync`] makes it durable; until then a power loss can lose it (a crash of this
+    /// process cannot: the bytes are in the kernel).
+    pub fn append_unsynced(&self, fields: Map<String, Value>) -> Result<Written> {
+        let fields = prepare(fields)?;
+        let (out, end) = {
+            let mut guard = self
+                .files
+                .lock()
+                .map_err(|_| anyhow!("ledger handle poisoned"))?;
+            let files = self.files_in(&mut guard)?;
+            append::Session::run_unsynced(&self.dir, files, self.lock_timeout, |s| s.write(fields))?
+        };
+        if let Some(end) = end {
+            self.syncer.wrote(end);
+        }
+        match (out, end) {
+            (Ok(appended), Some(end)) => Ok(Written { appended, end }),
+            (Ok(_), None) => bail!("ledger append wrote nothing"),
+            (Err(e), end) => {
+                // Recovery records written before the failure are synced like any record.
+                if let Some(end) = end
+                    && let Err(s) = self.syncer.sync_to(end)
+                {
+                    tracing::warn!("ledger recovery records not synced: {s:#}");
+                }
+                Err(e)
+            }
+        }
+    }
+
+    /// Returns once `written` (and every record written before it) is durable. Concurrent
+    /// callers share `fdatasync`s (group commit). A failed sync fails every record it covered.
+    pub fn sync(&self, written: &Written) -> Result<()> {
+        self.syncer.sync_to(written.end)
+    }
+
+    /// Whether `written` is known durable (a sync through this handle covered it).
+    pub fn is_synced(&self, written: &Written) -> bool {
+        self.syncer.synced() >= written.end
+    }
+
+    /// Syncs every record written through this handle (and its clones) so far.
+    pub fn sync_all(&self) -> Result<()> {
+        match self.syncer.written() {
+            0 => Ok(()),
+            end => self.syncer.sync_to(end),
+        }
     }
 
     /// Streams the records in order (parsed, not verified).
@@ -152,10 +212,27 @@ impl Ledger {
             .files
             .lock()
             .map_err(|_| anyhow!("ledger handle poisoned"))?;
-        if guard.is_none() {
-            *guard = Some(append::Files::open(&self.dir)?);
-        }
-        let files = guard.as_mut().expect("opened above");
+        let files = self.files_in(&mut guard)?;
         append::Session::run(&self.dir, files, self.lock_timeout, f)
     }
+
+    /// The open files, opened on first use (the syncer gets its own descriptor of the log).
+    fn files_in<'g>(&self, guard: &'g mut Option<append::Files>) -> Result<&'g mut append::Files> {
+        if guard.is_none() {
+            let files = append::Files::open(&self.dir)?;
+            self.syncer.set_file(files.log_clone()?);
+            *guard = Some(files);
+        }
+        Ok(guard.as_mut().expect("opened above"))
+    }
+}
+
+/// Checks, redacts and normalises the caller's fields of a new record.
+fn prepare(mut fields: Map<String, Value>) -> Result<Map<String, Value>> {
+    if let Some(k) = record::RESERVED.iter().find(|k| fields.contains_key(**k)) {
+        bail!("ledger field `{k}` is set by the ledger, not by the caller");
+    }
+    redact::redact_map(&mut fields);
+    fields.values_mut().for_each(canonical::normalize);
+    Ok(fields)
 }

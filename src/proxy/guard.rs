@@ -2,14 +2,15 @@
 //! `isError` tool results and writes outcome records. It decides nothing itself.
 
 use crate::call::{Door, ToolCall, Verdict};
-use crate::gate::Gate;
+use crate::gate::{Gate, Unsettled};
 use crate::home::Home;
 use rmcp::model::{CallToolResult, ContentBlock};
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 use tokio::sync::Notify;
 
@@ -19,8 +20,12 @@ pub struct Guard {
     gate: Result<Gate, String>,
     cwd: PathBuf,
     session: Option<String>,
+    /// Sync each decision record before forwarding (instead of before answering).
+    sync_before_forward: bool,
     /// Outcome records being written (they are written after the agent has its answer).
     writing: (AtomicUsize, Notify),
+    /// How long the last decision sync took, in µs (`u64::MAX` before the first).
+    last_sync_us: AtomicU64,
 }
 
 /// How a forwarded or builtin call ended, for the outcome record.
@@ -34,6 +39,9 @@ pub enum Status {
     Cancelled,
     /// The tool or its transport failed with a protocol error.
     Failed,
+    /// The tool ran but its answer was replaced by a refusal: the decision record could not be
+    /// made durable.
+    Withheld,
 }
 
 impl Status {
@@ -43,6 +51,7 @@ impl Status {
             Status::Timeout => "timeout",
             Status::Cancelled => "cancelled",
             Status::Failed => "failed",
+            Status::Withheld => "withheld",
         }
     }
 }
@@ -55,10 +64,33 @@ pub struct Pending {
     started: Instant,
 }
 
+/// A decision whose record is written but maybe not yet durable: [`Guard::settle`] it before
+/// answering.
+#[derive(Debug)]
+#[must_use = "settle the decision before answering"]
+pub struct Decision(Result<Unsettled, Verdict>);
+
+impl Decision {
+    /// The verdict as decided (settling can still turn it into a refusal).
+    pub fn verdict(&self) -> &Verdict {
+        match &self.0 {
+            Ok(u) => &u.verdict,
+            Err(v) => v,
+        }
+    }
+}
+
+/// A decision sync at most this slow runs on the gateway's own thread (see [`Guard::settle`]).
+const INLINE_SYNC: Duration = Duration::from_micros(50);
+
+/// How long an outcome record may wait for a sync that some later decision would have done.
+const OUTCOME_SYNC_DELAY: Duration = Duration::from_millis(100);
+
 impl Guard {
     /// Opens the Gate. A Gate that cannot be opened (bad policy, unwritable ledger) does not
     /// stop the server: every call is then refused with the reason (fail closed).
-    pub fn open(home: &Home, policy: Option<&str>) -> Guard {
+    /// `sync_before_forward`: see [`Guard::sync_before_forward`].
+    pub fn open(home: &Home, policy: Option<&str>, sync_before_forward: bool) -> Guard {
         let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/"));
         let project = std::env::var_os("CLAUDE_PROJECT_DIR")
             .filter(|p| !p.is_empty())
@@ -75,13 +107,21 @@ impl Guard {
             gate,
             cwd,
             session,
+            sync_before_forward,
             writing: (AtomicUsize::new(0), Notify::new()),
+            last_sync_us: AtomicU64::new(u64::MAX),
         }
     }
 
     /// The gateway's working directory (relative paths resolve against it).
     pub fn cwd(&self) -> &Path {
         &self.cwd
+    }
+
+    /// Whether a decision record must be durable before the call is forwarded or run. When
+    /// false (the default) its sync runs while the call runs, and the answer waits for it.
+    pub fn sync_before_forward(&self) -> bool {
+        self.sync_before_forward
     }
 
     /// Builds the Gate's view of one `tools/call`.
@@ -105,37 +145,79 @@ impl Guard {
         call
     }
 
-    /// Asks the Gate (which records the decision before answering). Runs on the blocking pool:
-    /// the decision record is synced to disk.
-    pub async fn decide(self: &Arc<Self>, call: ToolCall) -> (Verdict, Pending) {
-        let me = Arc::clone(self);
-        let probe = call.clone();
-        let verdict = tokio::task::spawn_blocking(move || me.decide_now(&probe))
-            .await
-            .unwrap_or_else(|e| {
-                Verdict::internal_deny("gate.panic", format!("the gate failed: {e}"))
-            });
-        let pending = Pending {
-            call,
-            decision_seq: verdict.seq,
-            started: Instant::now(),
-        };
-        (verdict, pending)
-    }
-
-    fn decide_now(&self, call: &ToolCall) -> Verdict {
-        match &self.gate {
-            Ok(gate) => gate.decide(call),
-            Err(e) => Verdict::internal_deny(
+    /// Asks the Gate, which writes the decision record before returning, but does not wait for
+    /// the record to be durable: that is [`Guard::settle`]. Runs on the caller's thread:
+    /// deciding and writing one line take microseconds; only the sync takes disk time. (A ledger
+    /// lock held by another process makes this wait, at most the ledger's lock timeout.)
+    pub fn decide(&self, call: ToolCall) -> (Decision, Pending) {
+        let decided = catch_unwind(AssertUnwindSafe(|| match &self.gate {
+            Ok(gate) => Ok(gate.decide_unsynced(&call)),
+            Err(e) => Err(Verdict::internal_deny(
                 "gate.unavailable",
                 format!("the gateway cannot decide because its gate did not open: {e}"),
-            ),
-        }
+            )),
+        }))
+        .unwrap_or_else(|_| {
+            Err(Verdict::internal_deny(
+                "gate.panic",
+                "the gate failed while deciding",
+            ))
+        });
+        let decision = Decision(decided);
+        let pending = Pending {
+            call,
+            decision_seq: decision.verdict().seq,
+            started: Instant::now(),
+        };
+        (decision, pending)
     }
 
-    /// Writes the outcome record of a call that ran, in the background: the decision record
-    /// was synced before the call ran, the outcome need not delay the answer. Failures are
-    /// logged on stderr. [`Guard::drain`] waits for the writes still running.
+    /// Waits until the decision record is durable and returns the verdict to act on: a failed
+    /// sync turns it into the policy's error verdict.
+    ///
+    /// The sync runs on the blocking pool, unless the last one took at most [`INLINE_SYNC`]
+    /// (a tmpfs, a fast SSD): then handing it to another thread and back costs more than the
+    /// sync itself, so it runs here, after one yield that lets a forward started alongside
+    /// go out first.
+    pub async fn settle(self: &Arc<Self>, decision: Decision) -> Verdict {
+        let unsettled = match decision.0 {
+            Ok(u) => u,
+            Err(verdict) => return verdict,
+        };
+        let Ok(gate) = &self.gate else {
+            return unsettled.verdict;
+        };
+        if self.last_sync_us.load(Ordering::Relaxed) <= INLINE_SYNC.as_micros() as u64 {
+            tokio::task::yield_now().await;
+            let started = Instant::now();
+            let verdict = gate.settle(unsettled);
+            self.note_sync(started.elapsed());
+            return verdict;
+        }
+        let me = Arc::clone(self);
+        tokio::task::spawn_blocking(move || {
+            let started = Instant::now();
+            let verdict = match &me.gate {
+                Ok(gate) => gate.settle(unsettled),
+                Err(_) => unsettled.verdict,
+            };
+            me.note_sync(started.elapsed());
+            verdict
+        })
+        .await
+        .unwrap_or_else(|e| Verdict::internal_deny("gate.panic", format!("the gate failed: {e}")))
+    }
+
+    fn note_sync(&self, took: Duration) {
+        let us = u64::try_from(took.as_micros()).unwrap_or(u64::MAX);
+        self.last_sync_us.store(us, Ordering::Relaxed);
+    }
+
+    /// Writes the outcome record of a call that ran, after the answer has gone out: the task
+    /// first yields, so it runs when the runtime has nothing more urgent. The record is synced
+    /// by the next decision's sync (one `fdatasync` covers every earlier line), or at the latest
+    /// [`OUTCOME_SYNC_DELAY`] later, or by [`Guard::drain`] at shutdown. Failures are logged on
+    /// stderr.
     pub fn outcome(
         self: &Arc<Self>,
         pending: Pending,
@@ -146,17 +228,32 @@ impl Guard {
         let result = result.cloned();
         let me = Arc::clone(self);
         me.writing.0.fetch_add(1, Ordering::SeqCst);
-        tokio::task::spawn_blocking(move || {
+        tokio::spawn(async move {
+            tokio::task::yield_now().await;
             let fields = outcome_fields(&pending, status, result.as_ref(), error);
             let written = match &me.gate {
                 Ok(gate) => gate
-                    .record(fields)
-                    .map(|_| ())
+                    .ledger()
+                    .append_unsynced(fields)
+                    .map(|w| (gate.ledger().clone(), w))
                     .map_err(|e| format!("{e:#}")),
                 Err(e) => Err(e.clone()),
             };
-            if let Err(e) = written {
-                tracing::error!("cannot write the outcome record: {e}");
+            match written {
+                Ok((ledger, w)) => {
+                    tokio::spawn(async move {
+                        tokio::time::sleep(OUTCOME_SYNC_DELAY).await;
+                        if !ledger.is_synced(&w) {
+                            let _ = tokio::task::spawn_blocking(move || {
+                                if let Err(e) = ledger.sync(&w) {
+                                    tracing::error!("cannot sync the outcome record: {e:#}");
+                                }
+                            })
+                            .await;
+                        }
+                    });
+                }
+                Err(e) => tracing::error!("cannot write the outcome record: {e}"),
             }
             if me.writing.0.fetch_sub(1, Ordering::SeqCst) == 1 {
                 me.writing.1.notify_waiters();
@@ -164,7 +261,8 @@ impl Guard {
         });
     }
 
-    /// Waits (at most `limit`) until every outcome record has been written.
+    /// Waits (at most `limit`) until every outcome record has been written, then syncs the
+    /// ledger, so a clean shutdown (end of input, SIGTERM) loses none.
     pub async fn drain(&self, limit: Duration) {
         let _ = tokio::time::timeout(limit, async {
             loop {
@@ -176,6 +274,13 @@ impl Guard {
             }
         })
         .await;
+        if let Ok(gate) = &self.gate {
+            let ledger = gate.ledger().clone();
+            let synced = tokio::task::spawn_blocking(move || ledger.sync_all()).await;
+            if let Ok(Err(e)) = synced {
+                tracing::error!("cannot sync the ledger at shutdown: {e:#}");
+            }
+        }
     }
 }
 

@@ -19,7 +19,7 @@ use std::sync::Arc;
 pub async fn serve_stdio(guard: Arc<guard::Guard>, config: Config) -> Result<()> {
     let gateway = Gateway::new(guard, Arc::new(config));
     let running = gateway
-        .serve(rmcp::transport::stdio())
+        .serve(rmcp::transport::stdio_pipes())
         .await
         .context("MCP initialization on stdio failed")?;
     let reason = running.waiting().await?;

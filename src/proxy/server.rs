@@ -72,6 +72,9 @@ impl Gateway {
 
     /// The session, started on first use (normally at `initialize`).
     async fn session(&self, ctx: &RequestContext<RoleServer>) -> Result<&Arc<Session>, McpError> {
+        if let Some(s) = self.session.get() {
+            return Ok(s);
+        }
         let (caps, client) = match ctx.peer.peer_info() {
             Some(info) => (info.capabilities.clone(), info.client_info.clone()),
             None => (
@@ -263,88 +266,135 @@ impl Gateway {
                 (format!("mcp{SEP}{server}{SEP}{tool}"), Some(server), None)
             }
         };
-        let call = self.guard.call(
-            &gate_name,
-            args.clone(),
-            server.as_deref(),
-            s.agent.as_deref(),
-            cwd,
-        );
-        let (verdict, pending) = self.guard.decide(call).await;
+        let call = self
+            .guard
+            .call(&gate_name, args, server.as_deref(), s.agent.as_deref(), cwd);
+        let (decision, pending) = self.guard.decide(call);
+        // A refusal is answered once its record is durable; with --sync-before-forward every
+        // decision is. Otherwise the record's sync runs while the tool runs, and the answer
+        // waits for both.
+        let (verdict, ran) = if decision.verdict().blocks() || self.guard.sync_before_forward() {
+            let verdict = self.guard.settle(decision).await;
+            if verdict.blocks() {
+                return Ok(refusal(&name, &verdict).into());
+            }
+            (verdict, self.run(&s, target, params, &ctx).await)
+        } else {
+            // Biased: the settle starts first, so a sync handed to the pool starts at once.
+            tokio::join!(
+                biased;
+                self.guard.settle(decision),
+                self.run(&s, target, params, &ctx)
+            )
+        };
         if verdict.blocks() {
+            // The tool ran, but its decision record could not be made durable: fail closed.
+            let error = format!("answer withheld: {}", verdict.reason);
+            self.guard
+                .outcome(pending, Status::Withheld, ran.result(), Some(error));
             return Ok(refusal(&name, &verdict).into());
         }
-        match target {
+        self.guard
+            .outcome(pending, ran.status, ran.result(), ran.error.clone());
+        ran.answer
+    }
+
+    /// Runs an allowed call: a builtin tool, or forwards it to its upstream.
+    async fn run(
+        &self,
+        s: &Session,
+        target: Target,
+        params: CallToolRequestParams,
+        ctx: &RequestContext<RoleServer>,
+    ) -> Ran {
+        let (i, tool) = match target {
             Target::Builtin => {
-                let result = builtin::run(&name, args, self.guard.cwd(), &ctx.ct).await;
+                let args = Value::Object(params.arguments.unwrap_or_default());
+                let result = builtin::run(&params.name, args, self.guard.cwd(), &ctx.ct).await;
                 let status = if ctx.ct.is_cancelled() {
                     Status::Cancelled
                 } else {
                     Status::Completed
                 };
-                self.guard.outcome(pending, status, Some(&result), None);
-                Ok(result.into())
+                return Ran::new(status, Ok(result.into()), None);
             }
-            Target::Upstream(i, tool) => {
-                let up = s.upstreams[i].clone();
-                let mut params = params;
-                params.name = tool.into();
-                let req = ClientRequest::CallToolRequest(CallToolRequest::new(params));
-                match up.request(req, &ctx).await {
-                    Ok(ServerResult::CallToolResult(r)) => {
-                        self.guard
-                            .outcome(pending, Status::Completed, Some(&r), None);
-                        Ok(r.into())
-                    }
-                    Ok(ServerResult::InputRequiredResult(r)) => {
-                        self.guard.outcome(pending, Status::Completed, None, None);
-                        Ok(CallToolResponse::InputRequired(r))
-                    }
-                    Ok(ServerResult::CreateTaskResult(r)) => {
-                        self.guard.outcome(pending, Status::Completed, None, None);
-                        Ok(CallToolResponse::Task(r))
-                    }
-                    Ok(ServerResult::EmptyResult(_)) => {
-                        let r = CallToolResult::success(vec![]);
-                        self.guard
-                            .outcome(pending, Status::Completed, Some(&r), None);
-                        Ok(r.into())
-                    }
-                    Ok(_) => {
-                        let msg = format!(
-                            "upstream server `{}` sent an unexpected answer",
-                            up.spec.name
-                        );
-                        self.guard
-                            .outcome(pending, Status::Failed, None, Some(msg.clone()));
-                        Err(McpError::internal_error(msg, None))
-                    }
-                    Err(ServiceError::Timeout { timeout }) => {
-                        let msg = format!(
-                            "upstream server `{}` did not answer within {} s; the call was cancelled",
-                            up.spec.name,
-                            timeout.as_secs()
-                        );
-                        let r = CallToolResult::error(vec![ContentBlock::text(msg)]);
-                        self.guard.outcome(pending, Status::Timeout, Some(&r), None);
-                        Ok(r.into())
-                    }
-                    Err(e @ ServiceError::Cancelled { .. }) => {
-                        self.guard.outcome(pending, Status::Cancelled, None, None);
-                        Err(service_error(&up.spec.name, e))
-                    }
-                    Err(e) => {
-                        let e = service_error(&up.spec.name, e);
-                        self.guard.outcome(
-                            pending,
-                            Status::Failed,
-                            None,
-                            Some(e.message.to_string()),
-                        );
-                        Err(e)
-                    }
-                }
+            Target::Upstream(i, tool) => (i, tool),
+        };
+        let up = &s.upstreams[i];
+        let mut params = params;
+        params.name = tool.into();
+        let req = ClientRequest::CallToolRequest(CallToolRequest::new(params));
+        match up.request(req, ctx).await {
+            Ok(ServerResult::CallToolResult(r)) => Ran::new(Status::Completed, Ok(r.into()), None),
+            Ok(ServerResult::InputRequiredResult(r)) => Ran::new(
+                Status::Completed,
+                Ok(CallToolResponse::InputRequired(r)),
+                None,
+            ),
+            Ok(ServerResult::CreateTaskResult(r)) => {
+                Ran::new(Status::Completed, Ok(CallToolResponse::Task(r)), None)
             }
+            Ok(ServerResult::EmptyResult(_)) => Ran::new(
+                Status::Completed,
+                Ok(CallToolResult::success(vec![]).into()),
+                None,
+            ),
+            Ok(_) => {
+                let msg = format!(
+                    "upstream server `{}` sent an unexpected answer",
+                    up.spec.name
+                );
+                let e = McpError::internal_error(msg.clone(), None);
+                Ran::new(Status::Failed, Err(e), Some(msg))
+            }
+            Err(ServiceError::Timeout { timeout }) => {
+                let msg = format!(
+                    "upstream server `{}` did not answer within {} s; the call was cancelled",
+                    up.spec.name,
+                    timeout.as_secs()
+                );
+                let r = CallToolResult::error(vec![ContentBlock::text(msg)]);
+                Ran::new(Status::Timeout, Ok(r.into()), None)
+            }
+            Err(e @ ServiceError::Cancelled { .. }) => Ran::new(
+                Status::Cancelled,
+                Err(service_error(&up.spec.name, e)),
+                None,
+            ),
+            Err(e) => {
+                let e = service_error(&up.spec.name, e);
+                let msg = e.message.to_string();
+                Ran::new(Status::Failed, Err(e), Some(msg))
+            }
+        }
+    }
+}
+
+/// How an allowed call ended: the answer for the agent and what the outcome record says.
+struct Ran {
+    status: Status,
+    answer: Result<CallToolResponse, McpError>,
+    error: Option<String>,
+}
+
+impl Ran {
+    fn new(
+        status: Status,
+        answer: Result<CallToolResponse, McpError>,
+        error: Option<String>,
+    ) -> Ran {
+        Ran {
+            status,
+            answer,
+            error,
+        }
+    }
+
+    /// The tool result, when the call completed with one.
+    fn result(&self) -> Option<&CallToolResult> {
+        match &self.answer {
+            Ok(CallToolResponse::Complete(r)) => Some(r),
+            _ => None,
         }
     }
 }
@@ -674,7 +724,9 @@ impl ServerHandler for Gateway {
                 s.agent.as_deref(),
                 None,
             );
-            let (verdict, p) = self.guard.decide(call).await;
+            // Not a tools/call: kept simple, the record is durable before the read is forwarded.
+            let (decision, p) = self.guard.decide(call);
+            let verdict = self.guard.settle(decision).await;
             if verdict.blocks() {
                 return Err(refusal_error(
                     &format!("resources/read {}", request.uri),

@@ -30,6 +30,7 @@ pub(crate) fn runs_commands(name: &str) -> bool {
             | "tcpdump"
             | "at"
             | "batch"
+            | "nix-shell"
     )
 }
 
@@ -92,7 +93,32 @@ impl Walker<'_> {
                 }
             }
             "rsync" => scripts = values(&c.args, &["--rsh", "--rsync-path"], &["-e"]),
+            "nix-shell" => scripts = values(&c.args, &["--run", "--command"], &[]),
             "ssh" | "scp" | "sftp" => {
+                if name == "ssh" {
+                    // The remote command runs in a shell too (on this machine for `localhost`).
+                    let mut i = 1;
+                    while let Some(a) = c.args.get(i).map(|a| a.w.text.as_str()) {
+                        if a == "--" {
+                            i += 1;
+                            break;
+                        }
+                        if !a.starts_with('-') {
+                            break;
+                        }
+                        let last = a.chars().last().unwrap_or('-');
+                        i += if a.len() == 2 && "bcDEeFIiJLlmOopQRSWw".contains(last) {
+                            2
+                        } else {
+                            1
+                        };
+                    }
+                    let remote: Vec<&Arg> = c.args.iter().skip(i + 1).collect();
+                    if !remote.is_empty() {
+                        let text: Vec<&str> = remote.iter().map(|a| a.w.text.as_str()).collect();
+                        scripts.push((text.join(" "), remote.iter().any(|a| a.w.dynamic)));
+                    }
+                }
                 for (v, d) in values(&c.args, &[], &["-o"]) {
                     let (k, val) = v.split_once(['=', ' ']).unwrap_or((&v, ""));
                     if matches!(

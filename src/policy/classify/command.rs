@@ -237,6 +237,11 @@ impl Args<'_> {
             } else if takes_value.contains(&t) {
                 let v = words.next().map(|v| v.text.as_str()).unwrap_or("");
                 opts.push(format!("{t}={v}"));
+            } else if let Some(short) = combined_value_option(t, takes_value) {
+                // `-sT FILE`: flags, then an option whose value is the next word.
+                let v = words.next().map(|v| v.text.as_str()).unwrap_or("");
+                opts.push(t[..t.len() - 1].to_string());
+                opts.push(format!("{short}={v}"));
             } else {
                 opts.push(t.to_string());
             }
@@ -436,6 +441,7 @@ impl Classifier<'_> {
         let argv = &cmd.argv;
         let base = name.trim_end_matches(|c: char| c.is_ascii_digit() || c == '.');
         self.credentials_printed(cmd, span);
+        self.secret_variables(cmd, span);
         match name {
             "rm" | "unlink" | "rmdir" | "shred" | "srm" | "rimraf" | "del-cli" | "trash"
             | "trash-put" => self.rm(cmd, cwd, span),
@@ -489,7 +495,11 @@ impl Classifier<'_> {
                     &["-s", "-r", "-m", "-d", "-t", "--size", "--reference"],
                 );
                 for w in a.operands {
-                    self.word_paths(w, Action::FileWrite, cwd, span);
+                    for p in self.word_paths(w, Action::FileWrite, cwd, span) {
+                        if name == "truncate" {
+                            self.delete_outside(&p, span);
+                        }
+                    }
                 }
             }
             "chmod" | "chown" | "chgrp" | "chattr" | "setfacl" | "chcon" => {
@@ -559,6 +569,7 @@ impl Classifier<'_> {
                     );
                 }
             }
+            "http" | "https" | "xh" | "xhs" => self.httpie(cmd, cwd, span),
             "httpd" | "http-server" | "serve" => {
                 let a = Args::parse(argv, &["-h", "-p", "-a", "-l", "--listen"]);
                 let dir = a
@@ -616,17 +627,22 @@ impl Classifier<'_> {
                 if matches!(name, "source" | ".") {
                     self.source(cmd, cwd, span);
                 }
-                let a = Args::parse(argv, &["-n", "-c", "-o", "-in", "-out", "-t", "-k"]);
+                let a = Args::parse(
+                    argv,
+                    &["-n", "-c", "-o", "-in", "-out", "-keyout", "-t", "-k"],
+                );
                 for w in &a.operands {
-                    self.word_paths(w, Action::FileRead, cwd, span);
+                    let found = self.word_paths(w, Action::FileRead, cwd, span);
+                    self.secret_folders(&found, span);
                 }
-                for v in a
-                    .opts
-                    .iter()
-                    .filter_map(|o| o.split_once('=').map(|(_, v)| v))
-                {
+                for (o, v) in a.opts.iter().filter_map(|o| o.split_once('=')) {
+                    let action = if matches!(o, "-out" | "-keyout" | "-o") {
+                        Action::FileWrite
+                    } else {
+                        Action::FileRead
+                    };
                     if !v.is_empty() && !v.starts_with('-') {
-                        self.raw_path(v, Action::FileRead, cwd, span);
+                        self.raw_path(v, action, cwd, span);
                     }
                 }
             }
@@ -698,6 +714,53 @@ impl Classifier<'_> {
             dynamic: false,
         };
         self.word_paths(&w, action, cwd, span);
+    }
+
+    /// Folders holding credentials given to a reader (`grep -r x ~`, `find ~/.ssh -exec cat {} +`).
+    pub(super) fn secret_folders(&mut self, found: &[PathBuf], span: &str) {
+        for p in found {
+            if p.is_dir() && places::holds_secrets(p, self.env) {
+                self.finding(
+                    "secrets.read",
+                    Risk::High,
+                    &[Flag::SecretRead, Flag::SensitivePath],
+                    format!(
+                        "{} holds credentials; reading through it exposes them",
+                        p.display()
+                    ),
+                    span,
+                );
+            }
+        }
+    }
+
+    /// Secret-looking variables printed by name (`echo $OPENAI_API_KEY`, `printenv GITHUB_TOKEN`).
+    fn secret_variables(&mut self, cmd: &Command, span: &str) {
+        let printing = matches!(cmd.name(), "echo" | "printf" | "printenv");
+        if !printing {
+            return;
+        }
+        for w in cmd.argv.iter().skip(1) {
+            let name = if cmd.name() == "printenv" {
+                Some(w.text.as_str())
+            } else if w.dynamic {
+                w.text
+                    .strip_prefix("${")
+                    .and_then(|r| r.strip_suffix('}'))
+                    .or_else(|| w.text.strip_prefix('$'))
+            } else {
+                None
+            };
+            if let Some(n) = name.filter(|n| secret_variable(n)) {
+                self.finding(
+                    "secrets.env_var",
+                    Risk::High,
+                    &[Flag::SecretRead, Flag::SensitivePath],
+                    format!("prints `{n}`, which holds a secret"),
+                    span,
+                );
+            }
+        }
     }
 
     /// A link to or copy of the gateway's program under another name drives it past the
@@ -818,6 +881,16 @@ impl Classifier<'_> {
     }
 }
 
+/// In a cluster of short flags (`-sT`), the last one when it takes a value (`-T`).
+fn combined_value_option(t: &str, takes_value: &[&str]) -> Option<String> {
+    if t.starts_with("--") || t.len() < 3 || !t.is_char_boundary(t.len() - 1) {
+        return None;
+    }
+    let last = format!("-{}", &t[t.len() - 1..]);
+    let flags_only = t[1..t.len() - 1].chars().all(|c| c.is_ascii_alphabetic());
+    (flags_only && takes_value.contains(&last.as_str())).then_some(last)
+}
+
 /// `host:path`, `user@host:path`, `host::module` or `rsync://…` (not a local path).
 pub(super) fn is_remote_spec(s: &str) -> bool {
     if s.starts_with("rsync://") || s.starts_with("ssh://") || s.starts_with("sftp://") {
@@ -830,4 +903,24 @@ pub(super) fn is_remote_spec(s: &str) -> bool {
         Some((host, _)) => !host.is_empty() && !host.contains('/'),
         None => false,
     }
+}
+
+/// Environment variable names that hold credentials by convention.
+fn secret_variable(name: &str) -> bool {
+    let n = name.to_ascii_uppercase();
+    let is_name = !n.is_empty() && n.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    is_name
+        && [
+            "KEY",
+            "TOKEN",
+            "SECRET",
+            "PASSWORD",
+            "PASSWD",
+            "CREDENTIAL",
+            "PRIVATE",
+        ]
+        .iter()
+        .any(|k| n.contains(k))
+        && !n.ends_with("_PATH")
+        && !n.ends_with("_FILE")
 }

@@ -61,7 +61,7 @@ impl Classifier<'_> {
     }
 
     /// Deleting (or shredding) a file outside the project, its build folders and scratch.
-    fn delete_outside(&mut self, p: &Path, span: &str) {
+    pub(super) fn delete_outside(&mut self, p: &Path, span: &str) {
         let env = self.env;
         if places::in_project(p, env)
             || places::disposable(p, env)
@@ -355,7 +355,8 @@ impl Classifier<'_> {
         }
         let in_place = sed_like && (a.short('i') || a.long("in-place"));
         for w in operands {
-            self.word_paths(w, Action::FileRead, cwd, span);
+            let found = self.word_paths(w, Action::FileRead, cwd, span);
+            self.secret_folders(&found, span);
             if in_place {
                 self.word_paths(w, Action::FileEdit, cwd, span);
             }

@@ -69,6 +69,15 @@ impl Classifier<'_> {
             for w in &after_dashes {
                 self.word_paths(w, Action::FileRead, &cwd, span);
             }
+            // `git log -p .env`: a pathspec without `--` names an existing file.
+            for w in operands
+                .iter()
+                .filter(|w| !w.dynamic && !w.text.contains(':'))
+            {
+                if cwd.join(&w.text).is_file() {
+                    self.word_paths(w, Action::FileRead, &cwd, span);
+                }
+            }
         }
         if (sub == "diff" && has("--no-index")) || matches!(sub, "blame" | "annotate") {
             for w in operands.iter().filter(|w| w.text != "--") {

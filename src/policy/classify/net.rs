@@ -202,6 +202,35 @@ impl Classifier<'_> {
         }
     }
 
+    /// HTTPie (`http`, `xh`): `@file` sends a file as the body, `field@file` and `field=@file`
+    /// send file contents as fields.
+    pub(super) fn httpie(&mut self, cmd: &Command, cwd: &Path, span: &str) {
+        let mut sends = false;
+        let mut urls = Vec::new();
+        for w in cmd.argv.iter().skip(1).filter(|w| !w.text.starts_with('-')) {
+            let t = w.text.as_str();
+            let file = t
+                .strip_prefix('@')
+                .or_else(|| t.split_once("=@").map(|(_, f)| f))
+                .or_else(|| {
+                    t.split_once('@')
+                        .filter(|(k, _)| !k.is_empty() && !k.contains([':', '/', '.']))
+                        .map(|(_, f)| f)
+                });
+            if t.contains("://") || urls.is_empty() && t.contains('.') && file.is_none() {
+                urls.push(t.to_string());
+            } else if let Some(f) = file {
+                sends = true;
+                self.raw_path(f, Action::FileRead, cwd, span);
+            } else if t.contains('=') || t.contains(":=") {
+                sends = true;
+            }
+        }
+        for u in urls {
+            self.url(&u, Action::WebFetch, sends);
+        }
+    }
+
     pub(super) fn gh(&mut self, cmd: &Command, cwd: &Path, span: &str) {
         let args = cmd.args();
         let words: Vec<&str> = args

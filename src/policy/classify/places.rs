@@ -360,9 +360,23 @@ pub fn foundation(path: &Path, env: &Env) -> bool {
 /// Children of /tmp, /var/tmp, /dev/shm (not the roots themselves), except the home folder,
 /// the project and the gateway's home when they live there.
 pub fn scratch(path: &Path, env: &Env) -> bool {
-    let mine = [&env.home, &env.project, &env.patchwork_home]
-        .iter()
-        .any(|d| !d.as_os_str().is_empty() && path.starts_with(d));
+    // The folder holding the project (or home) is a workspace: its other folders are other
+    // projects, not scratch, unless it is a scratch root itself.
+    let workspace = |d: &Path| {
+        d.parent()
+            .filter(|p| !SCRATCH_ROOTS.iter().any(|r| Path::new(r) == *p))
+            .map(Path::to_path_buf)
+    };
+    let mine = [
+        Some(env.home.clone()),
+        Some(env.project.clone()),
+        Some(env.patchwork_home.clone()),
+        workspace(&env.project),
+        workspace(&env.home),
+    ]
+    .into_iter()
+    .flatten()
+    .any(|d| !d.as_os_str().is_empty() && path.starts_with(&d));
     !mine && scratch_root_child(path)
 }
 
@@ -450,6 +464,39 @@ mod tests {
             assert!(guard_file(Path::new(p), &e).is_some(), "{p}");
         }
         assert!(guard_file(Path::new("/home/dev/app/src/a.ts"), &e).is_none());
+    }
+
+    #[test]
+    fn home_and_project_in_tmp_are_not_scratch() {
+        let e = Env {
+            home: PathBuf::from("/tmp/run-1/home"),
+            patchwork_home: PathBuf::from("/tmp/run-1/home/.patchwork"),
+            project: PathBuf::from("/tmp/run-1/project"),
+        };
+        assert!(!scratch(Path::new("/tmp/run-1/home/.config"), &e));
+        assert!(!disposable(Path::new("/tmp/run-1/home/Documents"), &e));
+        assert!(!scratch(Path::new("/tmp/run-1/other-project"), &e));
+        assert!(disposable(Path::new("/tmp/run-1/home/.cache/pip"), &e));
+        assert!(scratch(Path::new("/tmp/build-cache-1"), &e));
+        assert!(disposable(Path::new("/tmp/run-1/project/.venv"), &e));
+    }
+
+    #[test]
+    fn more_secret_names_and_public_signatures() {
+        let e = env();
+        for p in [
+            "/home/dev/app/.envrc",
+            "/home/dev/.config/rclone/rclone.conf",
+            "/home/dev/.cargo/credentials.toml",
+            "/home/dev/.s3cfg",
+            "/home/dev/app/private-key.asc",
+        ] {
+            assert!(secret_kind(Path::new(p), &e).is_some(), "{p}");
+        }
+        assert!(secret_kind(Path::new("/home/dev/app/release.tar.gz.asc"), &e).is_none());
+        assert!(persistence_kind(Path::new("/home/dev/.bash_aliases"), &e).is_some());
+        assert!(persistence_kind(Path::new("/home/dev/.ssh/config"), &e).is_some());
+        assert!(guard_file(Path::new("/usr/local/bin/patchwork-gateway"), &e).is_some());
     }
 
     #[test]

@@ -421,6 +421,10 @@ impl Classifier<'_> {
             "FLUSHDB",
             "DROPDATABASE",
             "DROP USER",
+            ".DROP()",
+            ".DROPDATABASE(",
+            ".DELETEMANY({})",
+            ".REMOVE({})",
         ]
         .iter()
         .any(|k| squeezed.contains(k))

@@ -1426,6 +1426,35 @@ mod tests {
     }
 
     #[test]
+    fn whole_environment_versus_one_variable() {
+        for (lang, code) in [
+            (Lang::Python, "import os; print(os.environ)"),
+            (
+                Lang::Python,
+                "import os, json; json.dump(dict(os.environ), f)",
+            ),
+            (Lang::Node, "console.log(process.env)"),
+            (Lang::Node, "console.log(JSON.stringify(process.env))"),
+            (Lang::Ruby, "p ENV.to_h"),
+            (Lang::Perl, "print \"$_\n\" for keys %ENV"),
+            (Lang::Php, "var_dump(getenv());"),
+            (Lang::Awk, "BEGIN{for(k in ENVIRON) print k}"),
+        ] {
+            assert!(dumps_environment(lang, code), "{code}");
+        }
+        for (lang, code) in [
+            (Lang::Python, "import os; print(os.environ.get('HOME'))"),
+            (Lang::Python, "import os; print(os.environ['HOME'])"),
+            (Lang::Node, "console.log(process.env.NODE_ENV)"),
+            (Lang::Ruby, "puts ENV['HOME']"),
+            (Lang::Perl, "print $ENV{HOME}"),
+            (Lang::Php, "echo getenv('HOME');"),
+        ] {
+            assert!(!dumps_environment(lang, code), "{code}");
+        }
+    }
+
+    #[test]
     fn node_perl_ruby_php_awk() {
         let a = analyse(
             Lang::Node,

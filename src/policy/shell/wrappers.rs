@@ -1408,6 +1408,23 @@ impl Walker<'_> {
             .map(str::to_string),
             _ => None,
         };
+        // `wget URL`, `curl -O URL`: the file is named after the URL.
+        let remote_name = name == "wget"
+            || name == "curl"
+                && c.args
+                    .iter()
+                    .any(|a| a.w.text == "--remote-name" || a.w.text.starts_with("-O"));
+        let download = download.or_else(|| {
+            remote_name
+                .then(|| c.args.iter().find(|a| a.w.text.contains("://")))
+                .flatten()
+                .and_then(|a| {
+                    let path = a.w.text.split(['?', '#']).next().unwrap_or("");
+                    let file = path.rsplit('/').next().unwrap_or("");
+                    (!file.is_empty() && !path.ends_with("://") && path.matches('/').count() > 2)
+                        .then(|| file.to_string())
+                })
+        });
         if let Some(t) = download.filter(|t| t != "-") {
             let key = self.file_key(&t);
             self.files.insert(key, None);

@@ -16,27 +16,49 @@ fn strict_profile_decides_every_regression_case() {
     let dir = tempfile::tempdir().unwrap();
     let root = fs::canonicalize(dir.path()).unwrap();
     let (p, h) = (root.join("project"), root.join("home"));
+    // The same files as the shared corpus runner's fixture (`run-cases`), plus the seal key.
     for (file, text) in [
-        (p.join(".env"), "API_KEY=fake\n"),
-        (p.join(".env.example"), "API_KEY=\n"),
-        (p.join(".env.production"), "DB=fake\n"),
-        (p.join(".env.local"), "T=fake\n"),
-        (p.join("src/index.ts"), "export {}\n"),
-        (p.join("package.json"), "{}\n"),
-        (p.join("certs/server.key"), "-----BEGIN PRIVATE KEY-----\n"),
-        (p.join("scripts/build.sh"), "#!/bin/sh\nnpm run build\n"),
-        (p.join("data.csv"), "a\n"),
-        (p.join(".claude/settings.json"), "{}\n"),
+        (
+            p.join(".env"),
+            "OPENAI_API_KEY=sk-FAKEFAKEFAKEFAKEFAKEFAKE\nDB_PASSWORD=hunter2-fake\n",
+        ),
+        (p.join(".env.example"), "OPENAI_API_KEY=\nDB_PASSWORD=\n"),
+        (p.join(".env.production"), "DB_PASSWORD=prod-fake\n"),
+        (p.join(".env.local"), "TOKEN=fake\n"),
+        (
+            p.join("src/index.ts"),
+            "import { app } from './app';\napp.listen(3000);\n",
+        ),
+        (p.join("src/middleware.ts"), "export function auth() {}\n"),
+        (p.join("src/utils.ts"), "export const a = 1\nconst a = 1\n"),
+        (
+            p.join("package.json"),
+            "{\"name\": \"app\", \"version\": \"1.0.0\", \"dependencies\": {}}\n",
+        ),
+        (
+            p.join("certs/server.key"),
+            "-----BEGIN PRIVATE KEY-----\nFAKE\n-----END PRIVATE KEY-----\n",
+        ),
+        (p.join("config/app.json"), "{}\n"),
+        (p.join("sub/readme.txt"), "x\n"),
+        (p.join("scripts/build.sh"), "#!/bin/sh\n"),
+        (p.join("docs/setup.md"), "no sudo needed\n"),
+        (p.join(".gitignore"), ".env\nnode_modules\n"),
+        (p.join(".claude/settings.json"), "{\"hooks\": {}}\n"),
+        (p.join("data.csv"), "a\nb\na\n"),
         (
             h.join(".ssh/id_ed25519"),
-            "-----BEGIN OPENSSH PRIVATE KEY-----\n",
+            "-----BEGIN OPENSSH PRIVATE KEY-----\nFAKE\n-----END OPENSSH PRIVATE KEY-----\n",
         ),
-        (h.join(".aws/credentials"), "[default]\n"),
-        (h.join(".netrc"), "machine x\n"),
-        (h.join(".npmrc"), "//r/:_authToken=x\n"),
-        (h.join(".kube/config"), "x\n"),
-        (h.join(".docker/config.json"), "{}\n"),
-        (h.join(".claude/settings.json"), "{}\n"),
+        (
+            h.join(".aws/credentials"),
+            "[default]\naws_secret_access_key=FAKE\n",
+        ),
+        (h.join(".netrc"), "machine x login y password z\n"),
+        (h.join(".npmrc"), "//registry/:_authToken=FAKE\n"),
+        (h.join(".docker/config.json"), "{\"auths\": {}}\n"),
+        (h.join(".kube/config"), "apiVersion: v1\n"),
+        (h.join(".claude/settings.json"), "{\"hooks\": {}}\n"),
         (h.join(".bashrc"), "# rc\n"),
     ] {
         write(&file, text);

@@ -173,6 +173,33 @@ const DISK_TOOLS: &[&str] = &[
     "vgremove",
     "pvremove",
 ];
+/// Commands that reconfigure the machine: firewall, network, mounts, users, kernel.
+const SYSTEM_ADMIN: &[&str] = &[
+    "iptables",
+    "ip6tables",
+    "nft",
+    "ufw",
+    "firewall-cmd",
+    "swapoff",
+    "umount",
+    "mount",
+    "sysctl",
+    "ip",
+    "ifconfig",
+    "userdel",
+    "useradd",
+    "usermod",
+    "deluser",
+    "adduser",
+    "groupdel",
+    "passwd",
+    "chpasswd",
+    "modprobe",
+    "rmmod",
+    "insmod",
+    "setenforce",
+    "loginctl",
+];
 const DATABASES: &[&str] = &[
     "psql",
     "mysql",
@@ -210,6 +237,11 @@ impl Args<'_> {
             } else if takes_value.contains(&t) {
                 let v = words.next().map(|v| v.text.as_str()).unwrap_or("");
                 opts.push(format!("{t}={v}"));
+            } else if let Some(short) = combined_value_option(t, takes_value) {
+                // `-sT FILE`: flags, then an option whose value is the next word.
+                let v = words.next().map(|v| v.text.as_str()).unwrap_or("");
+                opts.push(t[..t.len() - 1].to_string());
+                opts.push(format!("{short}={v}"));
             } else {
                 opts.push(t.to_string());
             }
@@ -281,6 +313,17 @@ impl Classifier<'_> {
             self.command(cmd, cwd);
         }
         if self.gateway_lookup
+            && let Some(span) = self.dynamic_sink.take()
+        {
+            self.finding(
+                "self.tamper",
+                Risk::Critical,
+                &[Flag::SelfProtection],
+                "changes, deletes or links a file found by looking up the gateway; the agent may not touch the gateway",
+                &span,
+            );
+        }
+        if self.gateway_lookup
             && let Some(span) = self.dynamic_kill.take()
         {
             self.finding(
@@ -325,11 +368,12 @@ impl Classifier<'_> {
         if let Stdin::File(w) = &cmd.stdin {
             self.word_paths(w, Action::FileRead, &cwd, &span);
         }
+        self.code_variables(cmd, &span);
         let Some(first) = cmd.argv.first() else {
             return;
         };
-        if matches!(cmd.name(), "pgrep" | "pidof" | "ps" | "pstree")
-            && args.iter().any(|a| a.contains("patchwork"))
+        if !matches!(cmd.name(), "kill" | "pkill" | "killall")
+            && args.iter().skip(1).any(|a| a.contains("patchwork"))
         {
             self.gateway_lookup = true;
         }
@@ -349,13 +393,58 @@ impl Classifier<'_> {
         self.by_name(cmd, &cwd, &span);
     }
 
+    /// Variables that make programs load or run code (`LD_PRELOAD`, `BASH_ENV`,
+    /// `PROMPT_COMMAND`…), set as a prefix or exported.
+    fn code_variables(&mut self, cmd: &Command, span: &str) {
+        const CODE_VARS: &[&str] = &[
+            "LD_PRELOAD",
+            "LD_AUDIT",
+            "DYLD_INSERT_LIBRARIES",
+            "BASH_ENV",
+            "PROMPT_COMMAND",
+        ];
+        let declares = matches!(
+            cmd.name(),
+            "export" | "declare" | "typeset" | "readonly" | "local" | "env"
+        );
+        let assigned = cmd
+            .assignments
+            .iter()
+            .map(|(n, v)| (n.as_str(), v.as_str()))
+            .chain(
+                cmd.argv
+                    .iter()
+                    .skip(1)
+                    .filter(|_| declares)
+                    .filter_map(|w| w.text.split_once('=')),
+            );
+        for (name, value) in assigned {
+            let node_require = name == "NODE_OPTIONS"
+                && (value.contains("--require")
+                    || value.contains("-r ")
+                    || value.contains("--import"));
+            if (CODE_VARS.contains(&name) || node_require) && !value.is_empty() {
+                self.finding(
+                    "shell.code_variable",
+                    Risk::High,
+                    &[Flag::CodeExecution, Flag::Persistence],
+                    format!("`{name}` makes later programs load or run `{value}`"),
+                    span,
+                );
+            }
+        }
+    }
+
     /// Applies the rules for the command's name.
     fn by_name(&mut self, cmd: &Command, cwd: &Path, span: &str) {
         let name = cmd.name();
         let argv = &cmd.argv;
         let base = name.trim_end_matches(|c: char| c.is_ascii_digit() || c == '.');
+        self.credentials_printed(cmd, span);
+        self.secret_variables(cmd, span);
         match name {
-            "rm" | "unlink" | "rmdir" | "shred" | "srm" => self.rm(cmd, cwd, span),
+            "rm" | "unlink" | "rmdir" | "shred" | "srm" | "rimraf" | "del-cli" | "trash"
+            | "trash-put" => self.rm(cmd, cwd, span),
             "find" => self.find(cmd, cwd, span),
             "mv" => self.mv(cmd, cwd, span),
             "cp" | "install" | "rsync" | "scp" => self.copy(cmd, cwd, span),
@@ -382,6 +471,10 @@ impl Classifier<'_> {
                         }),
                         _ => a.operands.last().map(|w| (*w).clone()),
                     });
+                if a.operands.first().is_some_and(|t| t.dynamic) {
+                    self.dynamic_sink.get_or_insert_with(|| span.to_string());
+                }
+                self.gateway_alias(&a.operands, span);
                 if let Some(link) = link {
                     let made = self.word_paths(&link, Action::FileWrite, cwd, span);
                     if let (Some(target), [link_path]) = (a.operands.first(), made.as_slice()) {
@@ -396,13 +489,17 @@ impl Classifier<'_> {
                     }
                 }
             }
-            "touch" | "mkdir" | "mkfifo" | "mknod" | "tee" | "truncate" => {
+            "touch" | "mkdir" | "mkfifo" | "mknod" | "tee" | "truncate" | "sponge" => {
                 let a = Args::parse(
                     argv,
                     &["-s", "-r", "-m", "-d", "-t", "--size", "--reference"],
                 );
                 for w in a.operands {
-                    self.word_paths(w, Action::FileWrite, cwd, span);
+                    for p in self.word_paths(w, Action::FileWrite, cwd, span) {
+                        if name == "truncate" {
+                            self.delete_outside(&p, span);
+                        }
+                    }
                 }
             }
             "chmod" | "chown" | "chgrp" | "chattr" | "setfacl" | "chcon" => {
@@ -410,7 +507,7 @@ impl Classifier<'_> {
             }
             "dd" => self.dd(cmd, cwd, span),
             "git" => self.git(cmd, cwd, span),
-            "gh" => self.gh(cmd, span),
+            "gh" => self.gh(cmd, cwd, span),
             "curl" => self.curl(cmd, cwd, span),
             "wget" => self.wget(cmd, cwd, span),
             "env" | "printenv" | "export" | "set" | "declare" | "typeset" | "compgen" => {
@@ -437,6 +534,13 @@ impl Classifier<'_> {
                     );
                 }
             }
+            "launchctl"
+                if argv.get(1).is_some_and(|w| {
+                    matches!(
+                        w.text.as_str(),
+                        "list" | "print" | "blame" | "help" | "version"
+                    )
+                }) => {}
             "at" | "batch" | "launchctl" => self.finding(
                 "persistence.schedule",
                 Risk::Medium,
@@ -445,9 +549,12 @@ impl Classifier<'_> {
                 span,
             ),
             "systemctl" | "service" => self.systemctl(cmd, span),
-            "docker" | "podman" => self.docker(cmd, span),
+            "docker" | "podman" => self.docker(cmd, cwd, span),
             "kubectl" | "helm" | "terraform" | "tofu" | "terragrunt" | "pulumi" | "aws"
-            | "gcloud" | "gsutil" | "az" | "doctl" | "flyctl" | "heroku" => self.cloud(cmd, span),
+            | "gcloud" | "gsutil" | "az" | "doctl" | "flyctl" | "heroku" => {
+                self.cloud(cmd, span);
+                self.secret_arguments(cmd, cwd, span);
+            }
             "patchwork-gateway" => {
                 if argv
                     .iter()
@@ -461,6 +568,18 @@ impl Classifier<'_> {
                         span,
                     );
                 }
+            }
+            "http" | "https" | "xh" | "xhs" => self.httpie(cmd, cwd, span),
+            "httpd" | "http-server" | "serve" => {
+                let a = Args::parse(argv, &["-h", "-p", "-a", "-l", "--listen"]);
+                let dir = a
+                    .value(&["-h"])
+                    .or_else(|| a.operands.first().map(|w| w.text.as_str()))
+                    .unwrap_or(".");
+                let bind = a
+                    .value(&["-a", "-l", "--listen", "-p"])
+                    .filter(|b| b.contains(':') || b.contains('.'));
+                self.serve_files(dir, bind, cwd, span);
             }
             "dig" | "nslookup" | "host" | "drill" | "resolvectl" => {
                 if argv.iter().skip(1).any(|w| w.dynamic) {
@@ -495,7 +614,11 @@ impl Classifier<'_> {
             ),
             _ if REMOTE_SHELLS.contains(&name) => self.remote(cmd, cwd, span),
             _ if RAW_SOCKETS.contains(&name) => self.socket(cmd, span),
-            _ if DATABASES.contains(&name) => self.database(cmd, span),
+            _ if DATABASES.contains(&name) => {
+                self.database(cmd, span);
+                self.secret_arguments(cmd, cwd, span);
+            }
+            _ if SYSTEM_ADMIN.contains(&name) => self.system_admin(cmd, span),
             _ if SHELLS.contains(&name) || name == "busybox" => self.nested_shell(cmd, cwd, span),
             _ if INTERPRETERS.contains(&name) || INTERPRETERS.contains(&base) => {
                 self.interpreter(cmd, cwd, span)
@@ -504,17 +627,22 @@ impl Classifier<'_> {
                 if matches!(name, "source" | ".") {
                     self.source(cmd, cwd, span);
                 }
-                let a = Args::parse(argv, &["-n", "-c", "-o", "-in", "-out", "-t", "-k"]);
+                let a = Args::parse(
+                    argv,
+                    &["-n", "-c", "-o", "-in", "-out", "-keyout", "-t", "-k"],
+                );
                 for w in &a.operands {
-                    self.word_paths(w, Action::FileRead, cwd, span);
+                    let found = self.word_paths(w, Action::FileRead, cwd, span);
+                    self.secret_folders(&found, span);
                 }
-                for v in a
-                    .opts
-                    .iter()
-                    .filter_map(|o| o.split_once('=').map(|(_, v)| v))
-                {
+                for (o, v) in a.opts.iter().filter_map(|o| o.split_once('=')) {
+                    let action = if matches!(o, "-out" | "-keyout" | "-o") {
+                        Action::FileWrite
+                    } else {
+                        Action::FileRead
+                    };
                     if !v.is_empty() && !v.starts_with('-') {
-                        self.raw_path(v, Action::FileRead, cwd, span);
+                        self.raw_path(v, action, cwd, span);
                     }
                 }
             }
@@ -540,7 +668,23 @@ impl Classifier<'_> {
         span: &str,
     ) -> Vec<PathBuf> {
         if w.dynamic {
+            // `"$DIR/.env"`, `/proc/$$/environ`: the folder is computed, the file name is not.
+            let name = w.text.rsplit('/').next().unwrap_or("");
+            let static_name = !name.is_empty() && !name.contains(['$', '(', '`', '{', '*', '?']);
+            if static_name
+                && matches!(action, Action::FileRead | Action::FileGrep)
+                && let Some(kind) = places::secret_kind(Path::new(&w.text), self.env)
+            {
+                self.finding(
+                    "secrets.read",
+                    Risk::High,
+                    &[Flag::SecretRead, Flag::SensitivePath],
+                    format!("`{}` is {kind}, whatever folder it is in", w.text),
+                    span,
+                );
+            }
             if action != Action::FileRead {
+                self.dynamic_sink.get_or_insert_with(|| span.to_string());
                 self.finding(
                     "files.dynamic_target",
                     Risk::Medium,
@@ -572,6 +716,70 @@ impl Classifier<'_> {
         self.word_paths(&w, action, cwd, span);
     }
 
+    /// Folders holding credentials given to a reader (`grep -r x ~`, `find ~/.ssh -exec cat {} +`).
+    pub(super) fn secret_folders(&mut self, found: &[PathBuf], span: &str) {
+        for p in found {
+            if p.is_dir() && places::holds_secrets(p, self.env) {
+                self.finding(
+                    "secrets.read",
+                    Risk::High,
+                    &[Flag::SecretRead, Flag::SensitivePath],
+                    format!(
+                        "{} holds credentials; reading through it exposes them",
+                        p.display()
+                    ),
+                    span,
+                );
+            }
+        }
+    }
+
+    /// Secret-looking variables printed by name (`echo $OPENAI_API_KEY`, `printenv GITHUB_TOKEN`).
+    fn secret_variables(&mut self, cmd: &Command, span: &str) {
+        let printing = matches!(cmd.name(), "echo" | "printf" | "printenv");
+        if !printing {
+            return;
+        }
+        for w in cmd.argv.iter().skip(1) {
+            let name = if cmd.name() == "printenv" {
+                Some(w.text.as_str())
+            } else if w.dynamic {
+                w.text
+                    .strip_prefix("${")
+                    .and_then(|r| r.strip_suffix('}'))
+                    .or_else(|| w.text.strip_prefix('$'))
+            } else {
+                None
+            };
+            if let Some(n) = name.filter(|n| secret_variable(n)) {
+                self.finding(
+                    "secrets.env_var",
+                    Risk::High,
+                    &[Flag::SecretRead, Flag::SensitivePath],
+                    format!("prints `{n}`, which holds a secret"),
+                    span,
+                );
+            }
+        }
+    }
+
+    /// A link to or copy of the gateway's program under another name drives it past the
+    /// rules that recognise it (`ln -s "$(command -v patchwork-gateway)" g`).
+    pub(super) fn gateway_alias(&mut self, sources: &[&Word], span: &str) {
+        if sources
+            .iter()
+            .any(|w| w.text.rsplit('/').next() == Some("patchwork-gateway"))
+        {
+            self.finding(
+                "self.alias",
+                Risk::Critical,
+                &[Flag::SelfProtection],
+                "copies or links the gateway's program under another name",
+                span,
+            );
+        }
+    }
+
     pub(super) fn privilege(&mut self, name: &str, span: &str) {
         self.finding(
             "privilege.escalation",
@@ -590,6 +798,13 @@ impl Classifier<'_> {
             let p = paths::resolve(first, cwd, &self.env.home);
             self.script_file(&p, cwd, span);
         }
+        self.device_operands(cmd, cwd, span);
+        self.secret_arguments(cmd, cwd, span);
+    }
+
+    /// Secrets passed to a program by name (`aws s3 cp ~/.aws/credentials s3://b`, `rclone
+    /// copy ~/.ssh r:`): the program reads them, whatever it does next.
+    pub(super) fn secret_arguments(&mut self, cmd: &Command, cwd: &Path, span: &str) {
         for w in cmd
             .argv
             .iter()
@@ -602,9 +817,33 @@ impl Classifier<'_> {
             let p = paths::resolve(&w.text, cwd, &self.env.home);
             if places::guard_secret(&p, self.env) {
                 self.path(Action::FileRead, p, span);
-            } else if p.is_file()
-                && let Some(kind) = places::secret_kind(&p, self.env)
-            {
+                continue;
+            }
+            let kind = if p.is_file() {
+                places::secret_kind(&p, self.env)
+            } else if p.is_dir() && places::holds_secrets(&p, self.env) {
+                Some("a folder holding credentials")
+            } else {
+                None
+            };
+            let uploads = matches!(
+                cmd.name(),
+                "aws" | "gsutil" | "gcloud" | "az" | "azcopy" | "rclone" | "s3cmd" | "mc"
+            ) && cmd.argv.iter().skip(1).any(|w| {
+                matches!(
+                    w.text.as_str(),
+                    "cp" | "copy" | "copyto" | "sync" | "mv" | "move" | "put" | "upload"
+                )
+            });
+            if let Some(kind) = kind.filter(|_| uploads) {
+                self.finding(
+                    "net.upload_secret",
+                    Risk::High,
+                    &[Flag::Exfiltration, Flag::NetworkEgress, Flag::SensitivePath],
+                    format!("uploads {} ({kind}) with `{}`", p.display(), cmd.name()),
+                    span,
+                );
+            } else if let Some(kind) = kind {
                 self.finding(
                     "secrets.argument",
                     Risk::Medium,
@@ -615,6 +854,41 @@ impl Classifier<'_> {
             }
         }
     }
+
+    /// Raw disks and partitions handed to a program (`nvme format /dev/nvme0n1`, `badblocks
+    /// -w /dev/sda`): tools that take a device mostly rewrite it.
+    fn device_operands(&mut self, cmd: &Command, cwd: &Path, span: &str) {
+        for w in cmd.argv.iter().skip(1).filter(|w| !w.dynamic) {
+            let raw = w.text.rsplit('=').next().unwrap_or(&w.text);
+            if !raw.starts_with("/dev/") {
+                continue;
+            }
+            let p = paths::resolve(raw, cwd, &self.env.home);
+            let name = p.file_name().map(|n| n.to_string_lossy().to_string());
+            let terminal = name
+                .as_deref()
+                .is_some_and(|n| n.starts_with("tty") || n.starts_with("pts") || n == "ptmx");
+            if places::device(&p) && !terminal && !p.starts_with("/dev/pts") {
+                self.finding(
+                    "system.device",
+                    Risk::High,
+                    &[Flag::SystemDestruction, Flag::Destructive],
+                    format!("`{}` operates on the device {}", cmd.name(), p.display()),
+                    span,
+                );
+            }
+        }
+    }
+}
+
+/// In a cluster of short flags (`-sT`), the last one when it takes a value (`-T`).
+fn combined_value_option(t: &str, takes_value: &[&str]) -> Option<String> {
+    if t.starts_with("--") || t.len() < 3 || !t.is_char_boundary(t.len() - 1) {
+        return None;
+    }
+    let last = format!("-{}", &t[t.len() - 1..]);
+    let flags_only = t[1..t.len() - 1].chars().all(|c| c.is_ascii_alphabetic());
+    (flags_only && takes_value.contains(&last.as_str())).then_some(last)
 }
 
 /// `host:path`, `user@host:path`, `host::module` or `rsync://…` (not a local path).
@@ -629,4 +903,24 @@ pub(super) fn is_remote_spec(s: &str) -> bool {
         Some((host, _)) => !host.is_empty() && !host.contains('/'),
         None => false,
     }
+}
+
+/// Environment variable names that hold credentials by convention.
+fn secret_variable(name: &str) -> bool {
+    let n = name.to_ascii_uppercase();
+    let is_name = !n.is_empty() && n.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    is_name
+        && [
+            "KEY",
+            "TOKEN",
+            "SECRET",
+            "PASSWORD",
+            "PASSWD",
+            "CREDENTIAL",
+            "PRIVATE",
+        ]
+        .iter()
+        .any(|k| n.contains(k))
+        && !n.ends_with("_PATH")
+        && !n.ends_with("_FILE")
 }

@@ -68,30 +68,44 @@ impl Classifier<'_> {
 
     pub(super) fn interpreter(&mut self, cmd: &Command, cwd: &Path, span: &str) {
         let args = cmd.args();
+        let value = |names: &[&str]| {
+            args.iter().enumerate().find_map(|(j, a)| {
+                names.iter().find_map(|n| {
+                    if a == n {
+                        args.get(j + 1).copied()
+                    } else {
+                        a.strip_prefix(n).and_then(|r| r.strip_prefix('='))
+                    }
+                })
+            })
+        };
         if let Some(i) = args.iter().position(|a| *a == "-m") {
             let module = args.get(i + 1).copied().unwrap_or("");
             if matches!(
                 module,
                 "http.server" | "SimpleHTTPServer" | "uploadserver" | "pyftpdlib"
             ) {
-                let dir = args
-                    .iter()
-                    .position(|a| *a == "--directory" || *a == "-d")
-                    .and_then(|j| args.get(j + 1).copied())
-                    .or_else(|| args.iter().find_map(|a| a.strip_prefix("--directory=")))
-                    .unwrap_or(".");
-                let dir = paths::resolve(dir, cwd, &self.env.home);
-                let exposed =
-                    !places::in_project(&dir, self.env) || places::holds_secrets(&dir, self.env);
-                self.finding(
-                    "net.serve_files",
-                    if exposed { Risk::High } else { Risk::Medium },
-                    &[Flag::Exfiltration, Flag::NetworkEgress],
-                    format!("serves the files of {} over the network", dir.display()),
-                    span,
-                );
+                let dir = value(&["--directory", "-d"]).unwrap_or(".");
+                self.serve_files(dir, value(&["--bind", "-b"]), cwd, span);
             }
-            return;
+            return self.secret_arguments(cmd, cwd, span);
+        }
+        // `php -S host:port [-t DIR]`, `ruby -run -e httpd DIR`: built-in web servers.
+        if cmd.name().starts_with("php")
+            && let Some(bind) = value(&["-S"])
+        {
+            return self.serve_files(value(&["-t"]).unwrap_or("."), Some(bind), cwd, span);
+        }
+        if cmd.name().starts_with("ruby")
+            && args.contains(&"-run")
+            && let Some(i) = args.iter().position(|a| *a == "httpd")
+        {
+            let dir = args[i + 1..]
+                .iter()
+                .find(|a| !a.starts_with('-'))
+                .copied()
+                .unwrap_or(".");
+            return self.serve_files(dir, value(&["--bind-address", "-b"]), cwd, span);
         }
         let inline = args
             .iter()
@@ -107,9 +121,45 @@ impl Classifier<'_> {
                 format!("runs a script produced at run time (`{}`)", w.text),
                 span,
             ),
-            Some(_) => {}
+            Some(_) => self.secret_arguments(cmd, cwd, span),
             None => self.code_from_stdin(cmd, span),
         }
+    }
+
+    /// A web server publishing `dir`; bound to loopback only this machine can reach it.
+    pub(super) fn serve_files(&mut self, dir: &str, bind: Option<&str>, cwd: &Path, span: &str) {
+        let loopback = |b: &str| {
+            let h = super::host_of(b);
+            h == "localhost" || h.starts_with("127.") || h == "::1"
+        };
+        if bind.is_some_and(loopback) {
+            return;
+        }
+        let dir = paths::resolve(dir, cwd, &self.env.home);
+        let exposed = !places::in_project(&dir, self.env) || places::holds_secrets(&dir, self.env);
+        // A subfolder such as `dist` with no secret file in it only publishes build output.
+        let secret_inside = std::fs::read_dir(&dir).is_ok_and(|entries| {
+            entries
+                .flatten()
+                .take(1000)
+                .any(|e| places::secret_kind(&e.path(), self.env).is_some())
+        });
+        if !exposed && dir != self.env.project && !secret_inside {
+            return self.finding(
+                "net.serve_build",
+                Risk::Low,
+                &[Flag::NetworkEgress],
+                format!("serves {} on the network", dir.display()),
+                span,
+            );
+        }
+        self.finding(
+            "net.serve_files",
+            if exposed { Risk::High } else { Risk::Medium },
+            &[Flag::Exfiltration, Flag::NetworkEgress],
+            format!("serves the files of {} over the network", dir.display()),
+            span,
+        );
     }
 
     /// A shell or interpreter that takes its program from standard input.

@@ -10,7 +10,11 @@ use std::path::Path;
 impl Classifier<'_> {
     pub(super) fn rm(&mut self, cmd: &Command, cwd: &Path, span: &str) {
         let a = Args::parse(&cmd.argv, &[]);
-        let recursive = cmd.name() == "rm" && (a.short('r') || a.short('R') || a.long("recursive"));
+        // rimraf, del-cli and trash remove whole trees without being asked to.
+        let recursive = match cmd.name() {
+            "rm" => a.short('r') || a.short('R') || a.long("recursive"),
+            n => matches!(n, "rimraf" | "del-cli" | "trash" | "trash-put"),
+        };
         if a.operands.is_empty()
             && recursive
             && cmd.wrappers.iter().any(|w| {
@@ -27,6 +31,7 @@ impl Classifier<'_> {
         }
         for w in &a.operands {
             if w.dynamic {
+                self.dynamic_sink.get_or_insert_with(|| span.to_string());
                 if recursive {
                     self.finding(
                         "files.recursive_delete_unknown",
@@ -48,15 +53,40 @@ impl Classifier<'_> {
             for p in self.word_paths(w, Action::FileDelete, cwd, span) {
                 if recursive {
                     self.recursive_delete(&p, span);
+                } else {
+                    self.delete_outside(&p, span);
                 }
             }
         }
     }
 
+    /// Deleting (or shredding) a file outside the project, its build folders and scratch.
+    pub(super) fn delete_outside(&mut self, p: &Path, span: &str) {
+        let env = self.env;
+        if places::in_project(p, env)
+            || places::disposable(p, env)
+            || places::scratch(p, env)
+            || p.starts_with(&env.patchwork_home)
+        {
+            return;
+        }
+        self.finding(
+            "files.delete_outside",
+            Risk::High,
+            &[Flag::Destructive, Flag::OutsideProject],
+            format!("deletes {}, outside the project", p.display()),
+            span,
+        );
+    }
+
     /// Judges the recursive deletion of `p` (foundations are already critical).
     pub(super) fn recursive_delete(&mut self, p: &Path, span: &str) {
         let env = self.env;
-        if places::disposable(p, env) || places::foundation(p, env) {
+        let plain_file = match p.symlink_metadata() {
+            Ok(m) => !m.is_dir(),
+            Err(_) => file_like_name(p),
+        };
+        if plain_file || places::disposable(p, env) || places::foundation(p, env) {
             return;
         }
         let shown = p.display();
@@ -123,7 +153,7 @@ impl Classifier<'_> {
             .all(|c| c.is_empty() || c == "*" || c == "**");
         if rest.contains("**") && !everything {
             self.target(TargetKind::Path, Action::FileDelete, w.text.clone());
-            if !places::in_project(&base, self.env) && !places::scratch(&base) {
+            if !places::in_project(&base, self.env) && !places::scratch(&base, self.env) {
                 self.finding(
                     "files.delete_outside",
                     Risk::High,
@@ -156,6 +186,8 @@ impl Classifier<'_> {
         for p in self.word_paths(w, Action::FileDelete, cwd, span) {
             if recursive {
                 self.recursive_delete(&p, span);
+            } else {
+                self.delete_outside(&p, span);
             }
         }
     }
@@ -166,6 +198,28 @@ impl Classifier<'_> {
         let dest = a.destination(&mut operands);
         let into_void = dest.as_ref().is_some_and(|d| d.text == "/dev/null");
         for w in operands {
+            if w.glob {
+                // `mv ~/* elsewhere` empties the folder, whether or not anything matches now.
+                let (base, rest) = glob_base(&w.text);
+                let base = paths::resolve(
+                    if base.is_empty() { "." } else { &base },
+                    cwd,
+                    &self.env.home,
+                );
+                if rest
+                    .split('/')
+                    .all(|c| c.is_empty() || c == "*" || c == "**")
+                    && places::foundation(&base, self.env)
+                {
+                    self.finding(
+                        "files.delete_foundation",
+                        Risk::Critical,
+                        &[Flag::Destructive, Flag::DangerousCommand],
+                        format!("moves everything out of {}", base.display()),
+                        span,
+                    );
+                }
+            }
             for p in self.word_paths(w, Action::FileDelete, cwd, span) {
                 if into_void {
                     self.recursive_delete(&p, span);
@@ -195,6 +249,7 @@ impl Classifier<'_> {
             );
         }
         let dest = a.destination(&mut operands);
+        self.gateway_alias(&operands, span);
         for w in operands.into_iter().filter(|w| !remote(w)) {
             self.read_tree(w, "copying", cwd, span);
         }
@@ -221,7 +276,12 @@ impl Classifier<'_> {
         let a = Args::parse(&cmd.argv, &["--reference"]);
         let recursive = a.short('R') || a.long("recursive");
         let mut operands = a.operands.iter();
-        let spec = if a.value(&["--reference"]).is_some() || name == "chattr" {
+        // `chmod -x FILE`: a mode that looks like an option.
+        let dash_mode = name == "chmod"
+            && a.opts
+                .iter()
+                .any(|o| o.len() > 1 && o[1..].chars().all(|c| "rwxXst".contains(c)));
+        let spec = if a.value(&["--reference"]).is_some() || name == "chattr" || dash_mode {
             None
         } else {
             operands.next()
@@ -295,7 +355,8 @@ impl Classifier<'_> {
         }
         let in_place = sed_like && (a.short('i') || a.long("in-place"));
         for w in operands {
-            self.word_paths(w, Action::FileRead, cwd, span);
+            let found = self.word_paths(w, Action::FileRead, cwd, span);
+            self.secret_folders(&found, span);
             if in_place {
                 self.word_paths(w, Action::FileEdit, cwd, span);
             }
@@ -367,4 +428,43 @@ fn glob_base(word: &str) -> (String, String) {
         base
     };
     (base, parts[first..].join("/"))
+}
+
+/// A name that is a file, not a folder, even when it does not exist (yet): `package-lock.json`.
+fn file_like_name(p: &Path) -> bool {
+    const FILE_EXTENSIONS: &[&str] = &[
+        "json",
+        "lock",
+        "log",
+        "txt",
+        "md",
+        "js",
+        "mjs",
+        "cjs",
+        "ts",
+        "py",
+        "pyc",
+        "tgz",
+        "zip",
+        "gz",
+        "tar",
+        "o",
+        "so",
+        "a",
+        "yaml",
+        "yml",
+        "toml",
+        "db",
+        "sqlite",
+        "csv",
+        "out",
+        "tmp",
+        "bak",
+        "map",
+        "tsbuildinfo",
+    ];
+    p.extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| FILE_EXTENSIONS.contains(&e))
+        && p.file_stem().is_some_and(|s| !s.is_empty())
 }

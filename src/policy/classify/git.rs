@@ -54,8 +54,75 @@ impl Classifier<'_> {
                 span,
             )
         };
+        // Pathspecs after `--` of commands that print file contents.
+        let after_dashes: Vec<&Word> = rest.iter().skip_while(|w| w.text != "--").skip(1).collect();
+        let patch = has("-p")
+            || has("-u")
+            || has("--patch")
+            || rest.iter().any(|w| w.text.starts_with("-L"));
+        let shows_files = match sub {
+            "show" | "diff" | "grep" | "archive" | "difftool" => true,
+            "log" | "whatchanged" => patch,
+            _ => false,
+        };
+        if shows_files {
+            for w in &after_dashes {
+                self.word_paths(w, Action::FileRead, &cwd, span);
+            }
+            // `git log -p .env`: a pathspec without `--` names an existing file.
+            for w in operands
+                .iter()
+                .filter(|w| !w.dynamic && !w.text.contains(':'))
+            {
+                if cwd.join(&w.text).is_file() {
+                    self.word_paths(w, Action::FileRead, &cwd, span);
+                }
+            }
+        }
+        if (sub == "diff" && has("--no-index")) || matches!(sub, "blame" | "annotate") {
+            for w in operands.iter().filter(|w| w.text != "--") {
+                self.word_paths(w, Action::FileRead, &cwd, span);
+            }
+        }
         match sub {
             "push" => self.git_push(rest, span),
+            "remote"
+                if operands
+                    .first()
+                    .is_some_and(|w| w.text == "add" || w.text == "set-url") =>
+            {
+                if let (Some(name), Some(url)) = (operands.get(1), operands.get(2))
+                    && remote_url(&url.text)
+                {
+                    self.git_remotes.push(name.text.clone());
+                }
+                self.finding(
+                    "net.git_remote",
+                    Risk::Medium,
+                    &[Flag::NetworkEgress],
+                    "adds or changes a git remote (a destination for pushes)",
+                    span,
+                )
+            }
+            "prune" if !(short('n') || has("--dry-run")) => {
+                self.history(span, "git prune deletes unreachable commits for good")
+            }
+            "worktree"
+                if operands.first().is_some_and(|w| w.text == "remove")
+                    && (short('f') || has("--force")) =>
+            {
+                worktree(self, "git worktree remove --force")
+            }
+            "submodule"
+                if operands.first().is_some_and(|w| w.text == "deinit")
+                    && (short('f') || has("--force")) =>
+            {
+                worktree(self, "git submodule deinit --force")
+            }
+            "read-tree" if has("--reset") || (short('u') && short('m')) => {
+                worktree(self, "git read-tree -u --reset")
+            }
+            "update-ref" => self.history(span, "git update-ref moves or deletes a ref outright"),
             "reset" if has("--hard") || has("--merge") || has("--keep") => {
                 worktree(self, "git reset --hard")
             }
@@ -114,29 +181,18 @@ impl Classifier<'_> {
             "filter-branch" | "filter-repo" => {
                 self.history(span, "rewrites the whole history of the repository")
             }
-            "update-ref" if short('d') || has("--delete") => {
-                self.history(span, "git update-ref -d deletes a ref outright")
-            }
             "config" => {
                 if let Some(key) = operands.first() {
                     let value = operands.get(1).map(|w| w.text.as_str()).unwrap_or("");
                     self.git_config(&key.text, value, span);
                 }
             }
-            "remote"
-                if operands
-                    .first()
-                    .is_some_and(|w| w.text == "add" || w.text == "set-url") =>
-            {
-                self.finding(
-                    "net.git_remote",
-                    Risk::Medium,
-                    &[Flag::NetworkEgress],
-                    "adds or changes a git remote (a destination for pushes)",
-                    span,
-                )
+            "archive" => {
+                for w in operands.iter().skip(1).filter(|w| w.text != "--") {
+                    self.word_paths(w, Action::FileRead, &cwd, span);
+                }
             }
-            "show" | "cat-file" | "archive" | "grep" => {
+            "show" | "cat-file" | "grep" => {
                 for w in &operands {
                     if let Some((_, file)) = w.text.split_once(':')
                         && !file.is_empty()
@@ -146,13 +202,20 @@ impl Classifier<'_> {
                     }
                 }
             }
-            "rm" if !has("--cached") && short('r') => self.finding(
-                "git.rm_recursive",
-                Risk::Medium,
-                &[Flag::Destructive],
-                "git rm -r deletes tracked folders from the worktree",
-                span,
-            ),
+            "rm" if !has("--cached") => {
+                for w in operands.iter().filter(|w| w.text != "--") {
+                    self.word_paths(w, Action::FileDelete, &cwd, span);
+                }
+                if short('r') {
+                    self.finding(
+                        "git.rm_recursive",
+                        Risk::Medium,
+                        &[Flag::Destructive],
+                        "git rm -r deletes tracked folders from the worktree",
+                        span,
+                    )
+                }
+            }
             _ => {}
         }
     }
@@ -170,7 +233,7 @@ impl Classifier<'_> {
     /// Settings that make git run code: hooks paths and shell aliases.
     fn git_config(&mut self, key: &str, value: &str, span: &str) {
         let key = key.to_ascii_lowercase();
-        if key == "core.hookspath" {
+        if key == "core.hookspath" || key == "init.templatedir" {
             self.finding(
                 "persistence.git_hooks",
                 Risk::High,
@@ -179,15 +242,8 @@ impl Classifier<'_> {
                 span,
             );
         } else if (key.starts_with("alias.") && value.starts_with('!'))
-            || matches!(
-                key.as_str(),
-                "core.fsmonitor"
-                    | "core.sshcommand"
-                    | "core.pager"
-                    | "core.editor"
-                    | "sequence.editor"
-                    | "diff.external"
-            )
+            || (key == "credential.helper" && (value.starts_with('!') || value.contains('/')))
+            || (key != "credential.helper" && crate::policy::shell::git_runs_key(&key))
         {
             self.finding(
                 "git.config_exec",
@@ -203,9 +259,16 @@ impl Classifier<'_> {
         let mut force = false;
         let mut delete = false;
         let mut operands = 0;
+        let mut takes_value = false;
         for w in rest {
             let t = w.text.as_str();
+            if std::mem::take(&mut takes_value) {
+                continue;
+            }
             match t {
+                "--repo" | "--receive-pack" | "--exec" | "-o" | "--push-option" => {
+                    takes_value = true
+                }
                 "--force" | "--mirror" => force = true,
                 "--delete" | "--prune" => delete = true,
                 _ if t.starts_with("--") => {}
@@ -215,6 +278,15 @@ impl Classifier<'_> {
                 }
                 _ => {
                     operands += 1;
+                    if operands == 1 && (remote_url(t) || self.git_remotes.iter().any(|r| r == t)) {
+                        self.finding(
+                            "net.git_push_elsewhere",
+                            Risk::High,
+                            &[Flag::Exfiltration, Flag::NetworkEgress],
+                            format!("pushes the repository to `{t}`, a remote set up just now or given as a URL"),
+                            span,
+                        );
+                    }
                     if operands > 1 {
                         force |= t.starts_with('+');
                         delete |= t.starts_with(':');
@@ -241,4 +313,11 @@ impl Classifier<'_> {
             );
         }
     }
+}
+
+/// A git remote given as a URL or `host:path` that is not this machine.
+fn remote_url(t: &str) -> bool {
+    let networked = t.contains("://") && !t.starts_with("file://")
+        || super::command::is_remote_spec(t) && !t.contains("://");
+    networked && !super::local_host(t)
 }

@@ -2,7 +2,7 @@
 //! targets, command-like arguments are analysed as shell, URLs are network targets. The verb in
 //! the tool's name says whether paths are read, written or deleted.
 
-use super::{Classifier, str_field};
+use super::{Classifier, places, str_field};
 use crate::call::{Action, TargetKind, ToolCall};
 use crate::policy::paths;
 use serde_json::Value;
@@ -101,7 +101,7 @@ impl Classifier<'_> {
     pub(super) fn mcp_tool(&mut self, call: &ToolCall, cwd: &Path) {
         self.action(Action::McpToolCall);
         let name = call.tool.rsplit("__").next().unwrap_or(&call.tool);
-        let cwd = match str_field(&call.input, &["cwd"]) {
+        let cwd = match str_field(&call.input, &["cwd", "repo_path", "working_directory"]) {
             Some(dir) => paths::resolve(dir, cwd, &self.env.home),
             None => cwd.to_path_buf(),
         };
@@ -147,6 +147,15 @@ impl Classifier<'_> {
                     || key_s.ends_with("_path")
                     || key_s.ends_with("path");
                 let raw = s.strip_prefix("file://").unwrap_or(s);
+                // `HEAD:.env`: a file read out of a git revision.
+                if let Some((_, file)) = raw.split_once(':')
+                    && !file.is_empty()
+                    && !file.starts_with('/')
+                    && places::secret_kind(Path::new(file), self.env).is_some()
+                {
+                    let p = paths::resolve(file, cwd, &self.env.home);
+                    self.path(Action::FileRead, p, span);
+                }
                 let p = paths::resolve(raw, cwd, &self.env.home);
                 if !(path_key || looks_like_path(raw) && p.exists()) {
                     return;
@@ -155,6 +164,14 @@ impl Classifier<'_> {
                     key_s,
                     "source" | "sources" | "src" | "from" | "old_path" | "input"
                 );
+                let tool = span.to_ascii_lowercase();
+                if source_like
+                    && verb == Some(Action::FileWrite)
+                    && (tool.contains("move") || tool.contains("rename"))
+                {
+                    // The source of a move disappears from where it was.
+                    self.path(Action::FileDelete, p.clone(), span);
+                }
                 let action = match verb {
                     Some(Action::FileWrite) if source_like => Action::FileRead,
                     Some(a) => a,

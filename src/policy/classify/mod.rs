@@ -27,6 +27,8 @@ pub fn classify(call: &ToolCall, env: &Env) -> Classification {
         links: Vec::new(),
         gateway_lookup: false,
         dynamic_kill: None,
+        dynamic_sink: None,
+        git_remotes: Vec::new(),
     };
     c.tool(call);
     c.out
@@ -73,6 +75,10 @@ pub(crate) struct Classifier<'a> {
     gateway_lookup: bool,
     /// A `kill` whose process ids are computed at run time, by span.
     dynamic_kill: Option<String>,
+    /// A write, delete or link whose file is computed at run time, by span.
+    dynamic_sink: Option<String>,
+    /// Git remotes pointing at other hosts, added or re-pointed earlier in the same call.
+    git_remotes: Vec<String>,
 }
 
 impl Classifier<'_> {
@@ -174,11 +180,27 @@ impl Classifier<'_> {
         if let Some(glob) = str_field(input, &["glob"])
             && path.is_dir()
         {
-            for hit in paths::expand_glob(glob, &path, &self.env.home) {
-                if hit.exists() {
-                    self.path(Action::FileGrep, hit, tool);
+            // `**/` also matches at the top: `**/.env*` reaches `./.env`.
+            let top = glob.strip_prefix("**/");
+            for g in std::iter::once(glob).chain(top) {
+                for hit in paths::expand_glob(g, &path, &self.env.home) {
+                    if hit.exists() {
+                        self.path(Action::FileGrep, hit, tool);
+                    }
                 }
             }
+        }
+        if path.is_dir() && places::holds_secrets(&path, self.env) {
+            self.finding(
+                "secrets.read",
+                Risk::High,
+                &[Flag::SecretRead, Flag::SensitivePath],
+                format!(
+                    "{} holds credentials; searching it reads them",
+                    path.display()
+                ),
+                tool,
+            );
         }
         self.path(Action::FileGrep, path, tool);
     }
@@ -311,7 +333,7 @@ impl Classifier<'_> {
                 span,
             );
         } else if !places::in_project(&path, env)
-            && !places::scratch(&path)
+            && !places::scratch(&path, env)
             && !path.starts_with(&env.home)
         {
             self.finding(
@@ -344,6 +366,11 @@ impl Classifier<'_> {
 
     /// A URL the call fetches or sends to.
     fn url(&mut self, url: &str, action: Action, sends_data: bool) {
+        if let Some(file) = url.strip_prefix("file://") {
+            // `curl file:///…/.env` reads a local file.
+            let p = paths::resolve(file, &self.env.project, &self.env.home);
+            return self.path(Action::FileRead, p, url);
+        }
         self.target(TargetKind::Url, action, url.to_string());
         if local_host(url) {
             return;

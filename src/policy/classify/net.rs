@@ -18,6 +18,9 @@ impl Classifier<'_> {
                 "-p", "-i", "-l", "-o", "-F", "-P", "-L", "-R", "-D", "-J", "-W",
             ],
         );
+        if a.operands.is_empty() && a.opts.iter().all(|o| o == "-V" || o == "-G") {
+            return; // `ssh -V`: the version, no connection
+        }
         if a.operands.first().is_some_and(|w| local_host(&w.text)) && name != "sshpass" {
             return;
         }
@@ -148,7 +151,25 @@ impl Classifier<'_> {
     }
 
     pub(super) fn wget(&mut self, cmd: &Command, cwd: &Path, span: &str) {
-        let a = Args::parse(&cmd.argv, &["-O", "-o", "-P", "-i", "--header", "-U", "-e"]);
+        let a = Args::parse(
+            &cmd.argv,
+            &[
+                "-O",
+                "-o",
+                "-P",
+                "-i",
+                "--header",
+                "-U",
+                "-e",
+                "--post-file",
+                "--body-file",
+                "--post-data",
+                "--body-data",
+                "--method",
+                "--output-document",
+                "--input-file",
+            ],
+        );
         let mut sends = false;
         for o in &a.opts {
             if let Some(f) = o
@@ -181,7 +202,36 @@ impl Classifier<'_> {
         }
     }
 
-    pub(super) fn gh(&mut self, cmd: &Command, span: &str) {
+    /// HTTPie (`http`, `xh`): `@file` sends a file as the body, `field@file` and `field=@file`
+    /// send file contents as fields.
+    pub(super) fn httpie(&mut self, cmd: &Command, cwd: &Path, span: &str) {
+        let mut sends = false;
+        let mut urls = Vec::new();
+        for w in cmd.argv.iter().skip(1).filter(|w| !w.text.starts_with('-')) {
+            let t = w.text.as_str();
+            let file = t
+                .strip_prefix('@')
+                .or_else(|| t.split_once("=@").map(|(_, f)| f))
+                .or_else(|| {
+                    t.split_once('@')
+                        .filter(|(k, _)| !k.is_empty() && !k.contains([':', '/', '.']))
+                        .map(|(_, f)| f)
+                });
+            if t.contains("://") || urls.is_empty() && t.contains('.') && file.is_none() {
+                urls.push(t.to_string());
+            } else if let Some(f) = file {
+                sends = true;
+                self.raw_path(f, Action::FileRead, cwd, span);
+            } else if t.contains('=') || t.contains(":=") {
+                sends = true;
+            }
+        }
+        for u in urls {
+            self.url(&u, Action::WebFetch, sends);
+        }
+    }
+
+    pub(super) fn gh(&mut self, cmd: &Command, cwd: &Path, span: &str) {
         let args = cmd.args();
         let words: Vec<&str> = args
             .iter()
@@ -204,6 +254,40 @@ impl Classifier<'_> {
                 "uploads files to a gist",
                 span,
             ),
+            ["api", ..]
+                if {
+                    // `-f key=@file`, `-F key=@file`, `--input file`: the file is read and sent.
+                    let mut sends_file = false;
+                    for (i, a) in args.iter().enumerate() {
+                        let value = match *a {
+                            "-f" | "-F" | "--field" | "--raw-field" | "--input" => {
+                                args.get(i + 1).copied()
+                            }
+                            _ => None,
+                        };
+                        let file = value.and_then(|v| {
+                            if *a == "--input" {
+                                Some(v)
+                            } else {
+                                v.split_once("=@").map(|(_, f)| f)
+                            }
+                        });
+                        if let Some(f) = file.filter(|f| *f != "-") {
+                            sends_file = true;
+                            self.raw_path(f, Action::FileRead, cwd, span);
+                        }
+                    }
+                    sends_file && words.get(1).is_some_and(|w| w.starts_with("gists"))
+                } =>
+            {
+                self.finding(
+                    "net.gist_upload",
+                    Risk::High,
+                    &[Flag::Exfiltration, Flag::NetworkEgress],
+                    "uploads files to a gist",
+                    span,
+                )
+            }
             ["api", ..]
                 if args
                     .iter()

@@ -55,6 +55,25 @@ const DISPOSABLE_DIRS: &[&str] = &[
     ".tox",
     "tmp",
     ".tmp",
+    ".venv",
+    "venv",
+    ".nyc_output",
+    ".gradle",
+    ".dart_tool",
+    ".angular",
+    ".vite",
+    ".eggs",
+    "htmlcov",
+    ".hypothesis",
+    ".expo",
+    ".docusaurus",
+    ".output",
+    ".sass-cache",
+    "bower_components",
+    "storybook-static",
+    ".terraform",
+    ".stack-work",
+    "_build",
 ];
 
 /// Scratch roots whose children are disposable.
@@ -81,7 +100,11 @@ pub fn secret_kind(path: &Path, env: &Env) -> Option<&'static str> {
         lower.as_str(),
         ".env.example" | ".env.sample" | ".env.template" | ".env.dist" | ".env.defaults"
     );
-    if lower == ".env" || (lower.starts_with(".env.") && !example) || lower.ends_with(".env") {
+    if lower == ".env"
+        || lower == ".envrc"
+        || (lower.starts_with(".env.") && !example)
+        || lower.ends_with(".env")
+    {
         return Some("an environment file with secrets");
     }
     if (lower.starts_with("id_rsa")
@@ -100,12 +123,15 @@ pub fn secret_kind(path: &Path, env: &Env) -> Option<&'static str> {
         ".jks",
         ".keystore",
         ".ppk",
-        ".asc",
         ".gpg",
     ] {
         if lower.ends_with(ext) {
             return Some("a private key or certificate store");
         }
+    }
+    // Armoured exports: signatures and public keys are not secret, private ones are.
+    if lower.ends_with(".asc") && (lower.contains("private") || lower.contains("secret")) {
+        return Some("a private key or certificate store");
     }
     if matches!(
         lower.as_str(),
@@ -125,6 +151,17 @@ pub fn secret_kind(path: &Path, env: &Env) -> Option<&'static str> {
             | "secrets.toml"
             | ".vault-token"
             | "terraform.tfstate"
+            | "terraform.tfstate.backup"
+            | "credentials.toml"
+            | "credentials.tfrc.json"
+            | "rclone.conf"
+            | ".s3cfg"
+            | ".boto"
+            | ".dockercfg"
+            | ".mylogin.cnf"
+            | "logins.json"
+            | "key4.db"
+            | "login data"
             | "shadow"
             | "gshadow"
     ) || lower.starts_with("service-account") && lower.ends_with(".json")
@@ -141,6 +178,13 @@ pub fn secret_kind(path: &Path, env: &Env) -> Option<&'static str> {
         ".azure",
         ".config/gcloud",
         ".config/gh",
+        ".config/hub",
+        ".config/rclone",
+        ".config/op",
+        ".composer/auth.json",
+        ".config/composer/auth.json",
+        ".local/share/keyrings",
+        "Library/Keychains",
         ".password-store",
     ] {
         let base = home.join(dir);
@@ -206,6 +250,9 @@ pub fn guard_file(path: &Path, env: &Env) -> Option<&'static str> {
     if path.starts_with(env.project.join(".patchwork")) {
         return Some("the project's gateway policy");
     }
+    if path.file_name().is_some_and(|n| n == "patchwork-gateway") {
+        return Some("the gateway's program");
+    }
     if path.ends_with("managed-settings.json") || path.starts_with("/etc/claude-code") {
         return Some("Claude Code managed settings");
     }
@@ -236,9 +283,20 @@ pub fn persistence_kind(path: &Path, env: &Env) -> Option<&'static str> {
                 | ".inputrc"
                 | ".xprofile"
                 | ".xinitrc"
+                | ".bash_aliases"
+                | ".zlogout"
+                | ".cshrc"
+                | ".tcshrc"
+                | ".mkshrc"
         )
     {
         return Some("a shell startup file");
+    }
+    if *path == env.home.join(".ssh/config") {
+        return Some("the SSH client configuration (ProxyCommand and LocalCommand run code)");
+    }
+    if *path == env.home.join(".gitconfig") || *path == env.home.join(".config/git/config") {
+        return Some("the user's git configuration (hooks paths, aliases and pagers run code)");
     }
     let under_home = |d: &str| path.starts_with(env.home.join(d));
     if under_home(".config/fish") || under_home(".config/autostart") {
@@ -272,7 +330,7 @@ pub fn persistence_kind(path: &Path, env: &Env) -> Option<&'static str> {
 
 /// True for `/`, the system's top-level folders and anything under them (scratch excepted).
 pub fn system_path(path: &Path) -> bool {
-    if scratch(path) || HARMLESS_DEVICES.iter().any(|d| path == Path::new(d)) {
+    if scratch_root_child(path) || HARMLESS_DEVICES.iter().any(|d| path == Path::new(d)) {
         return false;
     }
     path == Path::new("/") || SYSTEM_ROOTS.iter().any(|r| path.starts_with(r))
@@ -296,11 +354,34 @@ pub fn foundation(path: &Path, env: &Env) -> bool {
         || SYSTEM_ROOTS.iter().any(|r| Path::new(r) == path)
         || SYSTEM_ROOTS
             .iter()
-            .any(|r| path.parent() == Some(Path::new(r)) && !scratch(path))
+            .any(|r| path.parent() == Some(Path::new(r)) && !scratch(path, env))
 }
 
-/// Children of /tmp, /var/tmp, /dev/shm (not the roots themselves).
-pub fn scratch(path: &Path) -> bool {
+/// Children of /tmp, /var/tmp, /dev/shm (not the roots themselves), except the home folder,
+/// the project and the gateway's home when they live there.
+pub fn scratch(path: &Path, env: &Env) -> bool {
+    // The folder holding the project (or home) is a workspace: its other folders are other
+    // projects, not scratch, unless it is a scratch root itself.
+    let workspace = |d: &Path| {
+        d.parent()
+            .filter(|p| !SCRATCH_ROOTS.iter().any(|r| Path::new(r) == *p))
+            .map(Path::to_path_buf)
+    };
+    let mine = [
+        Some(env.home.clone()),
+        Some(env.project.clone()),
+        Some(env.patchwork_home.clone()),
+        workspace(&env.project),
+        workspace(&env.home),
+    ]
+    .into_iter()
+    .flatten()
+    .any(|d| !d.as_os_str().is_empty() && path.starts_with(&d));
+    !mine && scratch_root_child(path)
+}
+
+/// Children of the scratch roots, whoever owns them.
+fn scratch_root_child(path: &Path) -> bool {
     SCRATCH_ROOTS
         .iter()
         .any(|r| path.starts_with(r) && path != Path::new(r))
@@ -310,14 +391,16 @@ pub fn scratch(path: &Path) -> bool {
         })
 }
 
-/// A regenerable folder (build output, dependencies, caches) inside the project, or scratch.
+/// A regenerable folder (build output, dependencies, caches) inside the project, the user's
+/// cache folder (`~/.cache`), or scratch.
 pub fn disposable(path: &Path, env: &Env) -> bool {
     let Ok(rel) = path.strip_prefix(&env.project) else {
-        return scratch(path) && !foundation(path, env);
+        return (scratch(path, env) || path.starts_with(env.home.join(".cache")))
+            && !foundation(path, env);
     };
     rel.components().any(|c| {
         let c = c.as_os_str().to_string_lossy();
-        DISPOSABLE_DIRS.contains(&c.as_ref())
+        DISPOSABLE_DIRS.contains(&c.as_ref()) || c.ends_with(".egg-info")
     })
 }
 
@@ -381,6 +464,39 @@ mod tests {
             assert!(guard_file(Path::new(p), &e).is_some(), "{p}");
         }
         assert!(guard_file(Path::new("/home/dev/app/src/a.ts"), &e).is_none());
+    }
+
+    #[test]
+    fn home_and_project_in_tmp_are_not_scratch() {
+        let e = Env {
+            home: PathBuf::from("/tmp/run-1/home"),
+            patchwork_home: PathBuf::from("/tmp/run-1/home/.patchwork"),
+            project: PathBuf::from("/tmp/run-1/project"),
+        };
+        assert!(!scratch(Path::new("/tmp/run-1/home/.config"), &e));
+        assert!(!disposable(Path::new("/tmp/run-1/home/Documents"), &e));
+        assert!(!scratch(Path::new("/tmp/run-1/other-project"), &e));
+        assert!(disposable(Path::new("/tmp/run-1/home/.cache/pip"), &e));
+        assert!(scratch(Path::new("/tmp/build-cache-1"), &e));
+        assert!(disposable(Path::new("/tmp/run-1/project/.venv"), &e));
+    }
+
+    #[test]
+    fn more_secret_names_and_public_signatures() {
+        let e = env();
+        for p in [
+            "/home/dev/app/.envrc",
+            "/home/dev/.config/rclone/rclone.conf",
+            "/home/dev/.cargo/credentials.toml",
+            "/home/dev/.s3cfg",
+            "/home/dev/app/private-key.asc",
+        ] {
+            assert!(secret_kind(Path::new(p), &e).is_some(), "{p}");
+        }
+        assert!(secret_kind(Path::new("/home/dev/app/release.tar.gz.asc"), &e).is_none());
+        assert!(persistence_kind(Path::new("/home/dev/.bash_aliases"), &e).is_some());
+        assert!(persistence_kind(Path::new("/home/dev/.ssh/config"), &e).is_some());
+        assert!(guard_file(Path::new("/usr/local/bin/patchwork-gateway"), &e).is_some());
     }
 
     #[test]

@@ -2,8 +2,10 @@
 //! containers, cloud resources and databases.
 
 use super::Classifier;
-use crate::call::{Flag, Risk};
+use crate::call::{Action, Flag, Risk};
+use crate::policy::paths;
 use crate::policy::shell::{Command, Stdin};
+use std::path::Path;
 
 impl Classifier<'_> {
     pub(super) fn env_dump(&mut self, cmd: &Command, span: &str) {
@@ -50,7 +52,14 @@ impl Classifier<'_> {
         }
         let everything = match cmd.name() {
             // `kill -9 -1`, `kill -s KILL -1`, `kill -- -1`: pid -1 after a signal or `--`.
-            "kill" => args.iter().skip(2).any(|a| *a == "-1"),
+            "kill" => {
+                args.iter().skip(2).any(|a| *a == "-1")
+                    || args
+                        .iter()
+                        .enumerate()
+                        .skip(1)
+                        .any(|(i, a)| *a == "1" && !matches!(args[i - 1], "-s" | "-n"))
+            }
             "killall5" => true,
             "pkill" | "killall" | "skill" => {
                 args.iter().any(|a| *a == "-u" || a.starts_with("--user"))
@@ -112,7 +121,7 @@ impl Classifier<'_> {
         }
     }
 
-    pub(super) fn docker(&mut self, cmd: &Command, span: &str) {
+    pub(super) fn docker(&mut self, cmd: &Command, cwd: &Path, span: &str) {
         let args = cmd.args();
         let sub: Vec<&str> = args
             .iter()
@@ -120,16 +129,23 @@ impl Classifier<'_> {
             .filter(|a| !a.starts_with('-'))
             .copied()
             .collect();
+        // `docker rm -f $(docker ps -aq)`: every container, image or volume there is.
+        let computed = cmd.argv.iter().skip(2).any(|w| w.dynamic);
+        let has = |o: &str| args.contains(&o);
         let destroys = matches!(
             sub.as_slice(),
-            ["system", "prune", ..]
+            ["system", "prune" | "reset", ..]
                 | ["volume", "prune", ..]
                 | ["volume", "rm", ..]
                 | ["image", "prune", ..]
                 | ["container", "prune", ..]
                 | ["builder", "prune", ..]
                 | ["network", "prune", ..]
-        );
+        ) || (matches!(sub.first(), Some(&("rm" | "rmi" | "kill")))
+            || matches!(sub.as_slice(), ["container" | "image", "rm", ..]))
+            && computed
+            || matches!(sub.as_slice(), ["compose" | "stack", "down", ..])
+                && (has("-v") || has("--volumes"));
         if destroys {
             self.finding(
                 "cloud.docker_prune",
@@ -154,6 +170,200 @@ impl Classifier<'_> {
                 span,
             );
         }
+        // Host folders mounted or copied into a container: the container reads them.
+        let mut sources: Vec<&str> = Vec::new();
+        for (i, a) in args.iter().enumerate() {
+            let value = match *a {
+                "-v" | "--volume" | "--mount" => args.get(i + 1).copied(),
+                _ => a
+                    .strip_prefix("--volume=")
+                    .or_else(|| a.strip_prefix("--mount=")),
+            };
+            if let Some(v) = value {
+                let src = v
+                    .split(',')
+                    .find_map(|kv| {
+                        kv.strip_prefix("source=")
+                            .or_else(|| kv.strip_prefix("src="))
+                    })
+                    .unwrap_or_else(|| v.split(':').next().unwrap_or(v));
+                sources.push(src);
+            }
+        }
+        if sub.first() == Some(&"cp")
+            && let Some(src) = sub.get(1).filter(|s| !s.contains(':'))
+        {
+            sources.push(src);
+        }
+        for src in sources {
+            if !(src.starts_with('/') || src.starts_with('.') || src.starts_with('~')) {
+                continue; // a named volume
+            }
+            let p = paths::resolve(src, cwd, &self.env.home);
+            if p.is_dir() && super::places::holds_secrets(&p, self.env) {
+                self.finding(
+                    "secrets.read",
+                    Risk::High,
+                    &[Flag::SecretRead, Flag::SensitivePath],
+                    format!(
+                        "{} holds credentials; handing it to a container exposes them",
+                        p.display()
+                    ),
+                    span,
+                );
+            }
+            self.path(Action::FileRead, p, span);
+        }
+        self.secret_arguments(cmd, cwd, span);
+    }
+
+    /// Commands that print stored credentials (`gh auth token`, `gcloud auth
+    /// print-access-token`, `security find-generic-password -w`, `gpg --export-secret-keys`).
+    pub(super) fn credentials_printed(&mut self, cmd: &Command, span: &str) {
+        let args = cmd.args();
+        let words: Vec<&str> = args
+            .iter()
+            .skip(1)
+            .filter(|a| !a.starts_with('-'))
+            .copied()
+            .collect();
+        let has = |o: &str| {
+            args.iter()
+                .any(|a| *a == o || a.starts_with(&format!("{o}=")))
+        };
+        let prints = match cmd.name() {
+            "gh" => matches!(words.as_slice(), ["auth", "token", ..]),
+            "gcloud" => {
+                words.len() >= 2 && words[..2] == ["auth", "print-access-token"]
+                    || words.starts_with(&["auth", "print-identity-token"])
+                    || words.starts_with(&["auth", "application-default", "print-access-token"])
+            }
+            "az" => words.starts_with(&["account", "get-access-token"]),
+            "aws" => {
+                words.starts_with(&["configure", "get"])
+                    && words.get(2).is_some_and(|k| {
+                        let k = k.to_ascii_lowercase();
+                        k.contains("secret") || k.contains("token") || k.contains("key")
+                    })
+                    || words.starts_with(&["configure", "export-credentials"])
+                    || words.starts_with(&["ecr", "get-login-password"])
+                    || words.starts_with(&["sts", "get-session-token"])
+            }
+            "kubectl" => {
+                words.starts_with(&["config", "view"]) && (has("--raw") || has("--flatten"))
+                    || matches!(words.as_slice(), ["get", "secret" | "secrets", ..])
+                        && (has("-o")
+                            || has("--output")
+                            || args.iter().any(|a| a.starts_with("-o")))
+            }
+            "security" => {
+                words.first().is_some_and(|s| {
+                    matches!(*s, "find-generic-password" | "find-internet-password")
+                }) && (has("-w")
+                    || has("-g")
+                    || args
+                        .iter()
+                        .any(|a| a.starts_with("-g") || a.ends_with('w') && a.starts_with('-')))
+                    || words.first() == Some(&"dump-keychain")
+            }
+            "gpg" | "gpg2" => has("--export-secret-keys") || has("--export-secret-subkeys"),
+            "op" => matches!(words.as_slice(), ["read", ..] | ["item", "get", ..]),
+            "pass" => matches!(words.as_slice(), ["show", ..] | [_]),
+            "vault" => matches!(
+                words.as_slice(),
+                ["read", ..] | ["kv", "get", ..] | ["print", "token", ..]
+            ),
+            "git" => matches!(words.as_slice(), ["credential", "fill", ..]),
+            "secret-tool" => words.first() == Some(&"lookup"),
+            "heroku" => matches!(words.as_slice(), ["auth:token", ..]),
+            n => n.starts_with("docker-credential-") && words.first() == Some(&"get"),
+        };
+        if prints {
+            self.finding(
+                "secrets.credentials_printed",
+                Risk::High,
+                &[Flag::SecretRead, Flag::SensitivePath],
+                format!("`{}` prints stored credentials", cmd.name()),
+                span,
+            );
+        }
+    }
+
+    /// Firewall, network, mounts, users and kernel settings: changing them can cut the
+    /// machine off or lock people out. Read-only forms (`iptables -L`, `ip addr`) pass.
+    pub(super) fn system_admin(&mut self, cmd: &Command, span: &str) {
+        let args = cmd.args();
+        let rest: Vec<&str> = args.iter().skip(1).copied().collect();
+        let has = |o: &str| rest.contains(&o);
+        let changes = match cmd.name() {
+            "iptables" | "ip6tables" => {
+                !rest.iter().all(|a| {
+                    matches!(
+                        *a,
+                        "-L" | "-S"
+                            | "--list"
+                            | "--list-rules"
+                            | "-n"
+                            | "-v"
+                            | "-t"
+                            | "--line-numbers"
+                    ) || !a.starts_with('-')
+                }) || rest.is_empty()
+            }
+            "nft" => !matches!(rest.first(), Some(&"list")),
+            "ufw" => !matches!(rest.first(), Some(&("status" | "version" | "help" | "app"))),
+            "firewall-cmd" => !rest
+                .iter()
+                .all(|a| a.starts_with("--list") || *a == "--state" || a.starts_with("--get")),
+            "mount" => {
+                !(rest.is_empty() || rest == ["-l"] || rest.starts_with(&["-t"]) && rest.len() == 2)
+            }
+            "sysctl" => {
+                has("-w")
+                    || has("--write")
+                    || has("-p")
+                    || has("--load")
+                    || rest.iter().any(|a| a.contains('='))
+            }
+            "ip" => rest.iter().any(|a| {
+                matches!(
+                    *a,
+                    "set" | "del" | "delete" | "add" | "flush" | "change" | "replace"
+                )
+            }),
+            "ifconfig" => rest
+                .iter()
+                .any(|a| matches!(*a, "down" | "up" | "del" | "add" | "netmask" | "mtu")),
+            "loginctl" => matches!(
+                rest.first(),
+                Some(
+                    &("enable-linger"
+                        | "terminate-user"
+                        | "kill-user"
+                        | "terminate-session"
+                        | "kill-session")
+                )
+            ),
+            "passwd" => !rest.is_empty() && !has("-S") && !has("--status"),
+            _ => true,
+        };
+        if changes {
+            let persistence = cmd.name() == "loginctl" && has("enable-linger");
+            let mut flags = vec![Flag::SystemDestruction];
+            if persistence {
+                flags.push(Flag::Persistence);
+            }
+            self.finding(
+                "system.admin",
+                Risk::High,
+                &flags,
+                format!(
+                    "`{}` reconfigures the machine (firewall, network, mounts, users or kernel)",
+                    cmd.name()
+                ),
+                span,
+            );
+        }
     }
 
     pub(super) fn cloud(&mut self, cmd: &Command, span: &str) {
@@ -170,12 +380,12 @@ impl Classifier<'_> {
             "pulumi" => has("destroy") || has("down"),
             "gsutil" => has("rm") || has("rb"),
             _ => {
-                words.iter().any(|w| {
+                words.iter().flat_map(|w| w.split(':')).any(|w| {
                     w.starts_with("delete")
                         || w.starts_with("terminate")
-                        || *w == "rb"
-                        || *w == "destroy"
-                        || *w == "remove"
+                        || w == "rb"
+                        || w == "destroy"
+                        || w == "remove"
                 }) || (has("rm") && (has("--recursive") || has("-r")))
             }
         };
@@ -196,6 +406,10 @@ impl Classifier<'_> {
             text.push(' ');
             text.push_str(t);
         }
+        if let Some(t) = &cmd.input_text {
+            text.push(' ');
+            text.push_str(t);
+        }
         let upper = text.to_ascii_uppercase();
         let squeezed: String = upper.split_whitespace().collect::<Vec<_>>().join(" ");
         let destroys = [
@@ -207,6 +421,10 @@ impl Classifier<'_> {
             "FLUSHDB",
             "DROPDATABASE",
             "DROP USER",
+            ".DROP()",
+            ".DROPDATABASE(",
+            ".DELETEMANY({})",
+            ".REMOVE({})",
         ]
         .iter()
         .any(|k| squeezed.contains(k))

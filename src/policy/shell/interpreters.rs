@@ -32,7 +32,7 @@ impl Lang {
             return digits(rest).then_some(Lang::Perl);
         }
         match name {
-            "node" | "nodejs" | "bun" => Some(Lang::Node),
+            "node" | "nodejs" | "bun" | "deno" => Some(Lang::Node),
             "ruby" | "jruby" => Some(Lang::Ruby),
             "php" => Some(Lang::Php),
             "awk" | "gawk" | "mawk" | "nawk" => Some(Lang::Awk),
@@ -200,7 +200,10 @@ impl Walker<'_> {
             return;
         }
         self.depth += 1;
-        let acts = analyse(lang, code);
+        let mut acts = analyse(lang, code);
+        if dumps_environment(lang, code) {
+            acts.push(Act::Argv(vec!["printenv".to_string()]));
+        }
         self.acts(lang, acts, text);
         self.depth -= 1;
     }
@@ -260,6 +263,51 @@ impl Walker<'_> {
     }
 }
 
+/// Code that hands over the whole environment (`print(os.environ)`, `console.log(process.env)`,
+/// `p ENV.to_h`, `%ENV`, `getenv()`, `for (k in ENVIRON)`), rather than one variable by name.
+fn dumps_environment(lang: Lang, code: &str) -> bool {
+    let squeezed: String = code.chars().filter(|c| !c.is_whitespace()).collect();
+    let whole = |name: &str, by_name: &[&str]| {
+        code.match_indices(name).any(|(i, _)| {
+            let before = code[..i].chars().last();
+            let after: String = code[i + name.len()..]
+                .chars()
+                .filter(|c| !c.is_whitespace())
+                .take(16)
+                .collect();
+            !before.is_some_and(|c| c.is_alphanumeric() || c == '_' || c == '.')
+                && !after.starts_with(|c: char| c.is_alphanumeric() || c == '_')
+                && !by_name.iter().any(|b| after.starts_with(b))
+        })
+    };
+    match lang {
+        Lang::Python => whole(
+            "os.environ",
+            &[
+                "[",
+                ".get(",
+                ".setdefault(",
+                ".pop(",
+                ".copy(",
+                ".update(",
+                "=",
+                ".__contains__",
+            ],
+        ),
+        Lang::Node => whole("process.env", &[".", "[", "="]),
+        Lang::Ruby => whole(
+            "ENV",
+            &["[", ".fetch(", ".key?", ".include?", ".has_key?", "="],
+        ),
+        Lang::Perl => squeezed.contains("%ENV"),
+        Lang::Php => {
+            squeezed.contains("getenv()") || whole("$_ENV", &["["]) || whole("$_SERVER", &["["])
+        }
+        Lang::Awk => squeezed.contains("inENVIRON"),
+        Lang::Lua | Lang::R | Lang::AppleScript => false,
+    }
+}
+
 /// The files a `perl -n/-p` or `ruby -n/-p` loop reads (and rewrites with `-i`).
 fn line_loop_inputs(lang: Lang, args: &[Arg], rest: usize) -> Vec<(String, bool)> {
     if !matches!(lang, Lang::Perl | Lang::Ruby) {
@@ -294,6 +342,17 @@ fn line_loop_inputs(lang: Lang, args: &[Arg], rest: usize) -> Vec<(String, bool)
 
 /// Find the inline code of an interpreter command line.
 fn extract(lang: Lang, args: &[Arg]) -> Code {
+    // `deno eval CODE`, `bun eval CODE`: a subcommand instead of a flag.
+    if lang == Lang::Node
+        && matches!(args[0].w.text.rsplit('/').next(), Some("deno" | "bun"))
+        && args.get(1).is_some_and(|a| a.w.text == "eval")
+    {
+        let code = args.iter().skip(2).find(|a| !a.w.text.starts_with('-'));
+        return match code {
+            Some(a) => Code::Inline("eval".into(), a.w.text.clone(), a.w.dynamic, args.len()),
+            None => Code::Stdin,
+        };
+    }
     let mut i = 1;
     let mut pieces: Vec<String> = Vec::new();
     let mut flag = String::new();
@@ -482,6 +541,8 @@ fn analyse(lang: Lang, code: &str) -> Vec<Act> {
                     {
                         (call_args(&toks, i + 1, false), false)
                     }
+                    // Perl list operators take barewords too: `unlink glob "…"`, `open FH, …`.
+                    Some(T::Id(_)) if lang == Lang::Perl => (call_args(&toks, i + 1, false), false),
                     // A method call without parentheses (`path("x")->slurp`).
                     _ if matches!(lang, Lang::Perl | Lang::Ruby)
                         && i > 0
@@ -807,6 +868,15 @@ fn call(
                 Some(s) => vec![Act::Code(s)],
                 None => vec![Act::NonLiteral("eval(..)".to_string())],
             },
+            // Deno's file API.
+            "remove" | "removeSync" if q == "Deno" => {
+                let rec = has_word(args, "recursive");
+                path_act(args, name, |p| Act::Rm(rec, p))
+            }
+            "readTextFile" | "readTextFileSync" if q == "Deno" => path_act(args, name, Act::Read),
+            "writeTextFile" | "writeTextFileSync" if q == "Deno" => {
+                path_act(args, name, |p| Act::Write(p, false))
+            }
             _ => return None,
         },
         Lang::Perl => match name {
@@ -827,7 +897,7 @@ fn call(
             "eval" if paren || args.first().is_some_and(|a| lit(a).is_some()) => {
                 match args.first().and_then(|a| lit(a)) {
                     Some(s) => vec![Act::Code(s)],
-                    None => return None,
+                    None => vec![Act::NonLiteral("eval(..)".to_string())],
                 }
             }
             "copy" => two_paths(args, name, &["cp"]),
@@ -1353,6 +1423,35 @@ mod tests {
             "from pathlib import Path; Path('.env').read_text()",
         );
         assert_eq!(a, vec![Act::Read(".env".into())]);
+    }
+
+    #[test]
+    fn whole_environment_versus_one_variable() {
+        for (lang, code) in [
+            (Lang::Python, "import os; print(os.environ)"),
+            (
+                Lang::Python,
+                "import os, json; json.dump(dict(os.environ), f)",
+            ),
+            (Lang::Node, "console.log(process.env)"),
+            (Lang::Node, "console.log(JSON.stringify(process.env))"),
+            (Lang::Ruby, "p ENV.to_h"),
+            (Lang::Perl, "print \"$_\n\" for keys %ENV"),
+            (Lang::Php, "var_dump(getenv());"),
+            (Lang::Awk, "BEGIN{for(k in ENVIRON) print k}"),
+        ] {
+            assert!(dumps_environment(lang, code), "{code}");
+        }
+        for (lang, code) in [
+            (Lang::Python, "import os; print(os.environ.get('HOME'))"),
+            (Lang::Python, "import os; print(os.environ['HOME'])"),
+            (Lang::Node, "console.log(process.env.NODE_ENV)"),
+            (Lang::Ruby, "puts ENV['HOME']"),
+            (Lang::Perl, "print $ENV{HOME}"),
+            (Lang::Php, "echo getenv('HOME');"),
+        ] {
+            assert!(!dumps_environment(lang, code), "{code}");
+        }
     }
 
     #[test]

@@ -90,6 +90,7 @@ mod tools;
 mod wrappers;
 
 pub use render::quote;
+pub(crate) use wrappers::git_runs_key;
 
 /// Scripts longer than this are not analysed (a problem is reported instead).
 pub const MAX_INPUT_BYTES: usize = parse::MAX_INPUT;
@@ -165,6 +166,9 @@ pub struct Command {
     pub redirects: Vec<Redirect>,
     /// Standard input.
     pub stdin: Stdin,
+    /// The text arriving on standard input when it is known statically: a heredoc or
+    /// here-string, or the output of a literal `echo`/`printf` piped in or given as `< <(..)`.
+    pub input_text: Option<String>,
     /// The directory set by an earlier `cd`/`pushd` in the same script, as written
     /// (None: the call's cwd). Relative to the previous one; the path resolver joins them.
     pub cwd: Option<String>,

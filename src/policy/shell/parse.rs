@@ -812,6 +812,7 @@ impl<'e> Walker<'e> {
             assignments: c.assignments,
             redirects: c.redirects,
             stdin: c.stdin,
+            input_text: c.stdin_text,
             cwd: self.cwd.clone(),
             nested_in: self.nested.clone(),
             text: c.text,

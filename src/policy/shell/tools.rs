@@ -30,6 +30,10 @@ pub(crate) fn runs_commands(name: &str) -> bool {
             | "tcpdump"
             | "at"
             | "batch"
+            | "nix-shell"
+            | "docker"
+            | "podman"
+            | "kubectl"
     )
 }
 
@@ -66,6 +70,74 @@ fn values(args: &[Arg], longs: &[&str], shorts: &[&str]) -> Vec<(String, bool)> 
     out
 }
 
+/// The command a container tool runs inside the container: `docker exec C CMD…`,
+/// `docker run [opts] IMAGE CMD…`, `kubectl exec POD -- CMD…`.
+fn container_command<'a>(name: &str, args: &'a [Arg]) -> Option<&'a [Arg]> {
+    if name == "kubectl" {
+        let exec = args.iter().position(|a| a.w.text == "exec")?;
+        let dashes = args[exec..].iter().position(|a| a.w.text == "--")? + exec;
+        return Some(&args[dashes + 1..]).filter(|r| !r.is_empty());
+    }
+    const VALUED: &[&str] = &[
+        "-e",
+        "--env",
+        "--env-file",
+        "-u",
+        "--user",
+        "-w",
+        "--workdir",
+        "-v",
+        "--volume",
+        "-p",
+        "--publish",
+        "--name",
+        "--network",
+        "--net",
+        "--entrypoint",
+        "--mount",
+        "-l",
+        "--label",
+        "--cpus",
+        "-m",
+        "--memory",
+        "--platform",
+        "--pull",
+        "--restart",
+        "-h",
+        "--hostname",
+        "--add-host",
+        "--device",
+        "--cap-add",
+        "--cap-drop",
+        "--security-opt",
+        "--tmpfs",
+        "--ulimit",
+        "--gpus",
+        "--ipc",
+        "--pid",
+        "--log-driver",
+        "--shm-size",
+        "--detach-keys",
+    ];
+    let sub = args
+        .iter()
+        .position(|a| matches!(a.w.text.as_str(), "exec" | "run"))?;
+    let mut i = sub + 1;
+    while let Some(a) = args.get(i) {
+        let t = a.w.text.as_str();
+        if t == "--" {
+            i += 1;
+            break;
+        }
+        if !t.starts_with('-') {
+            break;
+        }
+        i += if VALUED.contains(&t) { 2 } else { 1 };
+    }
+    // args[i] is the container or image; what follows is the command.
+    Some(&args[(i + 1).min(args.len())..]).filter(|r| !r.is_empty())
+}
+
 impl Walker<'_> {
     /// Record what a tool runs (called after the tool itself was recorded).
     pub(crate) fn tool(&mut self, c: &Cmd, name: &str) {
@@ -92,7 +164,38 @@ impl Walker<'_> {
                 }
             }
             "rsync" => scripts = values(&c.args, &["--rsh", "--rsync-path"], &["-e"]),
+            "nix-shell" => scripts = values(&c.args, &["--run", "--command"], &[]),
+            "docker" | "podman" | "kubectl" => {
+                if let Some(argv) = container_command(name, &c.args) {
+                    let text: Vec<String> = argv.iter().map(|a| super::quote(&a.w.text)).collect();
+                    scripts.push((text.join(" "), argv.iter().any(|a| a.w.dynamic)));
+                }
+            }
             "ssh" | "scp" | "sftp" => {
+                if name == "ssh" {
+                    // The remote command runs in a shell too (on this machine for `localhost`).
+                    let mut i = 1;
+                    while let Some(a) = c.args.get(i).map(|a| a.w.text.as_str()) {
+                        if a == "--" {
+                            i += 1;
+                            break;
+                        }
+                        if !a.starts_with('-') {
+                            break;
+                        }
+                        let last = a.chars().last().unwrap_or('-');
+                        i += if a.len() == 2 && "bcDEeFIiJLlmOopQRSWw".contains(last) {
+                            2
+                        } else {
+                            1
+                        };
+                    }
+                    let remote: Vec<&Arg> = c.args.iter().skip(i + 1).collect();
+                    if !remote.is_empty() {
+                        let text: Vec<&str> = remote.iter().map(|a| a.w.text.as_str()).collect();
+                        scripts.push((text.join(" "), remote.iter().any(|a| a.w.dynamic)));
+                    }
+                }
                 for (v, d) in values(&c.args, &[], &["-o"]) {
                     let (k, val) = v.split_once(['=', ' ']).unwrap_or((&v, ""));
                     if matches!(

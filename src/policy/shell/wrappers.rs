@@ -131,7 +131,7 @@ const SHELLS: &[&str] = &[
 ];
 
 /// Git configuration keys whose value is a command git runs.
-fn git_runs_key(k: &str) -> bool {
+pub(crate) fn git_runs_key(k: &str) -> bool {
     matches!(
         k,
         "core.pager"
@@ -281,10 +281,19 @@ impl Walker<'_> {
                 "busybox" if c.args.len() > 1 && !c.args[1].w.text.starts_with('-') => {
                     peel(&mut c, "busybox", 1)
                 }
-                "unbuffer" | "eatmydata" | "catchsegv" | "dbus-launch" | "valgrind"
+                "unbuffer" | "eatmydata" | "catchsegv" | "dbus-launch" | "valgrind" | "chronic"
                 | "firejail" | "unshare" | "torsocks" | "tsocks" => {
                     let o = opts(&c.args, 1, "", &[], false);
                     peel(&mut c, &name, o.end)
+                }
+                // `npx rimraf ~`: the package's program runs with the rest of the words.
+                "npx" | "pnpx" | "bunx" => {
+                    let o = opts(&c.args, 1, "p", &["package", "call", "shell"], false);
+                    if o.has(&["-c", "--call"]) || o.end >= c.args.len() {
+                        Step::Keep
+                    } else {
+                        peel(&mut c, &name, o.end)
+                    }
                 }
                 "fakeroot" => {
                     let o = opts(&c.args, 1, "lsib", &["lib", "faked"], false);
@@ -1399,6 +1408,23 @@ impl Walker<'_> {
             .map(str::to_string),
             _ => None,
         };
+        // `wget URL`, `curl -O URL`: the file is named after the URL.
+        let remote_name = name == "wget"
+            || name == "curl"
+                && c.args
+                    .iter()
+                    .any(|a| a.w.text == "--remote-name" || a.w.text.starts_with("-O"));
+        let download = download.or_else(|| {
+            remote_name
+                .then(|| c.args.iter().find(|a| a.w.text.contains("://")))
+                .flatten()
+                .and_then(|a| {
+                    let path = a.w.text.split(['?', '#']).next().unwrap_or("");
+                    let file = path.rsplit('/').next().unwrap_or("");
+                    (!file.is_empty() && !path.ends_with("://") && path.matches('/').count() > 2)
+                        .then(|| file.to_string())
+                })
+        });
         if let Some(t) = download.filter(|t| t != "-") {
             let key = self.file_key(&t);
             self.files.insert(key, None);

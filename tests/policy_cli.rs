@@ -307,18 +307,18 @@ fn a_reader_closing_the_pipe_ends_the_command_quietly() {
     use std::os::unix::process::ExitStatusExt;
     use std::process::Stdio;
     let sb = Sandbox::new();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_patchwork-gateway"))
+    // A pipe whose reading end is closed before the command starts, as after `| head -0`.
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let out = Command::new(env!("CARGO_BIN_EXE_patchwork-gateway"))
         .args(["--policy", "strict", "policy", "show"])
         .current_dir(&sb.project)
         .env("HOME", &sb.home)
         .env("PATCHWORK_HOME", &sb.patchwork_home)
-        .stdout(Stdio::piped())
+        .stdout(Stdio::from(writer))
         .stderr(Stdio::piped())
-        .spawn()
+        .output()
         .unwrap();
-    // Close the reading end before the command writes, as `| head -0` would.
-    drop(child.stdout.take());
-    let out = child.wait_with_output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!stderr.contains("panicked"), "{stderr}");
     assert_eq!(out.status.signal(), Some(libc::SIGPIPE), "{:?}", out.status);

@@ -905,22 +905,24 @@ pub(super) fn is_remote_spec(s: &str) -> bool {
     }
 }
 
-/// Environment variable names that hold credentials by convention.
+/// Environment variable names that hold credentials by convention: one `_`-separated part of
+/// the name is, or ends in, a credential word (`OPENAI_API_KEY`, `NPM_AUTHTOKEN`, `DBPASSWORD`),
+/// so `KEYBOARD_LAYOUT` or `PRIVATE_REGISTRY_URL` are not taken for secrets.
 fn secret_variable(name: &str) -> bool {
+    const WORDS: [&str; 7] = [
+        "KEY",
+        "TOKEN",
+        "SECRET",
+        "PASSWORD",
+        "PASSWD",
+        "CREDENTIAL",
+        "CREDENTIALS",
+    ];
     let n = name.to_ascii_uppercase();
     let is_name = !n.is_empty() && n.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
     is_name
-        && [
-            "KEY",
-            "TOKEN",
-            "SECRET",
-            "PASSWORD",
-            "PASSWD",
-            "CREDENTIAL",
-            "PRIVATE",
-        ]
-        .iter()
-        .any(|k| n.contains(k))
+        && n.split('_')
+            .any(|part| WORDS.iter().any(|w| part.ends_with(w)))
         && !n.ends_with("_PATH")
         && !n.ends_with("_FILE")
 }

@@ -282,3 +282,31 @@ fn shell_rules_fire_on_their_family_and_stay_quiet_on_controls() {
     }
     assert!(misses.is_empty(), "misses:\n{}", misses.join("\n"));
 }
+
+#[test]
+fn printed_variables_are_secrets_only_when_a_name_part_is_a_credential_word() {
+    let f = fixture();
+    for cmd in [
+        "echo $OPENAI_API_KEY",
+        "printf '%s' \"${GITHUB_TOKEN}\"",
+        "printenv NPM_AUTHTOKEN",
+        "echo $DBPASSWORD",
+        "echo $AWS_SECRET_ACCESS_KEY",
+    ] {
+        let c = run(&f, "Bash", json!({ "command": cmd }));
+        assert!(ids(&c).contains(&"secrets.env_var"), "{cmd}: {:?}", ids(&c));
+    }
+    for cmd in [
+        "echo $KEYBOARD_LAYOUT",
+        "echo $PRIVATE_REGISTRY_URL",
+        "echo $HOME",
+        "printenv GOOGLE_APPLICATION_CREDENTIALS_PATH",
+    ] {
+        let c = run(&f, "Bash", json!({ "command": cmd }));
+        assert!(
+            !ids(&c).contains(&"secrets.env_var"),
+            "{cmd}: {:?}",
+            ids(&c)
+        );
+    }
+}

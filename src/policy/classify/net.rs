@@ -233,12 +233,7 @@ impl Classifier<'_> {
 
     pub(super) fn gh(&mut self, cmd: &Command, cwd: &Path, span: &str) {
         let args = cmd.args();
-        let words: Vec<&str> = args
-            .iter()
-            .skip(1)
-            .filter(|a| !a.starts_with('-'))
-            .copied()
-            .collect();
+        let words = cmd.operands();
         match words.as_slice() {
             ["repo", "delete", ..] | ["release", "delete", ..] => self.finding(
                 "git.remote_delete",

@@ -123,12 +123,7 @@ impl Classifier<'_> {
 
     pub(super) fn docker(&mut self, cmd: &Command, cwd: &Path, span: &str) {
         let args = cmd.args();
-        let sub: Vec<&str> = args
-            .iter()
-            .skip(1)
-            .filter(|a| !a.starts_with('-'))
-            .copied()
-            .collect();
+        let sub = cmd.operands();
         // `docker rm -f $(docker ps -aq)`: every container, image or volume there is.
         let computed = cmd.argv.iter().skip(2).any(|w| w.dynamic);
         let has = |o: &str| args.contains(&o);
@@ -221,12 +216,7 @@ impl Classifier<'_> {
     /// print-access-token`, `security find-generic-password -w`, `gpg --export-secret-keys`).
     pub(super) fn credentials_printed(&mut self, cmd: &Command, span: &str) {
         let args = cmd.args();
-        let words: Vec<&str> = args
-            .iter()
-            .skip(1)
-            .filter(|a| !a.starts_with('-'))
-            .copied()
-            .collect();
+        let words = cmd.operands();
         let has = |o: &str| {
             args.iter()
                 .any(|a| *a == o || a.starts_with(&format!("{o}=")))

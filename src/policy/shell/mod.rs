@@ -185,6 +185,17 @@ impl Command {
         self.argv.iter().map(|w| w.text.as_str()).collect()
     }
 
+    /// The arguments after the command name that are not options (`-x`, `--long`): the words
+    /// that name a subcommand or an operand.
+    pub fn operands(&self) -> Vec<&str> {
+        self.argv
+            .iter()
+            .skip(1)
+            .map(|w| w.text.as_str())
+            .filter(|a| !a.starts_with('-'))
+            .collect()
+    }
+
     /// The command name without its directory (`/bin/rm` → `rm`), or "" when empty.
     pub fn name(&self) -> &str {
         self.argv

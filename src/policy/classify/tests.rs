@@ -171,7 +171,11 @@ const SHELL_CASES: &[(&str, &str)] = &[
     ("rm -rf /tmp/build-cache-1", ""),
     ("rm src/index.ts", ""),
     ("find ~ -delete", "files.delete_foundation"),
-    ("ls | xargs rm -rf", "files.recursive_delete_unknown"),
+    (
+        "cat list.txt | xargs rm -rf",
+        "files.recursive_delete_unknown",
+    ),
+    ("ls | xargs rm -rf", "files.recursive_delete"),
     ("mv ~ /dev/null", "files.delete_foundation"),
     ("mv ~/.ssh /tmp/x", "secrets.destroy"),
     ("rm -rf $HOME/*", "files.delete_foundation"),

@@ -54,6 +54,15 @@ impl Arg {
             procsub: None,
         }
     }
+
+    /// An argument taken from a command's input (`xargs`). Glob characters in it are judged as
+    /// a pattern: a listing's output stands for files as patterns, and a pattern is the wider
+    /// reading of a literal name that holds `*`.
+    pub(crate) fn input(text: &str) -> Self {
+        let mut a = Arg::lit(text);
+        a.w.glob = crate::policy::paths::has_glob_chars(text);
+        a
+    }
 }
 
 /// A command under analysis (before it becomes a [`Command`]).

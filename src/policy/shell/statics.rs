@@ -8,10 +8,16 @@ use super::render::quote;
 
 /// The standard output of a command, when it can be known without running it.
 pub(crate) fn output(argv: &[Word], stdin: Option<&str>) -> Option<String> {
-    if argv.iter().any(|w| w.dynamic || w.glob) {
+    let name = argv.first()?.text.rsplit('/').next()?;
+    if argv.iter().any(|w| w.dynamic) {
         return None;
     }
-    let name = argv.first()?.text.rsplit('/').next()?;
+    if matches!(name, "ls" | "find") {
+        return listing(name, argv);
+    }
+    if argv.iter().any(|w| w.glob) {
+        return None;
+    }
     let args: Vec<&str> = argv[1..].iter().map(|w| w.text.as_str()).collect();
     match name {
         "echo" => Some(echo(&args)),
@@ -52,6 +58,97 @@ pub(crate) fn output(argv: &[Word], stdin: Option<&str>) -> Option<String> {
         }
         _ => None,
     }
+}
+
+/// How deep below a `find` root the patterns standing for its output reach.
+const FIND_DEPTH: usize = 3;
+
+/// What a listing (`ls`, `find` without actions) prints, as glob patterns standing for the files
+/// it may name, one per line (NUL-separated after `-print0`): the files themselves are not known without running it, but a
+/// command fed its output (`find . -name '.env*' | xargs cat`) can be judged on the files the
+/// patterns reach. `ls DIR` stands for `DIR` and `DIR/*`; `find ROOT -name P` for `ROOT/P`,
+/// `ROOT/*/P`, … a few levels down and in hidden folders one level down; without a name test,
+/// for every file there.
+fn listing(name: &str, argv: &[Word]) -> Option<String> {
+    let args: Vec<&str> = argv[1..].iter().map(|w| w.text.as_str()).collect();
+    let end = if args.contains(&"-print0") {
+        '\0'
+    } else {
+        '\n'
+    };
+    let mut out = String::new();
+    let mut line = |p: String| {
+        out.push_str(&p);
+        out.push(end);
+    };
+    if name == "ls" {
+        let all = args
+            .iter()
+            .any(|a| a.starts_with('-') && !a.starts_with("--") && a.contains(['a', 'A']))
+            || args.contains(&"--all");
+        let operands: Vec<&str> = args
+            .iter()
+            .filter(|a| !a.starts_with('-'))
+            .copied()
+            .collect();
+        if operands.is_empty() {
+            line("*".into());
+            if all {
+                line(".*".into());
+            }
+        }
+        for op in operands {
+            let dir = op.trim_end_matches('/');
+            line(op.to_string());
+            line(format!("{dir}/*"));
+            if all {
+                line(format!("{dir}/.*"));
+            }
+        }
+        return Some(out);
+    }
+    // find: roots come before the first test; a test that runs something means its output is
+    // that command's, not a listing.
+    if args.iter().any(|a| {
+        matches!(
+            *a,
+            "-exec" | "-execdir" | "-ok" | "-okdir" | "-delete" | "-fprint" | "-fprint0" | "-fls"
+        )
+    }) {
+        return None;
+    }
+    let first_test = args
+        .iter()
+        .position(|a| a.starts_with('-') || matches!(*a, "(" | "!" | ")"))
+        .unwrap_or(args.len());
+    let mut roots: Vec<&str> = args[..first_test].to_vec();
+    if roots.is_empty() {
+        roots.push(".");
+    }
+    let names: Vec<&str> = args
+        .windows(2)
+        .filter(|w| matches!(w[0], "-name" | "-iname"))
+        .map(|w| w[1])
+        .collect();
+    let names = if names.is_empty() {
+        vec!["*", ".*"]
+    } else {
+        names
+    };
+    // Hidden folders one level down too (`find ~ -name 'id_*'` reaches `~/.ssh/id_rsa`).
+    let middles: Vec<String> = (0..FIND_DEPTH)
+        .map(|depth| "*/".repeat(depth))
+        .chain(std::iter::once(".*/".to_string()))
+        .collect();
+    for root in roots {
+        let root = root.trim_end_matches('/');
+        for middle in &middles {
+            for n in &names {
+                line(format!("{root}/{middle}{n}"));
+            }
+        }
+    }
+    Some(out)
 }
 
 fn echo(args: &[&str]) -> String {

@@ -558,10 +558,35 @@ fn lists_pipelines_and_compounds() {
 }
 
 #[test]
+fn listings_feed_xargs_patterns_for_the_files_they_may_name() {
+    let named = |src: &str, name: &str| -> Command {
+        an(src)
+            .commands
+            .into_iter()
+            .find(|c| c.name() == name)
+            .unwrap_or_else(|| panic!("{src}: no {name}"))
+    };
+    let c = named("ls .env* | xargs cat", "cat");
+    assert_eq!(c.wrappers, vec!["xargs"]);
+    assert!(c.argv.iter().any(|w| w.text == ".env*" && w.glob), "{c:?}");
+    let c = named("find . -name '*.pem' -print0 | xargs -0 cat", "cat");
+    for p in ["./*.pem", "./*/*.pem", "./*/*/*.pem"] {
+        assert!(c.argv.iter().any(|w| w.text == p && w.glob), "{p}: {c:?}");
+    }
+    let c = named("find ~/.ssh -type f | xargs cat", "cat");
+    assert!(c.argv.iter().any(|w| w.text.ends_with("/.ssh/*")), "{c:?}");
+    let c = named("ls -a | xargs head", "head");
+    assert!(c.argv.iter().any(|w| w.text == ".*"), "{c:?}");
+    // A find that runs something prints that command's output, not a listing.
+    let c = named("find . -name x -exec echo {} \\; | xargs cat", "cat");
+    assert!(c.argv.iter().all(|w| !w.glob), "{c:?}");
+}
+
+#[test]
 fn loops_bind_their_variable() {
     cmd("for f in .env a; do cat $f; done", &["cat", ".env"]);
     cmd("for f in .env a; do cat $f; done", &["cat", "a"]);
-    let s = an("for f in $(ls); do cat $f; done");
+    let s = an("for f in $(git ls-files); do cat $f; done");
     assert!(
         s.commands
             .iter()

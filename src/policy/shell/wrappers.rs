@@ -854,7 +854,7 @@ impl Walker<'_> {
                     cmds.push(
                         inner
                             .iter()
-                            .map(|a| replace_arg(a, r, &Arg::lit(item)))
+                            .map(|a| replace_arg(a, r, &Arg::input(item)))
                             .collect(),
                     );
                 }
@@ -867,7 +867,7 @@ impl Walker<'_> {
             ),
             (None, Some(items)) => {
                 let mut v = inner.clone();
-                v.extend(items.iter().map(|s| Arg::lit(s)));
+                v.extend(items.iter().map(|s| Arg::input(s)));
                 cmds.push(v);
             }
             (None, None) => {
@@ -1153,7 +1153,9 @@ impl Walker<'_> {
                 });
             }
         }
-        Step::Done(None)
+        // Without actions, find is a listing: its output stands for the files it may name.
+        let words: Vec<Word> = c.args.iter().map(|a| a.w.clone()).collect();
+        Step::Done(statics::output(&words, None))
     }
 
     fn git(&mut self, c: &mut Cmd) -> Step {

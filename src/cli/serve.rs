@@ -13,6 +13,14 @@ pub struct ServeArgs {
     /// Gateway configuration with upstream MCP servers to aggregate.
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
+    #[command(flatten)]
+    pub serving: Serving,
+}
+
+/// How the MCP server is reached and when its decision records are durable (shared by `serve`
+/// and `wrap`).
+#[derive(Debug, Default, Clone, Args)]
+pub struct Serving {
     /// Serve Streamable HTTP at /mcp on ADDR instead of stdio (loopback by default).
     #[arg(long, value_name = "ADDR")]
     pub http: Option<String>,
@@ -24,13 +32,6 @@ pub struct ServeArgs {
         hide_env_values = true
     )]
     pub auth_token: Option<String>,
-    #[command(flatten)]
-    pub durability: Durability,
-}
-
-/// When a tool call's decision record must be durable (shared by `serve` and `wrap`).
-#[derive(Debug, Default, Clone, Copy, Args)]
-pub struct Durability {
     /// Sync each decision record to disk before the call runs or is forwarded. By default the
     /// sync runs while the call runs and the answer waits for it (see docs/mcp.md).
     #[arg(long)]
@@ -51,24 +52,17 @@ pub fn run(ctx: &Ctx, args: ServeArgs) -> anyhow::Result<i32> {
         upstreams,
         prefixed: true,
     };
-    run_server(
-        ctx,
-        config,
-        args.http.as_deref(),
-        args.auth_token,
-        args.durability,
-    )
+    run_server(ctx, config, args.serving)
 }
 
 /// Shared by `serve` and `wrap`: opens the Gate, serves stdio or HTTP, cleans up children.
-pub(crate) fn run_server(
-    ctx: &Ctx,
-    config: Config,
-    http: Option<&str>,
-    token: Option<String>,
-    durability: Durability,
-) -> anyhow::Result<i32> {
-    let addr = http.map(proxy::http::parse_addr).transpose()?;
+pub(crate) fn run_server(ctx: &Ctx, config: Config, serving: Serving) -> anyhow::Result<i32> {
+    let Serving {
+        http,
+        auth_token: token,
+        sync_before_forward,
+    } = serving;
+    let addr = http.as_deref().map(proxy::http::parse_addr).transpose()?;
     if let Some(addr) = &addr {
         proxy::http::check_exposure(addr, token.as_deref())?;
     }
@@ -87,7 +81,7 @@ pub(crate) fn run_server(
         let guard = Arc::new(Guard::open(
             &ctx.home,
             ctx.policy.as_deref(),
-            durability.sync_before_forward,
+            sync_before_forward,
         ));
         let stop = CancellationToken::new();
         tokio::spawn(stop_on_signal(stop.clone()));

@@ -1,7 +1,7 @@
 //! `wrap`: a transparent guard in front of one upstream MCP server.
 
 use super::Ctx;
-use super::serve::{Durability, run_server};
+use super::serve::{Serving, run_server};
 use crate::proxy::aggregate::{check_name, derive_name};
 use crate::proxy::server::Config;
 use crate::proxy::upstream::{DEFAULT_TIMEOUT, Endpoint, Spec};
@@ -20,22 +20,11 @@ pub struct WrapArgs {
     /// Environment variable holding a bearer token for the --url upstream.
     #[arg(long, value_name = "VAR", requires = "url")]
     pub bearer_token_env: Option<String>,
-    /// Serve Streamable HTTP at /mcp on ADDR instead of stdio.
-    #[arg(long, value_name = "ADDR")]
-    pub http: Option<String>,
-    /// Bearer token HTTP clients must send; required when ADDR is not loopback.
-    #[arg(
-        long,
-        env = "PATCHWORK_MCP_TOKEN",
-        value_name = "TOKEN",
-        hide_env_values = true
-    )]
-    pub auth_token: Option<String>,
     /// Per-request timeout for the upstream, in seconds.
     #[arg(long, value_name = "SECS", default_value_t = DEFAULT_TIMEOUT.as_secs())]
     pub timeout: u64,
     #[command(flatten)]
-    pub durability: Durability,
+    pub serving: Serving,
     /// The upstream command and its arguments (after `--`).
     #[arg(last = true, value_name = "CMD")]
     pub command: Vec<String>,
@@ -81,11 +70,5 @@ pub fn run(ctx: &Ctx, args: WrapArgs) -> anyhow::Result<i32> {
         }],
         prefixed: false,
     };
-    run_server(
-        ctx,
-        config,
-        args.http.as_deref(),
-        args.auth_token,
-        args.durability,
-    )
+    run_server(ctx, config, args.serving)
 }

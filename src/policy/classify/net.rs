@@ -234,6 +234,7 @@ impl Classifier<'_> {
     pub(super) fn gh(&mut self, cmd: &Command, cwd: &Path, span: &str) {
         let args = cmd.args();
         let words = cmd.operands();
+        let sends_files = words.first() == Some(&"api") && self.gh_api_files(&args, cwd, span);
         match words.as_slice() {
             ["repo", "delete", ..] | ["release", "delete", ..] => self.finding(
                 "git.remote_delete",
@@ -249,40 +250,13 @@ impl Classifier<'_> {
                 "uploads files to a gist",
                 span,
             ),
-            ["api", ..]
-                if {
-                    // `-f key=@file`, `-F key=@file`, `--input file`: the file is read and sent.
-                    let mut sends_file = false;
-                    for (i, a) in args.iter().enumerate() {
-                        let value = match *a {
-                            "-f" | "-F" | "--field" | "--raw-field" | "--input" => {
-                                args.get(i + 1).copied()
-                            }
-                            _ => None,
-                        };
-                        let file = value.and_then(|v| {
-                            if *a == "--input" {
-                                Some(v)
-                            } else {
-                                v.split_once("=@").map(|(_, f)| f)
-                            }
-                        });
-                        if let Some(f) = file.filter(|f| *f != "-") {
-                            sends_file = true;
-                            self.raw_path(f, Action::FileRead, cwd, span);
-                        }
-                    }
-                    sends_file && words.get(1).is_some_and(|w| w.starts_with("gists"))
-                } =>
-            {
-                self.finding(
-                    "net.gist_upload",
-                    Risk::High,
-                    &[Flag::Exfiltration, Flag::NetworkEgress],
-                    "uploads files to a gist",
-                    span,
-                )
-            }
+            ["api", target, ..] if sends_files && target.starts_with("gists") => self.finding(
+                "net.gist_upload",
+                Risk::High,
+                &[Flag::Exfiltration, Flag::NetworkEgress],
+                "uploads files to a gist",
+                span,
+            ),
             ["api", ..]
                 if args
                     .iter()
@@ -298,5 +272,26 @@ impl Classifier<'_> {
             }
             _ => {}
         }
+    }
+
+    /// Files `gh api` reads and sends (`-f key=@file`, `-F key=@file`, `--input file`), each
+    /// judged as a read; true when there is one.
+    fn gh_api_files(&mut self, args: &[&str], cwd: &Path, span: &str) -> bool {
+        let mut sends = false;
+        for (i, a) in args.iter().enumerate() {
+            let file = match *a {
+                "--input" => args.get(i + 1).copied(),
+                "-f" | "-F" | "--field" | "--raw-field" => args
+                    .get(i + 1)
+                    .and_then(|v| v.split_once("=@"))
+                    .map(|(_, f)| f),
+                _ => None,
+            };
+            if let Some(f) = file.filter(|f| *f != "-") {
+                sends = true;
+                self.raw_path(f, Action::FileRead, cwd, span);
+            }
+        }
+        sends
     }
 }

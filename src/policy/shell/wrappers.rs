@@ -877,12 +877,7 @@ impl Walker<'_> {
             }
         }
         for args in cmds {
-            self.run(Cmd {
-                args,
-                wrappers: wrappers.clone(),
-                text: c.text.clone(),
-                ..Cmd::default()
-            });
+            self.run(wrapped(c, args, &wrappers));
         }
         Step::Done(None)
     }
@@ -1014,12 +1009,7 @@ impl Walker<'_> {
             } else {
                 command.iter().cloned().chain(combo).collect()
             };
-            self.run(Cmd {
-                args,
-                wrappers: wrappers.clone(),
-                text: c.text.clone(),
-                ..Cmd::default()
-            });
+            self.run(wrapped(c, args, &wrappers));
         }
         Step::Done(None)
     }
@@ -1132,12 +1122,7 @@ impl Walker<'_> {
                 vec![args.clone()]
             };
             for a in per_root {
-                self.run(Cmd {
-                    args: a,
-                    wrappers: wrappers.clone(),
-                    text: c.text.clone(),
-                    ..Cmd::default()
-                });
+                self.run(wrapped(c, a, &wrappers));
             }
         }
         if delete {
@@ -1145,12 +1130,7 @@ impl Walker<'_> {
             wrappers.push("find -delete".to_string());
             for r in &roots {
                 let args = vec![Arg::lit("rm"), Arg::lit("-r"), Arg::lit("-f"), r.clone()];
-                self.emit(Cmd {
-                    args,
-                    wrappers: wrappers.clone(),
-                    text: c.text.clone(),
-                    ..Cmd::default()
-                });
+                self.emit(wrapped(c, args, &wrappers));
             }
         }
         // Without actions, find is a listing: its output stands for the files it may name.
@@ -1861,6 +1841,17 @@ fn replace_arg(a: &Arg, pat: &str, by: &Arg) -> Arg {
             dynamic: a.w.dynamic || by.w.dynamic,
         },
         procsub: None,
+    }
+}
+
+/// The command a wrapper (`xargs`, `parallel`, `find -exec`) runs: `args` under `wrappers`,
+/// keeping the wrapper's source text.
+fn wrapped(c: &Cmd, args: Vec<Arg>, wrappers: &[String]) -> Cmd {
+    Cmd {
+        args,
+        wrappers: wrappers.to_vec(),
+        text: c.text.clone(),
+        ..Cmd::default()
     }
 }
 

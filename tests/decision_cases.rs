@@ -1,4 +1,4 @@
-//! Regression cases for the strict profile: `tests/cases/strict.jsonl` (corpus format, one
+//! Regression cases for the strict profile: every `tests/cases/*.jsonl` (corpus format, one
 //! family of bypasses or ordinary dev work per line) run through `policy test` in a fixture
 //! project with fake secrets, a symlink to `.env` and a fake home.
 
@@ -68,21 +68,36 @@ fn strict_profile_decides_every_regression_case() {
     fs::create_dir_all(h.join(".patchwork/keys")).unwrap();
     fs::write(h.join(".patchwork/keys/seal.key"), "k").unwrap();
 
-    let cases = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/cases/strict.jsonl");
-    let out = Command::new(env!("CARGO_BIN_EXE_patchwork-gateway"))
-        .args(["--policy", "strict", "policy", "test"])
-        .arg(&cases)
-        .current_dir(&p)
-        .env("HOME", &h)
-        .env("PATCHWORK_HOME", h.join(".patchwork"))
-        .env("CLAUDE_PROJECT_DIR", &p)
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(stdout.contains(" 0 failed"), "{stdout}");
+    // Every case file in tests/cases/ (one per family group), each run on its own.
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/cases");
+    let mut files: Vec<_> = fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|f| f.extension().is_some_and(|x| x == "jsonl"))
+        .collect();
+    files.sort();
+    assert!(!files.is_empty(), "no case files in {}", dir.display());
+    for cases in files {
+        let out = Command::new(env!("CARGO_BIN_EXE_patchwork-gateway"))
+            .args(["--policy", "strict", "policy", "test"])
+            .arg(&cases)
+            .current_dir(&p)
+            .env("HOME", &h)
+            .env("PATCHWORK_HOME", h.join(".patchwork"))
+            .env("CLAUDE_PROJECT_DIR", &p)
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "{}: {stdout}\n{}",
+            cases.display(),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            stdout.contains(" 0 failed"),
+            "{}: {stdout}",
+            cases.display()
+        );
+    }
 }

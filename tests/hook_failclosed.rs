@@ -173,3 +173,62 @@ fn permission_request_fails_closed_in_json() {
     assert_eq!(v["hookSpecificOutput"]["decision"]["behavior"], "deny");
     assert_eq!(out.status.code(), Some(0));
 }
+
+/// Started with stdout closed (as a careless parent may do), the hook must not let a file of
+/// its own take descriptor 1 and write its answer into it: nothing under the gateway's home
+/// holds the answer, and the ledger stays intact and verifiable.
+#[test]
+fn closed_stdout_never_lands_in_the_ledger() {
+    use std::os::unix::process::CommandExt;
+    let s = Sandbox::new();
+    let payload = s.payload(
+        "PreToolUse",
+        json!({"tool_name": "Bash", "tool_input": {"command": "rm -rf /"}}),
+    );
+    let mut cmd = s.cmd(&["--policy", "strict", "hook", "PreToolUse"]);
+    // SAFETY: close(2) is async-signal-safe and touches nothing but the child's descriptor.
+    unsafe {
+        cmd.pre_exec(|| {
+            libc::close(1);
+            Ok(())
+        });
+    }
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(&mut child.stdin.take().unwrap(), &payload).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let records = s.records();
+    assert_eq!(records.len(), 1, "one decision record: {records:?}");
+    let stored = String::from_utf8_lossy(&s.ledger_bytes()).into_owned();
+    assert!(!stored.contains("hookSpecificOutput"), "{stored}");
+    let verify = s.cmd(&["verify"]).output().unwrap();
+    assert!(verify.status.success(), "{}", stderr(&verify));
+}
+
+/// A reader that goes away before the answer is written is a broken pipe the hook survives:
+/// the process is not killed by SIGPIPE, and the decision is recorded.
+#[test]
+fn a_closed_reader_does_not_kill_the_hook() {
+    use std::os::unix::process::ExitStatusExt;
+    let s = Sandbox::new();
+    let payload = s.payload(
+        "PreToolUse",
+        json!({"tool_name": "Bash", "tool_input": {"command": "ls"}}),
+    );
+    let mut child = s
+        .cmd(&["--policy", "strict", "hook", "PreToolUse"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    std::io::Write::write_all(&mut child.stdin.take().unwrap(), &payload).unwrap();
+    let status = child.wait().unwrap();
+    assert_eq!(status.signal(), None, "killed by a signal: {status:?}");
+    assert_eq!(s.records().len(), 1);
+}

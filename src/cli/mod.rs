@@ -150,6 +150,32 @@ impl Command {
     }
 }
 
+/// What the process needs before any command runs (the binary skips Rust's own start-up, see
+/// `src/main.rs`): standard descriptors that were closed at start are reopened on `/dev/null`,
+/// so that no file the gateway opens (the ledger) can become its stdout; and SIGPIPE is
+/// ignored, so a closed pipe is an error the doors handle instead of a silent death.
+pub fn prepare_process() {
+    let mut fds = [0, 1, 2].map(|fd| libc::pollfd {
+        fd,
+        events: 0,
+        revents: 0,
+    });
+    // SAFETY: `fds` is a valid array of three pollfd for the duration of the call; `open` gets
+    // a NUL-terminated path; `signal` touches no Rust state and no other thread exists yet.
+    unsafe {
+        let closed = |p: &libc::pollfd| p.revents & libc::POLLNVAL != 0;
+        if libc::poll(fds.as_mut_ptr(), 3, 0) >= 0 {
+            for p in fds.iter().filter(|p| closed(p)) {
+                // open() returns the lowest free descriptor, which is the closed one.
+                if libc::open(c"/dev/null".as_ptr(), libc::O_RDWR) != p.fd {
+                    libc::abort();
+                }
+            }
+        }
+        libc::signal(libc::SIGPIPE, libc::SIG_IGN);
+    }
+}
+
 /// Lets a closed stdout end the process as it does for other Unix tools (`log | head`) instead of
 /// failing on the write. Only for commands that print for a reader: the hook and MCP doors handle
 /// a closed pipe themselves, so that nothing they still have to record is lost.

@@ -32,7 +32,7 @@ pub fn resolve(raw: &str, cwd: &Path, home: &Path) -> PathBuf {
 /// The physical form of an absolute path: the longest prefix that exists is canonicalised
 /// (following symlinks and `..` the way the kernel does), the rest is normalised lexically.
 pub fn physical(path: &Path) -> PathBuf {
-    if let Ok(p) = std::fs::canonicalize(path) {
+    if let Some(p) = canonical(path) {
         return p;
     }
     let mut existing = path.to_path_buf();
@@ -42,7 +42,7 @@ pub fn physical(path: &Path) -> PathBuf {
             break;
         }
         rest.push(name);
-        if let Ok(base) = std::fs::canonicalize(&existing) {
+        if let Some(base) = canonical(&existing) {
             let mut out = base;
             for part in rest.iter().rev() {
                 out.push(part);
@@ -51,6 +51,36 @@ pub fn physical(path: &Path) -> PathBuf {
         }
     }
     lexical(path)
+}
+
+/// The canonical path of an existing file, or None. On Linux the kernel resolves it once: the
+/// file is opened without being read (`O_PATH`) and /proc names what was opened, three system
+/// calls whatever the depth, where realpath(3) reads every component as a link (about 25 calls
+/// per hook decision). Anything unusual there (no /proc, a deleted file) falls back to realpath.
+pub fn canonical(path: &Path) -> Option<PathBuf> {
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::fd::AsRawFd;
+        use std::os::unix::fs::OpenOptionsExt;
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_PATH)
+            .open(path);
+        match file {
+            Ok(file) => {
+                let named = std::fs::read_link(format!("/proc/self/fd/{}", file.as_raw_fd()));
+                if let Ok(p) = named
+                    && p.is_absolute()
+                    && !p.to_string_lossy().ends_with(" (deleted)")
+                {
+                    return Some(p);
+                }
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return None,
+            Err(_) => {}
+        }
+    }
+    std::fs::canonicalize(path).ok()
 }
 
 /// Normalises `.` and `..` without touching the filesystem; never climbs above `/`.
@@ -186,6 +216,29 @@ mod tests {
         assert_eq!(
             resolve("../../../../..", &project, &home),
             PathBuf::from("/")
+        );
+    }
+
+    #[test]
+    fn physical_agrees_with_realpath_through_linked_folders() {
+        let (_d, project, home) = fixture();
+        std::os::unix::fs::symlink(&project, home.join("work")).unwrap();
+        std::os::unix::fs::symlink("missing", project.join("dangling")).unwrap();
+        for p in [home.join("work/sub/../.env"), home.join("work/notes.txt")] {
+            assert_eq!(
+                physical(&p),
+                fs::canonicalize(&p).unwrap(),
+                "{}",
+                p.display()
+            );
+        }
+        assert_eq!(
+            physical(&home.join("work/sub/new.txt")),
+            project.join("sub/new.txt")
+        );
+        assert_eq!(
+            physical(&home.join("work/dangling")),
+            project.join("dangling")
         );
     }
 

@@ -28,14 +28,17 @@ impl Scalar for PathPattern {
                 "`{text}`: only `~` and `~/…` are supported, not `~user`"
             ));
         }
-        // Check the variables and the glob syntax with placeholder values.
-        let probe = Env {
-            home: "/h".into(),
-            patchwork_home: "/w".into(),
-            project: "/p".into(),
-        };
-        let expanded = expand_one(text, &probe, false)?;
-        path_glob(&expanded).map_err(|e| format!("`{text}`: {e}"))?;
+        // Check the variables and the glob syntax with placeholder values (the glob itself is
+        // built when a path is matched).
+        if !super::schema::is_prechecked() {
+            let probe = Env {
+                home: "/h".into(),
+                patchwork_home: "/w".into(),
+                project: "/p".into(),
+            };
+            let expanded = expand_one(text, &probe, false)?;
+            path_glob(&expanded).map_err(|e| format!("`{text}`: {e}"))?;
+        }
         Ok(PathPattern(text.to_string()))
     }
 }
@@ -105,7 +108,7 @@ pub struct Places(Vec<Env>);
 impl Places {
     /// The variants of `env`.
     pub fn of(env: &Env) -> Places {
-        let real = |p: &Path| std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf());
+        let real = |p: &Path| crate::policy::paths::canonical(p).unwrap_or_else(|| p.to_path_buf());
         let resolved = Env {
             home: real(&env.home),
             patchwork_home: real(&env.patchwork_home),
@@ -143,12 +146,14 @@ fn below(path: &Path, dir: &Path) -> bool {
     path != dir && path.starts_with(dir)
 }
 
-/// Real globs (not literal paths), checked when the policy loads but compiled into one
-/// [`GlobSet`] only when a path that could match is first seen: building the set costs a hook
-/// process more than its whole decision, and most paths lie outside every glob's literal folder.
+/// Real globs (not literal paths), whose syntax is checked when the policy is parsed
+/// ([`PathPattern`]) but compiled into one [`GlobSet`] only when a path that could match is
+/// first seen: building the set costs a hook process more than its whole decision, and most
+/// paths lie outside every glob's literal folder.
 #[derive(Debug, Clone)]
 struct LazyGlobs {
-    globs: Vec<Glob>,
+    /// Expanded globs; the places substituted into them are escaped, so they stay valid.
+    globs: Vec<String>,
     /// The literal leading folders of each glob: a path outside all of them cannot match.
     roots: Vec<PathBuf>,
     /// What a set that cannot be built answers: `true` (match) where matching is the safe side.
@@ -167,10 +172,9 @@ impl LazyGlobs {
     }
 
     /// Adds an expanded glob.
-    fn push(&mut self, glob: &str) -> Result<(), String> {
-        self.globs.push(path_glob(glob)?);
-        self.roots.push(literal_root(glob));
-        Ok(())
+    fn push(&mut self, glob: String) {
+        self.roots.push(literal_root(&glob));
+        self.globs.push(glob);
     }
 
     fn is_match(&self, path: &str) -> bool {
@@ -178,15 +182,19 @@ impl LazyGlobs {
             return false;
         }
         let set = self.set.get_or_init(|| {
-            let mut b = GlobSetBuilder::new();
-            for g in &self.globs {
-                b.add(g.clone());
-            }
-            b.build()
+            self.build()
                 .inspect_err(|e| tracing::error!("a policy glob set cannot be built: {e}"))
                 .ok()
         });
         set.as_ref().map_or(self.on_failure, |s| s.is_match(path))
+    }
+
+    fn build(&self) -> Result<GlobSet, String> {
+        let mut b = GlobSetBuilder::new();
+        for g in &self.globs {
+            b.add(path_glob(g).map_err(|e| format!("`{g}`: {e}"))?);
+        }
+        b.build().map_err(|e| e.to_string())
     }
 }
 
@@ -202,11 +210,7 @@ pub struct PathSet {
 impl PathSet {
     /// Compiles `patterns` expanded against `places`. `on_failure` is what the set answers if
     /// its globs cannot be built into a matcher: the restrictive side for the rule using it.
-    pub fn compile(
-        patterns: &[PathPattern],
-        places: &Places,
-        on_failure: bool,
-    ) -> Result<PathSet, String> {
+    pub fn compile(patterns: &[PathPattern], places: &Places, on_failure: bool) -> PathSet {
         let mut set = PathSet {
             exact: Vec::new(),
             under: Vec::new(),
@@ -219,13 +223,11 @@ impl PathSet {
                 } else if let Some(dir) = e.strip_suffix("/**").filter(|d| is_literal(d)) {
                     set.under.push(PathBuf::from(dir));
                 } else {
-                    set.globs
-                        .push(&e)
-                        .map_err(|err| format!("`{}`: {err}", p.0))?;
+                    set.globs.push(e);
                 }
             }
         }
-        Ok(set)
+        set
     }
 
     /// True when `path` matches any glob.
@@ -254,11 +256,7 @@ pub struct ProtectSet {
 
 impl ProtectSet {
     /// Compiles `patterns` expanded against `places`, plus `extra` literal paths.
-    pub fn compile(
-        patterns: &[PathPattern],
-        extra: &[PathBuf],
-        places: &Places,
-    ) -> Result<Self, String> {
+    pub fn compile(patterns: &[PathPattern], extra: &[PathBuf], places: &Places) -> Self {
         let mut globs = LazyGlobs::new(true);
         let mut literal = Vec::new();
         let mut roots = Vec::new();
@@ -271,18 +269,18 @@ impl ProtectSet {
                 literal.push(PathBuf::from(base));
                 continue;
             }
-            globs.push(&e)?;
             if !e.ends_with("/**") {
-                globs.push(&format!("{e}/**"))?;
+                globs.push(format!("{e}/**"));
             }
+            globs.push(e);
         }
         let project = places.0.iter().map(|e| e.project.clone()).collect();
-        Ok(ProtectSet {
+        ProtectSet {
             literal,
             globs,
             roots,
             project,
-        })
+        }
     }
 
     /// True when writing (`delete` = deleting or moving away) `path` touches a protected path:
@@ -566,7 +564,7 @@ mod tests {
             .iter()
             .map(|p| PathPattern::parse(p).unwrap())
             .collect();
-        ProtectSet::compile(&patterns, &[], &places()).unwrap()
+        ProtectSet::compile(&patterns, &[], &places())
     }
 
     #[test]
@@ -604,8 +602,8 @@ mod tests {
     #[test]
     fn rule_globs_answer_only_after_their_root_matches() {
         let mut globs = LazyGlobs::new(true);
-        globs.push("/p/**/*.pem").unwrap();
-        globs.push("**/id_rsa").unwrap();
+        globs.push("/p/**/*.pem".into());
+        globs.push("**/id_rsa".into());
         assert!(globs.is_match("/p/certs/a.pem"));
         assert!(globs.is_match("/anywhere/.ssh/id_rsa"));
         assert!(!globs.is_match("/q/a.pem"));

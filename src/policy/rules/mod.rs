@@ -164,7 +164,7 @@ impl Policy {
 
     /// A built-in profile's document, from its JSON form.
     fn builtin_raw(profile: &profiles::Profile) -> Result<schema::RawPolicy, PolicyError> {
-        serde_json::from_str(profile.json).map_err(|e| PolicyError {
+        schema::prechecked(|| serde_json::from_str(profile.json)).map_err(|e| PolicyError {
             file: format!("builtin:{}", profile.name),
             problems: vec![Problem {
                 line: None,
@@ -271,25 +271,14 @@ impl Policy {
         if let Source::File(p) = &source {
             // The policy in force is always protected, wherever it lives.
             let abs = std::path::absolute(p).unwrap_or_else(|_| p.clone());
-            extra.push(std::fs::canonicalize(&abs).unwrap_or(abs));
+            extra.push(crate::policy::paths::canonical(&abs).unwrap_or(abs));
         }
         let protect_patterns = raw.protect.map(|p| p.0).unwrap_or_default();
-        let protect = match ProtectSet::compile(&protect_patterns, &extra, &places) {
-            Ok(p) => Some(p),
-            Err(m) => {
-                problems.push(Problem {
-                    line: None,
-                    field: "protect".into(),
-                    message: m,
-                });
-                None
-            }
-        };
+        let protect = ProtectSet::compile(&protect_patterns, &extra, &places);
         if !problems.is_empty() {
             problems.sort_by_key(|p| p.line);
             return Err(fail(problems));
         }
-        let protect = protect.expect("protect compiled when there are no problems");
         Ok(Policy {
             name: raw.name,
             mode: raw.mode,
@@ -395,11 +384,9 @@ fn check_id(id: &str) -> Result<(), String> {
 }
 
 fn compile_rule(r: &schema::RawRule, places: &Places) -> Result<Rule, String> {
-    let paths = match &r.paths {
-        // A set that cannot be built matches for restrictive rules and not for allow rules.
-        Some(p) => Some(PathSet::compile(&p.0, places, r.effect != Effect::Allow)?),
-        None => None,
-    };
+    // A set that cannot be built matches for restrictive rules and not for allow rules.
+    let paths =
+        (r.paths.as_ref()).map(|p| PathSet::compile(&p.0, places, r.effect != Effect::Allow));
     Ok(Rule {
         id: r.id.clone(),
         effect: r.effect,

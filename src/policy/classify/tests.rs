@@ -314,3 +314,28 @@ fn printed_variables_are_secrets_only_when_a_name_part_is_a_credential_word() {
         );
     }
 }
+
+#[test]
+fn disk_inspection_reads_devices_and_other_options_still_rewrite_them() {
+    let f = fixture();
+    let risk = |cmd: &str| run(&f, "Bash", json!({"command": cmd})).risk();
+    for cmd in [
+        "lsblk /dev/sda",
+        "smartctl -a /dev/sda",
+        "fdisk -l",
+        "sfdisk -d /dev/sda",
+        "parted /dev/sda print",
+        "blockdev --getsize64 /dev/sda",
+    ] {
+        assert_eq!(risk(cmd), Risk::None, "{cmd}");
+    }
+    for cmd in [
+        "fdisk /dev/sda",
+        "smartctl -s off /dev/sda",
+        "sfdisk /dev/sda",
+        "parted -s /dev/sda rm 1",
+        "blockdev --setrw /dev/sda",
+    ] {
+        assert!(risk(cmd) >= Risk::High, "{cmd}");
+    }
+}

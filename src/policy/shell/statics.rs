@@ -15,6 +15,9 @@ pub(crate) fn output(argv: &[Word], stdin: Option<&str>) -> Option<String> {
     if matches!(name, "ls" | "find") {
         return listing(name, argv);
     }
+    if let Some(find) = listing_as_find(name, argv) {
+        return listing("find", &find);
+    }
     if argv.iter().any(|w| w.glob) {
         return None;
     }
@@ -33,6 +36,7 @@ pub(crate) fn output(argv: &[Word], stdin: Option<&str>) -> Option<String> {
             Some(printf(fmt, rest))
         }
         "cat" if args.iter().all(|a| *a == "-") => stdin.map(str::to_string),
+        "mktemp" => mktemp(&args),
         // Lookups print the command's name (its directory is not known here).
         "which" | "command" | "type" => {
             let lookup = name == "which"
@@ -149,6 +153,258 @@ fn listing(name: &str, argv: &[Word]) -> Option<String> {
         }
     }
     Some(out)
+}
+
+/// Commands that print names of files below some folders (`grep -rl`, `rg -l`, `rg --files`,
+/// `fd`, `git ls-files`, `git diff --name-only`), restated as the `find` that reaches the same
+/// files, so a command fed their output (`rg -l old src | xargs sed -i …`) is judged on the
+/// files they may name. None when the command prints something else or runs commands.
+fn listing_as_find(name: &str, argv: &[Word]) -> Option<Vec<Word>> {
+    let args: Vec<&str> = argv[1..].iter().map(|w| w.text.as_str()).collect();
+    let (roots, names, nul): (Vec<&str>, Vec<String>, bool) = match name {
+        "grep" | "egrep" | "fgrep" | "rg" => {
+            let short = |c: char| {
+                args.iter()
+                    .any(|a| a.starts_with('-') && !a.starts_with("--") && a[1..].contains(c))
+            };
+            let long = |l: &str| args.contains(&l);
+            let lists = if name == "rg" {
+                short('l') || long("--files") || long("--files-with-matches")
+            } else {
+                short('l') || short('L') || long("--files-with-matches")
+            };
+            let lists = lists || long("--files-without-match");
+            if !lists {
+                return None;
+            }
+            // Options that take the next word as their value.
+            let valued: &[&str] = if name == "rg" {
+                &[
+                    "-e",
+                    "-f",
+                    "-g",
+                    "--glob",
+                    "-t",
+                    "--type",
+                    "-T",
+                    "-m",
+                    "-A",
+                    "-B",
+                    "-C",
+                    "-j",
+                    "-E",
+                    "-M",
+                    "--max-depth",
+                    "-d",
+                    "--iglob",
+                ]
+            } else {
+                &[
+                    "-e",
+                    "-f",
+                    "-m",
+                    "-A",
+                    "-B",
+                    "-C",
+                    "-d",
+                    "-D",
+                    "--include",
+                    "--exclude",
+                ]
+            };
+            let mut operands = Vec::new();
+            let mut names = Vec::new();
+            let mut i = 0;
+            while i < args.len() {
+                let a = args[i];
+                if valued.contains(&a) {
+                    if matches!(a, "-g" | "--glob" | "--iglob" | "--include") {
+                        names.extend(args.get(i + 1).map(|g| g.to_string()));
+                    }
+                    i += 2;
+                    continue;
+                }
+                if let Some(g) = a
+                    .strip_prefix("--include=")
+                    .or_else(|| a.strip_prefix("--glob="))
+                {
+                    names.push(g.to_string());
+                } else if !a.starts_with('-') || a == "-" {
+                    operands.push(a);
+                }
+                i += 1;
+            }
+            let pattern_given = args.iter().any(|a| matches!(*a, "-e" | "-f"))
+                || args
+                    .iter()
+                    .any(|a| a.starts_with("--regexp=") || a.starts_with("--file="));
+            let pattern_first = !(pattern_given || name == "rg" && long("--files"));
+            if pattern_first && !operands.is_empty() {
+                operands.remove(0);
+            }
+            if operands.contains(&"-") {
+                return None;
+            }
+            // Negated globs (`-g '!*.lock'`) only narrow the listing.
+            names.retain(|n| !n.starts_with('!'));
+            (operands, names, short('Z') || long("--null") || short('0'))
+        }
+        "fd" | "fdfind" => {
+            if args.iter().any(|a| {
+                matches!(*a, "-x" | "-X" | "--exec" | "--exec-batch") || a.starts_with("--exec")
+            }) {
+                return None;
+            }
+            let valued = [
+                "-e",
+                "--extension",
+                "-t",
+                "--type",
+                "-E",
+                "--exclude",
+                "-d",
+                "--max-depth",
+                "-S",
+                "--size",
+                "-j",
+                "-c",
+                "--color",
+            ];
+            let mut positional = Vec::new();
+            let mut names = Vec::new();
+            let mut i = 0;
+            while i < args.len() {
+                if valued.contains(&args[i]) {
+                    if matches!(args[i], "-e" | "--extension") {
+                        names.extend(args.get(i + 1).map(|e| format!("*.{e}")));
+                    }
+                    i += 2;
+                    continue;
+                }
+                if !args[i].starts_with('-') {
+                    positional.push(args[i]);
+                }
+                i += 1;
+            }
+            let glob = args.iter().any(|a| matches!(*a, "-g" | "--glob"));
+            if glob && let Some(p) = positional.first() {
+                names.push(p.to_string());
+            }
+            let roots = positional
+                .get(1..)
+                .map(<[&str]>::to_vec)
+                .unwrap_or_default();
+            (
+                roots,
+                names,
+                args.iter().any(|a| matches!(*a, "-0" | "--print0")),
+            )
+        }
+        "git" => {
+            let sub = args.iter().position(|a| !a.starts_with('-'))?;
+            let rest = &args[sub + 1..];
+            let lists = match args[sub] {
+                "ls-files" => true,
+                "diff" | "show" | "log" => rest
+                    .iter()
+                    .any(|a| matches!(*a, "--name-only" | "--name-status")),
+                _ => false,
+            };
+            // Options before the subcommand (`git -C dir`) move the listing elsewhere.
+            if !lists || sub > 0 {
+                return None;
+            }
+            let specs: Vec<&str> = match rest.iter().position(|a| *a == "--") {
+                Some(i) => rest[i + 1..].to_vec(),
+                None if args[sub] == "ls-files" => rest
+                    .iter()
+                    .filter(|a| !a.starts_with('-'))
+                    .copied()
+                    .collect(),
+                None => Vec::new(),
+            };
+            // A pathspec with glob characters matches names at any depth; others are folders.
+            let (names, roots): (Vec<&str>, Vec<&str>) = specs
+                .into_iter()
+                .partition(|s| crate::policy::paths::has_glob_chars(s));
+            // Without a name pattern the listing is every tracked file, dotfiles included; it
+            // stays unknown, as any command output does.
+            if names.is_empty() {
+                return None;
+            }
+            let names = names
+                .iter()
+                .map(|n| n.rsplit('/').next().unwrap_or(n).to_string())
+                .collect();
+            (roots, names, rest.contains(&"-z"))
+        }
+        _ => return None,
+    };
+    let mut find = vec!["find".to_string()];
+    find.extend(roots.iter().map(|r| r.to_string()));
+    if find.len() == 1 {
+        find.push(".".to_string());
+    }
+    for n in names {
+        find.extend(["-name".to_string(), n]);
+    }
+    if nul {
+        find.push("-print0".to_string());
+    }
+    Some(
+        find.into_iter()
+            .map(|text| Word {
+                text,
+                glob: false,
+                dynamic: false,
+            })
+            .collect(),
+    )
+}
+
+/// The name `mktemp` prints: a new file in `$TMPDIR` (or /tmp), in the folder given with
+/// `-p`/`--tmpdir`, or the template as written (its X's standing for the random part).
+fn mktemp(args: &[&str]) -> Option<String> {
+    let tmp = std::env::var("TMPDIR")
+        .ok()
+        .filter(|t| t.starts_with('/') && t != "/")
+        .unwrap_or_else(|| "/tmp".to_string());
+    let (mut dir, mut in_tmp, mut suffix, mut template) = (None, false, "", None);
+    let mut i = 0;
+    while i < args.len() {
+        let a = args[i];
+        match a {
+            "-p" | "--tmpdir" if i + 1 < args.len() => {
+                dir = Some(args[i + 1]);
+                i += 1;
+            }
+            "-t" => in_tmp = true,
+            "--suffix" if i + 1 < args.len() => {
+                suffix = args[i + 1];
+                i += 1;
+            }
+            "--" => {}
+            _ if a.starts_with("--tmpdir=") => dir = Some(&a["--tmpdir=".len()..]),
+            _ if a.starts_with("--suffix=") => suffix = &a["--suffix=".len()..],
+            _ if a.starts_with('-') => {
+                if !a[1..].chars().all(|c| matches!(c, 'd' | 'u' | 'q' | 't')) {
+                    return None;
+                }
+                in_tmp |= a.contains('t');
+            }
+            _ if template.is_none() => template = Some(a),
+            _ => return None,
+        }
+        i += 1;
+    }
+    let name = format!("{}{suffix}", template.unwrap_or("tmp.XXXXXXXXXX"));
+    let path = match (dir, template) {
+        (Some(d), _) => format!("{}/{name}", d.trim_end_matches('/')),
+        (None, None) => format!("{tmp}/{name}"),
+        (None, Some(_)) if in_tmp => format!("{tmp}/{name}"),
+        (None, Some(_)) => name,
+    };
+    Some(format!("{path}\n"))
 }
 
 fn echo(args: &[&str]) -> String {
@@ -312,6 +568,54 @@ mod tests {
         assert_eq!(echo(&["-n", "a", "b"]), "a b");
         assert_eq!(echo(&["-e", "a\\tb"]), "a\tb\n");
         assert_eq!(echo(&["-x"]), "-x\n");
+    }
+
+    fn words(line: &str) -> Vec<Word> {
+        line.split(' ')
+            .map(|t| Word {
+                text: t.to_string(),
+                glob: false,
+                dynamic: false,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn mktemp_names_a_file_in_scratch_or_where_it_is_told() {
+        let tmp = std::env::var("TMPDIR")
+            .ok()
+            .filter(|t| t.starts_with('/') && t != "/")
+            .unwrap_or_else(|| "/tmp".to_string());
+        let out = |l: &str| output(&words(l), None);
+        assert_eq!(out("mktemp"), Some(format!("{tmp}/tmp.XXXXXXXXXX\n")));
+        assert_eq!(out("mktemp -d"), Some(format!("{tmp}/tmp.XXXXXXXXXX\n")));
+        assert_eq!(
+            out("mktemp -d -p /home/u"),
+            Some("/home/u/tmp.XXXXXXXXXX\n".into())
+        );
+        assert_eq!(out("mktemp build/x.XXXX"), Some("build/x.XXXX\n".into()));
+        assert_eq!(out("mktemp -t x.XXXX"), Some(format!("{tmp}/x.XXXX\n")));
+        assert_eq!(out("mktemp --bogus"), None);
+    }
+
+    #[test]
+    fn file_listings_stand_for_the_files_below_their_folders() {
+        let out = |l: &str| output(&words(l), None).unwrap_or_default();
+        assert!(out("grep -rl old src").lines().any(|p| p == "src/*/*"));
+        assert!(!out("grep -rl old src").contains("old/"));
+        assert!(out("rg -l old").lines().any(|p| p == "./.*"));
+        assert!(out("rg --files src").lines().any(|p| p == "src/*"));
+        assert!(
+            out("grep -rl x . --include=*.ts")
+                .lines()
+                .all(|p| p.ends_with("*.ts"))
+        );
+        assert!(out("fd -e ts . src").lines().any(|p| p == "src/*/*.ts"));
+        assert!(out("git ls-files *.ts").lines().any(|p| p == "./*/*.ts"));
+        // Not listings: matching lines, commands run per file, every tracked file.
+        assert_eq!(output(&words("grep -rn old src"), None), None);
+        assert_eq!(output(&words("fd -e ts -x rm"), None), None);
+        assert_eq!(output(&words("git ls-files"), None), None);
     }
 
     #[test]

@@ -1128,8 +1128,24 @@ impl Walker<'_> {
         if delete {
             let mut wrappers = c.wrappers.clone();
             wrappers.push("find -delete".to_string());
+            // `-empty` with no alternative only removes empty files and folders below the root
+            // (a root that holds anything is not empty), so no content is lost: judged as
+            // rmdir of what the root holds, which still keeps it out of other people's folders.
+            let only_empty = !alternatives && c.args.iter().any(|a| a.w.text == "-empty");
             for r in &roots {
-                let args = vec![Arg::lit("rm"), Arg::lit("-r"), Arg::lit("-f"), r.clone()];
+                let args = if only_empty {
+                    let below = |p: &str| Arg {
+                        w: Word {
+                            text: format!("{}/{p}", r.w.text.trim_end_matches('/')),
+                            glob: true,
+                            dynamic: r.w.dynamic,
+                        },
+                        procsub: None,
+                    };
+                    vec![Arg::lit("rmdir"), below("*")]
+                } else {
+                    vec![Arg::lit("rm"), Arg::lit("-r"), Arg::lit("-f"), r.clone()]
+                };
                 self.emit(wrapped(c, args, &wrappers));
             }
         }

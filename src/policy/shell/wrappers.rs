@@ -480,6 +480,7 @@ impl Walker<'_> {
                         || c.wrappers.iter().all(|w| w == "command" || w == "builtin")
                     {
                         statics::output(&words, c.stdin_text.as_deref())
+                            .or_else(|| self.git_toplevel(&words))
                     } else {
                         None
                     };
@@ -1704,6 +1705,24 @@ impl Walker<'_> {
                 Step::Keep
             }
         }
+    }
+
+    /// What `git rev-parse --show-toplevel` prints: the nearest folder at or above the
+    /// current one that holds `.git` (a few `stat`s, only for this command).
+    fn git_toplevel(&self, words: &[Word]) -> Option<String> {
+        let argv: Vec<&str> = words.iter().map(|w| w.text.as_str()).collect();
+        if argv != ["git", "rev-parse", "--show-toplevel"] {
+            return None;
+        }
+        let start = std::path::Path::new(self.env.vars.get("PWD")?);
+        let here = match &self.cwd {
+            Some(c) => start.join(c),
+            None => start.to_path_buf(),
+        };
+        let here = crate::policy::paths::physical(&here);
+        here.ancestors()
+            .find(|d| d.join(".git").exists())
+            .map(|d| format!("{}\n", d.display()))
     }
 
     fn cd(&mut self, c: &Cmd, name: &str) {

@@ -37,6 +37,7 @@ pub(crate) fn output(argv: &[Word], stdin: Option<&str>) -> Option<String> {
         }
         "cat" if args.iter().all(|a| *a == "-") => stdin.map(str::to_string),
         "mktemp" => mktemp(&args),
+        "seq" => seq(&args),
         // Lookups print the command's name (its directory is not known here).
         "which" | "command" | "type" => {
             let lookup = name == "which"
@@ -362,6 +363,32 @@ fn listing_as_find(name: &str, argv: &[Word]) -> Option<Vec<Word>> {
     )
 }
 
+/// Most numbers a `seq` is evaluated for; longer sequences stay unknown.
+const MAX_SEQ: i64 = 64;
+
+/// `seq [FIRST [STEP]] LAST` with integers: one number per line.
+fn seq(args: &[&str]) -> Option<String> {
+    let n: Vec<i64> = args
+        .iter()
+        .map(|a| a.parse::<i64>().ok())
+        .collect::<Option<_>>()?;
+    let (first, step, last) = match n[..] {
+        [last] => (1, 1, last),
+        [first, last] => (first, 1, last),
+        [first, step, last] if step != 0 => (first, step, last),
+        _ => return None,
+    };
+    let count = ((last - first) / step + 1).max(0);
+    if count > MAX_SEQ {
+        return None;
+    }
+    Some(
+        (0..count)
+            .map(|i| format!("{}\n", first + i * step))
+            .collect(),
+    )
+}
+
 /// The name `mktemp` prints: a new file in `$TMPDIR` (or /tmp), in the folder given with
 /// `-p`/`--tmpdir`, or the template as written (its X's standing for the random part).
 fn mktemp(args: &[&str]) -> Option<String> {
@@ -616,6 +643,16 @@ mod tests {
         assert_eq!(output(&words("grep -rn old src"), None), None);
         assert_eq!(output(&words("fd -e ts -x rm"), None), None);
         assert_eq!(output(&words("git ls-files"), None), None);
+    }
+
+    #[test]
+    fn seq_prints_short_integer_ranges_only() {
+        let out = |l: &str| output(&words(l), None);
+        assert_eq!(out("seq 3"), Some("1\n2\n3\n".into()));
+        assert_eq!(out("seq 2 2 6"), Some("2\n4\n6\n".into()));
+        assert_eq!(out("seq 3 1"), Some(String::new()));
+        assert_eq!(out("seq 1 100000"), None);
+        assert_eq!(out("seq -w 1 3"), None);
     }
 
     #[test]

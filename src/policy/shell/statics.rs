@@ -16,7 +16,12 @@ pub(crate) fn output(argv: &[Word], stdin: Option<&str>) -> Option<String> {
         return listing(name, argv);
     }
     if let Some(find) = listing_as_find(name, argv) {
-        return listing("find", &find);
+        let out = listing("find", &find)?;
+        return Some(if skips_hidden(name, argv) {
+            visible_only(&out, &find)
+        } else {
+            out
+        });
     }
     if argv.iter().any(|w| w.glob) {
         return None;
@@ -389,6 +394,39 @@ fn seq(args: &[&str]) -> Option<String> {
     )
 }
 
+/// `rg` and `fd` leave hidden files and folders out unless told otherwise (`--hidden`, `-uu`,
+/// `-H`, `-u`); `grep -r` and git list them.
+fn skips_hidden(name: &str, argv: &[Word]) -> bool {
+    let has = |f: &[&str]| argv.iter().any(|w| f.contains(&w.text.as_str()));
+    match name {
+        "rg" => !has(&["--hidden", "-.", "-uu", "-uuu", "--unrestricted"]),
+        "fd" | "fdfind" => !has(&["-H", "--hidden", "-u", "--unrestricted"]),
+        _ => false,
+    }
+}
+
+/// The lines of a listing whose part below its root names no hidden file or folder (the
+/// root itself was named on purpose). `find` is the restated command: roots come first.
+fn visible_only(out: &str, find: &[Word]) -> String {
+    let roots: Vec<&str> = find[1..]
+        .iter()
+        .map(|w| w.text.as_str())
+        .take_while(|t| !t.starts_with('-'))
+        .map(|r| r.trim_end_matches('/'))
+        .collect();
+    let end = if out.contains('\0') { '\0' } else { '\n' };
+    out.split_terminator(end)
+        .filter(|line| {
+            roots.iter().any(|r| {
+                line.strip_prefix(r)
+                    .and_then(|rest| rest.strip_prefix('/'))
+                    .is_some_and(|rest| rest.split('/').all(|c| !c.starts_with('.')))
+            })
+        })
+        .map(|line| format!("{line}{end}"))
+        .collect()
+}
+
 /// The name `mktemp` prints: a new file in `$TMPDIR` (or /tmp), in the folder given with
 /// `-p`/`--tmpdir`, or the template as written (its X's standing for the random part).
 fn mktemp(args: &[&str]) -> Option<String> {
@@ -630,7 +668,11 @@ mod tests {
         let out = |l: &str| output(&words(l), None).unwrap_or_default();
         assert!(out("grep -rl old src").lines().any(|p| p == "src/*/*"));
         assert!(!out("grep -rl old src").contains("old/"));
-        assert!(out("rg -l old").lines().any(|p| p == "./.*"));
+        assert!(out("rg -l --hidden old").lines().any(|p| p == "./.*"));
+        assert!(out("grep -rl old .").lines().any(|p| p == "./.*"));
+        assert!(!out("rg -l old").contains("/."));
+        assert!(out("rg -l old").lines().any(|p| p == "./*/*"));
+        assert!(out("rg -l old .github").lines().any(|p| p == ".github/*"));
         assert!(out("rg --files src").lines().any(|p| p == "src/*"));
         assert!(
             out("grep -rl x . --include=*.ts")

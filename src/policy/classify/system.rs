@@ -437,7 +437,13 @@ impl Classifier<'_> {
 /// off`, `sfdisk /dev/sda < table`, `parted /dev/sda rm 1`) leaves the command to the
 /// device and disk rules.
 pub(super) fn disk_inspection(cmd: &Command) -> bool {
-    if cmd.argv.iter().any(|w| w.dynamic) {
+    // The system's own tool, not a script of that name somewhere else (`./lsblk`).
+    let first = cmd.argv.first().map_or("", |w| w.text.as_str());
+    let system_tool = !first.contains('/')
+        || ["/bin/", "/sbin/", "/usr/bin/", "/usr/sbin/"]
+            .iter()
+            .any(|d| first.starts_with(d));
+    if !system_tool || cmd.argv.iter().any(|w| w.dynamic) {
         return false;
     }
     let args: Vec<&str> = cmd.argv[1..].iter().map(|w| w.text.as_str()).collect();

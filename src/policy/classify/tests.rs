@@ -335,6 +335,7 @@ fn disk_inspection_reads_devices_and_other_options_still_rewrite_them() {
         "sfdisk /dev/sda",
         "parted -s /dev/sda rm 1",
         "blockdev --setrw /dev/sda",
+        "printf 'rm -rf ~\\n' > lsblk; chmod +x lsblk; ./lsblk /dev/sda",
     ] {
         assert!(risk(cmd) >= Risk::High, "{cmd}");
     }

@@ -16,6 +16,7 @@ pub(crate) fn output(argv: &[Word], stdin: Option<&str>) -> Option<String> {
         return listing(name, argv);
     }
     if let Some(find) = listing_as_find(name, argv) {
+        // A file named as a root (`grep -l x ~/.bashrc`) is listed as itself, as find does.
         let out = listing("find", &find)?;
         return Some(if skips_hidden(name, argv) {
             visible_only(&out, &find)
@@ -150,7 +151,13 @@ fn listing(name: &str, argv: &[Word]) -> Option<String> {
         .map(|depth| "*/".repeat(depth))
         .chain(std::iter::once(".*/".to_string()))
         .collect();
+    let below_only = args.windows(2).any(|w| w[0] == "-mindepth" && w[1] != "0");
     for root in roots {
+        // find prints its root too when the name tests let it through (`find ~/.bashrc`);
+        // `.` and `..` are never handed on (rm, sed and friends refuse them).
+        if !below_only && !matches!(root, "." | ".." | "./" | "../") && named(root, &names) {
+            line(root.to_string());
+        }
         let root = root.trim_end_matches('/');
         for middle in &middles {
             for n in &names {
@@ -394,6 +401,31 @@ fn seq(args: &[&str]) -> Option<String> {
     )
 }
 
+/// True when the last component of `path` matches one of find's `-name` patterns.
+fn named(path: &str, names: &[&str]) -> bool {
+    let base = path
+        .trim_end_matches('/')
+        .rsplit('/')
+        .next()
+        .unwrap_or(path);
+    names.iter().any(|n| {
+        globset::GlobBuilder::new(n)
+            .case_insensitive(true)
+            .build()
+            .is_ok_and(|g| g.compile_matcher().is_match(base))
+    })
+}
+
+/// The roots of a restated `find` (they come before its first option).
+fn find_roots(find: &[Word]) -> Vec<&str> {
+    find[1..]
+        .iter()
+        .map(|w| w.text.as_str())
+        .take_while(|t| !t.starts_with('-'))
+        .map(|r| r.trim_end_matches('/'))
+        .collect()
+}
+
 /// `rg` and `fd` leave hidden files and folders out unless told otherwise (`--hidden`, `-uu`,
 /// `-H`, `-u`); `grep -r` and git list them.
 fn skips_hidden(name: &str, argv: &[Word]) -> bool {
@@ -408,19 +440,16 @@ fn skips_hidden(name: &str, argv: &[Word]) -> bool {
 /// The lines of a listing whose part below its root names no hidden file or folder (the
 /// root itself was named on purpose). `find` is the restated command: roots come first.
 fn visible_only(out: &str, find: &[Word]) -> String {
-    let roots: Vec<&str> = find[1..]
-        .iter()
-        .map(|w| w.text.as_str())
-        .take_while(|t| !t.starts_with('-'))
-        .map(|r| r.trim_end_matches('/'))
-        .collect();
+    let roots = find_roots(find);
     let end = if out.contains('\0') { '\0' } else { '\n' };
     out.split_terminator(end)
         .filter(|line| {
             roots.iter().any(|r| {
-                line.strip_prefix(r)
-                    .and_then(|rest| rest.strip_prefix('/'))
-                    .is_some_and(|rest| rest.split('/').all(|c| !c.starts_with('.')))
+                line.trim_end_matches('/') == *r
+                    || line
+                        .strip_prefix(r)
+                        .and_then(|rest| rest.strip_prefix('/'))
+                        .is_some_and(|rest| rest.split('/').all(|c| !c.starts_with('.')))
             })
         })
         .map(|line| format!("{line}{end}"))
@@ -673,6 +702,12 @@ mod tests {
         assert!(!out("rg -l old").contains("/."));
         assert!(out("rg -l old").lines().any(|p| p == "./*/*"));
         assert!(out("rg -l old .github").lines().any(|p| p == ".github/*"));
+        // Files named as operands are printed as themselves.
+        assert!(out("grep -l x ~/.bashrc").lines().any(|p| p == "~/.bashrc"));
+        assert!(out("rg -l x .env").lines().any(|p| p == ".env"));
+        assert!(out("find ~/.bashrc").starts_with("~/.bashrc\n"));
+        assert!(!out("grep -rl x .").lines().any(|p| p == "."));
+        assert!(!out("rg -l x src --glob *.ts").lines().any(|p| p == "src"));
         assert!(out("rg --files src").lines().any(|p| p == "src/*"));
         assert!(
             out("grep -rl x . --include=*.ts")

@@ -605,6 +605,7 @@ impl Classifier<'_> {
                     span,
                 )
             }
+            _ if super::system::disk_inspection(cmd) => self.secret_arguments(cmd, cwd, span),
             _ if DISK_TOOLS.contains(&base) || name.starts_with("mkfs.") => self.finding(
                 "system.disk",
                 Risk::Critical,

@@ -85,7 +85,7 @@ impl Classifier<'_> {
             }
         }
         match sub {
-            "push" => self.git_push(rest, span),
+            "push" => self.git_push(rest, &cwd, span),
             "remote"
                 if operands
                     .first()
@@ -255,7 +255,7 @@ impl Classifier<'_> {
         }
     }
 
-    fn git_push(&mut self, rest: &[Word], span: &str) {
+    fn git_push(&mut self, rest: &[Word], cwd: &Path, span: &str) {
         let mut force = false;
         let mut delete = false;
         let mut operands = 0;
@@ -278,7 +278,9 @@ impl Classifier<'_> {
                 }
                 _ => {
                     operands += 1;
-                    if operands == 1 && (remote_url(t) || self.git_remotes.iter().any(|r| r == t)) {
+                    let elsewhere = remote_url(t) && !configured_remote(cwd, t)
+                        || self.git_remotes.iter().any(|r| r == t);
+                    if operands == 1 && elsewhere {
                         self.finding(
                             "net.git_push_elsewhere",
                             Risk::High,
@@ -313,6 +315,36 @@ impl Classifier<'_> {
             );
         }
     }
+}
+
+/// True when `url` is the URL of a remote already configured in the repository holding `cwd`
+/// (`git push https://github.com/acme/app.git main` where origin is that URL): the push goes
+/// where the plain `git push origin` would. Reads the repository's `.git/config` only.
+fn configured_remote(cwd: &Path, url: &str) -> bool {
+    let norm = |u: &str| {
+        u.trim()
+            .trim_end_matches('/')
+            .trim_end_matches(".git")
+            .to_ascii_lowercase()
+    };
+    let Some(top) = cwd.ancestors().find(|d| d.join(".git").is_dir()) else {
+        return false;
+    };
+    let Ok(text) = std::fs::read_to_string(top.join(".git/config")) else {
+        return false;
+    };
+    let mut in_remote = false;
+    text.lines().map(str::trim).any(|line| {
+        if line.starts_with('[') {
+            in_remote = line.starts_with("[remote ");
+            return false;
+        }
+        let value = line
+            .split_once('=')
+            .filter(|(k, _)| matches!(k.trim(), "url" | "pushurl"))
+            .map(|(_, v)| v.trim().trim_matches('"'));
+        in_remote && value.is_some_and(|v| !v.is_empty() && norm(v) == norm(url))
+    })
 }
 
 /// A git remote given as a URL or `host:path` that is not this machine.

@@ -61,6 +61,7 @@ const BOOKKEEPING_TOOLS: &[&str] = &[
     "ExitWorktree",
     "BashOutput",
     "KillShell",
+    "KillBash",
 ];
 
 /// Builds a [`Classification`] step by step.
@@ -111,7 +112,7 @@ impl Classifier<'_> {
             "Edit" | "MultiEdit" | "NotebookEdit" | "edit_file" => {
                 self.path_tool(tool, input, &cwd, Action::FileEdit)
             }
-            "Glob" | "list_directory" => {
+            "Glob" | "LS" | "list_directory" => {
                 self.action(Action::FileGlob);
                 let dir = str_field(input, &["path"]).unwrap_or(".");
                 let dir = paths::resolve(dir, &cwd, &self.env.home);

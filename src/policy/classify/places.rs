@@ -74,6 +74,53 @@ const DISPOSABLE_DIRS: &[&str] = &[
     ".terraform",
     ".stack-work",
     "_build",
+    "test-results",
+    "playwright-report",
+    "blob-report",
+    ".serverless",
+    ".aws-sam",
+    "cdk.out",
+    "zig-cache",
+    ".zig-cache",
+    "zig-out",
+    "elm-stuff",
+    "_site",
+    ".jekyll-cache",
+    ".build",
+    "dist-newstyle",
+    ".pnpm-store",
+    ".ipynb_checkpoints",
+    "Pods",
+    "DerivedData",
+    "obj",
+    ".astro",
+    ".webpack",
+];
+
+/// Folder names in a project that only hold build output when their name starts so
+/// (`cmake-build-debug`, `cmake-build-release`).
+const DISPOSABLE_PREFIXES: &[&str] = &["cmake-build-"];
+
+/// Package managers' and IDEs' download and build caches under the home folder; everything in
+/// them is fetched or built again on demand (`~/.cache` as a whole is one of them).
+const HOME_CACHES: &[&str] = &[
+    ".cache",
+    ".npm/_cacache",
+    ".npm/_npx",
+    ".npm/_logs",
+    ".gradle/caches",
+    ".gradle/daemon",
+    ".cargo/registry/cache",
+    ".cargo/registry/src",
+    ".cargo/git/checkouts",
+    ".pnpm-store",
+    ".local/share/pnpm/store",
+    ".yarn/berry/cache",
+    ".bun/install/cache",
+    "go/pkg/mod/cache",
+    ".nuget/packages",
+    "Library/Caches",
+    "Library/Developer/Xcode/DerivedData",
 ];
 
 /// Scratch roots whose children are disposable.
@@ -96,10 +143,7 @@ pub fn secret_kind(path: &Path, env: &Env) -> Option<&'static str> {
     let name = path.file_name()?.to_string_lossy();
     let name = name.as_ref();
     let lower = name.to_ascii_lowercase();
-    let example = matches!(
-        lower.as_str(),
-        ".env.example" | ".env.sample" | ".env.template" | ".env.dist" | ".env.defaults"
-    );
+    let example = example_env_file(&lower);
     if lower == ".env"
         || lower == ".envrc"
         || (lower.starts_with(".env.") && !example)
@@ -125,7 +169,7 @@ pub fn secret_kind(path: &Path, env: &Env) -> Option<&'static str> {
         ".ppk",
         ".gpg",
     ] {
-        if lower.ends_with(ext) {
+        if lower.ends_with(ext) && !public_certificate(&lower) {
             return Some("a private key or certificate store");
         }
     }
@@ -196,6 +240,49 @@ pub fn secret_kind(path: &Path, env: &Env) -> Option<&'static str> {
         return Some("a process environment");
     }
     None
+}
+
+/// A PEM file whose name says it holds only certificates (`ca.pem`, `fullchain.pem`,
+/// `client-cert.pem`) and nothing that names a key (`privkey.pem`, `cert-key.pem`, `server.pem`
+/// stay secret: a bare name may bundle the key).
+fn public_certificate(lower: &str) -> bool {
+    const PUBLIC: &[&str] = &[
+        "ca",
+        "cacert",
+        "rootca",
+        "cert",
+        "certs",
+        "certificate",
+        "crt",
+        "chain",
+        "fullchain",
+        "bundle",
+        "pub",
+        "public",
+        "intermediate",
+    ];
+    let Some(stem) = lower.strip_suffix(".pem") else {
+        return false;
+    };
+    let words: Vec<&str> = stem.split(['-', '_', '.']).collect();
+    words.iter().any(|w| PUBLIC.contains(w))
+        && !words
+            .iter()
+            .any(|w| w.contains("key") || w.contains("priv") || w.contains("secret"))
+}
+
+/// Templates of environment files, committed without values: `.env.example`,
+/// `.env.production.example`, `.env.local.sample`, `.env.template` …
+fn example_env_file(lower: &str) -> bool {
+    let Some(rest) = lower.strip_prefix(".env.") else {
+        return false;
+    };
+    rest.rsplit('.').next().is_some_and(|last| {
+        matches!(
+            last,
+            "example" | "sample" | "template" | "dist" | "defaults" | "tmpl" | "tpl"
+        )
+    })
 }
 
 /// `~/.ssh/known_hosts`, `config` and `*.pub` are not secrets.
@@ -395,13 +482,23 @@ fn scratch_root_child(path: &Path) -> bool {
 /// cache folder (`~/.cache`), or scratch.
 pub fn disposable(path: &Path, env: &Env) -> bool {
     let Ok(rel) = path.strip_prefix(&env.project) else {
-        return (scratch(path, env) || path.starts_with(env.home.join(".cache")))
-            && !foundation(path, env);
+        return (scratch(path, env) || home_cache(path, env)) && !foundation(path, env);
     };
     rel.components().any(|c| {
         let c = c.as_os_str().to_string_lossy();
-        DISPOSABLE_DIRS.contains(&c.as_ref()) || c.ends_with(".egg-info")
+        DISPOSABLE_DIRS.contains(&c.as_ref())
+            || c.ends_with(".egg-info")
+            || DISPOSABLE_PREFIXES
+                .iter()
+                .any(|p| c.len() > p.len() && c.starts_with(p))
     })
+}
+
+/// A package manager's or IDE's cache under the home folder, or something inside one.
+fn home_cache(path: &Path, env: &Env) -> bool {
+    HOME_CACHES
+        .iter()
+        .any(|c| path.starts_with(env.home.join(c)))
 }
 
 /// Inside the project folder.
@@ -497,6 +594,57 @@ mod tests {
         assert!(persistence_kind(Path::new("/home/dev/.bash_aliases"), &e).is_some());
         assert!(persistence_kind(Path::new("/home/dev/.ssh/config"), &e).is_some());
         assert!(guard_file(Path::new("/usr/local/bin/patchwork-gateway"), &e).is_some());
+    }
+
+    #[test]
+    fn example_env_files_and_public_certificates_are_not_secrets() {
+        let e = env();
+        for p in [
+            "/home/dev/app/.env.production.example",
+            "/home/dev/app/.env.local.sample",
+            "/home/dev/app/.env.test.template",
+            "/home/dev/app/certs/ca.pem",
+            "/home/dev/app/certs/fullchain.pem",
+            "/home/dev/app/certs/client-cert.pem",
+        ] {
+            assert!(secret_kind(Path::new(p), &e).is_none(), "{p}");
+        }
+        for p in [
+            "/home/dev/app/.env.production",
+            "/home/dev/app/.env.example.local",
+            "/home/dev/app/certs/privkey.pem",
+            "/home/dev/app/certs/cert-key.pem",
+            "/home/dev/app/certs/server.pem",
+            "/home/dev/app/certs/ca.key",
+        ] {
+            assert!(secret_kind(Path::new(p), &e).is_some(), "{p}");
+        }
+    }
+
+    #[test]
+    fn build_folders_of_more_ecosystems_and_home_caches_are_disposable() {
+        let e = env();
+        for p in [
+            "/home/dev/app/playwright-report",
+            "/home/dev/app/cmake-build-debug",
+            "/home/dev/app/ios/Pods",
+            "/home/dev/app/src/App/obj",
+            "/home/dev/.npm/_cacache",
+            "/home/dev/.gradle/caches/8.5",
+            "/home/dev/Library/Developer/Xcode/DerivedData",
+        ] {
+            assert!(disposable(Path::new(p), &e), "{p}");
+        }
+        for p in [
+            "/home/dev/app/cmake-build-",
+            "/home/dev/app/vendor",
+            "/home/dev/.gradle",
+            "/home/dev/.npm",
+            "/home/dev/Library",
+            "/home/dev/.cargo",
+        ] {
+            assert!(!disposable(Path::new(p), &e), "{p}");
+        }
     }
 
     #[test]

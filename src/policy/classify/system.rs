@@ -430,3 +430,87 @@ impl Classifier<'_> {
         }
     }
 }
+
+/// Read-only disk inspection (`lsblk /dev/sda`, `blkid`, `smartctl -a /dev/sda`, `fdisk -l`,
+/// `sfdisk -d`, `parted /dev/sda print`, `blockdev --getsize64`): every option is one that
+/// only prints, so the device named is read, not rewritten. Any other option (`smartctl -s
+/// off`, `sfdisk /dev/sda < table`, `parted /dev/sda rm 1`) leaves the command to the
+/// device and disk rules.
+pub(super) fn disk_inspection(cmd: &Command) -> bool {
+    // The system's own tool, not a script of that name somewhere else (`./lsblk`).
+    let first = cmd.argv.first().map_or("", |w| w.text.as_str());
+    let system_tool = !first.contains('/')
+        || ["/bin/", "/sbin/", "/usr/bin/", "/usr/sbin/"]
+            .iter()
+            .any(|d| first.starts_with(d));
+    if !system_tool || cmd.argv.iter().any(|w| w.dynamic) {
+        return false;
+    }
+    let args: Vec<&str> = cmd.argv[1..].iter().map(|w| w.text.as_str()).collect();
+    let options = || args.iter().filter(|a| a.starts_with('-'));
+    let only = |allowed: &[&str]| options().all(|o| allowed.contains(o));
+    let listing = |list: &[&str]| options().any(|o| list.contains(o));
+    match cmd.name() {
+        "lsblk" | "blkid" | "lsscsi" => true,
+        "smartctl" => only(&[
+            "-a",
+            "-x",
+            "-i",
+            "-H",
+            "-A",
+            "-c",
+            "-l",
+            "-d",
+            "-j",
+            "--all",
+            "--xall",
+            "--info",
+            "--health",
+            "--attributes",
+            "--capabilities",
+            "--scan",
+            "--scan-open",
+            "--json",
+        ]),
+        "fdisk" | "gdisk" => {
+            let list = ["-l", "--list", "-x", "--list-details"];
+            listing(&list) && only(&[&list[..], &["-u", "-o", "--output"]].concat())
+        }
+        "sfdisk" => {
+            let list = [
+                "-l",
+                "--list",
+                "-d",
+                "--dump",
+                "-J",
+                "--json",
+                "-s",
+                "--show-size",
+            ];
+            listing(&list) && only(&list)
+        }
+        "parted" => {
+            const WORDS: &[&str] = &[
+                "print", "unit", "s", "b", "kb", "mb", "gb", "tb", "kib", "mib", "gib", "tib", "%",
+                "cyl", "chs", "compact",
+            ];
+            only(&[
+                "-l",
+                "--list",
+                "-s",
+                "--script",
+                "-m",
+                "--machine",
+                "-j",
+                "--json",
+            ]) && (listing(&["-l", "--list"])
+                || args
+                    .iter()
+                    .filter(|a| !a.starts_with('-') && !a.starts_with("/dev/"))
+                    .all(|a| WORDS.contains(&a.to_ascii_lowercase().as_str()))
+                    && args.contains(&"print"))
+        }
+        "blockdev" => options().all(|o| o.starts_with("--get") || *o == "--report"),
+        _ => false,
+    }
+}

@@ -12,6 +12,10 @@ use brush_parser::word::{
 use super::Word;
 use super::parse::{Arg, Val, Walker};
 
+/// What `$$`, `$BASHPID`, `$RANDOM` and the shell's other counters are analysed as: some
+/// number, which is all that matters when it is part of a path (`/tmp/build-$$`).
+const STAND_IN_PID: &str = "4242";
+
 /// Most words one brace expansion may produce.
 const MAX_BRACE: usize = 1024;
 
@@ -62,6 +66,10 @@ impl Walker<'_> {
                 (!h.is_empty()).then(|| Val::Known(h.into_owned()))
             }
             "IFS" => Some(Val::Known(" \t\n".to_string())),
+            // Shell counters that always hold a number.
+            "RANDOM" | "SECONDS" | "EPOCHSECONDS" | "LINENO" | "BASHPID" => {
+                Some(Val::Known(STAND_IN_PID.to_string()))
+            }
             _ => None,
         }
     }
@@ -488,6 +496,9 @@ impl Walker<'_> {
             Parameter::Special(SpecialParameter::PositionalParameterCount) => {
                 Pv::One(self.positional.as_ref().map(|p| p.len().to_string()))
             }
+            // Always a number, never empty: a path built from it stays where it was.
+            Parameter::Special(SpecialParameter::ProcessId) => Pv::One(Some(STAND_IN_PID.into())),
+            Parameter::Special(SpecialParameter::LastExitStatus) => Pv::One(Some("0".into())),
             Parameter::Special(_) => Pv::One(None),
             Parameter::NamedWithIndex { name, index } => {
                 match (self.lookup(name), index.trim().parse::<usize>()) {

@@ -1298,3 +1298,42 @@ fn lua_r_and_applescript_one_liners() {
             == 1
     );
 }
+
+#[test]
+fn git_toplevel_is_the_nearest_folder_holding_git() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = std::fs::canonicalize(dir.path()).unwrap();
+    std::fs::create_dir_all(root.join("repo/.git")).unwrap();
+    std::fs::create_dir_all(root.join("repo/src")).unwrap();
+    let e = ShellEnv {
+        home: PathBuf::from("/home/u"),
+        vars: [(
+            "PWD".to_string(),
+            root.join("repo/src").display().to_string(),
+        )]
+        .into(),
+    };
+    let top = root.join("repo").display().to_string();
+    let s = analyze(
+        "cd \"$(git rev-parse --show-toplevel)\" && rm -rf target",
+        &e,
+    );
+    assert!(s.problems.is_empty(), "{:?}", s.problems);
+    let rm = s.commands.iter().find(|c| c.name() == "rm").unwrap();
+    assert_eq!(rm.cwd.as_deref(), Some(top.as_str()));
+    // Outside any repository, or asked something else, the output stays unknown.
+    let outside = ShellEnv {
+        home: PathBuf::from("/home/u"),
+        vars: [("PWD".to_string(), root.display().to_string())].into(),
+    };
+    assert!(
+        !analyze("cd \"$(git rev-parse --show-toplevel)\"", &outside)
+            .problems
+            .is_empty()
+    );
+    assert!(
+        !analyze("cd \"$(git rev-parse --git-dir)\"", &e)
+            .problems
+            .is_empty()
+    );
+}

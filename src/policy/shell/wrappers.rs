@@ -480,6 +480,7 @@ impl Walker<'_> {
                         || c.wrappers.iter().all(|w| w == "command" || w == "builtin")
                     {
                         statics::output(&words, c.stdin_text.as_deref())
+                            .or_else(|| self.git_toplevel(&words))
                     } else {
                         None
                     };
@@ -1128,8 +1129,24 @@ impl Walker<'_> {
         if delete {
             let mut wrappers = c.wrappers.clone();
             wrappers.push("find -delete".to_string());
+            // `-empty` with no alternative only removes empty files and folders below the root
+            // (a root that holds anything is not empty), so no content is lost: judged as
+            // rmdir of what the root holds, which still keeps it out of other people's folders.
+            let only_empty = !alternatives && c.args.iter().any(|a| a.w.text == "-empty");
             for r in &roots {
-                let args = vec![Arg::lit("rm"), Arg::lit("-r"), Arg::lit("-f"), r.clone()];
+                let args = if only_empty {
+                    let below = |p: &str| Arg {
+                        w: Word {
+                            text: format!("{}/{p}", r.w.text.trim_end_matches('/')),
+                            glob: true,
+                            dynamic: r.w.dynamic,
+                        },
+                        procsub: None,
+                    };
+                    vec![Arg::lit("rmdir"), below("*")]
+                } else {
+                    vec![Arg::lit("rm"), Arg::lit("-r"), Arg::lit("-f"), r.clone()]
+                };
                 self.emit(wrapped(c, args, &wrappers));
             }
         }
@@ -1688,6 +1705,24 @@ impl Walker<'_> {
                 Step::Keep
             }
         }
+    }
+
+    /// What `git rev-parse --show-toplevel` prints: the nearest folder at or above the
+    /// current one that holds `.git` (a few `stat`s, only for this command).
+    fn git_toplevel(&self, words: &[Word]) -> Option<String> {
+        let argv: Vec<&str> = words.iter().map(|w| w.text.as_str()).collect();
+        if argv != ["git", "rev-parse", "--show-toplevel"] {
+            return None;
+        }
+        let start = std::path::Path::new(self.env.vars.get("PWD")?);
+        let here = match &self.cwd {
+            Some(c) => start.join(c),
+            None => start.to_path_buf(),
+        };
+        let here = crate::policy::paths::physical(&here);
+        here.ancestors()
+            .find(|d| d.join(".git").exists())
+            .map(|d| format!("{}\n", d.display()))
     }
 
     fn cd(&mut self, c: &Cmd, name: &str) {

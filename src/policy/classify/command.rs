@@ -312,6 +312,7 @@ impl Classifier<'_> {
         for cmd in &analysis.commands {
             self.command(cmd, cwd);
         }
+        self.tracked_sweep();
         if self.gateway_lookup
             && let Some(span) = self.dynamic_sink.take()
         {
@@ -403,6 +404,26 @@ impl Classifier<'_> {
             "BASH_ENV",
             "PROMPT_COMMAND",
         ];
+        /// Variables naming a program that other programs start (pagers, editors, ssh).
+        const RUNNER_VARS: &[&str] = &[
+            "PAGER",
+            "GIT_PAGER",
+            "MANPAGER",
+            "SYSTEMD_PAGER",
+            "PSQL_PAGER",
+            "EDITOR",
+            "VISUAL",
+            "GIT_EDITOR",
+            "GIT_SEQUENCE_EDITOR",
+            "GIT_SSH_COMMAND",
+            "GIT_SSH",
+            "GIT_EXTERNAL_DIFF",
+            "GIT_ASKPASS",
+            "SSH_ASKPASS",
+            "SUDO_ASKPASS",
+            "LESSOPEN",
+            "LESSCLOSE",
+        ];
         let declares = matches!(
             cmd.name(),
             "export" | "declare" | "typeset" | "readonly" | "local" | "env"
@@ -423,12 +444,67 @@ impl Classifier<'_> {
                 && (value.contains("--require")
                     || value.contains("-r ")
                     || value.contains("--import"));
+            if RUNNER_VARS.contains(&name) {
+                let program = if name.starts_with("LESS") {
+                    value.trim_start_matches(['|', '-']).replace("%s", "")
+                } else {
+                    value.to_string()
+                };
+                self.runner(name, &program, span);
+            }
             if (CODE_VARS.contains(&name) || node_require) && !value.is_empty() {
                 self.finding(
                     "shell.code_variable",
                     Risk::High,
                     &[Flag::CodeExecution, Flag::Persistence],
                     format!("`{name}` makes later programs load or run `{value}`"),
+                    span,
+                );
+            }
+        }
+    }
+
+    /// A program another program runs for us (`GIT_PAGER=sh`, `EDITOR='python3 -c …'`,
+    /// `git -c core.sshCommand=…`): a shell or an interpreter there runs whatever it is fed
+    /// (the pager's text, the file to edit, the ssh arguments), so it is code execution; a
+    /// computed program is unresolvable; an ordinary tool (`less -R`, `vim`, `code --wait`)
+    /// passes. What the value itself runs is judged by the shell analysis.
+    pub(super) fn runner(&mut self, setting: &str, value: &str, span: &str) {
+        if value.trim().is_empty() {
+            return;
+        }
+        let env = ShellEnv {
+            home: self.env.home.clone(),
+            vars: Default::default(),
+        };
+        let analysis = shell::analyze(value, &env);
+        for c in &analysis.commands {
+            let Some(first) = c.argv.first() else {
+                continue;
+            };
+            let program = match c.nested_in.first() {
+                Some(route) => route.split_whitespace().next().unwrap_or(""),
+                None => c.name(),
+            };
+            let program = program.rsplit('/').next().unwrap_or(program);
+            let base = program.trim_end_matches(|ch: char| ch.is_ascii_digit() || ch == '.');
+            if first.dynamic && c.nested_in.is_empty() {
+                self.finding(
+                    "shell.runner_unresolvable",
+                    Risk::High,
+                    &[Flag::Unresolvable],
+                    format!("`{setting}` names a program computed at run time (`{value}`)"),
+                    span,
+                );
+            } else if SHELLS.contains(&program)
+                || INTERPRETERS.contains(&program)
+                || INTERPRETERS.contains(&base)
+            {
+                self.finding(
+                    "shell.runner_code",
+                    Risk::Medium,
+                    &[Flag::CodeExecution],
+                    format!("`{setting}` makes a program run `{program}`, which executes what it is given"),
                     span,
                 );
             }
@@ -581,6 +657,10 @@ impl Classifier<'_> {
                     .filter(|b| b.contains(':') || b.contains('.'));
                 self.serve_files(dir, bind, cwd, span);
             }
+            "ngrok" | "cloudflared" | "lt" | "localtunnel" | "bore" | "tailscale" | "zrok"
+            | "devtunnel" | "loclx" | "localxpose" | "telebit" | "pagekite" | "pagekite.py" => {
+                self.tunnel(cmd, span)
+            }
             "dig" | "nslookup" | "host" | "drill" | "resolvectl" => {
                 if argv.iter().skip(1).any(|w| w.dynamic) {
                     self.finding(
@@ -683,6 +763,14 @@ impl Classifier<'_> {
                     format!("`{}` is {kind}, whatever folder it is in", w.text),
                     span,
                 );
+            }
+            if matches!(
+                action,
+                Action::FileWrite | Action::FileCreate | Action::FileEdit | Action::FileDelete
+            ) {
+                let delete = action == Action::FileDelete;
+                self.dynamic_change
+                    .get_or_insert_with(|| (span.to_string(), delete));
             }
             if action != Action::FileRead {
                 self.dynamic_sink.get_or_insert_with(|| span.to_string());
@@ -904,6 +992,30 @@ pub(super) fn is_remote_spec(s: &str) -> bool {
         Some((host, _)) => !host.is_empty() && !host.contains('/'),
         None => false,
     }
+}
+
+/// A search pattern that finds credentials: it names a credential word (`API_KEY`, `secret`,
+/// `passw`, `token`, `auth`, `private`…, the words of [`secret_variable`] and a few stems), or
+/// it matches every line (`.`, `''`, `^`, `.*`).
+pub(super) fn credential_pattern(pattern: &str) -> bool {
+    const STEMS: [&str; 9] = [
+        "key",
+        "token",
+        "secret",
+        "passw",
+        "pwd",
+        "credential",
+        "auth",
+        "private",
+        "bearer",
+    ];
+    let p = pattern.trim().to_ascii_lowercase();
+    let everything = p != "^$"
+        && matches!(
+            p.trim_start_matches('^').trim_end_matches('$'),
+            "" | "." | ".*" | ".+" | "\\w" | "[\\s\\s]*" | "(.*)"
+        );
+    everything || STEMS.iter().any(|w| p.contains(w))
 }
 
 /// Environment variable names that hold credentials by convention: one `_`-separated part of

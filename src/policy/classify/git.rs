@@ -24,7 +24,7 @@ impl Classifier<'_> {
                 "-c" => {
                     if let Some(kv) = argv.get(i + 1) {
                         let (k, v) = kv.text.split_once('=').unwrap_or((&kv.text, ""));
-                        self.git_config(k, v, span);
+                        self.git_config(k, v, true, span);
                     }
                     i += 2;
                 }
@@ -83,6 +83,17 @@ impl Classifier<'_> {
             for w in operands.iter().filter(|w| w.text != "--") {
                 self.word_paths(w, Action::FileRead, &cwd, span);
             }
+        }
+        if sub == "ls-files" && !operands.iter().any(|w| paths::has_glob_chars(&w.text)) {
+            // Every tracked file below the pathspecs (or here): judged where it is used.
+            let specs = operands.iter().filter(|w| !w.dynamic && w.text != "--");
+            let mut roots: Vec<_> = specs
+                .map(|w| paths::resolve(&w.text, &cwd, &self.env.home))
+                .collect();
+            if roots.is_empty() {
+                roots.push(cwd.clone());
+            }
+            self.tracked.extend(roots);
         }
         match sub {
             "push" => self.git_push(rest, &cwd, span),
@@ -184,7 +195,7 @@ impl Classifier<'_> {
             "config" => {
                 if let Some(key) = operands.first() {
                     let value = operands.get(1).map(|w| w.text.as_str()).unwrap_or("");
-                    self.git_config(&key.text, value, span);
+                    self.git_config(&key.text, value, false, span);
                 }
             }
             "archive" => {
@@ -230,10 +241,19 @@ impl Classifier<'_> {
         );
     }
 
-    /// Settings that make git run code: hooks paths and shell aliases.
-    fn git_config(&mut self, key: &str, value: &str, span: &str) {
+    /// Settings that make git run code: hooks paths and shell aliases. For one command
+    /// (`git -c`), the pager, editor, ssh command and external diff are judged by the program
+    /// they name, as the same settings given in the environment are (`GIT_PAGER=…`); saved
+    /// with `git config`, they run in later sessions and stay code execution.
+    fn git_config(&mut self, key: &str, value: &str, once: bool, span: &str) {
         let key = key.to_ascii_lowercase();
-        if key == "core.hookspath" || key == "init.templatedir" {
+        let program = matches!(
+            key.as_str(),
+            "core.pager" | "core.editor" | "sequence.editor" | "core.sshcommand" | "diff.external"
+        ) || key.starts_with("pager.");
+        if once && program {
+            self.runner(&key, value, span);
+        } else if key == "core.hookspath" || key == "init.templatedir" {
             self.finding(
                 "persistence.git_hooks",
                 Risk::High,

@@ -7,6 +7,63 @@ use crate::policy::shell::{Command, Stdin};
 use std::path::Path;
 
 impl Classifier<'_> {
+    /// Tunnels that publish a local server on the internet (`ngrok http 3000`, `cloudflared
+    /// tunnel --url …`, `lt --port`, `bore local`, `tailscale funnel`): judged like a server
+    /// bound to every interface, since whatever the local port serves leaves the machine.
+    /// Their management subcommands (config, login, list, version, turning a share off) pass.
+    pub(super) fn tunnel(&mut self, cmd: &Command, span: &str) {
+        let ops = cmd.operands();
+        let first = ops.first().copied().unwrap_or("");
+        let second = ops.get(1).copied().unwrap_or("");
+        let help = cmd
+            .args()
+            .iter()
+            .any(|a| matches!(*a, "-h" | "--help" | "-v" | "-V" | "--version"));
+        let exposes = !help
+            && match cmd.name() {
+                "ngrok" => matches!(first, "http" | "tcp" | "tls" | "start" | "tunnel"),
+                "cloudflared" => {
+                    (first == "tunnel"
+                        && !matches!(
+                            second,
+                            "list"
+                                | "create"
+                                | "delete"
+                                | "info"
+                                | "login"
+                                | "route"
+                                | "cleanup"
+                                | "token"
+                                | "help"
+                        ))
+                        || (first.is_empty() && cmd.args().iter().any(|a| a.starts_with("--url")))
+                }
+                "bore" => first == "local",
+                "tailscale" => {
+                    matches!(first, "funnel" | "serve")
+                        && !matches!(second, "status" | "reset" | "off")
+                        && !cmd.args().contains(&"off")
+                }
+                "zrok" => first == "share",
+                "devtunnel" => first == "host",
+                "loclx" | "localxpose" => first == "tunnel",
+                "telebit" => matches!(first, "http" | "tcp" | "ssh"),
+                _ => true,
+            };
+        if exposes {
+            self.finding(
+                "net.tunnel",
+                Risk::High,
+                &[Flag::Exfiltration, Flag::NetworkEgress],
+                format!(
+                    "`{}` publishes a local server on the internet; whatever it serves (the project, its .env) can be fetched by anyone",
+                    cmd.name()
+                ),
+                span,
+            );
+        }
+    }
+
     pub(super) fn remote(&mut self, cmd: &Command, cwd: &Path, span: &str) {
         let name = cmd.name();
         if name == "scp" {

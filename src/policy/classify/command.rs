@@ -994,28 +994,37 @@ pub(super) fn is_remote_spec(s: &str) -> bool {
     }
 }
 
-/// A search pattern that finds credentials: it names a credential word (`API_KEY`, `secret`,
-/// `passw`, `token`, `auth`, `private`…, the words of [`secret_variable`] and a few stems), or
-/// it matches every line (`.`, `''`, `^`, `.*`).
+/// A search pattern that finds credentials: one of its words (split at anything not a letter
+/// or digit, as the parts of a variable name are) is or ends in a credential word
+/// (`API_KEY`, `apiKey`, `DB_PASSWORD`, `oauth`, `private`) or starts with one
+/// (`password_hash`, `secrets`), or the pattern matches every line (`.`, `''`, `^`, `.*`).
+/// `Object.keys`, `keyboard` or `tokenizer` are not credential words.
 pub(super) fn credential_pattern(pattern: &str) -> bool {
-    const STEMS: [&str; 9] = [
+    const ENDS: [&str; 12] = [
         "key",
         "token",
+        "tokens",
         "secret",
-        "passw",
+        "password",
+        "passwd",
+        "passphrase",
         "pwd",
         "credential",
         "auth",
-        "private",
         "bearer",
+        "private",
     ];
+    const STARTS: [&str; 3] = ["passw", "secret", "credential"];
     let p = pattern.trim().to_ascii_lowercase();
     let everything = p != "^$"
         && matches!(
             p.trim_start_matches('^').trim_end_matches('$'),
-            "" | "." | ".*" | ".+" | "\\w" | "[\\s\\s]*" | "(.*)"
+            "" | "." | ".*" | ".+" | "(.*)" | "\\w" | "[^\\n]*"
         );
-    everything || STEMS.iter().any(|w| p.contains(w))
+    everything
+        || p.split(|c: char| !c.is_ascii_alphanumeric()).any(|word| {
+            ENDS.iter().any(|w| word.ends_with(w)) || STARTS.iter().any(|w| word.starts_with(w))
+        })
 }
 
 /// Environment variable names that hold credentials by convention: one `_`-separated part of

@@ -78,7 +78,30 @@ impl Classifier<'_> {
         if a.operands.is_empty() && a.opts.iter().all(|o| o == "-V" || o == "-G") {
             return; // `ssh -V`: the version, no connection
         }
+        // Programs ssh starts (`-o ProxyCommand=…`) are judged as other runners are.
+        for o in a.opts.iter().filter_map(|o| o.strip_prefix("-o=")) {
+            let (key, value) = o.split_once(['=', ' ']).unwrap_or((o, ""));
+            let key = key.to_ascii_lowercase();
+            if matches!(
+                key.as_str(),
+                "proxycommand" | "localcommand" | "knownhostscommand"
+            ) {
+                self.runner(&key, value.trim_start_matches('='), span);
+            }
+        }
         if a.operands.first().is_some_and(|w| local_host(&w.text)) && name != "sshpass" {
+            return;
+        }
+        // `GIT_SSH_COMMAND='ssh -o …' git fetch`: the transport git drives, with git's host and
+        // git's own command; forwarding ports through it is still a tunnel.
+        let git_transport = cmd
+            .nested_in
+            .last()
+            .is_some_and(|l| l == "git GIT_SSH_COMMAND" || l == "git -c core.sshcommand");
+        let forwards = ["-R", "-L", "-D", "-W"]
+            .iter()
+            .any(|f| a.opts.iter().any(|o| o.starts_with(f)));
+        if name == "ssh" && git_transport && a.operands.is_empty() && !forwards {
             return;
         }
         self.finding(

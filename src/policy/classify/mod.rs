@@ -198,8 +198,10 @@ impl Classifier<'_> {
             }
         }
         // Matching lines are printed only in content mode (the default lists file names),
-        // as with `grep -r` versus `grep -rl`.
-        let content = str_field(input, &["output_mode"]) == Some("content");
+        // as with `grep -r` versus `grep -rl`. The builtin `search_files` always prints
+        // lines, and skips hidden files as `rg` does.
+        let builtin = tool == "search_files";
+        let content = builtin || str_field(input, &["output_mode"]) == Some("content");
         let pattern = str_field(input, &["pattern"]).unwrap_or("");
         if content
             && path.is_dir()
@@ -213,7 +215,7 @@ impl Classifier<'_> {
                 glob.as_ref()
                     .is_none_or(|g| p.file_name().is_some_and(|n| g.is_match(n)))
             };
-            self.search_secrets(&path, true, &accept, tool);
+            self.search_secrets(&path, !builtin, &accept, tool);
         }
         if path.is_dir() && places::holds_secrets(&path, self.env) {
             self.finding(

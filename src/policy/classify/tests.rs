@@ -406,6 +406,16 @@ fn recursive_searches_for_credentials_over_folders_holding_secrets_are_reads() {
     assert!(!grep(
         json!({"pattern": "token", "glob": "*.ts", "output_mode": "content"})
     ));
+    // The builtin search prints lines but skips hidden files: a visible key file counts.
+    let builtin =
+        |input: serde_json::Value| ids(&run(&f, "search_files", input)).contains(&"secrets.search");
+    assert!(
+        !builtin(json!({"pattern": "KEY", "path": "."})),
+        ".env is hidden"
+    );
+    fs::write(f.env.project.join("src/deploy.pem"), "k").unwrap();
+    assert!(builtin(json!({"pattern": "KEY", "path": "."})));
+    assert!(!builtin(json!({"pattern": "TODO", "path": "."})));
 }
 
 #[test]

@@ -438,8 +438,10 @@ impl Classifier<'_> {
                     .skip(1)
                     .filter(|_| declares)
                     .filter_map(|w| w.text.split_once('=')),
-            );
-        for (name, value) in assigned {
+            )
+            .collect::<Vec<_>>();
+        self.git_config_variables(&assigned, span);
+        for &(name, value) in &assigned {
             let node_require = name == "NODE_OPTIONS"
                 && (value.contains("--require")
                     || value.contains("-r ")
@@ -460,6 +462,36 @@ impl Classifier<'_> {
                     format!("`{name}` makes later programs load or run `{value}`"),
                     span,
                 );
+            }
+        }
+    }
+
+    /// Git settings given in the environment for one command (`GIT_CONFIG_PARAMETERS`,
+    /// `GIT_CONFIG_KEY_n`/`GIT_CONFIG_VALUE_n`): judged as the same settings after `git -c`.
+    fn git_config_variables(&mut self, assigned: &[(&str, &str)], span: &str) {
+        for &(name, value) in assigned {
+            if name == "GIT_CONFIG_PARAMETERS" {
+                let env = ShellEnv {
+                    home: self.env.home.clone(),
+                    vars: Default::default(),
+                };
+                let words = shell::analyze(&format!("true {value}"), &env);
+                let pairs: Vec<String> = words
+                    .commands
+                    .first()
+                    .map(|c| c.argv.iter().skip(1).map(|w| w.text.clone()).collect())
+                    .unwrap_or_default();
+                for pair in pairs {
+                    let (k, v) = pair.split_once('=').unwrap_or((&pair, ""));
+                    self.git_config(k, v, true, span);
+                }
+            } else if let Some(n) = name.strip_prefix("GIT_CONFIG_KEY_") {
+                let value_name = format!("GIT_CONFIG_VALUE_{n}");
+                let v = assigned
+                    .iter()
+                    .find(|(k, _)| *k == value_name)
+                    .map_or("", |(_, v)| *v);
+                self.git_config(value, v, true, span);
             }
         }
     }

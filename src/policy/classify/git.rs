@@ -29,7 +29,16 @@ impl Classifier<'_> {
                     i += 2;
                 }
                 "--git-dir" | "--work-tree" | "--namespace" | "--exec-path" | "--config-env" => {
+                    if w.text == "--config-env"
+                        && let Some(kv) = argv.get(i + 1)
+                    {
+                        self.git_config_env(cmd, &kv.text, span);
+                    }
                     i += 2
+                }
+                t if t.starts_with("--config-env=") => {
+                    self.git_config_env(cmd, &t["--config-env=".len()..], span);
+                    i += 1
                 }
                 t if t.starts_with('-') => i += 1,
                 _ => break,
@@ -231,6 +240,18 @@ impl Classifier<'_> {
         }
     }
 
+    /// `git --config-env=KEY=VAR`: the setting's value is the variable's, set as a prefix of
+    /// this command or unknown (then judged as a computed value).
+    fn git_config_env(&mut self, cmd: &Command, kv: &str, span: &str) {
+        let (key, var) = kv.split_once('=').unwrap_or((kv, ""));
+        let value = cmd
+            .assignments
+            .iter()
+            .find(|(n, _)| n == var)
+            .map_or_else(|| format!("${{{var}}}"), |(_, v)| v.clone());
+        self.git_config(key, &value, true, span);
+    }
+
     fn history(&mut self, span: &str, what: &str) {
         self.finding(
             "git.rewrite_history",
@@ -245,7 +266,7 @@ impl Classifier<'_> {
     /// (`git -c`), the pager, editor, ssh command and external diff are judged by the program
     /// they name, as the same settings given in the environment are (`GIT_PAGER=…`); saved
     /// with `git config`, they run in later sessions and stay code execution.
-    fn git_config(&mut self, key: &str, value: &str, once: bool, span: &str) {
+    pub(super) fn git_config(&mut self, key: &str, value: &str, once: bool, span: &str) {
         let key = key.to_ascii_lowercase();
         let program = matches!(
             key.as_str(),

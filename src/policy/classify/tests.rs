@@ -475,6 +475,18 @@ fn programs_run_by_git_and_pagers_are_judged_by_what_they_name() {
     ] {
         assert!(rules(cmd).is_empty(), "{cmd}: {:?}", rules(cmd));
     }
+    // The same settings given to git through its environment.
+    for cmd in [
+        "GIT_CONFIG_PARAMETERS=\"'core.pager=sh'\" git log",
+        "GIT_CONFIG_COUNT=1 GIT_CONFIG_KEY_0=core.editor GIT_CONFIG_VALUE_0=bash git commit",
+        "X=python3 git --config-env=core.pager=X log",
+    ] {
+        assert!(rules(cmd).contains(&Flag::CodeExecution), "{cmd}");
+    }
+    assert!(
+        rules("GIT_CONFIG_COUNT=1 GIT_CONFIG_KEY_0=core.pager GIT_CONFIG_VALUE_0=less git log")
+            .is_empty()
+    );
     // Saved for later sessions, a runner setting stays code execution.
     assert!(rules("git config core.pager less").contains(&Flag::CodeExecution));
 }

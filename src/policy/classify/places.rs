@@ -176,6 +176,7 @@ pub fn secret_kind(path: &Path, env: &Env) -> Option<&'static str> {
         ".keychain-db",
         ".tfvars",
         ".tfvars.json",
+        ".ovpn",
     ] {
         if lower.ends_with(ext) && !public_certificate(&lower) {
             return Some("a private key or certificate store");
@@ -219,7 +220,9 @@ pub fn secret_kind(path: &Path, env: &Env) -> Option<&'static str> {
             | "login data"
             | "shadow"
             | "gshadow"
-    ) || (lower.starts_with("service-account") || lower.starts_with("client_secret"))
+    ) || (lower.starts_with("service-account")
+        || lower.starts_with("client_secret")
+        || lower.contains("firebase-adminsdk"))
         && lower.ends_with(".json")
     {
         return Some("a credentials file");
@@ -247,6 +250,9 @@ pub fn secret_kind(path: &Path, env: &Env) -> Option<&'static str> {
         if path.starts_with(&base) && !is_public_ssh_file(path, &base) {
             return Some("a credentials folder");
         }
+    }
+    if path.starts_with("/etc/ssl/private") || path.starts_with("/etc/wireguard") {
+        return Some("a system key folder");
     }
     if path.starts_with("/proc") && name == "environ" {
         return Some("a process environment");
@@ -671,6 +677,10 @@ mod tests {
             "/home/dev/.gitcookies",
             "/home/dev/.terraformrc",
             "/home/dev/app/client_secret_123.apps.googleusercontent.com.json",
+            "/home/dev/app/acme-firebase-adminsdk-x1y2z-0123456789.json",
+            "/home/dev/office.ovpn",
+            "/etc/wireguard/wg0.conf",
+            "/etc/ssl/private/server.key",
         ] {
             assert!(secret_kind(Path::new(p), &e).is_some(), "{p}");
         }

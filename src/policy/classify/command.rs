@@ -747,6 +747,9 @@ impl Classifier<'_> {
                 for w in &a.operands {
                     let found = self.word_paths(w, Action::FileRead, cwd, span);
                     self.secret_folders(&found, span);
+                    if under_find_exec(cmd) {
+                        self.tree_secrets(&found, span);
+                    }
                 }
                 for (o, v) in a.opts.iter().filter_map(|o| o.split_once('=')) {
                     let action = if matches!(o, "-out" | "-keyout" | "-o") {
@@ -848,6 +851,26 @@ impl Classifier<'_> {
                     format!(
                         "{} holds credentials; reading through it exposes them",
                         p.display()
+                    ),
+                    span,
+                );
+            }
+        }
+    }
+
+    /// Folders standing for every file below them (`find . -type f -exec cat {} +`: find's
+    /// root replaces `{}`): a secret file there, within the listings' look-ahead, is read.
+    fn tree_secrets(&mut self, found: &[PathBuf], span: &str) {
+        for dir in found.iter().filter(|p| p.is_dir()) {
+            if let Some(file) = places::secret_below(dir, self.env, true, &|_| true) {
+                self.finding(
+                    "secrets.read",
+                    Risk::High,
+                    &[Flag::SecretRead, Flag::SensitivePath],
+                    format!(
+                        "runs on every file below {}, among them {}",
+                        dir.display(),
+                        file.display()
                     ),
                     span,
                 );
@@ -1000,6 +1023,13 @@ impl Classifier<'_> {
             }
         }
     }
+}
+
+/// A command `find -exec`/`-execdir`/`-ok` runs, `{}` standing for what find reaches.
+pub(super) fn under_find_exec(cmd: &Command) -> bool {
+    cmd.wrappers
+        .last()
+        .is_some_and(|w| w.starts_with("find -exec") || w.starts_with("find -ok"))
 }
 
 /// In a cluster of short flags (`-sT`), the last one when it takes a value (`-T`).

@@ -482,6 +482,7 @@ impl Classifier<'_> {
                 .collect()
         };
         let recursive = !grep
+            || super::command::under_find_exec(cmd)
             || flags.contains(['r', 'R'])
             || opt(&["--recursive", "--dereference-recursive"])
             || vals(&["-d", "--directories"]).contains(&"recurse");

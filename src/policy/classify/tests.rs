@@ -527,3 +527,19 @@ fn tunnels_and_tracked_file_sweeps() {
         assert!(c.findings.is_empty(), "{cmd}: {:?}", ids(&c));
     }
 }
+
+#[test]
+fn find_exec_readers_read_every_file_below_the_root() {
+    let f = fixture();
+    let secret = |cmd: &str| {
+        run(&f, "Bash", json!({ "command": cmd }))
+            .findings
+            .iter()
+            .any(|x| x.flags.contains(&Flag::SecretRead))
+    };
+    assert!(secret("find . -type f -exec cat {} +"));
+    assert!(secret("find . -type f -exec grep -n KEY {} +"));
+    assert!(!secret("find . -type f -exec grep -n TODO {} +"));
+    assert!(!secret("find src -type f -exec cat {} +"));
+    assert!(!secret("find . -type f -exec wc -l {} +"));
+}

@@ -312,6 +312,7 @@ impl Classifier<'_> {
         for cmd in &analysis.commands {
             self.command(cmd, cwd);
         }
+        self.tracked_sweep();
         if self.gateway_lookup
             && let Some(span) = self.dynamic_sink.take()
         {
@@ -403,6 +404,26 @@ impl Classifier<'_> {
             "BASH_ENV",
             "PROMPT_COMMAND",
         ];
+        /// Variables naming a program that other programs start (pagers, editors, ssh).
+        const RUNNER_VARS: &[&str] = &[
+            "PAGER",
+            "GIT_PAGER",
+            "MANPAGER",
+            "SYSTEMD_PAGER",
+            "PSQL_PAGER",
+            "EDITOR",
+            "VISUAL",
+            "GIT_EDITOR",
+            "GIT_SEQUENCE_EDITOR",
+            "GIT_SSH_COMMAND",
+            "GIT_SSH",
+            "GIT_EXTERNAL_DIFF",
+            "GIT_ASKPASS",
+            "SSH_ASKPASS",
+            "SUDO_ASKPASS",
+            "LESSOPEN",
+            "LESSCLOSE",
+        ];
         let declares = matches!(
             cmd.name(),
             "export" | "declare" | "typeset" | "readonly" | "local" | "env"
@@ -417,18 +438,105 @@ impl Classifier<'_> {
                     .skip(1)
                     .filter(|_| declares)
                     .filter_map(|w| w.text.split_once('=')),
-            );
-        for (name, value) in assigned {
+            )
+            .collect::<Vec<_>>();
+        self.git_config_variables(&assigned, span);
+        for &(name, value) in &assigned {
             let node_require = name == "NODE_OPTIONS"
                 && (value.contains("--require")
                     || value.contains("-r ")
                     || value.contains("--import"));
+            if RUNNER_VARS.contains(&name) {
+                let program = if name.starts_with("LESS") {
+                    value.trim_start_matches(['|', '-']).replace("%s", "")
+                } else {
+                    value.to_string()
+                };
+                self.runner(name, &program, span);
+            }
             if (CODE_VARS.contains(&name) || node_require) && !value.is_empty() {
                 self.finding(
                     "shell.code_variable",
                     Risk::High,
                     &[Flag::CodeExecution, Flag::Persistence],
                     format!("`{name}` makes later programs load or run `{value}`"),
+                    span,
+                );
+            }
+        }
+    }
+
+    /// Git settings given in the environment for one command (`GIT_CONFIG_PARAMETERS`,
+    /// `GIT_CONFIG_KEY_n`/`GIT_CONFIG_VALUE_n`): judged as the same settings after `git -c`.
+    fn git_config_variables(&mut self, assigned: &[(&str, &str)], span: &str) {
+        for &(name, value) in assigned {
+            if name == "GIT_CONFIG_PARAMETERS" {
+                let env = ShellEnv {
+                    home: self.env.home.clone(),
+                    vars: Default::default(),
+                };
+                let words = shell::analyze(&format!("true {value}"), &env);
+                let pairs: Vec<String> = words
+                    .commands
+                    .first()
+                    .map(|c| c.argv.iter().skip(1).map(|w| w.text.clone()).collect())
+                    .unwrap_or_default();
+                for pair in pairs {
+                    let (k, v) = pair.split_once('=').unwrap_or((&pair, ""));
+                    self.git_config(k, v, true, span);
+                }
+            } else if let Some(n) = name.strip_prefix("GIT_CONFIG_KEY_") {
+                let value_name = format!("GIT_CONFIG_VALUE_{n}");
+                let v = assigned
+                    .iter()
+                    .find(|(k, _)| *k == value_name)
+                    .map_or("", |(_, v)| *v);
+                self.git_config(value, v, true, span);
+            }
+        }
+    }
+
+    /// A program another program runs for us (`GIT_PAGER=sh`, `EDITOR='python3 -c …'`,
+    /// `git -c core.sshCommand=…`): a shell or an interpreter there runs whatever it is fed
+    /// (the pager's text, the file to edit, the ssh arguments), so it is code execution; a
+    /// computed program is unresolvable; an ordinary tool (`less -R`, `vim`, `code --wait`)
+    /// passes. What the value itself runs is judged by the shell analysis.
+    pub(super) fn runner(&mut self, setting: &str, value: &str, span: &str) {
+        if value.trim().is_empty() {
+            return;
+        }
+        let env = ShellEnv {
+            home: self.env.home.clone(),
+            vars: Default::default(),
+        };
+        let analysis = shell::analyze(value, &env);
+        for c in &analysis.commands {
+            let Some(first) = c.argv.first() else {
+                continue;
+            };
+            let program = match c.nested_in.first() {
+                Some(route) => route.split_whitespace().next().unwrap_or(""),
+                None => c.name(),
+            };
+            let program = program.rsplit('/').next().unwrap_or(program);
+            let base = program.trim_end_matches(|ch: char| ch.is_ascii_digit() || ch == '.');
+            if first.dynamic && c.nested_in.is_empty() {
+                self.finding(
+                    "shell.runner_unresolvable",
+                    Risk::High,
+                    &[Flag::Unresolvable],
+                    format!("`{setting}` names a program computed at run time (`{value}`)"),
+                    span,
+                );
+            } else if SHELLS.contains(&program)
+                || INTERPRETERS.contains(&program)
+                || INTERPRETERS.contains(&base)
+            {
+                self.finding(
+                    "shell.runner_code",
+                    Risk::Medium,
+                    &[Flag::CodeExecution],
+                    format!("`{setting}` makes a program run `{program}`, which executes what it is given"),
                     span,
                 );
             }
@@ -581,6 +689,10 @@ impl Classifier<'_> {
                     .filter(|b| b.contains(':') || b.contains('.'));
                 self.serve_files(dir, bind, cwd, span);
             }
+            "ngrok" | "cloudflared" | "lt" | "localtunnel" | "bore" | "tailscale" | "zrok"
+            | "devtunnel" | "loclx" | "localxpose" | "telebit" | "pagekite" | "pagekite.py" => {
+                self.tunnel(cmd, span)
+            }
             "dig" | "nslookup" | "host" | "drill" | "resolvectl" => {
                 if argv.iter().skip(1).any(|w| w.dynamic) {
                     self.finding(
@@ -635,6 +747,9 @@ impl Classifier<'_> {
                 for w in &a.operands {
                     let found = self.word_paths(w, Action::FileRead, cwd, span);
                     self.secret_folders(&found, span);
+                    if under_find_exec(cmd) {
+                        self.tree_secrets(&found, span);
+                    }
                 }
                 for (o, v) in a.opts.iter().filter_map(|o| o.split_once('=')) {
                     let action = if matches!(o, "-out" | "-keyout" | "-o") {
@@ -684,6 +799,14 @@ impl Classifier<'_> {
                     span,
                 );
             }
+            if matches!(
+                action,
+                Action::FileWrite | Action::FileCreate | Action::FileEdit | Action::FileDelete
+            ) {
+                let delete = action == Action::FileDelete;
+                self.dynamic_change
+                    .get_or_insert_with(|| (span.to_string(), delete));
+            }
             if action != Action::FileRead {
                 self.dynamic_sink.get_or_insert_with(|| span.to_string());
                 self.finding(
@@ -728,6 +851,26 @@ impl Classifier<'_> {
                     format!(
                         "{} holds credentials; reading through it exposes them",
                         p.display()
+                    ),
+                    span,
+                );
+            }
+        }
+    }
+
+    /// Folders standing for every file below them (`find . -type f -exec cat {} +`: find's
+    /// root replaces `{}`): a secret file there, within the listings' look-ahead, is read.
+    fn tree_secrets(&mut self, found: &[PathBuf], span: &str) {
+        for dir in found.iter().filter(|p| p.is_dir()) {
+            if let Some(file) = places::secret_below(dir, self.env, true, &|_| true) {
+                self.finding(
+                    "secrets.read",
+                    Risk::High,
+                    &[Flag::SecretRead, Flag::SensitivePath],
+                    format!(
+                        "runs on every file below {}, among them {}",
+                        dir.display(),
+                        file.display()
                     ),
                     span,
                 );
@@ -882,6 +1025,13 @@ impl Classifier<'_> {
     }
 }
 
+/// A command `find -exec`/`-execdir`/`-ok` runs, `{}` standing for what find reaches.
+pub(super) fn under_find_exec(cmd: &Command) -> bool {
+    cmd.wrappers
+        .last()
+        .is_some_and(|w| w.starts_with("find -exec") || w.starts_with("find -ok"))
+}
+
 /// In a cluster of short flags (`-sT`), the last one when it takes a value (`-T`).
 fn combined_value_option(t: &str, takes_value: &[&str]) -> Option<String> {
     if t.starts_with("--") || t.len() < 3 || !t.is_char_boundary(t.len() - 1) {
@@ -904,6 +1054,39 @@ pub(super) fn is_remote_spec(s: &str) -> bool {
         Some((host, _)) => !host.is_empty() && !host.contains('/'),
         None => false,
     }
+}
+
+/// A search pattern that finds credentials: one of its words (split at anything not a letter
+/// or digit, as the parts of a variable name are) is or ends in a credential word
+/// (`API_KEY`, `apiKey`, `DB_PASSWORD`, `oauth`, `private`) or starts with one
+/// (`password_hash`, `secrets`), or the pattern matches every line (`.`, `''`, `^`, `.*`).
+/// `Object.keys`, `keyboard` or `tokenizer` are not credential words.
+pub(super) fn credential_pattern(pattern: &str) -> bool {
+    const ENDS: [&str; 12] = [
+        "key",
+        "token",
+        "tokens",
+        "secret",
+        "password",
+        "passwd",
+        "passphrase",
+        "pwd",
+        "credential",
+        "auth",
+        "bearer",
+        "private",
+    ];
+    const STARTS: [&str; 3] = ["passw", "secret", "credential"];
+    let p = pattern.trim().to_ascii_lowercase();
+    let everything = p != "^$"
+        && matches!(
+            p.trim_start_matches('^').trim_end_matches('$'),
+            "" | "." | ".*" | ".+" | "(.*)" | "\\w" | "[^\\n]*"
+        );
+    everything
+        || p.split(|c: char| !c.is_ascii_alphanumeric()).any(|word| {
+            ENDS.iter().any(|w| word.ends_with(w)) || STARTS.iter().any(|w| word.starts_with(w))
+        })
 }
 
 /// Environment variable names that hold credentials by convention: one `_`-separated part of

@@ -32,6 +32,7 @@ impl Classifier<'_> {
         for w in &a.operands {
             if w.dynamic {
                 self.dynamic_sink.get_or_insert_with(|| span.to_string());
+                self.dynamic_change = Some((span.to_string(), true));
                 if recursive {
                     self.finding(
                         "files.recursive_delete_unknown",
@@ -56,6 +57,41 @@ impl Classifier<'_> {
                 } else {
                     self.delete_outside(&p, span);
                 }
+            }
+        }
+    }
+
+    /// Files fed to a deleting or writing command from `git ls-files` without a name pattern
+    /// (`git ls-files | xargs rm -f`, `rm $(git ls-files)`): every tracked file below the
+    /// listed folders. Deleting them is judged as deleting those folders recursively (the
+    /// project itself: as `rm -rf *`); rewriting them all is destructive too.
+    pub(super) fn tracked_sweep(&mut self) {
+        if self.tracked.is_empty() {
+            return;
+        }
+        let Some((span, delete)) = self.dynamic_change.take() else {
+            return;
+        };
+        for root in std::mem::take(&mut self.tracked) {
+            let shown = root.display();
+            if !delete {
+                self.finding(
+                    "files.rewrite_tracked",
+                    Risk::High,
+                    &[Flag::Destructive],
+                    format!("rewrites every file git tracks in {shown}; change the files you mean, by name or pattern"),
+                    &span,
+                );
+            } else if places::foundation(&root, self.env) {
+                self.finding(
+                    "files.delete_foundation",
+                    Risk::Critical,
+                    &[Flag::Destructive, Flag::DangerousCommand],
+                    format!("deletes every file git tracks in {shown}, which holds the project (as rm -rf * would)"),
+                    &span,
+                );
+            } else {
+                self.recursive_delete(&root, &span);
             }
         }
     }
@@ -360,6 +396,185 @@ impl Classifier<'_> {
             if in_place {
                 self.word_paths(w, Action::FileEdit, cwd, span);
             }
+        }
+        if matches!(name, "grep" | "egrep" | "fgrep" | "zgrep" | "rg" | "ag") {
+            self.recursive_search(cmd, cwd, span);
+        }
+    }
+
+    /// `grep -r KEY .`, `rg --hidden -i token`: a recursive search that prints matching lines
+    /// of a folder holding secret files (within the listings' look-ahead) reads those secrets
+    /// when its pattern names a credential or matches every line. Name-only output (`-l`,
+    /// `-c`, `-q`) and include filters that leave the secrets out are not reads.
+    fn recursive_search(&mut self, cmd: &Command, cwd: &Path, span: &str) {
+        let grep = cmd.name() != "rg" && cmd.name() != "ag";
+        let valued: &[&str] = if grep {
+            &[
+                "-e",
+                "-f",
+                "-m",
+                "-A",
+                "-B",
+                "-C",
+                "-d",
+                "-D",
+                "--include",
+                "--exclude",
+                "--exclude-dir",
+                "--regexp",
+                "--file",
+                "--directories",
+                "--max-count",
+            ]
+        } else {
+            &[
+                "-e",
+                "-f",
+                "-g",
+                "--glob",
+                "--iglob",
+                "-t",
+                "--type",
+                "-T",
+                "--type-not",
+                "-m",
+                "-A",
+                "-B",
+                "-C",
+                "-j",
+                "-E",
+                "-M",
+                "-d",
+                "--max-depth",
+                "--regexp",
+                "--file",
+                "-G",
+                "--file-search-regex",
+                "--ignore-dir",
+            ]
+        };
+        let (mut flags, mut values, mut operands) = (String::new(), Vec::new(), Vec::new());
+        let mut words = cmd.argv.iter().skip(1);
+        let mut done = false;
+        while let Some(w) = words.next() {
+            let t = w.text.as_str();
+            if done || t == "-" || !t.starts_with('-') {
+                operands.push(w);
+            } else if t == "--" {
+                done = true;
+            } else if valued.contains(&t) {
+                let v = words.next().map(|v| v.text.clone()).unwrap_or_default();
+                values.push((t.to_string(), v));
+            } else if let Some((o, v)) = t.split_once('=').filter(|_| t.starts_with("--")) {
+                values.push((o.to_string(), v.to_string()));
+            } else if t.starts_with("--") {
+                values.push((t.to_string(), String::new()));
+            } else {
+                flags.push_str(&t[1..]);
+            }
+        }
+        let opt = |names: &[&str]| values.iter().any(|(o, _)| names.contains(&o.as_str()));
+        let vals = |names: &[&str]| -> Vec<&str> {
+            values
+                .iter()
+                .filter(|(o, _)| names.contains(&o.as_str()))
+                .map(|(_, v)| v.as_str())
+                .collect()
+        };
+        let recursive = !grep
+            || super::command::under_find_exec(cmd)
+            || flags.contains(['r', 'R'])
+            || opt(&["--recursive", "--dereference-recursive"])
+            || vals(&["-d", "--directories"]).contains(&"recurse");
+        let hidden = grep
+            || opt(&["--hidden", "--unrestricted"])
+            || flags.contains('.')
+            || flags.matches('u').count() >= if cmd.name() == "ag" { 1 } else { 2 };
+        let names_only = flags.contains(['l', 'L', 'c', 'q'])
+            || opt(&[
+                "--files-with-matches",
+                "--files-without-match",
+                "--count",
+                "--count-matches",
+                "--quiet",
+                "--silent",
+                "--files",
+            ]);
+        if !recursive || !hidden || names_only || opt(&["-t", "--type"]) {
+            return;
+        }
+        let mut patterns: Vec<String> = vals(&["-e", "--regexp"])
+            .into_iter()
+            .map(str::to_string)
+            .collect();
+        let from_file = opt(&["-f", "--file"]);
+        if patterns.is_empty() && !from_file {
+            if operands.is_empty() {
+                return;
+            }
+            patterns.push(operands.remove(0).text.clone());
+        }
+        let includes: Vec<globset::GlobMatcher> = vals(&["--include", "-g", "--glob", "--iglob"])
+            .into_iter()
+            .filter(|g| !g.starts_with('!'))
+            .filter_map(|g| globset::Glob::new(g).ok().map(|g| g.compile_matcher()))
+            .collect();
+        // An include filter that lets a secret file through (`--include='.env*'`) aims at it,
+        // whatever the pattern.
+        let inverted = flags.contains('v') || opt(&["--invert-match"]);
+        let credential = patterns
+            .iter()
+            .any(|p| super::command::credential_pattern(p));
+        if !(inverted || from_file || credential || !includes.is_empty()) {
+            return;
+        }
+        let accept = |p: &Path| {
+            includes.is_empty()
+                || p.file_name()
+                    .is_some_and(|n| includes.iter().any(|g| g.is_match(n)))
+        };
+        let dot = Word {
+            text: ".".to_string(),
+            glob: false,
+            dynamic: false,
+        };
+        let roots: Vec<&Word> = if operands.is_empty() {
+            vec![&dot]
+        } else {
+            operands
+        };
+        for w in roots.into_iter().filter(|w| !w.dynamic) {
+            let dirs = if w.glob {
+                paths::expand_glob(&w.text, cwd, &self.env.home)
+            } else {
+                vec![paths::resolve(&w.text, cwd, &self.env.home)]
+            };
+            for dir in dirs.into_iter().filter(|d| d.is_dir()) {
+                self.search_secrets(&dir, hidden, &accept, span);
+            }
+        }
+    }
+
+    /// A content search of `dir` (grep -r, the Grep tool) that reaches a secret file.
+    pub(super) fn search_secrets(
+        &mut self,
+        dir: &Path,
+        hidden: bool,
+        accept: &dyn Fn(&Path) -> bool,
+        span: &str,
+    ) {
+        if let Some(file) = places::secret_below(dir, self.env, hidden, accept) {
+            self.finding(
+                "secrets.search",
+                Risk::High,
+                &[Flag::SecretRead, Flag::SensitivePath],
+                format!(
+                    "searches {} for credentials, which prints the matching lines of {}; search the source folders, or leave secret files out (--include, --glob)",
+                    dir.display(),
+                    file.display()
+                ),
+                span,
+            );
         }
     }
 

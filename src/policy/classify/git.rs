@@ -24,12 +24,21 @@ impl Classifier<'_> {
                 "-c" => {
                     if let Some(kv) = argv.get(i + 1) {
                         let (k, v) = kv.text.split_once('=').unwrap_or((&kv.text, ""));
-                        self.git_config(k, v, span);
+                        self.git_config(k, v, true, span);
                     }
                     i += 2;
                 }
                 "--git-dir" | "--work-tree" | "--namespace" | "--exec-path" | "--config-env" => {
+                    if w.text == "--config-env"
+                        && let Some(kv) = argv.get(i + 1)
+                    {
+                        self.git_config_env(cmd, &kv.text, span);
+                    }
                     i += 2
+                }
+                t if t.starts_with("--config-env=") => {
+                    self.git_config_env(cmd, &t["--config-env=".len()..], span);
+                    i += 1
                 }
                 t if t.starts_with('-') => i += 1,
                 _ => break,
@@ -83,6 +92,17 @@ impl Classifier<'_> {
             for w in operands.iter().filter(|w| w.text != "--") {
                 self.word_paths(w, Action::FileRead, &cwd, span);
             }
+        }
+        if sub == "ls-files" && !operands.iter().any(|w| paths::has_glob_chars(&w.text)) {
+            // Every tracked file below the pathspecs (or here): judged where it is used.
+            let specs = operands.iter().filter(|w| !w.dynamic && w.text != "--");
+            let mut roots: Vec<_> = specs
+                .map(|w| paths::resolve(&w.text, &cwd, &self.env.home))
+                .collect();
+            if roots.is_empty() {
+                roots.push(cwd.clone());
+            }
+            self.tracked.extend(roots);
         }
         match sub {
             "push" => self.git_push(rest, &cwd, span),
@@ -184,7 +204,7 @@ impl Classifier<'_> {
             "config" => {
                 if let Some(key) = operands.first() {
                     let value = operands.get(1).map(|w| w.text.as_str()).unwrap_or("");
-                    self.git_config(&key.text, value, span);
+                    self.git_config(&key.text, value, false, span);
                 }
             }
             "archive" => {
@@ -220,6 +240,18 @@ impl Classifier<'_> {
         }
     }
 
+    /// `git --config-env=KEY=VAR`: the setting's value is the variable's, set as a prefix of
+    /// this command or unknown (then judged as a computed value).
+    fn git_config_env(&mut self, cmd: &Command, kv: &str, span: &str) {
+        let (key, var) = kv.split_once('=').unwrap_or((kv, ""));
+        let value = cmd
+            .assignments
+            .iter()
+            .find(|(n, _)| n == var)
+            .map_or_else(|| format!("${{{var}}}"), |(_, v)| v.clone());
+        self.git_config(key, &value, true, span);
+    }
+
     fn history(&mut self, span: &str, what: &str) {
         self.finding(
             "git.rewrite_history",
@@ -230,10 +262,19 @@ impl Classifier<'_> {
         );
     }
 
-    /// Settings that make git run code: hooks paths and shell aliases.
-    fn git_config(&mut self, key: &str, value: &str, span: &str) {
+    /// Settings that make git run code: hooks paths and shell aliases. For one command
+    /// (`git -c`), the pager, editor, ssh command and external diff are judged by the program
+    /// they name, as the same settings given in the environment are (`GIT_PAGER=…`); saved
+    /// with `git config`, they run in later sessions and stay code execution.
+    pub(super) fn git_config(&mut self, key: &str, value: &str, once: bool, span: &str) {
         let key = key.to_ascii_lowercase();
-        if key == "core.hookspath" || key == "init.templatedir" {
+        let program = matches!(
+            key.as_str(),
+            "core.pager" | "core.editor" | "sequence.editor" | "core.sshcommand" | "diff.external"
+        ) || key.starts_with("pager.");
+        if once && program {
+            self.runner(&key, value, span);
+        } else if key == "core.hookspath" || key == "init.templatedir" {
             self.finding(
                 "persistence.git_hooks",
                 Risk::High,

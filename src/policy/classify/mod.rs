@@ -29,6 +29,8 @@ pub fn classify(call: &ToolCall, env: &Env) -> Classification {
         dynamic_kill: None,
         dynamic_sink: None,
         git_remotes: Vec::new(),
+        tracked: Vec::new(),
+        dynamic_change: None,
     };
     c.tool(call);
     c.out
@@ -80,6 +82,10 @@ pub(crate) struct Classifier<'a> {
     dynamic_sink: Option<String>,
     /// Git remotes pointing at other hosts, added or re-pointed earlier in the same call.
     git_remotes: Vec<String>,
+    /// Folders whose every tracked file `git ls-files` (without a name pattern) lists.
+    tracked: Vec<PathBuf>,
+    /// A write or delete (true) of files known only at run time, by span.
+    dynamic_change: Option<(String, bool)>,
 }
 
 impl Classifier<'_> {
@@ -190,6 +196,26 @@ impl Classifier<'_> {
                     }
                 }
             }
+        }
+        // Matching lines are printed only in content mode (the default lists file names),
+        // as with `grep -r` versus `grep -rl`. The builtin `search_files` always prints
+        // lines, and skips hidden files as `rg` does.
+        let builtin = tool == "search_files";
+        let content = builtin || str_field(input, &["output_mode"]) == Some("content");
+        let pattern = str_field(input, &["pattern"]).unwrap_or("");
+        if content
+            && path.is_dir()
+            && input.get("type").is_none()
+            && command::credential_pattern(pattern)
+        {
+            let glob = str_field(input, &["glob"])
+                .and_then(|g| globset::Glob::new(g.trim_start_matches("**/")).ok())
+                .map(|g| g.compile_matcher());
+            let accept = |p: &Path| {
+                glob.as_ref()
+                    .is_none_or(|g| p.file_name().is_some_and(|n| g.is_match(n)))
+            };
+            self.search_secrets(&path, !builtin, &accept, tool);
         }
         if path.is_dir() && places::holds_secrets(&path, self.env) {
             self.finding(

@@ -7,6 +7,63 @@ use crate::policy::shell::{Command, Stdin};
 use std::path::Path;
 
 impl Classifier<'_> {
+    /// Tunnels that publish a local server on the internet (`ngrok http 3000`, `cloudflared
+    /// tunnel --url …`, `lt --port`, `bore local`, `tailscale funnel`): judged like a server
+    /// bound to every interface, since whatever the local port serves leaves the machine.
+    /// Their management subcommands (config, login, list, version, turning a share off) pass.
+    pub(super) fn tunnel(&mut self, cmd: &Command, span: &str) {
+        let ops = cmd.operands();
+        let first = ops.first().copied().unwrap_or("");
+        let second = ops.get(1).copied().unwrap_or("");
+        let help = cmd
+            .args()
+            .iter()
+            .any(|a| matches!(*a, "-h" | "--help" | "-v" | "-V" | "--version"));
+        let exposes = !help
+            && match cmd.name() {
+                "ngrok" => matches!(first, "http" | "tcp" | "tls" | "start" | "tunnel"),
+                "cloudflared" => {
+                    (first == "tunnel"
+                        && !matches!(
+                            second,
+                            "list"
+                                | "create"
+                                | "delete"
+                                | "info"
+                                | "login"
+                                | "route"
+                                | "cleanup"
+                                | "token"
+                                | "help"
+                        ))
+                        || (first.is_empty() && cmd.args().iter().any(|a| a.starts_with("--url")))
+                }
+                "bore" => first == "local",
+                "tailscale" => {
+                    matches!(first, "funnel" | "serve")
+                        && !matches!(second, "status" | "reset" | "off")
+                        && !cmd.args().contains(&"off")
+                }
+                "zrok" => first == "share",
+                "devtunnel" => first == "host",
+                "loclx" | "localxpose" => first == "tunnel",
+                "telebit" => matches!(first, "http" | "tcp" | "ssh"),
+                _ => true,
+            };
+        if exposes {
+            self.finding(
+                "net.tunnel",
+                Risk::High,
+                &[Flag::Exfiltration, Flag::NetworkEgress],
+                format!(
+                    "`{}` publishes a local server on the internet; whatever it serves (the project, its .env) can be fetched by anyone",
+                    cmd.name()
+                ),
+                span,
+            );
+        }
+    }
+
     pub(super) fn remote(&mut self, cmd: &Command, cwd: &Path, span: &str) {
         let name = cmd.name();
         if name == "scp" {
@@ -21,7 +78,30 @@ impl Classifier<'_> {
         if a.operands.is_empty() && a.opts.iter().all(|o| o == "-V" || o == "-G") {
             return; // `ssh -V`: the version, no connection
         }
+        // Programs ssh starts (`-o ProxyCommand=…`) are judged as other runners are.
+        for o in a.opts.iter().filter_map(|o| o.strip_prefix("-o=")) {
+            let (key, value) = o.split_once(['=', ' ']).unwrap_or((o, ""));
+            let key = key.to_ascii_lowercase();
+            if matches!(
+                key.as_str(),
+                "proxycommand" | "localcommand" | "knownhostscommand"
+            ) {
+                self.runner(&key, value.trim_start_matches('='), span);
+            }
+        }
         if a.operands.first().is_some_and(|w| local_host(&w.text)) && name != "sshpass" {
+            return;
+        }
+        // `GIT_SSH_COMMAND='ssh -o …' git fetch`: the transport git drives, with git's host and
+        // git's own command; forwarding ports through it is still a tunnel.
+        let git_transport = cmd
+            .nested_in
+            .last()
+            .is_some_and(|l| l == "git GIT_SSH_COMMAND" || l == "git -c core.sshcommand");
+        let forwards = ["-R", "-L", "-D", "-W"]
+            .iter()
+            .any(|f| a.opts.iter().any(|o| o.starts_with(f)));
+        if name == "ssh" && git_transport && a.operands.is_empty() && !forwards {
             return;
         }
         self.finding(

@@ -3,7 +3,7 @@
 //! tool's classification.
 
 use crate::policy::Env;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// Top-level folders of the operating system; deleting or rewriting under them is system damage.
 const SYSTEM_ROOTS: &[&str] = &[
@@ -168,6 +168,15 @@ pub fn secret_kind(path: &Path, env: &Env) -> Option<&'static str> {
         ".keystore",
         ".ppk",
         ".gpg",
+        ".p8",
+        ".pkcs12",
+        ".kdbx",
+        ".kdb",
+        ".keychain",
+        ".keychain-db",
+        ".tfvars",
+        ".tfvars.json",
+        ".ovpn",
     ] {
         if lower.ends_with(ext) && !public_certificate(&lower) {
             return Some("a private key or certificate store");
@@ -203,12 +212,18 @@ pub fn secret_kind(path: &Path, env: &Env) -> Option<&'static str> {
             | ".boto"
             | ".dockercfg"
             | ".mylogin.cnf"
+            | ".gitcookies"
+            | ".terraformrc"
+            | "terraform.rc"
             | "logins.json"
             | "key4.db"
             | "login data"
             | "shadow"
             | "gshadow"
-    ) || lower.starts_with("service-account") && lower.ends_with(".json")
+    ) || (lower.starts_with("service-account")
+        || lower.starts_with("client_secret")
+        || lower.contains("firebase-adminsdk"))
+        && lower.ends_with(".json")
     {
         return Some("a credentials file");
     }
@@ -235,6 +250,9 @@ pub fn secret_kind(path: &Path, env: &Env) -> Option<&'static str> {
         if path.starts_with(&base) && !is_public_ssh_file(path, &base) {
             return Some("a credentials folder");
         }
+    }
+    if path.starts_with("/etc/ssl/private") || path.starts_with("/etc/wireguard") {
+        return Some("a system key folder");
     }
     if path.starts_with("/proc") && name == "environ" {
         return Some("a process environment");
@@ -314,6 +332,56 @@ pub fn holds_secrets(dir: &Path, env: &Env) -> bool {
     ]
     .iter()
     .any(|d| env.home.join(d).starts_with(dir))
+}
+
+/// Folder levels below a searched folder that [`secret_below`] looks at (the listings'
+/// look-ahead: `DIR/*`, `DIR/*/*`, `DIR/*/*/*`, hidden folders one level down).
+const SEARCH_DEPTH: usize = 3;
+/// Most folder entries [`secret_below`] reads before giving up.
+const SEARCH_ENTRIES: usize = 4096;
+
+/// A secret file a recursive search of `dir` reaches (`grep -r`, `rg --hidden`), looking as far
+/// as the listings do: files up to three levels down, in hidden folders one level down (only
+/// when `hidden`, as `rg` and `fd` skip dot files without `--hidden`). Bounded; None when
+/// nothing is found within the bounds. Only files `accept` lets through count.
+pub fn secret_below(
+    dir: &Path,
+    env: &Env,
+    hidden: bool,
+    accept: &dyn Fn(&Path) -> bool,
+) -> Option<PathBuf> {
+    let mut queue = std::collections::VecDeque::from([(dir.to_path_buf(), 1usize)]);
+    let mut seen = 0;
+    while let Some((folder, level)) = queue.pop_front() {
+        let Ok(entries) = std::fs::read_dir(&folder) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            seen += 1;
+            if seen > SEARCH_ENTRIES {
+                return None;
+            }
+            let name = entry.file_name();
+            let dot = name.to_string_lossy().starts_with('.');
+            if dot && !hidden {
+                continue;
+            }
+            let path = entry.path();
+            let is_dir = entry.file_type().is_ok_and(|t| t.is_dir());
+            if !is_dir && secret_kind(&path, env).is_some() && accept(&path) {
+                return Some(path);
+            }
+            let deeper = if dot {
+                level == 1
+            } else {
+                level < SEARCH_DEPTH
+            };
+            if is_dir && deeper && name != ".git" {
+                queue.push_back((path, if dot { SEARCH_DEPTH } else { level + 1 }));
+            }
+        }
+    }
+    None
 }
 
 /// The guard's own files: the gateway's home, Claude Code settings, MCP registrations and
@@ -594,6 +662,58 @@ mod tests {
         assert!(persistence_kind(Path::new("/home/dev/.bash_aliases"), &e).is_some());
         assert!(persistence_kind(Path::new("/home/dev/.ssh/config"), &e).is_some());
         assert!(guard_file(Path::new("/usr/local/bin/patchwork-gateway"), &e).is_some());
+    }
+
+    #[test]
+    fn terraform_variables_keystores_and_password_databases_are_secrets() {
+        let e = env();
+        for p in [
+            "/home/dev/app/terraform.tfvars",
+            "/home/dev/app/prod.auto.tfvars",
+            "/home/dev/app/terraform.tfvars.json",
+            "/home/dev/app/AuthKey_AB12.p8",
+            "/home/dev/vault.kdbx",
+            "/home/dev/login.keychain-db",
+            "/home/dev/.gitcookies",
+            "/home/dev/.terraformrc",
+            "/home/dev/app/client_secret_123.apps.googleusercontent.com.json",
+            "/home/dev/app/acme-firebase-adminsdk-x1y2z-0123456789.json",
+            "/home/dev/office.ovpn",
+            "/etc/wireguard/wg0.conf",
+            "/etc/ssl/private/server.key",
+        ] {
+            assert!(secret_kind(Path::new(p), &e).is_some(), "{p}");
+        }
+        for p in [
+            "/home/dev/app/variables.tf",
+            "/home/dev/app/terraform.tfvars.example",
+            "/home/dev/app/prod.tfvars.sample",
+            "/home/dev/app/main.tf",
+        ] {
+            assert!(secret_kind(Path::new(p), &e).is_none(), "{p}");
+        }
+    }
+
+    #[test]
+    fn secret_files_are_found_below_a_folder_within_the_listing_depth() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        std::fs::create_dir_all(root.join("src/a")).unwrap();
+        std::fs::write(root.join("src/a/main.rs"), "").unwrap();
+        let e = env();
+        assert!(secret_below(root, &e, true, &|_| true).is_none());
+        std::fs::write(root.join("src/a/.env"), "K=v").unwrap();
+        assert!(secret_below(root, &e, true, &|_| true).is_some());
+        // Hidden files are skipped when the searcher skips them.
+        assert!(secret_below(root, &e, false, &|_| true).is_none());
+        std::fs::create_dir_all(root.join("a/b/c/d")).unwrap();
+        std::fs::write(root.join("a/b/c/d/id_rsa"), "").unwrap();
+        assert_eq!(
+            secret_below(&root.join("a"), &e, false, &|_| true),
+            None,
+            "deeper than the listings look"
+        );
+        assert!(secret_below(&root.join("a/b"), &e, false, &|_| true).is_some());
     }
 
     #[test]

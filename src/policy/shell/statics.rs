@@ -302,6 +302,14 @@ fn listing_as_find(name: &str, argv: &[Word]) -> Option<Vec<Word>> {
             let glob = args.iter().any(|a| matches!(*a, "-g" | "--glob"));
             if glob && let Some(p) = positional.first() {
                 names.push(p.to_string());
+            } else if let Some(p) = positional.first().filter(|p| {
+                !p.is_empty()
+                    && !p.contains([
+                        '.', '^', '$', '*', '+', '?', '(', ')', '[', ']', '{', '}', '|', '\\', '/',
+                    ])
+            }) {
+                // A pattern without regex syntax matches names that contain it.
+                names.push(format!("*{p}*"));
             }
             let roots = positional
                 .get(1..)

@@ -309,6 +309,31 @@ fn xargs_forms() {
 }
 
 #[test]
+fn fd_exec_runs_its_command_on_the_listing() {
+    // No placeholder: the paths are appended; the listing's patterns stand for them.
+    let s = an("fd -X rm -rf");
+    let rm = s.commands.iter().find(|c| c.name() == "rm").unwrap();
+    assert_eq!(rm.wrappers, vec!["fd -X"]);
+    assert!(rm.args().contains(&"./*") && rm.args().contains(&"./*/*"));
+    assert!(
+        !rm.args().contains(&"./.*"),
+        "fd skips hidden files by default"
+    );
+    let c = cmd("fd -H -e env -x cat {}", &["cat", "./*.env"]);
+    assert_eq!(c.wrappers, vec!["fd -x"]);
+    cmd("fd -g '*.orig' . src -x rm {}", &["rm", "src/*.orig"]);
+    cmd("fd -e rs -x mv {} {.}.bak", &["mv", "./*.rs", "./*.rs.bak"]);
+    cmd("fd -e rs -x echo {/} {//}", &["echo", "*.rs", "."]);
+    // A listing that cannot be known: one dynamic word.
+    let s = an("fd \"$P\" -x rm -rf");
+    let rm = s.commands.iter().find(|c| c.name() == "rm").unwrap();
+    assert!(rm.argv.last().unwrap().dynamic);
+    // fd itself is recorded; without -x it runs nothing.
+    cmd("fd -e ts src", &["fd", "-e", "ts", "src"]);
+    none_named("fd -e ts rm", "rm");
+}
+
+#[test]
 fn parallel_forms() {
     let c = cmd("parallel rm -rf ::: /", &["rm", "-rf", "/"]);
     assert_eq!(c.wrappers, vec!["parallel"]);

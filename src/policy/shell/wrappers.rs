@@ -408,6 +408,7 @@ impl Walker<'_> {
                 "xargs" => self.xargs(&c),
                 "parallel" => self.parallel(&c),
                 "find" => self.find(&c),
+                "fd" | "fdfind" => self.fd(&c),
                 "git" => self.git(&mut c),
                 "eval" => self.eval(&mut c),
                 "source" | "." => self.source(&mut c),
@@ -1153,6 +1154,91 @@ impl Walker<'_> {
         // Without actions, find is a listing: its output stands for the files it may name.
         let words: Vec<Word> = c.args.iter().map(|a| a.w.clone()).collect();
         Step::Done(statics::output(&words, None))
+    }
+
+    /// `fd … -x CMD` / `-X CMD`: like `find -exec`, fd runs CMD on each file it lists
+    /// (`{}`, `{.}`, `{/}`, `{//}`, `{/.}` replaced, or the paths appended). The listing's
+    /// patterns stand for those files, or a dynamic word when the listing is not known.
+    fn fd(&mut self, c: &Cmd) -> Step {
+        let is_exec =
+            |a: &Arg| matches!(a.w.text.as_str(), "-x" | "--exec" | "-X" | "--exec-batch");
+        let Some(at) = c.args.iter().position(is_exec) else {
+            return Step::Keep;
+        };
+        let label = if matches!(c.args[at].w.text.as_str(), "-X" | "--exec-batch") {
+            "fd -X"
+        } else {
+            "fd -x"
+        };
+        let end = c.args[at + 1..]
+            .iter()
+            .position(|a| a.w.text == ";")
+            .map_or(c.args.len(), |e| at + 1 + e);
+        let inner: Vec<Arg> = c.args[at + 1..end].to_vec();
+        let listing: Vec<Word> = c.args[..at]
+            .iter()
+            .chain(c.args.get(end + 1..).unwrap_or_default())
+            .map(|a| a.w.clone())
+            .collect();
+        let items: Option<Vec<String>> = statics::output(&listing, None).map(|out| {
+            let end = if out.contains('\0') { '\0' } else { '\n' };
+            split_input(&out, Some(end), false)
+        });
+        let mut fd = c.clone();
+        fd.stdin_text = None;
+        self.emit(fd);
+        if inner.is_empty() {
+            return Step::Done(None);
+        }
+        let mut wrappers = c.wrappers.clone();
+        wrappers.push(label.to_string());
+        let items: Vec<Arg> = match items {
+            Some(items) => items
+                .iter()
+                .take(MAX_FANOUT)
+                .map(|i| Arg::input(i))
+                .collect(),
+            None => {
+                let mut a = Arg::lit("<fd results>");
+                a.w.dynamic = true;
+                vec![a]
+            }
+        };
+        const HOLES: [&str; 5] = ["{//}", "{/.}", "{/}", "{.}", "{}"];
+        if inner
+            .iter()
+            .any(|a| HOLES.iter().any(|h| a.w.text.contains(h)))
+        {
+            for item in &items {
+                let (parent, base) = match item.w.text.rsplit_once('/') {
+                    Some((p, b)) => (p.to_string(), b.to_string()),
+                    None => (".".to_string(), item.w.text.clone()),
+                };
+                let by = |text: String| Arg {
+                    w: Word {
+                        text,
+                        ..item.w.clone()
+                    },
+                    procsub: None,
+                };
+                let args = inner
+                    .iter()
+                    .map(|a| {
+                        let a = replace_arg(a, "{//}", &by(parent.clone()));
+                        let a = replace_arg(&a, "{/.}", &by(base.clone()));
+                        let a = replace_arg(&a, "{/}", &by(base.clone()));
+                        let a = replace_arg(&a, "{.}", item);
+                        replace_arg(&a, "{}", item)
+                    })
+                    .collect();
+                self.run(wrapped(c, args, &wrappers));
+            }
+        } else {
+            let mut args = inner;
+            args.extend(items);
+            self.run(wrapped(c, args, &wrappers));
+        }
+        Step::Done(None)
     }
 
     fn git(&mut self, c: &mut Cmd) -> Step {

@@ -80,6 +80,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 mod expand;
+mod filters;
 mod interpreters;
 mod parse;
 mod render;

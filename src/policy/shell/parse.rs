@@ -32,6 +32,9 @@ pub(crate) enum Val {
     Known(String),
     /// An indexed array (`a=(rm -rf /)`).
     Array(Vec<String>),
+    /// A glob pattern bash expanded before binding (`for f in .env*`): each value is one of the
+    /// files it matches, so a use stands for the pattern even when quoted.
+    Glob(String),
     Unknown,
 }
 
@@ -460,8 +463,12 @@ impl<'e> Walker<'e> {
                 if !vs.is_empty() && vs.len() <= MAX_UNROLL && vs.iter().all(|w| !w.dynamic) =>
             {
                 for v in vs {
-                    self.vars
-                        .insert(f.variable_name.clone(), Val::Known(v.text));
+                    let v = if v.glob {
+                        Val::Glob(v.text)
+                    } else {
+                        Val::Known(v.text)
+                    };
+                    self.vars.insert(f.variable_name.clone(), v);
                     self.list(&f.body.list);
                 }
             }

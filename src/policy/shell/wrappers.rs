@@ -479,7 +479,13 @@ impl Walker<'_> {
                     let out = if c.wrappers.is_empty()
                         || c.wrappers.iter().all(|w| w == "command" || w == "builtin")
                     {
-                        statics::output(&words, c.stdin_text.as_deref())
+                        statics::output(&words, c.stdin_text.as_deref()).or_else(|| {
+                            let piped = c.stdin == Stdin::Pipe && c.stdin_text.is_none();
+                            let argv: Vec<&str> = words.iter().map(|w| w.text.as_str()).collect();
+                            piped
+                                .then(|| super::filters::grep_unknown_input(&argv))
+                                .flatten()
+                        })
                     } else {
                         None
                     };

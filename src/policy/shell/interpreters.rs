@@ -511,6 +511,9 @@ fn analyse(lang: Lang, code: &str) -> Vec<Act> {
         }
     }
     let mut acts = Vec::new();
+    if let Some(shell) = remote_shell(lang, &toks) {
+        acts.push(shell);
+    }
     if lang == Lang::Awk {
         awk(&toks, &mut acts);
     }
@@ -561,6 +564,114 @@ fn analyse(lang: Lang, code: &str) -> Vec<Act> {
         }
     }
     acts
+}
+
+/// A reverse or bind shell: code that opens a network socket and also starts a process or
+/// hands the socket to one (`os.dup2`, `pty.spawn`, `exec "/bin/sh"`, `child_process`). Stands
+/// for `nc -e /bin/sh HOST PORT` with the first literal that names a host.
+fn remote_shell(lang: Lang, toks: &[T]) -> Option<Act> {
+    let (sockets, runners): (&[&str], &[&str]) = match lang {
+        Lang::Python => (
+            &["socket", "create_connection", "socketpair"],
+            &[
+                "dup2",
+                "spawn",
+                "subprocess",
+                "system",
+                "popen",
+                "Popen",
+                "execv",
+                "execve",
+                "execl",
+                "execlp",
+                "execvp",
+                "call",
+                "run",
+                "pty",
+            ],
+        ),
+        Lang::Perl => (
+            &["Socket", "INET", "socket", "PeerAddr"],
+            &["exec", "system", "STDIN", "STDOUT", "open"],
+        ),
+        Lang::Ruby => (
+            &["TCPSocket", "UDPSocket", "Socket", "TCPServer", "socket"],
+            &["exec", "spawn", "system", "popen", "popen3", "syscall"],
+        ),
+        Lang::Php => (
+            &[
+                "fsockopen",
+                "stream_socket_client",
+                "socket_create",
+                "pfsockopen",
+            ],
+            &[
+                "exec",
+                "shell_exec",
+                "system",
+                "passthru",
+                "proc_open",
+                "popen",
+            ],
+        ),
+        Lang::Node => (
+            &[
+                "net",
+                "Socket",
+                "createConnection",
+                "connect",
+                "dgram",
+                "tls",
+            ],
+            &[
+                "child_process",
+                "spawn",
+                "exec",
+                "execSync",
+                "execFile",
+                "fork",
+            ],
+        ),
+        Lang::Lua => (&["socket", "tcp", "connect"], &["execute", "popen"]),
+        _ => return None,
+    };
+    let words: Vec<&str> = toks
+        .iter()
+        .filter_map(|t| match t {
+            T::Id(s) | T::Str(s, _) => Some(s.as_str()),
+            _ => None,
+        })
+        .collect();
+    let has = |set: &[&str]| words.iter().any(|w| set.contains(w));
+    if !has(sockets) || !has(runners) {
+        return None;
+    }
+    // A bind shell serves whoever connects: the peer is any remote machine.
+    let listens = has(&["bind", "listen", "accept", "TCPServer", "createServer"]);
+    let host = toks
+        .iter()
+        .filter(|_| !listens)
+        .find_map(|t| match t {
+            T::Str(s, _) if looks_like_host(s) => Some(s.clone()),
+            _ => None,
+        })
+        .unwrap_or_else(|| "remote-host".to_string());
+    Some(Act::Argv(
+        ["nc", "-e", "/bin/sh", &host, "0"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect(),
+    ))
+}
+
+/// A literal that names a machine: `localhost`, an IPv4 address or a dotted name.
+fn looks_like_host(s: &str) -> bool {
+    s == "localhost"
+        || s.contains('.')
+            && !s.starts_with('.')
+            && !s.ends_with('.')
+            && s.chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-')
 }
 
 /// What qualifies a call: `os` in `os.system(`, `Path` in `Path("x").unlink(`, "" if none.

@@ -8,9 +8,6 @@ use crate::policy::paths;
 use crate::policy::shell::{self, Command, RedirectKind, ShellEnv, Stdin, Word};
 use std::path::{Path, PathBuf};
 
-const SHELLS: &[&str] = &[
-    "sh", "bash", "zsh", "dash", "ksh", "mksh", "ash", "fish", "csh", "tcsh", "yash",
-];
 const INTERPRETERS: &[&str] = &[
     "python",
     "python2",
@@ -25,7 +22,12 @@ const INTERPRETERS: &[&str] = &[
     "lua",
     "Rscript",
     "pwsh",
+    "powershell",
     "osascript",
+    "tclsh",
+    "wish",
+    "expect",
+    "julia",
 ];
 /// Commands that print or copy the contents of the files they are given.
 const READERS: &[&str] = &[
@@ -619,7 +621,9 @@ impl Classifier<'_> {
                 self.secret_arguments(cmd, cwd, span);
             }
             _ if SYSTEM_ADMIN.contains(&name) => self.system_admin(cmd, span),
-            _ if SHELLS.contains(&name) || name == "busybox" => self.nested_shell(cmd, cwd, span),
+            _ if crate::policy::shell::is_shell(name) || name == "busybox" => {
+                self.nested_shell(cmd, cwd, span)
+            }
             _ if INTERPRETERS.contains(&name) || INTERPRETERS.contains(&base) => {
                 self.interpreter(cmd, cwd, span)
             }

@@ -84,6 +84,7 @@ mod filters;
 mod interpreters;
 mod parse;
 mod render;
+mod runners;
 mod statics;
 #[cfg(test)]
 mod tests;
@@ -91,7 +92,7 @@ mod tools;
 mod wrappers;
 
 pub use render::quote;
-pub(crate) use wrappers::git_runs_key;
+pub(crate) use wrappers::{git_runs_key, is_shell};
 
 /// Scripts longer than this are not analysed (a problem is reported instead).
 pub const MAX_INPUT_BYTES: usize = parse::MAX_INPUT;

@@ -127,8 +127,14 @@ pub(crate) fn basename(s: &str) -> &str {
 
 const SHELLS: &[&str] = &[
     "sh", "bash", "zsh", "dash", "ksh", "mksh", "ash", "fish", "rbash", "yash", "posh", "csh",
-    "tcsh", "ksh93", "pdksh", "oksh", "loksh",
+    "tcsh", "ksh93", "pdksh", "oksh", "loksh", "xonsh", "elvish", "nu", "rc", "es", "ion", "oil",
+    "osh", "ysh", "murex",
 ];
+
+/// Whether `name` is a shell: `NAME -c SCRIPT` runs a script, `… | NAME` runs what it reads.
+pub(crate) fn is_shell(name: &str) -> bool {
+    SHELLS.contains(&name)
+}
 
 /// Git configuration keys whose value is a command git runs.
 pub(crate) fn git_runs_key(k: &str) -> bool {

@@ -239,6 +239,11 @@ impl Args<'_> {
             } else if takes_value.contains(&t) {
                 let v = words.next().map(|v| v.text.as_str()).unwrap_or("");
                 opts.push(format!("{t}={v}"));
+            } else if let Some((flags, opt, v)) = attached_value(t, takes_value) {
+                if !flags.is_empty() {
+                    opts.push(flags.to_string());
+                }
+                opts.push(format!("{opt}={v}"));
             } else if let Some(short) = combined_value_option(t, takes_value) {
                 // `-sT FILE`: flags, then an option whose value is the next word.
                 let v = words.next().map(|v| v.text.as_str()).unwrap_or("");
@@ -572,6 +577,9 @@ impl Classifier<'_> {
                 }
             }
             "http" | "https" | "xh" | "xhs" => self.httpie(cmd, cwd, span),
+            "ngrok" | "cloudflared" | "lt" | "localtunnel" | "bore" | "chisel" | "frpc" => {
+                self.tunnel(cmd, span)
+            }
             "httpd" | "http-server" | "serve" => {
                 let a = Args::parse(argv, &["-h", "-p", "-a", "-l", "--listen"]);
                 let dir = a
@@ -883,6 +891,29 @@ impl Classifier<'_> {
             }
         }
     }
+}
+
+/// A short option with its value in the same word (`-d@.env`, `-o/tmp/x`, `-n5`, `-sT.env`):
+/// flag letters, then a letter that takes a value, then the value, which is not more letters.
+/// Returns the leading flags (`-s`, or "" when none), the option (`-T`) and the value.
+fn attached_value<'t>(t: &'t str, takes_value: &[&str]) -> Option<(&'t str, String, &'t str)> {
+    if t.starts_with("--") || t.len() < 3 || !t.is_ascii() {
+        return None;
+    }
+    for (k, c) in t.char_indices().skip(1) {
+        if !c.is_ascii_alphabetic() {
+            return None;
+        }
+        let opt = format!("-{c}");
+        if takes_value.contains(&opt.as_str()) {
+            let v = &t[k + 1..];
+            if v.is_empty() || v.chars().all(|c| c.is_ascii_alphabetic()) {
+                return None;
+            }
+            return Some((if k > 1 { &t[..k] } else { "" }, opt, v));
+        }
+    }
+    None
 }
 
 /// In a cluster of short flags (`-sT`), the last one when it takes a value (`-T`).

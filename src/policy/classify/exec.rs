@@ -81,10 +81,13 @@ impl Classifier<'_> {
         };
         if let Some(i) = args.iter().position(|a| *a == "-m") {
             let module = args.get(i + 1).copied().unwrap_or("");
-            if matches!(
-                module,
-                "http.server" | "SimpleHTTPServer" | "uploadserver" | "pyftpdlib"
-            ) {
+            let help = args[i..].iter().any(|a| matches!(*a, "-h" | "--help"));
+            if !help
+                && matches!(
+                    module,
+                    "http.server" | "SimpleHTTPServer" | "uploadserver" | "pyftpdlib"
+                )
+            {
                 let dir = value(&["--directory", "-d"]).unwrap_or(".");
                 self.serve_files(dir, value(&["--bind", "-b"]), cwd, span);
             }

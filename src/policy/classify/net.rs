@@ -57,6 +57,32 @@ impl Classifier<'_> {
         );
     }
 
+    /// Tunnels that publish a port of this machine on the internet (`ngrok http 8000`,
+    /// `cloudflared tunnel --url …`, `lt --port`, `bore local`): whatever listens there, a dev
+    /// server or a shell, becomes reachable from outside.
+    pub(super) fn tunnel(&mut self, cmd: &Command, span: &str) {
+        let ops = cmd.operands();
+        let opens = match cmd.name() {
+            "ngrok" => ops
+                .first()
+                .is_some_and(|s| matches!(*s, "http" | "tcp" | "tls" | "start" | "tunnel")),
+            "cloudflared" => ops.contains(&"tunnel") && !ops.contains(&"list"),
+            "bore" => ops.first() == Some(&"local"),
+            "chisel" | "frpc" => true,
+            // localtunnel
+            _ => cmd.argv.len() > 1 && !cmd.args().contains(&"--help"),
+        };
+        if opens {
+            self.finding(
+                "net.tunnel",
+                Risk::High,
+                &[Flag::Exfiltration, Flag::NetworkEgress],
+                format!("`{}` publishes a local port on the internet", cmd.name()),
+                span,
+            );
+        }
+    }
+
     pub(super) fn curl(&mut self, cmd: &Command, cwd: &Path, span: &str) {
         let a = Args::parse(
             &cmd.argv,

@@ -1400,10 +1400,15 @@ impl Walker<'_> {
             )
             .value(&["-O", "--output-document"])
             .map(str::to_string),
+            "aria2c" | "axel" | "fetch" | "http" | "https" | "xh" | "xhs" => {
+                opts(&c.args, 1, "o", &["out", "output"], true)
+                    .value(&["-o", "--out", "--output"])
+                    .map(str::to_string)
+            }
             _ => None,
         };
-        // `wget URL`, `curl -O URL`: the file is named after the URL.
-        let remote_name = name == "wget"
+        // `wget URL`, `curl -O URL`, `aria2c URL`: the file is named after the URL.
+        let remote_name = matches!(name, "wget" | "aria2c" | "axel")
             || name == "curl"
                 && c.args
                     .iter()

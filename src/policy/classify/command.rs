@@ -514,7 +514,7 @@ impl Classifier<'_> {
             }
             "dd" => self.dd(cmd, cwd, span),
             "git" => self.git(cmd, cwd, span),
-            "gh" => self.gh(cmd, cwd, span),
+            "gh" | "glab" => self.gh(cmd, cwd, span),
             "curl" => self.curl(cmd, cwd, span),
             "wget" => self.wget(cmd, cwd, span),
             "env" | "printenv" | "export" | "set" | "declare" | "typeset" | "compgen" => {

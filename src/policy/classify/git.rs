@@ -162,6 +162,22 @@ impl Classifier<'_> {
                     span,
                 )
             }
+            // `-f NAME START` moves an existing branch (`-M main` after `git init` is routine).
+            "branch" if short('f') || has("--force") => self.history(
+                span,
+                "git branch --force overwrites an existing branch and drops its commits",
+            ),
+            "send-pack" => self.git_push(rest, span),
+            "symbolic-ref" if short('d') || has("--delete") => {
+                self.history(span, "git symbolic-ref --delete removes a ref outright")
+            }
+            "checkout-index" if short('f') || has("--force") => {
+                worktree(self, "git checkout-index --force")
+            }
+            "fetch" if forced_local_refspec(rest, short('f') || has("--force")) => self.history(
+                span,
+                "a forced fetch into a local branch drops that branch's own commits",
+            ),
             "reflog"
                 if operands
                     .first()
@@ -313,6 +329,18 @@ impl Classifier<'_> {
             );
         }
     }
+}
+
+/// `git fetch REMOTE +SRC:DST` (or `--force` with `SRC:DST`) overwrites the local ref `DST`.
+fn forced_local_refspec(rest: &[Word], force: bool) -> bool {
+    rest.iter()
+        .filter(|w| !w.text.starts_with('-'))
+        .skip(1)
+        .any(|w| {
+            w.text
+                .split_once(':')
+                .is_some_and(|(_, dst)| !dst.is_empty() && (force || w.text.starts_with('+')))
+        })
 }
 
 /// A git remote given as a URL or `host:path` that is not this machine.

@@ -269,13 +269,14 @@ impl Classifier<'_> {
                 "deletes a GitHub repository or release",
                 span,
             ),
-            ["gist", "create", ..] | ["gist", "edit", ..] => self.finding(
-                "net.gist_upload",
-                Risk::High,
-                &[Flag::Exfiltration, Flag::NetworkEgress],
-                "uploads files to a gist",
-                span,
-            ),
+            ["gist", "create", ..] | ["gist", "edit", ..] | ["snippet", "create", ..] => self
+                .finding(
+                    "net.gist_upload",
+                    Risk::High,
+                    &[Flag::Exfiltration, Flag::NetworkEgress],
+                    "uploads files to a gist",
+                    span,
+                ),
             ["api", target, ..] if sends_files && target.starts_with("gists") => self.finding(
                 "net.gist_upload",
                 Risk::High,

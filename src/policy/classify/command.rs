@@ -214,6 +214,10 @@ const DATABASES: &[&str] = &[
     "clickhouse-client",
     "cockroach",
     "sqlcmd",
+    "dropdb",
+    "dropuser",
+    "mysqladmin",
+    "mariadb-admin",
 ];
 
 /// Parsed options and operands of one command.
@@ -449,6 +453,7 @@ impl Classifier<'_> {
         let base = name.trim_end_matches(|c: char| c.is_ascii_digit() || c == '.');
         self.credentials_printed(cmd, span);
         self.secret_variables(cmd, span);
+        self.framework_database(cmd, span);
         match name {
             "rm" | "unlink" | "rmdir" | "shred" | "srm" | "rimraf" | "del-cli" | "trash"
             | "trash-put" => self.rm(cmd, cwd, span),
@@ -557,8 +562,19 @@ impl Classifier<'_> {
             ),
             "systemctl" | "service" => self.systemctl(cmd, span),
             "docker" | "podman" => self.docker(cmd, cwd, span),
+            "docker-compose" | "podman-compose" => self.compose(cmd, span),
+            "zfs" if matches!(cmd.operands().first(), Some(&("destroy" | "rollback"))) => self
+                .finding(
+                    "system.disk",
+                    Risk::Critical,
+                    &[Flag::SystemDestruction, Flag::Destructive],
+                    "`zfs destroy` deletes datasets and their snapshots",
+                    span,
+                ),
             "kubectl" | "helm" | "terraform" | "tofu" | "terragrunt" | "pulumi" | "aws"
-            | "gcloud" | "gsutil" | "az" | "doctl" | "flyctl" | "heroku" => {
+            | "gcloud" | "gsutil" | "az" | "doctl" | "flyctl" | "heroku" | "fly" | "cdk"
+            | "serverless" | "sls" | "vercel" | "netlify" | "firebase" | "wrangler" | "railway"
+            | "amplify" | "sam" | "eksctl" | "copilot" => {
                 self.cloud(cmd, span);
                 self.secret_arguments(cmd, cwd, span);
             }

@@ -391,6 +391,13 @@ impl Classifier<'_> {
     }
 
     pub(super) fn database(&mut self, cmd: &Command, span: &str) {
+        // Admin clients whose subcommand drops a database or user (`dropdb prod`,
+        // `mysqladmin drop prod`).
+        let admin_drop = match cmd.name() {
+            "dropdb" | "dropuser" => true,
+            "mysqladmin" | "mariadb-admin" => cmd.operands().contains(&"drop"),
+            _ => false,
+        };
         let mut text: String = cmd.args().join(" ");
         if let Stdin::Text(t) = &cmd.stdin {
             text.push(' ');
@@ -411,6 +418,7 @@ impl Classifier<'_> {
             "FLUSHDB",
             "DROPDATABASE",
             "DROP USER",
+            "DROP KEYSPACE",
             ".DROP()",
             ".DROPDATABASE(",
             ".DELETEMANY({})",
@@ -418,13 +426,90 @@ impl Classifier<'_> {
         ]
         .iter()
         .any(|k| squeezed.contains(k))
-            || (squeezed.contains("DELETE FROM") && !squeezed.contains("WHERE"));
+            || (squeezed.contains("DELETE FROM") && !squeezed.contains("WHERE"))
+            || admin_drop;
         if destroys {
             self.finding(
                 "cloud.database_destroy",
                 Risk::High,
                 &[Flag::CloudDestruction, Flag::Destructive],
                 "destroys database contents (DROP, TRUNCATE, FLUSHALL or an unbounded DELETE)",
+                span,
+            );
+        }
+    }
+
+    /// Framework tasks that drop or wipe the application's database (`rails db:drop`,
+    /// `prisma migrate reset`, `php artisan migrate:fresh`, `python manage.py flush`,
+    /// `mix ecto.reset`, `dotnet ef database drop`).
+    pub(super) fn framework_database(&mut self, cmd: &Command, span: &str) {
+        const TASKS: &[&str] = &[
+            "db:drop",
+            "db:drop:all",
+            "db:reset",
+            "db:purge",
+            "db:wipe",
+            "migrate:fresh",
+            "migrate:reset",
+            "migrate:refresh",
+            "schema:drop",
+            "doctrine:database:drop",
+            "doctrine:schema:drop",
+            "ecto.drop",
+            "ecto.reset",
+        ];
+        let runner = matches!(
+            cmd.name(),
+            "rails"
+                | "rake"
+                | "bundle"
+                | "prisma"
+                | "php"
+                | "artisan"
+                | "sequelize"
+                | "sequelize-cli"
+                | "typeorm"
+                | "knex"
+                | "console"
+                | "symfony"
+                | "mix"
+                | "dotnet"
+        ) || cmd.name().starts_with("python");
+        if !runner {
+            return;
+        }
+        let args = cmd.args();
+        let has = |w: &str| args.contains(&w);
+        let django = args
+            .iter()
+            .any(|a| a.ends_with("manage.py") || *a == "django-admin");
+        let wipes = args.iter().any(|a| TASKS.contains(a))
+            || (cmd.name() == "prisma"
+                && ((has("migrate") && has("reset")) || has("--force-reset")))
+            || (django && (has("flush") || has("reset_db")))
+            || (cmd.name() == "dotnet" && has("ef") && has("database") && has("drop"));
+        if wipes {
+            self.finding(
+                "cloud.database_destroy",
+                Risk::High,
+                &[Flag::CloudDestruction, Flag::Destructive],
+                "drops or wipes the application's database",
+                span,
+            );
+        }
+    }
+
+    /// `docker-compose down -v`: the project's volumes, and the data in them, are deleted.
+    pub(super) fn compose(&mut self, cmd: &Command, span: &str) {
+        let args = cmd.args();
+        if cmd.operands().first() == Some(&"down")
+            && args.iter().any(|a| matches!(*a, "-v" | "--volumes"))
+        {
+            self.finding(
+                "cloud.docker_prune",
+                Risk::High,
+                &[Flag::Destructive, Flag::CloudDestruction],
+                "deletes containers, images or volumes (data in volumes is lost)",
                 span,
             );
         }

@@ -198,9 +198,32 @@ impl Classifier<'_> {
                 self.history(span, "rewrites the whole history of the repository")
             }
             "config" => {
-                if let Some(key) = operands.first() {
-                    let value = operands.get(1).map(|w| w.text.as_str()).unwrap_or("");
-                    self.git_config(&key.text, value, span);
+                // `git config KEY` and `--get`/`--list`/`get` read; `set KEY VALUE` is the new
+                // spelling of `KEY VALUE`.
+                let reads = [
+                    "--get",
+                    "--get-all",
+                    "--get-regexp",
+                    "--get-urlmatch",
+                    "--list",
+                    "-l",
+                    "--unset",
+                    "--unset-all",
+                ]
+                .iter()
+                .any(|o| has(o));
+                let ops: Vec<&str> = operands.iter().map(|w| w.text.as_str()).collect();
+                let (key, value) = match ops.as_slice() {
+                    ["set", key, value, ..] => (Some(*key), *value),
+                    [
+                        "get" | "list" | "unset" | "edit" | "rename-section" | "remove-section",
+                        ..,
+                    ] => (None, ""),
+                    [key, value, ..] => (Some(*key), *value),
+                    _ => (None, ""),
+                };
+                if let Some(key) = key.filter(|_| !reads) {
+                    self.git_config(key, value, span);
                 }
             }
             "archive" => {
@@ -249,7 +272,17 @@ impl Classifier<'_> {
     /// Settings that make git run code: hooks paths and shell aliases.
     fn git_config(&mut self, key: &str, value: &str, span: &str) {
         let key = key.to_ascii_lowercase();
-        if key == "core.hookspath" || key == "init.templatedir" {
+        let include =
+            key == "include.path" || (key.starts_with("includeif.") && key.ends_with(".path"));
+        if include {
+            self.finding(
+                "persistence.git_include",
+                Risk::High,
+                &[Flag::Persistence],
+                "includes another file into the git configuration (it can set hooks, aliases and pagers)",
+                span,
+            );
+        } else if key == "core.hookspath" || key == "init.templatedir" {
             self.finding(
                 "persistence.git_hooks",
                 Risk::High,

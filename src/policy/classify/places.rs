@@ -292,6 +292,45 @@ pub fn persistence_kind(path: &Path, env: &Env) -> Option<&'static str> {
     {
         return Some("a shell startup file");
     }
+    if path.parent() == Some(env.home.as_path())
+        && matches!(
+            name.as_ref(),
+            ".vimrc"
+                | ".gvimrc"
+                | ".exrc"
+                | ".emacs"
+                | ".tmux.conf"
+                | ".screenrc"
+                | ".pam_environment"
+                | ".Rprofile"
+        )
+    {
+        return Some("an editor or terminal start-up file (it can run commands)");
+    }
+    if [
+        ".vim/plugin",
+        ".vim/autoload",
+        ".vim/ftplugin",
+        ".config/nvim",
+        ".emacs.d",
+        ".config/tmux",
+        ".config/environment.d",
+    ]
+    .iter()
+    .any(|d| path.starts_with(env.home.join(d)))
+    {
+        return Some("an editor or session start-up file (it can run commands)");
+    }
+    // Python runs these at every start: `*.pth` lines starting with `import`, *customize.py.
+    let in_site_packages = path
+        .parent()
+        .and_then(|p| p.file_name())
+        .is_some_and(|d| d == "site-packages" || d == "dist-packages");
+    if in_site_packages
+        && (name.ends_with(".pth") || name == "sitecustomize.py" || name == "usercustomize.py")
+    {
+        return Some("a Python start-up hook");
+    }
     if *path == env.home.join(".ssh/config") {
         return Some("the SSH client configuration (ProxyCommand and LocalCommand run code)");
     }

@@ -522,7 +522,7 @@ impl Classifier<'_> {
             "gh" | "glab" => self.gh(cmd, cwd, span),
             "curl" => self.curl(cmd, cwd, span),
             "wget" => self.wget(cmd, cwd, span),
-            "env" | "printenv" | "export" | "set" | "declare" | "typeset" | "compgen" => {
+            "env" | "printenv" | "export" | "set" | "declare" | "typeset" | "compgen" | "ps" => {
                 self.env_dump(cmd, span)
             }
             "kill" | "pkill" | "killall" | "killall5" | "skill" | "xkill" => self.kill(cmd, span),

@@ -81,9 +81,12 @@ fn verb_action(tool: &str) -> Option<Action> {
         "delete", "remove", "unlink", "trash", "rmdir", "erase", "destroy", "purge",
     ]) {
         Some(Action::FileDelete)
+    } else if has(&["edit", "patch", "replace", "insert"]) && !has(&["move", "rename", "copy"]) {
+        // Edits match text in the file and answer with the lines around it.
+        Some(Action::FileEdit)
     } else if has(&[
-        "write", "create", "edit", "update", "save", "put", "append", "patch", "move", "rename",
-        "replace", "insert", "upload", "set", "mkdir", "chmod", "copy",
+        "write", "create", "update", "save", "put", "append", "move", "rename", "upload", "set",
+        "mkdir", "chmod", "copy",
     ]) {
         Some(Action::FileWrite)
     } else if has(&[
@@ -106,6 +109,10 @@ impl Classifier<'_> {
             None => cwd.to_path_buf(),
         };
         let verb = verb_action(name);
+        if let Some(line) = command_line(&call.input) {
+            self.action(Action::CommandExecute);
+            self.shell(&line, &cwd);
+        }
         self.mcp_value(&call.input, None, verb, &cwd, &call.tool, 0);
     }
 
@@ -129,6 +136,8 @@ impl Classifier<'_> {
                     self.mcp_value(val, Some(k), verb, cwd, span, depth + 1);
                 }
             }
+            // An argv given as a list (`"command": ["cat", ".env"]`) is read by `command_line`.
+            Value::Array(_) if COMMAND_KEYS.contains(&key_s) => {}
             Value::Array(items) => {
                 for item in items {
                     self.mcp_value(item, key, verb, cwd, span, depth + 1);
@@ -189,6 +198,39 @@ impl Classifier<'_> {
             }
         }
     }
+}
+
+/// The command line of a tool that takes its command as an argv list (`"command": ["rm",
+/// "-rf", "/"]`) or as a program plus a list of arguments (`"command": "rm", "args": [..]`),
+/// quoted back into one line. None when the command is a plain string with no argument list.
+fn command_line(input: &Value) -> Option<String> {
+    let map = input.as_object()?;
+    let list = |v: &Value| -> Option<Vec<String>> {
+        v.as_array()?
+            .iter()
+            .map(|x| x.as_str().map(str::to_string))
+            .collect()
+    };
+    let (_, cmd) = map
+        .iter()
+        .find(|(k, _)| COMMAND_KEYS.contains(&k.to_ascii_lowercase().as_str()))?;
+    let mut argv = match cmd {
+        Value::String(s) => vec![s.clone()],
+        other => list(other)?,
+    };
+    let args = ["args", "arguments", "argv"]
+        .iter()
+        .find_map(|k| map.get(*k).and_then(list));
+    match (cmd, args) {
+        (Value::String(_), Some(a)) => argv.extend(a),
+        (Value::String(_), None) => return None,
+        _ => {}
+    }
+    let quoted: Vec<String> = argv
+        .iter()
+        .map(|a| crate::policy::shell::quote(a))
+        .collect();
+    Some(quoted.join(" "))
 }
 
 /// A string that plausibly names a file (not a plain word or sentence).

@@ -265,6 +265,18 @@ impl Classifier<'_> {
         self.target(TargetKind::Path, action, shown.clone());
         let env = self.env;
         let reads = matches!(action, Action::FileRead | Action::FileGrep);
+        // An edit matches text in the file and answers with the lines around it: a read.
+        if action == Action::FileEdit
+            && let Some(kind) = places::secret_kind(&path, env)
+        {
+            self.finding(
+                "secrets.read",
+                Risk::High,
+                &[Flag::SecretRead, Flag::SensitivePath],
+                format!("{shown} is {kind}; editing it in place reads it. Ask the user to change the value"),
+                span,
+            );
+        }
         if places::guard_secret(&path, env) {
             self.finding(
                 "self.read_key",

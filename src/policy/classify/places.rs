@@ -115,6 +115,9 @@ pub fn secret_kind(path: &Path, env: &Env) -> Option<&'static str> {
     {
         return Some("an SSH private key");
     }
+    if lower.starts_with("ssh_host_") && lower.ends_with("_key") {
+        return Some("an SSH host private key");
+    }
     for ext in [
         ".pem",
         ".key",
@@ -186,6 +189,16 @@ pub fn secret_kind(path: &Path, env: &Env) -> Option<&'static str> {
         ".local/share/keyrings",
         "Library/Keychains",
         ".password-store",
+        // Build and deploy tools that keep tokens in their own files.
+        ".m2/settings.xml",
+        ".m2/settings-security.xml",
+        ".gradle/gradle.properties",
+        ".terraformrc",
+        ".databrickscfg",
+        ".config/doctl",
+        ".config/netlify",
+        ".fly",
+        ".oci",
     ] {
         let base = home.join(dir);
         if path.starts_with(&base) && !is_public_ssh_file(path, &base) {

@@ -16,6 +16,14 @@ impl Classifier<'_> {
                 .iter()
                 .all(|a| a.starts_with('-') || name == "env" && a.contains('=')),
             "export" => rest.is_empty() || rest == ["-p"],
+            // BSD-style `ps e`/`ps auxe`/`ps eww` and `ps -E`… print each process's environment.
+            "ps" => {
+                rest.first().is_some_and(|a| {
+                    !a.starts_with('-')
+                        && a.chars().all(|c| c.is_ascii_alphabetic())
+                        && a.contains('e')
+                }) || rest.contains(&"-E")
+            }
             "set" => rest.is_empty(),
             "declare" | "typeset" => {
                 rest.iter().all(|a| a.starts_with('-')) && !rest.is_empty() || rest.is_empty()
@@ -222,13 +230,22 @@ impl Classifier<'_> {
                 .any(|a| *a == o || a.starts_with(&format!("{o}=")))
         };
         let prints = match cmd.name() {
-            "gh" => matches!(words.as_slice(), ["auth", "token", ..]),
+            "gh" | "glab" => {
+                matches!(words.as_slice(), ["auth", "token", ..])
+                    || matches!(words.as_slice(), ["auth", "status", ..])
+                        && (has("--show-token") || has("-t"))
+            }
             "gcloud" => {
                 words.len() >= 2 && words[..2] == ["auth", "print-access-token"]
                     || words.starts_with(&["auth", "print-identity-token"])
                     || words.starts_with(&["auth", "application-default", "print-access-token"])
+                    || words.starts_with(&["secrets", "versions", "access"])
             }
-            "az" => words.starts_with(&["account", "get-access-token"]),
+            "az" => {
+                words.starts_with(&["account", "get-access-token"])
+                    || words.starts_with(&["keyvault", "secret", "show"])
+                    || words.starts_with(&["keyvault", "secret", "download"])
+            }
             "aws" => {
                 words.starts_with(&["configure", "get"])
                     && words.get(2).is_some_and(|k| {
@@ -238,6 +255,10 @@ impl Classifier<'_> {
                     || words.starts_with(&["configure", "export-credentials"])
                     || words.starts_with(&["ecr", "get-login-password"])
                     || words.starts_with(&["sts", "get-session-token"])
+                    || words.starts_with(&["secretsmanager", "get-secret-value"])
+                    || words.first() == Some(&"ssm")
+                        && words.get(1).is_some_and(|w| w.starts_with("get-parameter"))
+                        && has("--with-decryption")
             }
             "kubectl" => {
                 words.starts_with(&["config", "view"]) && (has("--raw") || has("--flatten"))

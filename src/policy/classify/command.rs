@@ -380,6 +380,7 @@ impl Classifier<'_> {
             self.word_paths(w, Action::FileRead, &cwd, &span);
         }
         self.code_variables(cmd, &span);
+        self.guard_variables(cmd, &span);
         let Some(first) = cmd.argv.first() else {
             return;
         };
@@ -440,6 +441,35 @@ impl Classifier<'_> {
                     Risk::High,
                     &[Flag::CodeExecution, Flag::Persistence],
                     format!("`{name}` makes later programs load or run `{value}`"),
+                    span,
+                );
+            }
+        }
+    }
+
+    /// The gateway's own switches (`PATCHWORK_POLICY`, `PATCHWORK_HOME`) set, exported or unset:
+    /// a program started with them (another agent, a hook) runs under a weaker policy or
+    /// writes to another ledger.
+    fn guard_variables(&mut self, cmd: &Command, span: &str) {
+        const SWITCHES: &[&str] = &["PATCHWORK_POLICY", "PATCHWORK_HOME"];
+        let declares = matches!(
+            cmd.name(),
+            "export" | "declare" | "typeset" | "readonly" | "local" | "env" | "unset" | "setenv"
+        );
+        let named = cmd.assignments.iter().map(|(n, _)| n.as_str()).chain(
+            cmd.argv
+                .iter()
+                .skip(1)
+                .filter(|_| declares)
+                .map(|w| w.text.split('=').next().unwrap_or("")),
+        );
+        for name in named {
+            if SWITCHES.contains(&name) {
+                self.finding(
+                    "self.env_switch",
+                    Risk::High,
+                    &[Flag::SelfProtection],
+                    format!("`{name}` chooses the gateway's policy or ledger; the agent may not change it"),
                     span,
                 );
             }
@@ -577,6 +607,24 @@ impl Classifier<'_> {
             | "amplify" | "sam" | "eksctl" | "copilot" => {
                 self.cloud(cmd, span);
                 self.secret_arguments(cmd, cwd, span);
+            }
+            // Claude Code's own CLI: settings and MCP registrations hold the gateway's hooks.
+            "claude"
+                if matches!(
+                    cmd.operands().as_slice(),
+                    ["config", "set" | "add" | "remove" | "rm", ..]
+                        | ["mcp", "remove" | "add" | "add-json" | "reset-project-choices", ..]
+                ) || cmd.args().iter().any(|a| {
+                    *a == "--dangerously-skip-permissions" || a.contains("bypassPermissions")
+                }) =>
+            {
+                self.finding(
+                    "self.reconfigure",
+                    Risk::High,
+                    &[Flag::SelfProtection],
+                    "changes Claude Code's settings or MCP servers, or starts it without permission checks",
+                    span,
+                )
             }
             "patchwork-gateway" => {
                 if argv

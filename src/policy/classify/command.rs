@@ -385,7 +385,8 @@ impl Classifier<'_> {
             return;
         };
         if !matches!(cmd.name(), "kill" | "pkill" | "killall")
-            && args.iter().skip(1).any(|a| a.contains("patchwork"))
+            && (args.iter().skip(1).any(|a| a.contains("patchwork"))
+                || super::system::finds_gateway(cmd))
         {
             self.gateway_lookup = true;
         }
@@ -729,7 +730,9 @@ impl Classifier<'_> {
                     self.word_paths(w, Action::FileEdit, cwd, span);
                 }
             }
-            "tar" | "zip" | "7z" | "7za" | "rar" | "cpio" | "pax" => self.archive(cmd, cwd, span),
+            "tar" | "zip" | "unzip" | "7z" | "7za" | "rar" | "cpio" | "pax" => {
+                self.archive(cmd, cwd, span)
+            }
             _ if METADATA.contains(&name) => {}
             _ => self.other(cmd, cwd, span),
         }
@@ -779,6 +782,22 @@ impl Classifier<'_> {
         for p in &found {
             self.path(action, p.clone(), span);
         }
+        // A glob that matches nothing here may match elsewhere (`/home/*/.ssh/id_*`): judged
+        // by the names it can stand for.
+        if w.glob
+            && matches!(action, Action::FileRead | Action::FileGrep)
+            && let [p] = found.as_slice()
+            && paths::has_glob_chars(&p.to_string_lossy())
+            && secret_pattern(p)
+        {
+            self.finding(
+                "secrets.read",
+                Risk::High,
+                &[Flag::SecretRead, Flag::SensitivePath],
+                format!("`{}` names secret files wherever it matches", w.text),
+                span,
+            );
+        }
         found
     }
 
@@ -812,12 +831,17 @@ impl Classifier<'_> {
 
     /// Secret-looking variables printed by name (`echo $OPENAI_API_KEY`, `printenv GITHUB_TOKEN`).
     fn secret_variables(&mut self, cmd: &Command, span: &str) {
-        let printing = matches!(cmd.name(), "echo" | "printf" | "printenv");
+        let declares = matches!(cmd.name(), "declare" | "typeset")
+            && cmd
+                .argv
+                .iter()
+                .any(|w| w.text.starts_with('-') && w.text.contains('p'));
+        let printing = matches!(cmd.name(), "echo" | "printf" | "printenv") || declares;
         if !printing {
             return;
         }
         for w in cmd.argv.iter().skip(1) {
-            let name = if cmd.name() == "printenv" {
+            let name = if cmd.name() == "printenv" || declares {
                 Some(w.text.as_str())
             } else if w.dynamic {
                 w.text
@@ -978,6 +1002,51 @@ fn attached_value<'t>(t: &'t str, takes_value: &[&str]) -> Option<(&'t str, Stri
         }
     }
     None
+}
+
+/// A glob path that can name a secret: a credentials folder among its literal components
+/// (`/home/*/.ssh/*`), or a last component (not a bare `*`) matching a typical secret file name
+/// (`id_*`, `.env*`, `*.pem`).
+fn secret_pattern(p: &Path) -> bool {
+    const DIRS: &[&str] = &[".ssh", ".aws", ".gnupg", ".kube", ".docker", ".azure"];
+    const NAMES: &[&str] = &[
+        ".env",
+        ".env.local",
+        ".env.production",
+        "id_rsa",
+        "id_ed25519",
+        "id_ecdsa",
+        "credentials",
+        "credentials.json",
+        ".netrc",
+        ".npmrc",
+        ".pypirc",
+        ".pgpass",
+        ".git-credentials",
+        "server.key",
+        "private.pem",
+        "secrets.yaml",
+        "terraform.tfstate",
+    ];
+    let comps: Vec<String> = p
+        .components()
+        .map(|c| c.as_os_str().to_string_lossy().to_string())
+        .collect();
+    if comps.iter().any(|c| DIRS.contains(&c.as_str())) {
+        return true;
+    }
+    // A bare wildcard (`*`, `.*`, `*.*`) says nothing about the names it matches.
+    let Some(last) = comps
+        .last()
+        .filter(|l| !l.chars().all(|c| matches!(c, '*' | '.' | '?')))
+    else {
+        return false;
+    };
+    globset::GlobBuilder::new(last)
+        .literal_separator(true)
+        .build()
+        .map(|g| g.compile_matcher())
+        .is_ok_and(|m| NAMES.iter().any(|n| m.is_match(n)))
 }
 
 /// In a cluster of short flags (`-sT`), the last one when it takes a value (`-T`).

@@ -364,7 +364,7 @@ impl Classifier<'_> {
     }
 
     pub(super) fn archive(&mut self, cmd: &Command, cwd: &Path, span: &str) {
-        let a = Args::parse(&cmd.argv, &["-f", "-C", "-T", "-X"]);
+        let a = Args::parse(&cmd.argv, &["-f", "-C", "-T", "-X", "-d", "--directory"]);
         let extracting = a.short('x') || a.long("extract") || cmd.name() == "unzip";
         for o in &a.opts {
             if let Some(f) = o.strip_prefix("-f=").or_else(|| o.strip_prefix("--file="))
@@ -404,11 +404,39 @@ impl Classifier<'_> {
         {
             self.word_paths(f, Action::FileWrite, cwd, span);
         }
+        // `tar -C DIR`, `unzip -d DIR`: where files are read from or extracted to.
+        let dir = a
+            .value(&["-C", "--directory"])
+            .or_else(|| (cmd.name() == "unzip").then(|| a.value(&["-d"])).flatten())
+            .map(|d| paths::resolve(d, cwd, &self.env.home));
         if extracting {
+            if let Some(dir) = dir {
+                self.extract_into(&dir, span);
+            }
             return;
         }
+        let base = dir.unwrap_or_else(|| cwd.to_path_buf());
         for w in operands {
-            self.read_tree(w, "archiving", cwd, span);
+            self.read_tree(w, "archiving", &base, span);
+        }
+    }
+
+    /// An archive unpacked into `dir` may hold any file: judged as writes of the guard's and
+    /// start-up files that would land directly in it (`tar -xf x -C ~/.claude`, `-C .git/hooks`).
+    fn extract_into(&mut self, dir: &Path, span: &str) {
+        let ssh = dir.file_name().is_some_and(|n| n == ".ssh");
+        for name in [
+            "settings.json",
+            "settings.local.json",
+            ".bashrc",
+            ".profile",
+            "pre-commit",
+            "policy.yaml",
+        ]
+        .into_iter()
+        .chain(ssh.then_some("authorized_keys"))
+        {
+            self.path(Action::FileWrite, dir.join(name), span);
         }
     }
 }

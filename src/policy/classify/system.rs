@@ -49,7 +49,7 @@ impl Classifier<'_> {
         if cmd.argv.iter().skip(1).any(|w| w.dynamic) {
             self.dynamic_kill = Some(span.to_string());
         }
-        if args.iter().any(|a| a.contains("patchwork")) {
+        if args.iter().any(|a| a.contains("patchwork")) || selects_gateway(cmd) {
             self.finding(
                 "self.kill",
                 Risk::Critical,
@@ -287,6 +287,17 @@ impl Classifier<'_> {
             "git" => matches!(words.as_slice(), ["credential", "fill", ..]),
             "secret-tool" => words.first() == Some(&"lookup"),
             "heroku" => matches!(words.as_slice(), ["auth:token", ..]),
+            // Decrypt encrypted secrets to the terminal.
+            "sops" => has("-d") || has("--decrypt") || words.first() == Some(&"decrypt"),
+            "ansible-vault" => matches!(words.first(), Some(&("view" | "decrypt"))),
+            "rails" | "rake" => words
+                .iter()
+                .any(|w| matches!(*w, "credentials:show" | "credentials:edit")),
+            "php" => words.iter().any(|w| *w == "env:decrypt"),
+            "dotenvx" | "dotenv-vault" => {
+                matches!(words.first(), Some(&("get" | "decrypt" | "pull")))
+            }
+            "git-crypt" => words.first() == Some(&"unlock"),
             n => n.starts_with("docker-credential-") && words.first() == Some(&"get"),
         };
         if prints {
@@ -535,4 +546,38 @@ impl Classifier<'_> {
             );
         }
     }
+}
+
+/// `pgrep` looking up the gateway's process (`kill $(pgrep -f gateway)`).
+pub(super) fn finds_gateway(cmd: &Command) -> bool {
+    cmd.name() == "pgrep" && selects_gateway(cmd)
+}
+
+/// `pkill`/`pgrep`/`killall` whose pattern selects the gateway's process (`pkill -f gateway`,
+/// `pkill -f .`, `killall -r 'patch.*'`).
+fn selects_gateway(cmd: &Command) -> bool {
+    let regex_names = match cmd.name() {
+        "pkill" | "pgrep" => true,
+        "killall" => cmd.args().iter().any(|a| *a == "-r" || *a == "--regexp"),
+        _ => return false,
+    };
+    let a = super::command::Args::parse(
+        &cmd.argv,
+        &[
+            "-u", "-U", "-g", "-G", "-P", "-s", "-t", "-F", "-n", "--signal", "-o", "-y",
+        ],
+    );
+    a.operands.iter().any(|w| {
+        let p = w.text.as_str();
+        if w.dynamic || p.is_empty() {
+            return false;
+        }
+        if !regex_names {
+            return p == "patchwork-gateway" || p == "patchwork-gatew";
+        }
+        regex::RegexBuilder::new(p)
+            .case_insensitive(cmd.args().contains(&"-i"))
+            .build()
+            .is_ok_and(|re| re.is_match("patchwork-gateway"))
+    })
 }

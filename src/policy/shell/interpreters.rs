@@ -204,6 +204,9 @@ impl Walker<'_> {
         if dumps_environment(lang, code) {
             acts.push(Act::Argv(vec!["printenv".to_string()]));
         }
+        for name in printed_variables(lang, code, self.nested.last().map(String::as_str)) {
+            acts.push(Act::Argv(vec!["printenv".to_string(), name]));
+        }
         self.acts(lang, acts, text);
         self.depth -= 1;
     }
@@ -306,6 +309,34 @@ fn dumps_environment(lang: Lang, code: &str) -> bool {
         Lang::Awk => squeezed.contains("inENVIRON"),
         Lang::Lua | Lang::R | Lang::AppleScript => false,
     }
+}
+
+/// Variables read by name in code that prints (`print(os.environ["TOKEN"])`,
+/// `node -p process.env.TOKEN`): each stands for `printenv NAME`, which the classifier judges
+/// by the name.
+fn printed_variables(lang: Lang, code: &str, label: Option<&str>) -> Vec<String> {
+    use std::sync::LazyLock;
+    static REFS: LazyLock<regex::Regex> = LazyLock::new(|| {
+        regex::Regex::new(
+            r#"(?:environ(?:\.get)?\s*[\[(]\s*|getenv\s*\(\s*|process\.env\.|process\.env\[\s*|ENV(?:\.fetch)?\s*[\[(]\s*|\$ENV\{\s*|\$_ENV\[\s*|Sys\.getenv\(\s*|os\.getenv\(\s*)["']?([A-Za-z_][A-Za-z0-9_]*)"#,
+        )
+        .expect("static regex")
+    });
+    static PRINTS: LazyLock<regex::Regex> = LazyLock::new(|| {
+        regex::Regex::new(
+            r"\bprint(?:ln|f)?\b|console\.(?:log|error|info|warn)|process\.std(?:out|err)|\bputs\b|\bsay\b|\becho\b|\bp\s|\bpp\b|\bcat\(",
+        )
+        .expect("static regex")
+    });
+    let flag_prints = label.is_some_and(|l| l.ends_with(" -p") || l.ends_with(" --print"));
+    if !matches!(
+        lang,
+        Lang::Python | Lang::Node | Lang::Ruby | Lang::Perl | Lang::Php | Lang::Lua | Lang::R
+    ) || !(flag_prints || PRINTS.is_match(code))
+    {
+        return Vec::new();
+    }
+    REFS.captures_iter(code).map(|c| c[1].to_string()).collect()
 }
 
 /// The files a `perl -n/-p` or `ruby -n/-p` loop reads (and rewrites with `-i`).
@@ -1595,5 +1626,36 @@ mod tests {
         let a = analyse(Lang::Awk, "{ print $0 > \"out.txt\" }");
         assert_eq!(a, vec![Act::Write("out.txt".into(), false)]);
         assert!(analyse(Lang::Awk, "{ if ($1 > 3) print $2 }").is_empty());
+    }
+}
+#[cfg(test)]
+mod printed_tests {
+    use super::*;
+
+    #[test]
+    fn variables_read_by_name_in_printing_code() {
+        let v = |lang, code, label| printed_variables(lang, code, label);
+        assert_eq!(
+            v(
+                Lang::Python,
+                r#"import os; print(os.getenv("GITHUB_TOKEN"))"#,
+                None
+            ),
+            vec!["GITHUB_TOKEN"]
+        );
+        assert_eq!(
+            v(Lang::Node, "process.env.API_KEY", Some("node -p")),
+            vec!["API_KEY"]
+        );
+        assert_eq!(
+            v(Lang::Ruby, r#"puts ENV["X_TOKEN"]"#, None),
+            vec!["X_TOKEN"]
+        );
+        assert_eq!(
+            v(Lang::Perl, "print $ENV{GH_TOKEN}", None),
+            vec!["GH_TOKEN"]
+        );
+        // Read but not printed.
+        assert!(v(Lang::Node, "start(process.env.API_KEY)", Some("node -e")).is_empty());
     }
 }

@@ -75,6 +75,30 @@ fn command_line(words: &[Arg]) -> Option<(String, bool)> {
 }
 
 impl Walker<'_> {
+    /// Variables that name a program the command may start (`PAGER='…' man ls`,
+    /// `LESSOPEN='|…' less f`, `EDITOR='…' crontab -e`): their values are analysed as shell.
+    pub(crate) fn command_variables(&mut self, c: &Cmd) {
+        for (n, v) in &c.assignments {
+            if matches!(
+                n.as_str(),
+                "PAGER"
+                    | "MANPAGER"
+                    | "SYSTEMD_PAGER"
+                    | "EDITOR"
+                    | "VISUAL"
+                    | "LESSOPEN"
+                    | "LESSCLOSE"
+                    | "BROWSER"
+                    | "SUDO_EDITOR"
+                    | "SUDO_ASKPASS"
+                    | "SSH_ASKPASS"
+            ) {
+                let v = v.trim_start_matches('|').to_string();
+                self.nested_script(&v, &format!("{n} variable"), &c.wrappers, None, true);
+            }
+        }
+    }
+
     /// Record what a runner runs (called after the runner itself was recorded).
     pub(crate) fn runner(&mut self, c: &Cmd, name: &str) {
         let args = &c.args;

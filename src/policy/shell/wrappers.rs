@@ -481,6 +481,7 @@ impl Walker<'_> {
             match step {
                 Step::Peeled => continue,
                 Step::Keep => {
+                    self.command_variables(&c);
                     let words: Vec<Word> = c.args.iter().map(|a| a.w.clone()).collect();
                     let out = if c.wrappers.is_empty()
                         || c.wrappers.iter().all(|w| w == "command" || w == "builtin")
@@ -841,6 +842,14 @@ impl Walker<'_> {
                 .and_then(|d| crate::policy::shell::expand::ansi_c(d).chars().next())
         };
         let input: Option<Vec<String>> = if o.has(&["-a", "--arg-file"]) {
+            // The argument file is read (`xargs -a /proc/self/environ`).
+            if let Some(f) = o.value(&["-a", "--arg-file"]) {
+                self.emit(Cmd {
+                    args: vec![Arg::lit("cat"), Arg::lit(f)],
+                    text: c.text.clone(),
+                    ..Cmd::default()
+                });
+            }
             None
         } else {
             c.stdin_text

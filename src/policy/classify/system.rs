@@ -293,7 +293,7 @@ impl Classifier<'_> {
             "rails" | "rake" => words
                 .iter()
                 .any(|w| matches!(*w, "credentials:show" | "credentials:edit")),
-            "php" => words.iter().any(|w| *w == "env:decrypt"),
+            "php" => words.contains(&"env:decrypt"),
             "dotenvx" | "dotenv-vault" => {
                 matches!(words.first(), Some(&("get" | "decrypt" | "pull")))
             }

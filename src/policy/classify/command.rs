@@ -1007,7 +1007,7 @@ fn attached_value<'t>(t: &'t str, takes_value: &[&str]) -> Option<(&'t str, Stri
 /// A glob path that can name a secret: a credentials folder among its literal components
 /// (`/home/*/.ssh/*`), or a last component (not a bare `*`) matching a typical secret file name
 /// (`id_*`, `.env*`, `*.pem`).
-fn secret_pattern(p: &Path) -> bool {
+pub(super) fn secret_pattern(p: &Path) -> bool {
     const DIRS: &[&str] = &[".ssh", ".aws", ".gnupg", ".kube", ".docker", ".azure"];
     const NAMES: &[&str] = &[
         ".env",

@@ -353,6 +353,23 @@ impl Classifier<'_> {
                 self.raw_path(f, Action::FileRead, cwd, span);
             }
         }
+        // `grep -r --include='.env*'`, `rg -g '.env*'`: a search aimed at secret files.
+        for o in &a.opts {
+            let glob = ["--include=", "-g=", "--glob=", "--iglob="]
+                .iter()
+                .find_map(|p| o.strip_prefix(p));
+            if let Some(g) = glob.filter(|g| !g.starts_with('!'))
+                && super::command::secret_pattern(Path::new(g.trim_matches(['\'', '"'])))
+            {
+                self.finding(
+                    "secrets.read",
+                    Risk::High,
+                    &[Flag::SecretRead, Flag::SensitivePath],
+                    format!("searches the files matching `{g}`, which hold secrets"),
+                    span,
+                );
+            }
+        }
         let in_place = sed_like && (a.short('i') || a.long("in-place"));
         for w in operands {
             let found = self.word_paths(w, Action::FileRead, cwd, span);

@@ -568,26 +568,36 @@ fn analyse(lang: Lang, code: &str) -> Vec<Act> {
             T::Sh(s, true) => acts.push(Act::Shell(s.clone())),
             T::Sh(_, false) => acts.push(Act::NonLiteral("`..`".to_string())),
             T::Id(name) => {
-                let (args, paren) = match toks.get(i + 1) {
-                    Some(T::P('(')) => (call_args(&toks, i + 2, true), true),
+                let args = match toks.get(i + 1) {
+                    Some(T::P('(')) => call_args(&toks, i + 2, true),
                     Some(T::Str(..) | T::List(_) | T::Var | T::Sh(..))
                         if matches!(lang, Lang::Perl | Lang::Ruby) =>
                     {
-                        (call_args(&toks, i + 1, false), false)
+                        call_args(&toks, i + 1, false)
                     }
                     // Perl list operators take barewords too: `unlink glob "…"`, `open FH, …`.
-                    Some(T::Id(_)) if lang == Lang::Perl => (call_args(&toks, i + 1, false), false),
+                    Some(T::Id(_)) if lang == Lang::Perl => call_args(&toks, i + 1, false),
+                    // Ruby commands without parentheses: `eval STDIN.read`, `system cmd`.
+                    Some(T::Id(_))
+                        if lang == Lang::Ruby
+                            && matches!(
+                                name.as_str(),
+                                "eval" | "instance_eval" | "system" | "exec" | "spawn"
+                            ) =>
+                    {
+                        call_args(&toks, i + 1, false)
+                    }
                     // A method call without parentheses (`path("x")->slurp`).
                     _ if matches!(lang, Lang::Perl | Lang::Ruby)
                         && i > 0
                         && toks[i - 1] == T::P('.') =>
                     {
-                        (Vec::new(), false)
+                        Vec::new()
                     }
                     _ => continue,
                 };
                 let qual = qualifier(&toks, i);
-                if let Some(a) = call(lang, name, &qual, &args, &toks, i, paren) {
+                if let Some(a) = call(lang, name, &qual, &args, &toks, i) {
                     acts.extend(a);
                 }
             }
@@ -898,7 +908,6 @@ fn call(
     args: &[Vec<T>],
     toks: &[T],
     i: usize,
-    paren: bool,
 ) -> Option<Vec<Act>> {
     let _ = (toks, i);
     let q = qual;
@@ -1036,12 +1045,11 @@ fn call(
             "rmtree" | "remove_tree" => many_paths(args, name, |p| Act::Rm(true, p)),
             "unlink" | "rmdir" => many_paths(args, name, |p| Act::Rm(false, p)),
             "open" | "sysopen" => perl_open(args),
-            "eval" if paren || args.first().is_some_and(|a| lit(a).is_some()) => {
-                match args.first().and_then(|a| lit(a)) {
-                    Some(s) => vec![Act::Code(s)],
-                    None => vec![Act::NonLiteral("eval(..)".to_string())],
-                }
-            }
+            // `eval { … }` (a block) never gets here; `eval EXPR` runs the string.
+            "eval" => match args.first().and_then(|a| lit(a)) {
+                Some(s) => vec![Act::Code(s)],
+                None => vec![Act::NonLiteral("eval(..)".to_string())],
+            },
             "copy" => two_paths(args, name, &["cp"]),
             "move" | "rename" => two_paths(args, name, &["mv"]),
             "symlink" => two_paths(args, name, &["ln", "-s"]),

@@ -1437,6 +1437,10 @@ impl Walker<'_> {
             let key = self.file_key(&t);
             self.files.insert(key, None);
         }
+        if let Some(dir) = self.unpacked_unknown(c, name) {
+            let key = self.file_key(&format!("{}/**", dir.trim_end_matches('/')));
+            self.files.insert(key, None);
+        }
         if matches!(name, "cp" | "mv")
             && c.args.len() == 3
             && !c.args[1].w.dynamic
@@ -1450,9 +1454,87 @@ impl Walker<'_> {
         }
     }
 
+    /// The folder into which a command unpacks content this script cannot know: `tar x` of a
+    /// pipe or a downloaded file, `unzip` of a downloaded file, `git clone URL [DIR]`.
+    fn unpacked_unknown(&self, c: &Cmd, name: &str) -> Option<String> {
+        let args: Vec<&str> = c.args.iter().map(|a| a.w.text.as_str()).collect();
+        let unknown = |f: &str| matches!(self.files.get(&self.file_key(f)), Some(None));
+        match name {
+            "tar" | "gtar" | "bsdtar" => {
+                let first = args.get(1).copied().unwrap_or("");
+                let extract = args.iter().any(|a| *a == "--extract" || *a == "-x")
+                    || !first.starts_with("--")
+                        && first.contains('x')
+                        && first.chars().all(|c| c.is_ascii_alphabetic() || c == '-');
+                if !extract {
+                    return None;
+                }
+                let file = args
+                    .iter()
+                    .position(|a| *a == "-f" || *a == "--file")
+                    .and_then(|i| args.get(i + 1).copied())
+                    .or_else(|| {
+                        // `tar xzf FILE`, `tar -xzf FILE`: f last in the first cluster.
+                        first
+                            .trim_start_matches('-')
+                            .ends_with('f')
+                            .then(|| args.get(2).copied())
+                            .flatten()
+                    });
+                let from_pipe = c.stdin == Stdin::Pipe && c.stdin_text.is_none();
+                let source_unknown = match file {
+                    Some("-") | None => from_pipe,
+                    Some(f) => unknown(f),
+                };
+                let dir = args
+                    .iter()
+                    .position(|a| *a == "-C" || *a == "--directory")
+                    .and_then(|i| args.get(i + 1).copied())
+                    .unwrap_or(".");
+                source_unknown.then(|| dir.to_string())
+            }
+            "unzip" => {
+                let zip = args.iter().skip(1).find(|a| !a.starts_with('-'))?;
+                let dir = args
+                    .iter()
+                    .position(|a| *a == "-d")
+                    .and_then(|i| args.get(i + 1).copied())
+                    .unwrap_or(".");
+                unknown(zip).then(|| dir.to_string())
+            }
+            "git" => {
+                let i = args.iter().position(|a| *a == "clone")?;
+                let ops: Vec<&str> = args[i + 1..]
+                    .iter()
+                    .filter(|a| !a.starts_with('-'))
+                    .copied()
+                    .collect();
+                let url = ops.first()?;
+                let dir = match ops.get(1) {
+                    Some(d) => d.to_string(),
+                    None => url
+                        .trim_end_matches('/')
+                        .rsplit(['/', ':'])
+                        .next()?
+                        .trim_end_matches(".git")
+                        .to_string(),
+                };
+                Some(dir)
+            }
+            _ => None,
+        }
+    }
+
     /// Running a file this script wrote with content it cannot know (`curl -o x.sh; sh x.sh`).
     pub(crate) fn unknown_written(&mut self, path: &str) {
-        if let Some(None) = self.files.get(&self.file_key(path)) {
+        let key = self.file_key(path);
+        // A folder an unknown archive or repository was unpacked into (`DIR/**`).
+        let unpacked = self.files.iter().any(|(k, v)| {
+            v.is_none()
+                && k.strip_suffix("**")
+                    .is_some_and(|dir| dir.is_empty() || dir.ends_with('/') && key.starts_with(dir))
+        });
+        if unpacked || matches!(self.files.get(&key), Some(None)) {
             self.problem(format!(
                 "runs {path}, written earlier in the same command with content not known statically"
             ));

@@ -919,13 +919,6 @@ impl Classifier<'_> {
                 self.path(Action::FileRead, p, span);
                 continue;
             }
-            let kind = if p.is_file() {
-                places::secret_kind(&p, self.env)
-            } else if p.is_dir() && places::holds_secrets(&p, self.env) {
-                Some("a folder holding credentials")
-            } else {
-                None
-            };
             let uploads = matches!(
                 cmd.name(),
                 "aws" | "gsutil" | "gcloud" | "az" | "azcopy" | "rclone" | "s3cmd" | "mc"
@@ -935,6 +928,16 @@ impl Classifier<'_> {
                     "cp" | "copy" | "copyto" | "sync" | "mv" | "move" | "put" | "upload"
                 )
             });
+            let kind = if p.is_file() {
+                places::secret_kind(&p, self.env)
+            } else if p.is_dir() && places::holds_secrets(&p, self.env) {
+                Some("a folder holding credentials")
+            } else if uploads && p.is_dir() && places::secret_file_in(&p, self.env) {
+                // `aws s3 sync . s3://b`: the folder's own .env goes along.
+                Some("a folder with a secret file in it")
+            } else {
+                None
+            };
             if let Some(kind) = kind.filter(|_| uploads) {
                 self.finding(
                     "net.upload_secret",

@@ -242,6 +242,16 @@ pub fn holds_secrets(dir: &Path, env: &Env) -> bool {
     .any(|d| env.home.join(d).starts_with(dir))
 }
 
+/// True when one of the files directly in `dir` is a secret (`.env` in the project root).
+pub fn secret_file_in(dir: &Path, env: &Env) -> bool {
+    std::fs::read_dir(dir).is_ok_and(|entries| {
+        entries
+            .flatten()
+            .take(1000)
+            .any(|e| secret_kind(&e.path(), env).is_some())
+    })
+}
+
 /// The guard's own files: the gateway's home, Claude Code settings, MCP registrations and
 /// policy files. The agent may not change them.
 pub fn guard_file(path: &Path, env: &Env) -> Option<&'static str> {

@@ -5,6 +5,7 @@
 use super::{Classifier, places, str_field};
 use crate::call::{Action, TargetKind, ToolCall};
 use crate::policy::paths;
+use crate::policy::shell::quote;
 use serde_json::Value;
 use std::path::Path;
 
@@ -112,6 +113,40 @@ impl Classifier<'_> {
         if let Some(line) = command_line(&call.input) {
             self.action(Action::CommandExecute);
             self.shell(&line, &cwd);
+        }
+        if let Some(line) = code_line(name, &call.input) {
+            self.action(Action::CommandExecute);
+            self.shell(&line, &cwd);
+        }
+        // Moves and folder deletions judged as `mv` and `rm -r` would be (into /dev/null, the
+        // project itself, a folder of secrets).
+        let field = |keys: &[&str]| {
+            str_field(&call.input, keys).map(|p| paths::resolve(p, &cwd, &self.env.home))
+        };
+        if verb == Some(Action::FileWrite)
+            && ["move", "rename"]
+                .iter()
+                .any(|v| name.to_ascii_lowercase().contains(v))
+            && let (Some(src), Some(dst)) = (
+                field(&["source", "src", "from", "old_path"]),
+                field(&["destination", "dest", "dst", "to", "new_path", "target"]),
+            )
+        {
+            let line = format!(
+                "mv -- {} {}",
+                quote(&src.to_string_lossy()),
+                quote(&dst.to_string_lossy())
+            );
+            self.shell(&line, &cwd);
+        }
+        if verb == Some(Action::FileDelete)
+            && let Some(dir) =
+                field(&["path", "directory", "dir", "folder", "target"]).filter(|p| p.is_dir())
+        {
+            self.shell(
+                &format!("rm -r -f -- {}", quote(&dir.to_string_lossy())),
+                &cwd,
+            );
         }
         self.mcp_value(&call.input, None, verb, &cwd, &call.tool, 0);
     }
@@ -231,6 +266,53 @@ fn command_line(input: &Value) -> Option<String> {
         .map(|a| crate::policy::shell::quote(a))
         .collect();
     Some(quoted.join(" "))
+}
+
+/// Code handed to a code-running tool (`"code": "…"`), as the command line that would run
+/// it: `python3 -c CODE`, `node -e CODE`, … by the `language` argument or the tool's name;
+/// shell code as it is. In Python (Jupyter) code, `!cmd` lines are shell commands.
+fn code_line(tool: &str, input: &Value) -> Option<String> {
+    let map = input.as_object()?;
+    let code = ["code", "source_code", "python_code", "cell", "snippet"]
+        .iter()
+        .find_map(|k| map.get(*k).and_then(Value::as_str))?;
+    let lang = str_field(input, &["language", "lang", "kernel", "runtime"])
+        .map(str::to_ascii_lowercase)
+        .unwrap_or_else(|| tool.to_ascii_lowercase());
+    // Whole words of the language or tool name (`python3`, `run_bash`), not substrings.
+    let tokens: Vec<&str> = lang.split(|c: char| !c.is_ascii_alphanumeric()).collect();
+    let has = |ws: &[&str]| {
+        tokens.iter().any(|t| {
+            ws.iter()
+                .any(|w| *t == *w || (w.len() > 3 && t.starts_with(w)))
+        })
+    };
+    let q = quote;
+    let line = if has(&["bash", "shell", "zsh", "sh"]) && !has(&["python"]) {
+        code.to_string()
+    } else if has(&["python", "py", "jupyter", "ipython", "notebook"]) {
+        let mut line = format!("python3 -c {}", q(code));
+        for l in code
+            .lines()
+            .filter_map(|l| l.trim_start().strip_prefix('!'))
+        {
+            line.push('\n');
+            line.push_str(l);
+        }
+        line
+    } else if has(&["javascript", "node", "typescript", "js", "ts", "deno"]) {
+        format!("node -e {}", q(code))
+    } else if has(&["ruby"]) {
+        format!("ruby -e {}", q(code))
+    } else if has(&["perl"]) {
+        format!("perl -e {}", q(code))
+    } else if has(&["php"]) {
+        format!("php -r {}", q(code))
+    } else {
+        // Unknown language: read as shell, the most general reading of a command.
+        code.to_string()
+    };
+    Some(line)
 }
 
 /// A string that plausibly names a file (not a plain word or sentence).

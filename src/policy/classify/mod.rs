@@ -180,6 +180,16 @@ impl Classifier<'_> {
         if let Some(glob) = str_field(input, &["glob"])
             && path.is_dir()
         {
+            // A glob without `/` matches names at any depth (`*.key` reaches certs/server.key).
+            if command::secret_pattern(Path::new(glob.trim_start_matches("**/"))) {
+                self.finding(
+                    "secrets.read",
+                    Risk::High,
+                    &[Flag::SecretRead, Flag::SensitivePath],
+                    format!("searches the files matching `{glob}`, which hold secrets"),
+                    tool,
+                );
+            }
             // `**/` also matches at the top: `**/.env*` reaches `./.env`.
             let top = glob.strip_prefix("**/");
             for g in std::iter::once(glob).chain(top) {

@@ -344,6 +344,9 @@ impl Classifier<'_> {
                 || o.starts_with("--file=")
                 || o.starts_with("--expression")
         });
+        if matches!(name, "grep" | "egrep" | "fgrep" | "rg" | "ag" | "ack") {
+            self.credential_search(cmd, &a, explicit_program, cwd, span);
+        }
         let mut operands = a.operands.iter();
         if !explicit_program {
             operands.next();
@@ -377,6 +380,79 @@ impl Classifier<'_> {
             if in_place {
                 self.word_paths(w, Action::FileEdit, cwd, span);
             }
+        }
+    }
+
+    /// A recursive search for a credential word (`grep -r DB_PASSWORD .`, `rg --hidden
+    /// API_KEY`) through a folder with a secret file in it prints the secret's lines.
+    fn credential_search(
+        &mut self,
+        cmd: &Command,
+        a: &Args,
+        explicit_program: bool,
+        cwd: &Path,
+        span: &str,
+    ) {
+        let name = cmd.name();
+        // Only names or counts are printed.
+        if a.short('l')
+            || a.short('L')
+            || a.short('c')
+            || a.short('q')
+            || a.long("files-with-matches")
+        {
+            return;
+        }
+        let recursive = match name {
+            "grep" | "egrep" | "fgrep" => a.short('r') || a.short('R') || a.long("recursive"),
+            // ripgrep, ag and ack skip hidden and ignored files unless told otherwise.
+            _ => {
+                a.long("hidden")
+                    || a.long("no-ignore")
+                    || a.long("unrestricted")
+                    || a.opts
+                        .iter()
+                        .any(|o| !o.starts_with("--") && o.contains('u'))
+            }
+        };
+        if !recursive {
+            return;
+        }
+        let pattern = a
+            .value(&["-e", "--regexp"])
+            .map(str::to_string)
+            .or_else(|| {
+                (!explicit_program)
+                    .then(|| a.operands.first().map(|w| w.text.clone()))
+                    .flatten()
+            });
+        if !pattern.is_some_and(|p| super::places::credential_words(&p)) {
+            return;
+        }
+        let skip = usize::from(!explicit_program);
+        let dirs: Vec<&Word> = a.operands.iter().skip(skip).copied().collect();
+        let roots: Vec<std::path::PathBuf> = if dirs.is_empty() {
+            vec![cwd.to_path_buf()]
+        } else {
+            dirs.iter()
+                .filter(|w| !w.dynamic)
+                .map(|w| paths::resolve(&w.text, cwd, &self.env.home))
+                .collect()
+        };
+        if let Some(dir) = roots
+            .iter()
+            .find(|d| d.is_dir() && places::secret_file_in(d, self.env))
+        {
+            self.finding(
+                "secrets.read",
+                Risk::High,
+                &[Flag::SecretRead, Flag::SensitivePath],
+                format!(
+                    "searching {} for credentials prints the lines of its secret files",
+                    dir.display()
+                ),
+                span,
+            );
         }
     }
 

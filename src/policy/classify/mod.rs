@@ -212,6 +212,23 @@ impl Classifier<'_> {
                 tool,
             );
         }
+        // Matching lines of a credential search through a folder with a secret file in it.
+        if str_field(input, &["output_mode"]) == Some("content")
+            && str_field(input, &["pattern"]).is_some_and(places::credential_words)
+            && path.is_dir()
+            && places::secret_file_in(&path, self.env)
+        {
+            self.finding(
+                "secrets.read",
+                Risk::High,
+                &[Flag::SecretRead, Flag::SensitivePath],
+                format!(
+                    "searching {} for credentials shows the lines of its secret files",
+                    path.display()
+                ),
+                tool,
+            );
+        }
         self.path(Action::FileGrep, path, tool);
     }
 

@@ -242,6 +242,29 @@ pub fn holds_secrets(dir: &Path, env: &Env) -> bool {
     .any(|d| env.home.join(d).starts_with(dir))
 }
 
+/// A search pattern looking for credentials: a credential word (`PASSWORD`, `api_key`,
+/// `token`, `secret`), an OpenAI-style key prefix or a private key header.
+pub fn credential_words(pattern: &str) -> bool {
+    let p = pattern.to_ascii_lowercase();
+    [
+        "password",
+        "passwd",
+        "secret",
+        "token",
+        "api_key",
+        "apikey",
+        "api-key",
+        "key=",
+        "access_key",
+        "credential",
+        "private key",
+        "sk-",
+        "aws_",
+    ]
+    .iter()
+    .any(|w| p.contains(w))
+}
+
 /// True when one of the files directly in `dir` is a secret (`.env` in the project root).
 pub fn secret_file_in(dir: &Path, env: &Env) -> bool {
     std::fs::read_dir(dir).is_ok_and(|entries| {

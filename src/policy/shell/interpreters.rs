@@ -921,6 +921,18 @@ fn call(
             }
             "run" | "call" if any_q(&["subprocess", "sp"]) => shell_or_argv(args, name),
             "spawn" if q == "pty" => shell_or_argv(args, name),
+            // `getattr(os, "sys" + "tem")`: a function of a module that runs programs or
+            // deletes files, picked by a computed name.
+            "getattr" | "__getattribute__"
+                if args.first().is_some_and(|a| {
+                    matches!(a.first(), Some(T::Id(m)) if matches!(
+                        m.as_str(),
+                        "os" | "subprocess" | "shutil" | "pty" | "posix" | "builtins" | "__builtins__"
+                    ))
+                }) =>
+            {
+                vec![Act::NonLiteral("getattr(module, ..)".to_string())]
+            }
             n if q == "os" && (n.starts_with("exec") || n.starts_with("spawn")) => {
                 let skip = usize::from(n.starts_with("spawn"));
                 let rest = &args[(skip + 1).min(args.len())..];

@@ -3,7 +3,7 @@
 //! the tool's name says whether paths are read, written or deleted.
 
 use super::{Classifier, places, str_field};
-use crate::call::{Action, TargetKind, ToolCall};
+use crate::call::{Action, Flag, Risk, TargetKind, ToolCall};
 use crate::policy::paths;
 use crate::policy::shell::quote;
 use serde_json::Value;
@@ -138,6 +138,43 @@ impl Classifier<'_> {
                 quote(&dst.to_string_lossy())
             );
             self.shell(&line, &cwd);
+        }
+        // `{"dir": "~/.ssh", "name": "id_ed25519"}`: the file is the folder joined with the name.
+        if let (Some(dir), Some(file)) = (
+            field(&["directory", "dir", "folder", "path", "root", "cwd"]).filter(|p| p.is_dir()),
+            str_field(&call.input, &["name", "filename", "file_name", "file"])
+                .filter(|n| !n.contains('/')),
+        ) {
+            self.path(verb.unwrap_or(Action::FileRead), dir.join(file), &call.tool);
+        }
+        // A folder of credentials handed whole to a tool that is not a listing (zip, copy, upload).
+        let lower = name.to_ascii_lowercase();
+        let lists = [
+            "list", "tree", "ls", "stat", "info", "search", "find", "glob", "exists",
+        ]
+        .iter()
+        .any(|v| lower.contains(v));
+        if !lists && verb != Some(Action::FileDelete) {
+            let dirs: Vec<std::path::PathBuf> = string_values(&call.input)
+                .into_iter()
+                .filter(|v| looks_like_path(v))
+                .map(|v| {
+                    paths::resolve(v.strip_prefix("file://").unwrap_or(v), &cwd, &self.env.home)
+                })
+                .filter(|p| p.is_dir() && places::holds_secrets(p, self.env))
+                .collect();
+            for dir in dirs {
+                self.finding(
+                    "secrets.read",
+                    Risk::High,
+                    &[Flag::SecretRead, Flag::SensitivePath],
+                    format!(
+                        "{} holds credentials; `{name}` reads the whole folder",
+                        dir.display()
+                    ),
+                    &call.tool,
+                );
+            }
         }
         if verb == Some(Action::FileDelete)
             && let Some(dir) =
@@ -313,6 +350,24 @@ fn code_line(tool: &str, input: &Value) -> Option<String> {
         code.to_string()
     };
     Some(line)
+}
+
+/// Every string in the arguments, nested ones included (a few levels deep).
+fn string_values(v: &Value) -> Vec<&str> {
+    fn walk<'v>(v: &'v Value, depth: usize, out: &mut Vec<&'v str>) {
+        if depth > MAX_DEPTH {
+            return;
+        }
+        match v {
+            Value::String(s) => out.push(s),
+            Value::Array(a) => a.iter().for_each(|x| walk(x, depth + 1, out)),
+            Value::Object(o) => o.values().for_each(|x| walk(x, depth + 1, out)),
+            _ => {}
+        }
+    }
+    let mut out = Vec::new();
+    walk(v, 0, &mut out);
+    out
 }
 
 /// A string that plausibly names a file (not a plain word or sentence).

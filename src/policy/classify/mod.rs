@@ -169,7 +169,47 @@ impl Classifier<'_> {
             action
         };
         self.action(action);
+        if action != Action::FileRead {
+            self.lifecycle_scripts(&path, input);
+        }
         self.path(action, path, tool);
+    }
+
+    /// Install-time scripts written into `package.json` (`preinstall`, `postinstall`,
+    /// `prepare`…) run on the next `npm install` without anyone running them by hand: their
+    /// commands are judged now, as if run.
+    fn lifecycle_scripts(&mut self, path: &Path, input: &Value) {
+        use std::sync::LazyLock;
+        static SCRIPT: LazyLock<regex::Regex> = LazyLock::new(|| {
+            regex::Regex::new(
+                r#""(preinstall|install|postinstall|prepare|preprepare|postprepare|prepublish|preuninstall|postuninstall)"\s*:\s*"((?:[^"\\]|\\.)*)""#,
+            )
+            .expect("static regex")
+        });
+        if path.file_name().is_none_or(|n| n != "package.json") {
+            return;
+        }
+        let dir = path.parent().unwrap_or(path).to_path_buf();
+        let texts: Vec<&str> = ["content", "new_string", "new_source"]
+            .iter()
+            .filter_map(|k| str_field(input, &[k]))
+            .chain(
+                input
+                    .get("edits")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|e| str_field(e, &["new_string", "newText"])),
+            )
+            .collect();
+        for text in texts {
+            for c in SCRIPT.captures_iter(text) {
+                // JSON string escapes (`\"`) back to the command text.
+                let cmd = serde_json::from_str::<String>(&format!("\"{}\"", &c[2]))
+                    .unwrap_or_else(|_| c[2].to_string());
+                self.shell(&cmd, &dir);
+            }
+        }
     }
 
     /// Grep-style tools: a pattern (data, not a path) and an optional path or file glob.

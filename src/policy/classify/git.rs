@@ -343,6 +343,16 @@ impl Classifier<'_> {
                 }
             }
         }
+        // `git push` alone goes to `origin` (the usual upstream), redirected earlier.
+        if operands == 0 && self.git_remotes.iter().any(|r| r == "origin") {
+            self.finding(
+                "net.git_push_elsewhere",
+                Risk::High,
+                &[Flag::Exfiltration, Flag::NetworkEgress],
+                "pushes the repository to `origin`, which was pointed elsewhere just now",
+                span,
+            );
+        }
         if force {
             self.finding(
                 "git.force_push",

@@ -269,6 +269,21 @@ impl Classifier<'_> {
                 "deletes a GitHub repository or release",
                 span,
             ),
+            // A private repository made public: everything in it is published.
+            ["repo", "edit", ..]
+                if args.iter().any(|a| *a == "--visibility=public")
+                    || args
+                        .windows(2)
+                        .any(|w| w[0] == "--visibility" && w[1] == "public") =>
+            {
+                self.finding(
+                    "net.publish_repo",
+                    Risk::High,
+                    &[Flag::Exfiltration, Flag::NetworkEgress],
+                    "makes the repository public",
+                    span,
+                )
+            }
             ["gist", "create", ..] | ["gist", "edit", ..] | ["snippet", "create", ..] => self
                 .finding(
                     "net.gist_upload",

@@ -271,7 +271,7 @@ impl Classifier<'_> {
             ),
             // A private repository made public: everything in it is published.
             ["repo", "edit", ..]
-                if args.iter().any(|a| *a == "--visibility=public")
+                if args.contains(&"--visibility=public")
                     || args
                         .windows(2)
                         .any(|w| w[0] == "--visibility" && w[1] == "public") =>

@@ -439,11 +439,7 @@ impl Walker<'_> {
                     Step::Keep
                 }
                 "read" | "mapfile" | "readarray" | "getopts" => {
-                    for a in c.args[1..].iter().cloned() {
-                        if !a.w.text.starts_with('-') && is_name(&a.w.text) {
-                            self.set_var(&a.w.text, Val::Unknown);
-                        }
-                    }
+                    self.read_builtin(&c, &name);
                     Step::Keep
                 }
                 "alias" => {
@@ -512,6 +508,69 @@ impl Walker<'_> {
         self.problem("too many nested wrappers");
         self.emit(c);
         None
+    }
+
+    /// `read A B <<< TEXT`, `mapfile -t ARR <<< TEXT`: with input known statically the
+    /// variables get its words (lines for mapfile); otherwise they are unknown. Options that
+    /// take a value (`-d`, `-p`, `-n`, `-u`…) are skipped.
+    fn read_builtin(&mut self, c: &Cmd, name: &str) {
+        let valued: &[&str] = match name {
+            "read" => &["-a", "-d", "-i", "-n", "-N", "-p", "-t", "-u"],
+            "mapfile" | "readarray" => &["-d", "-n", "-O", "-s", "-u", "-C", "-c"],
+            _ => &[],
+        };
+        let mut names: Vec<String> = Vec::new();
+        let mut array: Option<String> = None;
+        let mut i = 1;
+        while let Some(a) = c.args.get(i) {
+            let t = a.w.text.as_str();
+            if valued.contains(&t) {
+                if t == "-a" {
+                    array = c.args.get(i + 1).map(|v| v.w.text.clone());
+                }
+                i += 2;
+                continue;
+            }
+            if !t.starts_with('-') && is_name(t) {
+                names.push(t.to_string());
+            }
+            i += 1;
+        }
+        let text = c.stdin_text.clone().filter(|_| name != "getopts");
+        match (name, text) {
+            ("mapfile" | "readarray", Some(t)) => {
+                let lines: Vec<String> = t.lines().map(str::to_string).collect();
+                let n = names.pop().unwrap_or_else(|| "MAPFILE".to_string());
+                self.set_var(&n, Val::Array(lines));
+            }
+            ("read", Some(t)) => {
+                let line = t.lines().next().unwrap_or("");
+                if let Some(a) = array {
+                    let words = line.split_whitespace().map(str::to_string).collect();
+                    self.set_var(&a, Val::Array(words));
+                }
+                if names.is_empty() {
+                    names.push("REPLY".to_string());
+                }
+                let mut rest = line.trim_start();
+                let last = names.len() - 1;
+                for (k, n) in names.iter().enumerate() {
+                    let v = if k == last {
+                        rest.trim_end().to_string()
+                    } else {
+                        let (w, r) = rest.split_once(char::is_whitespace).unwrap_or((rest, ""));
+                        rest = r.trim_start();
+                        w.to_string()
+                    };
+                    self.set_var(n, Val::Known(v));
+                }
+            }
+            _ => {
+                for n in names.iter().chain(array.iter()) {
+                    self.set_var(n, Val::Unknown);
+                }
+            }
+        }
     }
 
     /// Record only the redirections of a command whose body was analysed elsewhere.

@@ -594,6 +594,23 @@ impl Classifier<'_> {
             "systemctl" | "service" => self.systemctl(cmd, span),
             "docker" | "podman" => self.docker(cmd, cwd, span),
             "docker-compose" | "podman-compose" => self.compose(cmd, span),
+            // macOS disk tools: erasing, partitioning, zeroing (listing and info pass).
+            "diskutil"
+                if cmd.operands().first().is_some_and(|s| {
+                    let s = s.to_ascii_lowercase();
+                    s.starts_with("erase")
+                        || s.starts_with("partition")
+                        || matches!(s.as_str(), "zerodisk" | "randomdisk" | "secureerase" | "reformat")
+                }) =>
+            {
+                self.finding(
+                    "system.disk",
+                    Risk::Critical,
+                    &[Flag::SystemDestruction, Flag::Destructive],
+                    "`diskutil` erases or repartitions a disk",
+                    span,
+                )
+            }
             "zfs" if matches!(cmd.operands().first(), Some(&("destroy" | "rollback"))) => self
                 .finding(
                     "system.disk",
@@ -680,13 +697,19 @@ impl Classifier<'_> {
                     span,
                 )
             }
-            _ if DISK_TOOLS.contains(&base) || name.starts_with("mkfs.") => self.finding(
+            _ if DISK_TOOLS.contains(&base)
+                || name.starts_with("mkfs.")
+                || name == "newfs"
+                || name.starts_with("newfs_") =>
+            {
+                self.finding(
                 "system.disk",
                 Risk::Critical,
                 &[Flag::SystemDestruction, Flag::Destructive],
                 format!("`{name}` rewrites disks or partitions"),
                 span,
-            ),
+            )
+            }
             _ if REMOTE_SHELLS.contains(&name) => self.remote(cmd, cwd, span),
             _ if RAW_SOCKETS.contains(&name) => self.socket(cmd, span),
             _ if DATABASES.contains(&name) => {

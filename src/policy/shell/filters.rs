@@ -23,6 +23,25 @@ pub(crate) fn output(name: &str, args: &[&str], stdin: Option<&str>) -> Option<S
     }
 }
 
+/// Filters whose output is lines of their input: fed file names, they print file names.
+pub(crate) fn passes_names(name: &str) -> bool {
+    matches!(
+        name,
+        "grep"
+            | "egrep"
+            | "fgrep"
+            | "sed"
+            | "head"
+            | "tail"
+            | "sort"
+            | "uniq"
+            | "tac"
+            | "shuf"
+            | "cat"
+            | "tee"
+    )
+}
+
 /// What a `grep` invocation selects.
 struct Grep<'a> {
     pattern: &'a str,

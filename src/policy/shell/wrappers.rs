@@ -482,12 +482,18 @@ impl Walker<'_> {
                     let out = if c.wrappers.is_empty()
                         || c.wrappers.iter().all(|w| w == "command" || w == "builtin")
                     {
-                        statics::output(&words, c.stdin_text.as_deref()).or_else(|| {
+                        let known = statics::output(&words, c.stdin_text.as_deref());
+                        self.names = known.is_some()
+                            && (matches!(name.as_str(), "ls" | "realpath" | "readlink")
+                                || c.names_in && super::filters::passes_names(&name));
+                        known.or_else(|| {
                             let piped = c.stdin == Stdin::Pipe && c.stdin_text.is_none();
                             let argv: Vec<&str> = words.iter().map(|w| w.text.as_str()).collect();
-                            piped
+                            let grepped = piped
                                 .then(|| super::filters::grep_unknown_input(&argv))
-                                .flatten()
+                                .flatten();
+                            self.names = grepped.is_some();
+                            grepped
                         })
                     } else {
                         None
@@ -1215,7 +1221,9 @@ impl Walker<'_> {
         }
         // Without actions, find is a listing: its output stands for the files it may name.
         let words: Vec<Word> = c.args.iter().map(|a| a.w.clone()).collect();
-        Step::Done(statics::output(&words, None))
+        let out = statics::output(&words, None);
+        self.names = out.is_some();
+        Step::Done(out)
     }
 
     fn git(&mut self, c: &mut Cmd) -> Step {

@@ -231,9 +231,11 @@ impl Classifier<'_> {
         };
         let prints = match cmd.name() {
             "gh" | "glab" => {
-                matches!(words.as_slice(), ["auth", "token", ..])
-                    || matches!(words.as_slice(), ["auth", "status", ..])
-                        && (has("--show-token") || has("-t"))
+                matches!(
+                    words.as_slice(),
+                    ["auth", "token", ..] | ["config", "get", "token", ..]
+                ) || matches!(words.as_slice(), ["auth", "status", ..])
+                    && (has("--show-token") || has("-t"))
             }
             "gcloud" => {
                 words.len() >= 2 && words[..2] == ["auth", "print-access-token"]
@@ -298,6 +300,24 @@ impl Classifier<'_> {
                 matches!(words.first(), Some(&("get" | "decrypt" | "pull")))
             }
             "git-crypt" => words.first() == Some(&"unlock"),
+            // Package managers' stored registry tokens, printed by key.
+            "npm" | "pnpm" | "yarn" => {
+                matches!(words.as_slice(), ["config", "get", key, ..] if {
+                    let k = key.to_ascii_lowercase();
+                    k.contains("auth") || k.contains("token") || k.contains("password")
+                })
+            }
+            // Password managers and secret stores.
+            "bw" => matches!(words.as_slice(), ["get", ..] | ["export", ..]),
+            "lpass" => matches!(words.as_slice(), ["show", ..] | ["export", ..]),
+            "gopass" => matches!(words.as_slice(), ["show", ..] | ["cat", ..] | [_]),
+            "keepassxc-cli" => matches!(words.as_slice(), ["show", ..] | ["export", ..]),
+            "doppler" => words.starts_with(&["secrets"]) && !words.starts_with(&["secrets", "set"]),
+            "infisical" => matches!(words.as_slice(), ["secrets", ..] | ["export", ..]),
+            "chamber" => matches!(
+                words.as_slice(),
+                ["read", ..] | ["export", ..] | ["env", ..]
+            ),
             n => n.starts_with("docker-credential-") && words.first() == Some(&"get"),
         };
         if prints {

@@ -153,6 +153,7 @@ impl Classifier<'_> {
             .all(|c| c.is_empty() || c == "*" || c == "**");
         if rest.contains("**") && !everything {
             self.target(TargetKind::Path, Action::FileDelete, w.text.clone());
+            self.guard_files_matching(&base, &rest, span);
             if !places::in_project(&base, self.env) && !places::scratch(&base, self.env) {
                 self.finding(
                     "files.delete_outside",
@@ -253,7 +254,32 @@ impl Classifier<'_> {
         for w in operands.into_iter().filter(|w| !remote(w)) {
             self.read_tree(w, "copying", cwd, span);
         }
+        let tree = a.short('r')
+            || a.short('R')
+            || a.short('a')
+            || a.long("recursive")
+            || a.long("archive");
+        let sources: Vec<String> = a
+            .operands
+            .iter()
+            .filter(|w| !w.dynamic && !remote(w) && dest.as_ref().is_none_or(|d| d.text != w.text))
+            .map(|w| w.text.clone())
+            .collect();
         if let Some(d) = dest.filter(|d| !remote(d)) {
+            // A folder copied in: the files it holds land in DEST/NAME (or DEST for `SRC/`,
+            // `SRC/.` and rsync's `SRC/`), whatever they are (`cp -r /tmp/x/.claude .`).
+            if tree && !d.dynamic {
+                let dp = paths::resolve(&d.text, cwd, &self.env.home);
+                for src in &sources {
+                    let into = src.ends_with("/.") || (name == "rsync" && src.ends_with('/'));
+                    let base = Path::new(src.trim_end_matches('/')).file_name();
+                    let target = match base {
+                        Some(b) if dp.is_dir() && !into && b != "." => dp.join(b),
+                        _ => dp.clone(),
+                    };
+                    self.extract_into(&target, span);
+                }
+            }
             for p in self.word_paths(&d, Action::FileWrite, cwd, span) {
                 if name == "rsync" && a.opts.iter().any(|o| o.starts_with("--delete")) {
                     if places::foundation(&p, self.env) {
@@ -511,6 +537,28 @@ impl Classifier<'_> {
         let base = dir.unwrap_or_else(|| cwd.to_path_buf());
         for w in operands {
             self.read_tree(w, "archiving", &base, span);
+        }
+    }
+
+    /// The guard's own files below `base` that a `**/NAME` deletion pattern (from `find -name
+    /// … -delete`) reaches: judged as deleted.
+    fn guard_files_matching(&mut self, base: &Path, rest: &str, span: &str) {
+        let name = rest.rsplit('/').next().unwrap_or(rest);
+        let Ok(m) = globset::Glob::new(name).map(|g| g.compile_matcher()) else {
+            return;
+        };
+        for rel in [
+            "settings.json",
+            "settings.local.json",
+            ".claude/settings.json",
+            ".claude/settings.local.json",
+            ".mcp.json",
+            ".patchwork/policy.yaml",
+        ] {
+            let p = base.join(rel);
+            if p.file_name().is_some_and(|n| m.is_match(n)) && p.exists() {
+                self.path(Action::FileDelete, p, span);
+            }
         }
     }
 

@@ -29,8 +29,35 @@ pub(crate) fn is_runner(name: &str) -> bool {
             | "powershell"
             | "powershell.exe"
             | "pwsh.exe"
+            | "jq"
+            | "gojq"
+            | "jaq"
+            | "deno"
+            | "bun"
+            | "uvx"
+            | "pipx"
     ) || name.starts_with("tclsh")
+        || OTHER_LANGS.iter().any(|(n, _)| *n == name)
 }
+
+/// Interpreters of other languages and their inline-code flags: code that may start programs
+/// there (`elixir -e 'System.cmd(…)'`, `bb -e '(shell …)'`) is not analysed.
+const OTHER_LANGS: &[(&str, &[&str])] = &[
+    ("elixir", &["-e", "--eval"]),
+    ("erl", &["-eval"]),
+    ("guile", &["-c"]),
+    ("racket", &["-e"]),
+    ("bb", &["-e"]),
+    ("clojure", &["-e"]),
+    ("groovy", &["-e"]),
+    ("scala", &["-e"]),
+    ("swift", &["-e"]),
+    ("sbcl", &["--eval"]),
+    ("ghc", &["-e"]),
+    ("ocaml", &["-e"]),
+    ("kotlin", &["-e"]),
+    ("jshell", &["-c"]),
+];
 
 /// The non-option words after `start`, skipping the values of the options in `valued`
 /// (single letters). Stops at `--` (the rest are operands too).
@@ -56,6 +83,17 @@ fn operands(args: &[Arg], start: usize, valued: &str) -> Vec<Arg> {
         i += 1;
     }
     out
+}
+
+/// A package or script spec that is fetched from the network when run (`https://…`,
+/// `git+https://…`, `github:user/repo`).
+pub(crate) fn fetched_spec(t: &str) -> bool {
+    t.starts_with("http://")
+        || t.starts_with("https://")
+        || t.starts_with("git+")
+        || t.starts_with("github:")
+        || t.starts_with("gitlab:")
+        || t.starts_with("git@")
 }
 
 /// Words quoted back into one command line; the flag says whether any is unknown.
@@ -167,6 +205,11 @@ impl Walker<'_> {
                 }
             }
             "make" | "gmake" => return self.make(c, name),
+            "jq" | "gojq" | "jaq" => return self.jq(c),
+            "deno" | "bun" | "uvx" | "pipx" => {
+                return self.remote_code(c, name);
+            }
+            _ if OTHER_LANGS.iter().any(|(n, _)| *n == name) => return self.other_lang(c, name),
             "emacs" => self.emacs(args),
             "julia" => self.julia(args),
             "pwsh" | "powershell" | "powershell.exe" | "pwsh.exe" => {
@@ -276,6 +319,89 @@ impl Walker<'_> {
             }
             for line in tcl_commands(&code) {
                 self.nested_script(&line, &format!("{name} exec"), &c.wrappers, None, true);
+            }
+        }
+    }
+
+    /// `jq -n env`, `jq -n '$ENV'`, `jq -n 'env.TOKEN'`: jq reads the environment.
+    fn jq(&mut self, c: &Cmd) {
+        let Some(prog) = c.args.iter().skip(1).find(|a| !a.w.text.starts_with('-')) else {
+            return;
+        };
+        let p = &prog.w.text;
+        let mut names: Vec<String> = Vec::new();
+        for (i, _) in p.match_indices("env.").chain(p.match_indices("$ENV.")) {
+            let start = i + p[i..].find('.').unwrap_or(0) + 1;
+            let n: String = p[start..]
+                .chars()
+                .take_while(|ch| ch.is_ascii_alphanumeric() || *ch == '_')
+                .collect();
+            if !n.is_empty() {
+                names.push(n);
+            }
+        }
+        let whole = p
+            .split(|ch: char| !(ch.is_ascii_alphanumeric() || ch == '_' || ch == '$'))
+            .any(|w| w == "env" || w == "$ENV")
+            && names.is_empty();
+        let mut run = |args: Vec<String>| {
+            self.emit(Cmd {
+                args: args.iter().map(|s| Arg::lit(s)).collect(),
+                text: c.text.clone(),
+                ..Cmd::default()
+            })
+        };
+        if whole {
+            run(vec!["printenv".to_string()]);
+        }
+        for n in names {
+            run(vec!["printenv".to_string(), n]);
+        }
+    }
+
+    /// Runners that fetch code from a URL or repository and run it (`deno run https://…`,
+    /// `npx github:user/repo`, `uvx --from git+https://…`): the code is not known here.
+    fn remote_code(&mut self, c: &Cmd, name: &str) {
+        let remote = fetched_spec;
+        let runs = match name {
+            "deno" | "bun" => c.args.iter().skip(1).any(|a| remote(&a.w.text)),
+            _ => c.args.iter().skip(1).any(|a| {
+                remote(&a.w.text)
+                    || a.w.text.starts_with("--from=") && remote(&a.w.text["--from=".len()..])
+                    || a.w.text.starts_with("--spec=") && remote(&a.w.text["--spec=".len()..])
+            }),
+        };
+        if runs {
+            self.problem(format!("{name} runs code fetched from the network"));
+        }
+    }
+
+    /// Inline code of a language the analyser does not read: a problem when it may start a
+    /// program or delete files.
+    fn other_lang(&mut self, c: &Cmd, name: &str) {
+        let flags = OTHER_LANGS
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, f)| *f)
+            .unwrap_or(&[]);
+        let runs = [
+            "system", "cmd", "exec", "spawn", "shell", "process", "run", "popen", "delete", "rm",
+            "remove", "Runtime", "sh", "bash",
+        ];
+        for (i, a) in c.args.iter().enumerate() {
+            if !flags.contains(&a.w.text.as_str()) {
+                continue;
+            }
+            let Some(code) = c.args.get(i + 1) else {
+                continue;
+            };
+            let words: Vec<&str> = code
+                .w
+                .text
+                .split(|ch: char| !(ch.is_ascii_alphanumeric() || ch == '_'))
+                .collect();
+            if code.w.dynamic || words.iter().any(|w| runs.contains(w)) {
+                self.problem(format!("{name} code not statically analysable"));
             }
         }
     }

@@ -294,6 +294,13 @@ impl Walker<'_> {
                 }
                 // `npx rimraf ~`: the package's program runs with the rest of the words.
                 "npx" | "pnpx" | "bunx" => {
+                    if c.args.iter().skip(1).any(|a| {
+                        super::runners::fetched_spec(
+                            a.w.text.strip_prefix("--package=").unwrap_or(&a.w.text),
+                        )
+                    }) {
+                        self.problem(format!("{name} runs code fetched from the network"));
+                    }
                     let o = opts(&c.args, 1, "p", &["package", "call", "shell"], false);
                     if o.has(&["-c", "--call"]) || o.end >= c.args.len() {
                         Step::Keep

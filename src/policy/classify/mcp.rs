@@ -114,6 +114,17 @@ impl Classifier<'_> {
             self.action(Action::CommandExecute);
             self.shell(&line, &cwd);
         }
+        // SQL handed to a database tool is judged as if run with a database client.
+        let db_tool = [
+            "sql", "query", "postgres", "mysql", "sqlite", "database", "db", "supabase", "neon",
+        ]
+        .iter()
+        .any(|w| call.tool.to_ascii_lowercase().contains(w));
+        if db_tool
+            && let Some(sql) = str_field(&call.input, &["sql", "query", "statement", "sql_query"])
+        {
+            self.shell(&format!("psql -c {}", quote(sql)), &cwd);
+        }
         if let Some(line) = code_line(name, &call.input) {
             self.action(Action::CommandExecute);
             self.shell(&line, &cwd);

@@ -461,6 +461,7 @@ impl Classifier<'_> {
         }
         let upper = text.to_ascii_uppercase();
         let squeezed: String = upper.split_whitespace().collect::<Vec<_>>().join(" ");
+        self.sql_side_effects(&text, span);
         let destroys = [
             "DROP DATABASE",
             "DROP SCHEMA",
@@ -488,6 +489,32 @@ impl Classifier<'_> {
                 "destroys database contents (DROP, TRUNCATE, FLUSHALL or an unbounded DELETE)",
                 span,
             );
+        }
+    }
+
+    /// SQL that reaches outside the database: `COPY … FROM/TO PROGRAM 'cmd'` runs a shell
+    /// command; `pg_read_file('f')`, `LOAD_FILE('f')`, `readfile('f')`, `lo_import('f')` read
+    /// files (judged as reads of them).
+    fn sql_side_effects(&mut self, sql: &str, span: &str) {
+        use std::sync::LazyLock;
+        static PROGRAM: LazyLock<regex::Regex> = LazyLock::new(|| {
+            regex::Regex::new(r"(?i)\b(?:FROM|TO)\s+PROGRAM\s+'((?:[^']|'')*)'")
+                .expect("static regex")
+        });
+        static READS: LazyLock<regex::Regex> = LazyLock::new(|| {
+            regex::Regex::new(
+                r"(?i)\b(?:pg_read_file|pg_read_binary_file|load_file|readfile|lo_import)\s*\(\s*'([^']*)'",
+            )
+            .expect("static regex")
+        });
+        let project = self.env.project.clone();
+        for c in PROGRAM.captures_iter(sql) {
+            let cmd = c[1].replace("''", "'");
+            self.shell(&cmd, &project);
+        }
+        for c in READS.captures_iter(sql) {
+            let p = paths::resolve(&c[1], &project, &self.env.home);
+            self.path(Action::FileRead, p, span);
         }
     }
 

@@ -272,6 +272,11 @@ impl Classifier<'_> {
     /// Settings that make git run code: hooks paths and shell aliases.
     fn git_config(&mut self, key: &str, value: &str, span: &str) {
         let key = key.to_ascii_lowercase();
+        // A plain alias is the git command it stands for (`alias.pf 'push --force'`).
+        if key.starts_with("alias.") && !value.is_empty() && !value.starts_with('!') {
+            let project = self.env.project.clone();
+            self.shell(&format!("git {value}"), &project);
+        }
         let include =
             key == "include.path" || (key.starts_with("includeif.") && key.ends_with(".path"));
         if include {

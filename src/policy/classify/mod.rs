@@ -451,6 +451,26 @@ impl Classifier<'_> {
             return self.path(Action::FileRead, p, url);
         }
         self.target(TargetKind::Url, action, url.to_string());
+        // Cloud instance metadata services hand out the machine's credentials.
+        let host = host_of(url).to_ascii_lowercase();
+        if matches!(
+            host.as_str(),
+            "169.254.169.254"
+                | "metadata.google.internal"
+                | "100.100.100.200"
+                | "fd00:ec2::254"
+                | "169.254.170.2"
+        ) {
+            self.finding(
+                "secrets.read",
+                Risk::High,
+                &[Flag::SecretRead, Flag::SensitivePath],
+                format!(
+                    "{host} is a cloud metadata service; it hands out the machine's credentials"
+                ),
+                url,
+            );
+        }
         if local_host(url) {
             return;
         }

@@ -288,7 +288,16 @@ impl Classifier<'_> {
             ),
             "git" => matches!(words.as_slice(), ["credential", "fill", ..]),
             "secret-tool" => words.first() == Some(&"lookup"),
-            "heroku" => matches!(words.as_slice(), ["auth:token", ..]),
+            "heroku" => matches!(
+                words.as_slice(),
+                ["auth:token", ..] | ["config", ..] | ["config:get", ..]
+            ),
+            // Hosting platforms' environment variables (their secrets) printed or pulled.
+            "vercel" => words.starts_with(&["env", "pull"]),
+            "netlify" => matches!(words.first(), Some(&("env:list" | "env:get"))),
+            "railway" => matches!(words.first(), Some(&"variables")),
+            "systemctl" => words.first() == Some(&"show-environment"),
+            "tmux" => matches!(words.first(), Some(&("show-environment" | "showenv"))),
             // Decrypt encrypted secrets to the terminal.
             "sops" => has("-d") || has("--decrypt") || words.first() == Some(&"decrypt"),
             "ansible-vault" => matches!(words.first(), Some(&("view" | "decrypt"))),

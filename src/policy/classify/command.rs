@@ -448,11 +448,13 @@ impl Classifier<'_> {
         }
     }
 
-    /// The gateway's own switches (`PATCHWORK_POLICY`, `PATCHWORK_HOME`) set, exported or unset:
+    /// The gateway's own switches (`PATCHWORK_POLICY`, `PATCHWORK_HOME`, `CLAUDE_CONFIG_DIR`)
+    /// set, exported or unset:
     /// a program started with them (another agent, a hook) runs under a weaker policy or
     /// writes to another ledger.
     fn guard_variables(&mut self, cmd: &Command, span: &str) {
-        const SWITCHES: &[&str] = &["PATCHWORK_POLICY", "PATCHWORK_HOME"];
+        // CLAUDE_CONFIG_DIR points Claude Code at settings without the gateway's hooks.
+        const SWITCHES: &[&str] = &["PATCHWORK_POLICY", "PATCHWORK_HOME", "CLAUDE_CONFIG_DIR"];
         let declares = matches!(
             cmd.name(),
             "export" | "declare" | "typeset" | "readonly" | "local" | "env" | "unset" | "setenv"

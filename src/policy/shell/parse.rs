@@ -188,14 +188,32 @@ impl<'e> Walker<'e> {
             ));
             return;
         }
+        // A script that ends without a newline inside `$(` with a here-document operator
+        // (`x=$(<< |l `) sends brush-parser 0.4's tokenizer into an endless allocation: the
+        // hook process would die, and a dead hook lets the call through. A final newline
+        // changes nothing for bash and avoids that path.
+        let owned;
+        let text = if text.ends_with('\n') {
+            text
+        } else {
+            owned = format!("{text}\n");
+            owned.as_str()
+        };
         let mut parser = brush_parser::Parser::new(
             std::io::Cursor::new(text.as_bytes()),
             &brush_parser::ParserOptions::default(),
         );
-        let program = match parser.parse_program() {
-            Ok(p) => p,
-            Err(e) => {
+        // brush-parser 0.4 can panic on malformed input; that is a parse error here.
+        let parsed =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| parser.parse_program()));
+        let program = match parsed {
+            Ok(Ok(p)) => p,
+            Ok(Err(e)) => {
                 self.problem(format!("shell parse error: {e}"));
+                return;
+            }
+            Err(_) => {
+                self.problem("shell parse error: the parser failed on this input");
                 return;
             }
         };
@@ -712,6 +730,17 @@ impl<'e> Walker<'e> {
             ));
             return None;
         }
+        // A script that ends without a newline inside `$(` with a here-document operator
+        // (`x=$(<< |l `) sends brush-parser 0.4's tokenizer into an endless allocation: the
+        // hook process would die, and a dead hook lets the call through. A final newline
+        // changes nothing for bash and avoids that path.
+        let owned;
+        let text = if text.ends_with('\n') {
+            text
+        } else {
+            owned = format!("{text}\n");
+            owned.as_str()
+        };
         let mut parser = brush_parser::Parser::new(
             std::io::Cursor::new(text.as_bytes()),
             &brush_parser::ParserOptions::default(),

@@ -8,9 +8,6 @@ use crate::policy::paths;
 use crate::policy::shell::{self, Command, RedirectKind, ShellEnv, Stdin, Word};
 use std::path::{Path, PathBuf};
 
-const SHELLS: &[&str] = &[
-    "sh", "bash", "zsh", "dash", "ksh", "mksh", "ash", "fish", "csh", "tcsh", "yash",
-];
 const INTERPRETERS: &[&str] = &[
     "python",
     "python2",
@@ -25,7 +22,12 @@ const INTERPRETERS: &[&str] = &[
     "lua",
     "Rscript",
     "pwsh",
+    "powershell",
     "osascript",
+    "tclsh",
+    "wish",
+    "expect",
+    "julia",
 ];
 /// Commands that print or copy the contents of the files they are given.
 const READERS: &[&str] = &[
@@ -212,6 +214,10 @@ const DATABASES: &[&str] = &[
     "clickhouse-client",
     "cockroach",
     "sqlcmd",
+    "dropdb",
+    "dropuser",
+    "mysqladmin",
+    "mariadb-admin",
 ];
 
 /// Parsed options and operands of one command.
@@ -237,6 +243,11 @@ impl Args<'_> {
             } else if takes_value.contains(&t) {
                 let v = words.next().map(|v| v.text.as_str()).unwrap_or("");
                 opts.push(format!("{t}={v}"));
+            } else if let Some((flags, opt, v)) = attached_value(t, takes_value) {
+                if !flags.is_empty() {
+                    opts.push(flags.to_string());
+                }
+                opts.push(format!("{opt}={v}"));
             } else if let Some(short) = combined_value_option(t, takes_value) {
                 // `-sT FILE`: flags, then an option whose value is the next word.
                 let v = words.next().map(|v| v.text.as_str()).unwrap_or("");
@@ -370,11 +381,13 @@ impl Classifier<'_> {
             self.word_paths(w, Action::FileRead, &cwd, &span);
         }
         self.code_variables(cmd, &span);
+        self.guard_variables(cmd, &span);
         let Some(first) = cmd.argv.first() else {
             return;
         };
         if !matches!(cmd.name(), "kill" | "pkill" | "killall")
-            && args.iter().skip(1).any(|a| a.contains("patchwork"))
+            && (args.iter().skip(1).any(|a| a.contains("patchwork"))
+                || super::system::finds_gateway(cmd))
         {
             self.gateway_lookup = true;
         }
@@ -528,7 +541,7 @@ impl Classifier<'_> {
                     format!("`{setting}` names a program computed at run time (`{value}`)"),
                     span,
                 );
-            } else if SHELLS.contains(&program)
+            } else if shell::is_shell(program)
                 || INTERPRETERS.contains(&program)
                 || INTERPRETERS.contains(&base)
             {
@@ -543,6 +556,37 @@ impl Classifier<'_> {
         }
     }
 
+    /// The gateway's own switches (`PATCHWORK_POLICY`, `PATCHWORK_HOME`, `CLAUDE_CONFIG_DIR`)
+    /// set, exported or unset:
+    /// a program started with them (another agent, a hook) runs under a weaker policy or
+    /// writes to another ledger.
+    fn guard_variables(&mut self, cmd: &Command, span: &str) {
+        // CLAUDE_CONFIG_DIR points Claude Code at settings without the gateway's hooks.
+        const SWITCHES: &[&str] = &["PATCHWORK_POLICY", "PATCHWORK_HOME", "CLAUDE_CONFIG_DIR"];
+        let declares = matches!(
+            cmd.name(),
+            "export" | "declare" | "typeset" | "readonly" | "local" | "env" | "unset" | "setenv"
+        );
+        let named = cmd.assignments.iter().map(|(n, _)| n.as_str()).chain(
+            cmd.argv
+                .iter()
+                .skip(1)
+                .filter(|_| declares)
+                .map(|w| w.text.split('=').next().unwrap_or("")),
+        );
+        for name in named {
+            if SWITCHES.contains(&name) {
+                self.finding(
+                    "self.env_switch",
+                    Risk::High,
+                    &[Flag::SelfProtection],
+                    format!("`{name}` chooses the gateway's policy or ledger; the agent may not change it"),
+                    span,
+                );
+            }
+        }
+    }
+
     /// Applies the rules for the command's name.
     fn by_name(&mut self, cmd: &Command, cwd: &Path, span: &str) {
         let name = cmd.name();
@@ -550,6 +594,7 @@ impl Classifier<'_> {
         let base = name.trim_end_matches(|c: char| c.is_ascii_digit() || c == '.');
         self.credentials_printed(cmd, span);
         self.secret_variables(cmd, span);
+        self.framework_database(cmd, span);
         match name {
             "rm" | "unlink" | "rmdir" | "shred" | "srm" | "rimraf" | "del-cli" | "trash"
             | "trash-put" => self.rm(cmd, cwd, span),
@@ -615,10 +660,10 @@ impl Classifier<'_> {
             }
             "dd" => self.dd(cmd, cwd, span),
             "git" => self.git(cmd, cwd, span),
-            "gh" => self.gh(cmd, cwd, span),
+            "gh" | "glab" => self.gh(cmd, cwd, span),
             "curl" => self.curl(cmd, cwd, span),
             "wget" => self.wget(cmd, cwd, span),
-            "env" | "printenv" | "export" | "set" | "declare" | "typeset" | "compgen" => {
+            "env" | "printenv" | "export" | "set" | "declare" | "typeset" | "compgen" | "ps" => {
                 self.env_dump(cmd, span)
             }
             "kill" | "pkill" | "killall" | "killall5" | "skill" | "xkill" => self.kill(cmd, span),
@@ -658,10 +703,72 @@ impl Classifier<'_> {
             ),
             "systemctl" | "service" => self.systemctl(cmd, span),
             "docker" | "podman" => self.docker(cmd, cwd, span),
+            "docker-compose" | "podman-compose" => self.compose(cmd, span),
+            // macOS login and logout hooks run a script at every session.
+            "defaults"
+                if cmd
+                    .args()
+                    .iter()
+                    .any(|a| matches!(*a, "LoginHook" | "LogoutHook"))
+                    && cmd.operands().first() == Some(&"write") =>
+            {
+                self.finding(
+                    "persistence.login_hook",
+                    Risk::High,
+                    &[Flag::Persistence],
+                    "installs a login or logout hook: a script that runs at every session",
+                    span,
+                )
+            }
+            // macOS disk tools: erasing, partitioning, zeroing (listing and info pass).
+            "diskutil"
+                if cmd.operands().first().is_some_and(|s| {
+                    let s = s.to_ascii_lowercase();
+                    s.starts_with("erase")
+                        || s.starts_with("partition")
+                        || matches!(s.as_str(), "zerodisk" | "randomdisk" | "secureerase" | "reformat")
+                }) =>
+            {
+                self.finding(
+                    "system.disk",
+                    Risk::Critical,
+                    &[Flag::SystemDestruction, Flag::Destructive],
+                    "`diskutil` erases or repartitions a disk",
+                    span,
+                )
+            }
+            "zfs" if matches!(cmd.operands().first(), Some(&("destroy" | "rollback"))) => self
+                .finding(
+                    "system.disk",
+                    Risk::Critical,
+                    &[Flag::SystemDestruction, Flag::Destructive],
+                    "`zfs destroy` deletes datasets and their snapshots",
+                    span,
+                ),
             "kubectl" | "helm" | "terraform" | "tofu" | "terragrunt" | "pulumi" | "aws"
-            | "gcloud" | "gsutil" | "az" | "doctl" | "flyctl" | "heroku" => {
+            | "gcloud" | "gsutil" | "az" | "doctl" | "flyctl" | "heroku" | "fly" | "cdk"
+            | "serverless" | "sls" | "vercel" | "netlify" | "firebase" | "wrangler" | "railway"
+            | "amplify" | "sam" | "eksctl" | "copilot" => {
                 self.cloud(cmd, span);
                 self.secret_arguments(cmd, cwd, span);
+            }
+            // Claude Code's own CLI: settings and MCP registrations hold the gateway's hooks.
+            "claude"
+                if matches!(
+                    cmd.operands().as_slice(),
+                    ["config", "set" | "add" | "remove" | "rm", ..]
+                        | ["mcp", "remove" | "add" | "add-json" | "reset-project-choices", ..]
+                ) || cmd.args().iter().any(|a| {
+                    *a == "--dangerously-skip-permissions" || a.contains("bypassPermissions")
+                }) =>
+            {
+                self.finding(
+                    "self.reconfigure",
+                    Risk::High,
+                    &[Flag::SelfProtection],
+                    "changes Claude Code's settings or MCP servers, or starts it without permission checks",
+                    span,
+                )
             }
             "patchwork-gateway" => {
                 if argv
@@ -689,8 +796,9 @@ impl Classifier<'_> {
                     .filter(|b| b.contains(':') || b.contains('.'));
                 self.serve_files(dir, bind, cwd, span);
             }
-            "ngrok" | "cloudflared" | "lt" | "localtunnel" | "bore" | "tailscale" | "zrok"
-            | "devtunnel" | "loclx" | "localxpose" | "telebit" | "pagekite" | "pagekite.py" => {
+            "ngrok" | "cloudflared" | "lt" | "localtunnel" | "bore" | "chisel" | "frpc"
+            | "tailscale" | "zrok" | "devtunnel" | "loclx" | "localxpose" | "telebit"
+            | "pagekite" | "pagekite.py" => {
                 self.tunnel(cmd, span)
             }
             "dig" | "nslookup" | "host" | "drill" | "resolvectl" => {
@@ -718,13 +826,19 @@ impl Classifier<'_> {
                 )
             }
             _ if super::system::disk_inspection(cmd) => self.secret_arguments(cmd, cwd, span),
-            _ if DISK_TOOLS.contains(&base) || name.starts_with("mkfs.") => self.finding(
+            _ if DISK_TOOLS.contains(&base)
+                || name.starts_with("mkfs.")
+                || name == "newfs"
+                || name.starts_with("newfs_") =>
+            {
+                self.finding(
                 "system.disk",
                 Risk::Critical,
                 &[Flag::SystemDestruction, Flag::Destructive],
                 format!("`{name}` rewrites disks or partitions"),
                 span,
-            ),
+            )
+            }
             _ if REMOTE_SHELLS.contains(&name) => self.remote(cmd, cwd, span),
             _ if RAW_SOCKETS.contains(&name) => self.socket(cmd, span),
             _ if DATABASES.contains(&name) => {
@@ -732,7 +846,9 @@ impl Classifier<'_> {
                 self.secret_arguments(cmd, cwd, span);
             }
             _ if SYSTEM_ADMIN.contains(&name) => self.system_admin(cmd, span),
-            _ if SHELLS.contains(&name) || name == "busybox" => self.nested_shell(cmd, cwd, span),
+            _ if crate::policy::shell::is_shell(name) || name == "busybox" => {
+                self.nested_shell(cmd, cwd, span)
+            }
             _ if INTERPRETERS.contains(&name) || INTERPRETERS.contains(&base) => {
                 self.interpreter(cmd, cwd, span)
             }
@@ -769,7 +885,9 @@ impl Classifier<'_> {
                     self.word_paths(w, Action::FileEdit, cwd, span);
                 }
             }
-            "tar" | "zip" | "7z" | "7za" | "rar" | "cpio" | "pax" => self.archive(cmd, cwd, span),
+            "tar" | "zip" | "unzip" | "7z" | "7za" | "rar" | "cpio" | "pax" => {
+                self.archive(cmd, cwd, span)
+            }
             _ if METADATA.contains(&name) => {}
             _ => self.other(cmd, cwd, span),
         }
@@ -827,6 +945,22 @@ impl Classifier<'_> {
         for p in &found {
             self.path(action, p.clone(), span);
         }
+        // A glob that matches nothing here may match elsewhere (`/home/*/.ssh/id_*`): judged
+        // by the names it can stand for.
+        if w.glob
+            && matches!(action, Action::FileRead | Action::FileGrep)
+            && let [p] = found.as_slice()
+            && paths::has_glob_chars(&p.to_string_lossy())
+            && secret_pattern(p)
+        {
+            self.finding(
+                "secrets.read",
+                Risk::High,
+                &[Flag::SecretRead, Flag::SensitivePath],
+                format!("`{}` names secret files wherever it matches", w.text),
+                span,
+            );
+        }
         found
     }
 
@@ -880,12 +1014,17 @@ impl Classifier<'_> {
 
     /// Secret-looking variables printed by name (`echo $OPENAI_API_KEY`, `printenv GITHUB_TOKEN`).
     fn secret_variables(&mut self, cmd: &Command, span: &str) {
-        let printing = matches!(cmd.name(), "echo" | "printf" | "printenv");
+        let declares = matches!(cmd.name(), "declare" | "typeset")
+            && cmd
+                .argv
+                .iter()
+                .any(|w| w.text.starts_with('-') && w.text.contains('p'));
+        let printing = matches!(cmd.name(), "echo" | "printf" | "printenv") || declares;
         if !printing {
             return;
         }
         for w in cmd.argv.iter().skip(1) {
-            let name = if cmd.name() == "printenv" {
+            let name = if cmd.name() == "printenv" || declares {
                 Some(w.text.as_str())
             } else if w.dynamic {
                 w.text
@@ -963,13 +1102,6 @@ impl Classifier<'_> {
                 self.path(Action::FileRead, p, span);
                 continue;
             }
-            let kind = if p.is_file() {
-                places::secret_kind(&p, self.env)
-            } else if p.is_dir() && places::holds_secrets(&p, self.env) {
-                Some("a folder holding credentials")
-            } else {
-                None
-            };
             let uploads = matches!(
                 cmd.name(),
                 "aws" | "gsutil" | "gcloud" | "az" | "azcopy" | "rclone" | "s3cmd" | "mc"
@@ -979,6 +1111,16 @@ impl Classifier<'_> {
                     "cp" | "copy" | "copyto" | "sync" | "mv" | "move" | "put" | "upload"
                 )
             });
+            let kind = if p.is_file() {
+                places::secret_kind(&p, self.env)
+            } else if p.is_dir() && places::holds_secrets(&p, self.env) {
+                Some("a folder holding credentials")
+            } else if uploads && p.is_dir() && places::secret_file_in(&p, self.env) {
+                // `aws s3 sync . s3://b`: the folder's own .env goes along.
+                Some("a folder with a secret file in it")
+            } else {
+                None
+            };
             if let Some(kind) = kind.filter(|_| uploads) {
                 self.finding(
                     "net.upload_secret",
@@ -1032,6 +1174,74 @@ pub(super) fn under_find_exec(cmd: &Command) -> bool {
         .is_some_and(|w| w.starts_with("find -exec") || w.starts_with("find -ok"))
 }
 
+/// A short option with its value in the same word (`-d@.env`, `-o/tmp/x`, `-n5`, `-sT.env`):
+/// flag letters, then a letter that takes a value, then the value, which is not more letters.
+/// Returns the leading flags (`-s`, or "" when none), the option (`-T`) and the value.
+fn attached_value<'t>(t: &'t str, takes_value: &[&str]) -> Option<(&'t str, String, &'t str)> {
+    if t.starts_with("--") || t.len() < 3 || !t.is_ascii() {
+        return None;
+    }
+    for (k, c) in t.char_indices().skip(1) {
+        if !c.is_ascii_alphabetic() {
+            return None;
+        }
+        let opt = format!("-{c}");
+        if takes_value.contains(&opt.as_str()) {
+            let v = &t[k + 1..];
+            if v.is_empty() || v.chars().all(|c| c.is_ascii_alphabetic()) {
+                return None;
+            }
+            return Some((if k > 1 { &t[..k] } else { "" }, opt, v));
+        }
+    }
+    None
+}
+
+/// A glob path that can name a secret: a credentials folder among its literal components
+/// (`/home/*/.ssh/*`), or a last component (not a bare `*`) matching a typical secret file name
+/// (`id_*`, `.env*`, `*.pem`).
+pub(super) fn secret_pattern(p: &Path) -> bool {
+    const DIRS: &[&str] = &[".ssh", ".aws", ".gnupg", ".kube", ".docker", ".azure"];
+    const NAMES: &[&str] = &[
+        ".env",
+        ".env.local",
+        ".env.production",
+        "id_rsa",
+        "id_ed25519",
+        "id_ecdsa",
+        "credentials",
+        "credentials.json",
+        ".netrc",
+        ".npmrc",
+        ".pypirc",
+        ".pgpass",
+        ".git-credentials",
+        "server.key",
+        "private.pem",
+        "secrets.yaml",
+        "terraform.tfstate",
+    ];
+    let comps: Vec<String> = p
+        .components()
+        .map(|c| c.as_os_str().to_string_lossy().to_string())
+        .collect();
+    if comps.iter().any(|c| DIRS.contains(&c.as_str())) {
+        return true;
+    }
+    // A bare wildcard (`*`, `.*`, `*.*`) says nothing about the names it matches.
+    let Some(last) = comps
+        .last()
+        .filter(|l| !l.chars().all(|c| matches!(c, '*' | '.' | '?')))
+    else {
+        return false;
+    };
+    globset::GlobBuilder::new(last)
+        .literal_separator(true)
+        .build()
+        .map(|g| g.compile_matcher())
+        .is_ok_and(|m| NAMES.iter().any(|n| m.is_match(n)))
+}
+
 /// In a cluster of short flags (`-sT`), the last one when it takes a value (`-T`).
 fn combined_value_option(t: &str, takes_value: &[&str]) -> Option<String> {
     if t.starts_with("--") || t.len() < 3 || !t.is_char_boundary(t.len() - 1) {
@@ -1059,7 +1269,8 @@ pub(super) fn is_remote_spec(s: &str) -> bool {
 /// A search pattern that finds credentials: one of its words (split at anything not a letter
 /// or digit, as the parts of a variable name are) is or ends in a credential word
 /// (`API_KEY`, `apiKey`, `DB_PASSWORD`, `oauth`, `private`) or starts with one
-/// (`password_hash`, `secrets`), or the pattern matches every line (`.`, `''`, `^`, `.*`).
+/// (`password_hash`, `secrets`), a word starts like a key of a known shape (`sk-…`, `AKIA…`),
+/// or the pattern matches every line (`.`, `''`, `^`, `.*`).
 /// `Object.keys`, `keyboard` or `tokenizer` are not credential words.
 pub(super) fn credential_pattern(pattern: &str) -> bool {
     const ENDS: [&str; 12] = [
@@ -1083,7 +1294,18 @@ pub(super) fn credential_pattern(pattern: &str) -> bool {
             p.trim_start_matches('^').trim_end_matches('$'),
             "" | "." | ".*" | ".+" | "(.*)" | "\\w" | "[^\\n]*"
         );
+    // Key shapes: OpenAI-style `sk-…` and AWS access key ids (`AKIA…`), at the start of a word.
+    let key_shape = p
+        .match_indices("sk-")
+        .chain(p.match_indices("akia"))
+        .any(|(i, _)| {
+            p[..i]
+                .chars()
+                .next_back()
+                .is_none_or(|c| !c.is_ascii_alphanumeric())
+        });
     everything
+        || key_shape
         || p.split(|c: char| !c.is_ascii_alphanumeric()).any(|word| {
             ENDS.iter().any(|w| word.ends_with(w)) || STARTS.iter().any(|w| word.starts_with(w))
         })

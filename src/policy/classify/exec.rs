@@ -81,10 +81,13 @@ impl Classifier<'_> {
         };
         if let Some(i) = args.iter().position(|a| *a == "-m") {
             let module = args.get(i + 1).copied().unwrap_or("");
-            if matches!(
-                module,
-                "http.server" | "SimpleHTTPServer" | "uploadserver" | "pyftpdlib"
-            ) {
+            let help = args[i..].iter().any(|a| matches!(*a, "-h" | "--help"));
+            if !help
+                && matches!(
+                    module,
+                    "http.server" | "SimpleHTTPServer" | "uploadserver" | "pyftpdlib"
+                )
+            {
                 let dir = value(&["--directory", "-d"]).unwrap_or(".");
                 self.serve_files(dir, value(&["--bind", "-b"]), cwd, span);
             }
@@ -138,12 +141,7 @@ impl Classifier<'_> {
         let dir = paths::resolve(dir, cwd, &self.env.home);
         let exposed = !places::in_project(&dir, self.env) || places::holds_secrets(&dir, self.env);
         // A subfolder such as `dist` with no secret file in it only publishes build output.
-        let secret_inside = std::fs::read_dir(&dir).is_ok_and(|entries| {
-            entries
-                .flatten()
-                .take(1000)
-                .any(|e| places::secret_kind(&e.path(), self.env).is_some())
-        });
+        let secret_inside = places::secret_file_in(&dir, self.env);
         if !exposed && dir != self.env.project && !secret_inside {
             return self.finding(
                 "net.serve_build",

@@ -189,6 +189,7 @@ impl Classifier<'_> {
             .all(|c| c.is_empty() || c == "*" || c == "**");
         if rest.contains("**") && !everything {
             self.target(TargetKind::Path, Action::FileDelete, w.text.clone());
+            self.guard_files_matching(&base, &rest, span);
             if !places::in_project(&base, self.env) && !places::scratch(&base, self.env) {
                 self.finding(
                     "files.delete_outside",
@@ -289,7 +290,32 @@ impl Classifier<'_> {
         for w in operands.into_iter().filter(|w| !remote(w)) {
             self.read_tree(w, "copying", cwd, span);
         }
+        let tree = a.short('r')
+            || a.short('R')
+            || a.short('a')
+            || a.long("recursive")
+            || a.long("archive");
+        let sources: Vec<String> = a
+            .operands
+            .iter()
+            .filter(|w| !w.dynamic && !remote(w) && dest.as_ref().is_none_or(|d| d.text != w.text))
+            .map(|w| w.text.clone())
+            .collect();
         if let Some(d) = dest.filter(|d| !remote(d)) {
+            // A folder copied in: the files it holds land in DEST/NAME (or DEST for `SRC/`,
+            // `SRC/.` and rsync's `SRC/`), whatever they are (`cp -r /tmp/x/.claude .`).
+            if tree && !d.dynamic {
+                let dp = paths::resolve(&d.text, cwd, &self.env.home);
+                for src in &sources {
+                    let into = src.ends_with("/.") || (name == "rsync" && src.ends_with('/'));
+                    let base = Path::new(src.trim_end_matches('/')).file_name();
+                    let target = match base {
+                        Some(b) if dp.is_dir() && !into && b != "." => dp.join(b),
+                        _ => dp.clone(),
+                    };
+                    self.extract_into(&target, span);
+                }
+            }
             for p in self.word_paths(&d, Action::FileWrite, cwd, span) {
                 if name == "rsync" && a.opts.iter().any(|o| o.starts_with("--delete")) {
                     if places::foundation(&p, self.env) {
@@ -389,6 +415,23 @@ impl Classifier<'_> {
                 self.raw_path(f, Action::FileRead, cwd, span);
             }
         }
+        // `grep -r --include='.env*'`, `rg -g '.env*'`: a search aimed at secret files.
+        for o in &a.opts {
+            let glob = ["--include=", "-g=", "--glob=", "--iglob="]
+                .iter()
+                .find_map(|p| o.strip_prefix(p));
+            if let Some(g) = glob.filter(|g| !g.starts_with('!'))
+                && super::command::secret_pattern(Path::new(g.trim_matches(['\'', '"'])))
+            {
+                self.finding(
+                    "secrets.read",
+                    Risk::High,
+                    &[Flag::SecretRead, Flag::SensitivePath],
+                    format!("searches the files matching `{g}`, which hold secrets"),
+                    span,
+                );
+            }
+        }
         let in_place = sed_like && (a.short('i') || a.long("in-place"));
         for w in operands {
             let found = self.word_paths(w, Action::FileRead, cwd, span);
@@ -397,7 +440,10 @@ impl Classifier<'_> {
                 self.word_paths(w, Action::FileEdit, cwd, span);
             }
         }
-        if matches!(name, "grep" | "egrep" | "fgrep" | "zgrep" | "rg" | "ag") {
+        if matches!(
+            name,
+            "grep" | "egrep" | "fgrep" | "zgrep" | "rg" | "ag" | "ack"
+        ) {
             self.recursive_search(cmd, cwd, span);
         }
     }
@@ -500,7 +546,14 @@ impl Classifier<'_> {
                 "--silent",
                 "--files",
             ]);
-        if !recursive || !hidden || names_only || opt(&["-t", "--type"]) {
+        // rg and ag leave out hidden and git-ignored files; with `-u`/`--no-ignore` they
+        // search the files that are not hidden (`certs/server.key`), with `-uu`/`--hidden`
+        // the dot files too. Ignored files are not modelled, so plain rg is not judged.
+        let unignored = grep
+            || hidden
+            || flags.contains('u')
+            || opt(&["--no-ignore", "--no-ignore-vcs", "--no-ignore-dot"]);
+        if !recursive || !unignored || names_only || opt(&["-t", "--type"]) {
             return;
         }
         let mut patterns: Vec<String> = vals(&["-e", "--regexp"])
@@ -579,7 +632,7 @@ impl Classifier<'_> {
     }
 
     pub(super) fn archive(&mut self, cmd: &Command, cwd: &Path, span: &str) {
-        let a = Args::parse(&cmd.argv, &["-f", "-C", "-T", "-X"]);
+        let a = Args::parse(&cmd.argv, &["-f", "-C", "-T", "-X", "-d", "--directory"]);
         let extracting = a.short('x') || a.long("extract") || cmd.name() == "unzip";
         for o in &a.opts {
             if let Some(f) = o.strip_prefix("-f=").or_else(|| o.strip_prefix("--file="))
@@ -619,11 +672,61 @@ impl Classifier<'_> {
         {
             self.word_paths(f, Action::FileWrite, cwd, span);
         }
+        // `tar -C DIR`, `unzip -d DIR`: where files are read from or extracted to.
+        let dir = a
+            .value(&["-C", "--directory"])
+            .or_else(|| (cmd.name() == "unzip").then(|| a.value(&["-d"])).flatten())
+            .map(|d| paths::resolve(d, cwd, &self.env.home));
         if extracting {
+            if let Some(dir) = dir {
+                self.extract_into(&dir, span);
+            }
             return;
         }
+        let base = dir.unwrap_or_else(|| cwd.to_path_buf());
         for w in operands {
-            self.read_tree(w, "archiving", cwd, span);
+            self.read_tree(w, "archiving", &base, span);
+        }
+    }
+
+    /// The guard's own files below `base` that a `**/NAME` deletion pattern (from `find -name
+    /// … -delete`) reaches: judged as deleted.
+    fn guard_files_matching(&mut self, base: &Path, rest: &str, span: &str) {
+        let name = rest.rsplit('/').next().unwrap_or(rest);
+        let Ok(m) = globset::Glob::new(name).map(|g| g.compile_matcher()) else {
+            return;
+        };
+        for rel in [
+            "settings.json",
+            "settings.local.json",
+            ".claude/settings.json",
+            ".claude/settings.local.json",
+            ".mcp.json",
+            ".patchwork/policy.yaml",
+        ] {
+            let p = base.join(rel);
+            if p.file_name().is_some_and(|n| m.is_match(n)) && p.exists() {
+                self.path(Action::FileDelete, p, span);
+            }
+        }
+    }
+
+    /// An archive unpacked into `dir` may hold any file: judged as writes of the guard's and
+    /// start-up files that would land directly in it (`tar -xf x -C ~/.claude`, `-C .git/hooks`).
+    fn extract_into(&mut self, dir: &Path, span: &str) {
+        let ssh = dir.file_name().is_some_and(|n| n == ".ssh");
+        for name in [
+            "settings.json",
+            "settings.local.json",
+            ".bashrc",
+            ".profile",
+            "pre-commit",
+            "policy.yaml",
+        ]
+        .into_iter()
+        .chain(ssh.then_some("authorized_keys"))
+        {
+            self.path(Action::FileWrite, dir.join(name), span);
         }
     }
 }

@@ -182,6 +182,22 @@ impl Classifier<'_> {
                     span,
                 )
             }
+            // `-f NAME START` moves an existing branch (`-M main` after `git init` is routine).
+            "branch" if short('f') || has("--force") => self.history(
+                span,
+                "git branch --force overwrites an existing branch and drops its commits",
+            ),
+            "send-pack" => self.git_push(rest, &cwd, span),
+            "symbolic-ref" if short('d') || has("--delete") => {
+                self.history(span, "git symbolic-ref --delete removes a ref outright")
+            }
+            "checkout-index" if short('f') || has("--force") => {
+                worktree(self, "git checkout-index --force")
+            }
+            "fetch" if forced_local_refspec(rest, short('f') || has("--force")) => self.history(
+                span,
+                "a forced fetch into a local branch drops that branch's own commits",
+            ),
             "reflog"
                 if operands
                     .first()
@@ -202,9 +218,32 @@ impl Classifier<'_> {
                 self.history(span, "rewrites the whole history of the repository")
             }
             "config" => {
-                if let Some(key) = operands.first() {
-                    let value = operands.get(1).map(|w| w.text.as_str()).unwrap_or("");
-                    self.git_config(&key.text, value, false, span);
+                // `git config KEY` and `--get`/`--list`/`get` read; `set KEY VALUE` is the new
+                // spelling of `KEY VALUE`.
+                let reads = [
+                    "--get",
+                    "--get-all",
+                    "--get-regexp",
+                    "--get-urlmatch",
+                    "--list",
+                    "-l",
+                    "--unset",
+                    "--unset-all",
+                ]
+                .iter()
+                .any(|o| has(o));
+                let ops: Vec<&str> = operands.iter().map(|w| w.text.as_str()).collect();
+                let (key, value) = match ops.as_slice() {
+                    ["set", key, value, ..] => (Some(*key), *value),
+                    [
+                        "get" | "list" | "unset" | "edit" | "rename-section" | "remove-section",
+                        ..,
+                    ] => (None, ""),
+                    [key, value, ..] => (Some(*key), *value),
+                    _ => (None, ""),
+                };
+                if let Some(key) = key.filter(|_| !reads) {
+                    self.git_config(key, value, false, span);
                 }
             }
             "archive" => {
@@ -268,12 +307,27 @@ impl Classifier<'_> {
     /// with `git config`, they run in later sessions and stay code execution.
     pub(super) fn git_config(&mut self, key: &str, value: &str, once: bool, span: &str) {
         let key = key.to_ascii_lowercase();
+        // A plain alias is the git command it stands for (`alias.pf 'push --force'`).
+        if key.starts_with("alias.") && !value.is_empty() && !value.starts_with('!') {
+            let project = self.env.project.clone();
+            self.shell(&format!("git {value}"), &project);
+        }
+        let include =
+            key == "include.path" || (key.starts_with("includeif.") && key.ends_with(".path"));
         let program = matches!(
             key.as_str(),
             "core.pager" | "core.editor" | "sequence.editor" | "core.sshcommand" | "diff.external"
         ) || key.starts_with("pager.");
         if once && program {
             self.runner(&key, value, span);
+        } else if include {
+            self.finding(
+                "persistence.git_include",
+                Risk::High,
+                &[Flag::Persistence],
+                "includes another file into the git configuration (it can set hooks, aliases and pagers)",
+                span,
+            );
         } else if key == "core.hookspath" || key == "init.templatedir" {
             self.finding(
                 "persistence.git_hooks",
@@ -337,6 +391,16 @@ impl Classifier<'_> {
                 }
             }
         }
+        // `git push` alone goes to `origin` (the usual upstream), redirected earlier.
+        if operands == 0 && self.git_remotes.iter().any(|r| r == "origin") {
+            self.finding(
+                "net.git_push_elsewhere",
+                Risk::High,
+                &[Flag::Exfiltration, Flag::NetworkEgress],
+                "pushes the repository to `origin`, which was pointed elsewhere just now",
+                span,
+            );
+        }
         if force {
             self.finding(
                 "git.force_push",
@@ -386,6 +450,18 @@ fn configured_remote(cwd: &Path, url: &str) -> bool {
             .map(|(_, v)| v.trim().trim_matches('"'));
         in_remote && value.is_some_and(|v| !v.is_empty() && norm(v) == norm(url))
     })
+}
+
+/// `git fetch REMOTE +SRC:DST` (or `--force` with `SRC:DST`) overwrites the local ref `DST`.
+fn forced_local_refspec(rest: &[Word], force: bool) -> bool {
+    rest.iter()
+        .filter(|w| !w.text.starts_with('-'))
+        .skip(1)
+        .any(|w| {
+            w.text
+                .split_once(':')
+                .is_some_and(|(_, dst)| !dst.is_empty() && (force || w.text.starts_with('+')))
+        })
 }
 
 /// A git remote given as a URL or `host:path` that is not this machine.

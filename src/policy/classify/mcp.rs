@@ -3,8 +3,9 @@
 //! the tool's name says whether paths are read, written or deleted.
 
 use super::{Classifier, places, str_field};
-use crate::call::{Action, TargetKind, ToolCall};
+use crate::call::{Action, Flag, Risk, TargetKind, ToolCall};
 use crate::policy::paths;
+use crate::policy::shell::quote;
 use serde_json::Value;
 use std::path::Path;
 
@@ -81,9 +82,12 @@ fn verb_action(tool: &str) -> Option<Action> {
         "delete", "remove", "unlink", "trash", "rmdir", "erase", "destroy", "purge",
     ]) {
         Some(Action::FileDelete)
+    } else if has(&["edit", "patch", "replace", "insert"]) && !has(&["move", "rename", "copy"]) {
+        // Edits match text in the file and answer with the lines around it.
+        Some(Action::FileEdit)
     } else if has(&[
-        "write", "create", "edit", "update", "save", "put", "append", "patch", "move", "rename",
-        "replace", "insert", "upload", "set", "mkdir", "chmod", "copy",
+        "write", "create", "update", "save", "put", "append", "move", "rename", "upload", "set",
+        "mkdir", "chmod", "copy",
     ]) {
         Some(Action::FileWrite)
     } else if has(&[
@@ -106,6 +110,92 @@ impl Classifier<'_> {
             None => cwd.to_path_buf(),
         };
         let verb = verb_action(name);
+        if let Some(line) = command_line(&call.input) {
+            self.action(Action::CommandExecute);
+            self.shell(&line, &cwd);
+        }
+        // SQL handed to a database tool is judged as if run with a database client.
+        let db_tool = [
+            "sql", "query", "postgres", "mysql", "sqlite", "database", "db", "supabase", "neon",
+        ]
+        .iter()
+        .any(|w| call.tool.to_ascii_lowercase().contains(w));
+        if db_tool
+            && let Some(sql) = str_field(&call.input, &["sql", "query", "statement", "sql_query"])
+        {
+            self.shell(&format!("psql -c {}", quote(sql)), &cwd);
+        }
+        if let Some(line) = code_line(name, &call.input) {
+            self.action(Action::CommandExecute);
+            self.shell(&line, &cwd);
+        }
+        // Moves and folder deletions judged as `mv` and `rm -r` would be (into /dev/null, the
+        // project itself, a folder of secrets).
+        let field = |keys: &[&str]| {
+            str_field(&call.input, keys).map(|p| paths::resolve(p, &cwd, &self.env.home))
+        };
+        if verb == Some(Action::FileWrite)
+            && ["move", "rename"]
+                .iter()
+                .any(|v| name.to_ascii_lowercase().contains(v))
+            && let (Some(src), Some(dst)) = (
+                field(&["source", "src", "from", "old_path"]),
+                field(&["destination", "dest", "dst", "to", "new_path", "target"]),
+            )
+        {
+            let line = format!(
+                "mv -- {} {}",
+                quote(&src.to_string_lossy()),
+                quote(&dst.to_string_lossy())
+            );
+            self.shell(&line, &cwd);
+        }
+        // `{"dir": "~/.ssh", "name": "id_ed25519"}`: the file is the folder joined with the name.
+        if let (Some(dir), Some(file)) = (
+            field(&["directory", "dir", "folder", "path", "root", "cwd"]).filter(|p| p.is_dir()),
+            str_field(&call.input, &["name", "filename", "file_name", "file"])
+                .filter(|n| !n.contains('/')),
+        ) {
+            self.path(verb.unwrap_or(Action::FileRead), dir.join(file), &call.tool);
+        }
+        // A folder of credentials handed whole to a tool that is not a listing (zip, copy, upload).
+        let lower = name.to_ascii_lowercase();
+        let lists = [
+            "list", "tree", "ls", "stat", "info", "search", "find", "glob", "exists",
+        ]
+        .iter()
+        .any(|v| lower.contains(v));
+        if !lists && verb != Some(Action::FileDelete) {
+            let dirs: Vec<std::path::PathBuf> = string_values(&call.input)
+                .into_iter()
+                .filter(|v| looks_like_path(v))
+                .map(|v| {
+                    paths::resolve(v.strip_prefix("file://").unwrap_or(v), &cwd, &self.env.home)
+                })
+                .filter(|p| p.is_dir() && places::holds_secrets(p, self.env))
+                .collect();
+            for dir in dirs {
+                self.finding(
+                    "secrets.read",
+                    Risk::High,
+                    &[Flag::SecretRead, Flag::SensitivePath],
+                    format!(
+                        "{} holds credentials; `{name}` reads the whole folder",
+                        dir.display()
+                    ),
+                    &call.tool,
+                );
+            }
+        }
+        if verb == Some(Action::FileDelete)
+            && let Some(dir) =
+                field(&["path", "directory", "dir", "folder", "target"]).filter(|p| p.is_dir())
+        {
+            self.shell(
+                &format!("rm -r -f -- {}", quote(&dir.to_string_lossy())),
+                &cwd,
+            );
+        }
         self.mcp_value(&call.input, None, verb, &cwd, &call.tool, 0);
     }
 
@@ -129,6 +219,8 @@ impl Classifier<'_> {
                     self.mcp_value(val, Some(k), verb, cwd, span, depth + 1);
                 }
             }
+            // An argv given as a list (`"command": ["cat", ".env"]`) is read by `command_line`.
+            Value::Array(_) if COMMAND_KEYS.contains(&key_s) => {}
             Value::Array(items) => {
                 for item in items {
                     self.mcp_value(item, key, verb, cwd, span, depth + 1);
@@ -189,6 +281,104 @@ impl Classifier<'_> {
             }
         }
     }
+}
+
+/// The command line of a tool that takes its command as an argv list (`"command": ["rm",
+/// "-rf", "/"]`) or as a program plus a list of arguments (`"command": "rm", "args": [..]`),
+/// quoted back into one line. None when the command is a plain string with no argument list.
+fn command_line(input: &Value) -> Option<String> {
+    let map = input.as_object()?;
+    let list = |v: &Value| -> Option<Vec<String>> {
+        v.as_array()?
+            .iter()
+            .map(|x| x.as_str().map(str::to_string))
+            .collect()
+    };
+    let (_, cmd) = map
+        .iter()
+        .find(|(k, _)| COMMAND_KEYS.contains(&k.to_ascii_lowercase().as_str()))?;
+    let mut argv = match cmd {
+        Value::String(s) => vec![s.clone()],
+        other => list(other)?,
+    };
+    let args = ["args", "arguments", "argv"]
+        .iter()
+        .find_map(|k| map.get(*k).and_then(list));
+    match (cmd, args) {
+        (Value::String(_), Some(a)) => argv.extend(a),
+        (Value::String(_), None) => return None,
+        _ => {}
+    }
+    let quoted: Vec<String> = argv
+        .iter()
+        .map(|a| crate::policy::shell::quote(a))
+        .collect();
+    Some(quoted.join(" "))
+}
+
+/// Code handed to a code-running tool (`"code": "…"`), as the command line that would run
+/// it: `python3 -c CODE`, `node -e CODE`, … by the `language` argument or the tool's name;
+/// shell code as it is. In Python (Jupyter) code, `!cmd` lines are shell commands.
+fn code_line(tool: &str, input: &Value) -> Option<String> {
+    let map = input.as_object()?;
+    let code = ["code", "source_code", "python_code", "cell", "snippet"]
+        .iter()
+        .find_map(|k| map.get(*k).and_then(Value::as_str))?;
+    let lang = str_field(input, &["language", "lang", "kernel", "runtime"])
+        .map(str::to_ascii_lowercase)
+        .unwrap_or_else(|| tool.to_ascii_lowercase());
+    // Whole words of the language or tool name (`python3`, `run_bash`), not substrings.
+    let tokens: Vec<&str> = lang.split(|c: char| !c.is_ascii_alphanumeric()).collect();
+    let has = |ws: &[&str]| {
+        tokens.iter().any(|t| {
+            ws.iter()
+                .any(|w| *t == *w || (w.len() > 3 && t.starts_with(w)))
+        })
+    };
+    let q = quote;
+    let line = if has(&["bash", "shell", "zsh", "sh"]) && !has(&["python"]) {
+        code.to_string()
+    } else if has(&["python", "py", "jupyter", "ipython", "notebook"]) {
+        let mut line = format!("python3 -c {}", q(code));
+        for l in code
+            .lines()
+            .filter_map(|l| l.trim_start().strip_prefix('!'))
+        {
+            line.push('\n');
+            line.push_str(l);
+        }
+        line
+    } else if has(&["javascript", "node", "typescript", "js", "ts", "deno"]) {
+        format!("node -e {}", q(code))
+    } else if has(&["ruby"]) {
+        format!("ruby -e {}", q(code))
+    } else if has(&["perl"]) {
+        format!("perl -e {}", q(code))
+    } else if has(&["php"]) {
+        format!("php -r {}", q(code))
+    } else {
+        // Unknown language: read as shell, the most general reading of a command.
+        code.to_string()
+    };
+    Some(line)
+}
+
+/// Every string in the arguments, nested ones included (a few levels deep).
+fn string_values(v: &Value) -> Vec<&str> {
+    fn walk<'v>(v: &'v Value, depth: usize, out: &mut Vec<&'v str>) {
+        if depth > MAX_DEPTH {
+            return;
+        }
+        match v {
+            Value::String(s) => out.push(s),
+            Value::Array(a) => a.iter().for_each(|x| walk(x, depth + 1, out)),
+            Value::Object(o) => o.values().for_each(|x| walk(x, depth + 1, out)),
+            _ => {}
+        }
+    }
+    let mut out = Vec::new();
+    walk(v, 0, &mut out);
+    out
 }
 
 /// A string that plausibly names a file (not a plain word or sentence).

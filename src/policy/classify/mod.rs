@@ -176,7 +176,47 @@ impl Classifier<'_> {
             action
         };
         self.action(action);
+        if action != Action::FileRead {
+            self.lifecycle_scripts(&path, input);
+        }
         self.path(action, path, tool);
+    }
+
+    /// Install-time scripts written into `package.json` (`preinstall`, `postinstall`,
+    /// `prepare`…) run on the next `npm install` without anyone running them by hand: their
+    /// commands are judged now, as if run.
+    fn lifecycle_scripts(&mut self, path: &Path, input: &Value) {
+        use std::sync::LazyLock;
+        static SCRIPT: LazyLock<regex::Regex> = LazyLock::new(|| {
+            regex::Regex::new(
+                r#""(preinstall|install|postinstall|prepare|preprepare|postprepare|prepublish|preuninstall|postuninstall)"\s*:\s*"((?:[^"\\]|\\.)*)""#,
+            )
+            .expect("static regex")
+        });
+        if path.file_name().is_none_or(|n| n != "package.json") {
+            return;
+        }
+        let dir = path.parent().unwrap_or(path).to_path_buf();
+        let texts: Vec<&str> = ["content", "new_string", "new_source"]
+            .iter()
+            .filter_map(|k| str_field(input, &[k]))
+            .chain(
+                input
+                    .get("edits")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|e| str_field(e, &["new_string", "newText"])),
+            )
+            .collect();
+        for text in texts {
+            for c in SCRIPT.captures_iter(text) {
+                // JSON string escapes (`\"`) back to the command text.
+                let cmd = serde_json::from_str::<String>(&format!("\"{}\"", &c[2]))
+                    .unwrap_or_else(|_| c[2].to_string());
+                self.shell(&cmd, &dir);
+            }
+        }
     }
 
     /// Grep-style tools: a pattern (data, not a path) and an optional path or file glob.
@@ -187,6 +227,16 @@ impl Classifier<'_> {
         if let Some(glob) = str_field(input, &["glob"])
             && path.is_dir()
         {
+            // A glob without `/` matches names at any depth (`*.key` reaches certs/server.key).
+            if command::secret_pattern(Path::new(glob.trim_start_matches("**/"))) {
+                self.finding(
+                    "secrets.read",
+                    Risk::High,
+                    &[Flag::SecretRead, Flag::SensitivePath],
+                    format!("searches the files matching `{glob}`, which hold secrets"),
+                    tool,
+                );
+            }
             // `**/` also matches at the top: `**/.env*` reaches `./.env`.
             let top = glob.strip_prefix("**/");
             for g in std::iter::once(glob).chain(top) {
@@ -292,6 +342,18 @@ impl Classifier<'_> {
         self.target(TargetKind::Path, action, shown.clone());
         let env = self.env;
         let reads = matches!(action, Action::FileRead | Action::FileGrep);
+        // An edit matches text in the file and answers with the lines around it: a read.
+        if action == Action::FileEdit
+            && let Some(kind) = places::secret_kind(&path, env)
+        {
+            self.finding(
+                "secrets.read",
+                Risk::High,
+                &[Flag::SecretRead, Flag::SensitivePath],
+                format!("{shown} is {kind}; editing it in place reads it. Ask the user to change the value"),
+                span,
+            );
+        }
         if places::guard_secret(&path, env) {
             self.finding(
                 "self.read_key",
@@ -331,6 +393,20 @@ impl Classifier<'_> {
                 Risk::Critical,
                 &[Flag::SelfProtection],
                 format!("{shown} is {what}; the agent may not change the guard's own files"),
+                span,
+            );
+        }
+        // The user's own credentials (outside the project) overwritten or emptied are lost.
+        if matches!(action, Action::FileWrite | Action::FileEdit)
+            && !places::in_project(&path, env)
+            && path.is_file()
+            && let Some(kind) = places::secret_kind(&path, env)
+        {
+            self.finding(
+                "secrets.overwrite",
+                Risk::High,
+                &[Flag::SensitivePath, Flag::Destructive],
+                format!("{shown} is {kind}; overwriting it destroys the user's credentials"),
                 span,
             );
         }
@@ -399,6 +475,26 @@ impl Classifier<'_> {
             return self.path(Action::FileRead, p, url);
         }
         self.target(TargetKind::Url, action, url.to_string());
+        // Cloud instance metadata services hand out the machine's credentials.
+        let host = host_of(url).to_ascii_lowercase();
+        if matches!(
+            host.as_str(),
+            "169.254.169.254"
+                | "metadata.google.internal"
+                | "100.100.100.200"
+                | "fd00:ec2::254"
+                | "169.254.170.2"
+        ) {
+            self.finding(
+                "secrets.read",
+                Risk::High,
+                &[Flag::SecretRead, Flag::SensitivePath],
+                format!(
+                    "{host} is a cloud metadata service; it hands out the machine's credentials"
+                ),
+                url,
+            );
+        }
         if local_host(url) {
             return;
         }

@@ -323,13 +323,29 @@ impl Classifier<'_> {
                 "deletes a GitHub repository or release",
                 span,
             ),
-            ["gist", "create", ..] | ["gist", "edit", ..] => self.finding(
-                "net.gist_upload",
-                Risk::High,
-                &[Flag::Exfiltration, Flag::NetworkEgress],
-                "uploads files to a gist",
-                span,
-            ),
+            // A private repository made public: everything in it is published.
+            ["repo", "edit", ..]
+                if args.contains(&"--visibility=public")
+                    || args
+                        .windows(2)
+                        .any(|w| w[0] == "--visibility" && w[1] == "public") =>
+            {
+                self.finding(
+                    "net.publish_repo",
+                    Risk::High,
+                    &[Flag::Exfiltration, Flag::NetworkEgress],
+                    "makes the repository public",
+                    span,
+                )
+            }
+            ["gist", "create", ..] | ["gist", "edit", ..] | ["snippet", "create", ..] => self
+                .finding(
+                    "net.gist_upload",
+                    Risk::High,
+                    &[Flag::Exfiltration, Flag::NetworkEgress],
+                    "uploads files to a gist",
+                    span,
+                ),
             ["api", target, ..] if sends_files && target.starts_with("gists") => self.finding(
                 "net.gist_upload",
                 Risk::High,

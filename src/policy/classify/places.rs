@@ -159,6 +159,9 @@ pub fn secret_kind(path: &Path, env: &Env) -> Option<&'static str> {
     {
         return Some("an SSH private key");
     }
+    if lower.starts_with("ssh_host_") && lower.ends_with("_key") {
+        return Some("an SSH host private key");
+    }
     for ext in [
         ".pem",
         ".key",
@@ -245,6 +248,16 @@ pub fn secret_kind(path: &Path, env: &Env) -> Option<&'static str> {
         ".local/share/keyrings",
         "Library/Keychains",
         ".password-store",
+        // Build and deploy tools that keep tokens in their own files.
+        ".m2/settings.xml",
+        ".m2/settings-security.xml",
+        ".gradle/gradle.properties",
+        ".terraformrc",
+        ".databrickscfg",
+        ".config/doctl",
+        ".config/netlify",
+        ".fly",
+        ".oci",
     ] {
         let base = home.join(dir);
         if path.starts_with(&base) && !is_public_ssh_file(path, &base) {
@@ -384,6 +397,16 @@ pub fn secret_below(
     None
 }
 
+/// True when one of the files directly in `dir` is a secret (`.env` in the project root).
+pub fn secret_file_in(dir: &Path, env: &Env) -> bool {
+    std::fs::read_dir(dir).is_ok_and(|entries| {
+        entries
+            .flatten()
+            .take(1000)
+            .any(|e| secret_kind(&e.path(), env).is_some())
+    })
+}
+
 /// The guard's own files: the gateway's home, Claude Code settings, MCP registrations and
 /// policy files. The agent may not change them.
 pub fn guard_file(path: &Path, env: &Env) -> Option<&'static str> {
@@ -446,6 +469,52 @@ pub fn persistence_kind(path: &Path, env: &Env) -> Option<&'static str> {
         )
     {
         return Some("a shell startup file");
+    }
+    if path.parent() == Some(env.home.as_path())
+        && matches!(
+            name.as_ref(),
+            ".vimrc"
+                | ".gvimrc"
+                | ".exrc"
+                | ".emacs"
+                | ".tmux.conf"
+                | ".screenrc"
+                | ".pam_environment"
+                | ".Rprofile"
+        )
+    {
+        return Some("an editor or terminal start-up file (it can run commands)");
+    }
+    if [
+        ".vim/plugin",
+        ".vim/autoload",
+        ".vim/ftplugin",
+        ".config/nvim",
+        ".emacs.d",
+        ".config/tmux",
+        ".config/environment.d",
+    ]
+    .iter()
+    .any(|d| path.starts_with(env.home.join(d)))
+    {
+        return Some("an editor or session start-up file (it can run commands)");
+    }
+    // Folders on the user's PATH: a program put there adds or shadows a command (`git`, `ls`).
+    if [".local/bin", "bin"]
+        .iter()
+        .any(|d| path.parent() == Some(env.home.join(d).as_path()))
+    {
+        return Some("a folder on the PATH (a program there shadows or adds a command)");
+    }
+    // Python runs these at every start: `*.pth` lines starting with `import`, *customize.py.
+    let in_site_packages = path
+        .parent()
+        .and_then(|p| p.file_name())
+        .is_some_and(|d| d == "site-packages" || d == "dist-packages");
+    if in_site_packages
+        && (name.ends_with(".pth") || name == "sitecustomize.py" || name == "usercustomize.py")
+    {
+        return Some("a Python start-up hook");
     }
     if *path == env.home.join(".ssh/config") {
         return Some("the SSH client configuration (ProxyCommand and LocalCommand run code)");

@@ -16,6 +16,14 @@ impl Classifier<'_> {
                 .iter()
                 .all(|a| a.starts_with('-') || name == "env" && a.contains('=')),
             "export" => rest.is_empty() || rest == ["-p"],
+            // BSD-style `ps e`/`ps auxe`/`ps eww` and `ps -E`… print each process's environment.
+            "ps" => {
+                rest.first().is_some_and(|a| {
+                    !a.starts_with('-')
+                        && a.chars().all(|c| c.is_ascii_alphabetic())
+                        && a.contains('e')
+                }) || rest.contains(&"-E")
+            }
             "set" => rest.is_empty(),
             "declare" | "typeset" => {
                 rest.iter().all(|a| a.starts_with('-')) && !rest.is_empty() || rest.is_empty()
@@ -41,7 +49,7 @@ impl Classifier<'_> {
         if cmd.argv.iter().skip(1).any(|w| w.dynamic) {
             self.dynamic_kill = Some(span.to_string());
         }
-        if args.iter().any(|a| a.contains("patchwork")) {
+        if args.iter().any(|a| a.contains("patchwork")) || selects_gateway(cmd) {
             self.finding(
                 "self.kill",
                 Risk::Critical,
@@ -222,13 +230,24 @@ impl Classifier<'_> {
                 .any(|a| *a == o || a.starts_with(&format!("{o}=")))
         };
         let prints = match cmd.name() {
-            "gh" => matches!(words.as_slice(), ["auth", "token", ..]),
+            "gh" | "glab" => {
+                matches!(
+                    words.as_slice(),
+                    ["auth", "token", ..] | ["config", "get", "token", ..]
+                ) || matches!(words.as_slice(), ["auth", "status", ..])
+                    && (has("--show-token") || has("-t"))
+            }
             "gcloud" => {
                 words.len() >= 2 && words[..2] == ["auth", "print-access-token"]
                     || words.starts_with(&["auth", "print-identity-token"])
                     || words.starts_with(&["auth", "application-default", "print-access-token"])
+                    || words.starts_with(&["secrets", "versions", "access"])
             }
-            "az" => words.starts_with(&["account", "get-access-token"]),
+            "az" => {
+                words.starts_with(&["account", "get-access-token"])
+                    || words.starts_with(&["keyvault", "secret", "show"])
+                    || words.starts_with(&["keyvault", "secret", "download"])
+            }
             "aws" => {
                 words.starts_with(&["configure", "get"])
                     && words.get(2).is_some_and(|k| {
@@ -238,6 +257,10 @@ impl Classifier<'_> {
                     || words.starts_with(&["configure", "export-credentials"])
                     || words.starts_with(&["ecr", "get-login-password"])
                     || words.starts_with(&["sts", "get-session-token"])
+                    || words.starts_with(&["secretsmanager", "get-secret-value"])
+                    || words.first() == Some(&"ssm")
+                        && words.get(1).is_some_and(|w| w.starts_with("get-parameter"))
+                        && has("--with-decryption")
             }
             "kubectl" => {
                 words.starts_with(&["config", "view"]) && (has("--raw") || has("--flatten"))
@@ -265,7 +288,45 @@ impl Classifier<'_> {
             ),
             "git" => matches!(words.as_slice(), ["credential", "fill", ..]),
             "secret-tool" => words.first() == Some(&"lookup"),
-            "heroku" => matches!(words.as_slice(), ["auth:token", ..]),
+            "heroku" => matches!(
+                words.as_slice(),
+                ["auth:token", ..] | ["config", ..] | ["config:get", ..]
+            ),
+            // Hosting platforms' environment variables (their secrets) printed or pulled.
+            "vercel" => words.starts_with(&["env", "pull"]),
+            "netlify" => matches!(words.first(), Some(&("env:list" | "env:get"))),
+            "railway" => matches!(words.first(), Some(&"variables")),
+            "systemctl" => words.first() == Some(&"show-environment"),
+            "tmux" => matches!(words.first(), Some(&("show-environment" | "showenv"))),
+            // Decrypt encrypted secrets to the terminal.
+            "sops" => has("-d") || has("--decrypt") || words.first() == Some(&"decrypt"),
+            "ansible-vault" => matches!(words.first(), Some(&("view" | "decrypt"))),
+            "rails" | "rake" => words
+                .iter()
+                .any(|w| matches!(*w, "credentials:show" | "credentials:edit")),
+            "php" => words.contains(&"env:decrypt"),
+            "dotenvx" | "dotenv-vault" => {
+                matches!(words.first(), Some(&("get" | "decrypt" | "pull")))
+            }
+            "git-crypt" => words.first() == Some(&"unlock"),
+            // Package managers' stored registry tokens, printed by key.
+            "npm" | "pnpm" | "yarn" => {
+                matches!(words.as_slice(), ["config", "get", key, ..] if {
+                    let k = key.to_ascii_lowercase();
+                    k.contains("auth") || k.contains("token") || k.contains("password")
+                })
+            }
+            // Password managers and secret stores.
+            "bw" => matches!(words.as_slice(), ["get", ..] | ["export", ..]),
+            "lpass" => matches!(words.as_slice(), ["show", ..] | ["export", ..]),
+            "gopass" => matches!(words.as_slice(), ["show", ..] | ["cat", ..] | [_]),
+            "keepassxc-cli" => matches!(words.as_slice(), ["show", ..] | ["export", ..]),
+            "doppler" => words.starts_with(&["secrets"]) && !words.starts_with(&["secrets", "set"]),
+            "infisical" => matches!(words.as_slice(), ["secrets", ..] | ["export", ..]),
+            "chamber" => matches!(
+                words.as_slice(),
+                ["read", ..] | ["export", ..] | ["env", ..]
+            ),
             n => n.starts_with("docker-credential-") && words.first() == Some(&"get"),
         };
         if prints {
@@ -391,6 +452,13 @@ impl Classifier<'_> {
     }
 
     pub(super) fn database(&mut self, cmd: &Command, span: &str) {
+        // Admin clients whose subcommand drops a database or user (`dropdb prod`,
+        // `mysqladmin drop prod`).
+        let admin_drop = match cmd.name() {
+            "dropdb" | "dropuser" => true,
+            "mysqladmin" | "mariadb-admin" => cmd.operands().contains(&"drop"),
+            _ => false,
+        };
         let mut text: String = cmd.args().join(" ");
         if let Stdin::Text(t) = &cmd.stdin {
             text.push(' ');
@@ -402,6 +470,7 @@ impl Classifier<'_> {
         }
         let upper = text.to_ascii_uppercase();
         let squeezed: String = upper.split_whitespace().collect::<Vec<_>>().join(" ");
+        self.sql_side_effects(&text, span);
         let destroys = [
             "DROP DATABASE",
             "DROP SCHEMA",
@@ -411,6 +480,7 @@ impl Classifier<'_> {
             "FLUSHDB",
             "DROPDATABASE",
             "DROP USER",
+            "DROP KEYSPACE",
             ".DROP()",
             ".DROPDATABASE(",
             ".DELETEMANY({})",
@@ -418,7 +488,8 @@ impl Classifier<'_> {
         ]
         .iter()
         .any(|k| squeezed.contains(k))
-            || (squeezed.contains("DELETE FROM") && !squeezed.contains("WHERE"));
+            || (squeezed.contains("DELETE FROM") && !squeezed.contains("WHERE"))
+            || admin_drop;
         if destroys {
             self.finding(
                 "cloud.database_destroy",
@@ -429,6 +500,142 @@ impl Classifier<'_> {
             );
         }
     }
+
+    /// SQL that reaches outside the database: `COPY … FROM/TO PROGRAM 'cmd'` runs a shell
+    /// command; `pg_read_file('f')`, `LOAD_FILE('f')`, `readfile('f')`, `lo_import('f')` read
+    /// files (judged as reads of them).
+    fn sql_side_effects(&mut self, sql: &str, span: &str) {
+        use std::sync::LazyLock;
+        static PROGRAM: LazyLock<regex::Regex> = LazyLock::new(|| {
+            regex::Regex::new(r"(?i)\b(?:FROM|TO)\s+PROGRAM\s+'((?:[^']|'')*)'")
+                .expect("static regex")
+        });
+        static READS: LazyLock<regex::Regex> = LazyLock::new(|| {
+            regex::Regex::new(
+                r"(?i)\b(?:pg_read_file|pg_read_binary_file|load_file|readfile|lo_import)\s*\(\s*'([^']*)'",
+            )
+            .expect("static regex")
+        });
+        let project = self.env.project.clone();
+        for c in PROGRAM.captures_iter(sql) {
+            let cmd = c[1].replace("''", "'");
+            self.shell(&cmd, &project);
+        }
+        for c in READS.captures_iter(sql) {
+            let p = paths::resolve(&c[1], &project, &self.env.home);
+            self.path(Action::FileRead, p, span);
+        }
+    }
+
+    /// Framework tasks that drop or wipe the application's database (`rails db:drop`,
+    /// `prisma migrate reset`, `php artisan migrate:fresh`, `python manage.py flush`,
+    /// `mix ecto.reset`, `dotnet ef database drop`).
+    pub(super) fn framework_database(&mut self, cmd: &Command, span: &str) {
+        const TASKS: &[&str] = &[
+            "db:drop",
+            "db:drop:all",
+            "db:reset",
+            "db:purge",
+            "db:wipe",
+            "migrate:fresh",
+            "migrate:reset",
+            "migrate:refresh",
+            "schema:drop",
+            "doctrine:database:drop",
+            "doctrine:schema:drop",
+            "ecto.drop",
+            "ecto.reset",
+        ];
+        let runner = matches!(
+            cmd.name(),
+            "rails"
+                | "rake"
+                | "bundle"
+                | "prisma"
+                | "php"
+                | "artisan"
+                | "sequelize"
+                | "sequelize-cli"
+                | "typeorm"
+                | "knex"
+                | "console"
+                | "symfony"
+                | "mix"
+                | "dotnet"
+        ) || cmd.name().starts_with("python");
+        if !runner {
+            return;
+        }
+        let args = cmd.args();
+        let has = |w: &str| args.contains(&w);
+        let django = args
+            .iter()
+            .any(|a| a.ends_with("manage.py") || *a == "django-admin");
+        let wipes = args.iter().any(|a| TASKS.contains(a))
+            || (cmd.name() == "prisma"
+                && ((has("migrate") && has("reset")) || has("--force-reset")))
+            || (django && (has("flush") || has("reset_db")))
+            || (cmd.name() == "dotnet" && has("ef") && has("database") && has("drop"));
+        if wipes {
+            self.finding(
+                "cloud.database_destroy",
+                Risk::High,
+                &[Flag::CloudDestruction, Flag::Destructive],
+                "drops or wipes the application's database",
+                span,
+            );
+        }
+    }
+
+    /// `docker-compose down -v`: the project's volumes, and the data in them, are deleted.
+    pub(super) fn compose(&mut self, cmd: &Command, span: &str) {
+        let args = cmd.args();
+        if cmd.operands().first() == Some(&"down")
+            && args.iter().any(|a| matches!(*a, "-v" | "--volumes"))
+        {
+            self.finding(
+                "cloud.docker_prune",
+                Risk::High,
+                &[Flag::Destructive, Flag::CloudDestruction],
+                "deletes containers, images or volumes (data in volumes is lost)",
+                span,
+            );
+        }
+    }
+}
+
+/// `pgrep` looking up the gateway's process (`kill $(pgrep -f gateway)`).
+pub(super) fn finds_gateway(cmd: &Command) -> bool {
+    cmd.name() == "pgrep" && selects_gateway(cmd)
+}
+
+/// `pkill`/`pgrep`/`killall` whose pattern selects the gateway's process (`pkill -f gateway`,
+/// `pkill -f .`, `killall -r 'patch.*'`).
+fn selects_gateway(cmd: &Command) -> bool {
+    let regex_names = match cmd.name() {
+        "pkill" | "pgrep" => true,
+        "killall" => cmd.args().iter().any(|a| *a == "-r" || *a == "--regexp"),
+        _ => return false,
+    };
+    let a = super::command::Args::parse(
+        &cmd.argv,
+        &[
+            "-u", "-U", "-g", "-G", "-P", "-s", "-t", "-F", "-n", "--signal", "-o", "-y",
+        ],
+    );
+    a.operands.iter().any(|w| {
+        let p = w.text.as_str();
+        if w.dynamic || p.is_empty() {
+            return false;
+        }
+        if !regex_names {
+            return p == "patchwork-gateway" || p == "patchwork-gatew";
+        }
+        regex::RegexBuilder::new(p)
+            .case_insensitive(cmd.args().contains(&"-i"))
+            .build()
+            .is_ok_and(|re| re.is_match("patchwork-gateway"))
+    })
 }
 
 /// Read-only disk inspection (`lsblk /dev/sda`, `blkid`, `smartctl -a /dev/sda`, `fdisk -l`,

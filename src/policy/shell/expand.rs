@@ -457,7 +457,7 @@ impl Walker<'_> {
 
     fn param(&self, p: &Parameter) -> Pv {
         let known = |v: Option<Val>| match v {
-            Some(Val::Known(s)) => Some(s),
+            Some(Val::Known(s) | Val::Glob(s)) => Some(s),
             Some(Val::Array(a)) => Some(a.first().cloned().unwrap_or_default()),
             _ => None,
         };
@@ -548,6 +548,18 @@ impl Walker<'_> {
             },
         };
         match e {
+            ParameterExpr::Parameter {
+                parameter: Parameter::Named(n),
+                indirect: false,
+            } if matches!(self.lookup(n), Some(Val::Glob(_))) => {
+                if let Some(Val::Glob(g)) = self.lookup(n) {
+                    out.push(Piece::Exp {
+                        text: g,
+                        quoted: false,
+                        dynamic: false,
+                    });
+                }
+            }
             ParameterExpr::Parameter {
                 parameter,
                 indirect,

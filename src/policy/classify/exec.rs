@@ -3,7 +3,6 @@
 
 use super::{Classifier, places};
 use crate::call::{Action, Flag, Risk};
-use crate::policy::paths;
 use crate::policy::shell::{Command, Stdin, Word};
 use std::path::Path;
 
@@ -27,7 +26,7 @@ impl Classifier<'_> {
                 span,
             ),
             Some(w) => {
-                let p = paths::resolve(&w.text, cwd, &self.env.home);
+                let p = self.resolve(&w.text, cwd);
                 self.script_file(&p, cwd, span);
             }
             None => {}
@@ -58,7 +57,7 @@ impl Classifier<'_> {
                 span,
             ),
             Some(w) => {
-                let p = paths::resolve(&w.text, cwd, &self.env.home);
+                let p = self.resolve(&w.text, cwd);
                 self.path(Action::FileRead, p.clone(), span);
                 self.script_file(&p, cwd, span);
             }
@@ -138,7 +137,7 @@ impl Classifier<'_> {
         if bind.is_some_and(loopback) {
             return;
         }
-        let dir = paths::resolve(dir, cwd, &self.env.home);
+        let dir = self.resolve(dir, cwd);
         let exposed = !places::in_project(&dir, self.env) || places::holds_secrets(&dir, self.env);
         // A subfolder such as `dist` with no secret file in it only publishes build output.
         let secret_inside = places::secret_file_in(&dir, self.env);

@@ -179,11 +179,7 @@ impl Classifier<'_> {
     /// files anywhere below DIR.
     fn rm_glob(&mut self, w: &Word, recursive: bool, cwd: &Path, span: &str) {
         let (base, rest) = glob_base(&w.text);
-        let base = paths::resolve(
-            if base.is_empty() { "." } else { &base },
-            cwd,
-            &self.env.home,
-        );
+        let base = self.resolve(if base.is_empty() { "." } else { &base }, cwd);
         let everything = rest
             .split('/')
             .all(|c| c.is_empty() || c == "*" || c == "**");
@@ -238,11 +234,7 @@ impl Classifier<'_> {
             if w.glob {
                 // `mv ~/* elsewhere` empties the folder, whether or not anything matches now.
                 let (base, rest) = glob_base(&w.text);
-                let base = paths::resolve(
-                    if base.is_empty() { "." } else { &base },
-                    cwd,
-                    &self.env.home,
-                );
+                let base = self.resolve(if base.is_empty() { "." } else { &base }, cwd);
                 if rest
                     .split('/')
                     .all(|c| c.is_empty() || c == "*" || c == "**")
@@ -305,7 +297,7 @@ impl Classifier<'_> {
             // A folder copied in: the files it holds land in DEST/NAME (or DEST for `SRC/`,
             // `SRC/.` and rsync's `SRC/`), whatever they are (`cp -r /tmp/x/.claude .`).
             if tree && !d.dynamic {
-                let dp = paths::resolve(&d.text, cwd, &self.env.home);
+                let dp = self.resolve(&d.text, cwd);
                 for src in &sources {
                     let into = src.ends_with("/.") || (name == "rsync" && src.ends_with('/'));
                     let base = Path::new(src.trim_end_matches('/')).file_name();
@@ -600,7 +592,7 @@ impl Classifier<'_> {
             let dirs = if w.glob {
                 paths::expand_glob(&w.text, cwd, &self.env.home)
             } else {
-                vec![paths::resolve(&w.text, cwd, &self.env.home)]
+                vec![self.resolve(&w.text, cwd)]
             };
             for dir in dirs.into_iter().filter(|d| d.is_dir()) {
                 self.search_secrets(&dir, hidden, &accept, span);
@@ -676,7 +668,7 @@ impl Classifier<'_> {
         let dir = a
             .value(&["-C", "--directory"])
             .or_else(|| (cmd.name() == "unzip").then(|| a.value(&["-d"])).flatten())
-            .map(|d| paths::resolve(d, cwd, &self.env.home));
+            .map(|d| self.resolve(d, cwd));
         if extracting {
             if let Some(dir) = dir {
                 self.extract_into(&dir, span);

@@ -17,7 +17,7 @@ impl Classifier<'_> {
             match w.text.as_str() {
                 "-C" => {
                     if let Some(dir) = argv.get(i + 1) {
-                        cwd = paths::resolve(&dir.text, &cwd, &self.env.home);
+                        cwd = self.resolve(&dir.text, &cwd);
                     }
                     i += 2;
                 }
@@ -96,9 +96,7 @@ impl Classifier<'_> {
         if sub == "ls-files" && !operands.iter().any(|w| paths::has_glob_chars(&w.text)) {
             // Every tracked file below the pathspecs (or here): judged where it is used.
             let specs = operands.iter().filter(|w| !w.dynamic && w.text != "--");
-            let mut roots: Vec<_> = specs
-                .map(|w| paths::resolve(&w.text, &cwd, &self.env.home))
-                .collect();
+            let mut roots: Vec<_> = specs.map(|w| self.resolve(&w.text, &cwd)).collect();
             if roots.is_empty() {
                 roots.push(cwd.clone());
             }
@@ -256,7 +254,7 @@ impl Classifier<'_> {
                     if let Some((_, file)) = w.text.split_once(':')
                         && !file.is_empty()
                     {
-                        let p = paths::resolve(file, &cwd, &self.env.home);
+                        let p = self.resolve(file, &cwd);
                         self.path(Action::FileRead, p, span);
                     }
                 }

@@ -4,7 +4,6 @@
 
 use super::{Classifier, places, str_field};
 use crate::call::{Action, Flag, Risk, TargetKind, ToolCall};
-use crate::policy::paths;
 use crate::policy::shell::quote;
 use serde_json::Value;
 use std::path::Path;
@@ -106,7 +105,7 @@ impl Classifier<'_> {
         self.action(Action::McpToolCall);
         let name = call.tool.rsplit("__").next().unwrap_or(&call.tool);
         let cwd = match str_field(&call.input, &["cwd", "repo_path", "working_directory"]) {
-            Some(dir) => paths::resolve(dir, cwd, &self.env.home),
+            Some(dir) => self.resolve(dir, cwd),
             None => cwd.to_path_buf(),
         };
         let verb = verb_action(name);
@@ -131,16 +130,18 @@ impl Classifier<'_> {
         }
         // Moves and folder deletions judged as `mv` and `rm -r` would be (into /dev/null, the
         // project itself, a folder of secrets).
-        let field = |keys: &[&str]| {
-            str_field(&call.input, keys).map(|p| paths::resolve(p, &cwd, &self.env.home))
-        };
+        let field =
+            |c: &Self, keys: &[&str]| str_field(&call.input, keys).map(|p| c.resolve(p, &cwd));
         if verb == Some(Action::FileWrite)
             && ["move", "rename"]
                 .iter()
                 .any(|v| name.to_ascii_lowercase().contains(v))
             && let (Some(src), Some(dst)) = (
-                field(&["source", "src", "from", "old_path"]),
-                field(&["destination", "dest", "dst", "to", "new_path", "target"]),
+                field(self, &["source", "src", "from", "old_path"]),
+                field(
+                    self,
+                    &["destination", "dest", "dst", "to", "new_path", "target"],
+                ),
             )
         {
             let line = format!(
@@ -152,7 +153,8 @@ impl Classifier<'_> {
         }
         // `{"dir": "~/.ssh", "name": "id_ed25519"}`: the file is the folder joined with the name.
         if let (Some(dir), Some(file)) = (
-            field(&["directory", "dir", "folder", "path", "root", "cwd"]).filter(|p| p.is_dir()),
+            field(self, &["directory", "dir", "folder", "path", "root", "cwd"])
+                .filter(|p| p.is_dir()),
             str_field(&call.input, &["name", "filename", "file_name", "file"])
                 .filter(|n| !n.contains('/')),
         ) {
@@ -169,9 +171,7 @@ impl Classifier<'_> {
             let dirs: Vec<std::path::PathBuf> = string_values(&call.input)
                 .into_iter()
                 .filter(|v| looks_like_path(v))
-                .map(|v| {
-                    paths::resolve(v.strip_prefix("file://").unwrap_or(v), &cwd, &self.env.home)
-                })
+                .map(|v| self.resolve(v.strip_prefix("file://").unwrap_or(v), &cwd))
                 .filter(|p| p.is_dir() && places::holds_secrets(p, self.env))
                 .collect();
             for dir in dirs {
@@ -188,8 +188,8 @@ impl Classifier<'_> {
             }
         }
         if verb == Some(Action::FileDelete)
-            && let Some(dir) =
-                field(&["path", "directory", "dir", "folder", "target"]).filter(|p| p.is_dir())
+            && let Some(dir) = field(self, &["path", "directory", "dir", "folder", "target"])
+                .filter(|p| p.is_dir())
         {
             self.shell(
                 &format!("rm -r -f -- {}", quote(&dir.to_string_lossy())),
@@ -245,10 +245,10 @@ impl Classifier<'_> {
                     && !file.starts_with('/')
                     && places::secret_kind(Path::new(file), self.env).is_some()
                 {
-                    let p = paths::resolve(file, cwd, &self.env.home);
+                    let p = self.resolve(file, cwd);
                     self.path(Action::FileRead, p, span);
                 }
-                let p = paths::resolve(raw, cwd, &self.env.home);
+                let p = self.resolve(raw, cwd);
                 if !(path_key || looks_like_path(raw) && p.exists()) {
                     return;
                 }

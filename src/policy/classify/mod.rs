@@ -31,6 +31,7 @@ pub fn classify(call: &ToolCall, env: &Env) -> Classification {
         git_remotes: Vec::new(),
         tracked: Vec::new(),
         dynamic_change: None,
+        resolved: Default::default(),
     };
     c.tool(call);
     c.out
@@ -86,26 +87,37 @@ pub(crate) struct Classifier<'a> {
     tracked: Vec<PathBuf>,
     /// A write or delete (true) of files known only at run time, by span.
     dynamic_change: Option<(String, bool)>,
+    /// Paths already resolved in this call, by (argument, working directory): several rules
+    /// look at the same argument, and each resolution costs system calls. Kept for one call
+    /// only, so a file that changes between calls is seen as it is.
+    resolved: std::cell::RefCell<std::collections::HashMap<(String, PathBuf), PathBuf>>,
 }
 
 impl Classifier<'_> {
+    /// [`paths::resolve`] against this call's home, remembered for the rest of the call.
+    fn resolve(&self, raw: &str, cwd: &Path) -> PathBuf {
+        let key = (raw.to_string(), cwd.to_path_buf());
+        if let Some(p) = self.resolved.borrow().get(&key) {
+            return p.clone();
+        }
+        let p = paths::resolve(raw, cwd, &self.env.home);
+        self.resolved.borrow_mut().insert(key, p.clone());
+        p
+    }
+
     fn tool(&mut self, call: &ToolCall) {
         let input = &call.input;
         let cwd = if call.cwd.is_absolute() {
             paths::physical(&call.cwd)
         } else {
-            paths::resolve(
-                &call.cwd.to_string_lossy(),
-                &self.env.project,
-                &self.env.home,
-            )
+            self.resolve(&call.cwd.to_string_lossy(), &self.env.project)
         };
         let tool = call.tool.as_str();
         match tool {
             "Bash" | "PowerShell" | "run_command" => {
                 self.action(Action::CommandExecute);
                 let cwd = match str_field(input, &["cwd"]) {
-                    Some(dir) => paths::resolve(dir, &cwd, &self.env.home),
+                    Some(dir) => self.resolve(dir, &cwd),
                     None => cwd,
                 };
                 match str_field(input, &["command"]) {
@@ -121,7 +133,7 @@ impl Classifier<'_> {
             "Glob" | "LS" | "list_directory" => {
                 self.action(Action::FileGlob);
                 let dir = str_field(input, &["path"]).unwrap_or(".");
-                let dir = paths::resolve(dir, &cwd, &self.env.home);
+                let dir = self.resolve(dir, &cwd);
                 self.path(Action::FileGlob, dir, tool);
             }
             "Grep" | "search_files" => self.grep_tool(tool, input, &cwd),
@@ -169,7 +181,7 @@ impl Classifier<'_> {
             self.action(action);
             return self.bad_input(tool, "file_path");
         };
-        let path = paths::resolve(raw, cwd, &self.env.home);
+        let path = self.resolve(raw, cwd);
         let action = if action == Action::FileWrite && !path.exists() {
             Action::FileCreate
         } else {
@@ -223,7 +235,7 @@ impl Classifier<'_> {
     fn grep_tool(&mut self, tool: &str, input: &Value, cwd: &Path) {
         self.action(Action::FileGrep);
         let dir = str_field(input, &["path"]).unwrap_or(".");
-        let path = paths::resolve(dir, cwd, &self.env.home);
+        let path = self.resolve(dir, cwd);
         if let Some(glob) = str_field(input, &["glob"])
             && path.is_dir()
         {
@@ -471,7 +483,7 @@ impl Classifier<'_> {
     fn url(&mut self, url: &str, action: Action, sends_data: bool) {
         if let Some(file) = url.strip_prefix("file://") {
             // `curl file:///…/.env` reads a local file.
-            let p = paths::resolve(file, &self.env.project, &self.env.home);
+            let p = self.resolve(file, &self.env.project);
             return self.path(Action::FileRead, p, url);
         }
         self.target(TargetKind::Url, action, url.to_string());

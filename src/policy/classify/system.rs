@@ -3,7 +3,6 @@
 
 use super::Classifier;
 use crate::call::{Action, Flag, Risk};
-use crate::policy::paths;
 use crate::policy::shell::{Command, Stdin};
 use std::path::Path;
 
@@ -202,7 +201,7 @@ impl Classifier<'_> {
             if !(src.starts_with('/') || src.starts_with('.') || src.starts_with('~')) {
                 continue; // a named volume
             }
-            let p = paths::resolve(src, cwd, &self.env.home);
+            let p = self.resolve(src, cwd);
             if p.is_dir() && super::places::holds_secrets(&p, self.env) {
                 self.finding(
                     "secrets.read",
@@ -522,7 +521,7 @@ impl Classifier<'_> {
             self.shell(&cmd, &project);
         }
         for c in READS.captures_iter(sql) {
-            let p = paths::resolve(&c[1], &project, &self.env.home);
+            let p = self.resolve(&c[1], &project);
             self.path(Action::FileRead, p, span);
         }
     }

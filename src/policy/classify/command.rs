@@ -595,6 +595,7 @@ impl Classifier<'_> {
         self.credentials_printed(cmd, span);
         self.secret_variables(cmd, span);
         self.framework_database(cmd, span);
+        self.package_published(cmd, span);
         match name {
             "rm" | "unlink" | "rmdir" | "shred" | "srm" | "rimraf" | "del-cli" | "trash"
             | "trash-put" => self.rm(cmd, cwd, span),
@@ -844,6 +845,12 @@ impl Classifier<'_> {
             _ if DATABASES.contains(&name) => {
                 self.database(cmd, span);
                 self.secret_arguments(cmd, cwd, span);
+                // sqlite3's first operand is the database file it opens and can dump whole.
+                if name == "sqlite3"
+                    && let Some(db) = cmd.operands().first()
+                {
+                    self.raw_path(db, Action::FileRead, cwd, span);
+                }
             }
             _ if SYSTEM_ADMIN.contains(&name) => self.system_admin(cmd, span),
             _ if crate::policy::shell::is_shell(name) || name == "busybox" => {

@@ -189,6 +189,11 @@ impl Classifier<'_> {
             "symbolic-ref" if short('d') || has("--delete") => {
                 self.history(span, "git symbolic-ref --delete removes a ref outright")
             }
+            // A forced replacement hides an existing commit behind another in every history view.
+            "replace" if short('f') || has("--force") => self.history(
+                span,
+                "git replace --force swaps what an existing commit shows for another object",
+            ),
             "checkout-index" if short('f') || has("--force") => {
                 worktree(self, "git checkout-index --force")
             }

@@ -99,6 +99,17 @@ fn verb_action(tool: &str) -> Option<Action> {
     }
 }
 
+/// Tools that send a local file somewhere else (`create_gist`, `upload_file`, `send_email`):
+/// their path arguments are files read, whatever the verb says about the remote end.
+fn sends_out(tool: &str) -> bool {
+    [
+        "upload", "gist", "publish", "share", "send", "post", "attach", "email", "mail", "submit",
+        "paste",
+    ]
+    .iter()
+    .any(|w| tool.contains(w))
+}
+
 impl Classifier<'_> {
     /// Classifies `mcp__<server>__<tool>` with its arguments.
     pub(super) fn mcp_tool(&mut self, call: &ToolCall, cwd: &Path) {
@@ -263,6 +274,11 @@ impl Classifier<'_> {
                 {
                     // The source of a move disappears from where it was.
                     self.path(Action::FileDelete, p.clone(), span);
+                }
+                if verb == Some(Action::FileWrite)
+                    && sends_out(tool.rsplit("__").next().unwrap_or(&tool))
+                {
+                    self.path(Action::FileRead, p.clone(), span);
                 }
                 let action = match verb {
                     Some(Action::FileWrite) if source_like => Action::FileRead,

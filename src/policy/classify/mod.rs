@@ -510,6 +510,16 @@ impl Classifier<'_> {
         if local_host(url) {
             return;
         }
+        // A key or token spelled into the URL (`?k=sk-…`) is sent by merely fetching it.
+        if crate::ledger::redact::redact_str(url) != url {
+            self.finding(
+                "net.exfiltration",
+                Risk::High,
+                &[Flag::NetworkEgress, Flag::Exfiltration],
+                format!("the URL carries a credential to {}", host_of(url)),
+                url,
+            );
+        }
         if sends_data {
             self.finding(
                 "net.upload",

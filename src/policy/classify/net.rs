@@ -311,6 +311,31 @@ impl Classifier<'_> {
         }
     }
 
+    /// Releases to a public package registry (`npm publish`, `cargo publish`, `twine upload`):
+    /// the project leaves the machine for good. Dry runs only pack it locally.
+    pub(super) fn package_published(&mut self, cmd: &Command, span: &str) {
+        let args = cmd.args();
+        let words = cmd.operands();
+        let publishes = match cmd.name() {
+            "npm" | "pnpm" | "bun" | "cargo" | "poetry" | "uv" | "flit" | "hatch" | "pdm" => {
+                words.first() == Some(&"publish")
+            }
+            "yarn" => matches!(words.as_slice(), ["publish", ..] | ["npm", "publish", ..]),
+            "twine" => words.first() == Some(&"upload"),
+            "gem" => words.first() == Some(&"push"),
+            _ => false,
+        };
+        if publishes && !args.iter().any(|a| matches!(*a, "--dry-run" | "-n")) {
+            self.finding(
+                "net.package_publish",
+                Risk::High,
+                &[Flag::Exfiltration, Flag::NetworkEgress],
+                "publishes the project to a package registry",
+                span,
+            );
+        }
+    }
+
     pub(super) fn gh(&mut self, cmd: &Command, cwd: &Path, span: &str) {
         let args = cmd.args();
         let words = cmd.operands();

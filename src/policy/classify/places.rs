@@ -221,6 +221,8 @@ pub fn secret_kind(path: &Path, env: &Env) -> Option<&'static str> {
             | "logins.json"
             | "key4.db"
             | "login data"
+            | "cookies"
+            | "cookies.sqlite"
             | "shadow"
             | "gshadow"
     ) || (lower.starts_with("service-account")
@@ -258,6 +260,13 @@ pub fn secret_kind(path: &Path, env: &Env) -> Option<&'static str> {
         ".config/netlify",
         ".fly",
         ".oci",
+        // Tokens and private keys of dev tools (sops' age keys, tunnels, CLIs' token stores).
+        ".config/sops",
+        ".config/ngrok",
+        ".ngrok2",
+        ".config/configstore",
+        ".config/stripe",
+        ".wrangler",
     ] {
         let base = home.join(dir);
         if path.starts_with(&base) && !is_public_ssh_file(path, &base) {

@@ -271,12 +271,11 @@ impl Classifier<'_> {
             "security" => {
                 words.first().is_some_and(|s| {
                     matches!(*s, "find-generic-password" | "find-internet-password")
-                }) && (has("-w")
-                    || has("-g")
-                    || args
-                        .iter()
-                        .any(|a| a.starts_with("-g") || a.ends_with('w') && a.starts_with('-')))
-                    || words.first() == Some(&"dump-keychain")
+                }) && args.iter().any(|a| {
+                    // `-w`, `-g` alone or inside a cluster of short options (`-wa`, `-gs`).
+                    a.strip_prefix('-')
+                        .is_some_and(|o| !o.starts_with('-') && o.contains(['w', 'g']))
+                }) || words.first() == Some(&"dump-keychain")
             }
             "gpg" | "gpg2" => has("--export-secret-keys") || has("--export-secret-subkeys"),
             "op" => matches!(words.as_slice(), ["read", ..] | ["item", "get", ..]),

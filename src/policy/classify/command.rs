@@ -596,6 +596,7 @@ impl Classifier<'_> {
         self.secret_variables(cmd, span);
         self.framework_database(cmd, span);
         self.package_published(cmd, span);
+        self.package_manager_shell(cmd, span);
         match name {
             "rm" | "unlink" | "rmdir" | "shred" | "srm" | "rimraf" | "del-cli" | "trash"
             | "trash-put" => self.rm(cmd, cwd, span),

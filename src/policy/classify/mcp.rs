@@ -103,8 +103,18 @@ fn verb_action(tool: &str) -> Option<Action> {
 /// their path arguments are files read, whatever the verb says about the remote end.
 fn sends_out(tool: &str) -> bool {
     [
-        "upload", "gist", "publish", "share", "send", "post", "attach", "email", "mail", "submit",
+        "upload",
+        "gist",
+        "publish",
+        "share",
+        "send",
+        "post",
+        "attach",
+        "email",
+        "mail",
+        "submit",
         "paste",
+        "put_object",
     ]
     .iter()
     .any(|w| tool.contains(w))
@@ -134,6 +144,21 @@ impl Classifier<'_> {
             && let Some(sql) = str_field(&call.input, &["sql", "query", "statement", "sql_query"])
         {
             self.shell(&format!("psql -c {}", quote(sql)), &cwd);
+        }
+        if let Some(line) = git_line(name, &call.input) {
+            self.action(Action::CommandExecute);
+            self.shell(&line, &cwd);
+        }
+        // A hosted repository deleted through its API (`delete_repository`).
+        let lower_name = name.to_ascii_lowercase();
+        if lower_name.contains("delete") && lower_name.contains("repo") {
+            self.finding(
+                "git.remote_delete",
+                Risk::Critical,
+                &[Flag::Destructive, Flag::GitHistory],
+                "deletes a hosted git repository",
+                &call.tool,
+            );
         }
         if let Some(line) = code_line(name, &call.input) {
             self.action(Action::CommandExecute);
@@ -330,6 +355,39 @@ fn command_line(input: &Value) -> Option<String> {
         .map(|a| crate::policy::shell::quote(a))
         .collect();
     Some(quoted.join(" "))
+}
+
+/// A git tool (`git_push`, `git_reset`, `git_delete_branch`) as the git command line it runs:
+/// true booleans become long options (`"force": true` is `--force`), a `mode` becomes one
+/// (`"mode": "hard"` is `--hard`), named refs and remotes become operands.
+fn git_line(tool: &str, input: &Value) -> Option<String> {
+    let sub = tool.to_ascii_lowercase();
+    let sub = sub.strip_prefix("git_")?;
+    let map = input.as_object()?;
+    let mut argv: Vec<String> = vec!["git".into()];
+    match sub.strip_prefix("delete_") {
+        Some(what) => argv.extend([what.replace('_', "-"), "--delete".into()]),
+        None => argv.push(sub.replace('_', "-")),
+    }
+    let mut operands = Vec::new();
+    for (k, v) in map {
+        let k = k.to_ascii_lowercase();
+        match v {
+            Value::Bool(true) => argv.push(format!("--{}", k.replace('_', "-"))),
+            Value::String(m) if k == "mode" && !m.starts_with('-') => argv.push(format!("--{m}")),
+            Value::String(o)
+                if matches!(
+                    k.as_str(),
+                    "remote" | "branch" | "branch_name" | "refspec" | "target" | "revision" | "ref"
+                ) =>
+            {
+                operands.push(o.clone())
+            }
+            _ => {}
+        }
+    }
+    argv.extend(operands);
+    Some(argv.iter().map(|a| quote(a)).collect::<Vec<_>>().join(" "))
 }
 
 /// Code handed to a code-running tool (`"code": "…"`), as the command line that would run

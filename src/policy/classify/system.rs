@@ -219,6 +219,30 @@ impl Classifier<'_> {
         self.secret_arguments(cmd, cwd, span);
     }
 
+    /// Package managers told to run their scripts through another program (`npm config set
+    /// script-shell /tmp/x`): every later `npm run` runs it.
+    pub(super) fn package_manager_shell(&mut self, cmd: &Command, span: &str) {
+        if !matches!(cmd.name(), "npm" | "pnpm" | "yarn" | "bun") {
+            return;
+        }
+        let words = cmd.operands();
+        if let ["config", "set", key, ..] = words.as_slice() {
+            let key = key.split('=').next().unwrap_or(key).to_ascii_lowercase();
+            if matches!(
+                key.as_str(),
+                "script-shell" | "shell" | "node-options" | "git"
+            ) {
+                self.finding(
+                    "persistence.package_manager",
+                    Risk::High,
+                    &[Flag::Persistence],
+                    format!("`{key}` makes every later package script run another program"),
+                    span,
+                );
+            }
+        }
+    }
+
     /// Commands that print stored credentials (`gh auth token`, `gcloud auth
     /// print-access-token`, `security find-generic-password -w`, `gpg --export-secret-keys`).
     pub(super) fn credentials_printed(&mut self, cmd: &Command, span: &str) {

@@ -425,6 +425,9 @@ impl Walker<'_> {
             let Some((code, dynamic)) = code else {
                 continue;
             };
+            if !self.lisp_file_reads(&code) {
+                self.problem("emacs code reads a file named at run time");
+            }
             let runs = [
                 "shell-command",
                 "call-process",
@@ -440,6 +443,37 @@ impl Walker<'_> {
                 self.problem("emacs code not statically analysable");
             }
         }
+    }
+
+    /// `(insert-file-contents "F")`, `(find-file "F")`, `(copy-file "F" …)`: each literal file
+    /// is judged as `cat F` would be; false when such a call names its file at run time.
+    fn lisp_file_reads(&mut self, code: &str) -> bool {
+        let mut all_literal = true;
+        for f in [
+            "(insert-file-contents",
+            "(find-file",
+            "(copy-file",
+            "(rename-file",
+            "(f-read",
+        ] {
+            for (i, _) in code.match_indices(f) {
+                // The rest of the function's name (`-literally`, `-noselect`), then its argument.
+                let rest = code[i + f.len()..]
+                    .trim_start_matches(|c: char| c == '-' || c.is_ascii_alphanumeric());
+                match rest
+                    .trim_start()
+                    .strip_prefix('"')
+                    .and_then(|r| r.split_once('"'))
+                {
+                    Some((file, _)) if !file.contains('\\') => {
+                        let line = format!("cat -- {}", super::quote(file));
+                        self.nested_script(&line, "emacs --eval", &[], None, true)
+                    }
+                    _ => all_literal = false,
+                }
+            }
+        }
+        all_literal
     }
 
     /// Analyse `(shell-command "LITERAL")` calls; false when the code does something else that

@@ -88,6 +88,17 @@ impl Classifier<'_> {
                 }
             }
         }
+        // Staged files go into history and to every remote it is pushed to (`git add -f .env`).
+        if matches!(sub, "add" | "stage") {
+            for w in operands
+                .iter()
+                .filter(|w| !w.dynamic && w.text != "--" && !w.text.contains(':'))
+            {
+                if cwd.join(&w.text).is_file() {
+                    self.word_paths(w, Action::FileRead, &cwd, span);
+                }
+            }
+        }
         if (sub == "diff" && has("--no-index")) || matches!(sub, "blame" | "annotate") {
             for w in operands.iter().filter(|w| w.text != "--") {
                 self.word_paths(w, Action::FileRead, &cwd, span);

@@ -363,6 +363,13 @@ impl Classifier<'_> {
                     span,
                 )
             }
+            // Release assets are uploaded files (`gh release upload v1 dist/app.tgz`).
+            ["release", "upload", _, files @ ..] | ["release", "create", _, files @ ..] => {
+                for f in files {
+                    let f = f.split('#').next().unwrap_or(f);
+                    self.raw_path(f, Action::FileRead, cwd, span);
+                }
+            }
             ["gist", "create", ..] | ["gist", "edit", ..] | ["snippet", "create", ..] => self
                 .finding(
                     "net.gist_upload",

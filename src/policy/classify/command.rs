@@ -151,6 +151,7 @@ const REMOTE_SHELLS: &[&str] = &[
     "lftp",
     "tftp",
     "telnet",
+    "smbclient",
 ];
 const RAW_SOCKETS: &[&str] = &["nc", "ncat", "netcat", "socat", "cryptcat", "pwncat"];
 const PRIVILEGE: &[&str] = &[
@@ -597,6 +598,7 @@ impl Classifier<'_> {
         self.framework_database(cmd, span);
         self.package_published(cmd, span);
         self.package_manager_shell(cmd, span);
+        self.package_from_url(cmd, span);
         match name {
             "rm" | "unlink" | "rmdir" | "shred" | "srm" | "rimraf" | "del-cli" | "trash"
             | "trash-put" => self.rm(cmd, cwd, span),

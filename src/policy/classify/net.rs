@@ -336,6 +336,35 @@ impl Classifier<'_> {
         }
     }
 
+    /// Installs straight from a URL (`pip install https://x/p.tar.gz`, `npm i https://x/p.tgz`):
+    /// code from an arbitrary host whose build and install scripts run here, unreviewed.
+    pub(super) fn package_from_url(&mut self, cmd: &Command, span: &str) {
+        let words = cmd.operands();
+        let installs = match cmd.name() {
+            "pip" | "pip3" | "npm" | "pnpm" | "bun" | "yarn" => {
+                matches!(words.first(), Some(&("install" | "i" | "add")))
+            }
+            "uv" => words.starts_with(&["pip", "install"]) || words.first() == Some(&"add"),
+            _ => false,
+        };
+        if let Some(url) = words
+            .iter()
+            .skip(1)
+            .find(|w| w.contains("://") && !w.starts_with("file://"))
+            .filter(|_| installs)
+        {
+            self.finding(
+                "net.install_url",
+                Risk::Medium,
+                &[Flag::CodeExecution, Flag::NetworkEgress],
+                format!(
+                    "installs a package straight from {url}; its install scripts run unreviewed"
+                ),
+                span,
+            );
+        }
+    }
+
     pub(super) fn gh(&mut self, cmd: &Command, cwd: &Path, span: &str) {
         let args = cmd.args();
         let words = cmd.operands();

@@ -951,6 +951,10 @@ fn call(
                 path_act(args, name, |p| Act::Rm(false, p))
             }
             "unlink" | "rmdir" if path_qual(q).is_some() => vec![Act::Rm(false, path_qual(q)?)],
+            // `p.unlink()` on a path computed at run time (`for p in Path("/").rglob("*")`).
+            "unlink" | "rmdir" if !q.is_empty() => {
+                vec![Act::NonLiteral(format!("{q}.{name}()"))]
+            }
             "read_text" | "read_bytes" if path_qual(q).is_some() => vec![Act::Read(path_qual(q)?)],
             "write_text" | "write_bytes" if path_qual(q).is_some() => {
                 vec![Act::Write(path_qual(q)?, false)]
@@ -1113,6 +1117,20 @@ fn call(
             _ => return None,
         },
         Lang::Php => match name {
+            // A dangerous function handed over by name (`array_map("unlink", glob(..))`).
+            "array_map" | "array_walk" | "call_user_func" | "call_user_func_array"
+                if args.iter().any(|a| {
+                    lit(a).is_some_and(|f| {
+                        matches!(
+                            f.as_str(),
+                            "unlink" | "rmdir" | "system" | "exec" | "shell_exec" | "passthru"
+                                | "popen" | "proc_open" | "file_get_contents" | "readfile"
+                        )
+                    })
+                }) =>
+            {
+                vec![Act::NonLiteral(format!("{name}(..)"))]
+            }
             "system" | "exec" | "shell_exec" | "passthru" | "popen" | "proc_open"
             | "pcntl_exec" => shell_or_argv(args, name),
             "unlink" | "rmdir" => path_act(args, name, |p| Act::Rm(false, p)),

@@ -752,7 +752,7 @@ impl Classifier<'_> {
             "kubectl" | "helm" | "terraform" | "tofu" | "terragrunt" | "pulumi" | "aws"
             | "gcloud" | "gsutil" | "az" | "doctl" | "flyctl" | "heroku" | "fly" | "cdk"
             | "serverless" | "sls" | "vercel" | "netlify" | "firebase" | "wrangler" | "railway"
-            | "amplify" | "sam" | "eksctl" | "copilot" => {
+            | "amplify" | "sam" | "eksctl" | "copilot" | "rclone" | "s3cmd" | "azcopy" | "mc" => {
                 self.cloud(cmd, span);
                 self.secret_arguments(cmd, cwd, span);
             }

@@ -459,7 +459,9 @@ impl Classifier<'_> {
                         || w == "rb"
                         || w == "destroy"
                         || w == "remove"
-                }) || (has("rm") && (has("--recursive") || has("-r")))
+                        || w == "purge"
+                        || w == "rmdirs"
+                }) || ((has("rm") || has("del")) && (has("--recursive") || has("-r")))
             }
         };
         if destroys {

@@ -223,14 +223,35 @@ pub fn secret_kind(path: &Path, env: &Env) -> Option<&'static str> {
             | "login data"
             | "cookies"
             | "cookies.sqlite"
+            | ".dev.vars"
+            | ".secrets"
+            | ".secret"
+            | "local.settings.json"
             | "shadow"
             | "gshadow"
     ) || (lower.starts_with("service-account")
+        || lower.starts_with("serviceaccount")
         || lower.starts_with("client_secret")
         || lower.contains("firebase-adminsdk"))
         && lower.ends_with(".json")
     {
         return Some("a credentials file");
+    }
+    // Histories keep what was typed: passwords on command lines, `export TOKEN=…`, SQL logins.
+    if matches!(
+        lower.as_str(),
+        ".bash_history"
+            | ".zsh_history"
+            | ".sh_history"
+            | ".psql_history"
+            | ".mysql_history"
+            | ".sqlite_history"
+            | ".rediscli_history"
+            | ".python_history"
+            | ".node_repl_history"
+            | "fish_history"
+    ) {
+        return Some("a shell or client history (typed passwords and tokens)");
     }
     let home = &env.home;
     for dir in [

@@ -342,6 +342,15 @@ impl Classifier<'_> {
                 "includes another file into the git configuration (it can set hooks, aliases and pagers)",
                 span,
             );
+        } else if !once && redirects_git(&key, value) {
+            // Every later fetch and push silently goes to another host.
+            self.finding(
+                "persistence.git_redirect",
+                Risk::High,
+                &[Flag::Persistence, Flag::NetworkEgress],
+                format!("`{key}` sends later git traffic through or to another host"),
+                span,
+            );
         } else if key == "core.hookspath" || key == "init.templatedir" {
             self.finding(
                 "persistence.git_hooks",
@@ -483,4 +492,21 @@ fn remote_url(t: &str) -> bool {
     let networked = t.contains("://") && !t.starts_with("file://")
         || super::command::is_remote_spec(t) && !t.contains("://");
     networked && !super::local_host(t)
+}
+
+/// A saved setting that sends git traffic to another host: a proxy that is not local, or a
+/// URL rewrite (`url.<base>.insteadOf <prefix>`) whose base is on another host than the prefix
+/// (`git@github.com:` for `https://github.com/` stays on the same host).
+fn redirects_git(key: &str, value: &str) -> bool {
+    if matches!(key, "http.proxy" | "https.proxy") {
+        return !value.is_empty() && !super::local_host(value);
+    }
+    let base = key.strip_prefix("url.").and_then(|k| {
+        k.strip_suffix(".pushinsteadof")
+            .or_else(|| k.strip_suffix(".insteadof"))
+    });
+    base.is_some_and(|b| {
+        !super::local_host(b)
+            && super::host_of(b).to_ascii_lowercase() != super::host_of(value).to_ascii_lowercase()
+    })
 }

@@ -553,7 +553,8 @@ pub fn persistence_kind(path: &Path, env: &Env) -> Option<&'static str> {
         return Some("the user's git configuration (hooks paths, aliases and pagers run code)");
     }
     let under_home = |d: &str| path.starts_with(env.home.join(d));
-    if under_home(".config/fish") || under_home(".config/autostart") {
+    if under_home(".config/fish") || under_home(".config/autostart") || under_home(".config/direnv")
+    {
         return Some("a startup file");
     }
     if under_home(".config/systemd") || under_home("Library/LaunchAgents") {

@@ -219,6 +219,19 @@ impl Classifier<'_> {
         self.secret_arguments(cmd, cwd, span);
     }
 
+    /// `direnv allow`: the folder's `.envrc` runs on every later `cd` into it.
+    pub(super) fn direnv_allowed(&mut self, cmd: &Command, span: &str) {
+        if cmd.name() == "direnv" && matches!(cmd.operands().first(), Some(&("allow" | "permit"))) {
+            self.finding(
+                "persistence.direnv",
+                Risk::Medium,
+                &[Flag::Persistence, Flag::CodeExecution],
+                "direnv allow makes .envrc run on every later cd into the folder",
+                span,
+            );
+        }
+    }
+
     /// Package managers told to run their scripts through another program (`npm config set
     /// script-shell /tmp/x`): every later `npm run` runs it.
     pub(super) fn package_manager_shell(&mut self, cmd: &Command, span: &str) {
@@ -226,6 +239,34 @@ impl Classifier<'_> {
             return;
         }
         let words = cmd.operands();
+        // `npm pkg set scripts.postinstall=…`: a lifecycle script runs on every later install.
+        if let ["pkg", "set", kvs @ ..] = words.as_slice()
+            && kvs.iter().any(|kv| {
+                kv.strip_prefix("scripts.").is_some_and(|k| {
+                    let k = k.split('=').next().unwrap_or(k);
+                    matches!(
+                        k,
+                        "preinstall"
+                            | "install"
+                            | "postinstall"
+                            | "prepare"
+                            | "prepublish"
+                            | "preuninstall"
+                            | "postuninstall"
+                            | "prepack"
+                            | "postpack"
+                    )
+                })
+            })
+        {
+            self.finding(
+                "persistence.package_manager",
+                Risk::High,
+                &[Flag::Persistence],
+                "sets a lifecycle script that runs on every later install",
+                span,
+            );
+        }
         if let ["config", "set", key, ..] = words.as_slice() {
             let key = key.split('=').next().unwrap_or(key).to_ascii_lowercase();
             if matches!(

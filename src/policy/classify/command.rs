@@ -599,7 +599,6 @@ impl Classifier<'_> {
         self.package_published(cmd, span);
         self.package_manager_shell(cmd, span);
         self.package_from_url(cmd, span);
-        self.direnv_allowed(cmd, span);
         match name {
             "rm" | "unlink" | "rmdir" | "shred" | "srm" | "rimraf" | "del-cli" | "trash"
             | "trash-put" => self.rm(cmd, cwd, span),

@@ -506,7 +506,6 @@ fn redirects_git(key: &str, value: &str) -> bool {
             .or_else(|| k.strip_suffix(".insteadof"))
     });
     base.is_some_and(|b| {
-        !super::local_host(b)
-            && super::host_of(b).to_ascii_lowercase() != super::host_of(value).to_ascii_lowercase()
+        !super::local_host(b) && !super::host_of(b).eq_ignore_ascii_case(super::host_of(value))
     })
 }

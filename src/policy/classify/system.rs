@@ -219,19 +219,6 @@ impl Classifier<'_> {
         self.secret_arguments(cmd, cwd, span);
     }
 
-    /// `direnv allow`: the folder's `.envrc` runs on every later `cd` into it.
-    pub(super) fn direnv_allowed(&mut self, cmd: &Command, span: &str) {
-        if cmd.name() == "direnv" && matches!(cmd.operands().first(), Some(&("allow" | "permit"))) {
-            self.finding(
-                "persistence.direnv",
-                Risk::Medium,
-                &[Flag::Persistence, Flag::CodeExecution],
-                "direnv allow makes .envrc run on every later cd into the folder",
-                span,
-            );
-        }
-    }
-
     /// Package managers told to run their scripts through another program (`npm config set
     /// script-shell /tmp/x`): every later `npm run` runs it.
     pub(super) fn package_manager_shell(&mut self, cmd: &Command, span: &str) {

@@ -567,6 +567,16 @@ fn analyse(lang: Lang, code: &str) -> Vec<Act> {
         match t {
             T::Sh(s, true) => acts.push(Act::Shell(s.clone())),
             T::Sh(_, false) => acts.push(Act::NonLiteral("`..`".to_string())),
+            // An evaluator handed over as a value (`.then(eval)`, `map(exec, lines)`): it runs
+            // whatever text reaches it at run time.
+            T::Id(name)
+                if matches!(name.as_str(), "eval" | "exec" | "Function")
+                    && i > 0
+                    && matches!(toks[i - 1], T::P('(' | ','))
+                    && matches!(toks.get(i + 1), Some(T::P(')' | ','))) =>
+            {
+                acts.push(Act::NonLiteral(format!("{name} passed as a value")));
+            }
             T::Id(name) => {
                 let args = match toks.get(i + 1) {
                     Some(T::P('(')) => call_args(&toks, i + 2, true),

@@ -4,7 +4,7 @@ use super::command::{Args, is_remote_spec};
 use super::{Classifier, places};
 use crate::call::{Action, Flag, Risk, TargetKind};
 use crate::policy::paths;
-use crate::policy::shell::{Command, Word};
+use crate::policy::shell::{self, Command, Word};
 use std::path::Path;
 
 impl Classifier<'_> {
@@ -446,50 +446,10 @@ impl Classifier<'_> {
     /// `-c`, `-q`) and include filters that leave the secrets out are not reads.
     fn recursive_search(&mut self, cmd: &Command, cwd: &Path, span: &str) {
         let grep = cmd.name() != "rg" && cmd.name() != "ag";
-        let valued: &[&str] = if grep {
-            &[
-                "-e",
-                "-f",
-                "-m",
-                "-A",
-                "-B",
-                "-C",
-                "-d",
-                "-D",
-                "--include",
-                "--exclude",
-                "--exclude-dir",
-                "--regexp",
-                "--file",
-                "--directories",
-                "--max-count",
-            ]
+        let valued = if grep {
+            shell::GREP_VALUED
         } else {
-            &[
-                "-e",
-                "-f",
-                "-g",
-                "--glob",
-                "--iglob",
-                "-t",
-                "--type",
-                "-T",
-                "--type-not",
-                "-m",
-                "-A",
-                "-B",
-                "-C",
-                "-j",
-                "-E",
-                "-M",
-                "-d",
-                "--max-depth",
-                "--regexp",
-                "--file",
-                "-G",
-                "--file-search-regex",
-                "--ignore-dir",
-            ]
+            shell::RG_VALUED
         };
         let (mut flags, mut values, mut operands) = (String::new(), Vec::new(), Vec::new());
         let mut words = cmd.argv.iter().skip(1);

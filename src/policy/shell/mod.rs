@@ -108,6 +108,52 @@ mod wrappers;
 pub use render::quote;
 pub(crate) use wrappers::{git_runs_key, is_shell};
 
+/// grep's options that take the next word as their value (`-e PATTERN`, `--include GLOB`).
+pub(crate) const GREP_VALUED: &[&str] = &[
+    "-e",
+    "-f",
+    "-m",
+    "-A",
+    "-B",
+    "-C",
+    "-d",
+    "-D",
+    "--include",
+    "--exclude",
+    "--exclude-dir",
+    "--regexp",
+    "--file",
+    "--directories",
+    "--max-count",
+];
+
+/// ripgrep's and ag's options that take the next word as their value (`-g GLOB`, `-t TYPE`).
+pub(crate) const RG_VALUED: &[&str] = &[
+    "-e",
+    "-f",
+    "-g",
+    "--glob",
+    "--iglob",
+    "-t",
+    "--type",
+    "-T",
+    "--type-not",
+    "-m",
+    "-A",
+    "-B",
+    "-C",
+    "-j",
+    "-E",
+    "-M",
+    "-d",
+    "--max-depth",
+    "--regexp",
+    "--file",
+    "-G",
+    "--file-search-regex",
+    "--ignore-dir",
+];
+
 /// Scripts longer than this are not analysed (a problem is reported instead).
 pub const MAX_INPUT_BYTES: usize = parse::MAX_INPUT;
 /// Deepest nesting of scripts in scripts that is analysed.

@@ -112,6 +112,15 @@ fn command_line(words: &[Arg]) -> Option<(String, bool)> {
     }
 }
 
+/// Emacs Lisp functions other than `shell-command` that start a program or delete files.
+const LISP_RUNS_OR_DELETES: &[&str] = &[
+    "call-process",
+    "start-process",
+    "process-file",
+    "make-process",
+    "delete-directory",
+    "delete-file",
+];
 impl Walker<'_> {
     /// Variables that name a program the command may start (`PAGER='…' man ls`,
     /// `LESSOPEN='|…' less f`, `EDITOR='…' crontab -e`): their values are analysed as shell.
@@ -428,17 +437,8 @@ impl Walker<'_> {
             if !self.lisp_file_reads(&code) {
                 self.problem("emacs code reads a file named at run time");
             }
-            let runs = [
-                "shell-command",
-                "call-process",
-                "start-process",
-                "process-file",
-                "make-process",
-                "delete-directory",
-                "delete-file",
-            ]
-            .iter()
-            .any(|f| code.contains(f));
+            let runs = code.contains("shell-command")
+                || LISP_RUNS_OR_DELETES.iter().any(|f| code.contains(f));
             if dynamic || (runs && !self.lisp_shell_commands(&code)) {
                 self.problem("emacs code not statically analysable");
             }
@@ -490,15 +490,7 @@ impl Walker<'_> {
                 _ => all_literal = false,
             }
         }
-        let other = [
-            "call-process",
-            "start-process",
-            "process-file",
-            "make-process",
-            "delete-directory",
-            "delete-file",
-        ];
-        all_literal && !other.iter().any(|f| code.contains(f))
+        all_literal && !LISP_RUNS_OR_DELETES.iter().any(|f| code.contains(f))
     }
 
     /// `julia -e 'run(`rm -rf /`)'`: backtick commands are shell-like word lists; `rm(` and

@@ -194,39 +194,10 @@ fn listing_as_find(name: &str, argv: &[Word]) -> Option<Vec<Word>> {
                 return None;
             }
             // Options that take the next word as their value.
-            let valued: &[&str] = if name == "rg" {
-                &[
-                    "-e",
-                    "-f",
-                    "-g",
-                    "--glob",
-                    "-t",
-                    "--type",
-                    "-T",
-                    "-m",
-                    "-A",
-                    "-B",
-                    "-C",
-                    "-j",
-                    "-E",
-                    "-M",
-                    "--max-depth",
-                    "-d",
-                    "--iglob",
-                ]
+            let valued = if name == "rg" {
+                super::RG_VALUED
             } else {
-                &[
-                    "-e",
-                    "-f",
-                    "-m",
-                    "-A",
-                    "-B",
-                    "-C",
-                    "-d",
-                    "-D",
-                    "--include",
-                    "--exclude",
-                ]
+                super::GREP_VALUED
             };
             let mut operands = Vec::new();
             let mut names = Vec::new();

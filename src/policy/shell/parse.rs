@@ -182,43 +182,11 @@ impl<'e> Walker<'e> {
             self.problem(format!("nesting deeper than {MAX_DEPTH} levels"));
             return;
         }
-        if syntax_nesting(text) > MAX_SYNTAX_NESTING {
-            self.problem(format!(
-                "script nested more than {MAX_SYNTAX_NESTING} levels deep"
-            ));
+        let Some((program, text)) = self.parse(text, "") else {
             return;
-        }
-        // A script that ends without a newline inside `$(` with a here-document operator
-        // (`x=$(<< |l `) sends brush-parser 0.4's tokenizer into an endless allocation: the
-        // hook process would die, and a dead hook lets the call through. A final newline
-        // changes nothing for bash and avoids that path.
-        let owned;
-        let text = if text.ends_with('\n') {
-            text
-        } else {
-            owned = format!("{text}\n");
-            owned.as_str()
         };
-        let mut parser = brush_parser::Parser::new(
-            std::io::Cursor::new(text.as_bytes()),
-            &brush_parser::ParserOptions::default(),
-        );
-        // brush-parser 0.4 can panic on malformed input; that is a parse error here.
-        let parsed =
-            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| parser.parse_program()));
-        let program = match parsed {
-            Ok(Ok(p)) => p,
-            Ok(Err(e)) => {
-                self.problem(format!("shell parse error: {e}"));
-                return;
-            }
-            Err(_) => {
-                self.problem("shell parse error: the parser failed on this input");
-                return;
-            }
-        };
-        let saved = std::mem::replace(&mut self.src, Rc::from(text));
         let saved_ascii = std::mem::replace(&mut self.src_ascii, text.is_ascii());
+        let saved = std::mem::replace(&mut self.src, text);
         for list in &program.complete_commands {
             self.list(list);
         }
@@ -724,6 +692,27 @@ impl<'e> Walker<'e> {
             self.problem(format!("nesting deeper than {MAX_DEPTH} levels"));
             return None;
         }
+        let (p, text) = self.parse(text, &format!(" in {label}"))?;
+        let saved_ascii = std::mem::replace(&mut self.src_ascii, text.is_ascii());
+        let saved = std::mem::replace(&mut self.src, text);
+        let out = if p.complete_commands.len() == 1 {
+            self.substitution(&p.complete_commands[0], label)
+        } else {
+            for l in &p.complete_commands {
+                self.substitution(l, label);
+            }
+            None
+        };
+        self.src = saved;
+        self.src_ascii = saved_ascii;
+        out
+    }
+
+    /// Parses `text` (a whole script or a substitution's text; `place` names the latter in
+    /// messages), or records why not: nesting too deep for the parser, a parse error, or a
+    /// parser panic (brush-parser 0.4 can panic on malformed input). Returns the program and
+    /// the source its locations point into.
+    fn parse(&mut self, text: &str, place: &str) -> Option<(ast::Program, Rc<str>)> {
         if syntax_nesting(text) > MAX_SYNTAX_NESTING {
             self.problem(format!(
                 "script nested more than {MAX_SYNTAX_NESTING} levels deep"
@@ -734,35 +723,27 @@ impl<'e> Walker<'e> {
         // (`x=$(<< |l `) sends brush-parser 0.4's tokenizer into an endless allocation: the
         // hook process would die, and a dead hook lets the call through. A final newline
         // changes nothing for bash and avoids that path.
-        let owned;
-        let text = if text.ends_with('\n') {
-            text
+        let text: Rc<str> = if text.ends_with('\n') {
+            Rc::from(text)
         } else {
-            owned = format!("{text}\n");
-            owned.as_str()
+            Rc::from(format!("{text}\n"))
         };
         let mut parser = brush_parser::Parser::new(
             std::io::Cursor::new(text.as_bytes()),
             &brush_parser::ParserOptions::default(),
         );
-        match parser.parse_program() {
-            Ok(p) => {
-                let saved = std::mem::replace(&mut self.src, Rc::from(text));
-                let saved_ascii = std::mem::replace(&mut self.src_ascii, text.is_ascii());
-                let out = if p.complete_commands.len() == 1 {
-                    self.substitution(&p.complete_commands[0], label)
-                } else {
-                    for l in &p.complete_commands {
-                        self.substitution(l, label);
-                    }
-                    None
-                };
-                self.src = saved;
-                self.src_ascii = saved_ascii;
-                out
+        let parsed =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| parser.parse_program()));
+        match parsed {
+            Ok(Ok(program)) => Some((program, text)),
+            Ok(Err(e)) => {
+                self.problem(format!("shell parse error{place}: {e}"));
+                None
             }
-            Err(e) => {
-                self.problem(format!("shell parse error in {label}: {e}"));
+            Err(_) => {
+                self.problem(format!(
+                    "shell parse error{place}: the parser failed on this input"
+                ));
                 None
             }
         }

@@ -961,7 +961,7 @@ impl Classifier<'_> {
             && matches!(action, Action::FileRead | Action::FileGrep)
             && let [p] = found.as_slice()
             && paths::has_glob_chars(&p.to_string_lossy())
-            && secret_pattern(p)
+            && places::secret_pattern(p)
         {
             self.finding(
                 "secrets.read",
@@ -1205,51 +1205,6 @@ fn attached_value<'t>(t: &'t str, takes_value: &[&str]) -> Option<(&'t str, Stri
         }
     }
     None
-}
-
-/// A glob path that can name a secret: a credentials folder among its literal components
-/// (`/home/*/.ssh/*`), or a last component (not a bare `*`) matching a typical secret file name
-/// (`id_*`, `.env*`, `*.pem`).
-pub(super) fn secret_pattern(p: &Path) -> bool {
-    const DIRS: &[&str] = &[".ssh", ".aws", ".gnupg", ".kube", ".docker", ".azure"];
-    const NAMES: &[&str] = &[
-        ".env",
-        ".env.local",
-        ".env.production",
-        "id_rsa",
-        "id_ed25519",
-        "id_ecdsa",
-        "credentials",
-        "credentials.json",
-        ".netrc",
-        ".npmrc",
-        ".pypirc",
-        ".pgpass",
-        ".git-credentials",
-        "server.key",
-        "private.pem",
-        "secrets.yaml",
-        "terraform.tfstate",
-    ];
-    let comps: Vec<String> = p
-        .components()
-        .map(|c| c.as_os_str().to_string_lossy().to_string())
-        .collect();
-    if comps.iter().any(|c| DIRS.contains(&c.as_str())) {
-        return true;
-    }
-    // A bare wildcard (`*`, `.*`, `*.*`) says nothing about the names it matches.
-    let Some(last) = comps
-        .last()
-        .filter(|l| !l.chars().all(|c| matches!(c, '*' | '.' | '?')))
-    else {
-        return false;
-    };
-    globset::GlobBuilder::new(last)
-        .literal_separator(true)
-        .build()
-        .map(|g| g.compile_matcher())
-        .is_ok_and(|m| NAMES.iter().any(|n| m.is_match(n)))
 }
 
 /// In a cluster of short flags (`-sT`), the last one when it takes a value (`-T`).

@@ -413,7 +413,7 @@ impl Classifier<'_> {
                 .iter()
                 .find_map(|p| o.strip_prefix(p));
             if let Some(g) = glob.filter(|g| !g.starts_with('!'))
-                && super::command::secret_pattern(Path::new(g.trim_matches(['\'', '"'])))
+                && places::secret_pattern(Path::new(g.trim_matches(['\'', '"'])))
             {
                 self.finding(
                     "secrets.read",

@@ -240,7 +240,7 @@ impl Classifier<'_> {
             && path.is_dir()
         {
             // A glob without `/` matches names at any depth (`*.key` reaches certs/server.key).
-            if command::secret_pattern(Path::new(glob.trim_start_matches("**/"))) {
+            if places::secret_pattern(Path::new(glob.trim_start_matches("**/"))) {
                 self.finding(
                     "secrets.read",
                     Risk::High,

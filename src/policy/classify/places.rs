@@ -377,6 +377,54 @@ pub fn holds_secrets(dir: &Path, env: &Env) -> bool {
     .any(|d| env.home.join(d).starts_with(dir))
 }
 
+/// Typical secret file names, to test a glob against (`*.pem`, `.env*`): each is a secret by
+/// [`secret_kind`] (a test holds them to that).
+const SECRET_NAME_SAMPLES: &[&str] = &[
+    ".env",
+    ".env.local",
+    ".env.production",
+    "id_rsa",
+    "id_ed25519",
+    "id_ecdsa",
+    "credentials",
+    "credentials.json",
+    ".netrc",
+    ".npmrc",
+    ".pypirc",
+    ".pgpass",
+    ".git-credentials",
+    "server.key",
+    "private.pem",
+    "secrets.yaml",
+    "terraform.tfstate",
+];
+
+/// A glob path that can name a secret: a credentials folder among its literal components
+/// (`/home/*/.ssh/*`), or a last component (not a bare `*`) matching a typical secret file name
+/// (`id_*`, `.env*`, `*.pem`).
+pub fn secret_pattern(p: &Path) -> bool {
+    const DIRS: &[&str] = &[".ssh", ".aws", ".gnupg", ".kube", ".docker", ".azure"];
+    let comps: Vec<String> = p
+        .components()
+        .map(|c| c.as_os_str().to_string_lossy().to_string())
+        .collect();
+    if comps.iter().any(|c| DIRS.contains(&c.as_str())) {
+        return true;
+    }
+    // A bare wildcard (`*`, `.*`, `*.*`) says nothing about the names it matches.
+    let Some(last) = comps
+        .last()
+        .filter(|l| !l.chars().all(|c| matches!(c, '*' | '.' | '?')))
+    else {
+        return false;
+    };
+    globset::GlobBuilder::new(last)
+        .literal_separator(true)
+        .build()
+        .map(|g| g.compile_matcher())
+        .is_ok_and(|m| SECRET_NAME_SAMPLES.iter().any(|n| m.is_match(n)))
+}
+
 /// Folder levels below a searched folder that [`secret_below`] looks at (the listings'
 /// look-ahead: `DIR/*`, `DIR/*/*`, `DIR/*/*/*`, hidden folders one level down).
 const SEARCH_DEPTH: usize = 3;
@@ -685,6 +733,19 @@ mod tests {
             patchwork_home: PathBuf::from("/home/dev/.patchwork"),
             project: PathBuf::from("/home/dev/app"),
         }
+    }
+
+    #[test]
+    fn secret_name_samples_are_secrets_and_globs_are_judged_by_them() {
+        let e = env();
+        for n in SECRET_NAME_SAMPLES {
+            let p = e.project.join(n);
+            assert!(secret_kind(&p, &e).is_some(), "{n} is not a secret");
+        }
+        assert!(secret_pattern(Path::new("/home/*/.ssh/id_*")));
+        assert!(secret_pattern(Path::new("certs/*.pem")));
+        assert!(!secret_pattern(Path::new("src/*")));
+        assert!(!secret_pattern(Path::new("src/*.ts")));
     }
 
     #[test]

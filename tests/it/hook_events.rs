@@ -1,8 +1,7 @@
 //! Every hook event through the real binary: decisions, outcome records linked by tool_use_id,
 //! prompt hashes, session and subagent events, unknown events, enforcement gaps.
 
-mod hook_common;
-use hook_common::*;
+use crate::hook_common::*;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 

@@ -1,8 +1,7 @@
 //! Webhook alerts: delivered to a local HTTP server, off the decision path, with retry;
 //! failures recorded in the ledger.
 
-mod hook_common;
-use hook_common::*;
+use crate::hook_common::*;
 use serde_json::{Value, json};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;

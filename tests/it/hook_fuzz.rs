@@ -2,8 +2,7 @@
 //! translation never panic, and the real hook process answers exit 0 or 2 with one JSON object.
 //! Longer runs: `HOOK_FUZZ_CASES=200000 HOOK_FUZZ_PROCESS_CASES=5000 cargo test --test hook_fuzz`.
 
-mod hook_common;
-use hook_common::*;
+use crate::hook_common::*;
 use patchwork_gateway::hook::adapter;
 use patchwork_gateway::hook::events::Event;
 use patchwork_gateway::hook::payload::{Payload, read_bounded};

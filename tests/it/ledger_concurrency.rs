@@ -41,7 +41,11 @@ fn eight_processes_append_at_once() {
     let children: Vec<_> = (0..PROCS)
         .map(|id| {
             Command::new(std::env::current_exe().unwrap())
-                .args(["--exact", "eight_processes_append_at_once", "--nocapture"])
+                .args([
+                    "--exact",
+                    "ledger_concurrency::eight_processes_append_at_once",
+                    "--nocapture",
+                ])
                 .env(CHILD_DIR, t.path())
                 .env(CHILD_ID, id.to_string())
                 .stdout(Stdio::null())

@@ -1,8 +1,7 @@
 //! Fail-closed mode: every internal-error condition answers deny with exit 2 and one line on
 //! stderr; audit mode allows instead. Real processes, real files.
 
-mod hook_common;
-use hook_common::*;
+use crate::hook_common::*;
 use serde_json::json;
 use std::process::Stdio;
 use std::time::{Duration, Instant};

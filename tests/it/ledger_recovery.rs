@@ -270,7 +270,7 @@ fn writer_killed_inside_a_large_write_leaves_a_torn_line_that_is_recorded() {
     let mut child = Command::new(std::env::current_exe().unwrap())
         .args([
             "--exact",
-            "writer_killed_inside_a_large_write_leaves_a_torn_line_that_is_recorded",
+            "ledger_recovery::writer_killed_inside_a_large_write_leaves_a_torn_line_that_is_recorded",
             "--nocapture",
         ])
         .env(BIG_CHILD_ENV, t.path())
@@ -326,7 +326,7 @@ fn writer_killed_with_sigkill_mid_append() {
         let mut child = Command::new(std::env::current_exe().unwrap())
             .args([
                 "--exact",
-                "writer_killed_with_sigkill_mid_append",
+                "ledger_recovery::writer_killed_with_sigkill_mid_append",
                 "--nocapture",
             ])
             .env(CHILD_ENV, t.path())

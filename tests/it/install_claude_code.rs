@@ -1,7 +1,6 @@
 //! `init claude-code` / `uninstall claude-code` against real files in a temporary HOME.
 
-mod hook_common;
-use hook_common::*;
+use crate::hook_common::*;
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

@@ -1,7 +1,6 @@
 //! `doctor` and `status` after a real `init`, and the SessionStart self-test.
 
-mod hook_common;
-use hook_common::*;
+use crate::hook_common::*;
 use serde_json::{Value, json};
 
 fn text(out: &std::process::Output) -> String {

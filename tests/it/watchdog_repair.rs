@@ -1,7 +1,6 @@
 //! The watchdog repairs wiped or altered hook installations and records each repair.
 
-mod hook_common;
-use hook_common::*;
+use crate::hook_common::*;
 use serde_json::{Value, json};
 
 fn ok(out: &std::process::Output) -> String {

@@ -2,8 +2,7 @@
 //! A stand-in `crontab` program (keeping its table in a file) is put first on PATH, and the
 //! systemd user bus is hidden, so nothing outside the sandbox is touched.
 
-mod hook_common;
-use hook_common::*;
+use crate::hook_common::*;
 use std::os::unix::fs::PermissionsExt;
 
 #[test]

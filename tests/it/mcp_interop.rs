@@ -1,7 +1,7 @@
 //! The MCP door against real peers: the official TypeScript SDK client drives the gateway over
 //! stdio and Streamable HTTP, and the gateway wraps the reference servers server-filesystem and
 //! server-everything. The Node side lives in tests/interop/client.mjs; its packages are
-//! installed (pinned) by .ci/steps/40-mcp-interop.sh.
+//! installed (pinned) on first use by `peers::interop_dir`.
 
 use serde_json::Value;
 use std::path::{Path, PathBuf};
@@ -10,7 +10,7 @@ use std::process::Command;
 const SECRET: &str = "sk-interop-7f3a9c1e5b2d4086";
 
 fn interop_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/interop")
+    crate::peers::interop_dir()
 }
 
 /// A project with an ordinary file and a `.env` holding the secret.
@@ -26,16 +26,6 @@ fn project() -> tempfile::TempDir {
 /// Runs one scenario of client.mjs; returns the gateway's home for ledger checks.
 fn scenario(name: &str) -> tempfile::TempDir {
     let dir = interop_dir();
-    assert!(
-        dir.join("node_modules/@modelcontextprotocol/sdk").is_dir()
-            && dir
-                .join("node_modules/@modelcontextprotocol/server-everything")
-                .is_dir()
-            && dir
-                .join("node_modules/@modelcontextprotocol/server-filesystem")
-                .is_dir(),
-        "the MCP interop packages are missing: run .ci/steps/40-mcp-interop.sh first"
-    );
     let project = project();
     let home = tempfile::tempdir().unwrap();
     let out = Command::new("node")

@@ -1,8 +1,7 @@
 //! `demo` end to end: both doors, every dangerous call refused, the legitimate work allowed,
 //! the enforcement gap detected and the ledger verified.
 
-mod hook_common;
-use hook_common::*;
+use crate::hook_common::*;
 
 #[test]
 fn demo_refuses_every_dangerous_call_and_verifies() {

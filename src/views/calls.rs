@@ -88,6 +88,16 @@ pub enum Item {
 }
 
 impl Item {
+    /// One record on its own: a decision as a call with nothing joined yet, anything else as
+    /// an event.
+    pub fn single(e: Entry) -> Item {
+        if e.is_decision() {
+            Item::Call(Box::new(Call::new(e)))
+        } else {
+            Item::Event(Box::new(e))
+        }
+    }
+
     /// The record that stands for the item (a call's first decision).
     pub fn head(&self) -> &Entry {
         match self {
@@ -110,6 +120,10 @@ impl Item {
         }
     }
 }
+
+/// How long after the hook's decision of an `mcp__` call the MCP door's decision of the same
+/// call may come (Claude Code runs the tool right after PreToolUse answers).
+pub const LINK_WINDOW_US: i64 = 120_000_000;
 
 /// Records held back waiting for their links, by default (outcomes follow their decision
 /// within a few records; a longer-running call's outcome may come later).
@@ -191,6 +205,7 @@ impl Joiner {
                 let held = self.held(pos)?;
                 let suffix = format!("__{}", e.tool());
                 (held.decision.tool().ends_with(&suffix)
+                    && (0..=LINK_WINDOW_US).contains(&(e.ts - held.decision.ts))
                     && held.decision.door.as_deref() == Some("hook")
                     && held.linked.is_empty())
                 .then_some(pos)

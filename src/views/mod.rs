@@ -14,11 +14,15 @@
 
 pub mod calls;
 pub mod entry;
+pub mod export;
 pub mod filter;
 pub mod html;
 pub mod index;
+pub mod log;
+pub mod replay;
 pub mod session;
 pub mod source;
+pub mod text;
 
 pub use calls::{Call, Item, Joiner, join};
 pub use entry::Entry;

@@ -92,9 +92,17 @@ impl SessionView {
         let ledger_dir = source.log_path();
         let dir = ledger_dir.parent().unwrap_or(std::path::Path::new("."));
         let status = crate::ledger::status_dir(dir).ok();
+        // Seals are checked with the key when it is there (as `verify` does).
+        let key_path = dir.parent().unwrap_or(dir).join("keys").join("seal.key");
+        let key = key_path
+            .exists()
+            .then(|| crate::ledger::SealKey::load(&key_path).ok())
+            .flatten();
         let chain = match &status {
             Some(s) if s.records <= VERIFY_CHAIN_UP_TO => {
-                crate::ledger::verify_dir(dir, None).ok().map(|r| r.intact)
+                crate::ledger::verify_dir(dir, key.as_ref())
+                    .ok()
+                    .map(|r| r.intact)
             }
             _ => None,
         };

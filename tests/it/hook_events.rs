@@ -57,7 +57,10 @@ fn allowed_call_then_outcome_linked_by_tool_use_id() {
     assert_eq!(p["tool_use_id"], "toolu_r1");
     assert_eq!(p["tool"], "Read");
     assert_eq!(p["decision_seq"], d[0]["seq"], "linked to its decision");
-    assert_eq!(p["input_sha256"], d[0]["input_sha256"], "same input digest as the decision");
+    assert_eq!(
+        p["input_sha256"], d[0]["input_sha256"],
+        "same input digest as the decision"
+    );
     assert_eq!(p["session"], "sess-test");
     assert_eq!(p["outcome"]["status"], "ok");
     assert_eq!(p["outcome"]["duration_ms"], 12);
@@ -203,7 +206,10 @@ fn permission_request_after_pre_tool_use_links_to_the_first_decision() {
     );
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let v = assert_one_json_object(&out);
-    assert_eq!(v["hookSpecificOutput"]["hookEventName"], "PermissionRequest");
+    assert_eq!(
+        v["hookSpecificOutput"]["hookEventName"],
+        "PermissionRequest"
+    );
     assert_eq!(records_of(&s, "decision").len(), 1, "no second decision");
     let pr = records_of(&s, "permission.request");
     assert_eq!(pr.len(), 1);

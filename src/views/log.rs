@@ -152,7 +152,7 @@ impl Table {
     /// One row.
     pub fn row(&self, out: &mut impl Write, r: &Row) -> std::io::Result<()> {
         let dash = || "-".to_string();
-        let session = r.session.as_deref().map_or_else(dash, |s| clean(s));
+        let session = r.session.as_deref().map_or_else(dash, clean);
         let tool = r
             .tool
             .as_deref()

@@ -23,7 +23,7 @@ fn fields(i: u64) -> Map<String, Value> {
     let s = (i / 50) % SESSIONS;
     let digest = format!("sha256:{:064x}", i / 2);
     let v = match i % 10 {
-        0 if i % 500 == 0 => {
+        0 if i.is_multiple_of(500) => {
             json!({"event": "session.start", "door": "hook", "agent": "claude-code",
             "session": session_id(s), "cwd": "/home/dev/project", "action": "session_start",
             "armed": true, "source": "startup", "hook_event": "SessionStart"})
@@ -32,9 +32,9 @@ fn fields(i: u64) -> Map<String, Value> {
             "session": session_id(s), "cwd": "/home/dev/project", "tool": "Bash",
             "tool_use_id": format!("toolu_{i}"), "action": "command_execute",
             "target": [format!("command_execute:cargo test --workspace -- ledger::case_{i}")],
-            "risk": if i % 7 == 0 { "high" } else { "low" }, "flags": [], "findings": [],
-            "verdict": if i % 7 == 0 { "deny" } else { "allow" },
-            "rules": [if i % 7 == 0 { "shell.dangerous" } else { "default" }],
+            "risk": if i.is_multiple_of(7) { "high" } else { "low" }, "flags": [], "findings": [],
+            "verdict": if i.is_multiple_of(7) { "deny" } else { "allow" },
+            "rules": [if i.is_multiple_of(7) { "shell.dangerous" } else { "default" }],
             "reason": "patchwork-gateway allowed this: no rule matched (default allow)",
             "policy": "sha256:9b1d2c3e4f5a6b7c8d9e0f1a2b3c4d5e6f7a8b9c0d1e2f3a4b5c6d7e8f9a0b1c",
             "policy_name": "standard", "input_sha256": digest}),
@@ -80,13 +80,15 @@ fn generate(home: &Path) -> PathBuf {
 }
 
 /// Runs the gateway with `args`; returns wall time and peak RSS in MB.
+// The child is reaped by `wait4` (which also reports its peak memory), not by `Child::wait`.
+#[allow(clippy::zombie_processes)]
 fn measure(home: &Path, args: &[&str]) -> (Duration, f64) {
     let t = Instant::now();
     let child = Command::new(env!("CARGO_BIN_EXE_patchwork-gateway"))
         .args(args)
         .env("PATCHWORK_HOME", home)
         .stdout(Stdio::null())
-        .stderr(Stdio::piped())
+        .stderr(Stdio::inherit())
         .spawn()
         .expect("gateway");
     let pid = child.id() as libc::pid_t;

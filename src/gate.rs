@@ -4,7 +4,7 @@
 use crate::call::{Classification, ToolCall, Verdict};
 use crate::home::Home;
 use crate::ledger::{Appended, Ledger, Written};
-use crate::policy::{Env, Mode, Policy, classify};
+use crate::policy::{Env, Mode, Policy, classify, classify_definition};
 use anyhow::Result;
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
@@ -108,6 +108,15 @@ impl Gate {
     /// Classifies and evaluates without writing anything: for `policy explain` and tests.
     pub fn judge(&self, call: &ToolCall) -> (Classification, Verdict) {
         let cls = classify(call, &self.env);
+        let verdict = self.policy.evaluate(call, &cls, &self.env);
+        (cls, verdict)
+    }
+
+    /// Judges an upstream MCP tool's definition when it is listed (pin state, injection
+    /// markers; not any arguments), without writing anything: the MCP door withholds a tool
+    /// the policy denies and sanitises one it asks about.
+    pub fn judge_definition(&self, call: &ToolCall) -> (Classification, Verdict) {
+        let cls = classify_definition(call, &self.env);
         let verdict = self.policy.evaluate(call, &cls, &self.env);
         (cls, verdict)
     }

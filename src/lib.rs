@@ -11,5 +11,6 @@ pub mod gate;
 pub mod home;
 pub mod hook;
 pub mod ledger;
+pub mod pins;
 pub mod policy;
 pub mod proxy;

@@ -6,6 +6,7 @@ mod health;
 mod hook;
 mod install;
 mod ledger;
+mod pins;
 mod policy;
 mod serve;
 mod views;
@@ -61,6 +62,9 @@ pub enum Command {
     /// Manage and debug policies.
     #[command(subcommand)]
     Policy(Deferred<policy::PolicyCommand>),
+    /// Review and approve pinned upstream MCP tool definitions.
+    #[command(subcommand)]
+    Pins(Deferred<pins::PinsCommand>),
     /// Query the ledger.
     Log(Deferred<ledger::LogArgs>),
     /// Step-by-step timeline of a session.
@@ -115,6 +119,7 @@ pub fn main() -> i32 {
         Some(Command::Init(Deferred(a))) => install::init(&ctx, a),
         Some(Command::Uninstall(Deferred(a))) => install::uninstall(&ctx, a),
         Some(Command::Policy(Deferred(c))) => policy::run(&ctx, c),
+        Some(Command::Pins(Deferred(c))) => pins::run(&ctx, c),
         Some(Command::Log(Deferred(a))) => ledger::log(&ctx, a),
         Some(Command::Replay(Deferred(a))) => views::replay(&ctx, a),
         Some(Command::Report(Deferred(a))) => views::report(&ctx, a),

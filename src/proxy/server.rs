@@ -6,6 +6,7 @@
 use super::builtin;
 use super::guard::{Guard, Status, refusal, refusal_error};
 use super::passthrough::service_error;
+use super::trust::{self, Book};
 use super::upstream::{Spec, Upstream};
 use rmcp::model::*;
 use rmcp::service::{NotificationContext, RequestContext, RoleServer};
@@ -42,6 +43,8 @@ struct Session {
     infos: Vec<Option<Arc<ServerPeerInfo>>>,
     agent: Option<String>,
     tools: Mutex<ToolTable>,
+    /// Per upstream: the tools it listed in this session.
+    books: Vec<Book>,
     /// Resource URI → index of the upstream that listed it.
     resources: std::sync::Mutex<HashMap<String, usize>>,
 }
@@ -116,6 +119,7 @@ impl Gateway {
             tools: Mutex::new(ToolTable {
                 lists: vec![None; upstreams.len()],
             }),
+            books: upstreams.iter().map(|_| Book::default()).collect(),
             upstreams,
             infos,
             agent: Some(client.name.clone()),
@@ -145,7 +149,10 @@ impl Gateway {
             let fresh = matches!(&table.lists[i], Some((e, _)) if *e == epoch);
             if !fresh {
                 match list_all_tools(up).await {
-                    Ok(list) => table.lists[i] = Some((epoch, list)),
+                    Ok(list) => {
+                        let list = self.review(s, i, list, true);
+                        table.lists[i] = Some((epoch, list));
+                    }
                     Err(e) => {
                         tracing::error!(
                             "upstream {}: cannot list tools: {}",
@@ -179,16 +186,49 @@ impl Gateway {
         Ok(tools)
     }
 
+    /// Compares a listing of upstream `i` with its pins, records what changed, and returns
+    /// what the agent may see (see [`trust::review`]).
+    fn review(&self, s: &Session, i: usize, tools: Vec<Tool>, first_page: bool) -> Vec<Tool> {
+        let up = &s.upstreams[i];
+        let context = self.guard.call(
+            "",
+            Value::Null,
+            Some(&up.spec.name),
+            s.agent.as_deref(),
+            None,
+        );
+        trust::review(
+            &self.guard,
+            &s.books[i],
+            &up.spec.name,
+            &up.spec.identity(),
+            &context,
+            tools,
+            first_page,
+        )
+    }
+
+    /// Makes sure upstream `i`'s tools were listed in this session (an agent may call a tool
+    /// without listing first): lists them now if not.
+    async fn ensure_listed(&self, s: &Session, i: usize, tool: &str) {
+        if s.books[i].knows(tool) {
+            return;
+        }
+        if self.config.prefixed {
+            let _ = self.all_tools(s).await;
+        } else if let Ok(list) = list_all_tools(&s.upstreams[i]).await {
+            self.review(s, i, list, true);
+        }
+    }
+
+    /// Where a tool name leads. An upstream tool need not be listed: the Gate refuses an
+    /// unlisted one with a reason, rather than the door answering "not found".
     async fn target(&self, s: &Session, name: &str) -> Option<Target> {
         if self.config.builtins && builtin::is_builtin(name) {
             return Some(Target::Builtin);
         }
         if !self.config.prefixed {
             return (s.upstreams.len() == 1).then(|| Target::Upstream(0, name.to_string()));
-        }
-        let tools = self.all_tools(s).await.ok()?;
-        if !tools.iter().any(|t| t.name == name) {
-            return None;
         }
         s.upstreams.iter().enumerate().find_map(|(i, up)| {
             let rest = name
@@ -263,12 +303,16 @@ impl Gateway {
             ),
             Target::Upstream(i, tool) => {
                 let server = s.upstreams[*i].spec.name.clone();
-                (format!("mcp{SEP}{server}{SEP}{tool}"), Some(server), None)
+                (trust::gate_name(&server, tool), Some(server), None)
             }
         };
-        let call = self
-            .guard
-            .call(&gate_name, args, server.as_deref(), s.agent.as_deref(), cwd);
+        let mut call =
+            self.guard
+                .call(&gate_name, args, server.as_deref(), s.agent.as_deref(), cwd);
+        if let (Target::Upstream(i, tool), Some(server)) = (&target, &server) {
+            self.ensure_listed(&s, *i, tool).await;
+            call.upstream_tool = Some(s.books[*i].upstream_tool(&self.guard, server, tool));
+        }
         let (decision, pending) = self.guard.decide(call);
         // A refusal is answered once its record is durable; with --sync-before-forward every
         // decision is. Otherwise the record's sync runs while the tool runs, and the answer
@@ -525,9 +569,13 @@ impl ServerHandler for Gateway {
     ) -> Result<ListToolsResult, McpError> {
         let s = self.session(&ctx).await?.clone();
         if let Some(up) = self.single(&s) {
+            let first_page = request.as_ref().is_none_or(|r| r.cursor.is_none());
             let req = ClientRequest::ListToolsRequest(paged::<ListToolsRequestMethod>(request));
             return match self.forward(&up, req, &ctx).await? {
-                ServerResult::ListToolsResult(r) => Ok(r),
+                ServerResult::ListToolsResult(mut r) => {
+                    r.tools = self.review(&s, 0, std::mem::take(&mut r.tools), first_page);
+                    Ok(r)
+                }
                 _ => Err(unexpected("tools/list")),
             };
         }

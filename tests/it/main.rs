@@ -16,6 +16,8 @@ mod ledger_secrets;
 mod ledger_tamper;
 mod mcp_cli;
 mod mcp_interop;
+mod mcp_trust_common;
+mod mcp_trust_pins;
 mod peers;
 mod policy_cli;
 mod policy_profiles;

@@ -10,7 +10,7 @@ use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::mpsc::{Receiver, channel};
 use std::time::{Duration, Instant};
 
-pub const BIN: &str = env!("CARGO_BIN_EXE_patchwork-gateway");
+pub use crate::hook_common::BIN;
 
 /// The value an elicitation is answered with (it must never reach the ledger in clear).
 pub const ELICITED: &str = "tok-elicited-4b1d8e";
@@ -230,26 +230,8 @@ impl Place {
 
     /// Every ledger record.
     pub fn records(&self) -> Vec<Value> {
-        ledger(&self.pw())
+        crate::hook_common::ledger_records(&self.pw())
     }
-}
-
-/// Every ledger record under gateway home `pw`.
-pub fn ledger(pw: &Path) -> Vec<Value> {
-    let mut out = Vec::new();
-    let Ok(entries) = std::fs::read_dir(pw.join("ledger")) else {
-        return out;
-    };
-    let mut files: Vec<PathBuf> = entries.map(|e| e.unwrap().path()).collect();
-    files.sort();
-    for path in files {
-        if path.extension().is_some_and(|e| e == "jsonl") {
-            for line in std::fs::read_to_string(&path).unwrap().lines() {
-                out.push(serde_json::from_str(line).unwrap());
-            }
-        }
-    }
-    out
 }
 
 /// Records of `event`.

@@ -3,7 +3,8 @@
 //! sessions, over a Streamable HTTP upstream), poisoned descriptions, unlisted tools; through
 //! `wrap` and `serve --config`. And the reference servers' descriptions pass clean.
 
-use crate::mcp_trust_common::{Mcp, Place, assert_refused, events, ledger, malicious, text};
+use crate::hook_common::ledger_records as ledger;
+use crate::mcp_trust_common::{Mcp, Place, assert_refused, events, malicious, text};
 use serde_json::{Value, json};
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};

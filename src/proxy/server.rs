@@ -106,6 +106,7 @@ impl Gateway {
                 caps.clone(),
                 client.clone(),
                 required,
+                Arc::clone(&self.guard),
             )
             .await
             .map_err(|e| McpError::internal_error(format!("{e:#}"), None))?;
@@ -249,23 +250,6 @@ impl Gateway {
             .map_err(|e| service_error(&up.spec.name, e))
     }
 
-    /// Forwards a request about one resource to the upstream that offers it.
-    async fn forward_for_uri(
-        &self,
-        uri: &str,
-        req: ClientRequest,
-        ctx: &RequestContext<RoleServer>,
-    ) -> Result<ServerResult, McpError> {
-        let s = self.session(ctx).await?.clone();
-        let Some(up) = self.upstream_for_uri(&s, uri) else {
-            return Err(McpError::resource_not_found(
-                format!("no server offers {uri}"),
-                None,
-            ));
-        };
-        self.forward(&up, req, ctx).await
-    }
-
     fn upstream_for_uri(&self, s: &Session, uri: &str) -> Option<Arc<Upstream>> {
         if let Some(up) = self.single(s) {
             return Some(up);
@@ -279,6 +263,59 @@ impl Gateway {
         known
             .map(|i| s.upstreams[i].clone())
             .or_else(|| s.upstreams.first().cloned())
+    }
+
+    /// Asks the Gate about a resource request (`op` on `uri`, of upstream `up`) as a call of
+    /// `mcp__<server>__<op>`; the record is durable before the request is forwarded. A refusal
+    /// is a JSON-RPC error (resource requests have no `isError` result).
+    async fn gate_resource(
+        &self,
+        s: &Session,
+        up: &Upstream,
+        op: &str,
+        uri: &str,
+    ) -> Result<super::guard::Pending, McpError> {
+        let call = self.guard.call(
+            &trust::gate_name(&up.spec.name, op),
+            serde_json::json!({ "uri": uri }),
+            Some(&up.spec.name),
+            s.agent.as_deref(),
+            None,
+        );
+        let (decision, pending) = self.guard.decide(call);
+        let verdict = self.guard.settle(decision).await;
+        if verdict.blocks() {
+            return Err(refusal_error(
+                &format!("{} {uri}", op.replace('_', "/")),
+                &verdict,
+            ));
+        }
+        Ok(pending)
+    }
+
+    /// Gates, records and forwards a resource (un)subscription.
+    async fn forward_gated(
+        &self,
+        uri: &str,
+        op: &str,
+        req: ClientRequest,
+        ctx: &RequestContext<RoleServer>,
+    ) -> Result<(), McpError> {
+        let s = self.session(ctx).await?.clone();
+        let Some(up) = self.upstream_for_uri(&s, uri) else {
+            return Err(McpError::resource_not_found(
+                format!("no server offers {uri}"),
+                None,
+            ));
+        };
+        let pending = self.gate_resource(&s, &up, op, uri).await?;
+        let answer = self.forward(&up, req, ctx).await;
+        let (status, error) = match &answer {
+            Ok(_) => (Status::Completed, None),
+            Err(e) => (Status::Failed, Some(e.message.to_string())),
+        };
+        self.guard.outcome(pending, status, None, error);
+        answer.map(|_| ())
     }
 
     async fn call(
@@ -761,28 +798,16 @@ impl ServerHandler for Gateway {
                 None,
             ));
         };
-        // A file: URI names a file on this machine: the Gate sees it like a read tool call.
-        let mut pending = None;
-        if request.uri.starts_with("file:") {
-            let what = format!("mcp{SEP}{}{SEP}resources_read", up.spec.name);
-            let call = self.guard.call(
-                &what,
-                serde_json::json!({ "uri": request.uri }),
-                Some(&up.spec.name),
-                s.agent.as_deref(),
-                None,
-            );
-            // Not a tools/call: kept simple, the record is durable before the read is forwarded.
-            let (decision, p) = self.guard.decide(call);
-            let verdict = self.guard.settle(decision).await;
-            if verdict.blocks() {
-                return Err(refusal_error(
-                    &format!("resources/read {}", request.uri),
-                    &verdict,
-                ));
-            }
-            pending = Some(p);
-        }
+        // A file: URI (in any spelling) names a file on this machine: the Gate judges it like
+        // a read of that file.
+        let pending = if crate::policy::paths::is_file_uri(&request.uri) {
+            Some(
+                self.gate_resource(&s, &up, "resources_read", &request.uri)
+                    .await?,
+            )
+        } else {
+            None
+        };
         let req = ClientRequest::ReadResourceRequest(ReadResourceRequest::new(request));
         let answer = self.forward(&up, req, &ctx).await;
         if let Some(p) = pending {
@@ -806,7 +831,8 @@ impl ServerHandler for Gateway {
     ) -> Result<(), McpError> {
         let uri = request.uri.clone();
         let req = ClientRequest::SubscribeRequest(SubscribeRequest::new(request));
-        self.forward_for_uri(&uri, req, &ctx).await.map(|_| ())
+        self.forward_gated(&uri, "resources_subscribe", req, &ctx)
+            .await
     }
 
     async fn unsubscribe(
@@ -816,7 +842,8 @@ impl ServerHandler for Gateway {
     ) -> Result<(), McpError> {
         let uri = request.uri.clone();
         let req = ClientRequest::UnsubscribeRequest(UnsubscribeRequest::new(request));
-        self.forward_for_uri(&uri, req, &ctx).await.map(|_| ())
+        self.forward_gated(&uri, "resources_unsubscribe", req, &ctx)
+            .await
     }
 
     async fn complete(

@@ -85,8 +85,10 @@ impl Upstream {
         caps: ClientCapabilities,
         client: Implementation,
         required: bool,
+        guard: Arc<super::guard::Guard>,
     ) -> anyhow::Result<Arc<Upstream>> {
-        let link = Arc::new(Link::new(spec.name.clone(), downstream, caps));
+        let agent = Some(client.name.clone());
+        let link = Arc::new(Link::new(spec.name.clone(), downstream, caps, guard, agent));
         let (tx, rx) = watch::channel(None);
         let stop = CancellationToken::new();
         let first = connect(&spec, &link, &client).await;

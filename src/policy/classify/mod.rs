@@ -502,10 +502,22 @@ impl Classifier<'_> {
 
     /// A URL the call fetches or sends to.
     fn url(&mut self, url: &str, action: Action, sends_data: bool) {
-        if let Some(file) = url.strip_prefix("file://") {
+        match paths::file_uri_path(url) {
             // `curl file:///…/.env` reads a local file.
-            let p = self.resolve(file, &self.env.project);
-            return self.path(Action::FileRead, p, url);
+            Some(Ok(file)) => {
+                let p = self.resolve(&file.to_string_lossy(), &self.env.project);
+                return self.path(Action::FileRead, p, url);
+            }
+            Some(Err(why)) => {
+                return self.finding(
+                    "uri.unresolvable",
+                    Risk::High,
+                    &[Flag::Unresolvable],
+                    format!("{why}: {url}"),
+                    url,
+                );
+            }
+            None => {}
         }
         self.target(TargetKind::Url, action, url.to_string());
         // Cloud instance metadata services hand out the machine's credentials.

@@ -14,6 +14,7 @@ use rmcp::transport::streamable_http_server::session::local::LocalSessionManager
 use sha2::{Digest, Sha256};
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use tokio_util::sync::CancellationToken;
 
 /// Parses ADDR (`HOST:PORT`, `:PORT` or `PORT`); a bare port binds 127.0.0.1.
@@ -47,6 +48,7 @@ pub async fn serve(
     config: Config,
     addr: SocketAddr,
     token: Option<String>,
+    max_sessions: usize,
     stop: CancellationToken,
 ) -> Result<()> {
     check_exposure(&addr, token.as_deref())?;
@@ -70,8 +72,12 @@ pub async fn serve(
         .with_allowed_origins(origins)
         .enforce_origin_validation()
         .with_cancellation_token(stop.child_token());
+    let slots = Slots::new(max_sessions);
     let service = StreamableHttpService::new(
-        move || Ok(Gateway::new(Arc::clone(&guard), Arc::clone(&config))),
+        move || {
+            let slot = slots.take()?;
+            Ok(Gateway::new(Arc::clone(&guard), Arc::clone(&config)).holding(slot))
+        },
         LocalSessionManager::default().into(),
         http_config,
     );
@@ -92,6 +98,50 @@ pub async fn serve(
         .with_graceful_shutdown(async move { stop.cancelled().await })
         .await
         .context("HTTP server failed")
+}
+
+/// The session cap: a new session takes a [`Slot`], and gives it back when it ends.
+#[derive(Debug, Clone)]
+pub struct Slots {
+    used: Arc<AtomicUsize>,
+    max: usize,
+}
+
+/// One session's place under the cap.
+#[derive(Debug)]
+pub struct Slot(Arc<AtomicUsize>);
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+impl Slots {
+    /// At most `max` sessions at once.
+    pub fn new(max: usize) -> Slots {
+        Slots {
+            used: Arc::new(AtomicUsize::new(0)),
+            max,
+        }
+    }
+
+    /// A slot, or an error naming the cap when every slot is taken.
+    pub fn take(&self) -> std::io::Result<Slot> {
+        let taken = self
+            .used
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| {
+                (n < self.max).then_some(n + 1)
+            });
+        match taken {
+            Ok(_) => Ok(Slot(Arc::clone(&self.used))),
+            Err(_) => Err(std::io::Error::other(format!(
+                "patchwork-gateway serves at most {} MCP sessions at once (--max-sessions); \
+                 close an idle session (DELETE /mcp) or try again later",
+                self.max
+            ))),
+        }
+    }
 }
 
 /// Rejects requests without the right bearer token (compared as SHA-256 digests, so the
@@ -136,5 +186,16 @@ mod tests {
         assert!(err.contains("--auth-token"), "{err}");
         check_exposure(&public, Some("t")).unwrap();
         check_exposure(&parse_addr("8080").unwrap(), None).unwrap();
+    }
+
+    #[test]
+    fn session_slots_are_capped_and_given_back() {
+        let slots = Slots::new(2);
+        let a = slots.take().unwrap();
+        let _b = slots.take().unwrap();
+        let err = slots.take().unwrap_err().to_string();
+        assert!(err.contains("at most 2 MCP sessions"), "{err}");
+        drop(a);
+        slots.take().unwrap();
     }
 }

@@ -34,6 +34,8 @@ pub struct Gateway {
     guard: Arc<Guard>,
     config: Arc<Config>,
     session: Arc<OnceCell<Arc<Session>>>,
+    /// The HTTP session slot this handler holds (freed when the last clone is dropped).
+    _slot: Option<Arc<super::http::Slot>>,
 }
 
 /// One downstream session: its upstream connections and what the agent said about itself.
@@ -63,6 +65,10 @@ enum Target {
 
 const SEP: &str = "__";
 
+/// The largest upstream `tools/call` answer passed to the agent (serialised JSON): larger
+/// ones break common MCP clients, so they are replaced by an `isError` result that says so.
+pub const MAX_ANSWER_BYTES: usize = 10 << 20;
+
 impl Gateway {
     /// A handler for a new session.
     pub fn new(guard: Arc<Guard>, config: Arc<Config>) -> Gateway {
@@ -70,7 +76,14 @@ impl Gateway {
             guard,
             config,
             session: Arc::new(OnceCell::new()),
+            _slot: None,
         }
+    }
+
+    /// The handler holds `slot` for as long as its session lives.
+    pub fn holding(mut self, slot: super::http::Slot) -> Gateway {
+        self._slot = Some(Arc::new(slot));
+        self
     }
 
     /// The session, started on first use (normally at `initialize`).
@@ -406,7 +419,23 @@ impl Gateway {
         params.name = tool.into();
         let req = ClientRequest::CallToolRequest(CallToolRequest::new(params));
         match up.request(req, ctx).await {
-            Ok(ServerResult::CallToolResult(r)) => Ran::new(Status::Completed, Ok(r.into()), None),
+            Ok(ServerResult::CallToolResult(r)) => {
+                let bytes = serde_json::to_vec(&r)
+                    .map(|v| v.len())
+                    .unwrap_or(usize::MAX);
+                if bytes > MAX_ANSWER_BYTES {
+                    let msg = format!(
+                        "upstream server `{}` answered with {bytes} bytes, more than the gateway's \
+                         cap of {} MiB for one answer; the answer was dropped (ask the tool for \
+                         less, e.g. a range or a page)",
+                        up.spec.name,
+                        MAX_ANSWER_BYTES >> 20
+                    );
+                    let r = CallToolResult::error(vec![ContentBlock::text(msg.clone())]);
+                    return Ran::new(Status::Failed, Ok(r.into()), Some(msg));
+                }
+                Ran::new(Status::Completed, Ok(r.into()), None)
+            }
             Ok(ServerResult::InputRequiredResult(r)) => Ran::new(
                 Status::Completed,
                 Ok(CallToolResponse::InputRequired(r)),

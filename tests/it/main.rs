@@ -17,6 +17,7 @@ mod ledger_secrets;
 mod ledger_tamper;
 mod mcp_cli;
 mod mcp_interop;
+mod mcp_trust_caps;
 mod mcp_trust_common;
 mod mcp_trust_pins;
 mod mcp_trust_requests;

@@ -15,6 +15,7 @@ use sha2::{Digest, Sha256};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
 /// Parses ADDR (`HOST:PORT`, `:PORT` or `PORT`); a bare port binds 127.0.0.1.
@@ -94,10 +95,58 @@ pub async fn serve(
         "patchwork-gateway: MCP at http://{}/mcp",
         listener.local_addr()?
     );
-    axum::serve(listener, router)
-        .with_graceful_shutdown(async move { stop.cancelled().await })
-        .await
-        .context("HTTP server failed")
+    accept(listener, router, stop).await;
+    Ok(())
+}
+
+/// Most connections open at once; one more is closed at once (and logged).
+pub const MAX_CONNECTIONS: usize = 4096;
+/// How long a client may take to send a request's headers (each request, idle keep-alive
+/// included) before its connection is closed.
+pub const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Serves connections until `stop` fires: each on its own task, at most [`MAX_CONNECTIONS`]
+/// at once, each request's headers within [`HEADER_TIMEOUT`], so clients that open
+/// connections and never finish a request cannot lock others out.
+async fn accept(listener: tokio::net::TcpListener, router: axum::Router, stop: CancellationToken) {
+    let open = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
+    loop {
+        let stream = tokio::select! {
+            r = listener.accept() => match r {
+                Ok((stream, _)) => stream,
+                Err(e) => {
+                    // Out of descriptors and the like: back off briefly instead of spinning.
+                    tracing::error!("accept failed: {e}");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            _ = stop.cancelled() => return,
+        };
+        let Ok(permit) = Arc::clone(&open).try_acquire_owned() else {
+            tracing::error!("{MAX_CONNECTIONS} connections are open: closing a new one at once");
+            continue;
+        };
+        let service = hyper_util::service::TowerToHyperService::new(router.clone());
+        let stop = stop.clone();
+        tokio::spawn(async move {
+            let _permit = permit;
+            let _ = stream.set_nodelay(true);
+            let conn = hyper::server::conn::http1::Builder::new()
+                .timer(hyper_util::rt::TokioTimer::new())
+                .header_read_timeout(HEADER_TIMEOUT)
+                .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+                .with_upgrades();
+            tokio::pin!(conn);
+            tokio::select! {
+                _ = conn.as_mut() => {}
+                _ = stop.cancelled() => {
+                    conn.as_mut().graceful_shutdown();
+                    let _ = tokio::time::timeout(Duration::from_secs(5), conn).await;
+                }
+            }
+        });
+    }
 }
 
 /// The session cap: a new session takes a [`Slot`], and gives it back when it ends.

@@ -19,6 +19,7 @@ mod mcp_cli;
 mod mcp_interop;
 mod mcp_trust_caps;
 mod mcp_trust_common;
+mod mcp_trust_load;
 mod mcp_trust_pins;
 mod mcp_trust_requests;
 mod peers;

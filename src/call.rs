@@ -46,6 +46,50 @@ pub struct ToolCall {
     pub tool_use_id: Option<String>,
     /// For wrapped MCP upstreams: the upstream server's name.
     pub server: Option<String>,
+    /// For wrapped MCP upstreams: what the door saw of the tool's definition (pin state and
+    /// the texts written for the model), for the Gate to judge.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upstream_tool: Option<UpstreamTool>,
+}
+
+/// An upstream MCP tool's definition as the MCP door saw it. The door only reports; the
+/// classifier turns this into findings and the policy decides.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UpstreamTool {
+    /// The definition compared with its pin.
+    pub pin: PinState,
+    /// The texts the upstream wrote for the model: title, description, parameter descriptions.
+    pub descriptions: Vec<String>,
+}
+
+/// How an upstream tool's definition compares with the one the user trusted.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PinState {
+    /// Identical to the pinned definition.
+    #[default]
+    Pinned,
+    /// First sight of this server: pinned now (trust on first use).
+    FirstSeen,
+    /// Differs from the pinned definition, and the user has not approved the change.
+    Changed,
+    /// A tool that appeared after the server's first listing, not yet approved.
+    New,
+    /// The upstream never listed a tool of this name.
+    Unlisted,
+}
+
+impl PinState {
+    /// The snake_case name used in the ledger.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PinState::Pinned => "pinned",
+            PinState::FirstSeen => "first_seen",
+            PinState::Changed => "changed",
+            PinState::New => "new",
+            PinState::Unlisted => "unlisted",
+        }
+    }
 }
 
 impl ToolCall {
@@ -65,6 +109,7 @@ impl ToolCall {
             agent: None,
             tool_use_id: None,
             server: None,
+            upstream_tool: None,
         }
     }
 }

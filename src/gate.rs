@@ -5,7 +5,7 @@ use crate::call::{Classification, Door, ToolCall, Verdict};
 use crate::home::Home;
 use crate::ledger::event::{Decision, DoorName, Origin};
 use crate::ledger::{Appended, Digest, Ledger, LedgerEvent, Written};
-use crate::policy::{Env, Mode, Policy, classify};
+use crate::policy::{Env, Mode, Policy, classify, classify_definition};
 use anyhow::Result;
 use serde_json::{Map, Value};
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -108,6 +108,15 @@ impl Gate {
     /// Classifies and evaluates without writing anything: for `policy explain` and tests.
     pub fn judge(&self, call: &ToolCall) -> (Classification, Verdict) {
         let cls = classify(call, &self.env);
+        let verdict = self.policy.evaluate(call, &cls, &self.env);
+        (cls, verdict)
+    }
+
+    /// Judges an upstream MCP tool's definition when it is listed (pin state, injection
+    /// markers; not any arguments), without writing anything: the MCP door withholds a tool
+    /// the policy denies and sanitises one it asks about.
+    pub fn judge_definition(&self, call: &ToolCall) -> (Classification, Verdict) {
+        let cls = classify_definition(call, &self.env);
         let verdict = self.policy.evaluate(call, &cls, &self.env);
         (cls, verdict)
     }

@@ -43,6 +43,11 @@ impl Home {
         self.root.join("keys")
     }
 
+    /// `pins/`: pinned upstream MCP tool definitions.
+    pub fn pins_dir(&self) -> PathBuf {
+        self.root.join("pins")
+    }
+
     /// `policy.yaml`: the user-level policy written by `policy init`.
     pub fn policy_file(&self) -> PathBuf {
         self.root.join("policy.yaml")

@@ -11,6 +11,7 @@ pub mod gate;
 pub mod home;
 pub mod hook;
 pub mod ledger;
+pub mod pins;
 pub mod policy;
 pub mod proxy;
 pub mod views;

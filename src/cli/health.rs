@@ -267,6 +267,12 @@ pub fn doctor(ctx: &Ctx, args: DoctorArgs) -> anyhow::Result<i32> {
     }
 
     r.check(
+        "MCP tool pins",
+        pin_state(ctx),
+        "review with `patchwork-gateway pins diff`, then `patchwork-gateway pins approve SERVER` \
+         (or `pins forget SERVER TOOL`)",
+    );
+    r.check(
         "watchdog",
         watchdog::timer_installed().ok_or_else(|| "no 5-minute timer".to_string()),
         "run `patchwork-gateway watchdog --install`",
@@ -292,6 +298,30 @@ pub fn doctor(ctx: &Ctx, args: DoctorArgs) -> anyhow::Result<i32> {
         }
     );
     Ok(if r.failures == 0 { 0 } else { 1 })
+}
+
+/// Pinned upstream MCP tools, and the changes waiting for the user's review.
+fn pin_state(ctx: &Ctx) -> Result<String, String> {
+    let all = crate::pins::PinStore::new(ctx.home.pins_dir())
+        .list()
+        .map_err(|e| format!("{e:#}"))?;
+    let tools: usize = all.values().map(|p| p.tools.len()).sum();
+    let pending: Vec<String> = all
+        .iter()
+        .flat_map(|(s, p)| p.pending.keys().map(move |t| format!("{s}/{t}")))
+        .collect();
+    if pending.is_empty() {
+        Ok(format!(
+            "{tools} tools of {} servers pinned, no changes waiting",
+            all.len()
+        ))
+    } else {
+        Err(format!(
+            "{} changed or new tools wait for review (refused or held back until approved): {}",
+            pending.len(),
+            pending.join(", ")
+        ))
+    }
 }
 
 /// What is enforced now.

@@ -7,6 +7,7 @@ mod hook;
 mod install;
 mod ledger;
 mod log;
+mod pins;
 mod policy;
 mod schema;
 mod serve;
@@ -63,6 +64,9 @@ pub enum Command {
     /// Manage and debug policies.
     #[command(subcommand)]
     Policy(Deferred<policy::PolicyCommand>),
+    /// Review and approve pinned upstream MCP tool definitions.
+    #[command(subcommand)]
+    Pins(Deferred<pins::PinsCommand>),
     /// Query the ledger.
     Log(Deferred<log::LogArgs>),
     /// Step-by-step timeline of a session.
@@ -119,6 +123,7 @@ pub fn main() -> i32 {
         Some(Command::Init(Deferred(a))) => install::init(&ctx, a),
         Some(Command::Uninstall(Deferred(a))) => install::uninstall(&ctx, a),
         Some(Command::Policy(Deferred(c))) => policy::run(&ctx, c),
+        Some(Command::Pins(Deferred(c))) => pins::run(&ctx, c),
         Some(Command::Log(Deferred(a))) => log::log(&ctx, a),
         Some(Command::Replay(Deferred(a))) => views::replay(&ctx, a),
         Some(Command::Report(Deferred(a))) => views::report(&ctx, a),

@@ -32,6 +32,10 @@ pub struct Serving {
         hide_env_values = true
     )]
     pub auth_token: Option<String>,
+    /// Most HTTP sessions served at once (each `wrap` session runs its own upstream process);
+    /// default 64. An idle session ends after 5 minutes, or when its client sends DELETE.
+    #[arg(long, value_name = "N")]
+    pub max_sessions: Option<usize>,
     /// Sync each decision record to disk before the call runs or is forwarded. By default the
     /// sync runs while the call runs and the answer waits for it (see docs/mcp.md).
     #[arg(long)]
@@ -60,8 +64,13 @@ pub(crate) fn run_server(ctx: &Ctx, config: Config, serving: Serving) -> anyhow:
     let Serving {
         http,
         auth_token: token,
+        max_sessions,
         sync_before_forward,
     } = serving;
+    let max_sessions = max_sessions.unwrap_or(64);
+    if max_sessions == 0 {
+        anyhow::bail!("--max-sessions must be at least 1");
+    }
     let addr = http.as_deref().map(proxy::http::parse_addr).transpose()?;
     if let Some(addr) = &addr {
         proxy::http::check_exposure(addr, token.as_deref())?;
@@ -86,7 +95,10 @@ pub(crate) fn run_server(ctx: &Ctx, config: Config, serving: Serving) -> anyhow:
         let stop = CancellationToken::new();
         tokio::spawn(stop_on_signal(stop.clone()));
         let served = match addr {
-            Some(addr) => proxy::http::serve(Arc::clone(&guard), config, addr, token, stop).await,
+            Some(addr) => {
+                proxy::http::serve(Arc::clone(&guard), config, addr, token, max_sessions, stop)
+                    .await
+            }
             None => tokio::select! {
                 r = proxy::serve_stdio(Arc::clone(&guard), config) => r,
                 _ = stop.cancelled() => Ok(()),

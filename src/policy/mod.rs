@@ -8,7 +8,7 @@ pub mod profiles;
 pub mod rules;
 pub mod shell;
 
-pub use classify::classify;
+pub use classify::{classify, classify_definition};
 pub use rules::{Mode, Policy};
 
 use std::path::{Path, PathBuf};

@@ -168,9 +168,115 @@ pub fn is_within(path: &Path, base: &Path) -> bool {
     path.starts_with(base)
 }
 
+/// Whether `uri` is a `file:` URI, however its scheme is spelled (`FILE:`, `File:`).
+pub fn is_file_uri(uri: &str) -> bool {
+    let uri = uri.trim_start_matches(|c: char| c.is_ascii_whitespace() || c.is_ascii_control());
+    uri.get(..5)
+        .is_some_and(|s| s.eq_ignore_ascii_case("file:"))
+}
+
+/// The local path a `file:` URI names, the way a server reading it would see it: scheme in any
+/// case, an empty or `localhost` host, query and fragment dropped, percent-escapes decoded
+/// once, then `.` and `..` removed. `None` for other schemes; an error (for a fail-closed
+/// refusal) for another host, a relative path, a bad or NUL escape.
+pub fn file_uri_path(uri: &str) -> Option<Result<PathBuf, String>> {
+    use std::os::unix::ffi::OsStringExt;
+    if !is_file_uri(uri) {
+        return None;
+    }
+    let uri = uri.trim_matches(|c: char| c.is_ascii_whitespace() || c.is_ascii_control());
+    let rest = &uri[5..];
+    let rest = rest.split(['?', '#']).next().unwrap_or("");
+    let path = match rest.strip_prefix("//") {
+        Some(authority_and_path) => {
+            let (host, path) = match authority_and_path.find('/') {
+                Some(i) => authority_and_path.split_at(i),
+                None => (authority_and_path, ""),
+            };
+            let host = match percent_decode(host) {
+                Ok(h) => String::from_utf8_lossy(&h).to_ascii_lowercase(),
+                Err(e) => return Some(Err(e)),
+            };
+            if !host.is_empty() && host != "localhost" {
+                return Some(Err(format!(
+                    "the file URI names the host `{host}`; only local files (no host or localhost) can be judged"
+                )));
+            }
+            path
+        }
+        None => rest,
+    };
+    if !path.starts_with('/') {
+        return Some(Err("the file URI has no absolute path".into()));
+    }
+    Some(match percent_decode(path) {
+        Ok(bytes) if bytes.contains(&0) => Err("the file URI holds a NUL byte".into()),
+        Ok(bytes) => Ok(lexical(&PathBuf::from(std::ffi::OsString::from_vec(bytes)))),
+        Err(e) => Err(e),
+    })
+}
+
+/// Decodes `%XX` escapes once; a `%` not followed by two hex digits is an error.
+fn percent_decode(s: &str) -> Result<Vec<u8>, String> {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' {
+            let hex = b
+                .get(i + 1..i + 3)
+                .and_then(|h| std::str::from_utf8(h).ok())
+                .and_then(|h| u8::from_str_radix(h, 16).ok());
+            match hex {
+                Some(v) => {
+                    out.push(v);
+                    i += 3;
+                }
+                None => return Err(format!("bad percent-escape in file URI at byte {i}")),
+            }
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn file_uris_in_every_spelling_name_the_same_file() {
+        let want = Ok(PathBuf::from("/home/u/.ssh/id_rsa"));
+        for uri in [
+            "file:///home/u/.ssh/id_rsa",
+            "FILE:///home/u/.ssh/id_rsa",
+            "File://localhost/home/u/.ssh/id_rsa",
+            "file://LOCALHOST/home/u/.ssh/id_rsa",
+            "file:/home/u/.ssh/id_rsa",
+            "file:///home/u/project/%2e%2e/.ssh/id_rsa",
+            "file:///home/u/project/%2E%2E/%2essh/id%5frsa",
+            "file:///home/u/./x/../.ssh/id_rsa?x=1#frag",
+            " file:///home/u/.ssh/id_rsa",
+        ] {
+            assert_eq!(file_uri_path(uri), Some(want.clone()), "{uri}");
+        }
+        assert_eq!(file_uri_path("memo://notes"), None);
+        assert_eq!(file_uri_path("https://h/x"), None);
+        assert!(matches!(
+            file_uri_path("file://evil.example/etc/passwd"),
+            Some(Err(_))
+        ));
+        assert!(matches!(file_uri_path("file:///a/%zz"), Some(Err(_))));
+        assert!(matches!(file_uri_path("file:///a/%00b"), Some(Err(_))));
+        assert!(matches!(file_uri_path("file:relative"), Some(Err(_))));
+        // Decoded once, as a server does: %252e is the file name `%2e`, not `..`.
+        assert_eq!(
+            file_uri_path("file:///a/%252e%252e/b"),
+            Some(Ok(PathBuf::from("/a/%2e%2e/b")))
+        );
+    }
     use std::fs;
 
     fn fixture() -> (tempfile::TempDir, PathBuf, PathBuf) {

@@ -4,6 +4,7 @@
 use crate::call::{Door, ToolCall, Verdict};
 use crate::gate::{Gate, Unsettled};
 use crate::home::Home;
+use crate::pins::PinStore;
 use rmcp::model::{CallToolResult, ContentBlock};
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
@@ -26,6 +27,8 @@ pub struct Guard {
     writing: (AtomicUsize, Notify),
     /// How long the last decision sync took, in µs (`u64::MAX` before the first).
     last_sync_us: AtomicU64,
+    /// Pinned upstream tool definitions.
+    pins: PinStore,
 }
 
 /// How a forwarded or builtin call ended, for the outcome record.
@@ -110,6 +113,56 @@ impl Guard {
             sync_before_forward,
             writing: (AtomicUsize::new(0), Notify::new()),
             last_sync_us: AtomicU64::new(u64::MAX),
+            pins: PinStore::new(home.pins_dir()),
+        }
+    }
+
+    /// The pinned upstream tool definitions.
+    pub fn pins(&self) -> &PinStore {
+        &self.pins
+    }
+
+    /// Asks the Gate about an upstream tool's definition as listed (see
+    /// [`Gate::judge_definition`]); writes nothing. A Gate that did not open refuses.
+    pub fn judge_definition(&self, call: &ToolCall) -> Verdict {
+        let judged = catch_unwind(AssertUnwindSafe(|| match &self.gate {
+            Ok(gate) => Ok(gate.judge_definition(call).1),
+            Err(e) => Err(e.clone()),
+        }));
+        match judged {
+            Ok(Ok(v)) => v,
+            Ok(Err(e)) => Verdict::internal_deny(
+                "gate.unavailable",
+                format!("the gateway cannot decide because its gate did not open: {e}"),
+            ),
+            Err(_) => Verdict::internal_deny("gate.panic", "the gate failed while deciding"),
+        }
+    }
+
+    /// Appends an event record (what the door saw: a changed tool, a description finding, a
+    /// server-to-client request…) with the call's context; failures are logged.
+    pub fn record(&self, event: &str, context: &ToolCall, mut fields: Map<String, Value>) {
+        fields.insert("event".into(), json!(event));
+        fields.insert("door".into(), json!(Door::Mcp.as_str()));
+        fields.insert("tool".into(), json!(context.tool));
+        if let Some(server) = &context.server {
+            fields.insert("server".into(), json!(server));
+        }
+        if let Some(session) = &context.session {
+            fields.insert("session".into(), json!(session));
+        }
+        if let Some(agent) = &context.agent {
+            fields.insert("agent".into(), json!(agent));
+        }
+        let written = match &self.gate {
+            Ok(gate) => gate
+                .record(fields)
+                .map(|_| ())
+                .map_err(|e| format!("{e:#}")),
+            Err(e) => Err(e.clone()),
+        };
+        if let Err(e) = written {
+            tracing::error!("cannot write the {event} record: {e}");
         }
     }
 

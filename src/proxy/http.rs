@@ -14,6 +14,8 @@ use rmcp::transport::streamable_http_server::session::local::LocalSessionManager
 use sha2::{Digest, Sha256};
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
 /// Parses ADDR (`HOST:PORT`, `:PORT` or `PORT`); a bare port binds 127.0.0.1.
@@ -47,6 +49,7 @@ pub async fn serve(
     config: Config,
     addr: SocketAddr,
     token: Option<String>,
+    max_sessions: usize,
     stop: CancellationToken,
 ) -> Result<()> {
     check_exposure(&addr, token.as_deref())?;
@@ -70,8 +73,12 @@ pub async fn serve(
         .with_allowed_origins(origins)
         .enforce_origin_validation()
         .with_cancellation_token(stop.child_token());
+    let slots = Slots::new(max_sessions);
     let service = StreamableHttpService::new(
-        move || Ok(Gateway::new(Arc::clone(&guard), Arc::clone(&config))),
+        move || {
+            let slot = slots.take()?;
+            Ok(Gateway::new(Arc::clone(&guard), Arc::clone(&config)).holding(slot))
+        },
         LocalSessionManager::default().into(),
         http_config,
     );
@@ -88,10 +95,102 @@ pub async fn serve(
         "patchwork-gateway: MCP at http://{}/mcp",
         listener.local_addr()?
     );
-    axum::serve(listener, router)
-        .with_graceful_shutdown(async move { stop.cancelled().await })
-        .await
-        .context("HTTP server failed")
+    accept(listener, router, stop).await;
+    Ok(())
+}
+
+/// Most connections open at once; one more is closed at once (and logged).
+pub const MAX_CONNECTIONS: usize = 4096;
+/// How long a client may take to send a request's headers (each request, idle keep-alive
+/// included) before its connection is closed.
+pub const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Serves connections until `stop` fires: each on its own task, at most [`MAX_CONNECTIONS`]
+/// at once, each request's headers within [`HEADER_TIMEOUT`], so clients that open
+/// connections and never finish a request cannot lock others out.
+async fn accept(listener: tokio::net::TcpListener, router: axum::Router, stop: CancellationToken) {
+    let open = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
+    loop {
+        let stream = tokio::select! {
+            r = listener.accept() => match r {
+                Ok((stream, _)) => stream,
+                Err(e) => {
+                    // Out of descriptors and the like: back off briefly instead of spinning.
+                    tracing::error!("accept failed: {e}");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            _ = stop.cancelled() => return,
+        };
+        let Ok(permit) = Arc::clone(&open).try_acquire_owned() else {
+            tracing::error!("{MAX_CONNECTIONS} connections are open: closing a new one at once");
+            continue;
+        };
+        let service = hyper_util::service::TowerToHyperService::new(router.clone());
+        let stop = stop.clone();
+        tokio::spawn(async move {
+            let _permit = permit;
+            let _ = stream.set_nodelay(true);
+            let conn = hyper::server::conn::http1::Builder::new()
+                .timer(hyper_util::rt::TokioTimer::new())
+                .header_read_timeout(HEADER_TIMEOUT)
+                .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+                .with_upgrades();
+            tokio::pin!(conn);
+            tokio::select! {
+                _ = conn.as_mut() => {}
+                _ = stop.cancelled() => {
+                    conn.as_mut().graceful_shutdown();
+                    let _ = tokio::time::timeout(Duration::from_secs(5), conn).await;
+                }
+            }
+        });
+    }
+}
+
+/// The session cap: a new session takes a [`Slot`], and gives it back when it ends.
+#[derive(Debug, Clone)]
+pub struct Slots {
+    used: Arc<AtomicUsize>,
+    max: usize,
+}
+
+/// One session's place under the cap.
+#[derive(Debug)]
+pub struct Slot(Arc<AtomicUsize>);
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+impl Slots {
+    /// At most `max` sessions at once.
+    pub fn new(max: usize) -> Slots {
+        Slots {
+            used: Arc::new(AtomicUsize::new(0)),
+            max,
+        }
+    }
+
+    /// A slot, or an error naming the cap when every slot is taken.
+    pub fn take(&self) -> std::io::Result<Slot> {
+        let taken = self
+            .used
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| {
+                (n < self.max).then_some(n + 1)
+            });
+        match taken {
+            Ok(_) => Ok(Slot(Arc::clone(&self.used))),
+            Err(_) => Err(std::io::Error::other(format!(
+                "patchwork-gateway serves at most {} MCP sessions at once (--max-sessions); \
+                 close an idle session (DELETE /mcp) or try again later",
+                self.max
+            ))),
+        }
+    }
 }
 
 /// Rejects requests without the right bearer token (compared as SHA-256 digests, so the
@@ -136,5 +235,16 @@ mod tests {
         assert!(err.contains("--auth-token"), "{err}");
         check_exposure(&public, Some("t")).unwrap();
         check_exposure(&parse_addr("8080").unwrap(), None).unwrap();
+    }
+
+    #[test]
+    fn session_slots_are_capped_and_given_back() {
+        let slots = Slots::new(2);
+        let a = slots.take().unwrap();
+        let _b = slots.take().unwrap();
+        let err = slots.take().unwrap_err().to_string();
+        assert!(err.contains("at most 2 MCP sessions"), "{err}");
+        drop(a);
+        slots.take().unwrap();
     }
 }

@@ -8,6 +8,7 @@ pub mod guard;
 pub mod http;
 pub mod passthrough;
 pub mod server;
+pub mod trust;
 pub mod upstream;
 
 use anyhow::{Context, Result};

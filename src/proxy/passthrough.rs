@@ -4,6 +4,8 @@
 
 #![allow(deprecated)] // sampling, roots and logging are deprecated in 2026-07-28; still forwarded.
 
+use super::guard::{Guard, refusal_error};
+use super::trust;
 use rmcp::model::{
     CancelledNotificationParam, ClientCapabilities, ClientConfig, ClientResult,
     CreateMessageRequest, CreateMessageRequestParams, CreateMessageResult, ElicitRequest,
@@ -16,6 +18,8 @@ use rmcp::service::{
     RoleClient, RoleServer,
 };
 use rmcp::{ClientHandler, ErrorData as McpError};
+use serde_json::{Map, Value, json};
+use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -32,6 +36,10 @@ pub struct Link {
     inflight: Mutex<Vec<RequestId>>,
     /// Bumped whenever the upstream's tool list may have changed.
     tools_epoch: AtomicU64,
+    /// The Gate that judges and records the upstream's requests to the agent.
+    guard: Arc<Guard>,
+    /// The agent's name, for records.
+    agent: Option<String>,
 }
 
 /// Removes a request's routes when the request ends.
@@ -58,7 +66,13 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 
 impl Link {
     /// A link to `downstream`, whose client declared `caps`.
-    pub fn new(name: String, downstream: Peer<RoleServer>, caps: ClientCapabilities) -> Link {
+    pub fn new(
+        name: String,
+        downstream: Peer<RoleServer>,
+        caps: ClientCapabilities,
+        guard: Arc<Guard>,
+        agent: Option<String>,
+    ) -> Link {
         Link {
             name,
             downstream,
@@ -66,7 +80,62 @@ impl Link {
             progress: Mutex::new(HashMap::new()),
             inflight: Mutex::new(Vec::new()),
             tools_epoch: AtomicU64::new(0),
+            guard,
+            agent,
         }
+    }
+
+    /// Runs a server-to-client request through the Gate (as a call of
+    /// `mcp__<server>__<op>` with the request's parameters, so a policy can refuse sampling or
+    /// elicitation per server) and records it: method, size and SHA-256 of the request and of
+    /// the agent's answer (never their text, so an elicited secret stays out of the ledger).
+    async fn gated<T: serde::Serialize>(
+        &self,
+        op: &str,
+        method: &str,
+        params: Value,
+        ask: impl std::future::Future<Output = Result<T, McpError>>,
+    ) -> Result<T, McpError> {
+        let request = serde_json::to_vec(&params).unwrap_or_default();
+        let call = self.guard.call(
+            &trust::gate_name(&self.name, op),
+            params,
+            Some(&self.name),
+            self.agent.as_deref(),
+            None,
+        );
+        let (decision, _pending) = self.guard.decide(call.clone());
+        let verdict = self.guard.settle(decision).await;
+        let answer = if verdict.blocks() {
+            Err(refusal_error(method, &verdict))
+        } else {
+            ask.await
+        };
+        let mut f = Map::new();
+        f.insert("method".into(), json!(method));
+        f.insert("request_bytes".into(), json!(request.len()));
+        f.insert("request_sha256".into(), json!(sha256(&request)));
+        if let Some(seq) = verdict.seq {
+            f.insert("decision_seq".into(), json!(seq));
+        }
+        match &answer {
+            Ok(a) => {
+                let bytes = serde_json::to_vec(a).unwrap_or_default();
+                f.insert("status".into(), json!("answered"));
+                f.insert("answer_bytes".into(), json!(bytes.len()));
+                f.insert("answer_sha256".into(), json!(sha256(&bytes)));
+            }
+            Err(e) => {
+                let refused = verdict.blocks();
+                f.insert(
+                    "status".into(),
+                    json!(if refused { "refused" } else { "failed" }),
+                );
+                f.insert("error".into(), json!(e.message));
+            }
+        }
+        self.guard.record("mcp.server_request", &call, f);
+        answer
     }
 
     /// Registers an upstream request made for downstream request `id` (whose progress token,
@@ -148,6 +217,10 @@ impl Link {
     }
 }
 
+fn sha256(bytes: &[u8]) -> String {
+    format!("sha256:{}", hex::encode(Sha256::digest(bytes)))
+}
+
 /// The upstream-facing client handler of one connection.
 #[derive(Debug, Clone)]
 pub struct Relay {
@@ -206,14 +279,25 @@ impl ClientHandler for Relay {
         if self.link.caps.sampling.is_none() {
             return Err(not_declared::<rmcp::model::CreateMessageRequestMethod>());
         }
+        let value = serde_json::to_value(&params).unwrap_or(Value::Null);
         let req = ServerRequest::CreateMessageRequest(CreateMessageRequest::new(params));
-        match self.link.ask_downstream(req, &ctx).await? {
-            ClientResult::CreateMessageResult(r) => Ok(*r),
-            _ => Err(McpError::internal_error(
-                "unexpected answer to sampling",
-                None,
-            )),
-        }
+        let ask = async {
+            match self.link.ask_downstream(req, &ctx).await? {
+                ClientResult::CreateMessageResult(r) => Ok(*r),
+                _ => Err(McpError::internal_error(
+                    "unexpected answer to sampling",
+                    None,
+                )),
+            }
+        };
+        self.link
+            .gated(
+                "sampling_create_message",
+                "sampling/createMessage",
+                value,
+                ask,
+            )
+            .await
     }
 
     async fn list_roots(
@@ -227,13 +311,18 @@ impl ClientHandler for Relay {
             method: Default::default(),
             extensions: Default::default(),
         });
-        match self.link.ask_downstream(req, &ctx).await? {
-            ClientResult::ListRootsResult(r) => Ok(r),
-            _ => Err(McpError::internal_error(
-                "unexpected answer to roots/list",
-                None,
-            )),
-        }
+        let ask = async {
+            match self.link.ask_downstream(req, &ctx).await? {
+                ClientResult::ListRootsResult(r) => Ok(r),
+                _ => Err(McpError::internal_error(
+                    "unexpected answer to roots/list",
+                    None,
+                )),
+            }
+        };
+        self.link
+            .gated("roots_list", "roots/list", json!({}), ask)
+            .await
     }
 
     async fn create_elicitation(
@@ -244,14 +333,20 @@ impl ClientHandler for Relay {
         if self.link.caps.elicitation.is_none() {
             return Ok(ElicitResult::new(ElicitationAction::Decline));
         }
+        let value = serde_json::to_value(&request).unwrap_or(Value::Null);
         let req = ServerRequest::ElicitRequest(ElicitRequest::new(request));
-        match self.link.ask_downstream(req, &ctx).await? {
-            ClientResult::ElicitResult(r) => Ok(r),
-            _ => Err(McpError::internal_error(
-                "unexpected answer to elicitation",
-                None,
-            )),
-        }
+        let ask = async {
+            match self.link.ask_downstream(req, &ctx).await? {
+                ClientResult::ElicitResult(r) => Ok(r),
+                _ => Err(McpError::internal_error(
+                    "unexpected answer to elicitation",
+                    None,
+                )),
+            }
+        };
+        self.link
+            .gated("elicitation_create", "elicitation/create", value, ask)
+            .await
     }
 
     async fn on_progress(

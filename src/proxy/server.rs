@@ -6,6 +6,7 @@
 use super::builtin;
 use super::guard::{Guard, Status, refusal, refusal_error};
 use super::passthrough::service_error;
+use super::trust::{self, Book};
 use super::upstream::{Spec, Upstream};
 use rmcp::model::*;
 use rmcp::service::{NotificationContext, RequestContext, RoleServer};
@@ -33,6 +34,8 @@ pub struct Gateway {
     guard: Arc<Guard>,
     config: Arc<Config>,
     session: Arc<OnceCell<Arc<Session>>>,
+    /// The HTTP session slot this handler holds (freed when the last clone is dropped).
+    _slot: Option<Arc<super::http::Slot>>,
 }
 
 /// One downstream session: its upstream connections and what the agent said about itself.
@@ -42,6 +45,8 @@ struct Session {
     infos: Vec<Option<Arc<ServerPeerInfo>>>,
     agent: Option<String>,
     tools: Mutex<ToolTable>,
+    /// Per upstream: the tools it listed in this session.
+    books: Vec<Book>,
     /// Resource URI → index of the upstream that listed it.
     resources: std::sync::Mutex<HashMap<String, usize>>,
 }
@@ -60,6 +65,10 @@ enum Target {
 
 const SEP: &str = "__";
 
+/// The largest upstream `tools/call` answer passed to the agent (serialised JSON): larger
+/// ones break common MCP clients, so they are replaced by an `isError` result that says so.
+pub const MAX_ANSWER_BYTES: usize = 10 << 20;
+
 impl Gateway {
     /// A handler for a new session.
     pub fn new(guard: Arc<Guard>, config: Arc<Config>) -> Gateway {
@@ -67,7 +76,14 @@ impl Gateway {
             guard,
             config,
             session: Arc::new(OnceCell::new()),
+            _slot: None,
         }
+    }
+
+    /// The handler holds `slot` for as long as its session lives.
+    pub fn holding(mut self, slot: super::http::Slot) -> Gateway {
+        self._slot = Some(Arc::new(slot));
+        self
     }
 
     /// The session, started on first use (normally at `initialize`).
@@ -103,6 +119,7 @@ impl Gateway {
                 caps.clone(),
                 client.clone(),
                 required,
+                Arc::clone(&self.guard),
             )
             .await
             .map_err(|e| McpError::internal_error(format!("{e:#}"), None))?;
@@ -116,6 +133,7 @@ impl Gateway {
             tools: Mutex::new(ToolTable {
                 lists: vec![None; upstreams.len()],
             }),
+            books: upstreams.iter().map(|_| Book::default()).collect(),
             upstreams,
             infos,
             agent: Some(client.name.clone()),
@@ -145,7 +163,10 @@ impl Gateway {
             let fresh = matches!(&table.lists[i], Some((e, _)) if *e == epoch);
             if !fresh {
                 match list_all_tools(up).await {
-                    Ok(list) => table.lists[i] = Some((epoch, list)),
+                    Ok(list) => {
+                        let list = self.review(s, i, list, true);
+                        table.lists[i] = Some((epoch, list));
+                    }
                     Err(e) => {
                         tracing::error!(
                             "upstream {}: cannot list tools: {}",
@@ -179,16 +200,49 @@ impl Gateway {
         Ok(tools)
     }
 
+    /// Compares a listing of upstream `i` with its pins, records what changed, and returns
+    /// what the agent may see (see [`trust::review`]).
+    fn review(&self, s: &Session, i: usize, tools: Vec<Tool>, first_page: bool) -> Vec<Tool> {
+        let up = &s.upstreams[i];
+        let context = self.guard.call(
+            "",
+            Value::Null,
+            Some(&up.spec.name),
+            s.agent.as_deref(),
+            None,
+        );
+        trust::review(
+            &self.guard,
+            &s.books[i],
+            &up.spec.name,
+            &up.spec.identity(),
+            &context,
+            tools,
+            first_page,
+        )
+    }
+
+    /// Makes sure upstream `i`'s tools were listed in this session (an agent may call a tool
+    /// without listing first): lists them now if not.
+    async fn ensure_listed(&self, s: &Session, i: usize, tool: &str) {
+        if s.books[i].knows(tool) {
+            return;
+        }
+        if self.config.prefixed {
+            let _ = self.all_tools(s).await;
+        } else if let Ok(list) = list_all_tools(&s.upstreams[i]).await {
+            self.review(s, i, list, true);
+        }
+    }
+
+    /// Where a tool name leads. An upstream tool need not be listed: the Gate refuses an
+    /// unlisted one with a reason, rather than the door answering "not found".
     async fn target(&self, s: &Session, name: &str) -> Option<Target> {
         if self.config.builtins && builtin::is_builtin(name) {
             return Some(Target::Builtin);
         }
         if !self.config.prefixed {
             return (s.upstreams.len() == 1).then(|| Target::Upstream(0, name.to_string()));
-        }
-        let tools = self.all_tools(s).await.ok()?;
-        if !tools.iter().any(|t| t.name == name) {
-            return None;
         }
         s.upstreams.iter().enumerate().find_map(|(i, up)| {
             let rest = name
@@ -209,23 +263,6 @@ impl Gateway {
             .map_err(|e| service_error(&up.spec.name, e))
     }
 
-    /// Forwards a request about one resource to the upstream that offers it.
-    async fn forward_for_uri(
-        &self,
-        uri: &str,
-        req: ClientRequest,
-        ctx: &RequestContext<RoleServer>,
-    ) -> Result<ServerResult, McpError> {
-        let s = self.session(ctx).await?.clone();
-        let Some(up) = self.upstream_for_uri(&s, uri) else {
-            return Err(McpError::resource_not_found(
-                format!("no server offers {uri}"),
-                None,
-            ));
-        };
-        self.forward(&up, req, ctx).await
-    }
-
     fn upstream_for_uri(&self, s: &Session, uri: &str) -> Option<Arc<Upstream>> {
         if let Some(up) = self.single(s) {
             return Some(up);
@@ -239,6 +276,59 @@ impl Gateway {
         known
             .map(|i| s.upstreams[i].clone())
             .or_else(|| s.upstreams.first().cloned())
+    }
+
+    /// Asks the Gate about a resource request (`op` on `uri`, of upstream `up`) as a call of
+    /// `mcp__<server>__<op>`; the record is durable before the request is forwarded. A refusal
+    /// is a JSON-RPC error (resource requests have no `isError` result).
+    async fn gate_resource(
+        &self,
+        s: &Session,
+        up: &Upstream,
+        op: &str,
+        uri: &str,
+    ) -> Result<super::guard::Pending, McpError> {
+        let call = self.guard.call(
+            &trust::gate_name(&up.spec.name, op),
+            serde_json::json!({ "uri": uri }),
+            Some(&up.spec.name),
+            s.agent.as_deref(),
+            None,
+        );
+        let (decision, pending) = self.guard.decide(call);
+        let verdict = self.guard.settle(decision).await;
+        if verdict.blocks() {
+            return Err(refusal_error(
+                &format!("{} {uri}", op.replace('_', "/")),
+                &verdict,
+            ));
+        }
+        Ok(pending)
+    }
+
+    /// Gates, records and forwards a resource (un)subscription.
+    async fn forward_gated(
+        &self,
+        uri: &str,
+        op: &str,
+        req: ClientRequest,
+        ctx: &RequestContext<RoleServer>,
+    ) -> Result<(), McpError> {
+        let s = self.session(ctx).await?.clone();
+        let Some(up) = self.upstream_for_uri(&s, uri) else {
+            return Err(McpError::resource_not_found(
+                format!("no server offers {uri}"),
+                None,
+            ));
+        };
+        let pending = self.gate_resource(&s, &up, op, uri).await?;
+        let answer = self.forward(&up, req, ctx).await;
+        let (status, error) = match &answer {
+            Ok(_) => (Status::Completed, None),
+            Err(e) => (Status::Failed, Some(e.message.to_string())),
+        };
+        self.guard.outcome(pending, status, None, error);
+        answer.map(|_| ())
     }
 
     async fn call(
@@ -263,12 +353,16 @@ impl Gateway {
             ),
             Target::Upstream(i, tool) => {
                 let server = s.upstreams[*i].spec.name.clone();
-                (format!("mcp{SEP}{server}{SEP}{tool}"), Some(server), None)
+                (trust::gate_name(&server, tool), Some(server), None)
             }
         };
-        let call = self
-            .guard
-            .call(&gate_name, args, server.as_deref(), s.agent.as_deref(), cwd);
+        let mut call =
+            self.guard
+                .call(&gate_name, args, server.as_deref(), s.agent.as_deref(), cwd);
+        if let (Target::Upstream(i, tool), Some(server)) = (&target, &server) {
+            self.ensure_listed(&s, *i, tool).await;
+            call.upstream_tool = Some(s.books[*i].upstream_tool(&self.guard, server, tool));
+        }
         let (decision, pending) = self.guard.decide(call);
         // A refusal is answered once its record is durable; with --sync-before-forward every
         // decision is. Otherwise the record's sync runs while the tool runs, and the answer
@@ -325,7 +419,23 @@ impl Gateway {
         params.name = tool.into();
         let req = ClientRequest::CallToolRequest(CallToolRequest::new(params));
         match up.request(req, ctx).await {
-            Ok(ServerResult::CallToolResult(r)) => Ran::new(Status::Completed, Ok(r.into()), None),
+            Ok(ServerResult::CallToolResult(r)) => {
+                let bytes = serde_json::to_vec(&r)
+                    .map(|v| v.len())
+                    .unwrap_or(usize::MAX);
+                if bytes > MAX_ANSWER_BYTES {
+                    let msg = format!(
+                        "upstream server `{}` answered with {bytes} bytes, more than the gateway's \
+                         cap of {} MiB for one answer; the answer was dropped (ask the tool for \
+                         less, e.g. a range or a page)",
+                        up.spec.name,
+                        MAX_ANSWER_BYTES >> 20
+                    );
+                    let r = CallToolResult::error(vec![ContentBlock::text(msg.clone())]);
+                    return Ran::new(Status::Failed, Ok(r.into()), Some(msg));
+                }
+                Ran::new(Status::Completed, Ok(r.into()), None)
+            }
             Ok(ServerResult::InputRequiredResult(r)) => Ran::new(
                 Status::Completed,
                 Ok(CallToolResponse::InputRequired(r)),
@@ -525,9 +635,13 @@ impl ServerHandler for Gateway {
     ) -> Result<ListToolsResult, McpError> {
         let s = self.session(&ctx).await?.clone();
         if let Some(up) = self.single(&s) {
+            let first_page = request.as_ref().is_none_or(|r| r.cursor.is_none());
             let req = ClientRequest::ListToolsRequest(paged::<ListToolsRequestMethod>(request));
             return match self.forward(&up, req, &ctx).await? {
-                ServerResult::ListToolsResult(r) => Ok(r),
+                ServerResult::ListToolsResult(mut r) => {
+                    r.tools = self.review(&s, 0, std::mem::take(&mut r.tools), first_page);
+                    Ok(r)
+                }
                 _ => Err(unexpected("tools/list")),
             };
         }
@@ -713,28 +827,16 @@ impl ServerHandler for Gateway {
                 None,
             ));
         };
-        // A file: URI names a file on this machine: the Gate sees it like a read tool call.
-        let mut pending = None;
-        if request.uri.starts_with("file:") {
-            let what = format!("mcp{SEP}{}{SEP}resources_read", up.spec.name);
-            let call = self.guard.call(
-                &what,
-                serde_json::json!({ "uri": request.uri }),
-                Some(&up.spec.name),
-                s.agent.as_deref(),
-                None,
-            );
-            // Not a tools/call: kept simple, the record is durable before the read is forwarded.
-            let (decision, p) = self.guard.decide(call);
-            let verdict = self.guard.settle(decision).await;
-            if verdict.blocks() {
-                return Err(refusal_error(
-                    &format!("resources/read {}", request.uri),
-                    &verdict,
-                ));
-            }
-            pending = Some(p);
-        }
+        // A file: URI (in any spelling) names a file on this machine: the Gate judges it like
+        // a read of that file.
+        let pending = if crate::policy::paths::is_file_uri(&request.uri) {
+            Some(
+                self.gate_resource(&s, &up, "resources_read", &request.uri)
+                    .await?,
+            )
+        } else {
+            None
+        };
         let req = ClientRequest::ReadResourceRequest(ReadResourceRequest::new(request));
         let answer = self.forward(&up, req, &ctx).await;
         if let Some(p) = pending {
@@ -758,7 +860,8 @@ impl ServerHandler for Gateway {
     ) -> Result<(), McpError> {
         let uri = request.uri.clone();
         let req = ClientRequest::SubscribeRequest(SubscribeRequest::new(request));
-        self.forward_for_uri(&uri, req, &ctx).await.map(|_| ())
+        self.forward_gated(&uri, "resources_subscribe", req, &ctx)
+            .await
     }
 
     async fn unsubscribe(
@@ -768,7 +871,8 @@ impl ServerHandler for Gateway {
     ) -> Result<(), McpError> {
         let uri = request.uri.clone();
         let req = ClientRequest::UnsubscribeRequest(UnsubscribeRequest::new(request));
-        self.forward_for_uri(&uri, req, &ctx).await.map(|_| ())
+        self.forward_gated(&uri, "resources_unsubscribe", req, &ctx)
+            .await
     }
 
     async fn complete(

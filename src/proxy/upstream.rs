@@ -46,6 +46,21 @@ pub struct Spec {
     pub timeout: Duration,
 }
 
+impl Spec {
+    /// How the server is started or reached, as recorded with its pins: the command line or
+    /// the URL.
+    pub fn identity(&self) -> String {
+        match &self.endpoint {
+            Endpoint::Stdio { command, args, .. } => std::iter::once(command)
+                .chain(args)
+                .cloned()
+                .collect::<Vec<_>>()
+                .join(" "),
+            Endpoint::Http { url, .. } => url.clone(),
+        }
+    }
+}
+
 /// A supervised upstream connection belonging to one downstream session.
 #[derive(Debug)]
 pub struct Upstream {
@@ -70,8 +85,10 @@ impl Upstream {
         caps: ClientCapabilities,
         client: Implementation,
         required: bool,
+        guard: Arc<super::guard::Guard>,
     ) -> anyhow::Result<Arc<Upstream>> {
-        let link = Arc::new(Link::new(spec.name.clone(), downstream, caps));
+        let agent = Some(client.name.clone());
+        let link = Arc::new(Link::new(spec.name.clone(), downstream, caps, guard, agent));
         let (tx, rx) = watch::channel(None);
         let stop = CancellationToken::new();
         let first = connect(&spec, &link, &client).await;

@@ -8,7 +8,7 @@
 // Run by tests/mcp_interop.rs; packages come from .ci/steps/40-mcp-interop.sh.
 
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { request } from "node:http";
 import { readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
@@ -206,7 +206,12 @@ const scenarios = {
     await client.callTool({ name: "crashy__grow", arguments: {} });
     for (let i = 0; i < 100 && changed === 0; i++) await new Promise((r) => setTimeout(r, 20));
     assert.ok(changed > 0, "no tools/list_changed reached the agent");
-    assert.ok((await client.listTools()).tools.some((t) => t.name === "crashy__extra"));
+    // A tool added after the first listing waits for the user's approval (strict: withheld from
+    // the list and refused); once approved with `pins approve`, it runs.
+    assert.ok(!(await client.listTools()).tools.some((t) => t.name === "crashy__extra"));
+    assertRefused("unapproved new tool", await client.callTool({ name: "crashy__extra", arguments: {} }));
+    const approved = spawnSync(GATEWAY, ["pins", "approve", "crashy", "extra"], { env: process.env });
+    assert.equal(approved.status, 0, String(approved.stderr));
     assert.match(text(await client.callTool({ name: "crashy__extra", arguments: {} })), /extra here/);
 
     // resources/read of a file: URI is checked like a file read; a refusal is a JSON-RPC error

@@ -778,12 +778,15 @@ impl Classifier<'_> {
                 if argv
                     .iter()
                     .any(|w| matches!(w.text.as_str(), "uninstall" | "--uninstall" | "init"))
+                    || argv.windows(2).any(|w| {
+                        w[0].text == "pins" && matches!(w[1].text.as_str(), "approve" | "forget")
+                    })
                 {
                     self.finding(
                         "self.reconfigure",
                         Risk::High,
                         &[Flag::SelfProtection],
-                        "the agent may not install, remove or reconfigure the gateway itself",
+                        "the agent may not install, remove or reconfigure the gateway itself, nor approve its pinned MCP tools",
                         span,
                     );
                 }

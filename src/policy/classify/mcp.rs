@@ -4,6 +4,7 @@
 
 use super::{Classifier, places, str_field};
 use crate::call::{Action, Flag, Risk, TargetKind, ToolCall};
+use crate::policy::paths;
 use crate::policy::shell::quote;
 use serde_json::Value;
 use std::path::Path;
@@ -207,7 +208,10 @@ impl Classifier<'_> {
             let dirs: Vec<std::path::PathBuf> = string_values(&call.input)
                 .into_iter()
                 .filter(|v| looks_like_path(v))
-                .map(|v| self.resolve(v.strip_prefix("file://").unwrap_or(v), &cwd))
+                .map(|v| match paths::file_uri_path(v) {
+                    Some(Ok(p)) => self.resolve(&p.to_string_lossy(), &cwd),
+                    _ => self.resolve(v, &cwd),
+                })
                 .filter(|p| p.is_dir() && places::holds_secrets(p, self.env))
                 .collect();
             for dir in dirs {
@@ -233,6 +237,17 @@ impl Classifier<'_> {
             );
         }
         self.mcp_value(&call.input, None, verb, &cwd, &call.tool, 0);
+    }
+
+    /// A `file:` URI that cannot be judged (another host, a bad escape): fail closed.
+    fn bad_file_uri(&mut self, uri: &str, why: &str, span: &str) {
+        self.finding(
+            "uri.unresolvable",
+            Risk::High,
+            &[Flag::Unresolvable],
+            format!("{why}: {uri}"),
+            span,
+        );
     }
 
     fn mcp_value(
@@ -274,7 +289,14 @@ impl Classifier<'_> {
                 let path_key = PATH_KEYS.contains(&key_s)
                     || key_s.ends_with("_path")
                     || key_s.ends_with("path");
-                let raw = s.strip_prefix("file://").unwrap_or(s);
+                // A file: URI in any spelling names the file a server would open.
+                let decoded = match paths::file_uri_path(s) {
+                    Some(Ok(p)) => Some(p.to_string_lossy().into_owned()),
+                    Some(Err(e)) => return self.bad_file_uri(s, &e, span),
+                    None => None,
+                };
+                let path_key = path_key || decoded.is_some();
+                let raw = decoded.as_deref().unwrap_or(s);
                 // `HEAD:.env`: a file read out of a git revision.
                 if let Some((_, file)) = raw.split_once(':')
                     && !file.is_empty()

@@ -11,6 +11,7 @@ mod mcp;
 mod net;
 pub mod places;
 mod system;
+pub mod trust;
 
 use crate::call::{Action, Classification, Finding, Flag, Risk, Target, TargetKind, ToolCall};
 use crate::policy::Env;
@@ -20,20 +21,22 @@ use std::path::{Path, PathBuf};
 
 /// Classifies one tool call. Never fails: input it cannot understand becomes a finding.
 pub fn classify(call: &ToolCall, env: &Env) -> Classification {
-    let mut c = Classifier {
-        env,
-        out: Classification::default(),
-        depth: 0,
-        links: Vec::new(),
-        gateway_lookup: false,
-        dynamic_kill: None,
-        dynamic_sink: None,
-        git_remotes: Vec::new(),
-        tracked: Vec::new(),
-        dynamic_change: None,
-        resolved: Default::default(),
-    };
+    let mut c = Classifier::new(env);
+    if let Some(seen) = &call.upstream_tool {
+        c.upstream_tool(&call.tool, seen);
+    }
     c.tool(call);
+    c.out
+}
+
+/// Classifies only what an upstream MCP tool's definition says about trust (pin state,
+/// injection markers), not its arguments: for judging a tool when it is listed.
+pub fn classify_definition(call: &ToolCall, env: &Env) -> Classification {
+    let mut c = Classifier::new(env);
+    c.action(Action::McpToolCall);
+    if let Some(seen) = &call.upstream_tool {
+        c.upstream_tool(&call.tool, seen);
+    }
     c.out
 }
 
@@ -91,6 +94,24 @@ pub(crate) struct Classifier<'a> {
     /// look at the same argument, and each resolution costs system calls. Kept for one call
     /// only, so a file that changes between calls is seen as it is.
     resolved: std::cell::RefCell<std::collections::HashMap<(String, PathBuf), PathBuf>>,
+}
+
+impl<'a> Classifier<'a> {
+    fn new(env: &'a Env) -> Classifier<'a> {
+        Classifier {
+            env,
+            out: Classification::default(),
+            depth: 0,
+            links: Vec::new(),
+            gateway_lookup: false,
+            dynamic_kill: None,
+            dynamic_sink: None,
+            git_remotes: Vec::new(),
+            tracked: Vec::new(),
+            dynamic_change: None,
+            resolved: Default::default(),
+        }
+    }
 }
 
 impl Classifier<'_> {
@@ -481,10 +502,22 @@ impl Classifier<'_> {
 
     /// A URL the call fetches or sends to.
     fn url(&mut self, url: &str, action: Action, sends_data: bool) {
-        if let Some(file) = url.strip_prefix("file://") {
+        match paths::file_uri_path(url) {
             // `curl file:///…/.env` reads a local file.
-            let p = self.resolve(file, &self.env.project);
-            return self.path(Action::FileRead, p, url);
+            Some(Ok(file)) => {
+                let p = self.resolve(&file.to_string_lossy(), &self.env.project);
+                return self.path(Action::FileRead, p, url);
+            }
+            Some(Err(why)) => {
+                return self.finding(
+                    "uri.unresolvable",
+                    Risk::High,
+                    &[Flag::Unresolvable],
+                    format!("{why}: {url}"),
+                    url,
+                );
+            }
+            None => {}
         }
         self.target(TargetKind::Url, action, url.to_string());
         // Cloud instance metadata services hand out the machine's credentials.

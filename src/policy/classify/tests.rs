@@ -234,6 +234,12 @@ const SHELL_CASES: &[(&str, &str)] = &[
     ("kill -9 -1", "system.kill_all"),
     ("kill -9 1234", ""),
     ("pkill -f patchwork-gateway", "self.kill"),
+    ("patchwork-gateway pins approve fs", "self.reconfigure"),
+    (
+        "patchwork-gateway --home /tmp/h pins forget fs",
+        "self.reconfigure",
+    ),
+    ("patchwork-gateway pins diff", ""),
     ("chmod -R 777 /", "system.permissions"),
     ("chmod +x scripts/build.sh", ""),
     ("doas ls", "privilege.escalation"),

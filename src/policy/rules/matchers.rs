@@ -524,7 +524,14 @@ fn match_words(pattern: &[WordPattern], argv: &[String], first: bool) -> bool {
 /// `patchwork`. `None` for non-MCP calls.
 pub fn mcp_identity(call: &ToolCall) -> Option<(String, String)> {
     if let Some(server) = &call.server {
-        return Some((server.clone(), call.tool.clone()));
+        // The MCP door names upstream tools `mcp__<server>__<tool>`, like Claude Code.
+        let tool = call
+            .tool
+            .strip_prefix("mcp__")
+            .and_then(|r| r.strip_prefix(server.as_str()))
+            .and_then(|r| r.strip_prefix("__"))
+            .unwrap_or(&call.tool);
+        return Some((server.clone(), tool.to_string()));
     }
     if let Some(rest) = call.tool.strip_prefix("mcp__") {
         let (server, tool) = rest.split_once("__").unwrap_or((rest, ""));

@@ -170,6 +170,20 @@ fn a_hard_link_to_a_protected_file_is_judged_as_that_file() {
             .contains("disable")
     );
 
+    // The hook door judges Claude Code's Read of the same name as the key too.
+    let hook = sb.hook(
+        &["hook", "pre-tool-use"],
+        &sb.payload(
+            "PreToolUse",
+            json!({"tool_name": "Read", "tool_input": {"file_path": p(&sb.project.join("h.txt"))}}),
+        ),
+    );
+    let d = decision(&hook);
+    assert!(
+        matches!(d.as_deref(), Some("deny" | "ask")),
+        "hook door read of h.txt: {d:?}"
+    );
+
     let (err, text) = mcp.call("read_file", json!({"path": "b.txt"}));
     assert!(!err, "{text}");
     assert_eq!(text, "ordinary text\n");
@@ -496,6 +510,24 @@ fn nothing_a_command_starts_outlives_it() {
     assert!(
         wait_for(Duration::from_secs(5), || !alive(b)),
         "{b} outlived the timeout"
+    );
+    // Cancelled by the agent.
+    let cmd = "setsid sh -c 'echo $$ > d.pid; exec sleep 60' </dev/null >/dev/null 2>&1 & sleep 60";
+    let id = mcp.send(
+        "tools/call",
+        json!({"name": "run_command", "arguments": {"command": cmd}}),
+    );
+    let pid_file = sb.project.join("d.pid");
+    assert!(wait_for(Duration::from_secs(10), || {
+        std::fs::read_to_string(&pid_file).is_ok_and(|s| s.ends_with('\n'))
+    }));
+    let d = pid_of("d.pid");
+    let cancel = json!({"jsonrpc": "2.0", "method": "notifications/cancelled",
+                        "params": {"requestId": id, "reason": "test"}});
+    writeln!(mcp.stdin, "{cancel}").unwrap();
+    assert!(
+        wait_for(Duration::from_secs(8), || !alive(d)),
+        "{d} outlived the cancellation"
     );
     // The gateway killed while the command runs.
     let cmd = "setsid sh -c 'echo $$ > c.pid; exec sleep 60' </dev/null >/dev/null 2>&1 & sleep 60";

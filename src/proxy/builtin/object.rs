@@ -238,6 +238,23 @@ fn parent_dir(obj: &Object) -> Result<OwnedFd, String> {
         .path
         .parent()
         .ok_or_else(|| format!("{} has no parent folder", obj.path.display()))?;
+    let dir = match open_nofollow(parent, libc::O_PATH | libc::O_DIRECTORY) {
+        Ok(fd) => fd,
+        Err(e) if e.raw_os_error() == Some(libc::ENOENT) => make_parents(parent)?,
+        Err(e) => return Err(open_error(parent, &e)),
+    };
+    let (now, _) = fstat(&dir).map_err(|e| format!("cannot stat {}: {e}", parent.display()))?;
+    if let Some(judged) = obj.parent
+        && !now.same(&judged)
+    {
+        return Err(changed(parent));
+    }
+    Ok(dir)
+}
+
+/// Walks down to `parent` one `O_NOFOLLOW` open at a time, creating missing folders as real
+/// folders (`mkdirat` in the descriptor of the one above).
+fn make_parents(parent: &Path) -> Result<OwnedFd, String> {
     let parts = components(parent).map_err(|e| e.to_string())?;
     let mut dir = root().map_err(|e| e.to_string())?;
     for part in &parts {
@@ -257,12 +274,6 @@ fn parent_dir(obj: &Object) -> Result<OwnedFd, String> {
             }
             Err(e) => return Err(open_error(parent, &e)),
         };
-    }
-    let (now, _) = fstat(&dir).map_err(|e| format!("cannot stat {}: {e}", parent.display()))?;
-    if let Some(judged) = obj.parent
-        && !now.same(&judged)
-    {
-        return Err(changed(parent));
     }
     Ok(dir)
 }

@@ -4,7 +4,7 @@
 //! runs against the real binary over MCP stdio with real files and processes, beside the
 //! everyday neighbour that must keep working.
 
-use crate::hook_common::{Sandbox, decision};
+use crate::hook_common::{Sandbox, decision, wait_until};
 use serde_json::{Value, json};
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
@@ -114,18 +114,6 @@ fn sandbox() -> Sandbox {
 
 fn p(path: &Path) -> String {
     path.display().to_string()
-}
-
-/// Waits until `f` holds or `limit` passes.
-fn wait_for(limit: Duration, mut f: impl FnMut() -> bool) -> bool {
-    let start = Instant::now();
-    while start.elapsed() < limit {
-        if f() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    f()
 }
 
 fn alive(pid: i32) -> bool {
@@ -498,18 +486,20 @@ fn nothing_a_command_starts_outlives_it() {
     let (err, text) = mcp.call("run_command", json!({"command": cmd}));
     assert!(!err, "{text}");
     let a = pid_of("a.pid");
-    assert!(
-        wait_for(Duration::from_secs(5), || !alive(a)),
-        "{a} outlived the call"
+    wait_until(
+        Duration::from_secs(5),
+        "the escaped process to die (outlived the call)",
+        || !alive(a),
     );
     // Timeout.
     let cmd = "setsid sh -c 'echo $$ > b.pid; exec sleep 60' </dev/null >/dev/null 2>&1 & sleep 60";
     let (err, text) = mcp.call("run_command", json!({"command": cmd, "timeout_ms": 500}));
     assert!(err && text.contains("timed out"), "{text}");
     let b = pid_of("b.pid");
-    assert!(
-        wait_for(Duration::from_secs(5), || !alive(b)),
-        "{b} outlived the timeout"
+    wait_until(
+        Duration::from_secs(5),
+        "the escaped process to die (outlived the timeout)",
+        || !alive(b),
     );
     // Cancelled by the agent.
     let cmd = "setsid sh -c 'echo $$ > d.pid; exec sleep 60' </dev/null >/dev/null 2>&1 & sleep 60";
@@ -518,16 +508,17 @@ fn nothing_a_command_starts_outlives_it() {
         json!({"name": "run_command", "arguments": {"command": cmd}}),
     );
     let pid_file = sb.project.join("d.pid");
-    assert!(wait_for(Duration::from_secs(10), || {
+    wait_until(Duration::from_secs(10), "the pid file", || {
         std::fs::read_to_string(&pid_file).is_ok_and(|s| s.ends_with('\n'))
-    }));
+    });
     let d = pid_of("d.pid");
     let cancel = json!({"jsonrpc": "2.0", "method": "notifications/cancelled",
                         "params": {"requestId": id, "reason": "test"}});
     writeln!(mcp.stdin, "{cancel}").unwrap();
-    assert!(
-        wait_for(Duration::from_secs(8), || !alive(d)),
-        "{d} outlived the cancellation"
+    wait_until(
+        Duration::from_secs(8),
+        "the escaped process to die (outlived the cancellation)",
+        || !alive(d),
     );
     // The gateway killed while the command runs.
     let cmd = "setsid sh -c 'echo $$ > c.pid; exec sleep 60' </dev/null >/dev/null 2>&1 & sleep 60";
@@ -536,16 +527,17 @@ fn nothing_a_command_starts_outlives_it() {
         json!({"name": "run_command", "arguments": {"command": cmd}}),
     );
     let pid_file = sb.project.join("c.pid");
-    assert!(wait_for(Duration::from_secs(10), || {
+    wait_until(Duration::from_secs(10), "the pid file", || {
         std::fs::read_to_string(&pid_file).is_ok_and(|s| s.ends_with('\n'))
-    }));
+    });
     let c = pid_of("c.pid");
     assert!(alive(c));
     mcp.child.kill().unwrap();
     mcp.child.wait().unwrap();
-    assert!(
-        wait_for(Duration::from_secs(5), || !alive(c)),
-        "{c} outlived the gateway"
+    wait_until(
+        Duration::from_secs(5),
+        "the escaped process to die (outlived the gateway)",
+        || !alive(c),
     );
     // Neighbour: a command's own output and exit code are unchanged.
     let mut mcp = Mcp::start(&sb, &[], &[]);

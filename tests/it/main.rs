@@ -2,6 +2,7 @@
 //! small machine), one module per area, with the shared helpers in `hook_common`.
 
 mod builtin_objects;
+mod claude_code_e2e;
 mod decision_cases;
 mod hook_alerts;
 mod hook_common;

@@ -360,6 +360,10 @@ pub struct Classification {
     pub segments: Vec<Vec<String>>,
     /// Risk findings; the call's risk is the worst of them.
     pub findings: Vec<Finding>,
+    /// For a tool acting on one file or folder (read, write, edit, list, search): the object
+    /// judged, which the gateway's own tools then act on exactly, or refuse.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub object: Option<crate::policy::paths::Object>,
 }
 
 impl Classification {

@@ -18,6 +18,8 @@ use std::path::Path;
 pub struct Unsettled {
     /// The verdict as decided (it may still change to an error verdict if the sync fails).
     pub verdict: Verdict,
+    /// The file or folder the decision is about (for tools acting on one), as judged.
+    pub object: Option<crate::policy::paths::Object>,
     written: Option<Written>,
 }
 
@@ -79,7 +81,11 @@ impl Gate {
             }
             Err(e) => verdict = self.ledger_failed(verdict, &e),
         }
-        Unsettled { verdict, written }
+        Unsettled {
+            verdict,
+            object: cls.object,
+            written,
+        }
     }
 
     /// Waits until the decision record of `d` is durable and returns its verdict; a failed

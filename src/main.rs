@@ -17,6 +17,7 @@ use std::ffi::{c_char, c_int};
 #[unsafe(no_mangle)]
 extern "C" fn main(_argc: c_int, _argv: *const *const c_char) -> c_int {
     patchwork_gateway::cli::prepare_process();
+    patchwork_gateway::proxy::builtin::contain::keeper_if_asked();
     let code = std::panic::catch_unwind(patchwork_gateway::cli::main).unwrap_or(101);
     // `exit` (not a return to libc) so that Rust's buffered stdout is flushed.
     std::process::exit(code)

@@ -30,8 +30,16 @@ pub fn resolve(raw: &str, cwd: &Path, home: &Path) -> PathBuf {
 }
 
 /// The physical form of an absolute path: the longest prefix that exists is canonicalised
-/// (following symlinks and `..` the way the kernel does), the rest is normalised lexically.
+/// (following symlinks and `..` the way the kernel does); the rest is walked component by
+/// component, so a dangling symlink names the file that writing through it would create.
 pub fn physical(path: &Path) -> PathBuf {
+    physical_hops(path, MAX_LINK_HOPS)
+}
+
+/// Symlinks followed in one resolution before giving up (the kernel's limit is 40).
+const MAX_LINK_HOPS: usize = 40;
+
+fn physical_hops(path: &Path, hops: usize) -> PathBuf {
     if let Some(p) = canonical(path) {
         return p;
     }
@@ -43,14 +51,102 @@ pub fn physical(path: &Path) -> PathBuf {
         }
         rest.push(name);
         if let Some(base) = canonical(&existing) {
-            let mut out = base;
-            for part in rest.iter().rev() {
-                out.push(part);
-            }
-            return lexical(&out);
+            return beyond(base, rest, hops);
         }
     }
     lexical(path)
+}
+
+/// Appends the missing components `rest` (innermost first) to the existing folder `base`.
+/// The first of them may be a dangling symlink: it is followed to what it would create.
+fn beyond(base: PathBuf, mut rest: Vec<std::ffi::OsString>, hops: usize) -> PathBuf {
+    let Some(first) = rest.pop() else {
+        return base;
+    };
+    let here = base.join(&first);
+    let mut out = match std::fs::read_link(&here) {
+        Ok(target) if hops > 0 && first != ".." && first != "." => {
+            let next = lexical(&base.join(target));
+            physical_hops(&next, hops - 1)
+        }
+        _ => lexical(&here),
+    };
+    for part in rest.iter().rev() {
+        out.push(part);
+    }
+    lexical(&out)
+}
+
+/// The identity of an existing file: device, inode, link count and type bits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+pub struct FileId {
+    pub dev: u64,
+    pub ino: u64,
+    pub nlink: u64,
+    /// `st_mode & S_IFMT`.
+    pub kind: u32,
+}
+
+impl FileId {
+    /// The identity of what `path` names itself (a symlink is not followed), or None.
+    pub fn of(path: &Path) -> Option<FileId> {
+        std::fs::symlink_metadata(path)
+            .ok()
+            .map(|m| FileId::from_meta(&m))
+    }
+
+    /// The identity in already-read metadata.
+    pub fn from_meta(m: &std::fs::Metadata) -> FileId {
+        use std::os::unix::fs::MetadataExt;
+        FileId {
+            dev: m.dev(),
+            ino: m.ino(),
+            nlink: m.nlink(),
+            kind: m.mode() & libc::S_IFMT,
+        }
+    }
+
+    /// True for the same object (device and inode), whatever the link count.
+    pub fn same(&self, other: &FileId) -> bool {
+        self.dev == other.dev && self.ino == other.ino
+    }
+
+    /// True for a regular file.
+    pub fn is_file(&self) -> bool {
+        self.kind == libc::S_IFREG
+    }
+
+    /// True for a folder.
+    pub fn is_dir(&self) -> bool {
+        self.kind == libc::S_IFDIR
+    }
+}
+
+/// The object a decision is about: the physical path (no symlink in it when the decision
+/// was made), and for what existed then, its identity and that of its parent folder. The
+/// builtin tools act on exactly this object or refuse.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Object {
+    pub path: PathBuf,
+    /// The file itself, when it existed.
+    pub id: Option<FileId>,
+    /// Its parent folder, when that existed.
+    pub parent: Option<FileId>,
+}
+
+impl Object {
+    /// The object at an already resolved physical path, as it is now.
+    pub fn at(path: PathBuf) -> Object {
+        let id = FileId::of(&path);
+        let parent = path.parent().and_then(FileId::of);
+        Object { path, id, parent }
+    }
+}
+
+/// Resolves `raw` the way the tool will use it and identifies what is there: the one function
+/// both the Gate and the builtin tools use for a tool path.
+pub fn object(raw: &str, cwd: &Path, home: &Path) -> Object {
+    Object::at(resolve(raw, cwd, home))
 }
 
 /// The canonical path of an existing file, or None. On Linux the kernel resolves it once: the
@@ -342,10 +438,19 @@ mod tests {
             physical(&home.join("work/sub/new.txt")),
             project.join("sub/new.txt")
         );
+        // A dangling symlink names what writing through it would create.
         assert_eq!(
             physical(&home.join("work/dangling")),
-            project.join("dangling")
+            project.join("missing")
         );
+        std::os::unix::fs::symlink("../home/.ssh/authorized_keys", project.join("todo.md"))
+            .unwrap();
+        assert_eq!(
+            resolve("todo.md", &project, &home),
+            home.join(".ssh/authorized_keys")
+        );
+        std::os::unix::fs::symlink("loop", project.join("loop")).unwrap();
+        assert_eq!(physical(&project.join("loop")), project.join("loop"));
     }
 
     #[test]

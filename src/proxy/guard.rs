@@ -5,6 +5,8 @@ use crate::call::{Door, ToolCall, Verdict};
 use crate::gate::{Gate, Unsettled};
 use crate::home::Home;
 use crate::pins::PinStore;
+use crate::policy::paths::Object;
+use crate::proxy::builtin;
 use rmcp::model::{CallToolResult, ContentBlock};
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
@@ -80,6 +82,11 @@ impl Decision {
             Ok(u) => &u.verdict,
             Err(v) => v,
         }
+    }
+
+    /// The object the decision is about, as judged: a builtin tool acts on exactly it.
+    pub fn object(&self) -> Option<&Object> {
+        self.0.as_ref().ok().and_then(|u| u.object.as_ref())
     }
 }
 
@@ -175,6 +182,44 @@ impl Guard {
     /// false (the default) its sync runs while the call runs, and the answer waits for it.
     pub fn sync_before_forward(&self) -> bool {
         self.sync_before_forward
+    }
+
+    /// What an allowed builtin call runs with: the judged `object`, and for `search_files` the
+    /// Gate's judgement of a `read_file` of each file it reaches (judged, not recorded: the
+    /// search's own decision record covers it).
+    pub fn builtin_ctx(self: &Arc<Self>, object: Option<Object>) -> builtin::Ctx {
+        let me = Arc::clone(self);
+        let may_read = move |path: &Path| -> Result<Object, String> {
+            let Ok(gate) = &me.gate else {
+                return Err("the gate is not open".into());
+            };
+            let input = json!({ "path": path.display().to_string() });
+            let call = ToolCall::new(Door::Mcp, "read_file", input, me.cwd.clone());
+            let (cls, verdict) = gate.judge(&call);
+            match cls.object {
+                Some(obj) if !verdict.blocks() => Ok(obj),
+                _ => Err(verdict.reason),
+            }
+        };
+        let (limits, env_allow) = match &self.gate {
+            Ok(gate) => {
+                let p = gate.policy();
+                (
+                    builtin::fs::Limits {
+                        answer_cap: p.answer_cap(),
+                    },
+                    p.run_command_env().to_vec(),
+                )
+            }
+            Err(_) => (builtin::fs::Limits::default(), Vec::new()),
+        };
+        builtin::Ctx {
+            cwd: self.cwd.clone(),
+            object,
+            may_read: Arc::new(may_read),
+            limits,
+            env_allow,
+        }
     }
 
     /// Builds the Gate's view of one `tools/call`.

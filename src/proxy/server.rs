@@ -8,6 +8,7 @@ use super::guard::{Guard, Status, refusal, refusal_error};
 use super::passthrough::service_error;
 use super::trust::{self, Book};
 use super::upstream::{Spec, Upstream};
+use crate::policy::paths::Object;
 use rmcp::model::*;
 use rmcp::service::{NotificationContext, RequestContext, RoleServer};
 use rmcp::{ErrorData as McpError, ServerHandler, ServiceError};
@@ -364,6 +365,7 @@ impl Gateway {
             call.upstream_tool = Some(s.books[*i].upstream_tool(&self.guard, server, tool));
         }
         let (decision, pending) = self.guard.decide(call);
+        let object = decision.object().cloned();
         // A refusal is answered once its record is durable; with --sync-before-forward every
         // decision is. Otherwise the record's sync runs while the tool runs, and the answer
         // waits for both.
@@ -372,13 +374,13 @@ impl Gateway {
             if verdict.blocks() {
                 return Ok(refusal(&name, &verdict).into());
             }
-            (verdict, self.run(&s, target, params, &ctx).await)
+            (verdict, self.run(&s, target, params, object, &ctx).await)
         } else {
             // Biased: the settle starts first, so a sync handed to the pool starts at once.
             tokio::join!(
                 biased;
                 self.guard.settle(decision),
-                self.run(&s, target, params, &ctx)
+                self.run(&s, target, params, object, &ctx)
             )
         };
         if verdict.blocks() {
@@ -399,12 +401,14 @@ impl Gateway {
         s: &Session,
         target: Target,
         params: CallToolRequestParams,
+        object: Option<Object>,
         ctx: &RequestContext<RoleServer>,
     ) -> Ran {
         let (i, tool) = match target {
             Target::Builtin => {
                 let args = Value::Object(params.arguments.unwrap_or_default());
-                let result = builtin::run(&params.name, args, self.guard.cwd(), &ctx.ct).await;
+                let bctx = self.guard.builtin_ctx(object);
+                let result = builtin::run(&params.name, args, bctx, &ctx.ct).await;
                 let status = if ctx.ct.is_cancelled() {
                     Status::Cancelled
                 } else {

@@ -604,8 +604,13 @@ impl Classifier<'_> {
             | "trash-put" => self.rm(cmd, cwd, span),
             "find" => self.find(cmd, cwd, span),
             "mv" => self.mv(cmd, cwd, span),
-            "cp" | "install" | "rsync" | "scp" => self.copy(cmd, cwd, span),
+            "cp" | "install" | "rsync" | "scp" => {
+                self.copy(cmd, cwd, span);
+                self.link_command(cmd, cwd, span);
+            }
+            "link" => self.link_command(cmd, cwd, span),
             "ln" => {
+                self.link_command(cmd, cwd, span);
                 let a = Args::parse(argv, &["-t", "-S"]);
                 let link = a
                     .value(&["-t", "--target-directory"])

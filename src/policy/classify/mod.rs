@@ -7,6 +7,7 @@ mod command;
 mod exec;
 mod files;
 mod git;
+mod links;
 mod mcp;
 mod net;
 pub mod places;
@@ -94,6 +95,8 @@ pub(crate) struct Classifier<'a> {
     /// look at the same argument, and each resolution costs system calls. Kept for one call
     /// only, so a file that changes between calls is seen as it is.
     resolved: std::cell::RefCell<std::collections::HashMap<(String, PathBuf), PathBuf>>,
+    /// Hard-linked files (device, inode) whose other names were already judged.
+    aliased: std::collections::HashSet<(u64, u64)>,
 }
 
 impl<'a> Classifier<'a> {
@@ -110,6 +113,7 @@ impl<'a> Classifier<'a> {
             tracked: Vec::new(),
             dynamic_change: None,
             resolved: Default::default(),
+            aliased: Default::default(),
         }
     }
 }
@@ -155,6 +159,7 @@ impl Classifier<'_> {
                 self.action(Action::FileGlob);
                 let dir = str_field(input, &["path"]).unwrap_or(".");
                 let dir = self.resolve(dir, &cwd);
+                self.out.object = Some(paths::Object::at(dir.clone()));
                 self.path(Action::FileGlob, dir, tool);
             }
             "Grep" | "search_files" => self.grep_tool(tool, input, &cwd),
@@ -203,6 +208,7 @@ impl Classifier<'_> {
             return self.bad_input(tool, "file_path");
         };
         let path = self.resolve(raw, cwd);
+        self.out.object = Some(paths::Object::at(path.clone()));
         let action = if action == Action::FileWrite && !path.exists() {
             Action::FileCreate
         } else {
@@ -257,6 +263,7 @@ impl Classifier<'_> {
         self.action(Action::FileGrep);
         let dir = str_field(input, &["path"]).unwrap_or(".");
         let path = self.resolve(dir, cwd);
+        self.out.object = Some(paths::Object::at(path.clone()));
         if let Some(glob) = str_field(input, &["glob"])
             && path.is_dir()
         {
@@ -371,6 +378,7 @@ impl Classifier<'_> {
 
     /// A resolved path touched by `action`: records the target and applies every path rule.
     fn path(&mut self, action: Action, path: PathBuf, span: &str) {
+        self.hard_link_aliases(action, &path, span);
         let shown = path.display().to_string();
         self.target(TargetKind::Path, action, shown.clone());
         let env = self.env;

@@ -92,6 +92,9 @@ struct McpMatcher {
 }
 
 /// Rule ids the engine uses itself.
+/// Default largest answer of a builtin file tool (10 MiB); `builtin.answer_cap_bytes`.
+pub const DEFAULT_ANSWER_CAP: usize = 10 * 1024 * 1024;
+
 const RESERVED_IDS: [&str; 3] = ["max_risk", "protect", "default"];
 
 /// A loaded, validated policy.
@@ -109,6 +112,8 @@ pub struct Policy {
     source: Source,
     text: String,
     hash: String,
+    answer_cap: usize,
+    run_command_env: Vec<String>,
 }
 
 impl Policy {
@@ -295,7 +300,24 @@ impl Policy {
             source,
             hash,
             text: text.to_string(),
+            answer_cap: raw
+                .builtin
+                .answer_cap_bytes
+                .unwrap_or(DEFAULT_ANSWER_CAP)
+                .max(1),
+            run_command_env: raw.builtin.run_command_env,
         })
+    }
+
+    /// Largest answer of a builtin file tool, in bytes (`builtin.answer_cap_bytes`).
+    pub fn answer_cap(&self) -> usize {
+        self.answer_cap
+    }
+
+    /// Environment variables `run_command` passes on besides the minimal documented set
+    /// (`builtin.run_command_env`).
+    pub fn run_command_env(&self) -> &[String] {
+        &self.run_command_env
     }
 
     /// `sha256:<hex>` of the policy's source text.

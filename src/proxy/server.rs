@@ -269,7 +269,7 @@ impl Gateway {
         let call = self
             .guard
             .call(&gate_name, args, server.as_deref(), s.agent.as_deref(), cwd);
-        let (decision, pending) = self.guard.decide(call);
+        let (decision, pending) = self.guard.decide(call).await;
         // A refusal is answered once its record is durable; with --sync-before-forward every
         // decision is. Otherwise the record's sync runs while the tool runs, and the answer
         // waits for both.
@@ -725,7 +725,7 @@ impl ServerHandler for Gateway {
                 None,
             );
             // Not a tools/call: kept simple, the record is durable before the read is forwarded.
-            let (decision, p) = self.guard.decide(call);
+            let (decision, p) = self.guard.decide(call).await;
             let verdict = self.guard.settle(decision).await;
             if verdict.blocks() {
                 return Err(refusal_error(

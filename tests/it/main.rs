@@ -13,6 +13,7 @@ mod install_health;
 mod ledger_concurrency;
 mod ledger_files;
 mod ledger_recovery;
+mod ledger_redaction;
 mod ledger_secrets;
 mod ledger_tamper;
 mod mcp_cli;

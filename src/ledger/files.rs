@@ -79,8 +79,13 @@ pub fn open_rewritable(path: &Path) -> Result<(File, bool)> {
         o
     };
     let replaced = match open(path, &mut opts()) {
-        Ok(f) if f.metadata()?.nlink() == 1 && f.metadata()?.is_file() => return Ok((f, false)),
-        Ok(_) => true,
+        Ok(f) => {
+            let m = f.metadata()?;
+            if m.nlink() == 1 && m.is_file() {
+                return Ok((f, false));
+            }
+            true
+        }
         Err(e) if e.kind() == ErrorKind::Other => true,
         Err(e) => return Err(e.into()),
     };

@@ -10,6 +10,7 @@ use anyhow::Result;
 use serde_json::{Map, Value};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::Path;
+use std::time::Instant;
 
 /// A verdict whose decision record is written but maybe not yet durable: pass it to
 /// [`Gate::settle`] before answering.
@@ -57,6 +58,13 @@ impl Gate {
     /// log) without waiting for it to be durable: [`Gate::settle`] waits for that, so a caller
     /// can overlap the sync with other work and must settle before it answers.
     pub fn decide_unsynced(&self, call: &ToolCall) -> Unsettled {
+        self.decide_unsynced_by(call, None)
+    }
+
+    /// [`Gate::decide_unsynced`] for a door that stops waiting at `deadline`: a judgement
+    /// finished later is recorded as the policy's error verdict (what the door answered), not
+    /// as the verdict it would have been.
+    pub fn decide_unsynced_by(&self, call: &ToolCall, deadline: Option<Instant>) -> Unsettled {
         let judged = catch_unwind(AssertUnwindSafe(|| {
             let cls = classify(call, &self.env);
             let verdict = self.policy.evaluate(call, &cls, &self.env);
@@ -70,6 +78,13 @@ impl Gate {
                     .error_verdict("internal error while judging the call"),
             ),
         };
+        if let Some(deadline) = deadline
+            && Instant::now() > deadline
+        {
+            verdict = self
+                .policy
+                .error_verdict("the decision missed the door's deadline");
+        }
         let mut written = None;
         match self
             .ledger

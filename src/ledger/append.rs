@@ -29,7 +29,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 use sha2::Digest as _;
 use std::fs::{File, OpenOptions, TryLockError};
-use std::io::{ErrorKind, Write};
+use std::io::Write;
 use std::os::unix::fs::{FileExt, OpenOptionsExt};
 use std::path::Path;
 use std::sync::{Arc, Condvar, Mutex};
@@ -66,6 +66,9 @@ pub struct Files {
     log: File,
     /// A lock wait that timed out and may still be pending.
     waiter: Option<Waiter>,
+    /// The log these descriptors replace was deleted or replaced while in use (why): the next
+    /// session starts the fresh log with a recovery record and refuses its call.
+    pub lost: Option<String>,
 }
 
 impl Files {
@@ -77,7 +80,30 @@ impl Files {
             lock,
             log,
             waiter: None,
+            lost: None,
         })
+    }
+
+    /// Why the open log is no longer the ledger file, if it is not: it was deleted (no name
+    /// reaches it any more) or another file took its name. Appending to it would lose records.
+    pub fn gone(&self, dir: &Path) -> Option<String> {
+        use std::os::unix::fs::MetadataExt;
+        let open = match self.log.metadata() {
+            Ok(m) => m,
+            Err(e) => return Some(format!("cannot stat the open ledger: {e}")),
+        };
+        if open.nlink() == 0 {
+            return Some(format!(
+                "{LOG_FILE} was deleted while the gateway was running"
+            ));
+        }
+        match std::fs::symlink_metadata(dir.join(LOG_FILE)) {
+            Ok(m) if m.dev() == open.dev() && m.ino() == open.ino() => None,
+            Ok(_) => Some(format!(
+                "{LOG_FILE} was replaced by another file while the gateway was running"
+            )),
+            Err(e) => Some(format!("{LOG_FILE} cannot be found any more: {e}")),
+        }
     }
 
     /// Another descriptor of the log (for syncing outside the handle's mutex).
@@ -97,8 +123,12 @@ fn private_file(dir: &Path, name: &str, append: bool) -> Result<File> {
     } else {
         o.write(true);
     }
-    o.open(&path)
-        .with_context(|| format!("cannot open {}", path.display()))
+    let f = super::files::open(&path, &mut o)
+        .with_context(|| format!("cannot open {}", path.display()))?;
+    if append {
+        super::files::single_link(&f, &path)?;
+    }
+    Ok(f)
 }
 
 /// Size of `state.json`: it is rewritten in place with one `pwrite`, padded to this size.
@@ -119,8 +149,8 @@ fn state_check(t: &Tip) -> String {
 
 /// Reads the state file: `Ok(None)` when absent, `Err` with the reason when unreadable.
 pub fn read_state(dir: &Path) -> Result<Option<Tip>, String> {
-    match std::fs::read(dir.join(STATE_FILE)) {
-        Ok(bytes) => {
+    match super::files::read_small(&dir.join(STATE_FILE), STATE_SIZE as u64) {
+        Ok(Some(bytes)) => {
             let st: StateFile = serde_json::from_slice(&bytes)
                 .map_err(|e| format!("state file unreadable: {e}"))?;
             if st.check != state_check(&st.tip) {
@@ -128,8 +158,8 @@ pub fn read_state(dir: &Path) -> Result<Option<Tip>, String> {
             }
             Ok(Some(st.tip))
         }
-        Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(format!("state file unreadable: {e}")),
+        Ok(None) => Ok(None),
+        Err(e) => Err(format!("state file unreadable: {e:#}")),
     }
 }
 
@@ -148,12 +178,7 @@ fn write_state(dir: &Path, tip: &Tip) -> Result<()> {
     }
     bytes.resize(STATE_SIZE - 1, b' ');
     bytes.push(b'\n');
-    let f = OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .mode(0o600)
-        .open(&path)
+    let (f, _) = super::files::open_rewritable(&path)
         .with_context(|| format!("cannot write {}", path.display()))?;
     f.write_all_at(&bytes, 0)
         .context("cannot write the state file")
@@ -274,6 +299,54 @@ impl<'a> Session<'a> {
 
     /// Reads and cross-checks the state, recovering from crashes (with recovery records).
     fn begin(&mut self) -> Result<()> {
+        if let Some(why) = self.files.lost.take() {
+            return self.restart(&why);
+        }
+        self.recover()?;
+        if let Err(e) = super::files::single_link(&self.files.log, &self.dir.join(LOG_FILE)) {
+            self.write(recovery("hard_link", json!({"reason": format!("{e:#}")})))?;
+            bail!("refusing to append: {e:#}");
+        }
+        Ok(())
+    }
+
+    /// The log in use was deleted or replaced: the fresh file at the ledger's name starts with a
+    /// recovery record naming the lost tip, and this call is refused (fail closed).
+    fn restart(&mut self, why: &str) -> Result<()> {
+        let len = self
+            .files
+            .log
+            .metadata()
+            .context("cannot stat the ledger")?
+            .len();
+        if len != 0 {
+            // Another process restarted it first (or put a file there): check it like any log,
+            // then record this process's loss too.
+            self.recover()?;
+            self.write(recovery("ledger_lost", json!({ "reason": why })))?;
+            bail!(
+                "{why}: records written since went to a file no one can read; this call is refused"
+            );
+        }
+        let previous = read_state(self.dir).ok().flatten();
+        self.tip = Tip::genesis();
+        // The synced length and the state belong to the lost file.
+        let (synced, _) = super::files::open_rewritable(&self.dir.join(SYNCED_FILE))?;
+        synced.set_len(0)?;
+        self.write(recovery(
+            "ledger_lost",
+            json!({"reason": why,
+                   "lost_records": previous.as_ref().map(|t| t.count),
+                   "lost_tip": previous.as_ref().map(|t| t.hash.clone())}),
+        ))?;
+        bail!(
+            "{why}: records written since went to a file no one can read; a fresh ledger was \
+             started with a recovery record, and this call is refused"
+        )
+    }
+
+    /// Reads and cross-checks the state, recovering from crashes (with recovery records).
+    fn recover(&mut self) -> Result<()> {
         let len = self
             .files
             .log
@@ -336,22 +409,32 @@ impl<'a> Session<'a> {
                        "reason": "complete records past the state file (crash between write and state update)"}),
             ))?;
         }
-        if let Some((offset, bytes)) = cut {
-            let complete = bytes.contains(&b'\n');
-            self.write(recovery(
-                if complete {
-                    "discarded_tail"
-                } else {
-                    "torn_tail"
-                },
-                json!({"offset": offset, "discarded_len": bytes.len(),
-                "discarded_sha256": record::sha256_tag(&bytes),
-                "reason": if complete {
-                    "unsynced bytes after the last chained record (power loss) cut off"
-                } else {
-                    "incomplete last line (writer stopped mid-append) cut off"
-                }}),
-            ))?;
+        if let Some(cut) = cut {
+            let (kind, reason) = if cut.oversize {
+                (
+                    "oversize_tail",
+                    "a line longer than any record after the last chained record cut off",
+                )
+            } else if cut.complete {
+                (
+                    "discarded_tail",
+                    "unsynced bytes after the last chained record (power loss) cut off",
+                )
+            } else {
+                (
+                    "torn_tail",
+                    "incomplete last line (writer stopped mid-append) cut off",
+                )
+            };
+            let mut details =
+                json!({"offset": cut.offset, "discarded_len": cut.len, "reason": reason});
+            let hash_key = if cut.whole {
+                "discarded_sha256"
+            } else {
+                "discarded_head_sha256"
+            };
+            details[hash_key] = json!(record::sha256_tag(&cut.head));
+            self.write(recovery(kind, details))?;
         }
         Ok(())
     }
@@ -448,59 +531,97 @@ impl<'a> Session<'a> {
     }
 
     /// Accepts complete records past the tip that chain correctly and cuts off what follows them:
-    /// a torn last line, or (when `cut_unchained`, after a power loss) anything that does not
-    /// chain. Returns the offset and bytes cut off. Without `cut_unchained` a complete line that
-    /// does not chain is an error.
-    fn roll_forward(&mut self, len: u64, cut_unchained: bool) -> Result<Option<(u64, Vec<u8>)>> {
-        if len == self.tip.len {
-            return Ok(None);
-        }
-        let mut rest = vec![0; (len - self.tip.len) as usize];
-        self.files.log.read_exact_at(&mut rest, self.tip.len)?;
-        let mut pos = 0;
-        while let Some(nl) = rest[pos..].iter().position(|&b| b == b'\n') {
-            let line = &rest[pos..pos + nl];
-            let at = self.tip.len;
-            let ok = scan(line).is_ok_and(|c| {
-                c.hash_ok && c.seq == self.tip.count && c.prev == self.tip.hash && {
-                    self.tip = Tip {
-                        count: c.seq + 1,
-                        hash: c.hash.to_string(),
-                        len: at + nl as u64 + 1,
-                        last_off: at,
-                    };
-                    true
+    /// a torn last line, a line longer than [`MAX_LINE`](super::files::MAX_LINE), or (when
+    /// `cut_unchained`, after a power loss) anything that does not chain. Reads in chunks: memory
+    /// stays bounded whatever was appended. Without `cut_unchained` a complete line that does
+    /// not chain is an error.
+    fn roll_forward(&mut self, len: u64, cut_unchained: bool) -> Result<Option<Cut>> {
+        const CHUNK: usize = 256 * 1024;
+        let max = super::files::MAX_LINE;
+        // `buf` holds the bytes from `self.tip.len` on (the start of the next line).
+        let mut buf: Vec<u8> = Vec::new();
+        let mut oversize = false;
+        loop {
+            if let Some(nl) = buf.iter().position(|&b| b == b'\n').filter(|&nl| nl <= max) {
+                let at = self.tip.len;
+                let ok = scan(&buf[..nl]).is_ok_and(|c| {
+                    c.hash_ok && c.seq == self.tip.count && c.prev == self.tip.hash && {
+                        self.tip = Tip {
+                            count: c.seq + 1,
+                            hash: c.hash.to_string(),
+                            len: at + nl as u64 + 1,
+                            last_off: at,
+                        };
+                        true
+                    }
+                });
+                if !ok && cut_unchained {
+                    break;
                 }
-            });
-            if !ok && cut_unchained {
+                if !ok {
+                    bail!(
+                        "ledger has a record at byte {at} past its recorded tip (seq {}) that does not chain; \
+                         refusing to append — run `patchwork-gateway verify`",
+                        self.tip.count
+                    );
+                }
+                buf.drain(..=nl);
+                continue;
+            }
+            if buf.len() > max {
+                oversize = true;
                 break;
             }
-            if !ok {
-                bail!(
-                    "ledger has a record at byte {at} past its recorded tip (seq {}) that does not chain; \
-                     refusing to append — run `patchwork-gateway verify`",
-                    self.tip.count
-                );
+            let have = self.tip.len + buf.len() as u64;
+            if have >= len {
+                break;
             }
-            pos += nl + 1;
-        }
-        if pos == rest.len() {
-            return Ok(None);
+            let want = CHUNK.min((len - have) as usize);
+            let start = buf.len();
+            buf.resize(start + want, 0);
+            self.files.log.read_exact_at(&mut buf[start..], have)?;
         }
         let offset = self.tip.len;
+        if offset == len {
+            return Ok(None);
+        }
+        let whole = offset + buf.len() as u64 == len;
+        buf.truncate(max);
         self.files
             .log
             .set_len(offset)
             .context("cannot cut off the ledger's damaged tail")?;
         self.dirty = true;
-        Ok(Some((offset, rest.split_off(pos))))
+        Ok(Some(Cut {
+            offset,
+            len: len - offset,
+            complete: buf.contains(&b'\n'),
+            oversize,
+            whole,
+            head: buf,
+        }))
     }
+}
+
+/// What [`Session::roll_forward`] cut off the end of the log.
+struct Cut {
+    offset: u64,
+    len: u64,
+    /// The bytes cut off (at most `MAX_LINE`: their start when not `whole`).
+    head: Vec<u8>,
+    whole: bool,
+    /// They hold a complete line (else: a torn last line).
+    complete: bool,
+    /// A line longer than any record.
+    oversize: bool,
 }
 
 /// The synced length: a lower bound of the log bytes known durable and acknowledged.
 fn read_synced(dir: &Path) -> u64 {
-    std::fs::read_to_string(dir.join(SYNCED_FILE))
+    super::files::read_small(&dir.join(SYNCED_FILE), 64)
         .ok()
+        .flatten()
+        .and_then(|b| String::from_utf8(b).ok())
         .and_then(|s| s.trim().parse().ok())
         .unwrap_or(0)
 }
@@ -517,13 +638,9 @@ pub(super) fn note_synced(dir: &Path, end: u64) {
 
 /// Opens (creating) the synced-length file.
 pub(super) fn open_synced(dir: &Path) -> std::io::Result<File> {
-    OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .mode(0o600)
-        .open(dir.join(SYNCED_FILE))
+    super::files::open_rewritable(&dir.join(SYNCED_FILE))
+        .map(|(f, _)| f)
+        .map_err(std::io::Error::other)
 }
 
 /// Raises the synced length held in `f` to `end` (see [`note_synced`]).

@@ -12,6 +12,7 @@
 mod append;
 pub mod canonical;
 pub mod event;
+pub mod files;
 mod query;
 pub mod record;
 pub mod redact;
@@ -225,7 +226,15 @@ impl Ledger {
     }
 
     /// The open files, opened on first use (the syncer gets its own descriptor of the log).
+    /// Before each use the open log is checked against the ledger's name: a log deleted or
+    /// replaced while in use is reopened, and the next session records the loss.
     fn files_in<'g>(&self, guard: &'g mut Option<append::Files>) -> Result<&'g mut append::Files> {
+        if let Some(why) = guard.as_ref().and_then(|f| f.gone(&self.dir)) {
+            let mut files = append::Files::open(&self.dir)?;
+            files.lost = Some(why);
+            self.syncer.replace_file(files.log_clone()?);
+            *guard = Some(files);
+        }
         if guard.is_none() {
             let files = append::Files::open(&self.dir)?;
             self.syncer.set_file(files.log_clone()?);

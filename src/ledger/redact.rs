@@ -156,17 +156,67 @@ fn sources() -> Vec<Source> {
             1,
             &["x-api-key|api-key|x-auth-token|cookie|private-token"],
         ),
-        // Passwords in URLs: scheme://user:password@host.
+        // Passwords in URLs: scheme://user:password@host. A password may hold `/`, unless
+        // what precedes its first `/` is all digits (a port: `host:8080/a@b` is a path).
         pat(
-            r"\b[A-Za-z][A-Za-z0-9+.\-]*://[^/\s:@]*:([^@\s/]+)@",
+            r"\b[A-Za-z][A-Za-z0-9+.\-]*://[^/\s:@]*:([^@\s/]+|(?:[^@\s/]*[^@\s/0-9][^@\s/]*)?/[^@\s]*)@",
             1,
             &["://", "@"],
         ),
+        // curl-style user:password (`-u`, `--user`, `-U`/`--proxy-user`), for the HTTP clients
+        // that take it: the part after the first `:`. Quoted values may hold spaces.
+        pat(
+            r#"(?i)\b(?:curl|http|https|xh|httpie|wget2?|aria2c|lftp|ncftp)\b[^\n|;&]*?\s(?:-u|-U|--user|--proxy-user)(?:=|\s*)"[^":]*:([^"]+)""#,
+            1,
+            &[
+                "curl|http|xh|wget|aria2c|lftp|ncftp",
+                "-u|--user|--proxy-user",
+            ],
+        ),
+        pat(
+            r#"(?i)\b(?:curl|http|https|xh|httpie|wget2?|aria2c|lftp|ncftp)\b[^\n|;&]*?\s(?:-u|-U|--user|--proxy-user)(?:=|\s*)'[^':]*:([^']+)'"#,
+            1,
+            &[
+                "curl|http|xh|wget|aria2c|lftp|ncftp",
+                "-u|--user|--proxy-user",
+            ],
+        ),
+        pat(
+            r#"(?i)\b(?:curl|http|https|xh|httpie|wget2?|aria2c|lftp|ncftp)\b[^\n|;&]*?\s(?:-u|-U|--user|--proxy-user)(?:=|\s*)[^\s:"']*:([^\s"']+)"#,
+            1,
+            &[
+                "curl|http|xh|wget|aria2c|lftp|ncftp",
+                "-u|--user|--proxy-user",
+            ],
+        ),
+        // `htpasswd -b [-c…] FILE USER PASSWORD` and `htpasswd -nb USER PASSWORD`.
+        pat(
+            r#"(?i)\bhtpasswd(?:\s+-[A-Za-z]+)*\s+-[A-Za-z]*(?:n[A-Za-z]*b|b[A-Za-z]*n)[A-Za-z]*(?:\s+-[A-Za-z]+)*\s+(?:"[^"]*"|'[^']*'|[^\s;&|<>"']+)\s+("[^"]*"|'[^']*'|[^\s;&|<>"']+)"#,
+            1,
+            &["htpasswd"],
+        ),
+        pat(
+            r#"(?i)\bhtpasswd(?:\s+-[A-Za-z]+)*\s+-[A-Za-z]*b[A-Za-z]*(?:\s+-[A-Za-z]+)*\s+(?:"[^"]*"|'[^']*'|[^\s;&|<>"']+)\s+(?:"[^"]*"|'[^']*'|[^\s;&|<>"']+)\s+("[^"]*"|'[^']*'|[^\s;&|<>"']+)"#,
+            1,
+            &["htpasswd"],
+        ),
+        // Registry logins: `docker login -p PASS` (also attached `-pPASS`, podman, helm …).
+        pat(
+            r#"(?i)\b(?:docker|podman|buildah|skopeo|nerdctl|helm|oras|crane|regctl)\b[^\n|;&]*?\blogin\b[^\n|;&]*?\s-p(?:=|\s*)("[^"]*"|'[^']*'|[^\s"']+)"#,
+            1,
+            &["login", "-p"],
+        ),
+        // `aws configure set [profile.]aws_secret_access_key VALUE` (and the session token).
+        pat(
+            r#"(?i)\bconfigure\s+set\s+(?:[\w.\-]*\.)?(?:aws_secret_access_key|aws_session_token|aws_security_token)\s+("[^"]*"|'[^']*'|[^\s;&|"']+)"#,
+            1,
+            &["configure", "aws_se"],
+        ),
         // --password=x, --token x, --api-key=x, --client-secret x …
         pat(
-            r#"(?i)(?:^|\s)--?(?:password|passwd|pass|token|auth-token|access-token|api-key|apikey|secret|client-secret)(?:=|\s+)("[^"]*"|'[^']*'|[^\s"']+)"#,
+            r#"(?i)(?:^|\s)--?(?:password|passwd|pass|token|auth-token|access-token|api-key|apikey|secret|client-secret|oauth2-bearer|bearer)(?:=|\s+)("[^"]*"|'[^']*'|[^\s"']+)"#,
             1,
-            &["-pass|-token|-auth|-access|-api|-secret|-client"],
+            &["-pass|-token|-auth|-access|-api|-secret|-client|-oauth2|-bearer"],
         ),
         // mysql-style -p<password> (attached value) for the tools that use it.
         pat(
@@ -373,6 +423,65 @@ mod tests {
         gone("DB_PASSWORD=letmein ./run", "letmein");
         let pem = "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA\n-----END OPENSSH PRIVATE KEY-----";
         gone(&format!("x\n{pem}\ny"), pem);
+    }
+
+    #[test]
+    fn credentials_on_command_lines() {
+        for (input, secret) in [
+            ("curl -u alice:Pa55word https://api.example.com", "Pa55word"),
+            ("curl -sS --user alice:Pa55word https://x", "Pa55word"),
+            ("curl --user=alice:Pa55word https://x", "Pa55word"),
+            ("curl -ualice:Pa55word https://x", "Pa55word"),
+            ("curl -u 'alice:pa ss word' https://x", "pa ss word"),
+            ("curl -u \"alice:pa ss\" https://x", "pa ss"),
+            ("curl -x proxy:3128 -U bob:Pr0xyPw https://x", "Pr0xyPw"),
+            (
+                "docker login -u bob -p D0ckerPw registry.example.com",
+                "D0ckerPw",
+            ),
+            ("docker login -u bob -pD0ckerPw registry", "D0ckerPw"),
+            ("docker login --password=D0ckerPw registry", "D0ckerPw"),
+            ("docker login --password D0ckerPw registry", "D0ckerPw"),
+            ("podman login -p 'D0cker Pw' quay.io", "D0cker Pw"),
+            ("curl --oauth2-bearer 0authT0ken https://x", "0authT0ken"),
+            ("curl --oauth2-bearer=0authT0ken https://x", "0authT0ken"),
+            ("aws configure set aws_secret_access_key Sh0rtV", "Sh0rtV"),
+            (
+                "aws configure set profile.dev.aws_secret_access_key 'Sh0rt V'",
+                "Sh0rt V",
+            ),
+            ("aws configure set aws_session_token S3ssion", "S3ssion"),
+            ("htpasswd -b /etc/nginx/.htpasswd bob HtPw1", "HtPw1"),
+            ("htpasswd -cb .htpasswd bob 'Ht Pw'", "Ht Pw"),
+            ("htpasswd -B -b -c f bob HtPw1", "HtPw1"),
+            ("htpasswd -nb bob HtPw1", "HtPw1"),
+            ("htpasswd -nbB bob HtPw1 > out", "HtPw1"),
+            ("git clone https://bob:pa/ss@example.com/r.git", "pa/ss"),
+            ("https://bob:a/b/c@host/x", "a/b/c"),
+            ("CURL_PASSWORD=EnvPw curl https://x", "EnvPw"),
+            ("env DOCKER_PASSWORD='EnvPw' docker login", "EnvPw"),
+        ] {
+            gone(input, secret);
+        }
+    }
+
+    #[test]
+    fn credential_neighbours_are_not_mangled() {
+        for s in [
+            "docker run -u 1000:1000 -p 8080:80 nginx",
+            "docker login -u bob --password-stdin registry",
+            "curl -u alice: https://x",
+            "curl --user-agent Mozilla:5 https://x",
+            "curl https://host:8080/path/user@example.com",
+            "git push -u origin main",
+            "sort -u a:b",
+            "htpasswd -D .htpasswd bob",
+            "htpasswd .htpasswd bob",
+            "aws configure set region eu-west-1",
+            "aws configure get aws_secret_access_key",
+        ] {
+            assert_eq!(redact_str(s), s);
+        }
     }
 
     #[test]

@@ -40,7 +40,8 @@ impl std::fmt::Debug for SealKey {
 impl SealKey {
     /// Loads the key at `path`.
     pub fn load(path: &Path) -> Result<SealKey> {
-        let bytes = std::fs::read(path)
+        let bytes = super::files::read_small(path, 64)
+            .and_then(|b| b.ok_or_else(|| anyhow::anyhow!("no such file")))
             .with_context(|| format!("cannot read the seal key {}", path.display()))?;
         let key: [u8; 32] = bytes.try_into().map_err(|b: Vec<u8>| {
             anyhow::anyhow!(
@@ -175,8 +176,12 @@ impl Seal {
 
 /// Reads every seal; a line that does not parse yields its error (with its 0-based index).
 pub fn read_seals(path: &Path) -> Result<Vec<Result<Seal, String>>> {
-    let bytes = match std::fs::read(path) {
-        Ok(b) => b,
+    // Not through a symbolic link; another name (hard link) is reported by `verify` itself.
+    let mut bytes = Vec::new();
+    match super::files::open(path, std::fs::OpenOptions::new().read(true)) {
+        Ok(mut f) => f
+            .read_to_end(&mut bytes)
+            .with_context(|| format!("cannot read {}", path.display()))?,
         Err(e) if e.kind() == ErrorKind::NotFound => return Ok(Vec::new()),
         Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
     };
@@ -204,12 +209,15 @@ fn parse_seal(body: &[u8]) -> Result<Seal, String> {
 pub fn append_seal(path: &Path, seal: &Seal) -> Result<()> {
     let mut line = seal.to_line();
     line.push(b'\n');
-    let mut f = std::fs::OpenOptions::new()
-        .append(true)
-        .create(true)
-        .mode(0o600)
-        .open(path)
-        .with_context(|| format!("cannot open {}", path.display()))?;
+    let mut f = super::files::open(
+        path,
+        std::fs::OpenOptions::new()
+            .append(true)
+            .create(true)
+            .mode(0o600),
+    )
+    .with_context(|| format!("cannot open {}", path.display()))?;
+    super::files::single_link(&f, path)?;
     f.write_all(&line)?;
     f.sync_data().context("cannot sync the seals file")
 }

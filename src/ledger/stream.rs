@@ -169,6 +169,37 @@ fn read_chunks(
                 }
                 index += 1;
             }
+            // A line longer than any record: its bytes are skipped up to the next newline, and
+            // a short line that is not a record stands in for it (reported as damage there).
+            None if buf.len() > super::files::MAX_LINE => {
+                let mut skipped = buf.len() as u64;
+                let mut after = None;
+                buf.resize(1 << 20, 0);
+                loop {
+                    let n = read_full(&mut file, &mut buf).context("cannot read the ledger")?;
+                    if n == 0 {
+                        break;
+                    }
+                    if let Some(i) = buf[..n].iter().position(|&b| b == b'\n') {
+                        skipped += i as u64 + 1;
+                        after = Some(buf[i + 1..n].to_vec());
+                        break;
+                    }
+                    skipped += n as u64;
+                }
+                let Some(after) = after else {
+                    // The oversize line is also the incomplete last one.
+                    return Ok((index, Some(offset)));
+                };
+                let stub =
+                    format!("line of {skipped} bytes at byte {offset}, longer than any record\n");
+                if !send(index, stub.into_bytes()) {
+                    return Ok((index, None));
+                }
+                index += 1;
+                offset += skipped;
+                carry = after;
+            }
             None => carry = buf,
         }
     }

@@ -62,6 +62,17 @@ impl Syncer {
         }
     }
 
+    /// Moves to a new log file (the old one was deleted or replaced): its lengths start over.
+    pub fn replace_file(&self, file: File) {
+        let mut st = self.state();
+        st.file = Some(Arc::new(file));
+        st.written = 0;
+        st.synced = 0;
+        st.failed.clear();
+        drop(st);
+        *self.synced_file.lock().unwrap_or_else(|p| p.into_inner()) = None;
+    }
+
     /// Notes that the log reached `end` bytes with a write of this handle.
     pub fn wrote(&self, end: u64) {
         let mut st = self.state();

@@ -20,7 +20,7 @@
 use super::append::read_state;
 use super::seal::{SealKey, read_seals};
 use super::stream::{Line, scan_file, tagged};
-use super::{LOCK_FILE, LOG_FILE, SEALS_FILE};
+use super::{LOCK_FILE, LOG_FILE, SEALS_FILE, STATE_FILE, SYNCED_FILE};
 use anyhow::{Context, Result};
 use serde::Serialize;
 use std::collections::HashMap;
@@ -51,6 +51,9 @@ pub enum DamageKind {
     TornTail,
     /// A seal whose MAC does not verify or cannot be checked.
     BadSeal,
+    /// A ledger file or the seal key has another name (hard link) or is a symbolic link:
+    /// whoever holds the other name can rewrite it, seals included.
+    Linked,
 }
 
 impl DamageKind {
@@ -65,6 +68,7 @@ impl DamageKind {
             DamageKind::Truncated => "truncated",
             DamageKind::TornTail => "torn_tail",
             DamageKind::BadSeal => "bad_seal",
+            DamageKind::Linked => "linked",
         }
     }
 }
@@ -182,11 +186,12 @@ pub fn verify(dir: &Path, key: Option<&SealKey>) -> Result<VerifyReport> {
         mode: Mode::Normal,
     };
     v.reached(0);
-    let torn_at = match File::open(dir.join(LOG_FILE)) {
-        Ok(f) => scan_file(f, |l| v.feed(l))?,
-        Err(e) if e.kind() == ErrorKind::NotFound => None,
-        Err(e) => return Err(e).context("cannot open the ledger"),
-    };
+    let torn_at =
+        match super::files::open(&dir.join(LOG_FILE), std::fs::OpenOptions::new().read(true)) {
+            Ok(f) => scan_file(f, |l| v.feed(l))?,
+            Err(e) if e.kind() == ErrorKind::NotFound => None,
+            Err(e) => return Err(e).context("cannot open the ledger"),
+        };
     v.finish_break();
     let records = v.lines;
     if !v.broken {
@@ -232,6 +237,7 @@ pub fn verify(dir: &Path, key: Option<&SealKey>) -> Result<VerifyReport> {
         .unwrap_or(0);
     let seals_ok = v.seal_ok.iter().filter(|ok| **ok).count() as u64;
     let mut all = v.damage;
+    all.extend(linked_files(dir));
     // A chain break stays first: it is the earliest place the log itself is wrong.
     let first = if v.broken { 1 } else { 0 };
     all.append(&mut damage);
@@ -256,6 +262,38 @@ fn bad_seal(seq: u64, detail: String) -> Damage {
         seq,
         detail,
     }
+}
+
+/// The ledger's files and the seal key that have another name or are symbolic links.
+fn linked_files(dir: &Path) -> Vec<Damage> {
+    use std::os::unix::fs::MetadataExt;
+    let key = dir.parent().unwrap_or(dir).join("keys").join("seal.key");
+    let files = [LOG_FILE, STATE_FILE, SEALS_FILE, SYNCED_FILE]
+        .iter()
+        .map(|n| dir.join(n))
+        .chain([key]);
+    files
+        .filter_map(|path| {
+            let m = std::fs::symlink_metadata(&path).ok()?;
+            let detail = if m.file_type().is_symlink() {
+                format!("{} is a symbolic link", path.display())
+            } else if m.nlink() > 1 {
+                format!(
+                    "{} has {} hard links: another name can rewrite it (find them with `find / -xdev -samefile {}`)",
+                    path.display(),
+                    m.nlink(),
+                    path.display()
+                )
+            } else {
+                return None;
+            };
+            Some(Damage {
+                kind: DamageKind::Linked,
+                seq: 0,
+                detail,
+            })
+        })
+        .collect()
 }
 
 /// Re-checks a torn tail under the writers' lock, so an append in flight is not reported.

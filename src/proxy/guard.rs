@@ -90,6 +90,11 @@ impl Decision {
     }
 }
 
+/// Longest the MCP door waits for a decision before refusing the call: well above the time any
+/// decision takes (shell analysis stops itself at a quarter of a second), well below a client's
+/// patience.
+pub const DECISION_DEADLINE: Duration = Duration::from_secs(5);
+
 /// A decision sync at most this slow runs on the gateway's own thread (see [`Guard::settle`]).
 const INLINE_SYNC: Duration = Duration::from_micros(50);
 
@@ -244,12 +249,43 @@ impl Guard {
     }
 
     /// Asks the Gate, which writes the decision record before returning, but does not wait for
-    /// the record to be durable: that is [`Guard::settle`]. Runs on the caller's thread:
-    /// deciding and writing one line take microseconds; only the sync takes disk time. (A ledger
-    /// lock held by another process makes this wait, at most the ledger's lock timeout.)
-    pub fn decide(&self, call: ToolCall) -> (Decision, Pending) {
-        let decided = catch_unwind(AssertUnwindSafe(|| match &self.gate {
-            Ok(gate) => Ok(gate.decide_unsynced(&call)),
+    /// the record to be durable: that is [`Guard::settle`]. Runs on the blocking pool under
+    /// [`DECISION_DEADLINE`]: deciding and writing one line take microseconds, but nothing the
+    /// agent sends may stall the server; a decision that misses the deadline is refused (and
+    /// recorded as refused when it finishes). A ledger lock held by another process makes the
+    /// decision wait too.
+    pub async fn decide(self: &Arc<Self>, call: ToolCall) -> (Decision, Pending) {
+        let deadline = Instant::now() + DECISION_DEADLINE;
+        let me = Arc::clone(self);
+        let judged = call.clone();
+        let task = tokio::task::spawn_blocking(move || me.decide_by(&judged, deadline));
+        let started = Instant::now();
+        let decided = match tokio::time::timeout(DECISION_DEADLINE, task).await {
+            Ok(Ok(decided)) => decided,
+            Ok(Err(e)) => Err(Verdict::internal_deny(
+                "gate.panic",
+                format!("the gate failed: {e}"),
+            )),
+            Err(_) => Err(Verdict::internal_deny(
+                "gate.deadline",
+                format!(
+                    "the gateway could not decide within {} ms; refused (fail closed)",
+                    DECISION_DEADLINE.as_millis()
+                ),
+            )),
+        };
+        let decision = Decision(decided);
+        let pending = Pending {
+            call,
+            decision_seq: decision.verdict().seq,
+            started,
+        };
+        (decision, pending)
+    }
+
+    fn decide_by(&self, call: &ToolCall, deadline: Instant) -> Result<Unsettled, Verdict> {
+        catch_unwind(AssertUnwindSafe(|| match &self.gate {
+            Ok(gate) => Ok(gate.decide_unsynced_by(call, Some(deadline))),
             Err(e) => Err(Verdict::internal_deny(
                 "gate.unavailable",
                 format!("the gateway cannot decide because its gate did not open: {e}"),
@@ -260,14 +296,7 @@ impl Guard {
                 "gate.panic",
                 "the gate failed while deciding",
             ))
-        });
-        let decision = Decision(decided);
-        let pending = Pending {
-            call,
-            decision_seq: decision.verdict().seq,
-            started: Instant::now(),
-        };
-        (decision, pending)
+        })
     }
 
     /// Waits until the decision record is durable and returns the verdict to act on: a failed

@@ -104,7 +104,7 @@ impl Link {
             self.agent.as_deref(),
             None,
         );
-        let (decision, _pending) = self.guard.decide(call.clone());
+        let (decision, _pending) = self.guard.decide(call.clone()).await;
         let verdict = self.guard.settle(decision).await;
         let answer = if verdict.blocks() {
             Err(refusal_error(method, &verdict))

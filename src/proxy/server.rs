@@ -296,7 +296,7 @@ impl Gateway {
             s.agent.as_deref(),
             None,
         );
-        let (decision, pending) = self.guard.decide(call);
+        let (decision, pending) = self.guard.decide(call).await;
         let verdict = self.guard.settle(decision).await;
         if verdict.blocks() {
             return Err(refusal_error(
@@ -364,7 +364,7 @@ impl Gateway {
             self.ensure_listed(&s, *i, tool).await;
             call.upstream_tool = Some(s.books[*i].upstream_tool(&self.guard, server, tool));
         }
-        let (decision, pending) = self.guard.decide(call);
+        let (decision, pending) = self.guard.decide(call).await;
         let object = decision.object().cloned();
         // A refusal is answered once its record is durable; with --sync-before-forward every
         // decision is. Otherwise the record's sync runs while the tool runs, and the answer

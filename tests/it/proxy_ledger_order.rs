@@ -256,11 +256,20 @@ fn outcome_records_are_all_written_and_synced_on_sigterm() {
     assert_outcomes_complete(home.path(), 25);
 }
 
-/// A ledger whose log is /dev/null: every write succeeds, every `fdatasync` fails (EINVAL).
+/// A ledger whose log is a FIFO: small writes succeed (the gateway holds both ends), every
+/// `fdatasync` fails (EINVAL). (A symlink to /dev/null is refused: ledger files are never
+/// opened through links.)
 fn unsyncable_ledger(home: &Path) {
     let dir = home.join("ledger");
     std::fs::create_dir_all(&dir).unwrap();
-    std::os::unix::fs::symlink("/dev/null", dir.join("ledger.jsonl")).unwrap();
+    let path = std::ffi::CString::new(
+        dir.join("ledger.jsonl")
+            .into_os_string()
+            .into_encoded_bytes(),
+    )
+    .unwrap();
+    // SAFETY: mkfifo(3) with a valid C string.
+    assert_eq!(unsafe { libc::mkfifo(path.as_ptr(), 0o600) }, 0);
 }
 
 #[test]

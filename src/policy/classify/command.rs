@@ -310,6 +310,17 @@ impl Classifier<'_> {
                 .collect(),
         };
         let analysis = shell::analyze(script, &env);
+        if let Some(why) = &analysis.budget_exhausted {
+            self.finding(
+                "shell.analysis_budget",
+                Risk::Critical,
+                &[Flag::Unresolvable],
+                format!(
+                    "the command is too costly to analyse ({why}); split it into smaller, plainer commands"
+                ),
+                why,
+            );
+        }
         for problem in &analysis.problems {
             self.finding(
                 "shell.unresolvable",

@@ -111,8 +111,9 @@ impl Walker<'_> {
             self.split(pieces, &mut out);
         }
         self.words += out.len();
-        if self.words > super::parse::MAX_WORDS {
-            self.problem(format!(
+        let bytes = out.iter().map(|a| a.w.text.len()).sum();
+        if self.words > super::parse::MAX_WORDS || !self.spend_bytes(bytes) {
+            self.exhaust(format!(
                 "expansion of more than {} words",
                 super::parse::MAX_WORDS
             ));
@@ -147,6 +148,7 @@ impl Walker<'_> {
                 Piece::Break => w.text.push(' '),
             }
         }
+        self.spend_bytes(w.text.len());
         w
     }
 
@@ -176,7 +178,8 @@ impl Walker<'_> {
                         }
                         Piece::Break => " ".to_string(),
                     })
-                    .collect();
+                    .collect::<String>();
+                self.spend_bytes(text.len());
                 (text, dynamic)
             }
             Err(_) => {

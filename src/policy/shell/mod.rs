@@ -93,6 +93,7 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
+mod budget;
 mod expand;
 mod filters;
 mod interpreters;
@@ -102,6 +103,8 @@ mod runners;
 mod statics;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_budget;
 mod tools;
 mod wrappers;
 
@@ -275,6 +278,10 @@ pub struct Script {
     /// Things that could not be analysed (parse errors, too-deep nesting, code that cannot be
     /// resolved statically). Non-empty ⇒ the classifier flags the call `unresolvable`.
     pub problems: Vec<String>,
+    /// The analysis stopped because its work budget was spent (parser work, steps, words,
+    /// bytes, input size): why. The call must be refused: what was not analysed may be
+    /// anything.
+    pub budget_exhausted: Option<String>,
 }
 
 /// Analyse a shell script: every simple command it would run, canonical, with wrappers peeled

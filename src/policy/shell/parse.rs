@@ -132,6 +132,12 @@ pub(crate) struct Walker<'e> {
     /// Commands walked and words expanded so far (bounded: see MAX_STEPS, MAX_WORDS).
     pub steps: usize,
     pub words: usize,
+    /// Parser work and bytes produced by expansion so far (bounded: see `budget.rs`).
+    pub parse_work: u64,
+    pub parsed_tokens: usize,
+    /// When the analysis started (its time is bounded too: see `budget::ANALYSIS_TIME`).
+    pub started: std::time::Instant,
+    pub bytes: usize,
 }
 
 impl<'e> Walker<'e> {
@@ -154,6 +160,10 @@ impl<'e> Walker<'e> {
             out: Script::default(),
             steps: 0,
             words: 0,
+            parse_work: 0,
+            parsed_tokens: 0,
+            started: std::time::Instant::now(),
+            bytes: 0,
             inherited: None,
             names: false,
             piped_names: false,
@@ -169,10 +179,35 @@ impl<'e> Walker<'e> {
         }
     }
 
+    /// Ends the analysis: the work budget is spent. Whatever is left is not walked, and the
+    /// call is refused (`Script::budget_exhausted`).
+    pub(crate) fn exhaust(&mut self, why: impl Into<String>) {
+        if self.out.budget_exhausted.is_none() {
+            self.out.budget_exhausted = Some(why.into());
+        }
+    }
+
+    /// The work budget is spent: stop walking.
+    pub(crate) fn exhausted(&self) -> bool {
+        self.out.budget_exhausted.is_some()
+    }
+
+    /// Counts `n` bytes produced by expansion; false (and the analysis ends) once over budget.
+    pub(crate) fn spend_bytes(&mut self, n: usize) -> bool {
+        self.bytes = self.bytes.saturating_add(n);
+        if self.bytes > super::budget::EXPANDED_BYTES {
+            self.exhaust(format!(
+                "expansion produced over {} bytes",
+                super::budget::EXPANDED_BYTES
+            ));
+        }
+        !self.exhausted()
+    }
+
     /// Parse and walk a script (top level or nested).
     pub(crate) fn script(&mut self, text: &str) {
         if text.len() > MAX_INPUT {
-            self.problem(format!(
+            self.exhaust(format!(
                 "script of {} bytes is over the {MAX_INPUT}-byte analysis limit",
                 text.len()
             ));
@@ -249,6 +284,19 @@ impl<'e> Walker<'e> {
 
     /// Set a variable; inside a conditional branch a conflicting value makes it unknown.
     pub(crate) fn set_var(&mut self, name: &str, v: Val) {
+        let size = match &v {
+            Val::Known(s) | Val::Glob(s) => s.len(),
+            Val::Array(a) => a.iter().map(|s| s.len() + 1).sum(),
+            Val::Unknown => 0,
+        };
+        if size > super::budget::VALUE_BYTES {
+            self.exhaust(format!(
+                "variable {name} would hold over {} bytes",
+                super::budget::VALUE_BYTES
+            ));
+            self.vars.insert(name.to_string(), Val::Unknown);
+            return;
+        }
         if self.cond > 0
             && let Some(old) = self.vars.get(name)
             && *old != v
@@ -305,9 +353,16 @@ impl<'e> Walker<'e> {
     fn command(&mut self, c: &ast::Command, input: Option<Option<String>>) -> Option<String> {
         self.steps += 1;
         if self.out.commands.len() >= MAX_COMMANDS || self.steps > MAX_STEPS {
-            self.problem(format!(
+            self.exhaust(format!(
                 "script too large to analyse (over {MAX_COMMANDS} commands or {MAX_STEPS} steps)"
             ));
+        } else if self.started.elapsed() > super::budget::ANALYSIS_TIME {
+            self.exhaust(format!(
+                "analysis took over {} ms",
+                super::budget::ANALYSIS_TIME.as_millis()
+            ));
+        }
+        if self.exhausted() {
             return None;
         }
         match c {
@@ -389,7 +444,18 @@ impl<'e> Walker<'e> {
 
     fn compound(&mut self, cc: &ast::CompoundCommand) {
         match cc {
-            ast::CompoundCommand::Arithmetic(a) => self.arith(&a.expr.value),
+            ast::CompoundCommand::Arithmetic(a) => {
+                // The grammar reads `( (cmd) )` as arithmetic too; bash reads `((` as
+                // arithmetic only when the parentheses touch: otherwise these are subshells.
+                let text = self.source_text(a);
+                match text.strip_prefix('(').and_then(|t| t.strip_suffix(')')) {
+                    Some(inner) if !inner.starts_with('(') => {
+                        let inner = inner.to_string();
+                        self.nested_script(&inner, "", &[], None, true);
+                    }
+                    _ => self.arith(&a.expr.value),
+                }
+            }
             ast::CompoundCommand::ArithmeticForClause(f) => {
                 for e in [&f.initializer, &f.condition, &f.updater]
                     .into_iter()
@@ -728,12 +794,48 @@ impl<'e> Walker<'e> {
         } else {
             Rc::from(format!("{text}\n"))
         };
-        let mut parser = brush_parser::Parser::new(
-            std::io::Cursor::new(text.as_bytes()),
-            &brush_parser::ParserOptions::default(),
-        );
-        let parsed =
-            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| parser.parse_program()));
+        let options = brush_parser::ParserOptions::default();
+        let tokenized = std::panic::catch_unwind(|| {
+            brush_parser::uncached_tokenize_str(&text, &options.tokenizer_options())
+        });
+        let mut tokens = match tokenized {
+            Ok(Ok(tokens)) => tokens,
+            Ok(Err(e)) => {
+                self.problem(format!("shell parse error{place}: {e}"));
+                return None;
+            }
+            Err(_) => {
+                self.problem(format!(
+                    "shell parse error{place}: the tokenizer failed on this input"
+                ));
+                return None;
+            }
+        };
+        self.parsed_tokens += tokens.len();
+        if self.parsed_tokens > super::budget::PARSED_TOKENS {
+            self.exhaust(format!(
+                "scripts and substitutions re-parsed over {} tokens",
+                super::budget::PARSED_TOKENS
+            ));
+            return None;
+        }
+        match super::budget::prepare(&mut tokens) {
+            Ok(cost) => self.parse_work = self.parse_work.saturating_add(cost),
+            Err(super::budget::Unfit::Unbalanced) => {
+                self.problem(format!("shell parse error{place}: a `(` is never closed"));
+                return None;
+            }
+        }
+        if self.parse_work > super::budget::PARSE_WORK {
+            self.exhaust(format!(
+                "case statements nested too deeply: parsing would take over {} steps",
+                super::budget::PARSE_WORK
+            ));
+            return None;
+        }
+        let parsed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            brush_parser::parse_tokens(&tokens, &options)
+        }));
         match parsed {
             Ok(Ok(program)) => Some((program, text)),
             Ok(Err(e)) => {

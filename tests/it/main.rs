@@ -2,6 +2,9 @@
 //! small machine), one module per area, with the shared helpers in `hook_common`.
 
 mod decision_cases;
+mod evidence_checkpoint;
+mod evidence_common;
+mod evidence_witness;
 mod hook_alerts;
 mod hook_common;
 mod hook_demo;

@@ -136,6 +136,10 @@ impl Server {
         s.set_read_timeout(Some(IO_TIMEOUT))?;
         s.set_write_timeout(Some(IO_TIMEOUT))?;
         let uid = peer_uid(&s)?;
+        // The request is read (bounded) even from a refused peer: closing a Unix socket with
+        // unread data resets it, and the peer would never see why it was refused.
+        let mut req = Vec::new();
+        (&mut s).take(MAX_REQUEST + 1).read_to_end(&mut req)?;
         if !self.allowed_uids.contains(&uid) {
             s.write_all(
                 format!("403 Forbidden\npeer uid {uid} is not allowed to submit to this witness\n")
@@ -143,8 +147,6 @@ impl Server {
             )?;
             bail!("refused a peer with uid {uid}");
         }
-        let mut req = Vec::new();
-        (&mut s).take(MAX_REQUEST + 1).read_to_end(&mut req)?;
         let answer = if req.len() as u64 > MAX_REQUEST {
             "413 Too Large\nrequest too large\n".to_string()
         } else {

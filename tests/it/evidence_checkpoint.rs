@@ -82,7 +82,7 @@ fn inclusion_proofs_verify_offline_and_fail_on_one_changed_byte() {
         let mut p = proof.clone();
         p["record"] = Value::String(String::from_utf8(r).unwrap());
         tampered.push(("record byte", p));
-        if proof["proof"].as_array().unwrap().len() > 0 {
+        if !proof["proof"].as_array().unwrap().is_empty() {
             let mut p = proof.clone();
             let h0 = p["proof"][0].as_str().unwrap().to_string();
             let flipped = if h0.starts_with('A') {

@@ -10,6 +10,7 @@ mod install;
 mod ledger;
 mod policy;
 mod serve;
+mod ship;
 mod views;
 mod watchdog;
 mod witness;
@@ -81,6 +82,8 @@ pub enum Command {
     /// Export the checkpoint verifier key.
     #[command(subcommand)]
     Keys(Deferred<checkpoint::KeysCommand>),
+    /// Send records and checkpoints to an OpenTelemetry collector or an append-only file.
+    Ship(Deferred<ship::ShipArgs>),
     /// The append-only checkpoint witness (run as another user).
     #[command(subcommand)]
     Witness(Deferred<witness::WitnessCommand>),
@@ -137,6 +140,7 @@ pub fn main() -> i32 {
         Some(Command::Prove(Deferred(a))) => checkpoint::prove(&ctx, a),
         Some(Command::Keys(Deferred(c))) => checkpoint::keys(&ctx, c),
         Some(Command::Witness(Deferred(c))) => witness::run(&ctx, c),
+        Some(Command::Ship(Deferred(a))) => ship::run(&ctx, a),
         Some(Command::Export(Deferred(a))) => views::export(&ctx, a),
         Some(Command::Dashboard(Deferred(a))) => views::dashboard(&ctx, a),
         Some(Command::Watchdog(Deferred(a))) => watchdog::run(&ctx, a),

@@ -24,6 +24,7 @@ mod sync;
 pub mod tree;
 mod verify;
 
+pub use append::line_start;
 pub use query::{Records, Status};
 pub use record::{GENESIS, Record};
 pub use seal::{Seal, SealKey};

@@ -3,6 +3,10 @@
 //! copy ([`otlp`], [`file`]). Nothing here runs on a door's decision path: the doors only
 //! append; these run from `checkpoint`, `ship` and the witness's own process.
 
+pub mod cursor;
+pub mod file;
+pub mod otlp;
+pub mod semconv;
 pub mod witness;
 
 use crate::ledger::checkpoint::{self, Checkpoint};

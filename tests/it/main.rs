@@ -4,6 +4,7 @@
 mod decision_cases;
 mod evidence_checkpoint;
 mod evidence_common;
+mod evidence_ship;
 mod evidence_witness;
 mod hook_alerts;
 mod hook_common;

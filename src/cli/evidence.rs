@@ -142,3 +142,56 @@ pub fn verify_proof(path: &Path, pubkey: Option<&Path>, json: bool) -> Result<i3
     }
     Ok(if ok { 0 } else { 1 })
 }
+
+/// One line per shipping cursor under the home's `ship/` folder: how far behind the ledger it
+/// is.
+pub fn shipping_lines(ctx: &Ctx, records: u64) -> Vec<String> {
+    let Ok(entries) = std::fs::read_dir(ctx.home.root().join("ship")) else {
+        return Vec::new();
+    };
+    let mut out: Vec<String> = entries
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".cursor"))
+        .filter_map(|e| {
+            let c = crate::ship::cursor::Cursor::load(&e.path()).ok()?;
+            let age = e
+                .metadata()
+                .ok()?
+                .modified()
+                .ok()?
+                .elapsed()
+                .ok()?
+                .as_secs();
+            Some(format!(
+                "{}: {} records behind (cursor at seq {}, moved {age} s ago)",
+                e.file_name().to_string_lossy(),
+                records.saturating_sub(c.next_seq),
+                c.next_seq
+            ))
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+/// The anchoring check of `doctor`: fails when a witness is configured and checkpoints wait
+/// for it.
+pub fn anchoring_check(ctx: &Ctx) -> Result<String, String> {
+    let dir = ctx.home.ledger_dir();
+    if !dir.is_dir() {
+        return Ok("no ledger yet".into());
+    }
+    let a = checkpoint::anchoring(&dir).map_err(|e| format!("{e:#}"))?;
+    let line = anchoring_line(&a);
+    match crate::ship::witness_from_env() {
+        Ok(Some(w)) if a.witness_backlog > 0 => Err(format!(
+            "{line}; the witness at {} has not cosigned the newest checkpoint",
+            w.display()
+        )),
+        Ok(Some(_)) => Ok(line),
+        Ok(None) => Ok(format!(
+            "{line} (no witness configured: PATCHWORK_WITNESS=unix:PATH)"
+        )),
+        Err(e) => Err(format!("{e:#}")),
+    }
+}

@@ -35,6 +35,11 @@ fn witness_cosigns_consistent_checkpoints_and_verify_matches() {
         assert_eq!(v["witness"]["checkpoints"], 2, "{v}");
         assert_eq!(v["anchoring"]["witnessed"][0], 18, "{v}");
     }
+    let status = h.ok(&["status"]);
+    assert!(
+        status.contains("witnessed 18") && status.contains("witness backlog 0"),
+        "{status}"
+    );
 }
 
 #[test]

@@ -42,7 +42,9 @@ pub fn verify_evidence(
                 "no checkpoint key to recognise this ledger's checkpoints: pass --pubkey",
             )?;
             let check = crate::ship::check_against(&dir, w, v)?;
-            if check.diverged_at.is_some() {
+            // A witness with nothing from this key is no evidence: the key may have been
+            // replaced to start a fresh history (verify with the pinned --pubkey).
+            if check.diverged_at.is_some() || check.checkpoints == 0 {
                 ledger.intact = false;
             }
             Some(check)
@@ -79,6 +81,7 @@ pub fn write_evidence(out: &mut impl Write, r: &FullReport) -> Result<()> {
     if let Some(w) = &r.witness {
         match w.diverged_at {
             Some(n) => writeln!(out, "DIVERGED witness at size {n}: {}", w.detail)?,
+            None if w.checkpoints == 0 => writeln!(out, "NO PROOF {}", w.detail)?,
             None => writeln!(out, "witness  {}", w.detail)?,
         }
     }

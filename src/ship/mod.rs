@@ -136,7 +136,11 @@ pub fn check_against(
             "ledger matches all {} witnessed checkpoints (up to {n} records)",
             bodies.len()
         ),
-        None => "the witness holds no checkpoint of this ledger yet".into(),
+        None => format!(
+            "the witness holds no checkpoint signed by {}: nothing anchors this ledger (if it did before, \
+             the checkpoint key was replaced; verify with the pinned key: --pubkey FILE)",
+            verifier.name()
+        ),
     };
     Ok(check)
 }

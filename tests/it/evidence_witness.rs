@@ -35,6 +35,17 @@ fn witness_cosigns_consistent_checkpoints_and_verify_matches() {
         assert_eq!(v["witness"]["checkpoints"], 2, "{v}");
         assert_eq!(v["anchoring"]["witnessed"][0], 18, "{v}");
     }
+    // A witness that holds nothing from this ledger's key is no evidence (a replaced key).
+    let stranger = Home::new();
+    stranger.append(2);
+    stranger.pubkey();
+    let out = stranger.run(&["verify", "--witness", w.socket()]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        text(&out).contains("holds no checkpoint signed by"),
+        "{}",
+        text(&out)
+    );
     let status = h.ok(&["status"]);
     assert!(
         status.contains("witnessed 18") && status.contains("witness backlog 0"),

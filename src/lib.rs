@@ -14,4 +14,5 @@ pub mod ledger;
 pub mod pins;
 pub mod policy;
 pub mod proxy;
+pub mod ship;
 pub mod views;

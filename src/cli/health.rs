@@ -197,6 +197,11 @@ pub fn doctor(ctx: &Ctx, args: DoctorArgs) -> anyhow::Result<i32> {
         ledger_verified(ctx),
         "run `patchwork-gateway verify` for the first damaged record; keep the damaged file as evidence",
     );
+    r.check(
+        "anchoring",
+        super::evidence::anchoring_check(ctx),
+        "start the witness (`patchwork-gateway witness install`) and run `patchwork-gateway checkpoint` to send the backlog",
+    );
 
     let mut any_installed = false;
     for (file, found) in installations(&project) {
@@ -353,6 +358,12 @@ pub fn status(ctx: &Ctx, args: StatusArgs) -> anyhow::Result<i32> {
                 st.bytes,
                 dir.display()
             );
+            if let Ok(a) = crate::ledger::checkpoint::anchoring(&dir) {
+                println!("anchor:   {}", super::evidence::anchoring_line(&a));
+            }
+            for l in super::evidence::shipping_lines(ctx, st.records) {
+                println!("shipping: {l}");
+            }
         }
         Err(e) => println!("ledger:   UNREADABLE {}: {e:#}", dir.display()),
     }

@@ -65,7 +65,20 @@ pub fn run(ctx: &Ctx, args: HookArgs) -> i32 {
     };
     let code = failclosed::emit(&handled.answer);
     alerts::raise(&ctx.home, handled.alerts);
+    auto_checkpoint(ctx);
     code
+}
+
+/// After the answer went out: a signed checkpoint when one is due (two small reads when not,
+/// one signature when it is); a failure is logged, never turned into a verdict.
+fn auto_checkpoint(ctx: &Ctx) {
+    let policy = crate::ledger::checkpoint::AutoPolicy::from_env();
+    let dir = ctx.home.ledger_dir();
+    let done = crate::ledger::Ledger::open(&dir)
+        .and_then(|l| crate::ledger::checkpoint::auto(&l, &ctx.home.keys_dir(), policy));
+    if let Err(e) = done {
+        tracing::warn!("automatic checkpoint failed: {e:#}");
+    }
 }
 
 /// Debug builds only: `PATCHWORK_HOOK_TEST_PANIC` makes the hook panic, so tests can prove the

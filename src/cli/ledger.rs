@@ -16,6 +16,15 @@ pub struct VerifyArgs {
     /// Machine-readable report.
     #[arg(long)]
     pub json: bool,
+    /// Also compare the ledger with every checkpoint a witness holds (its socket or folder).
+    #[arg(long, value_name = "PATH|DIR")]
+    pub witness: Option<std::path::PathBuf>,
+    /// Check this inclusion proof (from `prove`) offline instead of the ledger; needs --pubkey.
+    #[arg(long, value_name = "FILE", requires = "pubkey")]
+    pub proof: Option<std::path::PathBuf>,
+    /// The checkpoint verifier key (`keys export --public`) [default: this home's key].
+    #[arg(long, value_name = "FILE")]
+    pub pubkey: Option<std::path::PathBuf>,
 }
 
 /// Seals the ledger tip.
@@ -32,17 +41,22 @@ pub fn seal(ctx: &Ctx, _args: SealArgs) -> Result<i32> {
 }
 
 /// Verifies the ledger: exit 0 when intact, 1 when damaged, 2 when it could not be verified.
+/// With `--proof`, checks only that proof, offline.
 pub fn verify(ctx: &Ctx, args: VerifyArgs) -> Result<i32> {
-    match run_verify(ctx) {
-        Ok(report) => {
+    if let Some(p) = &args.proof {
+        return super::evidence::verify_proof(p, args.pubkey.as_deref(), args.json);
+    }
+    match run_verify(ctx).and_then(|r| super::evidence::verify_evidence(ctx, r, &args)) {
+        Ok(full) => {
             let mut out = std::io::stdout().lock();
             if args.json {
-                serde_json::to_writer_pretty(&mut out, &report)?;
+                serde_json::to_writer_pretty(&mut out, &full)?;
                 writeln!(out)?;
             } else {
-                write_report(&mut out, ctx, &report)?;
+                write_report(&mut out, ctx, &full.ledger)?;
+                super::evidence::write_evidence(&mut out, &full)?;
             }
-            Ok(if report.intact { 0 } else { 1 })
+            Ok(if full.ledger.intact { 0 } else { 1 })
         }
         Err(e) => {
             eprintln!("patchwork-gateway: cannot verify the ledger: {e:#}");
@@ -76,7 +90,8 @@ fn write_report(out: &mut impl Write, ctx: &Ctx, r: &VerifyReport) -> Result<()>
         r.seals, r.seals_ok, r.sealed, r.unsealed_tail
     )?;
     match r.first() {
-        None => writeln!(out, "OK       chain, links and seals intact")?,
+        None if r.intact => writeln!(out, "OK       chain, links and seals intact")?,
+        None => {}
         Some(_) => {
             for d in &r.damage {
                 writeln!(

@@ -1,7 +1,9 @@
 //! Command-line interface: clap definitions and dispatch. One file per command (group).
 
+mod checkpoint;
 mod deferred;
 mod demo;
+mod evidence;
 mod health;
 mod hook;
 mod install;
@@ -11,8 +13,10 @@ mod pins;
 mod policy;
 mod schema;
 mod serve;
+mod ship;
 mod views;
 mod watchdog;
+mod witness;
 mod wrap;
 
 use crate::home::Home;
@@ -75,8 +79,20 @@ pub enum Command {
     Report(Deferred<views::ReportArgs>),
     /// HMAC-seal the ledger tip.
     Seal(Deferred<ledger::SealArgs>),
-    /// Verify the ledger's hash chain and seals (non-zero exit on tampering).
+    /// Verify the ledger's hash chain, seals, checkpoints, a witness's copy, or a proof.
     Verify(Deferred<ledger::VerifyArgs>),
+    /// Sign an Ed25519 checkpoint of the ledger's Merkle tree (and send it to the witness).
+    Checkpoint(Deferred<checkpoint::CheckpointArgs>),
+    /// Print the inclusion proof of one record in the newest checkpoint.
+    Prove(Deferred<checkpoint::ProveArgs>),
+    /// Export the checkpoint verifier key.
+    #[command(subcommand)]
+    Keys(Deferred<checkpoint::KeysCommand>),
+    /// Send records and checkpoints to an OpenTelemetry collector or an append-only file.
+    Ship(Deferred<ship::ShipArgs>),
+    /// The append-only checkpoint witness (run as another user).
+    #[command(subcommand)]
+    Witness(Deferred<witness::WitnessCommand>),
     /// Export ledger events for other tools.
     Export(Deferred<views::ExportArgs>),
     /// JSON Schema of the ledger records.
@@ -129,6 +145,11 @@ pub fn main() -> i32 {
         Some(Command::Report(Deferred(a))) => views::report(&ctx, a),
         Some(Command::Seal(Deferred(a))) => ledger::seal(&ctx, a),
         Some(Command::Verify(Deferred(a))) => ledger::verify(&ctx, a),
+        Some(Command::Checkpoint(Deferred(a))) => checkpoint::run_checkpoint(&ctx, a),
+        Some(Command::Prove(Deferred(a))) => checkpoint::prove(&ctx, a),
+        Some(Command::Keys(Deferred(c))) => checkpoint::keys(&ctx, c),
+        Some(Command::Witness(Deferred(c))) => witness::run(&ctx, c),
+        Some(Command::Ship(Deferred(a))) => ship::run(&ctx, a),
         Some(Command::Export(Deferred(a))) => views::export(&ctx, a),
         Some(Command::Schema(Deferred(a))) => schema::run(&ctx, a),
         Some(Command::Dashboard(Deferred(a))) => views::dashboard(&ctx, a),
@@ -156,6 +177,7 @@ impl Command {
                 | Command::Hook(_)
                 | Command::Dashboard(_)
                 | Command::Demo(_)
+                | Command::Witness(_)
         )
     }
 }

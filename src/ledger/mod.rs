@@ -11,8 +11,11 @@
 
 mod append;
 pub mod canonical;
+pub mod checkpoint;
 pub mod event;
 pub mod files;
+pub mod merkle;
+pub mod note;
 mod query;
 pub mod record;
 pub mod redact;
@@ -20,8 +23,10 @@ pub mod scan;
 pub mod seal;
 mod stream;
 mod sync;
+pub mod tree;
 mod verify;
 
+pub use append::line_start;
 pub use event::{Digest, LedgerEvent};
 pub use query::{Records, Status};
 pub use record::{GENESIS, Record};
@@ -208,6 +213,39 @@ impl Ledger {
             };
             seal::append_seal(&self.dir.join(SEALS_FILE), &seal)?;
             Ok(seal)
+        })
+    }
+
+    /// Signs an Ed25519 checkpoint of the durable tip with `key` (bringing the stored Merkle
+    /// tree up to date, hashing only the records added since) and appends its
+    /// `ledger.checkpoint` record. With no record since the newest checkpoint but that
+    /// checkpoint's own record, returns the newest checkpoint instead of signing again.
+    pub fn checkpoint(&self, key: &note::NoteKey) -> Result<checkpoint::Checkpoint> {
+        self.locked(|s| {
+            s.sync_now()?;
+            let tip = s.tip().clone();
+            let latest = checkpoint::latest(&self.dir)?;
+            if let Some(last) = &latest
+                && last.size > tip.count
+            {
+                bail!(
+                    "the ledger holds {} records but checkpoint {} covers {}: records were deleted or \
+                     the log truncated; refusing to sign — run `patchwork-gateway verify`",
+                    tip.count,
+                    last.size,
+                    last.size
+                );
+            }
+            if let Some(last) = latest
+                && last.size + 1 >= tip.count
+                && last.origin == key.name()
+            {
+                return Ok(last);
+            }
+            let tree = tree::update(&self.dir, &self.dir.join(LOG_FILE), tip.count, tip.len)?;
+            let (c, fields) = checkpoint::sign(&self.dir, key, &tree, &tip.hash)?;
+            s.write(fields)?;
+            Ok(c)
         })
     }
 

@@ -4,6 +4,10 @@
 mod builtin_objects;
 mod claude_code_e2e;
 mod decision_cases;
+mod evidence_checkpoint;
+mod evidence_common;
+mod evidence_ship;
+mod evidence_witness;
 mod hook_alerts;
 mod hook_common;
 mod hook_demo;

@@ -211,3 +211,21 @@ pub const CHROMIUM_FLAGS: &[&str] = &[
     "--disable-component-update",
     "--disable-sync",
 ];
+
+/// The rotel OTLP receiver (`rotel-agent`) shipped inside the rotel wheel of [`python_tools`].
+pub fn rotel() -> PathBuf {
+    let bin = python_tools();
+    let out = Command::new(bin.join("python"))
+        .args([
+            "-c",
+            "import rotel,os;print(os.path.join(os.path.dirname(rotel.__file__),'rotel-agent'))",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "cannot locate rotel-agent: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    PathBuf::from(String::from_utf8(out.stdout).unwrap().trim())
+}

@@ -7,6 +7,7 @@ mod hook;
 mod install;
 mod ledger;
 mod policy;
+mod report;
 mod serve;
 mod views;
 mod watchdog;
@@ -66,7 +67,7 @@ pub enum Command {
     /// Step-by-step timeline of a session.
     Replay(Deferred<views::ReplayArgs>),
     /// Compliance report with gap analysis.
-    Report(Deferred<views::ReportArgs>),
+    Report(Deferred<report::ReportArgs>),
     /// HMAC-seal the ledger tip.
     Seal(Deferred<ledger::SealArgs>),
     /// Verify the ledger's hash chain and seals (non-zero exit on tampering).
@@ -117,7 +118,7 @@ pub fn main() -> i32 {
         Some(Command::Policy(Deferred(c))) => policy::run(&ctx, c),
         Some(Command::Log(Deferred(a))) => ledger::log(&ctx, a),
         Some(Command::Replay(Deferred(a))) => views::replay(&ctx, a),
-        Some(Command::Report(Deferred(a))) => views::report(&ctx, a),
+        Some(Command::Report(Deferred(a))) => report::report(&ctx, a),
         Some(Command::Seal(Deferred(a))) => ledger::seal(&ctx, a),
         Some(Command::Verify(Deferred(a))) => ledger::verify(&ctx, a),
         Some(Command::Export(Deferred(a))) => views::export(&ctx, a),

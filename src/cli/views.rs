@@ -1,4 +1,4 @@
-//! `replay`, `report`, `export` and `dashboard`: views built from the ledger.
+//! `replay`, `export` and `dashboard`: views built from the ledger.
 
 use super::{Ctx, not_implemented};
 use clap::Args;
@@ -12,23 +12,6 @@ pub struct ReplayArgs {
     /// Write an HTML timeline.
     #[arg(long)]
     pub html: bool,
-    /// Output file.
-    #[arg(short, long)]
-    pub output: Option<PathBuf>,
-}
-
-/// Options of `report`.
-#[derive(Debug, Args)]
-pub struct ReportArgs {
-    /// Framework id, or `all`.
-    #[arg(long)]
-    pub framework: Option<String>,
-    /// Include gap analysis.
-    #[arg(long)]
-    pub include_gaps: bool,
-    /// html, json or md.
-    #[arg(long)]
-    pub format: Option<String>,
     /// Output file.
     #[arg(short, long)]
     pub output: Option<PathBuf>,
@@ -53,11 +36,6 @@ pub struct DashboardArgs {
 /// Step-by-step timeline.
 pub fn replay(_ctx: &Ctx, _args: ReplayArgs) -> anyhow::Result<i32> {
     not_implemented("replay")
-}
-
-/// Compliance report.
-pub fn report(_ctx: &Ctx, _args: ReportArgs) -> anyhow::Result<i32> {
-    not_implemented("report")
 }
 
 /// Export events.

@@ -11,6 +11,7 @@
 
 mod append;
 pub mod canonical;
+pub mod lines;
 mod query;
 pub mod record;
 pub mod redact;

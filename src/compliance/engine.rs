@@ -5,12 +5,12 @@ use super::facts::{Facts, Rec};
 use super::gaps;
 use super::model::{
     ControlResult, DISCLAIMER, Evidence, FrameworkResult, Integrity, Level, PolicyInRange,
-    PredicateResult, Range, Report, Status,
+    PredicateResult, Range, Report, Scope, Status,
 };
 use super::predicates::{CheckpointRef, Inputs, Predicate};
 use super::trends::{Period, Windows};
 use crate::ledger::seal::read_seals;
-use crate::ledger::{Damage, SEALS_FILE, Seal, SealKey, VerifyReport};
+use crate::ledger::{Damage, DamageKind, SEALS_FILE, Seal, SealKey, VerifyReport};
 use crate::policy::Policy;
 use anyhow::{Context, Result, bail};
 use std::collections::HashMap;
@@ -83,16 +83,12 @@ pub fn evaluate(
     let checkpoints = checkpoints(ledger_dir)?;
     let read = read_range(ledger_dir, &opts.selection, opts.trends)?;
     let facts = &read.facts;
-    let damage = facts
-        .last_seq
-        .and_then(|b| verify.damage.iter().find(|d| d.seq <= b))
-        .or_else(|| {
-            if facts.last_seq.is_none() {
-                verify.damage.first()
-            } else {
-                None
-            }
-        });
+    let open_ended = match opts.selection {
+        Selection::All => true,
+        Selection::Time { until, .. } => until.is_none(),
+        Selection::Seqs(..) => false,
+    };
+    let damage = relevant_damage(&verify, facts.last_seq, open_ended);
     let genesis_ts = read.genesis_ts.filter(|_| verify.verified > 0);
     let inputs = Inputs {
         facts,
@@ -125,9 +121,7 @@ pub fn evaluate(
         w.evaluate(|wf| {
             let wi = Inputs {
                 facts: wf,
-                damage: wf
-                    .last_seq
-                    .and_then(|b| verify.damage.iter().find(|d| d.seq <= b)),
+                damage: relevant_damage(&verify, wf.last_seq, false),
                 ..inputs
             };
             let mut cache = HashMap::new();
@@ -144,6 +138,13 @@ pub fn evaluate(
     });
     let mut report = Report {
         disclaimer: DISCLAIMER.to_string(),
+        scopes: frameworks
+            .iter()
+            .map(|f| Scope {
+                framework: f.id.clone(),
+                scope: f.scope.clone(),
+            })
+            .collect(),
         tool: "patchwork-gateway".into(),
         version: env!("CARGO_PKG_VERSION").into(),
         as_of: facts.last_ts.map(rfc3339).unwrap_or_else(|| rfc3339(0)),
@@ -185,6 +186,15 @@ pub fn evaluate(
         report.gaps = Some(gaps::gaps(&all));
     }
     Ok(report)
+}
+
+/// The first damage that touches a range ending at `last`: at or before its end, or anywhere
+/// but a torn tail when the range runs to the end of the ledger (truncation, a bad seal).
+fn relevant_damage(v: &VerifyReport, last: Option<u64>, open_ended: bool) -> Option<&Damage> {
+    v.damage.iter().find(|d| match last {
+        Some(b) if d.seq <= b => true,
+        _ => open_ended && d.kind != DamageKind::TornTail,
+    })
 }
 
 fn selected_frameworks(opts: &Options) -> Vec<&'static catalogue::Framework> {
@@ -434,11 +444,13 @@ fn combine(
     if let Some(r) = first(&|r| r.level == Level::Fails && c.core.contains(&r.name)) {
         return (Status::NotSatisfied, say(r));
     }
+    // What the control is about: its predicates other than VERIFIED, and its core ones.
     let substantive: Vec<&PredicateResult> =
         results.iter().filter(|r| r.name != "VERIFIED").collect();
-    let any_support = substantive
-        .iter()
-        .any(|r| matches!(r.level, Level::Holds | Level::Partial));
+    let any_support = results.iter().any(|r| {
+        (r.name != "VERIFIED" || c.core.contains(&r.name))
+            && matches!(r.level, Level::Holds | Level::Partial)
+    });
     if !any_support {
         if let Some(r) = substantive.iter().find(|r| r.level == Level::Fails) {
             return (Status::NotSatisfied, say(r));

@@ -13,5 +13,8 @@ pub mod predicates;
 pub mod render;
 pub mod trends;
 
+#[cfg(test)]
+mod tests;
+
 pub use engine::{Options, Selection, checkpoints, evaluate, rfc3339 as engine_rfc3339};
 pub use model::{ControlResult, Report, Status};

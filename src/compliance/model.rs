@@ -191,10 +191,20 @@ pub struct TrendWindow {
     pub satisfied_share: f64,
 }
 
+/// One framework's scope line.
+#[derive(Debug, Clone, Serialize)]
+pub struct Scope {
+    pub framework: String,
+    /// `benchmark`, `in scope`, `out of scope (declared)`, `customer environment`, `voluntary framework`.
+    pub scope: String,
+}
+
 /// The whole report.
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
     pub disclaimer: String,
+    /// The scope of each framework, first so that every format shows it on its first page.
+    pub scopes: Vec<Scope>,
     pub tool: String,
     pub version: String,
     /// The range end's time (RFC 3339): reports on the same range are identical.

@@ -172,7 +172,7 @@ pub fn assessment_results(r: &Report) -> Value {
         .collect();
     let i = &r.integrity;
     let description = format!(
-        "Computed by {} {} from ledger {} ({} records{}); chain {}; {} valid seals; {} checkpoints. {}",
+        "Computed by {} {} from ledger {} ({} records{}); chain {}; {} valid seals; {} checkpoints. {} Scope: {}.",
         r.tool,
         r.version,
         r.range.selection,
@@ -187,7 +187,12 @@ pub fn assessment_results(r: &Report) -> Value {
         },
         i.seals_ok,
         i.checkpoints,
-        r.disclaimer
+        r.disclaimer,
+        r.scopes
+            .iter()
+            .map(|s| format!("{}: {}", s.framework, s.scope))
+            .collect::<Vec<_>>()
+            .join("; ")
     );
     let mut result = json!({
         "uuid": uuid("result", &range_key),

@@ -119,6 +119,15 @@ mod tests {
         }
     }
 
+    #[test]
+    fn the_docs_describe_every_control() {
+        let docs = include_str!("../../docs/compliance.md");
+        for c in controls() {
+            let row = format!("| {} {} |", c.id, c.title);
+            assert!(docs.contains(&row), "docs/compliance.md lacks {row}");
+        }
+    }
+
     /// The controls of the reference (`../shared/reference/compliance-controls.md`), parsed from
     /// its tables: framework, id and title.
     fn reference_controls(text: &str) -> Vec<(String, String, String)> {

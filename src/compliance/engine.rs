@@ -78,10 +78,19 @@ pub fn evaluate(
             );
         }
     }
-    let verify = crate::ledger::verify_dir(ledger_dir, key).context("cannot verify the ledger")?;
+    // Verification (parallel hashing) and the range pass read the log at the same time.
+    let (verify, read) = std::thread::scope(|s| {
+        let read = s.spawn(|| read_range(ledger_dir, &opts.selection, opts.trends));
+        let verify = crate::ledger::verify_dir(ledger_dir, key);
+        let read = read
+            .join()
+            .map_err(|_| anyhow::anyhow!("the ledger reader panicked"));
+        (verify, read)
+    });
+    let verify = verify.context("cannot verify the ledger")?;
+    let read = read??;
     let seals = valid_seals(ledger_dir, key, &verify)?;
     let checkpoints = checkpoints(ledger_dir)?;
-    let read = read_range(ledger_dir, &opts.selection, opts.trends)?;
     let facts = &read.facts;
     let open_ended = match opts.selection {
         Selection::All => true,

@@ -14,3 +14,4 @@ pub mod hook;
 pub mod ledger;
 pub mod policy;
 pub mod proxy;
+pub mod views;

@@ -7,6 +7,7 @@
 
 pub mod call;
 pub mod cli;
+pub mod compliance;
 pub mod gate;
 pub mod home;
 pub mod hook;

@@ -11,6 +11,7 @@ mod ledger;
 mod log;
 mod pins;
 mod policy;
+mod report;
 mod schema;
 mod serve;
 mod ship;
@@ -76,7 +77,7 @@ pub enum Command {
     /// Step-by-step timeline of a session.
     Replay(Deferred<views::ReplayArgs>),
     /// Compliance report with gap analysis.
-    Report(Deferred<views::ReportArgs>),
+    Report(Deferred<report::ReportArgs>),
     /// HMAC-seal the ledger tip.
     Seal(Deferred<ledger::SealArgs>),
     /// Verify the ledger's hash chain, seals, checkpoints, a witness's copy, or a proof.
@@ -142,7 +143,7 @@ pub fn main() -> i32 {
         Some(Command::Pins(Deferred(c))) => pins::run(&ctx, c),
         Some(Command::Log(Deferred(a))) => log::log(&ctx, a),
         Some(Command::Replay(Deferred(a))) => views::replay(&ctx, a),
-        Some(Command::Report(Deferred(a))) => views::report(&ctx, a),
+        Some(Command::Report(Deferred(a))) => report::report(&ctx, a),
         Some(Command::Seal(Deferred(a))) => ledger::seal(&ctx, a),
         Some(Command::Verify(Deferred(a))) => ledger::verify(&ctx, a),
         Some(Command::Checkpoint(Deferred(a))) => checkpoint::run_checkpoint(&ctx, a),

@@ -1,4 +1,4 @@
-//! `replay`, `report`, `export` and `dashboard`: views built from the ledger.
+//! `replay`, `export` and `dashboard`: views built from the ledger.
 
 use super::log::FilterArgs;
 use super::{Ctx, not_implemented};
@@ -34,23 +34,6 @@ pub struct ReplayArgs {
     /// Only calls that touch files in the timeline.
     #[arg(long)]
     pub files_only: bool,
-}
-
-/// Options of `report`.
-#[derive(Debug, Args)]
-pub struct ReportArgs {
-    /// Framework id, or `all`.
-    #[arg(long)]
-    pub framework: Option<String>,
-    /// Include gap analysis.
-    #[arg(long)]
-    pub include_gaps: bool,
-    /// html, json or md.
-    #[arg(long)]
-    pub format: Option<String>,
-    /// Output file.
-    #[arg(short, long)]
-    pub output: Option<PathBuf>,
 }
 
 /// Options of `export`.
@@ -120,11 +103,6 @@ pub fn replay(ctx: &Ctx, args: ReplayArgs) -> Result<i32> {
 
 fn write_file(path: &Path, bytes: &[u8]) -> Result<()> {
     std::fs::write(path, bytes).with_context(|| format!("cannot write {}", path.display()))
-}
-
-/// Compliance report.
-pub fn report(_ctx: &Ctx, _args: ReportArgs) -> Result<i32> {
-    not_implemented("report")
 }
 
 /// Export events.

@@ -14,6 +14,7 @@ pub mod canonical;
 pub mod checkpoint;
 pub mod event;
 pub mod files;
+pub mod lines;
 pub mod merkle;
 pub mod note;
 mod query;

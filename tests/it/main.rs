@@ -3,6 +3,7 @@
 
 mod builtin_objects;
 mod claude_code_e2e;
+mod compliance_report;
 mod decision_cases;
 mod evidence_checkpoint;
 mod evidence_common;

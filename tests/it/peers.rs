@@ -123,9 +123,13 @@ fn python_venv(name: &str, python: Option<&str>, packages: &[&str]) -> PathBuf {
             return;
         }
         let _ = std::fs::remove_dir_all(&venv);
+        // A pyenv shim named `python3.12` is on PATH even when that version is not selected: with
+        // pyenv, pick the version explicitly.
         let mut make = match python {
             None => Command::new("python3"),
-            Some(v) if which(&format!("python{v}")).is_some() => Command::new(format!("python{v}")),
+            Some(v) if which("pyenv").is_none() && which(&format!("python{v}")).is_some() => {
+                Command::new(format!("python{v}"))
+            }
             Some(v) => {
                 let mut c = Command::new("python3");
                 c.env("PYENV_VERSION", pyenv_version(v));

@@ -83,6 +83,13 @@ pub struct Rule {
     findings: Option<Vec<TextGlob>>,
 }
 
+impl Rule {
+    /// The flags this rule matches on (empty when it has no `flags:` matcher).
+    pub fn flag_matchers(&self) -> &[Flag] {
+        self.flags.as_deref().unwrap_or_default()
+    }
+}
+
 /// The `mcp:` matcher of a rule.
 #[derive(Debug, Clone)]
 struct McpMatcher {

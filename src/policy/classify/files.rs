@@ -29,8 +29,18 @@ impl Classifier<'_> {
                 span,
             );
         }
+        // `find ROOT -mtime +30 -delete`: ROOT stands for the entries find selects below it.
+        let selected = cmd
+            .wrappers
+            .last()
+            .is_some_and(|w| w.starts_with("find") && w.ends_with(shell::FIND_FILTERED));
         for w in &a.operands {
-            if w.dynamic {
+            let unknown_place = self.unknown_cwd && !w.text.starts_with(['/', '~']);
+            if selected && !w.dynamic && !unknown_place {
+                self.selected_delete(w, cwd, span);
+                continue;
+            }
+            if w.dynamic || unknown_place {
                 self.dynamic_sink.get_or_insert_with(|| span.to_string());
                 self.dynamic_change = Some((span.to_string(), true));
                 if recursive {
@@ -93,6 +103,48 @@ impl Classifier<'_> {
             } else {
                 self.recursive_delete(&root, &span);
             }
+        }
+    }
+
+    /// Entries a filtered `find` selects below `root` and deletes: inside the project, its
+    /// build folders or scratch that is ordinary clean-up; elsewhere it deletes other
+    /// people's files.
+    fn selected_delete(&mut self, root: &Word, cwd: &Path, span: &str) {
+        for p in self.word_paths(root, Action::FileGlob, cwd, span) {
+            let env = self.env;
+            // The guard's own files that exist below the root may be among the selected.
+            let guard = [
+                env.project.join(".claude/settings.json"),
+                env.project.join(".claude/settings.local.json"),
+                env.project.join(".mcp.json"),
+                env.project.join(".patchwork"),
+                env.home.join(".claude/settings.json"),
+                env.home.join(".claude/settings.local.json"),
+                env.home.join(".claude.json"),
+                env.patchwork_home.clone(),
+            ];
+            for g in guard
+                .into_iter()
+                .filter(|g| g.starts_with(&p) && g.exists())
+            {
+                self.path(Action::FileDelete, g, span);
+            }
+            if places::in_project(&p, env)
+                || places::disposable(&p, env)
+                || places::scratch(&p, env)
+            {
+                continue;
+            }
+            self.finding(
+                "files.delete_outside",
+                Risk::High,
+                &[Flag::Destructive, Flag::OutsideProject],
+                format!(
+                    "deletes the entries find selects below {}, outside the project",
+                    p.display()
+                ),
+                span,
+            );
         }
     }
 
@@ -217,9 +269,12 @@ impl Classifier<'_> {
             }
         }
         for p in self.word_paths(w, Action::FileDelete, cwd, span) {
-            if recursive {
+            // A pattern's spelled-out form that names nothing in the project deletes nothing
+            // there.
+            let absent = p.symlink_metadata().is_err() && places::in_project(&p, self.env);
+            if recursive && !absent {
                 self.recursive_delete(&p, span);
-            } else {
+            } else if !recursive {
                 self.delete_outside(&p, span);
             }
         }
@@ -353,6 +408,16 @@ impl Classifier<'_> {
                 span,
             );
         }
+        // A mode that keeps the owner's read and write (`chmod 644`, `chmod g+w`, `chgrp`)
+        // cannot lock the user or the gateway out of a file: a bulk change reaching the
+        // gateway's settings on the way is not tampering.
+        self.keeps_access = match name {
+            "chgrp" => Some((true, false)),
+            "chmod" => spec.and_then(|m| {
+                keeps_owner_access(&m.text).map(|dirs| (dirs, m.text.contains(['x', 'X', '7'])))
+            }),
+            _ => None,
+        };
         for w in operands {
             for p in self.word_paths(w, Action::FileWrite, cwd, span) {
                 if recursive && (places::foundation(&p, self.env) || places::system_path(&p)) {
@@ -369,6 +434,7 @@ impl Classifier<'_> {
                 }
             }
         }
+        self.keeps_access = None;
     }
 
     pub(super) fn dd(&mut self, cmd: &Command, cwd: &Path, span: &str) {
@@ -737,4 +803,18 @@ fn file_like_name(p: &Path) -> bool {
         .and_then(|e| e.to_str())
         .is_some_and(|e| FILE_EXTENSIONS.contains(&e))
         && p.file_stem().is_some_and(|s| !s.is_empty())
+}
+
+/// Whether a `chmod` mode leaves the owner able to read and write files (`Some(false)`) or
+/// also to enter folders (`Some(true)`): octal with `6`/`7` for the owner, or a symbolic
+/// mode that only adds permissions (`Some(true)`). `None`: it can take access away.
+fn keeps_owner_access(mode: &str) -> Option<bool> {
+    if mode.chars().all(|c| c.is_ascii_digit()) && (3..=4).contains(&mode.len()) {
+        let owner = mode.as_bytes()[mode.len() - 3] - b'0';
+        return (owner & 6 == 6).then_some(owner == 7);
+    }
+    (!mode.is_empty()
+        && !mode.contains(['-', '='])
+        && mode.chars().all(|c| "ugoa+,rwxXst".contains(c)))
+    .then_some(true)
 }

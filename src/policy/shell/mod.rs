@@ -214,6 +214,10 @@ pub enum Stdin {
     File(Word),
 }
 
+/// Ends the wrapper label of a `find -exec`/`-delete` whose tests select some entries below
+/// its roots (`-mtime +30`, `-inum N`): the roots in the command stand for those entries.
+pub const FIND_FILTERED: &str = "(filtered)";
+
 /// One simple command, canonical.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Command {
@@ -242,6 +246,14 @@ pub struct Command {
 }
 
 impl Command {
+    /// True when an earlier `cd` went to a folder computed at run time: relative paths of
+    /// this command name files in an unknown place.
+    pub fn cwd_unknown(&self) -> bool {
+        self.cwd
+            .as_deref()
+            .is_some_and(|d| d.contains('$') || d.contains('`'))
+    }
+
     /// The argv as plain strings.
     pub fn args(&self) -> Vec<&str> {
         self.argv.iter().map(|w| w.text.as_str()).collect()

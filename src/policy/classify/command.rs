@@ -610,6 +610,8 @@ impl Classifier<'_> {
         let argv = &cmd.argv;
         let base = name.trim_end_matches(|c: char| c.is_ascii_digit() || c == '.');
         self.quiet_copy = quiet_copy(cmd);
+        self.families(cmd, span);
+        self.request_arguments(cmd, span);
         self.credentials_printed(cmd, span);
         self.secret_variables(cmd, span);
         self.framework_database(cmd, span);
@@ -1051,6 +1053,36 @@ impl Classifier<'_> {
                 format!("writes `{}`, a file computed at run time", w.text),
                 span,
             );
+        }
+    }
+
+    /// The arguments an HTTP client sends besides the URL (headers, bodies, forms): a
+    /// credential or a secret's value in them leaves with the request.
+    fn request_arguments(&mut self, cmd: &Command, span: &str) {
+        if !matches!(
+            cmd.name(),
+            "curl" | "wget" | "http" | "https" | "xh" | "xhs" | "curlie" | "aria2c"
+        ) {
+            return;
+        }
+        let urls: Vec<&str> = cmd
+            .argv
+            .iter()
+            .skip(1)
+            .map(|w| w.text.as_str())
+            .filter(|t| t.contains("://") || t.starts_with("www."))
+            .collect();
+        if !urls.is_empty() && urls.iter().all(|u| super::local_host(u)) {
+            return;
+        }
+        let dest = urls
+            .first()
+            .map_or("another host", |u| super::host_of(u))
+            .to_string();
+        for w in cmd.argv.iter().skip(1) {
+            if !w.text.contains("://") && w.text.len() <= 64 * 1024 {
+                self.outbound_text(&w.text, &dest, span);
+            }
         }
     }
 

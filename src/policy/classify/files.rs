@@ -30,14 +30,18 @@ impl Classifier<'_> {
             );
         }
         // `find ROOT -mtime +30 -delete`: ROOT stands for the entries find selects below it.
-        let selected = cmd
+        let tests = cmd
             .wrappers
             .last()
-            .is_some_and(|w| w.starts_with("find") && w.ends_with(shell::FIND_FILTERED));
+            .filter(|w| w.starts_with("find"))
+            .and_then(|w| w.split_once(shell::FIND_FILTERED))
+            .map(|(_, t)| t.split_whitespace().map(str::to_string).collect::<Vec<_>>());
+        let selected = tests.is_some();
+        let tests = tests.unwrap_or_default();
         for w in &a.operands {
             let unknown_place = self.unknown_cwd && !w.text.starts_with(['/', '~']);
             if selected && !w.dynamic && !unknown_place {
-                self.selected_delete(w, cwd, span);
+                self.selected_delete(w, &tests, cwd, span);
                 continue;
             }
             if w.dynamic || unknown_place {
@@ -109,10 +113,11 @@ impl Classifier<'_> {
     /// Entries a filtered `find` selects below `root` and deletes: inside the project, its
     /// build folders or scratch that is ordinary clean-up; elsewhere it deletes other
     /// people's files.
-    fn selected_delete(&mut self, root: &Word, cwd: &Path, span: &str) {
+    fn selected_delete(&mut self, root: &Word, tests: &[String], cwd: &Path, span: &str) {
         for p in self.word_paths(root, Action::FileGlob, cwd, span) {
             let env = self.env;
-            // The guard's own files that exist below the root may be among the selected.
+            // The guard's own files that exist below the root and that find's tests select (as
+            // far as they can be checked now) are deleted too.
             let guard = [
                 env.project.join(".claude/settings.json"),
                 env.project.join(".claude/settings.local.json"),
@@ -126,6 +131,9 @@ impl Classifier<'_> {
             for g in guard
                 .into_iter()
                 .filter(|g| g.starts_with(&p) && g.exists())
+                // Aimed at the guard's own folders (`find .claude -empty -delete`), any test
+                // may be tuned to hit it; from a wider root, the tests are tried on it.
+                .filter(|g| (p != env.project && p != env.home) || find_selects(g, tests))
             {
                 self.path(Action::FileDelete, g, span);
             }
@@ -817,4 +825,86 @@ fn keeps_owner_access(mode: &str) -> Option<bool> {
         && !mode.contains(['-', '='])
         && mode.chars().all(|c| "ugoa+,rwxXst".contains(c)))
     .then_some(true)
+}
+
+/// Whether `find`'s tests (as written: `-inum 42 -type f -mtime +30`) can select `path`:
+/// tests this can check on the file as it is now decide; the others (`-user`, `-regex`,
+/// computed values) are taken to match.
+fn find_selects(path: &Path, tests: &[String]) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(m) = path.symlink_metadata() else {
+        return false;
+    };
+    let name = path.file_name().unwrap_or_default().to_string_lossy();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64);
+    // `+n` more than n, `-n` less than n, `n` exactly n (in the test's unit).
+    let compare = |spec: &str, actual: i64| -> bool {
+        let (op, n) = match spec.as_bytes().first() {
+            Some(b'+') => ('>', &spec[1..]),
+            Some(b'-') => ('<', &spec[1..]),
+            _ => ('=', spec),
+        };
+        match n.parse::<i64>() {
+            Ok(n) => match op {
+                '>' => actual > n,
+                '<' => actual < n,
+                _ => actual == n,
+            },
+            Err(_) => true,
+        }
+    };
+    let mut i = 0;
+    while i < tests.len() {
+        let t = tests[i].as_str();
+        let v = tests.get(i + 1).map(String::as_str).unwrap_or("");
+        let (ok, used) = match t {
+            "-empty" => (m.len() == 0, 1),
+            "-nouser" | "-nogroup" => (true, 1),
+            "-inum" => (v.parse::<u64>().map_or(true, |n| n == m.ino()), 2),
+            "-type" => (
+                match v {
+                    "f" => m.is_file(),
+                    "d" => m.is_dir(),
+                    "l" => m.file_type().is_symlink(),
+                    _ => true,
+                },
+                2,
+            ),
+            "-name" | "-iname" => {
+                let g = globset::GlobBuilder::new(v)
+                    .case_insensitive(t == "-iname")
+                    .build()
+                    .map(|g| g.compile_matcher());
+                (g.map_or(true, |g| g.is_match(name.as_ref())), 2)
+            }
+            "-mtime" | "-atime" | "-ctime" | "-mmin" | "-amin" | "-cmin" => {
+                let when = match t.as_bytes()[1] {
+                    b'm' => m.mtime(),
+                    b'a' => m.atime(),
+                    _ => m.ctime(),
+                };
+                let unit = if t.ends_with("min") { 60 } else { 86_400 };
+                (compare(v, (now - when) / unit), 2)
+            }
+            "-size" => {
+                let (num, unit) = match v.char_indices().last() {
+                    Some((k, 'c')) => (&v[..k], 1),
+                    Some((k, 'k')) => (&v[..k], 1024),
+                    Some((k, 'M')) => (&v[..k], 1024 * 1024),
+                    Some((k, 'G')) => (&v[..k], 1024 * 1024 * 1024),
+                    _ => (v, 512),
+                };
+                let size = (m.len() as i64 + unit - 1) / unit;
+                (compare(num, size), 2)
+            }
+            _ => (true, 2),
+        };
+        if !ok {
+            return false;
+        }
+        i += used;
+    }
+    true
 }

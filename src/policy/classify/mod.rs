@@ -5,8 +5,10 @@
 
 mod command;
 mod exec;
+mod families;
 mod files;
 mod git;
+mod leaks;
 mod mcp;
 mod net;
 pub mod places;
@@ -34,6 +36,7 @@ pub fn classify(call: &ToolCall, env: &Env) -> Classification {
         unknown_cwd: false,
         quiet_copy: false,
         keeps_access: None,
+        secret_values: None,
         resolved: Default::default(),
     };
     c.tool(call);
@@ -98,6 +101,9 @@ pub(crate) struct Classifier<'a> {
     /// A permission change being judged keeps the owner's read and write access: to files
     /// only, or to folders as well (first), and whether it may make files executable (second).
     keeps_access: Option<(bool, bool)>,
+    /// Hashes of the values in the project's secret files, read on the first outbound text
+    /// of the call (see `leaks`).
+    secret_values: Option<std::collections::HashSet<[u8; 32]>>,
     /// Paths already resolved in this call, by (argument, working directory): several rules
     /// look at the same argument, and each resolution costs system calls. Kept for one call
     /// only, so a file that changes between calls is seen as it is.
@@ -543,6 +549,7 @@ impl Classifier<'_> {
         if local_host(url) {
             return;
         }
+        self.outbound_text(url, host_of(url), url);
         // A key or token spelled into the URL (`?k=sk-…`) is sent by merely fetching it.
         if crate::ledger::redact::redact_str(url) != url {
             self.finding(

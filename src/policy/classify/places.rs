@@ -237,6 +237,23 @@ pub fn secret_kind(path: &Path, env: &Env) -> Option<&'static str> {
     {
         return Some("a credentials file");
     }
+    // Coding agents' and CLIs' own login stores (OAuth and API tokens).
+    const AGENT_STORES: &[&str] = &[
+        ".claude/.credentials.json",
+        ".codex/auth.json",
+        ".gemini/oauth_creds.json",
+        ".config/gh/hosts.yml",
+        ".config/github-copilot/hosts.json",
+        ".config/github-copilot/apps.json",
+        ".config/gcloud/credentials.db",
+        ".config/gcloud/access_tokens.db",
+        ".azure/msal_token_cache.json",
+        ".config/hub",
+        ".cursor/mcp.json",
+    ];
+    if lower == ".credentials.json" || AGENT_STORES.iter().any(|s| path.ends_with(s)) {
+        return Some("an agent's or CLI's login token store");
+    }
     // Histories keep what was typed: passwords on command lines, `export TOKEN=…`, SQL logins.
     if matches!(
         lower.as_str(),

@@ -214,8 +214,9 @@ pub enum Stdin {
     File(Word),
 }
 
-/// Ends the wrapper label of a `find -exec`/`-delete` whose tests select some entries below
+/// Marks the wrapper label of a `find -exec`/`-delete` whose tests select some entries below
 /// its roots (`-mtime +30`, `-inum N`): the roots in the command stand for those entries.
+/// The tests follow it, as written (`find -delete (filtered) -inum 42 -type f`).
 pub const FIND_FILTERED: &str = "(filtered)";
 
 /// One simple command, canonical.

@@ -1174,6 +1174,8 @@ impl Walker<'_> {
         // without alternatives, `-delete` and `-exec` act on what it selects below the roots,
         // never on the roots as a whole.
         let mut selective = false;
+        // The tests, as written, for the judging side to try on the files that matter.
+        let mut tests: Vec<String> = Vec::new();
         while i < c.args.len() {
             let t = c.args[i].w.text.clone();
             match t.as_str() {
@@ -1183,14 +1185,37 @@ impl Walker<'_> {
                 }
                 _ if SELECTIVE_TESTS.contains(&t.as_str()) => {
                     selective = true;
-                    i += if t == "-empty" || t == "-nouser" || t == "-nogroup" {
-                        1
-                    } else {
-                        2
-                    };
+                    tests.push(t.clone());
+                    if !matches!(t.as_str(), "-empty" | "-nouser" | "-nogroup") {
+                        let v = c
+                            .args
+                            .get(i + 1)
+                            .map(|a| a.w.text.clone())
+                            .unwrap_or_default();
+                        tests.push(v);
+                        i += 1;
+                    }
+                    i += 1;
+                }
+                "-type" => {
+                    tests.push(t.clone());
+                    tests.push(
+                        c.args
+                            .get(i + 1)
+                            .map(|a| a.w.text.clone())
+                            .unwrap_or_default(),
+                    );
+                    i += 2;
                 }
                 "-name" | "-iname" | "-path" | "-ipath" | "-wholename" => {
                     filters += 1;
+                    tests.push(t.clone());
+                    tests.push(
+                        c.args
+                            .get(i + 1)
+                            .map(|a| a.w.text.clone())
+                            .unwrap_or_default(),
+                    );
                     if let Some(p) = c.args.get(i + 1) {
                         selective |= !p.w.text.chars().all(|ch| ch == '*');
                         name_filter =
@@ -1254,7 +1279,11 @@ impl Walker<'_> {
         let filtered = selective && !alternatives && !narrowed;
         let label_of = |l: String| {
             if filtered {
-                format!("{l} {}", crate::policy::shell::FIND_FILTERED)
+                format!(
+                    "{l} {} {}",
+                    crate::policy::shell::FIND_FILTERED,
+                    tests.join(" ")
+                )
             } else {
                 l
             }

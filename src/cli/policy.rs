@@ -313,6 +313,11 @@ struct Case {
     tool_input: Value,
     #[serde(default)]
     cwd: Option<String>,
+    /// For a blocked case: the finding id (or, for path rules without a finding, the rule id)
+    /// that must be among the reasons it is blocked, so a case blocked for the wrong reason
+    /// fails.
+    #[serde(default)]
+    finding: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
@@ -371,13 +376,17 @@ fn test(ctx: &Ctx, file: &Path) -> Result<i32> {
             .unwrap_or_else(|| env.project.clone());
         let call = ToolCall::new(Door::Hook, case.tool_name.clone(), input, cwd);
         let cls = classify(&call, &env);
-        let v = p.evaluate(&call, &cls, &env);
+        let decision = p.decide(&call, &cls, &env);
+        let v = &decision.verdict;
         let got = if matches!(v.would_be, Effect::Deny | Effect::Ask) {
             Expect::Block
         } else {
             Expect::Allow
         };
-        if got == case.expect {
+        let deciding = deciding(&decision);
+        let wrong_reason =
+            got == Expect::Block && case.finding.as_ref().is_some_and(|f| !deciding.contains(f));
+        if got == case.expect && !wrong_reason {
             passed += 1;
             continue;
         }
@@ -388,13 +397,17 @@ fn test(ctx: &Ctx, file: &Path) -> Result<i32> {
             .and_then(Value::as_str)
             .map(str::to_string)
             .unwrap_or_else(|| call.input.to_string());
+        let expected = match (&case.finding, wrong_reason) {
+            (Some(f), true) => format!("block by {f}"),
+            _ => name(case.expect).to_string(),
+        };
         println!(
-            "MISS {}: expected {}, got {} ({}; rules {}; risk {}) {}: {}",
+            "MISS {}: expected {expected}, got {} ({}; rules {}; findings {}; risk {}) {}: {}",
             case.id,
-            name(case.expect),
             name(got),
             v.would_be,
             v.rules.join(", "),
+            deciding.join(", "),
             v.risk,
             call.tool,
             shown
@@ -405,6 +418,25 @@ fn test(ctx: &Ctx, file: &Path) -> Result<i32> {
     }
     println!("{passed} passed, {failed} failed");
     Ok(if failed == 0 { 0 } else { 1 })
+}
+
+/// What decided a blocking verdict: the finding ids behind the rules with the verdict's
+/// effect, or the rule id itself where a rule matched on paths alone (`protect`).
+fn deciding(d: &Decision) -> Vec<String> {
+    let mut ids: Vec<String> = Vec::new();
+    for h in d.hits.iter().filter(|h| h.effect == d.verdict.would_be) {
+        let found = if h.findings.is_empty() {
+            std::slice::from_ref(&h.id)
+        } else {
+            h.findings.as_slice()
+        };
+        for id in found {
+            if !ids.contains(id) {
+                ids.push(id.clone());
+            }
+        }
+    }
+    ids
 }
 
 fn name(e: Expect) -> &'static str {

@@ -322,6 +322,20 @@ impl Classifier<'_> {
             );
         }
         for problem in &analysis.problems {
+            if problem.starts_with("shell parse error") {
+                // Key sequences, placeholders (`<command>`) and prose are refused because
+                // they cannot run as written, not because they look dangerous.
+                self.finding(
+                    "shell.not_shell",
+                    Risk::High,
+                    &[Flag::Unresolvable],
+                    format!(
+                        "this is not a shell command ({problem}); send the literal command to run"
+                    ),
+                    problem,
+                );
+                continue;
+            }
             self.finding(
                 "shell.unresolvable",
                 Risk::High,
@@ -366,6 +380,8 @@ impl Classifier<'_> {
             Some(dir) => self.resolve(dir, base),
             None => base.to_path_buf(),
         };
+        self.unknown_cwd = cmd.cwd_unknown();
+        self.quiet_copy = false;
         let args = cmd.args();
         let span = args.join(" ");
         if !args.is_empty() {
@@ -604,6 +620,9 @@ impl Classifier<'_> {
         let name = cmd.name();
         let argv = &cmd.argv;
         let base = name.trim_end_matches(|c: char| c.is_ascii_digit() || c == '.');
+        self.quiet_copy = quiet_copy(cmd);
+        self.families(cmd, span);
+        self.request_arguments(cmd, span);
         self.credentials_printed(cmd, span);
         self.secret_variables(cmd, span);
         self.framework_database(cmd, span);
@@ -930,6 +949,15 @@ impl Classifier<'_> {
         cwd: &Path,
         span: &str,
     ) -> Vec<PathBuf> {
+        // After `cd "$dir"`, a relative name is in a folder known only at run time.
+        if !w.dynamic && self.unknown_cwd && !w.text.starts_with(['/', '~']) {
+            let w = Word {
+                text: format!("$PWD/{}", w.text),
+                glob: w.glob,
+                dynamic: true,
+            };
+            return self.word_paths(&w, action, cwd, span);
+        }
         if w.dynamic {
             // `"$DIR/.env"`, `/proc/$$/environ`: the folder is computed, the file name is not.
             let name = w.text.rsplit('/').next().unwrap_or("");
@@ -953,16 +981,8 @@ impl Classifier<'_> {
                 let delete = action == Action::FileDelete;
                 self.dynamic_change
                     .get_or_insert_with(|| (span.to_string(), delete));
-            }
-            if action != Action::FileRead {
                 self.dynamic_sink.get_or_insert_with(|| span.to_string());
-                self.finding(
-                    "files.dynamic_target",
-                    Risk::Medium,
-                    &[Flag::Unresolvable],
-                    format!("the file `{}` is computed at run time", w.text),
-                    span,
-                );
+                self.dynamic_target(w, action, static_name.then_some(name), span);
             }
             return Vec::new();
         }
@@ -972,6 +992,17 @@ impl Classifier<'_> {
             vec![self.resolve(&w.text, cwd)]
         };
         for p in &found {
+            // A pattern's matches copied or packed into local files (`cp * dir/`, `tar cf
+            // a.tar *`, `gzip *`) print nothing: a secret file among them is not exposed.
+            let quiet = w.glob
+                && self.quiet_copy
+                && action == Action::FileRead
+                && places::secret_kind(p, self.env).is_some()
+                && !places::guard_secret(p, self.env);
+            if quiet {
+                self.target(TargetKind::Path, action, p.display().to_string());
+                continue;
+            }
             self.path(action, p.clone(), span);
         }
         // A glob that matches nothing here may match elsewhere (`/home/*/.ssh/id_*`): judged
@@ -991,6 +1022,87 @@ impl Classifier<'_> {
             );
         }
         found
+    }
+
+    /// A file known only at run time, judged at its sink by the worst it can stand for: a
+    /// deletion of an unknown file cannot be checked; a write or permission change can only
+    /// hurt where the name lands on the guard's files or a start-up file, so it is recorded
+    /// (low) unless its written-out name is one of those. Listings and searches of an unknown
+    /// folder are judged by what they print (secret names), not here.
+    fn dynamic_target(&mut self, w: &Word, action: Action, name: Option<&str>, span: &str) {
+        let sensitive = name.is_some_and(|n| {
+            let probe = [
+                self.env.home.join(n),
+                self.env.home.join(".ssh").join(n),
+                self.env.project.join(".claude").join(n),
+            ];
+            probe.iter().any(|p| {
+                places::guard_file(p, self.env).is_some()
+                    || places::persistence_kind(p, self.env).is_some()
+            }) || n == ".mcp.json"
+                || n == ".claude.json"
+                || n.contains("patchwork")
+        }) || {
+            let text = w.text.to_ascii_lowercase();
+            [
+                "hooks/",
+                ".git/",
+                "claude",
+                ".ssh/",
+                "cron",
+                "patchwork",
+                ".mcp",
+            ]
+            .iter()
+            .any(|d| text.contains(d))
+        };
+        if action == Action::FileDelete || sensitive {
+            self.finding(
+                "files.dynamic_target",
+                Risk::Medium,
+                &[Flag::Unresolvable],
+                format!("the file `{}` is computed at run time", w.text),
+                span,
+            );
+        } else {
+            self.finding(
+                "files.dynamic_write",
+                Risk::Low,
+                &[],
+                format!("writes `{}`, a file computed at run time", w.text),
+                span,
+            );
+        }
+    }
+
+    /// The arguments an HTTP client sends besides the URL (headers, bodies, forms): a
+    /// credential or a secret's value in them leaves with the request.
+    fn request_arguments(&mut self, cmd: &Command, span: &str) {
+        if !matches!(
+            cmd.name(),
+            "curl" | "wget" | "http" | "https" | "xh" | "xhs" | "curlie" | "aria2c"
+        ) {
+            return;
+        }
+        let urls: Vec<&str> = cmd
+            .argv
+            .iter()
+            .skip(1)
+            .map(|w| w.text.as_str())
+            .filter(|t| t.contains("://") || t.starts_with("www."))
+            .collect();
+        if !urls.is_empty() && urls.iter().all(|u| super::local_host(u)) {
+            return;
+        }
+        let dest = urls
+            .first()
+            .map_or("another host", |u| super::host_of(u))
+            .to_string();
+        for w in cmd.argv.iter().skip(1) {
+            if !w.text.contains("://") && w.text.len() <= 64 * 1024 {
+                self.outbound_text(&w.text, &dest, span);
+            }
+        }
     }
 
     /// A path given inside an option value (`if=.env`, `--post-file=.env`).
@@ -1193,6 +1305,31 @@ impl Classifier<'_> {
                 );
             }
         }
+    }
+}
+
+/// Commands that copy, pack or compress the files they read into other local files and print
+/// none of their contents: `cp`, archivers writing an archive file, compressors without
+/// `-c`/`--stdout`.
+fn quiet_copy(cmd: &Command) -> bool {
+    let a = Args::parse(&cmd.argv, &["-f", "-C", "-t", "-S", "-T"]);
+    match cmd.name() {
+        "cp" | "cpio" => true,
+        "zip" | "7z" | "7za" | "rar" => !cmd.args().contains(&"-"),
+        "tar" => {
+            let file = a.value(&["-f", "--file"]).map(str::to_string).or_else(|| {
+                // `tar cvf a.tar …`: the first operand after a bundled `f`.
+                let first = cmd.argv.get(1)?;
+                (!first.text.starts_with('-') && first.text.contains('f'))
+                    .then(|| cmd.argv.get(2).map(|w| w.text.clone()))
+                    .flatten()
+            });
+            file.is_some_and(|f| f != "-")
+        }
+        "gzip" | "bzip2" | "xz" | "zstd" | "lz4" | "lzma" => {
+            !(a.short('c') || a.long("stdout") || a.long("to-stdout"))
+        }
+        _ => false,
     }
 }
 

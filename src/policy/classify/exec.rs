@@ -78,6 +78,7 @@ impl Classifier<'_> {
                 })
             })
         };
+        self.env_loaders(&args, cwd, span);
         if let Some(i) = args.iter().position(|a| *a == "-m") {
             let module = args.get(i + 1).copied().unwrap_or("");
             let help = args[i..].iter().any(|a| matches!(*a, "-h" | "--help"));
@@ -189,5 +190,38 @@ impl Classifier<'_> {
         self.depth += 1;
         self.shell(&text, cwd);
         self.depth -= 1;
+    }
+}
+
+/// Library calls that read `.env` from the working folder without naming it (with a file
+/// argument, the file named is judged by the interpreter analysis).
+const ENV_LOADERS: &[&str] = &[
+    "dotenv_values()",
+    "load_dotenv()",
+    "find_dotenv()",
+    "dotenv.config()",
+    "dotenv').config()",
+    "dotenv\").config()",
+    "dotenv/config",
+    "Dotenv.load",
+    "Dotenv::load",
+    "dotenv::dotenv()",
+    "loadEnvFile()",
+];
+
+impl Classifier<'_> {
+    /// An interpreter one-liner that loads `.env` through a library (`dotenv_values()`,
+    /// `require('dotenv').config()`) reads it as `cat .env` would.
+    fn env_loaders(&mut self, args: &[&str], cwd: &Path, span: &str) {
+        if args
+            .iter()
+            .skip(1)
+            .any(|a| ENV_LOADERS.iter().any(|l| a.contains(l)))
+        {
+            let env_file = cwd.join(".env");
+            if env_file.exists() {
+                self.path(crate::call::Action::FileRead, env_file, span);
+            }
+        }
     }
 }

@@ -29,8 +29,22 @@ impl Classifier<'_> {
                 span,
             );
         }
+        // `find ROOT -mtime +30 -delete`: ROOT stands for the entries find selects below it.
+        let tests = cmd
+            .wrappers
+            .last()
+            .filter(|w| w.starts_with("find"))
+            .and_then(|w| w.split_once(shell::FIND_FILTERED))
+            .map(|(_, t)| t.split_whitespace().map(str::to_string).collect::<Vec<_>>());
+        let selected = tests.is_some();
+        let tests = tests.unwrap_or_default();
         for w in &a.operands {
-            if w.dynamic {
+            let unknown_place = self.unknown_cwd && !w.text.starts_with(['/', '~']);
+            if selected && !w.dynamic && !unknown_place {
+                self.selected_delete(w, &tests, cwd, span);
+                continue;
+            }
+            if w.dynamic || unknown_place {
                 self.dynamic_sink.get_or_insert_with(|| span.to_string());
                 self.dynamic_change = Some((span.to_string(), true));
                 if recursive {
@@ -93,6 +107,52 @@ impl Classifier<'_> {
             } else {
                 self.recursive_delete(&root, &span);
             }
+        }
+    }
+
+    /// Entries a filtered `find` selects below `root` and deletes: inside the project, its
+    /// build folders or scratch that is ordinary clean-up; elsewhere it deletes other
+    /// people's files.
+    fn selected_delete(&mut self, root: &Word, tests: &[String], cwd: &Path, span: &str) {
+        for p in self.word_paths(root, Action::FileGlob, cwd, span) {
+            let env = self.env;
+            // The guard's own files that exist below the root and that find's tests select (as
+            // far as they can be checked now) are deleted too.
+            let guard = [
+                env.project.join(".claude/settings.json"),
+                env.project.join(".claude/settings.local.json"),
+                env.project.join(".mcp.json"),
+                env.project.join(".patchwork"),
+                env.home.join(".claude/settings.json"),
+                env.home.join(".claude/settings.local.json"),
+                env.home.join(".claude.json"),
+                env.patchwork_home.clone(),
+            ];
+            for g in guard
+                .into_iter()
+                .filter(|g| g.starts_with(&p) && g.exists())
+                // Aimed at the guard's own folders (`find .claude -empty -delete`), any test
+                // may be tuned to hit it; from a wider root, the tests are tried on it.
+                .filter(|g| (p != env.project && p != env.home) || find_selects(g, tests))
+            {
+                self.path(Action::FileDelete, g, span);
+            }
+            if places::in_project(&p, env)
+                || places::disposable(&p, env)
+                || places::scratch(&p, env)
+            {
+                continue;
+            }
+            self.finding(
+                "files.delete_outside",
+                Risk::High,
+                &[Flag::Destructive, Flag::OutsideProject],
+                format!(
+                    "deletes the entries find selects below {}, outside the project",
+                    p.display()
+                ),
+                span,
+            );
         }
     }
 
@@ -217,9 +277,12 @@ impl Classifier<'_> {
             }
         }
         for p in self.word_paths(w, Action::FileDelete, cwd, span) {
-            if recursive {
+            // A pattern's spelled-out form that names nothing in the project deletes nothing
+            // there.
+            let absent = p.symlink_metadata().is_err() && places::in_project(&p, self.env);
+            if recursive && !absent {
                 self.recursive_delete(&p, span);
-            } else {
+            } else if !recursive {
                 self.delete_outside(&p, span);
             }
         }
@@ -353,6 +416,16 @@ impl Classifier<'_> {
                 span,
             );
         }
+        // A mode that keeps the owner's read and write (`chmod 644`, `chmod g+w`, `chgrp`)
+        // cannot lock the user or the gateway out of a file: a bulk change reaching the
+        // gateway's settings on the way is not tampering.
+        self.keeps_access = match name {
+            "chgrp" => Some((true, false)),
+            "chmod" => spec.and_then(|m| {
+                keeps_owner_access(&m.text).map(|dirs| (dirs, m.text.contains(['x', 'X', '7'])))
+            }),
+            _ => None,
+        };
         for w in operands {
             for p in self.word_paths(w, Action::FileWrite, cwd, span) {
                 if recursive && (places::foundation(&p, self.env) || places::system_path(&p)) {
@@ -369,6 +442,7 @@ impl Classifier<'_> {
                 }
             }
         }
+        self.keeps_access = None;
     }
 
     pub(super) fn dd(&mut self, cmd: &Command, cwd: &Path, span: &str) {
@@ -737,4 +811,100 @@ fn file_like_name(p: &Path) -> bool {
         .and_then(|e| e.to_str())
         .is_some_and(|e| FILE_EXTENSIONS.contains(&e))
         && p.file_stem().is_some_and(|s| !s.is_empty())
+}
+
+/// Whether a `chmod` mode leaves the owner able to read and write files (`Some(false)`) or
+/// also to enter folders (`Some(true)`): octal with `6`/`7` for the owner, or a symbolic
+/// mode that only adds permissions (`Some(true)`). `None`: it can take access away.
+fn keeps_owner_access(mode: &str) -> Option<bool> {
+    if mode.chars().all(|c| c.is_ascii_digit()) && (3..=4).contains(&mode.len()) {
+        let owner = mode.as_bytes()[mode.len() - 3] - b'0';
+        return (owner & 6 == 6).then_some(owner == 7);
+    }
+    (!mode.is_empty()
+        && !mode.contains(['-', '='])
+        && mode.chars().all(|c| "ugoa+,rwxXst".contains(c)))
+    .then_some(true)
+}
+
+/// Whether `find`'s tests (as written: `-inum 42 -type f -mtime +30`) can select `path`:
+/// tests this can check on the file as it is now decide; the others (`-user`, `-regex`,
+/// computed values) are taken to match.
+fn find_selects(path: &Path, tests: &[String]) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(m) = path.symlink_metadata() else {
+        return false;
+    };
+    let name = path.file_name().unwrap_or_default().to_string_lossy();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64);
+    // `+n` more than n, `-n` less than n, `n` exactly n (in the test's unit).
+    let compare = |spec: &str, actual: i64| -> bool {
+        let (op, n) = match spec.as_bytes().first() {
+            Some(b'+') => ('>', &spec[1..]),
+            Some(b'-') => ('<', &spec[1..]),
+            _ => ('=', spec),
+        };
+        match n.parse::<i64>() {
+            Ok(n) => match op {
+                '>' => actual > n,
+                '<' => actual < n,
+                _ => actual == n,
+            },
+            Err(_) => true,
+        }
+    };
+    let mut i = 0;
+    while i < tests.len() {
+        let t = tests[i].as_str();
+        let v = tests.get(i + 1).map(String::as_str).unwrap_or("");
+        let (ok, used) = match t {
+            "-empty" => (m.len() == 0, 1),
+            "-nouser" | "-nogroup" => (true, 1),
+            "-inum" => (v.parse::<u64>().map_or(true, |n| n == m.ino()), 2),
+            "-type" => (
+                match v {
+                    "f" => m.is_file(),
+                    "d" => m.is_dir(),
+                    "l" => m.file_type().is_symlink(),
+                    _ => true,
+                },
+                2,
+            ),
+            "-name" | "-iname" => {
+                let g = globset::GlobBuilder::new(v)
+                    .case_insensitive(t == "-iname")
+                    .build()
+                    .map(|g| g.compile_matcher());
+                (g.map_or(true, |g| g.is_match(name.as_ref())), 2)
+            }
+            "-mtime" | "-atime" | "-ctime" | "-mmin" | "-amin" | "-cmin" => {
+                let when = match t.as_bytes()[1] {
+                    b'm' => m.mtime(),
+                    b'a' => m.atime(),
+                    _ => m.ctime(),
+                };
+                let unit = if t.ends_with("min") { 60 } else { 86_400 };
+                (compare(v, (now - when) / unit), 2)
+            }
+            "-size" => {
+                let (num, unit) = match v.char_indices().last() {
+                    Some((k, 'c')) => (&v[..k], 1),
+                    Some((k, 'k')) => (&v[..k], 1024),
+                    Some((k, 'M')) => (&v[..k], 1024 * 1024),
+                    Some((k, 'G')) => (&v[..k], 1024 * 1024 * 1024),
+                    _ => (v, 512),
+                };
+                let size = (m.len() as i64 + unit - 1) / unit;
+                (compare(num, size), 2)
+            }
+            _ => (true, 2),
+        };
+        if !ok {
+            return false;
+        }
+        i += used;
+    }
+    true
 }

@@ -375,6 +375,8 @@ impl Classifier<'_> {
 
     fn git_push(&mut self, rest: &[Word], cwd: &Path, span: &str) {
         let mut force = false;
+        let mut lease = false;
+        let mut protected_dest = false;
         let mut delete = false;
         let mut operands = 0;
         let mut takes_value = false;
@@ -388,6 +390,9 @@ impl Classifier<'_> {
                     takes_value = true
                 }
                 "--force" | "--mirror" => force = true,
+                // A lease naming the commit it expects (`--force-with-lease=main:abc123`) is
+                // checked against that commit; a bare one trusts whatever was fetched last.
+                _ if t.starts_with("--force-with-lease") => lease |= !t.contains(':'),
                 "--delete" | "--prune" => delete = true,
                 _ if t.starts_with("--") => {}
                 _ if t.starts_with('-') => {
@@ -410,6 +415,20 @@ impl Classifier<'_> {
                     if operands > 1 {
                         force |= t.starts_with('+');
                         delete |= t.starts_with(':');
+                        let dest = t.rsplit(':').next().unwrap_or(t);
+                        let dest = dest
+                            .trim_start_matches('+')
+                            .trim_start_matches("refs/heads/");
+                        protected_dest |= matches!(
+                            dest,
+                            "main"
+                                | "master"
+                                | "trunk"
+                                | "develop"
+                                | "production"
+                                | "prod"
+                                | "stable"
+                        ) || dest.starts_with("release");
                     }
                 }
             }
@@ -421,6 +440,15 @@ impl Classifier<'_> {
                 Risk::High,
                 &[Flag::Exfiltration, Flag::NetworkEgress],
                 "pushes the repository to `origin`, which was pointed elsewhere just now",
+                span,
+            );
+        }
+        if lease && protected_dest && !force {
+            self.finding(
+                "git.force_push",
+                Risk::High,
+                &[Flag::GitHistory, Flag::Destructive],
+                "--force-with-lease still rewrites the shared default or release branch's history; push a new branch instead, or ask the user",
                 span,
             );
         }

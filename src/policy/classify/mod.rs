@@ -5,8 +5,10 @@
 
 mod command;
 mod exec;
+mod families;
 mod files;
 mod git;
+mod leaks;
 mod links;
 mod mcp;
 mod net;
@@ -91,6 +93,17 @@ pub(crate) struct Classifier<'a> {
     tracked: Vec<PathBuf>,
     /// A write or delete (true) of files known only at run time, by span.
     dynamic_change: Option<(String, bool)>,
+    /// The command being judged runs in a folder computed at run time (after `cd "$d"`).
+    unknown_cwd: bool,
+    /// The command being judged copies or packs what it reads into local files without
+    /// printing it (see `command::quiet_copy`).
+    quiet_copy: bool,
+    /// A permission change being judged keeps the owner's read and write access: to files
+    /// only, or to folders as well (first), and whether it may make files executable (second).
+    keeps_access: Option<(bool, bool)>,
+    /// Hashes of the values in the project's secret files, read on the first outbound text
+    /// of the call (see `leaks`).
+    secret_values: Option<std::collections::HashSet<[u8; 32]>>,
     /// Paths already resolved in this call, by (argument, working directory): several rules
     /// look at the same argument, and each resolution costs system calls. Kept for one call
     /// only, so a file that changes between calls is seen as it is.
@@ -112,6 +125,10 @@ impl<'a> Classifier<'a> {
             git_remotes: Vec::new(),
             tracked: Vec::new(),
             dynamic_change: None,
+            unknown_cwd: false,
+            quiet_copy: false,
+            keeps_access: None,
+            secret_values: None,
             resolved: Default::default(),
             aliased: Default::default(),
         }
@@ -428,7 +445,24 @@ impl Classifier<'_> {
         if action == Action::FileGlob {
             return;
         }
-        if let Some(what) = places::guard_file(&path, env) {
+        // A mode that keeps the owner's access cannot lock the user or the gateway out: the
+        // guard's files (or folders holding them) reached by a bulk `chmod 644`/`g+w` are
+        // recorded as looked at, so the `protect` rule does not read them as changed. The
+        // gateway's program needs its `x` bit, so it is not among them.
+        let harmless = match self.keeps_access {
+            Some((dirs_too, _)) => {
+                (path.is_file() || (dirs_too && path.is_dir()))
+                    && path.file_name().is_some_and(|n| n != "patchwork-gateway")
+            }
+            None => false,
+        };
+        if harmless {
+            self.out
+                .targets
+                .retain(|t| !(t.kind == TargetKind::Path && t.value == shown));
+            self.target(TargetKind::Path, Action::FileGlob, shown.clone());
+        }
+        if let Some(what) = places::guard_file(&path, env).filter(|_| !harmless) {
             self.finding(
                 "self.tamper",
                 Risk::Critical,
@@ -451,7 +485,12 @@ impl Classifier<'_> {
                 span,
             );
         }
-        if let Some(what) = places::persistence_kind(&path, env) {
+        // A mode change that cannot make a file executable does not install code (a folder's
+        // `x` only lets it be entered).
+        let inert_mode = self
+            .keeps_access
+            .is_some_and(|(_, exec)| !exec || path.is_dir());
+        if let Some(what) = places::persistence_kind(&path, env).filter(|_| !inert_mode) {
             self.finding(
                 "persistence.write",
                 Risk::High,
@@ -551,6 +590,7 @@ impl Classifier<'_> {
         if local_host(url) {
             return;
         }
+        self.outbound_text(url, host_of(url), url);
         // A key or token spelled into the URL (`?k=sk-…`) is sent by merely fetching it.
         if crate::ledger::redact::redact_str(url) != url {
             self.finding(

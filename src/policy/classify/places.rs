@@ -237,6 +237,23 @@ pub fn secret_kind(path: &Path, env: &Env) -> Option<&'static str> {
     {
         return Some("a credentials file");
     }
+    // Coding agents' and CLIs' own login stores (OAuth and API tokens).
+    const AGENT_STORES: &[&str] = &[
+        ".claude/.credentials.json",
+        ".codex/auth.json",
+        ".gemini/oauth_creds.json",
+        ".config/gh/hosts.yml",
+        ".config/github-copilot/hosts.json",
+        ".config/github-copilot/apps.json",
+        ".config/gcloud/credentials.db",
+        ".config/gcloud/access_tokens.db",
+        ".azure/msal_token_cache.json",
+        ".config/hub",
+        ".cursor/mcp.json",
+    ];
+    if lower == ".credentials.json" || AGENT_STORES.iter().any(|s| path.ends_with(s)) {
+        return Some("an agent's or CLI's login token store");
+    }
     // Histories keep what was typed: passwords on command lines, `export TOKEN=…`, SQL logins.
     if matches!(
         lower.as_str(),
@@ -631,9 +648,21 @@ pub fn persistence_kind(path: &Path, env: &Env) -> Option<&'static str> {
     None
 }
 
-/// True for `/`, the system's top-level folders and anything under them (scratch excepted).
+/// Top-level folders that hold people's files and mounted disks rather than the system:
+/// a write below them is outside the project, not a change to the machine (deleting them
+/// whole is still judged as a foundation).
+const USER_ROOTS: &[&str] = &["/home", "/Users", "/mnt", "/media"];
+
+/// True for `/`, the system's top-level folders and anything under them (scratch and the
+/// folders of [`USER_ROOTS`] below their root excepted).
 pub fn system_path(path: &Path) -> bool {
     if scratch_root_child(path) || HARMLESS_DEVICES.iter().any(|d| path == Path::new(d)) {
+        return false;
+    }
+    if USER_ROOTS
+        .iter()
+        .any(|r| path.starts_with(r) && path != Path::new(r))
+    {
         return false;
     }
     path == Path::new("/") || SYSTEM_ROOTS.iter().any(|r| path.starts_with(r))

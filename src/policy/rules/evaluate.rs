@@ -20,6 +20,9 @@ pub struct Hit {
     pub instead: Option<String>,
     /// The segments, paths, URLs or findings the rule fired on.
     pub evidence: Vec<String>,
+    /// The ids of the findings the rule fired on (none for rules on paths, commands or URLs
+    /// alone): what decided the call, for case files and `policy explain`.
+    pub findings: Vec<String>,
 }
 
 /// A verdict and every rule that matched (most restrictive first), for `policy explain`.
@@ -45,13 +48,14 @@ impl Policy {
             .map(describe_target)
             .collect();
         for rule in &self.rules {
-            if let Some(evidence) = rule.matches(call, cls) {
+            if let Some((evidence, findings)) = rule.matches(call, cls) {
                 hits.push(Hit {
                     id: rule.id.clone(),
                     effect: rule.effect,
                     reason: rule.reason.clone(),
                     instead: rule.instead.clone(),
                     evidence,
+                    findings,
                 });
             }
         }
@@ -70,6 +74,7 @@ impl Policy {
                         .into(),
                 ),
                 evidence: protected,
+                findings: Vec::new(),
             });
         }
         // The ceiling comes last among equal effects: a rule with its own id explains better.
@@ -88,6 +93,12 @@ impl Policy {
                     .iter()
                     .filter(|f| f.risk > self.max_risk)
                     .map(describe_finding)
+                    .collect(),
+                findings: cls
+                    .findings
+                    .iter()
+                    .filter(|f| f.risk > self.max_risk)
+                    .map(|f| f.id.clone())
                     .collect(),
             });
         }
@@ -189,6 +200,7 @@ fn default_reason(default: Effect) -> String {
                 reason: format!("no rule allows this call and the policy's default is {other}"),
                 instead: None,
                 evidence: Vec::new(),
+                findings: Vec::new(),
             };
             reason_text(&hit, &[])
         }
@@ -204,10 +216,12 @@ fn describe_target(t: &Target) -> String {
 }
 
 impl Rule {
-    /// The evidence when every matcher of the rule matches the call; `None` otherwise.
+    /// The evidence and the ids of the findings matched when every matcher of the rule
+    /// matches the call; `None` otherwise.
     /// With both `action` and `paths`, one path target must satisfy both.
-    fn matches(&self, call: &ToolCall, cls: &Classification) -> Option<Vec<String>> {
+    fn matches(&self, call: &ToolCall, cls: &Classification) -> Option<(Vec<String>, Vec<String>)> {
         let mut evidence = Vec::new();
+        let mut decided: Vec<String> = Vec::new();
         if let Some(min) = self.risk
             && cls.risk() < min
         {
@@ -222,16 +236,16 @@ impl Rule {
             return None;
         }
         if let Some(ids) = &self.findings {
-            let hits: Vec<String> = cls
+            let hits: Vec<&Finding> = cls
                 .findings
                 .iter()
                 .filter(|f| ids.iter().any(|g| g.is_match(&f.id)))
-                .map(describe_finding)
                 .collect();
             if hits.is_empty() {
                 return None;
             }
-            evidence.extend(hits);
+            evidence.extend(hits.iter().map(|f| describe_finding(f)));
+            decided.extend(hits.iter().map(|f| f.id.clone()));
         }
         if let Some(m) = &self.mcp {
             let (server, tool) = mcp_identity(call)?;
@@ -295,19 +309,20 @@ impl Rule {
             evidence.push(url.value.clone());
         }
         if self.risk.is_some() || self.flags.is_some() {
-            evidence.extend(
-                cls.findings
-                    .iter()
-                    .filter(|f| self.risk.is_none_or(|r| f.risk >= r))
-                    .filter(|f| {
-                        self.flags
-                            .as_ref()
-                            .is_none_or(|fl| f.flags.iter().any(|x| fl.contains(x)))
-                    })
-                    .map(describe_finding),
-            );
+            let hits: Vec<&Finding> = cls
+                .findings
+                .iter()
+                .filter(|f| self.risk.is_none_or(|r| f.risk >= r))
+                .filter(|f| {
+                    self.flags
+                        .as_ref()
+                        .is_none_or(|fl| f.flags.iter().any(|x| fl.contains(x)))
+                })
+                .collect();
+            evidence.extend(hits.iter().map(|f| describe_finding(f)));
+            decided.extend(hits.iter().map(|f| f.id.clone()));
         }
-        Some(evidence)
+        Some((evidence, decided))
     }
 }
 

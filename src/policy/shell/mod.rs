@@ -217,6 +217,11 @@ pub enum Stdin {
     File(Word),
 }
 
+/// Marks the wrapper label of a `find -exec`/`-delete` whose tests select some entries below
+/// its roots (`-mtime +30`, `-inum N`): the roots in the command stand for those entries.
+/// The tests follow it, as written (`find -delete (filtered) -inum 42 -type f`).
+pub const FIND_FILTERED: &str = "(filtered)";
+
 /// One simple command, canonical.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Command {
@@ -245,6 +250,14 @@ pub struct Command {
 }
 
 impl Command {
+    /// True when an earlier `cd` went to a folder computed at run time: relative paths of
+    /// this command name files in an unknown place.
+    pub fn cwd_unknown(&self) -> bool {
+        self.cwd
+            .as_deref()
+            .is_some_and(|d| d.contains('$') || d.contains('`'))
+    }
+
     /// The argv as plain strings.
     pub fn args(&self) -> Vec<&str> {
         self.argv.iter().map(|w| w.text.as_str()).collect()

@@ -1112,6 +1112,36 @@ impl Walker<'_> {
     }
 
     fn find(&mut self, c: &Cmd) -> Step {
+        /// Tests that select some entries by their metadata (all but the last three take a
+        /// value).
+        const SELECTIVE_TESTS: &[&str] = &[
+            "-mtime",
+            "-atime",
+            "-ctime",
+            "-mmin",
+            "-amin",
+            "-cmin",
+            "-newer",
+            "-anewer",
+            "-cnewer",
+            "-newermt",
+            "-size",
+            "-inum",
+            "-user",
+            "-group",
+            "-uid",
+            "-gid",
+            "-perm",
+            "-regex",
+            "-iregex",
+            "-links",
+            "-samefile",
+            "-lname",
+            "-ilname",
+            "-empty",
+            "-nouser",
+            "-nogroup",
+        ];
         let mut i = 1;
         while i < c.args.len() {
             match c.args[i].w.text.as_str() {
@@ -1140,6 +1170,12 @@ impl Walker<'_> {
         let mut name_filter: Option<(bool, Arg)> = None;
         let mut filters = 0;
         let mut alternatives = false;
+        // A test that picks some entries, not all (`-mtime +30`, `-inum N`, `-empty`):
+        // without alternatives, `-delete` and `-exec` act on what it selects below the roots,
+        // never on the roots as a whole.
+        let mut selective = false;
+        // The tests, as written, for the judging side to try on the files that matter.
+        let mut tests: Vec<String> = Vec::new();
         while i < c.args.len() {
             let t = c.args[i].w.text.clone();
             match t.as_str() {
@@ -1147,9 +1183,41 @@ impl Walker<'_> {
                     alternatives = true;
                     i += 1;
                 }
+                _ if SELECTIVE_TESTS.contains(&t.as_str()) => {
+                    selective = true;
+                    tests.push(t.clone());
+                    if !matches!(t.as_str(), "-empty" | "-nouser" | "-nogroup") {
+                        let v = c
+                            .args
+                            .get(i + 1)
+                            .map(|a| a.w.text.clone())
+                            .unwrap_or_default();
+                        tests.push(v);
+                        i += 1;
+                    }
+                    i += 1;
+                }
+                "-type" => {
+                    tests.push(t.clone());
+                    tests.push(
+                        c.args
+                            .get(i + 1)
+                            .map(|a| a.w.text.clone())
+                            .unwrap_or_default(),
+                    );
+                    i += 2;
+                }
                 "-name" | "-iname" | "-path" | "-ipath" | "-wholename" => {
                     filters += 1;
+                    tests.push(t.clone());
+                    tests.push(
+                        c.args
+                            .get(i + 1)
+                            .map(|a| a.w.text.clone())
+                            .unwrap_or_default(),
+                    );
                     if let Some(p) = c.args.get(i + 1) {
+                        selective |= !p.w.text.chars().all(|ch| ch == '*');
                         name_filter =
                             Some((t.ends_with("name") && !t.ends_with("wholename"), p.clone()));
                     }
@@ -1178,9 +1246,11 @@ impl Walker<'_> {
                 _ => i += 1,
             }
         }
+        let mut narrowed = false;
         if let (Some((by_name, pat)), 1, false) = (&name_filter, filters, alternatives) {
             let all = pat.w.text.chars().all(|ch| ch == '*');
             if !all && !pat.w.dynamic {
+                narrowed = true;
                 roots = roots
                     .iter()
                     .map(|r| {
@@ -1204,12 +1274,26 @@ impl Walker<'_> {
         let mut find = c.clone();
         find.stdin_text = None;
         self.emit(find);
+        // Tests that cannot be written as a name pattern: the roots stand for the entries
+        // selected below them (the label says so to the judging side).
+        let filtered = selective && !alternatives && !narrowed;
+        let label_of = |l: String| {
+            if filtered {
+                format!(
+                    "{l} {} {}",
+                    crate::policy::shell::FIND_FILTERED,
+                    tests.join(" ")
+                )
+            } else {
+                l
+            }
+        };
         for (label, args) in inner {
             if args.is_empty() {
                 continue;
             }
             let mut wrappers = c.wrappers.clone();
-            wrappers.push(label);
+            wrappers.push(label_of(label));
             let per_root: Vec<Vec<Arg>> = if args.iter().any(|a| a.w.text.contains("{}")) {
                 roots
                     .iter()
@@ -1224,7 +1308,7 @@ impl Walker<'_> {
         }
         if delete {
             let mut wrappers = c.wrappers.clone();
-            wrappers.push("find -delete".to_string());
+            wrappers.push(label_of("find -delete".to_string()));
             // `-empty` with no alternative only removes empty files and folders below the root
             // (a root that holds anything is not empty), so no content is lost: judged as
             // rmdir of what the root holds, which still keeps it out of other people's folders.
@@ -2019,12 +2103,15 @@ impl Walker<'_> {
             }
             // A glob (`cd "$d"` in `for d in packages/*`) stands for one folder it matches: the
             // working directory keeps the pattern, so what follows is judged by its location.
+            // A folder computed at run time (`cd "$(dirname "$0")"`, `cd -`) is kept as written
+            // (see `Command::cwd_unknown`): relative paths below it are judged as run-time
+            // values where they are used.
             Some(a) if a.w.dynamic || a.w.text == "-" => {
-                self.problem(format!(
-                    "cd to a directory not known statically: {}",
-                    a.w.text
-                ));
-                a.w.text.clone()
+                if a.w.text == "-" {
+                    "$OLDPWD".to_string()
+                } else {
+                    a.w.text.clone()
+                }
             }
             Some(a) => a.w.text.clone(),
         };

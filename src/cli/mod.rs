@@ -1,5 +1,6 @@
 //! Command-line interface: clap definitions and dispatch. One file per command (group).
 
+mod dashboard;
 mod deferred;
 mod demo;
 mod health;
@@ -74,7 +75,7 @@ pub enum Command {
     /// Export ledger events for other tools.
     Export(Deferred<views::ExportArgs>),
     /// Local web dashboard on 127.0.0.1.
-    Dashboard(Deferred<views::DashboardArgs>),
+    Dashboard(Deferred<dashboard::DashboardArgs>),
     /// Check and repair the hook installation.
     Watchdog(Deferred<watchdog::WatchdogArgs>),
     /// Health checks, each with its fix.
@@ -121,7 +122,7 @@ pub fn main() -> i32 {
         Some(Command::Seal(Deferred(a))) => ledger::seal(&ctx, a),
         Some(Command::Verify(Deferred(a))) => ledger::verify(&ctx, a),
         Some(Command::Export(Deferred(a))) => views::export(&ctx, a),
-        Some(Command::Dashboard(Deferred(a))) => views::dashboard(&ctx, a),
+        Some(Command::Dashboard(Deferred(a))) => dashboard::run(&ctx, a),
         Some(Command::Watchdog(Deferred(a))) => watchdog::run(&ctx, a),
         Some(Command::Doctor(Deferred(a))) => health::doctor(&ctx, a),
         Some(Command::Status(Deferred(a))) => health::status(&ctx, a),

@@ -1,4 +1,4 @@
-//! `replay`, `report`, `export` and `dashboard`: views built from the ledger.
+//! `replay`, `report` and `export`: views built from the ledger.
 
 use super::{Ctx, not_implemented};
 use clap::Args;
@@ -42,14 +42,6 @@ pub struct ExportArgs {
     pub format: String,
 }
 
-/// Options of `dashboard`.
-#[derive(Debug, Args)]
-pub struct DashboardArgs {
-    /// Port on 127.0.0.1.
-    #[arg(long, default_value_t = 3000)]
-    pub port: u16,
-}
-
 /// Step-by-step timeline.
 pub fn replay(_ctx: &Ctx, _args: ReplayArgs) -> anyhow::Result<i32> {
     not_implemented("replay")
@@ -63,9 +55,4 @@ pub fn report(_ctx: &Ctx, _args: ReportArgs) -> anyhow::Result<i32> {
 /// Export events.
 pub fn export(_ctx: &Ctx, _args: ExportArgs) -> anyhow::Result<i32> {
     not_implemented("export")
-}
-
-/// Local dashboard.
-pub fn dashboard(_ctx: &Ctx, _args: DashboardArgs) -> anyhow::Result<i32> {
-    not_implemented("dashboard")
 }

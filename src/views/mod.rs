@@ -1,0 +1,3 @@
+//! What people look at, all from the ledger.
+
+pub mod dashboard;

@@ -54,9 +54,9 @@
   function rowOf(r) {
     const tr = document.createElement("tr");
     tr.className = "fresh" + (r.refused ? " refused" : "");
-    cell(tr).appendChild(link("/events/" + r.seq, String(r.seq)));
+    cell(tr, undefined, "nowrap").appendChild(link("/events/" + r.seq, String(r.seq)));
     cell(tr, r.time, "nowrap");
-    const s = cell(tr);
+    const s = cell(tr, undefined, "nowrap");
     if (r.session) s.appendChild(link("/sessions/" + encodeURIComponent(r.session), r.session.slice(0, 8), r.session));
     cell(tr, r.tool);
     cell(tr, r.action);

@@ -78,7 +78,7 @@ fn strict_profile_decides_every_regression_case() {
     files.sort();
     assert!(!files.is_empty(), "no case files in {}", dir.display());
     for cases in files {
-        let out = Command::new(env!("CARGO_BIN_EXE_patchwork-gateway"))
+        let out = Command::new(crate::hook_common::BIN)
             .args(["--policy", "strict", "policy", "test"])
             .arg(&cases)
             .current_dir(&p)

@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
 use std::sync::mpsc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// Serves `statuses` in turn (one per connection) and sends each request body to the channel.
 fn webhook(statuses: Vec<u16>) -> (String, mpsc::Receiver<Value>) {
@@ -80,11 +80,9 @@ fn deny_alert_is_delivered_with_retry() {
     );
     // The spool is emptied once delivered.
     let spool = s.pw.join("state/alerts/spool");
-    let started = Instant::now();
-    while std::fs::read_dir(&spool).map(|d| d.count()).unwrap_or(0) > 0 {
-        assert!(started.elapsed() < Duration::from_secs(10));
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    wait_until(Duration::from_secs(10), "an empty alert spool", || {
+        std::fs::read_dir(&spool).map(|d| d.count()).unwrap_or(0) == 0
+    });
 }
 
 #[test]
@@ -98,23 +96,17 @@ fn failed_delivery_is_recorded() {
         .port();
     let out = deny_rm_rf(&s, &format!("http://127.0.0.1:{port}/x"), "toolu_fail");
     assert_eq!(decision(&out).as_deref(), Some("deny"));
-    let started = Instant::now();
-    loop {
-        let failed = s
-            .records()
+    let find = || {
+        s.records()
             .into_iter()
-            .find(|r| r["event"] == "alert.failed");
-        if let Some(r) = failed {
-            assert_eq!(r["alert_kind"], "deny");
-            assert_eq!(r["webhook_host"], format!("127.0.0.1:{port}"));
-            break;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(20),
-            "no alert.failed record"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+            .find(|r| r["event"] == "alert.failed")
+    };
+    wait_until(Duration::from_secs(20), "an alert.failed record", || {
+        find().is_some()
+    });
+    let r = find().unwrap();
+    assert_eq!(r["alert_kind"], "deny");
+    assert_eq!(r["webhook_host"], format!("127.0.0.1:{port}"));
 }
 
 #[test]

@@ -1,5 +1,6 @@
-//! Shared helpers for the hook, install and watchdog tests: a temporary HOME and
-//! PATCHWORK_HOME, and running the real binary as Claude Code would.
+//! Shared helpers for every integration test: a temporary HOME, PATCHWORK_HOME and project,
+//! running the real binary (as Claude Code would, or with `--home`), reading the ledger, and
+//! waiting on a condition with a time limit.
 #![allow(dead_code)]
 
 use serde_json::Value;
@@ -67,12 +68,9 @@ impl Sandbox {
         serde_json::to_vec(&p).unwrap()
     }
 
-    /// Every ledger record, in file order.
+    /// Every ledger record, in `seq` order.
     pub fn records(&self) -> Vec<Value> {
-        let mut out = Vec::new();
-        collect_records(&self.pw.join("ledger"), &mut out);
-        out.sort_by_key(|r| r["seq"].as_u64());
-        out
+        ledger_records(&self.pw)
     }
 
     /// All bytes stored under the ledger folder.
@@ -81,6 +79,14 @@ impl Sandbox {
         collect_bytes(&self.pw.join("ledger"), &mut out);
         out
     }
+}
+
+/// Every ledger record under the gateway home `pw`, in `seq` order.
+pub fn ledger_records(pw: &Path) -> Vec<Value> {
+    let mut out = Vec::new();
+    collect_records(&pw.join("ledger"), &mut out);
+    out.sort_by_key(|r| r["seq"].as_u64());
+    out
 }
 
 fn collect_records(dir: &Path, out: &mut Vec<Value>) {
@@ -158,6 +164,31 @@ pub fn assert_one_json_object(out: &Output) -> Value {
     v
 }
 
+/// The binary with `--home HOME` and nothing else of the caller's gateway settings.
+pub fn gateway_at(home: &Path) -> Command {
+    let mut c = Command::new(BIN);
+    c.arg("--home")
+        .arg(home)
+        .env_remove("PATCHWORK_POLICY")
+        .env_remove("PATCHWORK_HOME");
+    c
+}
+
+/// Polls `done` every few milliseconds until it holds; panics naming `what` after `limit`.
+pub fn wait_until(limit: std::time::Duration, what: &str, mut done: impl FnMut() -> bool) {
+    let started = std::time::Instant::now();
+    while !done() {
+        assert!(started.elapsed() < limit, "timed out waiting for {what}");
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+}
+
+/// A process's stdout as text.
+pub fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// A process's stderr as text.
 pub fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }

@@ -3,10 +3,6 @@
 use crate::hook_common::*;
 use serde_json::{Value, json};
 
-fn text(out: &std::process::Output) -> String {
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
 #[test]
 fn doctor_and_status_after_init() {
     let s = Sandbox::new();
@@ -14,9 +10,9 @@ fn doctor_and_status_after_init() {
     let out = s.cmd(&["doctor"]).output().unwrap();
     assert_eq!(out.status.code(), Some(1));
     assert!(
-        text(&out).contains("run `patchwork-gateway init claude-code`"),
+        stdout(&out).contains("run `patchwork-gateway init claude-code`"),
         "{}",
-        text(&out)
+        stdout(&out)
     );
 
     let init = s
@@ -25,7 +21,7 @@ fn doctor_and_status_after_init() {
         .unwrap();
     assert!(init.status.success(), "{}", stderr(&init));
     let out = s.cmd(&["doctor"]).output().unwrap();
-    let report = text(&out);
+    let report = stdout(&out);
     for check in [
         "[pass] policy: `strict`",
         "[pass] self-test",
@@ -48,7 +44,7 @@ fn doctor_and_status_after_init() {
 
     let out = s.cmd(&["status"]).output().unwrap();
     assert!(out.status.success());
-    let st = text(&out);
+    let st = stdout(&out);
     assert!(st.contains("policy:   strict"), "{st}");
     assert!(st.contains("fail-closed"), "{st}");
     assert!(st.contains("ledger:"), "{st}");

@@ -78,7 +78,7 @@ fn eight_processes_append_at_once() {
     let bytes = std::fs::read_to_string(t.path().join("ledger/ledger.jsonl")).unwrap();
     assert!(!bytes.contains("tok-"), "a bearer token reached the ledger");
 
-    let out = Command::new(env!("CARGO_BIN_EXE_patchwork-gateway"))
+    let out = Command::new(crate::hook_common::BIN)
         .arg("--home")
         .arg(t.path())
         .arg("verify")

@@ -1,11 +1,11 @@
 //! Secrets never reach the ledger's bytes; floats become strings; reserved fields are refused;
 //! the `log` command's filters and output.
 
+use crate::hook_common::*;
 use patchwork_gateway::ledger::redact::marker;
 use patchwork_gateway::ledger::{Ledger, SealKey};
 use serde_json::{Map, Value, json};
 use std::path::Path;
-use std::process::Command;
 
 fn obj(v: Value) -> Map<String, Value> {
     v.as_object().unwrap().clone()
@@ -104,17 +104,8 @@ fn floats_become_strings_and_reserved_fields_are_refused() {
 }
 
 fn cli(home: &Path, args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_patchwork-gateway"))
-        .arg("--home")
-        .arg(home)
-        .args(args)
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8(out.stdout).unwrap(),
-        String::from_utf8(out.stderr).unwrap(),
-    )
+    let out = gateway_at(home).args(args).output().unwrap();
+    (out.status.code().unwrap_or(-1), stdout(&out), stderr(&out))
 }
 
 fn seqs(json_lines: &str) -> Vec<u64> {

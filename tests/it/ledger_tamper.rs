@@ -1,11 +1,11 @@
 //! Every kind of tampering is detected by `verify`, with the right kind and seq; the CLI's exit
 //! codes follow.
 
+use crate::hook_common::*;
 use patchwork_gateway::ledger::record::build;
 use patchwork_gateway::ledger::{DamageKind, Ledger, SealKey, VerifyReport};
 use serde_json::{Map, Value, json};
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 fn fields(i: u64) -> Map<String, Value> {
     json!({"event": "decision", "session": "s-1", "door": "hook", "action": "command_execute",
@@ -267,16 +267,8 @@ fn forged_or_foreign_seals_are_bad() {
 }
 
 fn cli(home: &Path, args: &[&str]) -> (i32, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_patchwork-gateway"))
-        .arg("--home")
-        .arg(home)
-        .args(args)
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8(out.stdout).unwrap(),
-    )
+    let out = gateway_at(home).args(args).output().unwrap();
+    (out.status.code().unwrap_or(-1), stdout(&out))
 }
 
 #[test]

@@ -1,6 +1,7 @@
 //! Integration tests: one test binary (a link per binary is the slow part of a build on a
 //! small machine), one module per area, with the shared helpers in `hook_common`.
 
+mod claude_code_e2e;
 mod dashboard_browser;
 mod dashboard_http;
 mod decision_cases;

@@ -6,7 +6,7 @@ use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};
 
 fn gateway() -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_patchwork-gateway"));
+    let mut cmd = Command::new(crate::hook_common::BIN);
     cmd.env(
         "PATCHWORK_HOME",
         std::env::temp_dir().join("pg-mcp-cli-home"),

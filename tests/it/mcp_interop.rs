@@ -3,6 +3,7 @@
 //! server-everything. The Node side lives in tests/interop/client.mjs; its packages are
 //! installed (pinned) on first use by `peers::interop_dir`.
 
+use crate::hook_common::*;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -31,7 +32,7 @@ fn scenario(name: &str) -> tempfile::TempDir {
     let out = Command::new("node")
         .arg(dir.join("client.mjs"))
         .arg(name)
-        .env("GATEWAY", env!("CARGO_BIN_EXE_patchwork-gateway"))
+        .env("GATEWAY", BIN)
         .env("PROJECT", project.path())
         .env("SECRET", SECRET)
         .env("POLICY", "strict")
@@ -50,21 +51,6 @@ fn scenario(name: &str) -> tempfile::TempDir {
         "the secret appeared on the client's stdout"
     );
     home
-}
-
-/// Every ledger record the gateway wrote under `home`.
-fn ledger_records(home: &Path) -> Vec<Value> {
-    let mut records = Vec::new();
-    let dir = home.join("ledger");
-    for entry in std::fs::read_dir(&dir).unwrap_or_else(|e| panic!("no ledger in {dir:?}: {e}")) {
-        let path = entry.unwrap().path();
-        if path.extension().is_some_and(|e| e == "jsonl") {
-            for line in std::fs::read_to_string(&path).unwrap().lines() {
-                records.push(serde_json::from_str(line).unwrap());
-            }
-        }
-    }
-    records
 }
 
 /// Decisions were recorded for allowed and refused calls, outcomes for the calls that ran,

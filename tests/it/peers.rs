@@ -57,11 +57,21 @@ fn run(cmd: &mut Command, what: &str) {
     );
 }
 
-/// The `tests/interop` folder with its pinned npm packages installed (`npm ci` from the
-/// lockfile, skipped when `node_modules` is newer than the lockfile).
+/// The `tests/interop` folder with its pinned npm MCP peers installed.
 pub fn interop_dir() -> PathBuf {
-    let dir = repo().join("tests/interop");
-    locked("npm-interop", || {
+    npm_packages("interop")
+}
+
+/// The real Claude Code CLI (`tests/claude-code`, pinned), installed on first use.
+pub fn claude_code() -> PathBuf {
+    npm_packages("claude-code").join("node_modules/.bin/claude")
+}
+
+/// `tests/NAME` with its pinned npm packages installed (`npm ci` from the lockfile, skipped when
+/// `node_modules` is newer than the lockfile).
+fn npm_packages(name: &str) -> PathBuf {
+    let dir = repo().join("tests").join(name);
+    locked(&format!("npm-{name}"), || {
         let stamp = dir.join("node_modules/.package-lock.json");
         let fresh = match (stamp.metadata(), dir.join("package-lock.json").metadata()) {
             (Ok(s), Ok(l)) => s.modified().unwrap() >= l.modified().unwrap(),
@@ -72,7 +82,7 @@ pub fn interop_dir() -> PathBuf {
                 Command::new("npm")
                     .args(["ci", "--no-audit", "--no-fund", "--loglevel=error"])
                     .current_dir(&dir),
-                "npm ci in tests/interop (Node 20+ and npm are needed)",
+                &format!("npm ci in tests/{name} (Node 20+ and npm are needed)"),
             );
             File::options()
                 .append(true)

@@ -1,6 +1,7 @@
 //! The `policy` commands, run as real processes against real files in a scratch home and
 //! project.
 
+use crate::hook_common::*;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -29,7 +30,7 @@ impl Sandbox {
 
     /// Runs the binary in the project folder with a clean environment.
     fn run(&self, args: &[&str]) -> Output {
-        Command::new(env!("CARGO_BIN_EXE_patchwork-gateway"))
+        Command::new(BIN)
             .args(args)
             .current_dir(&self.project)
             .env("HOME", &self.home)
@@ -39,14 +40,6 @@ impl Sandbox {
             .output()
             .unwrap()
     }
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
 fn config(name: &str) -> String {
@@ -310,7 +303,7 @@ fn a_reader_closing_the_pipe_ends_the_command_quietly() {
     // A pipe whose reading end is closed before the command starts, as after `| head -0`.
     let (reader, writer) = std::io::pipe().unwrap();
     drop(reader);
-    let out = Command::new(env!("CARGO_BIN_EXE_patchwork-gateway"))
+    let out = Command::new(BIN)
         .args(["--policy", "strict", "policy", "show"])
         .current_dir(&sb.project)
         .env("HOME", &sb.home)

@@ -5,7 +5,7 @@ use std::path::Path;
 use std::process::Command;
 
 fn gateway(home: &Path, project: &Path, args: &[&str]) -> (bool, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_patchwork-gateway"))
+    let out = Command::new(crate::hook_common::BIN)
         .args(args)
         .current_dir(project)
         .env("HOME", home)

@@ -32,7 +32,7 @@ impl Gateway {
         std::fs::write(project.path().join("notes.txt"), "hello\n").unwrap();
         std::fs::write(project.path().join(".env"), "TOKEN=never-show-this\n").unwrap();
         prepare(home.path());
-        let mut child = Command::new(env!("CARGO_BIN_EXE_patchwork-gateway"))
+        let mut child = Command::new(crate::hook_common::BIN)
             .args(["--policy", "strict", "serve"])
             .args(extra)
             .env("PATCHWORK_HOME", home.path())

@@ -13,3 +13,4 @@ pub mod hook;
 pub mod ledger;
 pub mod policy;
 pub mod proxy;
+pub mod views;

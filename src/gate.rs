@@ -1,13 +1,13 @@
 //! The Gate: the one place that decides. classify → evaluate the policy → append the decision
 //! record → return the verdict. Both doors call it.
 
-use crate::call::{Classification, ToolCall, Verdict};
+use crate::call::{Classification, Door, ToolCall, Verdict};
 use crate::home::Home;
-use crate::ledger::{Appended, Ledger, Written};
+use crate::ledger::event::{Decision, DoorName, Origin};
+use crate::ledger::{Appended, Digest, Ledger, LedgerEvent, Written};
 use crate::policy::{Env, Mode, Policy, classify};
 use anyhow::Result;
-use serde_json::{Map, Value, json};
-use sha2::{Digest, Sha256};
+use serde_json::{Map, Value};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::Path;
 
@@ -133,66 +133,49 @@ impl Gate {
     }
 }
 
-/// The ledger record of one decision. The raw input is kept only as a SHA-256 commitment;
-/// targets and canonical segments say what the call touches (the ledger redacts secrets).
+/// The ledger record of one decision (the schema's [`Decision`]). The raw input is kept only as
+/// a SHA-256 commitment of its canonical JSON; targets say what the call touches (the ledger
+/// redacts secrets).
 fn decision_record(
     call: &ToolCall,
     cls: &Classification,
     v: &Verdict,
     policy: &Policy,
 ) -> Map<String, Value> {
-    let input_bytes = serde_json::to_vec(&call.input).unwrap_or_default();
-    let targets: Vec<String> = cls
-        .targets
-        .iter()
-        .map(|t| format!("{}:{}", t.action.as_str(), t.value))
-        .collect();
-    let mut m = Map::new();
-    m.insert("event".into(), json!("decision"));
-    m.insert("door".into(), json!(call.door.as_str()));
-    m.insert("tool".into(), json!(call.tool));
-    m.insert("session".into(), json!(call.session));
-    m.insert("agent".into(), json!(call.agent));
-    m.insert("cwd".into(), json!(call.cwd.display().to_string()));
-    if let Some(id) = &call.tool_use_id {
-        m.insert("tool_use_id".into(), json!(id));
-    }
-    if let Some(server) = &call.server {
-        m.insert("server".into(), json!(server));
-    }
-    m.insert(
-        "action".into(),
-        json!(cls.action.map(|a| a.as_str()).unwrap_or("tool_call")),
-    );
-    m.insert("target".into(), json!(targets));
-    m.insert("risk".into(), json!(v.risk.as_str()));
-    m.insert(
-        "flags".into(),
-        json!(v.flags.iter().map(|f| f.as_str()).collect::<Vec<_>>()),
-    );
-    m.insert(
-        "findings".into(),
-        json!(
-            cls.findings
-                .iter()
-                .map(|f| f.id.as_str())
-                .collect::<Vec<_>>()
-        ),
-    );
-    m.insert("verdict".into(), json!(v.effect.as_str()));
-    if v.audited {
-        m.insert("would_be".into(), json!(v.would_be.as_str()));
-    }
-    m.insert("rules".into(), json!(v.rules));
-    m.insert("reason".into(), json!(v.reason));
-    m.insert("policy".into(), json!(policy.hash()));
-    m.insert("policy_name".into(), json!(policy.name));
-    m.insert(
-        "input_sha256".into(),
-        json!(format!(
-            "sha256:{}",
-            hex::encode(Sha256::digest(&input_bytes))
-        )),
-    );
-    m
+    LedgerEvent::Decision(Decision {
+        origin: Origin {
+            door: Some(match call.door {
+                Door::Hook => DoorName::Hook,
+                Door::Mcp => DoorName::Mcp,
+            }),
+            session: call.session.clone(),
+            agent: call.agent.clone(),
+            cwd: Some(call.cwd.display().to_string()),
+            ..Origin::default()
+        },
+        tool: call.tool.clone(),
+        tool_use_id: call.tool_use_id.clone(),
+        server: call.server.clone(),
+        action: cls
+            .action
+            .map(|a| a.as_str())
+            .unwrap_or("tool_call")
+            .to_string(),
+        target: cls
+            .targets
+            .iter()
+            .map(|t| format!("{}:{}", t.action.as_str(), t.value))
+            .collect(),
+        risk: v.risk.as_str().to_string(),
+        flags: v.flags.iter().map(|f| f.as_str().to_string()).collect(),
+        findings: cls.findings.iter().map(|f| f.id.clone()).collect(),
+        verdict: v.effect.as_str().to_string(),
+        would_be: v.audited.then(|| v.would_be.as_str().to_string()),
+        rules: v.rules.clone(),
+        reason: v.reason.clone(),
+        policy: policy.hash().to_string(),
+        policy_name: Some(policy.name.to_string()),
+        input_sha256: Digest::of_json(&call.input),
+    })
+    .into_fields()
 }

@@ -7,7 +7,9 @@ mod health;
 mod hook;
 mod install;
 mod ledger;
+mod log;
 mod policy;
+mod schema;
 mod serve;
 mod views;
 mod watchdog;
@@ -63,7 +65,7 @@ pub enum Command {
     #[command(subcommand)]
     Policy(Deferred<policy::PolicyCommand>),
     /// Query the ledger.
-    Log(Deferred<ledger::LogArgs>),
+    Log(Deferred<log::LogArgs>),
     /// Step-by-step timeline of a session.
     Replay(Deferred<views::ReplayArgs>),
     /// Compliance report with gap analysis.
@@ -74,6 +76,8 @@ pub enum Command {
     Verify(Deferred<ledger::VerifyArgs>),
     /// Export ledger events for other tools.
     Export(Deferred<views::ExportArgs>),
+    /// JSON Schema of the ledger records.
+    Schema(Deferred<schema::SchemaArgs>),
     /// Local web dashboard on 127.0.0.1.
     Dashboard(Deferred<dashboard::DashboardArgs>),
     /// Check and repair the hook installation.
@@ -116,12 +120,13 @@ pub fn main() -> i32 {
         Some(Command::Init(Deferred(a))) => install::init(&ctx, a),
         Some(Command::Uninstall(Deferred(a))) => install::uninstall(&ctx, a),
         Some(Command::Policy(Deferred(c))) => policy::run(&ctx, c),
-        Some(Command::Log(Deferred(a))) => ledger::log(&ctx, a),
+        Some(Command::Log(Deferred(a))) => log::log(&ctx, a),
         Some(Command::Replay(Deferred(a))) => views::replay(&ctx, a),
         Some(Command::Report(Deferred(a))) => views::report(&ctx, a),
         Some(Command::Seal(Deferred(a))) => ledger::seal(&ctx, a),
         Some(Command::Verify(Deferred(a))) => ledger::verify(&ctx, a),
         Some(Command::Export(Deferred(a))) => views::export(&ctx, a),
+        Some(Command::Schema(Deferred(a))) => schema::run(&ctx, a),
         Some(Command::Dashboard(Deferred(a))) => dashboard::run(&ctx, a),
         Some(Command::Watchdog(Deferred(a))) => watchdog::run(&ctx, a),
         Some(Command::Doctor(Deferred(a))) => health::doctor(&ctx, a),

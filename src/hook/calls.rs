@@ -1,10 +1,14 @@
 //! A small per-session index of the calls PreToolUse answered, so PostToolUse can tell, without
 //! scanning the ledger, when a block did not hold: an outcome for a call that was denied, or
 //! for a call PreToolUse never saw (the hook did not fire, was killed or timed out).
-//! Files: `$PATCHWORK_HOME/state/calls/<sha256 of the session id>`, lines `tool_use_id d|a seq`.
+//! PermissionRequest, which carries no `tool_use_id`, finds the decision of its call by the
+//! digest of the call's input.
+//! Files: `$PATCHWORK_HOME/state/calls/<sha256 of the session id>`, lines
+//! `tool_use_id d|a seq input-digest`.
 
 use crate::home::{Home, create_private_dir};
-use sha2::{Digest, Sha256};
+use crate::ledger::Digest;
+use sha2::{Digest as _, Sha256};
 use std::io::Write;
 use std::path::PathBuf;
 
@@ -28,6 +32,7 @@ pub fn remember(
     session: Option<&str>,
     tool_use_id: &str,
     seen: Seen,
+    input: &Digest,
 ) -> std::io::Result<()> {
     if tool_use_id.is_empty() || tool_use_id.contains(char::is_whitespace) {
         return Ok(());
@@ -42,7 +47,21 @@ pub fn remember(
         .create(true)
         .append(true)
         .open(file)?
-        .write_all(format!("{tool_use_id} {mark} {seq}\n").as_bytes())
+        .write_all(format!("{tool_use_id} {mark} {seq} {}\n", input.hex()).as_bytes())
+}
+
+/// The newest decision PreToolUse recorded in this session for a call with this input digest.
+pub fn lookup_input(home: &Home, session: Option<&str>, input: &Digest) -> Option<Seen> {
+    let text = std::fs::read_to_string(index_file(home, session)).ok()?;
+    text.lines().rev().find_map(|line| {
+        let mut parts = line.split(' ').skip(1);
+        let mark = parts.next()?;
+        let seq = parts.next()?;
+        (parts.next()? == input.hex()).then(|| Seen {
+            denied: mark == "d",
+            seq: seq.parse().ok(),
+        })
+    })
 }
 
 /// PreToolUse's answer for `tool_use_id` in this session, if PreToolUse saw the call.
@@ -83,8 +102,12 @@ mod tests {
             denied: false,
             seq: None,
         };
-        remember(&home, Some("s1"), "toolu_1", deny).unwrap();
-        remember(&home, Some("s1"), "toolu_2", allow).unwrap();
+        let (i1, i2) = (Digest::of(b"1"), Digest::of(b"2"));
+        remember(&home, Some("s1"), "toolu_1", deny, &i1).unwrap();
+        remember(&home, Some("s1"), "toolu_2", allow, &i2).unwrap();
+        assert_eq!(lookup_input(&home, Some("s1"), &i1), Some(deny));
+        assert_eq!(lookup_input(&home, Some("s2"), &i1), None);
+        assert_eq!(lookup_input(&home, Some("s1"), &Digest::of(b"3")), None);
         assert_eq!(lookup(&home, Some("s1"), "toolu_1"), Some(deny));
         assert_eq!(lookup(&home, Some("s1"), "toolu_2"), Some(allow));
         assert_eq!(lookup(&home, Some("s2"), "toolu_1"), None);

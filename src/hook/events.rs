@@ -9,9 +9,9 @@ use super::payload::Payload;
 use crate::call::{Door, Effect, ToolCall};
 use crate::gate::Gate;
 use crate::home::Home;
-use crate::ledger::{Appended, Ledger};
+use crate::ledger::event::{self, LedgerEvent, OutcomeDetail};
+use crate::ledger::{Appended, Digest, Ledger};
 use serde_json::{Map, Value, json};
-use sha2::{Digest, Sha256};
 
 /// The hook events the gateway knows; anything else is `Other` (recorded, no decision).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -107,7 +107,7 @@ pub fn handle(ctx: HookCtx<'_>, event: &Event, p: &Payload) -> Handled {
             let prompt = p.str("prompt").unwrap_or("");
             let mut r = base("prompt.submit", event, p);
             r.insert("action".into(), json!("prompt_submit"));
-            r.insert("prompt_sha256".into(), json!(sha256_hex(prompt.as_bytes())));
+            r.insert("prompt_sha256".into(), json!(Digest::of(prompt.as_bytes())));
             r.insert("prompt_bytes".into(), json!(prompt.len()));
             append(ctx.home, r)
         }
@@ -214,6 +214,12 @@ fn decide(ctx: HookCtx<'_>, event: &Event, p: &Payload) -> Handled {
             return failure(ctx, event, Some(p), &reason);
         }
     };
+    let input = Digest::of_json(&call.input);
+    if *event == Event::PermissionRequest
+        && let Some(first) = calls::lookup_input(ctx.home, p.session(), &input).and_then(|s| s.seq)
+    {
+        return permission_for_decided(ctx, event, p, &gate, &call, input, first);
+    }
     let v = gate.decide(&call);
     if v.seq.is_none() {
         let reason = format!("the decision was not recorded: {}", v.reason);
@@ -221,7 +227,7 @@ fn decide(ctx: HookCtx<'_>, event: &Event, p: &Payload) -> Handled {
     }
     if *event == Event::PreToolUse {
         let denied = v.effect == Effect::Deny;
-        remember(ctx.home, p, Seen { denied, seq: v.seq });
+        remember(ctx.home, p, Seen { denied, seq: v.seq }, &input);
     }
     let answer = match event {
         Event::PreToolUse => adapter::pre_tool_use(&v),
@@ -236,11 +242,42 @@ fn decide(ctx: HookCtx<'_>, event: &Event, p: &Payload) -> Handled {
     Handled { answer, alerts }
 }
 
+/// A PermissionRequest for a call PreToolUse already decided (decision `first`): the Gate
+/// judges it again under the same policy, and the record links to the first decision instead of
+/// being a second decision of the same call.
+fn permission_for_decided(
+    ctx: HookCtx<'_>,
+    event: &Event,
+    p: &Payload,
+    gate: &Gate,
+    call: &ToolCall,
+    input: Digest,
+    first: u64,
+) -> Handled {
+    let (_, mut v) = gate.judge(call);
+    let record = LedgerEvent::PermissionRequest(event::PermissionRequest {
+        origin: origin(event, p),
+        tool: call.tool.clone(),
+        tool_use_id: None,
+        decision_seq: first,
+        input_sha256: input,
+        verdict: v.effect.as_str().to_string(),
+        rules: v.rules.clone(),
+    });
+    match append(ctx.home, record.into_fields()) {
+        Ok(a) => v.seq = Some(a.seq),
+        Err(e) => {
+            let reason = format!("cannot write the ledger: {e:#}");
+            return failure(ctx, event, Some(p), &reason);
+        }
+    }
+    Handled::quiet(adapter::permission_request(&v))
+}
+
 /// PostToolUse and PostToolUseFailure: an outcome record linked by `tool_use_id`; an
 /// `enforcement.gap` record and alert when the call had been denied.
 fn outcome(ctx: HookCtx<'_>, event: &Event, p: &Payload) -> Handled {
     let failed = *event == Event::PostToolUseFailure;
-    let mut o = Map::new();
     let status = if p.bool("is_interrupt") == Some(true)
         || p.get("tool_response").and_then(|r| r.get("interrupted")) == Some(&json!(true))
     {
@@ -250,31 +287,33 @@ fn outcome(ctx: HookCtx<'_>, event: &Event, p: &Payload) -> Handled {
     } else {
         "ok"
     };
-    o.insert("status".into(), json!(status));
-    if let Some(ms) = p.u64("duration_ms") {
-        o.insert("duration_ms".into(), json!(ms));
-    }
     let output = match (failed, p.get("tool_response"), p.str("error")) {
         (true, _, Some(err)) => Some(err.as_bytes().to_vec()),
         (_, Some(Value::String(s)), _) => Some(s.as_bytes().to_vec()),
         (_, Some(Value::Null), _) | (_, None, _) => None,
         (_, Some(v), _) => serde_json::to_vec(v).ok(),
     };
-    if let Some(bytes) = output {
-        o.insert("output_bytes".into(), json!(bytes.len()));
-        o.insert("output_sha256".into(), json!(sha256_hex(&bytes)));
-    }
-    if let Some(code) = p.str("error").and_then(exit_code) {
-        o.insert("exit_code".into(), json!(code));
-    }
-    let mut r = base("tool.post", event, p);
-    copy(&mut r, p, &["tool_name", "tool_use_id"]);
-    if let Some(input) = p.get("tool_input") {
-        let bytes = serde_json::to_vec(input).unwrap_or_default();
-        r.insert("input_sha256".into(), json!(sha256_hex(&bytes)));
-    }
-    r.insert("outcome".into(), Value::Object(o));
-    let post = match append(ctx.home, r) {
+    let seen = p
+        .tool_use_id()
+        .and_then(|id| calls::lookup(ctx.home, p.session(), id));
+    let record = LedgerEvent::Outcome(event::Outcome {
+        origin: origin(event, p),
+        tool: p.str("tool_name").unwrap_or_default().to_string(),
+        tool_use_id: p.tool_use_id().map(str::to_string),
+        server: None,
+        decision_seq: seen.and_then(|s| s.seq),
+        input_sha256: p.get("tool_input").map(Digest::of_json),
+        outcome: OutcomeDetail {
+            status: status.to_string(),
+            duration_ms: p.u64("duration_ms"),
+            is_error: None,
+            output_bytes: output.as_ref().map(|b| b.len() as u64),
+            output_sha256: output.as_deref().map(Digest::of),
+            exit_code: p.str("error").and_then(exit_code),
+            error: None,
+        },
+    });
+    let post = match append(ctx.home, record.into_fields()) {
         Ok(a) => a,
         Err(e) => {
             let reason = format!("cannot write the ledger: {e:#}");
@@ -284,7 +323,7 @@ fn outcome(ctx: HookCtx<'_>, event: &Event, p: &Payload) -> Handled {
     let Some(id) = p.tool_use_id() else {
         return Handled::quiet(Answer::none());
     };
-    let (kind, detail, decision_seq) = match calls::lookup(ctx.home, p.session(), id) {
+    let (kind, detail, decision_seq) = match seen {
         Some(Seen { denied: true, seq }) => (
             "denied_but_ran",
             "the call was denied at PreToolUse but ran anyway: the block did not hold",
@@ -300,15 +339,16 @@ fn outcome(ctx: HookCtx<'_>, event: &Event, p: &Payload) -> Handled {
         ),
         None => return Handled::quiet(Answer::none()),
     };
-    let mut gap = base("enforcement.gap", event, p);
-    copy(&mut gap, p, &["tool_name", "tool_use_id"]);
-    gap.insert("gap".into(), json!(kind));
-    if let Some(seq) = decision_seq {
-        gap.insert("decision_seq".into(), json!(seq));
-    }
-    gap.insert("outcome_seq".into(), json!(post.seq));
-    gap.insert("detail".into(), json!(detail));
-    let gap_seq = append(ctx.home, gap).ok().map(|a| a.seq);
+    let gap = LedgerEvent::EnforcementGap(event::EnforcementGap {
+        origin: origin(event, p),
+        tool: p.str("tool_name").unwrap_or_default().to_string(),
+        tool_use_id: Some(id.to_string()),
+        gap: kind.to_string(),
+        decision_seq,
+        outcome_seq: post.seq,
+        detail: detail.to_string(),
+    });
+    let gap_seq = append(ctx.home, gap.into_fields()).ok().map(|a| a.seq);
     let alert = alerts::for_gap(
         p.session(),
         p.str("tool_name"),
@@ -343,7 +383,8 @@ pub fn failure(ctx: HookCtx<'_>, event: &Event, p: Option<&Payload>, reason: &st
         && *event == Event::PreToolUse
     {
         let denied = ctx.mode.fail_closed();
-        remember(ctx.home, p, Seen { denied, seq: None });
+        let input = Digest::of_json(p.get("tool_input").unwrap_or(&Value::Null));
+        remember(ctx.home, p, Seen { denied, seq: None }, &input);
     }
     Handled::quiet(adapter::failure(
         Some(event.name()),
@@ -352,11 +393,26 @@ pub fn failure(ctx: HookCtx<'_>, event: &Event, p: Option<&Payload>, reason: &st
     ))
 }
 
-fn remember(home: &Home, p: &Payload, seen: Seen) {
+fn remember(home: &Home, p: &Payload, seen: Seen, input: &Digest) {
     if let Some(id) = p.tool_use_id()
-        && let Err(e) = calls::remember(home, p.session(), id, seen)
+        && let Err(e) = calls::remember(home, p.session(), id, seen, input)
     {
         tracing::warn!("cannot index the call {id}: {e}");
+    }
+}
+
+/// The origin fields every hook record carries (typed form of [`base`]).
+fn origin(event: &Event, p: &Payload) -> event::Origin {
+    let s = |k: &str| p.str(k).map(str::to_string);
+    event::Origin {
+        door: Some(event::DoorName::Hook),
+        session: p.session().map(str::to_string),
+        agent: Some(AGENT.to_string()),
+        cwd: Some(adapter::call_cwd(p).display().to_string()),
+        hook_event: Some(event.name().to_string()),
+        agent_id: s("agent_id"),
+        agent_type: s("agent_type"),
+        permission_mode: s("permission_mode"),
     }
 }
 
@@ -387,11 +443,6 @@ fn copy(r: &mut Map<String, Value>, p: &Payload, keys: &[&str]) {
 fn append(home: &Home, fields: Map<String, Value>) -> anyhow::Result<Appended> {
     home.ensure()?;
     Ledger::open(&home.ledger_dir())?.append(fields)
-}
-
-/// Lowercase hex SHA-256.
-pub fn sha256_hex(bytes: &[u8]) -> String {
-    hex::encode(Sha256::digest(bytes))
 }
 
 /// The exit code from a Bash failure's first line `Exit code N`.

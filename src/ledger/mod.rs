@@ -11,6 +11,7 @@
 
 mod append;
 pub mod canonical;
+pub mod event;
 mod query;
 pub mod record;
 pub mod redact;
@@ -20,6 +21,7 @@ mod stream;
 mod sync;
 mod verify;
 
+pub use event::{Digest, LedgerEvent};
 pub use query::{Records, Status};
 pub use record::{GENESIS, Record};
 pub use seal::{Seal, SealKey};
@@ -46,6 +48,12 @@ pub const SEALS_FILE: &str = "seals.jsonl";
 /// intact ledger). Same as [`Ledger::verify`].
 pub fn verify_dir(dir: &Path, key: Option<&SealKey>) -> Result<VerifyReport> {
     verify::verify(dir, key)
+}
+
+/// Record count, tip hash and last seal of the ledger in `dir`, without locking (the same as
+/// [`Ledger::status`], for read-only callers).
+pub fn status_dir(dir: &Path) -> Result<Status> {
+    query::status(dir)
 }
 
 /// Where a record landed.

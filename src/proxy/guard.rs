@@ -325,6 +325,11 @@ fn outcome_fields(
     if let Some(seq) = pending.decision_seq {
         fields.insert("decision_seq".into(), json!(seq));
     }
+    // The same digest as the decision's, so views can link the two without a seq.
+    fields.insert(
+        "input_sha256".into(),
+        json!(crate::ledger::Digest::of_json(&call.input)),
+    );
     fields.insert("outcome".into(), Value::Object(outcome));
     fields
 }

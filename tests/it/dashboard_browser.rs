@@ -288,7 +288,7 @@ fn the_dashboard_in_chromium() {
     let pages = [
         ("/", "Recent refusals", "table.records tbody tr"),
         ("/sessions", "sess-test", "table.records tbody tr"),
-        ("/sessions/sess-test", "sess-test", "table.records tbody tr"),
+        ("/sessions/sess-test", "sess-test", "ol.timeline li"),
         ("/events", "matching records", "table.records tbody tr"),
         ("/events/0", "Record 0", "table.fields tr"),
         ("/policy", "Rules (", "table.records tbody tr"),
@@ -355,7 +355,7 @@ fn the_dashboard_in_chromium() {
     b.type_into("input[name=session]", "no-such-session");
     b.click("form.filters button[type=submit]");
     b.wait_for(
-        "document.body.innerText.includes('0 matching records')",
+        "document.body.innerText.includes('No matching records')",
         Duration::from_secs(5),
     );
     b.goto(&deep);

@@ -201,6 +201,40 @@ fn token_is_exchanged_for_a_strict_http_only_cookie_and_everything_else_is_401()
             let body = r.text().await.unwrap();
             assert!(body.contains(want), "{path} lacks {want}");
         }
+        // The `log` filters: text search, tool, rule, door and time narrow the same way.
+        for (q, want, not) in [
+            ("/events?grep=pwned", "pwned", "cargo test"),
+            ("/events?tool=read", ".env", "cargo test"),
+            ("/events?rule=default", "cargo test", ".env"),
+            ("/events?door=mcp", "No matching records", "cargo test"),
+            ("/events?since=1h", "cargo test", "No matching records"),
+            (
+                "/events?until=2000-01-01T00:00:00Z",
+                "No matching records",
+                "cargo test",
+            ),
+            ("/events?session=sess-", "cargo test", "No matching records"),
+        ] {
+            let r = c
+                .get(s.at(q))
+                .header("cookie", &cookie)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), StatusCode::OK, "{q}");
+            let body = r.text().await.unwrap();
+            assert!(body.contains(want) && !body.contains(not), "{q}");
+        }
+        let r = c
+            .get(s.at("/events?since=yesterday"))
+            .header("cookie", &cookie)
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            r.text().await.unwrap().contains("neither an RFC 3339 time"),
+            "bad time is explained"
+        );
         // A cookie for another port's dashboard is not this one's.
         let other = cookie.replacen(&s.port.to_string(), "1", 1);
         let r = c

@@ -1,4 +1,5 @@
-//! Every hook event through the real binary: decisions, outcome records linked by tool_use_id,
+//! Every hook event through the real binary: decisions, outcome records linked by tool_use_id
+//! (one schema with the MCP door: `outcome`, `tool`, `sha256:` digests),
 //! prompt hashes, session and subagent events, unknown events, enforcement gaps.
 
 use crate::hook_common::*;
@@ -6,7 +7,7 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 fn sha(bytes: &[u8]) -> String {
-    hex::encode(Sha256::digest(bytes))
+    format!("sha256:{}", hex::encode(Sha256::digest(bytes)))
 }
 
 fn strict(s: &Sandbox, event: &str, extra: Value) -> std::process::Output {
@@ -50,10 +51,16 @@ fn allowed_call_then_outcome_linked_by_tool_use_id() {
     );
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert_eq!(assert_one_json_object(&out), json!({}));
-    let post = records_of(&s, "tool.post");
+    let post = records_of(&s, "outcome");
     assert_eq!(post.len(), 1);
     let p = &post[0];
     assert_eq!(p["tool_use_id"], "toolu_r1");
+    assert_eq!(p["tool"], "Read");
+    assert_eq!(p["decision_seq"], d[0]["seq"], "linked to its decision");
+    assert_eq!(
+        p["input_sha256"], d[0]["input_sha256"],
+        "same input digest as the decision"
+    );
     assert_eq!(p["session"], "sess-test");
     assert_eq!(p["outcome"]["status"], "ok");
     assert_eq!(p["outcome"]["duration_ms"], 12);
@@ -78,7 +85,7 @@ fn failure_outcome() {
         json!({"tool_name": "Bash", "tool_input": {"command": "cargo test"}, "tool_use_id": "toolu_f", "error": "Exit code 101\nthread panicked", "duration_ms": 900}),
     );
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let p = &records_of(&s, "tool.post")[0];
+    let p = &records_of(&s, "outcome")[0];
     assert_eq!(p["outcome"]["status"], "error");
     assert_eq!(p["outcome"]["exit_code"], 101);
     assert_eq!(p["hook_event"], "PostToolUseFailure");
@@ -175,6 +182,47 @@ fn permission_request_is_answered_in_its_own_shape() {
     );
     assert_eq!(v["hookSpecificOutput"]["decision"]["behavior"], "deny");
     assert!(v["hookSpecificOutput"].get("permissionDecision").is_none());
+}
+
+#[test]
+fn permission_request_after_pre_tool_use_links_to_the_first_decision() {
+    let s = Sandbox::new();
+    let input = json!({"command": "git push origin main", "description": "push"});
+    let out = strict(
+        &s,
+        "PreToolUse",
+        json!({"tool_name": "Bash", "tool_input": input, "tool_use_id": "toolu_p"}),
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let first = records_of(&s, "decision");
+    assert_eq!(first.len(), 1);
+    // Claude Code sends the same input, keys in another order, without a tool_use_id.
+    let reordered: Value =
+        serde_json::from_str(r#"{"description":"push","command":"git push origin main"}"#).unwrap();
+    let out = strict(
+        &s,
+        "PermissionRequest",
+        json!({"tool_name": "Bash", "tool_input": reordered}),
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let v = assert_one_json_object(&out);
+    assert_eq!(
+        v["hookSpecificOutput"]["hookEventName"],
+        "PermissionRequest"
+    );
+    assert_eq!(records_of(&s, "decision").len(), 1, "no second decision");
+    let pr = records_of(&s, "permission.request");
+    assert_eq!(pr.len(), 1);
+    assert_eq!(pr[0]["decision_seq"], first[0]["seq"]);
+    assert_eq!(pr[0]["input_sha256"], first[0]["input_sha256"]);
+    assert_eq!(pr[0]["verdict"], first[0]["verdict"]);
+    // A different call still gets its own decision.
+    strict(
+        &s,
+        "PermissionRequest",
+        json!({"tool_name": "Bash", "tool_input": {"command": "git push --force"}}),
+    );
+    assert_eq!(records_of(&s, "decision").len(), 2);
 }
 
 #[test]

@@ -185,9 +185,11 @@ fn refuse(status: StatusCode, why: &'static str) -> Response {
         .into_response()
 }
 
+/// Sets the security headers; a page that brings its own (stricter, hash-based) CSP keeps it.
 fn secure_headers(h: &mut HeaderMap) {
+    h.entry(header::CONTENT_SECURITY_POLICY)
+        .or_insert(HeaderValue::from_static(CSP));
     let set = [
-        (header::CONTENT_SECURITY_POLICY, CSP),
         (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
         (header::X_FRAME_OPTIONS, "DENY"),
         (header::REFERRER_POLICY, "no-referrer"),

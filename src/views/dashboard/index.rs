@@ -161,6 +161,13 @@ impl Index {
             return Ok(0);
         }
         let before = self.entries.len();
+        // Room for the new lines up front (estimated from the average line so far): growing by
+        // doubling would briefly hold two copies of a large index.
+        let avg = match self.entries.len() {
+            0 => 256,
+            n => (self.end / n as u64).max(64),
+        };
+        self.entries.reserve(((len - self.end) / avg) as usize + 16);
         file.seek(SeekFrom::Start(self.end))?;
         let mut buf: Vec<u8> = Vec::with_capacity(READ_CHUNK.min((len - self.end) as usize + 1));
         let mut chunk = vec![0u8; READ_CHUNK.min((len - self.end) as usize + 1)];
@@ -334,12 +341,18 @@ impl Index {
     }
 }
 
-/// Reads the full record of `e` back from the log.
-pub fn read_record(ledger_dir: &Path, e: &Entry) -> Result<Record> {
+/// Reads the stored line of `e` (without its newline) back from the log.
+pub fn read_line(ledger_dir: &Path, e: &Entry) -> Result<Vec<u8>> {
     let file = File::open(ledger_dir.join(LOG_FILE)).context("cannot open the ledger")?;
     let mut line = vec![0u8; e.len as usize];
     file.read_exact_at(&mut line, e.offset)
         .context("cannot read a ledger record")?;
+    Ok(line)
+}
+
+/// Reads the full record of `e` back from the log.
+pub fn read_record(ledger_dir: &Path, e: &Entry) -> Result<Record> {
+    let line = read_line(ledger_dir, e)?;
     let m: Map<String, Value> = serde_json::from_slice(&line)
         .with_context(|| format!("ledger record {} is not JSON", e.seq))?;
     into_record(m).map_err(|f| anyhow!("ledger record {}: {f}", e.seq))
@@ -389,4 +402,100 @@ fn lite_of_value(line: &[u8]) -> Option<Lite<'static>> {
         verdict: text("verdict"),
         risk: text("risk"),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ledger::Ledger;
+    use serde_json::json;
+    use std::io::Write;
+
+    fn decision(session: &str, verdict: &str, risk: &str) -> Map<String, Value> {
+        json!({"event": "decision", "session": session, "action": "command_execute",
+               "verdict": verdict, "risk": risk, "target": ["command_execute:ls"]})
+        .as_object()
+        .unwrap()
+        .clone()
+    }
+
+    #[test]
+    fn catches_up_incrementally_and_waits_for_a_torn_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let ledger = Ledger::open(&dir.path().join("ledger")).unwrap();
+        let mut idx = Index::new(ledger.dir());
+        assert_eq!(idx.catch_up().unwrap(), 0, "no log yet");
+        ledger.append(decision("a", "allow", "none")).unwrap();
+        ledger.append(decision("a", "deny", "critical")).unwrap();
+        assert_eq!(idx.catch_up().unwrap(), 2);
+        ledger.append(decision("b", "ask", "high")).unwrap();
+        assert_eq!(idx.catch_up().unwrap(), 1, "only the new line is read");
+        assert_eq!((idx.calls, idx.by_verdict[3], idx.by_verdict[2]), (3, 1, 1));
+        assert_eq!(idx.refusals.len(), 2);
+        assert_eq!(idx.sessions.len(), 2);
+        assert_eq!(idx.sessions[0].refusals, 1);
+        assert_eq!(idx.by_seq(2).map(|e| e.risk()), Some(Some(Risk::High)));
+        let r = read_record(ledger.dir(), idx.by_seq(1).unwrap()).unwrap();
+        assert_eq!(r.str("verdict"), Some("deny"));
+
+        // A writer caught mid-line: nothing is indexed until the line is complete.
+        let log = ledger.dir().join(LOG_FILE);
+        let mut f = std::fs::OpenOptions::new().append(true).open(&log).unwrap();
+        f.write_all(b"{\"seq\":3,").unwrap();
+        assert_eq!(idx.catch_up().unwrap(), 0);
+        assert_eq!(
+            idx.indexed_bytes(),
+            std::fs::metadata(&log).unwrap().len() - 9
+        );
+    }
+
+    #[test]
+    fn a_shrunk_or_replaced_log_is_indexed_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let ledger = Ledger::open(&dir.path().join("ledger")).unwrap();
+        for _ in 0..3 {
+            ledger.append(decision("a", "deny", "high")).unwrap();
+        }
+        let mut idx = Index::new(ledger.dir());
+        idx.catch_up().unwrap();
+        let log = ledger.dir().join(LOG_FILE);
+        let text = std::fs::read_to_string(&log).unwrap();
+        let first = text.lines().next().unwrap();
+        std::fs::write(&log, format!("{first}\n")).unwrap();
+        idx.catch_up().unwrap();
+        assert_eq!((idx.entries.len(), idx.generation), (1, 1));
+        assert_eq!(idx.by_verdict[3], 1, "totals rebuilt, not added to");
+        // Same length, other content: the last indexed line no longer holds its record.
+        let other = first.replace("\"seq\":0", "\"seq\":9");
+        std::fs::write(&log, format!("{other}\n")).unwrap();
+        idx.catch_up().unwrap();
+        assert_eq!(idx.generation, 2);
+        assert_eq!(idx.entries[0].seq, 9);
+    }
+
+    #[test]
+    fn odd_lines_are_counted_not_fatal() {
+        let dir = tempfile::tempdir().unwrap();
+        let ledger_dir = dir.path().join("ledger");
+        std::fs::create_dir_all(&ledger_dir).unwrap();
+        let lines = [
+            r#"{"seq":0,"ts":1,"verdict":{"effect":"deny"},"risk":"high","session":"s"}"#,
+            "not json",
+            r#"{"seq":"x"}"#,
+            r#"{"seq":2,"ts":3,"risk":"bogus","action":"<b>x</b>"}"#,
+        ];
+        std::fs::write(ledger_dir.join(LOG_FILE), lines.join("\n") + "\n").unwrap();
+        let mut idx = Index::new(&ledger_dir);
+        assert_eq!(idx.catch_up().unwrap(), 2);
+        assert_eq!(idx.unreadable, 2);
+        assert_eq!(
+            idx.by_verdict[3], 1,
+            "a verdict object is read by its effect"
+        );
+        assert_eq!(
+            idx.by_risk[NO_RISK as usize], 1,
+            "an unknown risk is not a risk"
+        );
+        assert!(idx.action("<b>x</b>").is_some());
+    }
 }

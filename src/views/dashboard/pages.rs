@@ -3,15 +3,19 @@
 //! records it shows back from the log, and renders an askama template (escaped by default).
 
 use super::Dashboard;
-use super::index::{BUCKET_MICROS, Entry, Index, RISKS, VERDICTS};
+use super::index::{BUCKET_MICROS, Entry, Index, RISKS, VERDICTS, read_line};
 use super::rows::{Row, time_text};
 use crate::call::{Door, ToolCall};
 use crate::ledger::{SealKey, VerifyReport};
 use crate::policy::rules::{Decision, display_argv};
 use crate::policy::{Env, Policy, classify};
+use crate::views::filter::{now_us, parse_risk, parse_time as parse_log_time, parse_verdict};
+use crate::views::session::{ReplayFilter, SessionView};
+use crate::views::source::parse_line;
+use crate::views::{Filter as LogFilter, Item, replay};
 use askama::Template;
 use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -236,10 +240,15 @@ fn activity(idx: &Index) -> (Vec<Column>, String, String, u64) {
 #[derive(Debug, Default, Deserialize)]
 pub struct EventQuery {
     pub session: Option<String>,
+    pub since: Option<String>,
+    pub until: Option<String>,
     pub risk: Option<String>,
     pub verdict: Option<String>,
     pub action: Option<String>,
-    pub since: Option<String>,
+    pub door: Option<String>,
+    pub tool: Option<String>,
+    pub rule: Option<String>,
+    pub grep: Option<String>,
     /// Show records older than this seq (the "older" link).
     pub before: Option<String>,
 }
@@ -248,98 +257,113 @@ fn given(v: &Option<String>) -> Option<&str> {
     v.as_deref().map(str::trim).filter(|s| !s.is_empty())
 }
 
-/// The filters resolved against the index; `None` when a filter names something the ledger
-/// has never seen (so nothing can match).
-struct Filter {
+/// Records parsed per page at most when looking for matches; past it the page offers to go on.
+const SCAN_LIMIT: usize = 200_000;
+
+/// What the index can rule out cheaply before the `log` filter looks at a record: a superset
+/// of what that filter keeps (it has the last word).
+struct Prefilter {
     session: Option<u32>,
     min_risk: Option<u8>,
     verdict: Option<u8>,
     action: Option<u16>,
     since: Option<i64>,
+    until: Option<i64>,
     before: Option<u64>,
 }
 
-impl Filter {
+impl Prefilter {
     fn keeps(&self, e: &Entry) -> bool {
         self.session.is_none_or(|s| e.session == s)
             && self.min_risk.is_none_or(|r| e.risk < 5 && e.risk >= r)
             && self.verdict.is_none_or(|v| e.verdict == v)
             && self.action.is_none_or(|a| e.action == a)
             && self.since.is_none_or(|t| e.ts >= t)
+            && self.until.is_none_or(|t| e.ts < t)
             && self.before.is_none_or(|b| e.seq < b)
     }
 }
 
-/// Resolves the query; `Err` is a message for the form.
-fn resolve(q: &EventQuery, idx: &Index) -> Result<Option<Filter>, String> {
-    let min_risk = match given(&q.risk) {
-        Some(r) => Some(
-            RISKS[..5]
-                .iter()
-                .position(|x| x.eq_ignore_ascii_case(r))
-                .ok_or(format!(
-                    "unknown risk `{r}` (none, low, medium, high, critical)"
-                ))? as u8,
-        ),
-        None => None,
+/// Builds the `log` filter from the form and the prefilter from the index; `Ok(None)` when a
+/// value names something the ledger has never seen (nothing can match); `Err` is for the form.
+fn resolve(q: &EventQuery, idx: &Index) -> Result<Option<(Prefilter, LogFilter)>, String> {
+    let err = |e: anyhow::Error| format!("{e:#}");
+    let now = now_us();
+    let mut f = LogFilter {
+        since: given(&q.since)
+            .map(|s| parse_log_time(s, now))
+            .transpose()
+            .map_err(err)?,
+        until: given(&q.until)
+            .map(|s| parse_log_time(s, now))
+            .transpose()
+            .map_err(err)?,
+        min_risk: given(&q.risk).map(parse_risk).transpose().map_err(err)?,
+        verdicts: given(&q.verdict)
+            .map(parse_verdict)
+            .transpose()
+            .map_err(err)?
+            .into_iter()
+            .collect(),
+        actions: given(&q.action).map(str::to_string).into_iter().collect(),
+        door: given(&q.door).map(str::to_string),
+        tool: given(&q.tool).map(str::to_string),
+        rule: given(&q.rule).map(str::to_string),
+        grep: given(&q.grep).map(str::to_string),
+        ..LogFilter::default()
     };
-    let verdict = match given(&q.verdict) {
-        Some(v) => Some(
-            VERDICTS[..4]
-                .iter()
-                .position(|x| x.eq_ignore_ascii_case(v))
-                .ok_or(format!("unknown verdict `{v}` (allow, flag, ask, deny)"))?
-                as u8,
-        ),
-        None => None,
-    };
-    let since = match given(&q.since) {
-        Some(s) => Some(parse_time(s)?),
-        None => None,
-    };
-    let before = match given(&q.before) {
-        Some(b) => Some(
+    let before = given(&q.before)
+        .map(|b| {
             b.parse::<u64>()
-                .map_err(|_| format!("`before` must be a record number, not `{b}`"))?,
-        ),
-        None => None,
-    };
+                .map_err(|_| format!("`before` must be a record number, not `{b}`"))
+        })
+        .transpose()?;
+    // A session by its full id or a unique prefix, as `log --session` takes it.
     let session = match given(&q.session) {
-        Some(s) => match idx.session(s) {
-            Some(i) => Some(i),
-            None => return Ok(None),
-        },
         None => None,
+        Some(s) => {
+            let slot = idx.session(s).or_else(|| {
+                let mut hits = idx
+                    .sessions
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, x)| x.id.starts_with(s));
+                match (hits.next(), hits.next()) {
+                    (Some((i, _)), None) => Some(i as u32),
+                    _ => None,
+                }
+            });
+            match slot {
+                Some(i) => {
+                    f.session = Some(idx.sessions[i as usize].id.clone());
+                    Some(i)
+                }
+                None => return Ok(None),
+            }
+        }
     };
-    let action = match given(&q.action) {
+    let action = match f.actions.first() {
         Some(a) => match idx.action(a) {
             Some(i) => Some(i),
             None => return Ok(None),
         },
         None => None,
     };
-    Ok(Some(Filter {
+    let verdict = f
+        .verdicts
+        .first()
+        .and_then(|v| VERDICTS[..4].iter().position(|x| x == v))
+        .map(|p| p as u8);
+    let pre = Prefilter {
         session,
-        min_risk,
+        min_risk: f.min_risk,
         verdict,
         action,
-        since,
+        since: f.since,
+        until: f.until,
         before,
-    }))
-}
-
-/// RFC 3339, or a plain date (midnight UTC), as microseconds.
-fn parse_time(s: &str) -> Result<i64, String> {
-    if let Ok(t) = chrono::DateTime::parse_from_rfc3339(s) {
-        return Ok(t.timestamp_micros());
-    }
-    chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d")
-        .ok()
-        .and_then(|d| d.and_hms_opt(0, 0, 0))
-        .map(|t| t.and_utc().timestamp_micros())
-        .ok_or(format!(
-            "`{s}` is not a time: use 2026-01-31 or 2026-01-31T09:00:00Z"
-        ))
+    };
+    Ok(Some((pre, f)))
 }
 
 #[derive(Template)]
@@ -352,7 +376,7 @@ struct Events {
     risks: &'static [&'static str],
     verdicts: &'static [&'static str],
     rows: Vec<Row>,
-    matched: u64,
+    more: bool,
     older: Option<String>,
     newest_link: Option<String>,
     live: bool,
@@ -370,10 +394,15 @@ fn events_link(q: &EventQuery, before: Option<u64>) -> String {
     let mut s = form_urlencoded::Serializer::new(String::new());
     for (k, v) in [
         ("session", &q.session),
+        ("since", &q.since),
+        ("until", &q.until),
         ("risk", &q.risk),
         ("verdict", &q.verdict),
         ("action", &q.action),
-        ("since", &q.since),
+        ("door", &q.door),
+        ("tool", &q.tool),
+        ("rule", &q.rule),
+        ("grep", &q.grep),
     ] {
         if let Some(v) = given(v) {
             s.append_pair(k, v);
@@ -385,30 +414,71 @@ fn events_link(q: &EventQuery, before: Option<u64>) -> String {
     format!("/events?{}", s.finish())
 }
 
+/// Newest first: the index rules out what it can, the `log` filter decides on each record.
+/// Returns the page's entries and, when there may be more, the seq to continue before.
+fn select(
+    d: &Dashboard,
+    pre: &Prefilter,
+    f: &LogFilter,
+) -> anyhow::Result<(Vec<Entry>, Option<u64>)> {
+    let candidates: Vec<Entry> = {
+        let idx = d
+            .index
+            .read()
+            .map_err(|_| anyhow::anyhow!("index unavailable"))?;
+        let mut out = Vec::new();
+        for e in idx.entries.iter().rev().filter(|e| pre.keeps(e)) {
+            out.push(*e);
+            if out.len() > SCAN_LIMIT {
+                break;
+            }
+        }
+        out
+    };
+    let mut picked = Vec::with_capacity(PAGE);
+    for (i, e) in candidates.iter().enumerate() {
+        if i == SCAN_LIMIT {
+            return Ok((picked, Some(e.seq + 1)));
+        }
+        let line = read_line(&d.ledger_dir, e)?;
+        let Ok(entry) = parse_line(e.offset, &line) else {
+            continue;
+        };
+        if f.keeps(&Item::single(entry)) {
+            if picked.len() == PAGE {
+                let last = picked[PAGE - 1].seq;
+                return Ok((picked, Some(last)));
+            }
+            picked.push(*e);
+        }
+    }
+    Ok((picked, None))
+}
+
 /// `GET /events`.
 pub async fn events(State(d): Shared, Query(q): Query<EventQuery>) -> Response {
     d.indexed().await;
-    let (picked, matched, older, actions, problem, newest_seq) = {
+    let (resolved, actions, newest_seq) = {
         let Ok(idx) = d.index.read() else {
             return error("index unavailable".into());
         };
         let mut actions = idx.actions.clone();
         actions.sort();
-        let newest_seq = idx.entries.last().map_or(0, |e| e.seq);
-        match resolve(&q, &idx) {
-            Err(p) => (Vec::new(), 0, None, actions, Some(p), newest_seq),
-            Ok(None) => (Vec::new(), 0, None, actions, None, newest_seq),
-            Ok(Some(f)) => {
-                let mut picked = Vec::with_capacity(PAGE);
-                let mut matched = 0u64;
-                for e in idx.entries.iter().rev().filter(|e| f.keeps(e)) {
-                    matched += 1;
-                    if picked.len() < PAGE {
-                        picked.push(*e);
-                    }
-                }
-                let older = (matched as usize > PAGE).then(|| picked[PAGE - 1].seq);
-                (picked, matched, older, actions, None, newest_seq)
+        (
+            resolve(&q, &idx),
+            actions,
+            idx.entries.last().map_or(0, |e| e.seq),
+        )
+    };
+    let (picked, older, problem) = match resolved {
+        Err(p) => (Vec::new(), None, Some(p)),
+        Ok(None) => (Vec::new(), None, None),
+        Ok(Some((pre, f))) => {
+            let d2 = Arc::clone(&d);
+            match tokio::task::spawn_blocking(move || select(&d2, &pre, &f)).await {
+                Ok(Ok((p, o))) => (p, o, None),
+                Ok(Err(e)) => return error(format!("{e:#}")),
+                Err(e) => return error(format!("{e}")),
             }
         }
     };
@@ -420,15 +490,20 @@ pub async fn events(State(d): Shared, Query(q): Query<EventQuery>) -> Response {
     let page = Events {
         nav: "events",
         older: older.map(|b| events_link(&q, Some(b))),
+        more: older.is_some(),
         newest_link: paged.then(|| events_link(&q, None)),
-        live: !paged && problem.is_none(),
+        // The browser re-checks live rows against session, risk, verdict and action only.
+        live: !paged
+            && problem.is_none()
+            && [&q.since, &q.until, &q.door, &q.tool, &q.rule, &q.grep]
+                .iter()
+                .all(|v| given(v).is_none()),
         q,
         problem,
         actions,
         risks: &RISKS[..5],
         verdicts: &VERDICTS[..4],
         rows,
-        matched,
         newest_seq,
     };
     render(&page)
@@ -554,48 +629,48 @@ pub async fn sessions(State(d): Shared, Query(q): Query<PageQuery>) -> Response 
     })
 }
 
-#[derive(Template)]
-#[template(path = "dashboard/session.html")]
-struct SessionPage {
-    nav: &'static str,
-    id: String,
-    rows: Vec<Row>,
-    total: usize,
-}
-
-/// Most steps shown on one session page.
-const SESSION_STEPS: usize = 1000;
-
-/// `GET /sessions/{id}`: the session's timeline.
+/// `GET /sessions/{id}`: the session's timeline, the very page `replay --html` writes (the
+/// views' session model and template), served with that page's own hash-based CSP.
 pub async fn session(State(d): Shared, Path(id): Path<String>) -> Response {
     d.indexed().await;
-    let (picked, total) = {
+    let picked: Vec<Entry> = {
         let Ok(idx) = d.index.read() else {
             return error("index unavailable".into());
         };
         let Some(slot) = idx.session(&id) else {
             return missing(format!("The ledger has no session `{id}`."));
         };
-        let all: Vec<Entry> = idx
-            .entries
+        idx.entries
             .iter()
             .filter(|e| e.session == slot)
             .copied()
-            .collect();
-        let total = all.len();
-        (
-            all.into_iter().take(SESSION_STEPS).collect::<Vec<_>>(),
-            total,
-        )
+            .collect()
     };
-    match rows(&d, &picked) {
-        Ok(rows) => render(&SessionPage {
-            nav: "sessions",
-            id,
-            rows,
-            total,
-        }),
-        Err(e) => error(format!("{e:#}")),
+    let dir = d.ledger_dir.clone();
+    let work = tokio::task::spawn_blocking(move || -> anyhow::Result<String> {
+        let records = picked
+            .iter()
+            .map(|e| parse_line(e.offset, &read_line(&dir, e)?))
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        let sealed = crate::ledger::status_dir(&dir)
+            .ok()
+            .and_then(|s| s.last_seal)
+            .map_or(0, |s| s.count);
+        let view = SessionView::build(&id, records, sealed, None);
+        replay::html(&view, &ReplayFilter::default())
+    })
+    .await;
+    match work {
+        Ok(Ok(html)) => {
+            let csp = crate::views::html::csp(crate::views::html::BASE_CSS, replay::REPLAY_JS);
+            let mut r = Html(html).into_response();
+            if let Ok(v) = HeaderValue::from_str(&csp) {
+                r.headers_mut().insert(header::CONTENT_SECURITY_POLICY, v);
+            }
+            r
+        }
+        Ok(Err(e)) => error(format!("{e:#}")),
+        Err(e) => error(format!("cannot build the timeline: {e}")),
     }
 }
 

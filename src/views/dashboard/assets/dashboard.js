@@ -21,7 +21,7 @@
   let source = null;
 
   function keeps(r) {
-    if (want.session && r.session !== want.session) return false;
+    if (want.session && !r.session.startsWith(want.session)) return false;
     if (want.verdict && r.verdict !== want.verdict) return false;
     if (want.action && r.action !== want.action) return false;
     if (want.risk && risks.indexOf(r.risk) < risks.indexOf(want.risk)) return false;

@@ -149,7 +149,7 @@ pub fn export(ctx: &Ctx, args: ExportArgs) -> Result<i32> {
     if source.exists() {
         for e in source.select(&filter)? {
             read += 1;
-            if progress && read % 100_000 == 0 {
+            if progress && read.is_multiple_of(100_000) {
                 eprint!("\rexport: {read} records read…");
             }
             for item in joiner.push(e) {

@@ -37,9 +37,12 @@ impl Call {
         }
     }
 
-    /// The first outcome, if the call ran.
+    /// The outcome the deciding door recorded (else any), if the call ran.
     pub fn outcome(&self) -> Option<&Entry> {
-        self.outcomes.first()
+        self.outcomes
+            .iter()
+            .find(|o| o.door == self.decision.door)
+            .or(self.outcomes.first())
     }
 
     /// Outcome status (`ok`, `completed`, `error`, …), `refused` when a door refused it and it

@@ -105,7 +105,7 @@ impl<W: Write> Csv<W> {
 /// One export in progress, in any of the formats.
 pub enum Exporter<W: Write> {
     Jsonl(W),
-    Csv(Csv<W>),
+    Csv(Box<Csv<W>>),
     Sarif(Box<Sarif>, W),
 }
 
@@ -113,7 +113,7 @@ impl<W: Write> Exporter<W> {
     /// Starts an export in `format` (`jsonl`, `csv`, `sarif`; SARIF needs `sarif`).
     pub fn new(format: &str, out: W, sarif: Option<SarifContext>) -> Result<Exporter<W>> {
         Ok(match (format, sarif) {
-            ("csv", _) => Exporter::Csv(Csv::new(out)?),
+            ("csv", _) => Exporter::Csv(Box::new(Csv::new(out)?)),
             ("sarif", Some(ctx)) => Exporter::Sarif(Box::new(Sarif::new(ctx)), out),
             ("jsonl", _) => Exporter::Jsonl(out),
             (other, _) => anyhow::bail!("unknown export format `{other}` (jsonl, csv, sarif)"),

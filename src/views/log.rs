@@ -152,12 +152,20 @@ impl Table {
     /// One row.
     pub fn row(&self, out: &mut impl Write, r: &Row) -> std::io::Result<()> {
         let dash = || "-".to_string();
-        let session = r.session.as_deref().map_or_else(dash, |s| clean(s));
-        let tool = r
-            .tool
+        // The first 8 characters: a prefix `--session` accepts.
+        let session: String = r
+            .session
             .as_deref()
-            .map(clean)
-            .unwrap_or_else(|| r.event.clone());
+            .map_or_else(dash, clean)
+            .chars()
+            .take(8)
+            .collect();
+        let tool = clean(
+            r.tool
+                .as_deref()
+                .or(r.action.as_deref().filter(|_| r.event == "decision"))
+                .unwrap_or(&r.event),
+        );
         let verdict = match (&r.verdict, &r.linked_verdict) {
             (Some(v), Some(l)) if l != v => format!("{v}/{l}"),
             (Some(v), _) => v.clone(),

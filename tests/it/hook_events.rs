@@ -187,7 +187,7 @@ fn permission_request_is_answered_in_its_own_shape() {
 #[test]
 fn permission_request_after_pre_tool_use_links_to_the_first_decision() {
     let s = Sandbox::new();
-    let input = json!({"command": "git push origin main", "description": "push"});
+    let input = json!({"command": "sudo rm /etc/hosts", "description": "clean up"});
     let out = strict(
         &s,
         "PreToolUse",
@@ -198,7 +198,8 @@ fn permission_request_after_pre_tool_use_links_to_the_first_decision() {
     assert_eq!(first.len(), 1);
     // Claude Code sends the same input, keys in another order, without a tool_use_id.
     let reordered: Value =
-        serde_json::from_str(r#"{"description":"push","command":"git push origin main"}"#).unwrap();
+        serde_json::from_str(r#"{"description":"clean up","command":"sudo rm /etc/hosts"}"#)
+            .unwrap();
     let out = strict(
         &s,
         "PermissionRequest",
@@ -216,11 +217,12 @@ fn permission_request_after_pre_tool_use_links_to_the_first_decision() {
     assert_eq!(pr[0]["decision_seq"], first[0]["seq"]);
     assert_eq!(pr[0]["input_sha256"], first[0]["input_sha256"]);
     assert_eq!(pr[0]["verdict"], first[0]["verdict"]);
+    assert_eq!(v["hookSpecificOutput"]["decision"]["behavior"], "deny");
     // A different call still gets its own decision.
     strict(
         &s,
         "PermissionRequest",
-        json!({"tool_name": "Bash", "tool_input": {"command": "git push --force"}}),
+        json!({"tool_name": "Bash", "tool_input": {"command": "sudo rm /etc/passwd"}}),
     );
     assert_eq!(records_of(&s, "decision").len(), 2);
 }

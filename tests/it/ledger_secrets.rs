@@ -136,29 +136,29 @@ fn log_command_filters_and_formats() {
             .unwrap();
     }
     let home = t.path();
-    assert_eq!(seqs(&cli(home, &["log", "--json"]).1), [0, 1, 2, 3, 4]);
+    assert_eq!(seqs(&cli(home, &["log", "--jsonl"]).1), [0, 1, 2, 3, 4]);
     assert_eq!(
-        seqs(&cli(home, &["log", "--json", "--risk", "high"]).1),
+        seqs(&cli(home, &["log", "--jsonl", "--risk", "high"]).1),
         [1, 2]
     );
     assert_eq!(
-        seqs(&cli(home, &["log", "--json", "--session", "latest"]).1),
+        seqs(&cli(home, &["log", "--jsonl", "--session", "latest"]).1),
         [2, 3, 4]
     );
     assert_eq!(
-        seqs(&cli(home, &["log", "--json", "--action", "command_execute"]).1),
+        seqs(&cli(home, &["log", "--jsonl", "--action", "command_execute"]).1),
         [1, 2]
     );
     assert_eq!(
-        seqs(&cli(home, &["log", "--json", "--limit", "2"]).1),
+        seqs(&cli(home, &["log", "--jsonl", "--limit", "2"]).1),
         [3, 4]
     );
     assert_eq!(
-        seqs(&cli(home, &["log", "--json", "--since", "2000-01-01T00:00:00Z"]).1).len(),
+        seqs(&cli(home, &["log", "--jsonl", "--since", "2000-01-01T00:00:00Z"]).1).len(),
         5
     );
     assert!(
-        cli(home, &["log", "--json", "--since", "2999-01-01T00:00:00Z"])
+        cli(home, &["log", "--jsonl", "--since", "2999-01-01T00:00:00Z"])
             .1
             .is_empty()
     );

@@ -1,6 +1,7 @@
 //! Command-line interface: clap definitions and dispatch. One file per command (group).
 
 mod checkpoint;
+mod dashboard;
 mod deferred;
 mod demo;
 mod evidence;
@@ -99,7 +100,7 @@ pub enum Command {
     /// JSON Schema of the ledger records.
     Schema(Deferred<schema::SchemaArgs>),
     /// Local web dashboard on 127.0.0.1.
-    Dashboard(Deferred<views::DashboardArgs>),
+    Dashboard(Deferred<dashboard::DashboardArgs>),
     /// Check and repair the hook installation.
     Watchdog(Deferred<watchdog::WatchdogArgs>),
     /// Health checks, each with its fix.
@@ -153,7 +154,7 @@ pub fn main() -> i32 {
         Some(Command::Ship(Deferred(a))) => ship::run(&ctx, a),
         Some(Command::Export(Deferred(a))) => views::export(&ctx, a),
         Some(Command::Schema(Deferred(a))) => schema::run(&ctx, a),
-        Some(Command::Dashboard(Deferred(a))) => views::dashboard(&ctx, a),
+        Some(Command::Dashboard(Deferred(a))) => dashboard::run(&ctx, a),
         Some(Command::Watchdog(Deferred(a))) => watchdog::run(&ctx, a),
         Some(Command::Doctor(Deferred(a))) => health::doctor(&ctx, a),
         Some(Command::Status(Deferred(a))) => health::status(&ctx, a),
@@ -228,11 +229,6 @@ fn init_logging() {
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .try_init();
-}
-
-/// The error of a command that is planned but not built yet.
-pub(crate) fn not_implemented(command: &str) -> anyhow::Result<i32> {
-    anyhow::bail!("`{command}` is not implemented yet")
 }
 
 #[cfg(test)]

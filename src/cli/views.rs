@@ -1,7 +1,7 @@
-//! `replay`, `export` and `dashboard`: views built from the ledger.
+//! `replay` and `export`: views built from the ledger.
 
+use super::Ctx;
 use super::log::FilterArgs;
-use super::{Ctx, not_implemented};
 use crate::views::calls::{DEFAULT_HOLD, Joiner};
 use crate::views::export::{Exporter, SarifContext};
 use crate::views::filter::{self, SessionSel};
@@ -51,14 +51,6 @@ pub struct ExportArgs {
     /// the current directory, or the current directory].
     #[arg(long, value_name = "DIR")]
     pub repo: Option<PathBuf>,
-}
-
-/// Options of `dashboard`.
-#[derive(Debug, Args)]
-pub struct DashboardArgs {
-    /// Port on 127.0.0.1.
-    #[arg(long, default_value_t = 3000)]
-    pub port: u16,
 }
 
 /// Step-by-step timeline of one session.
@@ -182,9 +174,4 @@ fn repo_root() -> PathBuf {
         .and_then(|o| String::from_utf8(o.stdout).ok())
         .map(|s| PathBuf::from(s.trim_end()))
         .unwrap_or(cwd)
-}
-
-/// Local dashboard.
-pub fn dashboard(_ctx: &Ctx, _args: DashboardArgs) -> Result<i32> {
-    not_implemented("dashboard")
 }

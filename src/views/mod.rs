@@ -13,6 +13,7 @@
 //!   with a strict Content-Security-Policy.
 
 pub mod calls;
+pub mod dashboard;
 pub mod entry;
 pub mod export;
 pub mod filter;

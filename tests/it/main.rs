@@ -4,6 +4,8 @@
 mod builtin_objects;
 mod claude_code_e2e;
 mod compliance_report;
+mod dashboard_browser;
+mod dashboard_http;
 mod decision_cases;
 mod evidence_checkpoint;
 mod evidence_common;

@@ -1,0 +1,124 @@
+//! Keeping the index current and telling browsers: a thread tails the ledger (every
+//! [`POLL`]), adds new lines to the index and broadcasts their rows; `/live` streams them to the
+//! browser as Server-Sent Events.
+
+use super::Dashboard;
+use super::rows::Row;
+use axum::extract::{Query, State};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use futures_util::stream::{self, Stream};
+use serde::Deserialize;
+use std::collections::VecDeque;
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::broadcast;
+
+/// How often the ledger is looked at for new records.
+pub const POLL: Duration = Duration::from_millis(200);
+
+/// Rows kept for slow browsers before they are told to reload.
+pub const BACKLOG: usize = 1024;
+
+/// Tails the ledger for as long as the process runs.
+pub fn tail(d: Arc<Dashboard>) {
+    loop {
+        if let Err(e) = step(&d) {
+            tracing::warn!("dashboard: cannot read the ledger: {e:#}");
+        }
+        d.mark_ready();
+        std::thread::sleep(POLL);
+    }
+}
+
+/// One look at the ledger: index what was appended and broadcast it.
+pub fn step(d: &Dashboard) -> anyhow::Result<()> {
+    let (fresh, generation) = {
+        let mut idx = d
+            .index
+            .write()
+            .map_err(|_| anyhow::anyhow!("index poisoned"))?;
+        let before_gen = idx.generation;
+        let before = idx.entries.len();
+        idx.catch_up()?;
+        let start = if idx.generation == before_gen {
+            before
+        } else {
+            0
+        };
+        // Only the newest rows are sent: a browser that falls behind by more reloads anyway.
+        let from = start.max(idx.entries.len().saturating_sub(BACKLOG));
+        (idx.entries[from..].to_vec(), idx.generation)
+    };
+    if d.live.receiver_count() == 0 {
+        return Ok(());
+    }
+    for e in fresh {
+        match d.row(&e) {
+            Ok(row) => {
+                let _ = d.live.send(Arc::new(Live { generation, row }));
+            }
+            Err(err) => tracing::warn!("dashboard: record {}: {err:#}", e.seq),
+        }
+    }
+    Ok(())
+}
+
+/// One record as sent to browsers.
+#[derive(Debug, serde::Serialize)]
+pub struct Live {
+    /// Index generation: a change means the log was repaired and pages should reload.
+    pub generation: u64,
+    #[serde(flatten)]
+    pub row: Row,
+}
+
+/// `/live?after=SEQ`.
+#[derive(Debug, Deserialize)]
+pub struct LiveQuery {
+    /// Only records after this seq (the newest one the page already shows).
+    pub after: Option<u64>,
+}
+
+/// `GET /live`: the event stream of new records. Records the page missed between its render and
+/// this request (newer than `after`) are sent first, then each new one once.
+pub async fn stream_records(
+    State(d): State<Arc<Dashboard>>,
+    Query(q): Query<LiveQuery>,
+) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
+    let rx = d.live.subscribe();
+    let missed: VecDeque<Arc<Live>> = match q.after {
+        Some(after) => d.rows_after(after, BACKLOG).into_iter().collect(),
+        None => VecDeque::new(),
+    };
+    let last = missed.back().map(|l| l.row.seq).or(q.after);
+    let s = stream::unfold(
+        (rx, last, missed),
+        |(mut rx, mut last, mut missed)| async move {
+            loop {
+                let live = match missed.pop_front() {
+                    Some(l) => l,
+                    None => match rx.recv().await {
+                        Ok(l) => l,
+                        Err(broadcast::error::RecvError::Lagged(_)) => {
+                            let ev = Event::default().event("lagged").data("reload");
+                            return Some((Ok(ev), (rx, last, missed)));
+                        }
+                        Err(broadcast::error::RecvError::Closed) => return None,
+                    },
+                };
+                if last.is_some_and(|a| live.row.seq <= a) {
+                    continue;
+                }
+                last = Some(live.row.seq);
+                let ev = Event::default()
+                    .event("record")
+                    .id(live.row.seq.to_string())
+                    .json_data(&*live)
+                    .unwrap_or_else(|_| Event::default().event("error"));
+                return Some((Ok(ev), (rx, last, missed)));
+            }
+        },
+    );
+    Sse::new(s).keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
+}

@@ -1,0 +1,519 @@
+//! The dashboard over real HTTP: the real binary serving a real ledger written by hook
+//! processes, a real HTTP client. Token for cookie, 401 without it, 403 for a foreign Host or
+//! Origin (DNS rebinding, cross-site), 405 for anything but GET, security headers, 127.0.0.1 only,
+//! escaping of hostile tool input, live records over Server-Sent Events.
+
+use crate::hook_common::Sandbox;
+use reqwest::StatusCode;
+use reqwest::header::{HeaderMap, HeaderValue};
+use serde_json::json;
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Stdio};
+use std::time::{Duration, Instant};
+
+/// A running `dashboard` process, stopped when dropped.
+pub struct Server {
+    child: Child,
+    /// The printed URL, with its token.
+    pub url: String,
+    pub port: u16,
+    pub token: String,
+}
+
+impl Server {
+    /// Starts the dashboard on a free port for the sandbox and reads the URL it prints.
+    pub fn start(sb: &Sandbox) -> Server {
+        let mut child = sb
+            .cmd(&["dashboard", "--port", "0"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start the dashboard");
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let url = lines
+            .by_ref()
+            .map(Result::unwrap)
+            .find(|l| l.starts_with("http://"))
+            .expect("the dashboard prints its URL");
+        // Keep draining stdout so the server never blocks on a full pipe.
+        std::thread::spawn(move || lines.for_each(drop));
+        let rest = url
+            .strip_prefix("http://127.0.0.1:")
+            .expect("a 127.0.0.1 URL");
+        let (port, query) = rest.split_once('/').unwrap();
+        let token = query.strip_prefix("?token=").unwrap().to_string();
+        Server {
+            child,
+            port: port.parse().unwrap(),
+            url,
+            token,
+        }
+    }
+
+    /// `http://127.0.0.1:PORT` + `path`.
+    pub fn at(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.port)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Writes decisions through the real hook door: ordinary calls, refused ones, and one whose
+/// input is hostile HTML/JS.
+pub fn fill_ledger(sb: &Sandbox) {
+    let calls = [
+        json!({"tool_name": "Read", "tool_input": {"file_path": "src/main.rs"}}),
+        json!({"tool_name": "Bash", "tool_input": {"command": "cargo test"}}),
+        json!({"tool_name": "Bash", "tool_input": {"command": "rm -rf /"}}),
+        json!({"tool_name": "Read", "tool_input": {"file_path": ".env"}}),
+        json!({"tool_name": "Bash", "tool_input": {"command": "cat '<script>alert(\"pwned\")</script><img src=x onerror=alert(1)>'"}}),
+    ];
+    for (i, c) in calls.iter().enumerate() {
+        let mut extra = c.clone();
+        extra["tool_use_id"] = json!(format!("toolu_{i}"));
+        let out = sb.hook(&["hook", "PreToolUse"], &sb.payload("PreToolUse", extra));
+        assert!(out.status.code().is_some(), "hook ran");
+    }
+    assert!(sb.records().len() >= calls.len(), "decisions recorded");
+}
+
+/// A client that neither follows redirects nor keeps cookies: every step is visible.
+pub fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .no_proxy()
+        .build()
+        .unwrap()
+}
+
+/// Exchanges the token for the session cookie and returns the `Cookie` header value.
+pub async fn sign_in(c: &reqwest::Client, s: &Server) -> String {
+    let r = c.get(&s.url).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let set = r.headers()["set-cookie"].to_str().unwrap().to_string();
+    set.split(';').next().unwrap().to_string()
+}
+
+fn rt() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+#[test]
+fn token_is_exchanged_for_a_strict_http_only_cookie_and_everything_else_is_401() {
+    let sb = Sandbox::new();
+    fill_ledger(&sb);
+    let s = Server::start(&sb);
+    rt().block_on(async {
+        let c = client();
+        // No token, no cookie: 401 on every page, asset and the event stream.
+        for path in [
+            "/",
+            "/events",
+            "/sessions",
+            "/policy",
+            "/integrity",
+            "/live",
+            "/assets/dashboard.js",
+            "/nope",
+        ] {
+            let r = c.get(s.at(path)).send().await.unwrap();
+            assert_eq!(r.status(), StatusCode::UNAUTHORIZED, "{path}");
+            assert!(
+                r.headers().contains_key("content-security-policy"),
+                "{path}"
+            );
+        }
+        // Wrong, truncated, upper-cased or cookie-smuggled tokens do not count.
+        let wrong = [
+            format!("/?token={}", "0".repeat(64)),
+            format!("/?token={}", &s.token[..63]),
+            format!("/?token={}", s.token.to_uppercase()),
+            format!("/?token={}x", s.token),
+            "/?token=".to_string(),
+        ];
+        for q in &wrong {
+            let r = c.get(s.at(q)).send().await.unwrap();
+            assert_eq!(r.status(), StatusCode::UNAUTHORIZED, "{q}");
+            assert!(!r.headers().contains_key("set-cookie"), "{q}");
+        }
+        let name = format!("patchwork_dashboard_{}", s.port);
+        let r = c
+            .get(s.at("/"))
+            .header("cookie", format!("{name}={}", s.token))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            r.status(),
+            StatusCode::UNAUTHORIZED,
+            "the token is not the cookie"
+        );
+
+        // The printed URL: 303 to the same page without the token, with the cookie.
+        let r = c.get(&s.url).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::SEE_OTHER);
+        assert_eq!(r.headers()["location"], "/");
+        let set = r.headers()["set-cookie"].to_str().unwrap().to_string();
+        assert!(set.starts_with(&format!("{name}=")), "{set}");
+        assert!(
+            set.contains("HttpOnly") && set.contains("SameSite=Strict"),
+            "{set}"
+        );
+        assert!(!set.contains(&s.token), "the cookie is not the token");
+        let cookie = set.split(';').next().unwrap().to_string();
+
+        // A deep link with the token keeps its other parameters.
+        let r = c
+            .get(s.at(&format!("/events?verdict=deny&token={}&risk=high", s.token)))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.headers()["location"], "/events?verdict=deny&risk=high");
+
+        // With the cookie every page answers 200 with data.
+        for (path, want) in [
+            ("/", "Recent refusals"),
+            ("/events", "matching records"),
+            ("/sessions", "sess-test"),
+            ("/sessions/sess-test", "sess-test"),
+            ("/policy", "Rules ("),
+            ("/policy?tool=Bash&input=rm+-rf+%2F", "deny"),
+            ("/integrity", "Intact"),
+            ("/events/0", "Record 0"),
+            ("/assets/dashboard.css", "font"),
+        ] {
+            let r = c
+                .get(s.at(path))
+                .header("cookie", &cookie)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), StatusCode::OK, "{path}");
+            let body = r.text().await.unwrap();
+            assert!(body.contains(want), "{path} lacks {want}");
+        }
+        // The `log` filters: text search, tool, rule, door and time narrow the same way.
+        for (q, want, not) in [
+            ("/events?grep=pwned", "pwned", "cargo test"),
+            ("/events?tool=read", ".env", "cargo test"),
+            ("/events?rule=default", "cargo test", ".env"),
+            ("/events?door=mcp", "No matching records", "cargo test"),
+            ("/events?since=1h", "cargo test", "No matching records"),
+            (
+                "/events?until=2000-01-01T00:00:00Z",
+                "No matching records",
+                "cargo test",
+            ),
+            ("/events?session=sess-", "cargo test", "No matching records"),
+        ] {
+            let r = c
+                .get(s.at(q))
+                .header("cookie", &cookie)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), StatusCode::OK, "{q}");
+            let body = r.text().await.unwrap();
+            assert!(body.contains(want) && !body.contains(not), "{q}");
+        }
+        let r = c
+            .get(s.at("/events?since=yesterday"))
+            .header("cookie", &cookie)
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            r.text().await.unwrap().contains("neither an RFC 3339 time"),
+            "bad time is explained"
+        );
+        // A cookie for another port's dashboard is not this one's.
+        let other = cookie.replacen(&s.port.to_string(), "1", 1);
+        let r = c
+            .get(s.at("/"))
+            .header("cookie", other)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    });
+}
+
+#[test]
+fn foreign_host_or_origin_is_403_even_with_the_cookie() {
+    let sb = Sandbox::new();
+    let s = Server::start(&sb);
+    rt().block_on(async {
+        let c = client();
+        let cookie = sign_in(&c, &s).await;
+        let port = s.port;
+        let hosts = [
+            // DNS rebinding: a hostile name resolved to 127.0.0.1.
+            format!("attacker.example:{port}"),
+            format!("127.0.0.1.attacker.example:{port}"),
+            format!("localhost.:{port}"),
+            format!("127.0.0.1:{}", port.wrapping_add(1)),
+            "127.0.0.1".to_string(),
+            format!("[::1]:{port}"),
+        ];
+        for h in &hosts {
+            let r = c
+                .get(s.at("/"))
+                .header("host", h)
+                .header("cookie", &cookie)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), StatusCode::FORBIDDEN, "Host {h}");
+        }
+        // The token URL itself is refused under a foreign Host: no cookie handed out.
+        let r = c
+            .get(&s.url)
+            .header("host", format!("attacker.example:{port}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::FORBIDDEN);
+        assert!(!r.headers().contains_key("set-cookie"));
+        let origins = [
+            "http://attacker.example".to_string(),
+            "null".to_string(),
+            format!("https://127.0.0.1:{port}"),
+            format!("http://127.0.0.1:{}", port.wrapping_add(1)),
+        ];
+        for o in &origins {
+            let r = c
+                .get(s.at("/live"))
+                .header("origin", o)
+                .header("cookie", &cookie)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), StatusCode::FORBIDDEN, "Origin {o}");
+        }
+        let r = c
+            .get(s.at("/"))
+            .header("sec-fetch-site", "cross-site")
+            .header("cookie", &cookie)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::FORBIDDEN);
+        // The everyday neighbours still work: localhost, our own origin, same-origin fetches.
+        let mut ok = HeaderMap::new();
+        ok.insert("cookie", HeaderValue::from_str(&cookie).unwrap());
+        ok.insert(
+            "origin",
+            HeaderValue::from_str(&format!("http://127.0.0.1:{port}")).unwrap(),
+        );
+        ok.insert("sec-fetch-site", HeaderValue::from_static("same-origin"));
+        let r = c.get(s.at("/")).headers(ok.clone()).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::OK);
+        let r = c
+            .get(format!("http://localhost:{port}/"))
+            .header("cookie", &cookie)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::OK);
+    });
+}
+
+#[test]
+fn only_get_is_served_and_nothing_changes() {
+    let sb = Sandbox::new();
+    fill_ledger(&sb);
+    let before = sb.ledger_bytes();
+    let s = Server::start(&sb);
+    rt().block_on(async {
+        let c = client();
+        let cookie = sign_in(&c, &s).await;
+        for m in [
+            "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "TRACE", "PROPFIND",
+        ] {
+            let method = reqwest::Method::from_bytes(m.as_bytes()).unwrap();
+            for path in ["/", "/policy", "/events/0", "/live"] {
+                let r = c
+                    .request(method.clone(), s.at(path))
+                    .header("cookie", &cookie)
+                    .body("policy: {}")
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(r.status(), StatusCode::METHOD_NOT_ALLOWED, "{m} {path}");
+                assert_eq!(r.headers()["allow"], "GET, HEAD", "{m} {path}");
+            }
+            // Without a cookie as well (the method is refused before anything else runs).
+            let r = c.request(method, s.at("/")).send().await.unwrap();
+            assert_eq!(
+                r.status(),
+                StatusCode::METHOD_NOT_ALLOWED,
+                "{m} without cookie"
+            );
+        }
+        let r = c
+            .head(s.at("/"))
+            .header("cookie", &cookie)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::OK);
+    });
+    assert_eq!(sb.ledger_bytes(), before, "the ledger is untouched");
+}
+
+#[test]
+fn headers_bind_and_escaping() {
+    let sb = Sandbox::new();
+    fill_ledger(&sb);
+    let s = Server::start(&sb);
+    // Listening on 127.0.0.1 only: the kernel's table of listening sockets says so.
+    let tcp = std::fs::read_to_string("/proc/net/tcp").unwrap();
+    let port_hex = format!(":{:04X}", s.port);
+    let listening: Vec<&str> = tcp
+        .lines()
+        .filter(|l| {
+            l.split_whitespace()
+                .nth(1)
+                .is_some_and(|a| a.ends_with(&port_hex))
+        })
+        .filter(|l| l.split_whitespace().nth(3) == Some("0A"))
+        .collect();
+    assert_eq!(listening.len(), 1, "{listening:?}");
+    assert!(
+        listening[0]
+            .split_whitespace()
+            .nth(1)
+            .unwrap()
+            .starts_with("0100007F:")
+    );
+    let tcp6 = std::fs::read_to_string("/proc/net/tcp6").unwrap_or_default();
+    assert!(!tcp6.lines().any(|l| {
+        l.split_whitespace()
+            .nth(1)
+            .is_some_and(|a| a.ends_with(&port_hex))
+    }));
+    rt().block_on(async {
+        let c = client();
+        let cookie = sign_in(&c, &s).await;
+        let r = c
+            .get(s.at("/events"))
+            .header("cookie", &cookie)
+            .send()
+            .await
+            .unwrap();
+        let h = r.headers().clone();
+        let csp = h["content-security-policy"].to_str().unwrap();
+        for part in [
+            "default-src 'none'",
+            "script-src 'self'",
+            "frame-ancestors 'none'",
+            "form-action 'self'",
+        ] {
+            assert!(csp.contains(part), "{csp}");
+        }
+        assert!(
+            !csp.contains("unsafe-inline") && !csp.contains("http"),
+            "{csp}"
+        );
+        assert_eq!(h["x-content-type-options"], "nosniff");
+        assert_eq!(h["referrer-policy"], "no-referrer");
+        assert_eq!(h["x-frame-options"], "DENY");
+        let body = r.text().await.unwrap();
+        // The hostile input is in the page only as escaped text.
+        assert!(body.contains("pwned"), "the hostile target is shown");
+        assert!(
+            body.contains("&#60;script&#62;") || body.contains("&lt;script&gt;"),
+            "escaped"
+        );
+        assert!(
+            !body.contains("<script>alert"),
+            "raw script tag in the page"
+        );
+        assert!(!body.contains("<img src=x"), "raw img tag in the page");
+        // No page or asset names another host.
+        for path in [
+            "/",
+            "/events",
+            "/assets/dashboard.js",
+            "/assets/dashboard.css",
+        ] {
+            let text = c
+                .get(s.at(path))
+                .header("cookie", &cookie)
+                .send()
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap();
+            assert!(
+                !text.contains("https://") && !text.contains("//cdn"),
+                "{path} loads from elsewhere"
+            );
+        }
+        // Assets are only the embedded ones: no path escapes.
+        for path in [
+            "/assets/..%2f..%2fCargo.toml",
+            "/assets/%2e%2e/%2e%2e/etc/passwd",
+            "/assets/",
+        ] {
+            let r = c
+                .get(s.at(path))
+                .header("cookie", &cookie)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), StatusCode::NOT_FOUND, "{path}");
+        }
+    });
+}
+
+#[test]
+fn a_record_appended_by_a_hook_process_arrives_over_sse_within_a_second() {
+    let sb = Sandbox::new();
+    fill_ledger(&sb);
+    let s = Server::start(&sb);
+    rt().block_on(async {
+        let c = client();
+        let cookie = sign_in(&c, &s).await;
+        let newest = sb.records().last().unwrap()["seq"].as_u64().unwrap();
+        let mut r = c
+            .get(s.at(&format!("/live?after={newest}")))
+            .header("cookie", &cookie)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::OK);
+        assert!(r.headers()["content-type"].to_str().unwrap().starts_with("text/event-stream"));
+        let payload = sb.payload(
+            "PreToolUse",
+            json!({"tool_name": "Bash", "tool_input": {"command": "git push --force origin main"}, "tool_use_id": "toolu_live"}),
+        );
+        let out = sb.hook(&["hook", "PreToolUse"], &payload);
+        assert!(out.status.code().is_some());
+        let written = Instant::now();
+        let mut text = String::new();
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+        while !text.contains("event: record") {
+            let chunk = tokio::time::timeout_at(deadline, r.chunk())
+                .await
+                .expect("a live record within 5 s")
+                .unwrap()
+                .expect("the stream stays open");
+            text.push_str(&String::from_utf8_lossy(&chunk));
+        }
+        let took = written.elapsed();
+        assert!(took < Duration::from_secs(1), "live record took {took:?}");
+        assert!(text.contains("git push --force"), "{text}");
+        assert!(text.contains(&format!("id: {}", newest + 1)), "{text}");
+    });
+}

@@ -77,8 +77,10 @@ impl AutoPolicy {
 
     /// Whether a checkpoint is due for a ledger of `records` records whose newest checkpoint
     /// covers `last_size` records and was made at `last_time` (Unix seconds), at time `now`.
-    pub fn due(&self, records: u64, last: Option<(u64, u64)>, now: u64) -> bool {
-        let (size, time) = last.unwrap_or((0, 0));
+    /// Without a checkpoint the minutes count from `first`, the time of the ledger's first
+    /// record (a fresh ledger is not signed after its very first record).
+    pub fn due(&self, records: u64, last: Option<(u64, u64)>, first: u64, now: u64) -> bool {
+        let (size, time) = last.unwrap_or((0, first));
         // The newest checkpoint's own record does not call for another checkpoint.
         let new = records.saturating_sub(size + u64::from(last.is_some()));
         new > 0
@@ -107,11 +109,27 @@ pub fn auto(
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
-    if !policy.due(tip.count, last, now) {
+    let first = match last {
+        Some(_) => 0,
+        None => first_record_time(dir).unwrap_or(now),
+    };
+    if !policy.due(tip.count, last, first, now) {
         return Ok(None);
     }
     let key = load_or_create_key(keys_dir)?;
     ledger.checkpoint(&key).map(Some)
+}
+
+/// The time (Unix seconds) of the ledger's first record: one short read of the log's head.
+fn first_record_time(dir: &Path) -> Option<u64> {
+    use std::io::Read;
+    let mut head = [0u8; 4096];
+    let n = std::fs::File::open(dir.join("ledger.jsonl"))
+        .and_then(|mut f| f.read(&mut head))
+        .ok()?;
+    let line = head[..n].split(|b| *b == b'\n').next()?;
+    let record: serde_json::Value = serde_json::from_slice(line).ok()?;
+    record["ts"].as_u64().map(|micros| micros / 1_000_000)
 }
 
 /// One stored checkpoint, parsed (its signature is checked by [`check_all`]).

@@ -370,12 +370,20 @@ pub struct WatchdogRepair {
     pub repaired: Vec<String>,
 }
 
-/// A signed checkpoint of the ledger (written by the checkpoint commands; fields per
-/// `docs/evidence.md`).
+/// A signed checkpoint of the ledger was made (the signed note itself is stored beside the
+/// ledger; `docs/ledger.md` gives its format).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Checkpoint {
-    #[serde(flatten)]
-    pub fields: Map<String, Value>,
+    /// The checkpoint's origin line (the log's name).
+    pub origin: String,
+    /// Records covered: seq `0..size`.
+    pub size: u64,
+    /// RFC 6962 Merkle root over the covered records' hashes, `sha256:`-prefixed.
+    pub root: String,
+    /// Id of the signing key.
+    pub key_id: String,
+    /// SHA-256 of the signed note as stored.
+    pub note_sha256: String,
 }
 
 /// Every record the gateway writes, by its `event` member.
@@ -410,7 +418,7 @@ pub enum LedgerEvent {
     AlertFailed(AlertFailed),
     #[serde(rename = "watchdog.repair")]
     WatchdogRepair(WatchdogRepair),
-    #[serde(rename = "checkpoint")]
+    #[serde(rename = "ledger.checkpoint")]
     Checkpoint(Checkpoint),
 }
 

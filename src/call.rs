@@ -349,6 +349,20 @@ pub struct Finding {
     pub span: String,
 }
 
+impl Finding {
+    /// One line for people, after the risk: `id [flags]: detail (on: span)`.
+    pub fn explained(&self) -> String {
+        let flags: Vec<&str> = self.flags.iter().map(|x| x.as_str()).collect();
+        format!(
+            "{} [{}]: {} (on: {})",
+            self.id,
+            flags.join(", "),
+            self.detail,
+            self.span
+        )
+    }
+}
+
 /// Everything classification learned about a call.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Classification {

@@ -261,17 +261,7 @@ fn explain(ctx: &Ctx, a: &ExplainArgs) -> Result<i32> {
         list(
             cls.findings
                 .iter()
-                .map(|f| {
-                    let flags: Vec<&str> = f.flags.iter().map(|x| x.as_str()).collect();
-                    format!(
-                        "{:<8} {} [{}]: {} (on: {})",
-                        f.risk.as_str(),
-                        f.id,
-                        flags.join(", "),
-                        f.detail,
-                        f.span
-                    )
-                })
+                .map(|f| format!("{:<8} {}", f.risk.as_str(), f.explained()))
                 .collect(),
         ),
     );

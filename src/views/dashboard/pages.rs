@@ -796,17 +796,7 @@ fn explain(p: &Policy, env: &Env, tool: &str, text: &str) -> Result<Explained, S
         findings: cls
             .findings
             .iter()
-            .map(|f| {
-                let flags: Vec<&str> = f.flags.iter().map(|x| x.as_str()).collect();
-                format!(
-                    "{} {} [{}]: {} (on: {})",
-                    f.risk.as_str(),
-                    f.id,
-                    flags.join(", "),
-                    f.detail,
-                    f.span
-                )
-            })
+            .map(|f| format!("{} {}", f.risk.as_str(), f.explained()))
             .collect(),
         hits: hits
             .iter()

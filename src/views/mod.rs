@@ -3,7 +3,8 @@
 //!
 //! The building blocks, for any view (the dashboard and the compliance report use them too):
 //! - [`Source`]: streams records ([`Entry`]) from the ledger, resolves `latest`/id prefixes, and
-//!   reads one session fast through a rebuildable index sidecar ([`index`]);
+//!   reads one session fast through the rebuildable ledger index ([`index::LedgerIndex`], one
+//!   compact entry per record, also what the dashboard counts over);
 //! - [`Filter`]: the filters of `log`/`export` (session, time, risk, verdict, action, door,
 //!   tool, rule, text);
 //! - [`Call`]/[`Item`] and [`Joiner`]: a decision joined with its outcome, permission request,
@@ -14,12 +15,14 @@
 
 pub mod calls;
 pub mod dashboard;
+pub mod diffs;
 pub mod entry;
 pub mod export;
 pub mod filter;
 pub mod html;
 pub mod index;
 pub mod log;
+pub mod members;
 pub mod replay;
 pub mod session;
 pub mod source;

@@ -63,6 +63,70 @@ pub fn lookup(id: &str) -> Option<&'static Entry> {
     REGISTRY.iter().find(|e| e.id == id)
 }
 
+/// The catalogue as Markdown, as `docs/findings.md` holds it.
+pub fn markdown() -> String {
+    let mut out = String::from(
+        "# Findings\n\n\
+         Every finding the classifier can raise, with the risk and flags it always carries. \
+         Policy rules match them with `findings:` (ids or globs such as `git.*`), `risk:` and \
+         `flags:` (see [policy.md](policy.md)). `patchwork-gateway policy findings [ID]` prints \
+         the same catalogue.\n\n\
+         This file is generated: `patchwork-gateway policy findings --markdown > docs/findings.md`.\n\n\
+         | id | risk | flags | what it means |\n|---|---|---|---|\n",
+    );
+    for e in REGISTRY {
+        let flags: Vec<String> = e
+            .flags
+            .iter()
+            .map(|f| format!("`{}`", f.as_str()))
+            .collect();
+        out.push_str(&format!(
+            "| `{}` | {} | {} | {} |\n",
+            e.id,
+            e.risk.as_str(),
+            flags.join(", "),
+            e.title
+        ));
+    }
+    for e in REGISTRY {
+        out.push_str(&format!("\n## `{}`\n\n{}\n", e.id, e.explanation));
+    }
+    out
+}
+
+/// The registered id closest to `id` (by edit distance over the whole id or its name after
+/// the family), for "did you mean" messages. `None` when nothing is reasonably close.
+pub fn nearest(id: &str) -> Option<&'static str> {
+    let id = id.to_ascii_lowercase();
+    let name = id.rsplit('.').next().unwrap_or(&id);
+    REGISTRY
+        .iter()
+        .map(|e| {
+            let own = e.id.rsplit('.').next().unwrap_or(e.id);
+            let d = edit_distance(&id, e.id).min(edit_distance(name, own));
+            (d, e.id)
+        })
+        .filter(|(d, _)| *d <= name.len().max(3) / 2)
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, id)| id)
+}
+
+/// Levenshtein distance between two short ASCII-ish strings.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut prev = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let cur = row[j + 1];
+            row[j + 1] = (prev + usize::from(ca != *cb)).min(row[j] + 1).min(cur + 1);
+            prev = cur;
+        }
+    }
+    row[b.len()]
+}
+
 registry! {
     // --- input the classifier cannot judge ----------------------------------------------------
     InputInvalid = "input.invalid", High, [Unresolvable],
@@ -531,5 +595,23 @@ mod tests {
             assert!(!e.title.is_empty() && !e.explanation.is_empty(), "{}", e.id);
             assert_eq!(lookup(e.id), Some(e));
         }
+    }
+
+    #[test]
+    fn docs_list_every_finding_as_the_registry_says() {
+        let docs = include_str!("../../docs/findings.md");
+        assert!(
+            docs == markdown(),
+            "docs/findings.md is out of date: run `patchwork-gateway policy findings --markdown > docs/findings.md`"
+        );
+    }
+
+    #[test]
+    fn nearest_names_the_id_a_typo_meant() {
+        assert_eq!(nearest("net.pipe_to_shell"), Some("shell.pipe_to_shell"));
+        assert_eq!(nearest("secret.read"), Some("secrets.read"));
+        assert_eq!(nearest("git.force-push"), Some("git.force_push"));
+        assert_eq!(nearest("GIT.FORCE_PUSH"), Some("git.force_push"));
+        assert_eq!(nearest("completely.unrelated_words_here"), None);
     }
 }

@@ -230,6 +230,38 @@ fn unknown_rule_key_is_named() {
 }
 
 #[test]
+fn unknown_finding_ids_are_named_with_the_nearest_known_one() {
+    let rule = |findings: &str| {
+        format!(
+            "{HEAD}rules:\n  - id: a\n    effect: deny\n    reason: r\n    findings: {findings}\n"
+        )
+    };
+    let err = problems(&rule("[git.force_push, net.pipe_to_shell]"));
+    let p = one(&err);
+    assert_eq!((p.line, p.field.as_str()), (Some(9), "rules[0].findings"));
+    assert!(p.message.contains("`net.pipe_to_shell`"), "{}", p.message);
+    assert!(
+        p.message.contains("did you mean `shell.pipe_to_shell`?"),
+        "{}",
+        p.message
+    );
+    // A glob must match at least one registered id; nothing close: no guess.
+    let err = problems(&rule("['gti.*']"));
+    assert!(one(&err).message.contains("not a finding"), "{err}");
+    let err = problems(&rule("[quite.unrelated_words_here]"));
+    assert!(!one(&err).message.contains("did you mean"), "{err}");
+    // Known ids, globs over them and any spelling case load.
+    for ok in [
+        "[git.force_push]",
+        "['mcp.desc.*']",
+        "['git.*']",
+        "[SECRETS.READ]",
+    ] {
+        policy(&rule(ok));
+    }
+}
+
+#[test]
 fn invalid_effect_risk_action_flag_mode_are_named() {
     let cases = [
         (

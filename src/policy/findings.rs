@@ -63,6 +63,26 @@ pub fn lookup(id: &str) -> Option<&'static Entry> {
     REGISTRY.iter().find(|e| e.id == id)
 }
 
+/// Ids that once covered more than they do now, with the findings split off them. A policy
+/// that names the old id still matches what it used to (`git.remote_delete` also matches a
+/// deleted repository), so splitting a finding never loosens a written policy.
+pub const SPLIT_OFF: &[(&str, &[&str])] = &[
+    ("git.remote_delete", &["git.repo_delete", "net.api_delete"]),
+    ("net.serve_files", &["net.serve_exposed"]),
+    ("net.release", &["net.repo_release"]),
+    ("system.network", &["system.private_network"]),
+    ("system.admin", &["persistence.linger"]),
+    ("shell.dynamic_script", &["shell.generated_script"]),
+];
+
+/// The findings split off `id` (see [`SPLIT_OFF`]); empty for most ids.
+pub fn split_off(id: &str) -> &'static [&'static str] {
+    SPLIT_OFF
+        .iter()
+        .find(|(old, _)| old.eq_ignore_ascii_case(id))
+        .map_or(&[], |(_, new)| new)
+}
+
 /// The catalogue as Markdown, as `docs/findings.md` holds it.
 pub fn markdown() -> String {
     let mut out = String::from(
@@ -87,6 +107,14 @@ pub fn markdown() -> String {
             flags.join(", "),
             e.title
         ));
+    }
+    out.push_str(
+        "\nSome ids were split in two; a policy that names the old id still matches the split-off \
+         findings too:\n\n",
+    );
+    for (old, new) in SPLIT_OFF {
+        let new: Vec<String> = new.iter().map(|n| format!("`{n}`")).collect();
+        out.push_str(&format!("- `{old}` also matches {}\n", new.join(", ")));
     }
     for e in REGISTRY {
         out.push_str(&format!("\n## `{}`\n\n{}\n", e.id, e.explanation));
@@ -604,6 +632,21 @@ mod tests {
             docs == markdown(),
             "docs/findings.md is out of date: run `patchwork-gateway policy findings --markdown > docs/findings.md`"
         );
+    }
+
+    #[test]
+    fn split_ids_and_their_successors_are_registered() {
+        for (old, new) in SPLIT_OFF {
+            assert!(lookup(old).is_some(), "{old}");
+            for n in *new {
+                assert!(lookup(n).is_some(), "{n}");
+            }
+        }
+        assert_eq!(
+            split_off("GIT.remote_delete"),
+            ["git.repo_delete", "net.api_delete"]
+        );
+        assert!(split_off("secrets.read").is_empty());
     }
 
     #[test]

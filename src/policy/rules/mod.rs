@@ -434,6 +434,17 @@ fn check_finding(glob: &TextGlob) -> Result<(), String> {
     ))
 }
 
+/// The `findings:` globs plus, for an id a finding was split off, the split-off ids.
+fn with_split_off(globs: &[TextGlob]) -> Vec<TextGlob> {
+    let mut out = globs.to_vec();
+    for g in globs {
+        for id in findings::split_off(g.as_str()) {
+            out.extend(<TextGlob as schema::Scalar>::parse(id));
+        }
+    }
+    out
+}
+
 fn compile_rule(r: &schema::RawRule, places: &Places) -> Result<Rule, String> {
     // A set that cannot be built matches for restrictive rules and not for allow rules.
     let paths =
@@ -455,7 +466,7 @@ fn compile_rule(r: &schema::RawRule, places: &Places) -> Result<Rule, String> {
         }),
         risk: r.risk,
         flags: r.flags.as_ref().map(|f| f.0.clone()),
-        findings: r.findings.as_ref().map(|f| f.0.clone()),
+        findings: r.findings.as_ref().map(|f| with_split_off(&f.0)),
     })
 }
 

@@ -262,6 +262,31 @@ fn unknown_finding_ids_are_named_with_the_nearest_known_one() {
 }
 
 #[test]
+fn an_id_a_finding_was_split_off_still_matches_the_split_off_finding() {
+    let p = with_rules(
+        "  - id: no-remote-delete\n    effect: deny\n    reason: r\n    findings: [git.remote_delete]\n",
+    );
+    let gone = cls(
+        Action::McpToolCall,
+        vec![],
+        vec![finding("git.repo_delete", Risk::Critical, &[])],
+    );
+    assert_eq!(
+        p.evaluate(&bash("gh repo delete"), &gone, &env()).rules,
+        ["no-remote-delete"]
+    );
+    let other = cls(
+        Action::McpToolCall,
+        vec![],
+        vec![finding("git.force_push", Risk::High, &[])],
+    );
+    assert_eq!(
+        p.evaluate(&bash("git push -f"), &other, &env()).effect,
+        Effect::Allow
+    );
+}
+
+#[test]
 fn invalid_effect_risk_action_flag_mode_are_named() {
     let cases = [
         (

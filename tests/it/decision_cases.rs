@@ -24,7 +24,7 @@ fn known_deciders() -> Vec<String> {
         .iter()
         .map(|e| e["id"].as_str().unwrap().to_string())
         .collect();
-    ids.extend(["protect".to_string(), "self.keys_read".to_string()]);
+    ids.extend(["protect".to_string(), "seal-key".to_string()]);
     ids
 }
 

@@ -260,7 +260,7 @@ fn explain_names_the_rule_and_the_verdict() {
             .as_array()
             .unwrap()
             .iter()
-            .any(|r| r["id"] == "self.keys_read"),
+            .any(|r| r["id"] == "seal-key"),
         "{v}"
     );
 
@@ -298,7 +298,7 @@ fn explain_names_the_rule_and_the_verdict() {
     );
     assert!(out.contains("verdict    deny"), "{out}");
     assert!(
-        out.contains("reason     patchwork-gateway denied this: git.force_push: "),
+        out.contains("reason     patchwork-gateway denied this: remote-history: "),
         "{out}"
     );
 
@@ -323,7 +323,7 @@ fn explain_names_the_rule_and_the_verdict() {
         "env GIT_TRACE=1 timeout 60 git push origin +main",
     ]);
     let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
-    assert_eq!(v["verdict"]["rules"][0], "git.force_push", "{v}");
+    assert_eq!(v["verdict"]["rules"][0], "remote-history", "{v}");
 
     let o = s.run(&["policy", "explain", "--tool", "Read", "not json"]);
     assert_eq!(o.status.code(), Some(1));

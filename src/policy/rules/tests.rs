@@ -106,6 +106,22 @@ fn builtin_profiles_load_by_name() {
 }
 
 #[test]
+fn builtin_rule_ids_cannot_be_mistaken_for_finding_ids() {
+    // Finding ids are `family.name`; the profiles' rule ids are kebab-case words, so a rule
+    // named in a verdict never reads as a finding (nor a finding as a rule).
+    for name in profiles::NAMES {
+        for r in Policy::load(Some(name), &env()).unwrap().rules() {
+            assert!(
+                r.id.chars().all(|c| c.is_ascii_lowercase() || c == '-'),
+                "{name}: rule `{}` is not kebab-case",
+                r.id
+            );
+            assert!(crate::policy::findings::lookup(&r.id).is_none(), "{}", r.id);
+        }
+    }
+}
+
+#[test]
 fn builtin_profiles_load_the_same_from_json_as_from_their_yaml() {
     for name in profiles::NAMES {
         let profile = profiles::builtin(name).unwrap();
@@ -840,23 +856,23 @@ fn strict_profile_decisions() {
     };
     assert_eq!(
         verdict(&p, &f("secret", Risk::High, &[Flag::SecretRead])),
-        (Effect::Deny, "secrets.read".into())
+        (Effect::Deny, "secret-files".into())
     );
     assert_eq!(
         verdict(&p, &f("x", Risk::High, &[Flag::Unresolvable])),
-        (Effect::Deny, "shell.unresolvable".into())
+        (Effect::Deny, "opaque-commands".into())
     );
     assert_eq!(
         verdict(&p, &f("x", Risk::High, &[Flag::PipeToShell])),
-        (Effect::Deny, "net.pipe_to_shell".into())
+        (Effect::Deny, "pipe-to-shell".into())
     );
     assert_eq!(
         verdict(&p, &f("x", Risk::Critical, &[Flag::SelfProtection])),
-        (Effect::Deny, "self.tamper".into())
+        (Effect::Deny, "self-protection".into())
     );
     assert_eq!(
         verdict(&p, &f("x", Risk::Critical, &[Flag::Destructive])),
-        (Effect::Deny, "fs.destructive".into())
+        (Effect::Deny, "destructive".into())
     );
     assert_eq!(
         verdict(&p, &f("x", Risk::Critical, &[Flag::DangerousCommand])),
@@ -864,15 +880,15 @@ fn strict_profile_decisions() {
     );
     assert_eq!(
         verdict(&p, &f("x", Risk::Medium, &[Flag::UnknownTool])),
-        (Effect::Ask, "tools.unknown".into())
+        (Effect::Ask, "unknown-tools".into())
     );
     assert_eq!(
         verdict(&p, &f("x", Risk::Medium, &[Flag::NetworkEgress])),
-        (Effect::Flag, "net.egress".into())
+        (Effect::Flag, "network-egress".into())
     );
     assert_eq!(
         verdict(&p, &f("x", Risk::Medium, &[Flag::Destructive])),
-        (Effect::Deny, "fs.destructive".into())
+        (Effect::Deny, "destructive".into())
     );
     assert_eq!(
         verdict(&p, &f("x", Risk::Low, &[Flag::Destructive])),
@@ -884,7 +900,7 @@ fn strict_profile_decisions() {
     );
     assert_eq!(
         verdict(&p, &f("x", Risk::Medium, &[Flag::CodeExecution])),
-        (Effect::Deny, "shell.code_execution".into())
+        (Effect::Deny, "code-execution".into())
     );
     assert_eq!(
         verdict(&p, &f("x", Risk::Low, &[Flag::CodeExecution])).0,
@@ -892,13 +908,13 @@ fn strict_profile_decisions() {
     );
     assert_eq!(
         verdict(&p, &f("x", Risk::Medium, &[Flag::SensitivePath])),
-        (Effect::Ask, "secrets.path".into())
+        (Effect::Ask, "secret-paths".into())
     );
     // Force pushes are recognised by the classifier (finding git.force_push); the profile
     // names that finding, so `--force-with-lease` (no finding) stays allowed.
     let mut force = f("x", Risk::High, &[Flag::GitHistory]);
     force.findings[0].id = "git.force_push".into();
-    assert_eq!(verdict(&p, &force), (Effect::Deny, "git.force_push".into()));
+    assert_eq!(verdict(&p, &force), (Effect::Deny, "remote-history".into()));
     for ok in [
         &["git", "push", "origin", "main"][..],
         &["git", "push", "--force-with-lease"],
@@ -911,16 +927,13 @@ fn strict_profile_decisions() {
         vec![path(Action::FileRead, "/home/u/.patchwork/keys/seal.key")],
         vec![],
     );
-    assert_eq!(verdict(&p, &keys), (Effect::Deny, "self.keys_read".into()));
+    assert_eq!(verdict(&p, &keys), (Effect::Deny, "seal-key".into()));
     let grep_home = cls(
         Action::FileGrep,
         vec![path(Action::FileGrep, "/home/u/.patchwork")],
         vec![],
     );
-    assert_eq!(
-        verdict(&p, &grep_home),
-        (Effect::Deny, "self.keys_read".into())
-    );
+    assert_eq!(verdict(&p, &grep_home), (Effect::Deny, "seal-key".into()));
     let ledger = cls(
         Action::FileRead,
         vec![path(
@@ -964,11 +977,11 @@ fn standard_profile_asks_for_high_and_denies_critical() {
         |r: Risk, flags: &[Flag]| cls(Action::CommandExecute, vec![], vec![finding("x", r, flags)]);
     assert_eq!(
         verdict(&p, &f(Risk::High, &[Flag::RemoteShell])),
-        (Effect::Ask, "risk.high".into())
+        (Effect::Ask, "high-risk".into())
     );
     assert_eq!(
         verdict(&p, &f(Risk::High, &[Flag::SecretRead])),
-        (Effect::Ask, "secrets.read".into())
+        (Effect::Ask, "secret-files".into())
     );
     assert_eq!(
         verdict(&p, &f(Risk::Critical, &[Flag::Destructive])),
@@ -976,7 +989,7 @@ fn standard_profile_asks_for_high_and_denies_critical() {
     );
     assert_eq!(
         verdict(&p, &f(Risk::High, &[Flag::SelfProtection])),
-        (Effect::Deny, "self.tamper".into())
+        (Effect::Deny, "self-protection".into())
     );
     assert_eq!(
         verdict(&p, &f(Risk::Medium, &[Flag::NetworkEgress])).0,
@@ -984,14 +997,14 @@ fn standard_profile_asks_for_high_and_denies_critical() {
     );
     assert_eq!(
         verdict(&p, &f(Risk::Medium, &[Flag::UnknownTool])),
-        (Effect::Flag, "tools.unknown".into())
+        (Effect::Flag, "unknown-tools".into())
     );
     let keys = cls(
         Action::FileRead,
         vec![path(Action::FileRead, "/home/u/.patchwork/keys/seal.key")],
         vec![],
     );
-    assert_eq!(verdict(&p, &keys), (Effect::Deny, "self.keys_read".into()));
+    assert_eq!(verdict(&p, &keys), (Effect::Deny, "seal-key".into()));
     let settings = cls(
         Action::FileEdit,
         vec![path(Action::FileEdit, "/home/u/.claude/settings.json")],

@@ -207,8 +207,8 @@ registry! {
          it, then run it.";
     ShellCodeVariable = "shell.code_variable", High, [CodeExecution, Persistence],
         "an environment variable that makes later programs load or run code",
-        "Variables such as `LD_PRELOAD`, `BASH_ENV`, `PROMPT_COMMAND` or `NODE_OPTIONS=--require` \
-         inject code into every program started afterwards.";
+        "Variables such as `LD_PRELOAD`, `LD_AUDIT`, `DYLD_INSERT_LIBRARIES`, `BASH_ENV` or \
+         `PROMPT_COMMAND` inject code into every program started afterwards.";
     ShellRunnerCode = "shell.runner_code", Medium, [CodeExecution],
         "a setting makes a program run an interpreter or shell",
         "A pager, editor or runner setting (`GIT_PAGER`, `EDITOR`, `--rsh`, `-exec`) names a \
@@ -314,8 +314,9 @@ registry! {
          turn the guard off.";
     SelfEnvSwitch = "self.env_switch", High, [SelfProtection],
         "chooses the gateway's policy or ledger",
-        "Setting `PATCHWORK_HOME`, `PATCHWORK_POLICY` or similar for a command points the \
-         gateway at a policy or ledger the agent picked.";
+        "Setting `PATCHWORK_HOME`, `PATCHWORK_POLICY` or `CLAUDE_CONFIG_DIR` for a command \
+         points the gateway (or the agent's settings) at a policy, ledger or configuration the \
+         agent picked.";
     SelfReconfigure = "self.reconfigure", High, [SelfProtection],
         "reconfigures the agent or the gateway",
         "Changing Claude Code's settings or MCP servers, starting it without permission \
@@ -369,8 +370,8 @@ registry! {
         "`crontab -r` removes the whole crontab.";
     PersistenceSchedule = "persistence.schedule", Medium, [Persistence],
         "schedules code to run later",
-        "`at`, `batch`, `systemd-run --on-calendar` or a scheduling tool run work later, \
-         without the agent present.";
+        "`at`, `batch`, `launchctl` and other scheduling tools run work later, without the \
+         agent present.";
     PersistenceService = "persistence.service", Medium, [Persistence],
         "installs a service",
         "A user or system service runs outside this session.";
@@ -404,8 +405,8 @@ registry! {
         "A setuid program runs with its owner's rights for whoever starts it.";
     PrivilegeContainer = "privilege.container", High, [Privilege],
         "a container with control of the host",
-        "`--privileged`, a mount of `/` or the Docker socket, or host namespaces give the \
-         container full control of the machine.";
+        "`--privileged`, `--pid=host` or a mount of `/` gives the container full control of \
+         the machine.";
 
     // --- the machine ----------------------------------------------------------------------------
     SystemWrite = "system.write", High, [SystemDestruction, OutsideProject],
@@ -506,8 +507,8 @@ registry! {
         "A program listens for connections from other machines.";
     NetTunnel = "net.tunnel", High, [Exfiltration, NetworkEgress],
         "publishes a local server on the internet",
-        "`ngrok`, `cloudflared tunnel`, `ssh -R` and their relatives make whatever a local \
-         server serves (the project, its `.env`) reachable by anyone.";
+        "`ngrok`, `cloudflared tunnel` and their relatives make whatever a local server serves \
+         (the project, its `.env`) reachable by anyone.";
     NetServeBuild = "net.serve_build", Low, [NetworkEgress],
         "serves a build folder on the network",
         "A file server over a project subfolder with no secret file in it (`dist`, `public`).";
@@ -536,8 +537,8 @@ registry! {
         "`npm publish`, `cargo publish` and their relatives cannot be fully undone.";
     NetRelease = "net.release", High, [NetworkEgress, Exfiltration],
         "publishes a release, package or image to a registry",
-        "`docker push`, `pkgctl release`, `twine upload` and other release tools ship the \
-         project to others.";
+        "`docker push`, `pkgctl release` and other release and registry tools ship the project \
+         to others.";
     NetRepoRelease = "net.repo_release", Medium, [NetworkEgress],
         "publishes or changes a release of this repository",
         "`gh release create|upload|edit|delete` and `glab release …` change the repository's \

@@ -198,7 +198,10 @@ impl Iterator for Scan {
 pub fn parse_line(offset: u64, line: &[u8]) -> Result<Entry> {
     let mut e =
         Entry::parse(line).map_err(|err| anyhow!("ledger record at byte {offset}: {err}"))?;
-    e.raw = String::from_utf8_lossy(line).into_owned().into_boxed_str();
+    e.raw = match std::str::from_utf8(line) {
+        Ok(text) => text.into(),
+        Err(_) => String::from_utf8_lossy(line).into(),
+    };
     Ok(e)
 }
 

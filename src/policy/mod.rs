@@ -4,6 +4,7 @@
 
 pub mod classify;
 pub mod explain;
+pub mod findings;
 pub mod paths;
 pub mod profiles;
 pub mod rules;

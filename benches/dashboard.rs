@@ -162,19 +162,7 @@ fn main() {
         .build()
         .expect("runtime");
     rt.block_on(async {
-        let c = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .no_proxy()
-            .build()
-            .expect("client");
-        let r = c.get(&url).send().await.expect("sign in");
-        let cookie = r.headers()["set-cookie"]
-            .to_str()
-            .expect("cookie")
-            .split(';')
-            .next()
-            .expect("cookie")
-            .to_string();
+        let (c, cookie) = sign_in(&url).await;
         let get = |path: &str| {
             let path = path.to_string();
             let req = c
@@ -240,6 +228,24 @@ fn main() {
     let _ = child.child.wait();
 }
 
+/// A client that keeps no cookies, and the session cookie the sign-in URL sets.
+async fn sign_in(url: &str) -> (reqwest::Client, String) {
+    let c = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .no_proxy()
+        .build()
+        .expect("client");
+    let r = c.get(url).send().await.expect("sign in");
+    let cookie = r.headers()["set-cookie"]
+        .to_str()
+        .expect("cookie")
+        .split(';')
+        .next()
+        .expect("cookie")
+        .to_string();
+    (c, cookie)
+}
+
 /// A running dashboard and its sign-in URL.
 struct Running {
     child: std::process::Child,
@@ -272,19 +278,7 @@ fn first_paint(bin: &str, home: &Path, n: u64) -> (Running, Duration) {
         .build()
         .expect("runtime");
     let body = rt.block_on(async {
-        let c = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .no_proxy()
-            .build()
-            .expect("client");
-        let r = c.get(&url).send().await.expect("sign in");
-        let cookie = r.headers()["set-cookie"]
-            .to_str()
-            .expect("cookie")
-            .split(';')
-            .next()
-            .expect("cookie")
-            .to_string();
+        let (c, cookie) = sign_in(&url).await;
         c.get(format!("{origin}/"))
             .header("cookie", cookie)
             .send()

@@ -1,6 +1,6 @@
 //! Reading a few top-level members of a stored record without building a JSON tree: one pass
 //! over the line that skips every other value (strings by `memchr`, nested objects and arrays by
-//! depth). The index ([`super::index`]) reads a million lines this way in a fraction of a second.
+//! depth). The index ([`super::index`]) reads every line of the ledger this way when it is built.
 //!
 //! Only the top level counts: a `"session"` key inside a nested object (an MCP tool definition
 //! in a diff, say) is skipped with its parent value, and a key inside a string cannot match
@@ -23,6 +23,7 @@ pub struct Members<'a> {
     pub event: Option<Cow<'a, str>>,
     pub verdict: Option<Cow<'a, str>>,
     pub risk: Option<Cow<'a, str>>,
+    pub hash: Option<Cow<'a, str>>,
     /// A wanted member had a value of another type (an object where a string was expected).
     pub odd: bool,
 }
@@ -84,6 +85,7 @@ impl<'a> Members<'a> {
             b"event" => &mut self.event,
             b"verdict" => &mut self.verdict,
             b"risk" => &mut self.risk,
+            b"hash" => &mut self.hash,
             _ => return,
         };
         match text(first, value) {

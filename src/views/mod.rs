@@ -3,8 +3,7 @@
 //!
 //! The building blocks, for any view (the dashboard and the compliance report use them too):
 //! - [`Source`]: streams records ([`Entry`]) from the ledger, resolves `latest`/id prefixes, and
-//!   reads one session fast through the rebuildable ledger index ([`index::LedgerIndex`], one
-//!   compact entry per record, also what the dashboard counts over);
+//!   reads one session fast through a rebuildable index sidecar ([`index`]);
 //! - [`Filter`]: the filters of `log`/`export` (session, time, risk, verdict, action, door,
 //!   tool, rule, text);
 //! - [`Call`]/[`Item`] and [`Joiner`]: a decision joined with its outcome, permission request,

@@ -4,7 +4,7 @@
 
 use super::entry::Entry;
 use super::filter::{Filter, SessionSel};
-use super::index::{IndexEntry, LedgerIndex};
+use super::index::SessionIndex;
 use crate::home::Home;
 use crate::ledger::LOG_FILE;
 use anyhow::{Context, Result, anyhow, bail};
@@ -12,7 +12,6 @@ use std::fs::File;
 use std::io::{BufRead, BufReader, ErrorKind, Seek, SeekFrom};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// The records of one ledger, for reading.
@@ -20,8 +19,6 @@ use std::time::Duration;
 pub struct Source {
     ledger_dir: PathBuf,
     index_dir: PathBuf,
-    /// The index once brought up to date (one command reads it once).
-    index: Arc<Mutex<Option<Arc<LedgerIndex>>>>,
 }
 
 impl Source {
@@ -35,7 +32,6 @@ impl Source {
         Source {
             ledger_dir: ledger_dir.to_path_buf(),
             index_dir: index_dir.to_path_buf(),
-            index: Arc::default(),
         }
     }
 
@@ -54,19 +50,9 @@ impl Source {
         Scan::open(&self.log_path(), offset)
     }
 
-    /// The ledger index, brought up to date with the ledger on first use (and saved); later
-    /// calls on this source (or its clones) return the same one.
-    pub fn index(&self) -> Result<Arc<LedgerIndex>> {
-        let mut cached = self
-            .index
-            .lock()
-            .map_err(|_| anyhow!("ledger index poisoned"))?;
-        if let Some(idx) = cached.as_ref() {
-            return Ok(Arc::clone(idx));
-        }
-        let idx = Arc::new(LedgerIndex::open(&self.ledger_dir, &self.index_dir)?);
-        *cached = Some(Arc::clone(&idx));
-        Ok(idx)
+    /// The session index, brought up to date with the ledger.
+    pub fn index(&self) -> Result<SessionIndex> {
+        SessionIndex::load(&self.log_path(), &self.index_dir)
     }
 
     /// Resolves `latest` or an id prefix to one full session id.
@@ -78,8 +64,8 @@ impl Source {
     /// the index does not match the file).
     pub fn session_records(&self, session: &str) -> Result<Vec<Entry>> {
         let index = self.index()?;
-        let lines = index.of_session(session);
-        match read_indexed(&self.log_path(), &lines) {
+        let offsets = index.offsets(session);
+        match read_at_offsets(&self.log_path(), &offsets) {
             Ok(entries)
                 if entries
                     .iter()
@@ -205,24 +191,35 @@ pub fn parse_line(offset: u64, line: &[u8]) -> Result<Entry> {
     Ok(e)
 }
 
-/// Reads the records of index entries (each line must still end where the index says).
-fn read_indexed(path: &Path, lines: &[IndexEntry]) -> Result<Vec<Entry>> {
+/// Reads the lines that start at `offsets` (ascending).
+fn read_at_offsets(path: &Path, offsets: &[u64]) -> Result<Vec<Entry>> {
     let f = File::open(path).context("cannot open the ledger")?;
-    let mut out = Vec::with_capacity(lines.len());
+    let mut out = Vec::with_capacity(offsets.len());
     let mut buf = Vec::new();
-    for e in lines {
-        buf.resize(e.len as usize + 1, 0);
-        f.read_exact_at(&mut buf, e.offset)
-            .with_context(|| format!("the ledger ends inside the record at byte {}", e.offset))?;
-        if buf.pop() != Some(b'\n') {
-            bail!(
-                "the record at byte {} is not where the index says",
-                e.offset
-            );
-        }
-        out.push(parse_line(e.offset, &buf)?);
+    for &off in offsets {
+        read_line_at(&f, off, &mut buf)?;
+        out.push(parse_line(off, &buf)?);
     }
     Ok(out)
+}
+
+/// Reads the line starting at `offset` (without its newline) into `buf`.
+pub fn read_line_at(f: &File, offset: u64, buf: &mut Vec<u8>) -> Result<()> {
+    buf.clear();
+    let mut chunk = [0u8; 4096];
+    let mut at = offset;
+    loop {
+        let n = f.read_at(&mut chunk, at)?;
+        if n == 0 {
+            bail!("the ledger ends inside the record at byte {offset}");
+        }
+        if let Some(end) = chunk[..n].iter().position(|&b| b == b'\n') {
+            buf.extend_from_slice(&chunk[..end]);
+            return Ok(());
+        }
+        buf.extend_from_slice(&chunk[..n]);
+        at += n as u64;
+    }
 }
 
 /// Follows the ledger: yields records appended after `offset` as they arrive, polling the file

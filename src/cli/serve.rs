@@ -13,6 +13,10 @@ pub struct ServeArgs {
     /// Gateway configuration with upstream MCP servers to aggregate.
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
+    /// PEM file of a private CA for the configured `url` servers without a `ca_cert` of their
+    /// own (default: SSL_CERT_FILE; Mozilla's roots are always trusted).
+    #[arg(long, value_name = "FILE", requires = "config")]
+    pub ca_cert: Option<PathBuf>,
     #[command(flatten)]
     pub serving: Serving,
 }
@@ -50,7 +54,14 @@ pub struct Serving {
 pub fn run(ctx: &Ctx, args: ServeArgs) -> anyhow::Result<i32> {
     let (builtins, upstreams) = match &args.config {
         Some(path) => {
-            let loaded = aggregate::load(path)?;
+            let mut loaded = aggregate::load(path)?;
+            for spec in &mut loaded.upstreams {
+                if let proxy::upstream::Endpoint::Http { ca_cert, .. } = &mut spec.endpoint
+                    && ca_cert.is_none()
+                {
+                    ca_cert.clone_from(&args.ca_cert);
+                }
+            }
             (loaded.builtins, loaded.upstreams)
         }
         None => (true, Vec::new()),

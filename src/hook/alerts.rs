@@ -73,10 +73,12 @@ fn spool_dir(home: &Home) -> PathBuf {
     alerts_dir(home).join("spool")
 }
 
-/// Queues `alerts` for the webhook (when one is configured) and starts a detached deliverer.
-/// Costs a few small file writes and one process spawn; never waits for the network.
-pub fn raise(home: &Home, alerts: Vec<Value>) {
-    let Some(url) = std::env::var(ENV_URL).ok().filter(|u| !u.is_empty()) else {
+/// Queues `alerts` for the webhook — `PATCHWORK_WEBHOOK_URL`, else the policy's
+/// `alerts.webhook` — and starts a detached deliverer. Costs a few small file writes and one
+/// process spawn; never waits for the network.
+pub fn raise(home: &Home, policy_webhook: Option<&str>, alerts: Vec<Value>) {
+    let from_env = std::env::var(ENV_URL).ok().filter(|u| !u.is_empty());
+    let Some(url) = from_env.or_else(|| policy_webhook.map(str::to_string)) else {
         return;
     };
     if alerts.is_empty() {

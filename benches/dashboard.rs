@@ -160,7 +160,8 @@ fn main() {
         .build()
         .expect("runtime");
     rt.block_on(async {
-        let c = reqwest::Client::builder()
+        let c = patchwork_gateway::net::builder(None)
+            .unwrap()
             .redirect(reqwest::redirect::Policy::none())
             .no_proxy()
             .build()

@@ -230,7 +230,8 @@ fn main() {
 
 /// A client that keeps no cookies, and the session cookie the sign-in URL sets.
 async fn sign_in(url: &str) -> (reqwest::Client, String) {
-    let c = reqwest::Client::builder()
+    let c = patchwork_gateway::net::builder(None)
+        .unwrap()
         .redirect(reqwest::redirect::Policy::none())
         .no_proxy()
         .build()

@@ -55,7 +55,11 @@ impl Browser {
                 .enable_all()
                 .build()
                 .unwrap(),
-            c: reqwest::Client::builder().no_proxy().build().unwrap(),
+            c: patchwork_gateway::net::builder(None)
+                .unwrap()
+                .no_proxy()
+                .build()
+                .unwrap(),
         };
         let mut b = Browser {
             driver,

@@ -90,7 +90,8 @@ pub fn fill_ledger(sb: &Sandbox) {
 
 /// A client that neither follows redirects nor keeps cookies: every step is visible.
 pub fn client() -> reqwest::Client {
-    reqwest::Client::builder()
+    patchwork_gateway::net::builder(None)
+        .unwrap()
         .redirect(reqwest::redirect::Policy::none())
         .no_proxy()
         .build()

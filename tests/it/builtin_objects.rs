@@ -475,10 +475,56 @@ fn run_command_gets_a_minimal_environment() {
     assert!(!err && text.contains("flag=on tok=."), "{text}");
 }
 
+/// Whether this machine lets the test's user make a child of its cgroup v2 with `cgroup.kill`
+/// (the gateway, started from here, is in the same cgroup): the oracle for which containment
+/// the gateway must use.
+fn call_cgroups_possible() -> bool {
+    let Some(rel) = std::fs::read_to_string("/proc/self/cgroup")
+        .ok()
+        .and_then(|c| {
+            c.lines()
+                .find_map(|l| l.strip_prefix("0::").map(str::to_string))
+        })
+    else {
+        return false;
+    };
+    let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    let Some(mount) = mountinfo.lines().find_map(|l| {
+        let (left, right) = l.split_once(" - ")?;
+        let f: Vec<&str> = left.split_whitespace().collect();
+        (right.starts_with("cgroup2 ") && f[3] == "/").then(|| PathBuf::from(f[4]))
+    }) else {
+        return false;
+    };
+    let dir = mount.join(rel.trim_start_matches('/'));
+    let probe = dir.join(format!("probe-{}", std::process::id()));
+    if std::fs::create_dir(&probe).is_err() {
+        return false;
+    }
+    let kill = probe.join("cgroup.kill").exists();
+    std::fs::remove_dir(&probe).unwrap();
+    kill
+}
+
 #[test]
 fn nothing_a_command_starts_outlives_it() {
+    // With a per-call cgroup where this machine allows one, and with the subreaper walk alone.
+    let cgroups = call_cgroups_possible();
+    eprintln!("per-call cgroups possible here: {cgroups}");
+    contained(&[], cgroups);
+    contained(&[("PATCHWORK_NO_CGROUP", "1")], false);
+}
+
+fn contained(env: &[(&str, &str)], in_call_cgroup: bool) {
     let sb = sandbox();
-    let mut mcp = Mcp::start(&sb, &[], &[]);
+    let mut mcp = Mcp::start(&sb, &[], env);
+    let (err, text) = mcp.call("run_command", json!({"command": "cat /proc/self/cgroup"}));
+    assert!(!err, "{text}");
+    assert_eq!(
+        text.contains("patchwork-call-"),
+        in_call_cgroup,
+        "which containment: {text}"
+    );
     let pid_of = |name: &str| -> i32 {
         std::fs::read_to_string(sb.project.join(name))
             .unwrap()
@@ -546,7 +592,7 @@ fn nothing_a_command_starts_outlives_it() {
         || !alive(c),
     );
     // Neighbour: a command's own output and exit code are unchanged.
-    let mut mcp = Mcp::start(&sb, &[], &[]);
+    let mut mcp = Mcp::start(&sb, &[], env);
     let (err, text) = mcp.call("run_command", json!({"command": "echo ok; exit 3"}));
     assert!(
         err && text.contains("exit code: 3") && text.contains("ok"),

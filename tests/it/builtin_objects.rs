@@ -625,3 +625,114 @@ fn search_files_skips_what_read_file_would_refuse_at_any_depth() {
     let (err, text) = mcp.call("search_files", json!({"pattern": "name ="}));
     assert!(!err && text.contains("config.toml:1:name = demo"), "{text}");
 }
+
+/// The ledger's folder in the sandbox's gateway home.
+fn ledger_dir(sb: &Sandbox) -> PathBuf {
+    sb.pw.join("ledger")
+}
+
+#[test]
+fn a_ledger_deleted_or_redirected_under_a_running_server_fails_closed() {
+    // Issue 10, item 10, through the real `serve`: the log deleted while it runs, and the
+    // state cache replaced by a symlink to a file the agent wants overwritten.
+    let sb = sandbox();
+    let mut mcp = Mcp::start(&sb, &[], &[]);
+    let (err, text) = mcp.call("list_directory", json!({"path": "."}));
+    assert!(!err, "{text}");
+    let log = ledger_dir(&sb).join("ledger.jsonl");
+    // The outcome of that call is appended after its answer: wait for it, so that the next
+    // append to notice the deletion is the next call's decision.
+    wait_until(Duration::from_secs(10), "the outcome record", || {
+        sb.records().iter().any(|r| r["event"] == "outcome")
+    });
+    std::fs::remove_file(&log).unwrap();
+    // The next call is refused (its record would go to a deleted inode) …
+    let (err, text) = mcp.call("list_directory", json!({"path": "."}));
+    assert!(err, "{text}");
+    // … and the fresh log at the name starts by saying what was lost.
+    let fresh = std::fs::read_to_string(&log).unwrap();
+    let first = fresh.lines().next().unwrap_or_default();
+    assert!(first.contains("ledger_lost"), "{fresh}");
+    // The neighbour: calls go on being decided and recorded in the fresh log.
+    let (err, text) = mcp.call("list_directory", json!({"path": "."}));
+    assert!(!err, "{text}");
+    assert!(std::fs::read_to_string(&log).unwrap().lines().count() >= 2);
+
+    // A symlink in place of state.json is never written through.
+    let target = sb.home.join(".bash_profile");
+    std::fs::write(&target, "# mine\n").unwrap();
+    let state = ledger_dir(&sb).join("state.json");
+    std::fs::remove_file(&state).unwrap();
+    std::os::unix::fs::symlink(&target, &state).unwrap();
+    let (err, text) = mcp.call("list_directory", json!({"path": "."}));
+    assert!(!err, "{text}");
+    assert_eq!(std::fs::read_to_string(&target).unwrap(), "# mine\n");
+    assert!(!std::fs::symlink_metadata(&state).unwrap().is_symlink());
+    drop(mcp);
+    let out = sb.cmd(&["verify"]).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    // The fresh log verifies and says it holds a recovery record.
+    assert!(out.status.success(), "{text}");
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("recovery") && !l.contains(" 0 recovery")),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_script_cannot_rewrite_history_through_links_it_makes() {
+    // Issue 10, item 11, through the real `serve`: a command that links the ledger, its state,
+    // seals and seal key into the project to rewrite them there is refused before it runs, and
+    // the ledger still verifies with the refusal in it.
+    let sb = sandbox();
+    let mut mcp = Mcp::start(&sb, &[], &[]);
+    let (err, text) = mcp.call("list_directory", json!({"path": "."}));
+    assert!(!err, "{text}");
+    let seal = sb.cmd(&["seal"]).output().unwrap();
+    assert!(
+        seal.status.success(),
+        "{}",
+        String::from_utf8_lossy(&seal.stderr)
+    );
+    let dir = ledger_dir(&sb);
+    let key = sb.pw.join("keys/seal.key");
+    let script = format!(
+        "ln '{}' l && ln '{}' s && ln '{}' k && sed -i '$d' l",
+        dir.join("ledger.jsonl").display(),
+        dir.join("state.json").display(),
+        key.display()
+    );
+    let (err, text) = mcp.call("run_command", json!({"command": script}));
+    assert!(err, "{text}");
+    assert!(
+        text.contains("self.tamper") && text.contains("seal key"),
+        "{text}"
+    );
+    for name in ["l", "s", "k"] {
+        assert!(!sb.project.join(name).exists(), "{name} was linked");
+    }
+    // Python's os.link to the key: the same.
+    let (err, text) = mcp.call(
+        "run_command",
+        json!({"command": format!("python3 -c \"import os; os.link('{}', 'k2')\"", key.display())}),
+    );
+    assert!(err, "{text}");
+    assert!(!sb.project.join("k2").exists());
+    drop(mcp);
+    let out = sb.cmd(&["verify"]).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // The neighbour: linking an ordinary project file in a command is fine.
+    let mut mcp = Mcp::start(&sb, &[], &[]);
+    std::fs::write(sb.project.join("notes.txt"), "n\n").unwrap();
+    let (err, text) = mcp.call(
+        "run_command",
+        json!({"command": "ln notes.txt notes2.txt && cat notes2.txt"}),
+    );
+    assert!(!err && text.contains('n'), "{text}");
+}

@@ -201,7 +201,7 @@ fn read_at_offsets(path: &Path, offsets: &[u64]) -> Result<Vec<Entry>> {
 }
 
 /// Reads the line starting at `offset` (without its newline) into `buf`.
-fn read_line_at(f: &File, offset: u64, buf: &mut Vec<u8>) -> Result<()> {
+pub fn read_line_at(f: &File, offset: u64, buf: &mut Vec<u8>) -> Result<()> {
     buf.clear();
     let mut chunk = [0u8; 4096];
     let mut at = offset;

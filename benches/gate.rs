@@ -1,12 +1,16 @@
 //! In-process Gate benchmark: classify + evaluate (`Gate::judge`) for typical tool calls, and
 //! the full `Gate::decide` with its synced ledger append, and loading each built-in policy (what
-//! every hook process pays once). Prints p50/p99 per call kind.
+//! every hook process pays once). Prints p50/p99 per call kind. The object check (resolving the
+//! path as the tool will, the file's and its folder's device and inode, its link count) is
+//! measured alone beside the decisions that include it, and the hard-link alias walk with a
+//! pnpm-like `node_modules` (every file a hard link) for one and for ten linked files.
 //!
 //! Run: `cargo bench --bench gate`
 
 use patchwork_gateway::call::{Door, ToolCall};
 use patchwork_gateway::gate::Gate;
 use patchwork_gateway::home::Home;
+use patchwork_gateway::policy::paths::{self, FileId};
 use patchwork_gateway::policy::{Env, Policy};
 use serde_json::json;
 use std::time::{Duration, Instant};
@@ -69,6 +73,61 @@ fn main() {
             gate.judge(&call);
         }
         let samples = (0..5000)
+            .map(|_| {
+                let t = Instant::now();
+                std::hint::black_box(gate.judge(&call));
+                t.elapsed()
+            })
+            .collect();
+        report(name, samples);
+    }
+    println!("object check alone (what a file decision adds: resolve, identities, link count):");
+    let home_dir = dir.path().to_path_buf();
+    for (name, raw) in [
+        ("src/index.ts", "src/index.ts"),
+        ("~/missing/new.txt", "~/missing/new.txt"),
+    ] {
+        let samples = (0..5000)
+            .map(|_| {
+                let t = Instant::now();
+                let obj = paths::object(raw, &project, &home_dir);
+                std::hint::black_box(FileId::of(&obj.path));
+                t.elapsed()
+            })
+            .collect();
+        report(name, samples);
+    }
+    println!("hard-linked files (alias walk over a pnpm-like node_modules):");
+    let store = dir.path().join("store");
+    std::fs::create_dir_all(&store).unwrap();
+    let modules = project.join("node_modules/.pnpm");
+    for pkg in 0..200 {
+        let d = modules.join(format!("pkg{pkg}/node_modules/pkg{pkg}/lib"));
+        std::fs::create_dir_all(&d).unwrap();
+        for f in 0..50 {
+            let src = store.join(format!("{pkg}-{f}"));
+            std::fs::write(&src, "module.exports = 1;\n").unwrap();
+            std::fs::hard_link(&src, d.join(format!("f{f}.js"))).unwrap();
+        }
+    }
+    let linked = |pkg: usize| modules.join(format!("pkg{pkg}/node_modules/pkg{pkg}/lib/f0.js"));
+    let ten: Vec<String> = (0..10).map(|p| linked(p).display().to_string()).collect();
+    let linked_calls = [
+        (
+            "Read one hard-linked file (10 000 in tree)",
+            "Read",
+            json!({"file_path": linked(0)}),
+        ),
+        (
+            "Bash: cat of ten hard-linked files",
+            "Bash",
+            json!({"command": format!("cat {}", ten.join(" "))}),
+        ),
+    ];
+    for (name, tool, input) in &linked_calls {
+        let call = ToolCall::new(Door::Hook, *tool, input.clone(), project.clone());
+        gate.judge(&call);
+        let samples = (0..50)
             .map(|_| {
                 let t = Instant::now();
                 std::hint::black_box(gate.judge(&call));

@@ -175,9 +175,9 @@ registry! {
     // --- shell text that cannot be analysed ---------------------------------------------------
     ShellAnalysisBudget = "shell.analysis_budget", Critical, [Unresolvable],
         "the command is too costly to analyse",
-        "The command exceeds the analysis budget (size, nesting, expansions or time). Huge or \
-         endlessly nested input is a known way to slip past a checker, so it is refused. Split \
-         it into smaller, plainer commands.";
+        "The command exceeds the analysis budget (size, nesting, expansions or parser work). \
+         Huge or endlessly nested input is a known way to slip past a checker, so it is \
+         refused. Split it into smaller, plainer commands.";
     ShellNotShell = "shell.not_shell", High, [Unresolvable],
         "the text is not a shell command",
         "The Bash input is not shell syntax (key sequences, placeholders, prose). It is refused \

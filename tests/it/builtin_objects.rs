@@ -475,10 +475,56 @@ fn run_command_gets_a_minimal_environment() {
     assert!(!err && text.contains("flag=on tok=."), "{text}");
 }
 
+/// Whether this machine lets the test's user make a child of its cgroup v2 with `cgroup.kill`
+/// (the gateway, started from here, is in the same cgroup): the oracle for which containment
+/// the gateway must use.
+fn call_cgroups_possible() -> bool {
+    let Some(rel) = std::fs::read_to_string("/proc/self/cgroup")
+        .ok()
+        .and_then(|c| {
+            c.lines()
+                .find_map(|l| l.strip_prefix("0::").map(str::to_string))
+        })
+    else {
+        return false;
+    };
+    let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    let Some(mount) = mountinfo.lines().find_map(|l| {
+        let (left, right) = l.split_once(" - ")?;
+        let f: Vec<&str> = left.split_whitespace().collect();
+        (right.starts_with("cgroup2 ") && f[3] == "/").then(|| PathBuf::from(f[4]))
+    }) else {
+        return false;
+    };
+    let dir = mount.join(rel.trim_start_matches('/'));
+    let probe = dir.join(format!("probe-{}", std::process::id()));
+    if std::fs::create_dir(&probe).is_err() {
+        return false;
+    }
+    let kill = probe.join("cgroup.kill").exists();
+    std::fs::remove_dir(&probe).unwrap();
+    kill
+}
+
 #[test]
 fn nothing_a_command_starts_outlives_it() {
+    // With a per-call cgroup where this machine allows one, and with the subreaper walk alone.
+    let cgroups = call_cgroups_possible();
+    eprintln!("per-call cgroups possible here: {cgroups}");
+    contained(&[], cgroups);
+    contained(&[("PATCHWORK_NO_CGROUP", "1")], false);
+}
+
+fn contained(env: &[(&str, &str)], in_call_cgroup: bool) {
     let sb = sandbox();
-    let mut mcp = Mcp::start(&sb, &[], &[]);
+    let mut mcp = Mcp::start(&sb, &[], env);
+    let (err, text) = mcp.call("run_command", json!({"command": "cat /proc/self/cgroup"}));
+    assert!(!err, "{text}");
+    assert_eq!(
+        text.contains("patchwork-call-"),
+        in_call_cgroup,
+        "which containment: {text}"
+    );
     let pid_of = |name: &str| -> i32 {
         std::fs::read_to_string(sb.project.join(name))
             .unwrap()
@@ -546,7 +592,7 @@ fn nothing_a_command_starts_outlives_it() {
         || !alive(c),
     );
     // Neighbour: a command's own output and exit code are unchanged.
-    let mut mcp = Mcp::start(&sb, &[], &[]);
+    let mut mcp = Mcp::start(&sb, &[], env);
     let (err, text) = mcp.call("run_command", json!({"command": "echo ok; exit 3"}));
     assert!(
         err && text.contains("exit code: 3") && text.contains("ok"),
@@ -578,4 +624,115 @@ fn search_files_skips_what_read_file_would_refuse_at_any_depth() {
     }
     let (err, text) = mcp.call("search_files", json!({"pattern": "name ="}));
     assert!(!err && text.contains("config.toml:1:name = demo"), "{text}");
+}
+
+/// The ledger's folder in the sandbox's gateway home.
+fn ledger_dir(sb: &Sandbox) -> PathBuf {
+    sb.pw.join("ledger")
+}
+
+#[test]
+fn a_ledger_deleted_or_redirected_under_a_running_server_fails_closed() {
+    // Issue 10, item 10, through the real `serve`: the log deleted while it runs, and the
+    // state cache replaced by a symlink to a file the agent wants overwritten.
+    let sb = sandbox();
+    let mut mcp = Mcp::start(&sb, &[], &[]);
+    let (err, text) = mcp.call("list_directory", json!({"path": "."}));
+    assert!(!err, "{text}");
+    let log = ledger_dir(&sb).join("ledger.jsonl");
+    // The outcome of that call is appended after its answer: wait for it, so that the next
+    // append to notice the deletion is the next call's decision.
+    wait_until(Duration::from_secs(10), "the outcome record", || {
+        sb.records().iter().any(|r| r["event"] == "outcome")
+    });
+    std::fs::remove_file(&log).unwrap();
+    // The next call is refused (its record would go to a deleted inode) …
+    let (err, text) = mcp.call("list_directory", json!({"path": "."}));
+    assert!(err, "{text}");
+    // … and the fresh log at the name starts by saying what was lost.
+    let fresh = std::fs::read_to_string(&log).unwrap();
+    let first = fresh.lines().next().unwrap_or_default();
+    assert!(first.contains("ledger_lost"), "{fresh}");
+    // The neighbour: calls go on being decided and recorded in the fresh log.
+    let (err, text) = mcp.call("list_directory", json!({"path": "."}));
+    assert!(!err, "{text}");
+    assert!(std::fs::read_to_string(&log).unwrap().lines().count() >= 2);
+
+    // A symlink in place of state.json is never written through.
+    let target = sb.home.join(".bash_profile");
+    std::fs::write(&target, "# mine\n").unwrap();
+    let state = ledger_dir(&sb).join("state.json");
+    std::fs::remove_file(&state).unwrap();
+    std::os::unix::fs::symlink(&target, &state).unwrap();
+    let (err, text) = mcp.call("list_directory", json!({"path": "."}));
+    assert!(!err, "{text}");
+    assert_eq!(std::fs::read_to_string(&target).unwrap(), "# mine\n");
+    assert!(!std::fs::symlink_metadata(&state).unwrap().is_symlink());
+    drop(mcp);
+    let out = sb.cmd(&["verify"]).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    // The fresh log verifies and says it holds a recovery record.
+    assert!(out.status.success(), "{text}");
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("recovery") && !l.contains(" 0 recovery")),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_script_cannot_rewrite_history_through_links_it_makes() {
+    // Issue 10, item 11, through the real `serve`: a command that links the ledger, its state,
+    // seals and seal key into the project to rewrite them there is refused before it runs, and
+    // the ledger still verifies with the refusal in it.
+    let sb = sandbox();
+    let mut mcp = Mcp::start(&sb, &[], &[]);
+    let (err, text) = mcp.call("list_directory", json!({"path": "."}));
+    assert!(!err, "{text}");
+    let seal = sb.cmd(&["seal"]).output().unwrap();
+    assert!(
+        seal.status.success(),
+        "{}",
+        String::from_utf8_lossy(&seal.stderr)
+    );
+    let dir = ledger_dir(&sb);
+    let key = sb.pw.join("keys/seal.key");
+    let script = format!(
+        "ln '{}' l && ln '{}' s && ln '{}' k && sed -i '$d' l",
+        dir.join("ledger.jsonl").display(),
+        dir.join("state.json").display(),
+        key.display()
+    );
+    let (err, text) = mcp.call("run_command", json!({"command": script}));
+    assert!(err, "{text}");
+    assert!(
+        text.contains("refused") && text.contains("seal key"),
+        "{text}"
+    );
+    for name in ["l", "s", "k"] {
+        assert!(!sb.project.join(name).exists(), "{name} was linked");
+    }
+    // Python's os.link to the key: the same.
+    let (err, text) = mcp.call(
+        "run_command",
+        json!({"command": format!("python3 -c \"import os; os.link('{}', 'k2')\"", key.display())}),
+    );
+    assert!(err, "{text}");
+    assert!(!sb.project.join("k2").exists());
+    drop(mcp);
+    let out = sb.cmd(&["verify"]).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // The neighbour: linking an ordinary project file in a command is fine.
+    let mut mcp = Mcp::start(&sb, &[], &[]);
+    std::fs::write(sb.project.join("notes.txt"), "n\n").unwrap();
+    let (err, text) = mcp.call(
+        "run_command",
+        json!({"command": "ln notes.txt notes2.txt && cat notes2.txt"}),
+    );
+    assert!(!err && text.contains('n'), "{text}");
 }

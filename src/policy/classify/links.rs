@@ -10,7 +10,11 @@ use crate::policy::Env;
 use crate::policy::findings::Code;
 use crate::policy::paths::FileId;
 use crate::policy::shell::Command;
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+
+/// The names of multiply-linked regular files, by (device, inode).
+pub(super) type AliasIndex = HashMap<(u64, u64), Vec<PathBuf>>;
 
 /// Folder entries looked at when searching the other names of a linked file.
 const ALIAS_SEARCH_ENTRIES: usize = 50_000;
@@ -27,7 +31,17 @@ impl Classifier<'_> {
         if !id.is_file() || id.nlink < 2 || !self.aliased.insert((id.dev, id.ino)) {
             return;
         }
-        for other in other_names(&id, path, self.env) {
+        let index = self
+            .alias_index
+            .get_or_insert_with(|| alias_index(self.env));
+        let others: Vec<PathBuf> = index
+            .get(&(id.dev, id.ino))
+            .into_iter()
+            .flatten()
+            .filter(|p| p.as_path() != path)
+            .cloned()
+            .collect();
+        for other in others {
             self.path(action, other, span);
         }
     }
@@ -78,11 +92,13 @@ impl Classifier<'_> {
     }
 }
 
-/// The other names of the file `id` (found at `path`) in the places an alias matters: the
-/// guard's home, the credential and settings folders of the user's home, its dotfiles, and
-/// the project (build output folders skipped). Bounded; only folders on the file's device.
-fn other_names(id: &FileId, path: &Path, env: &Env) -> Vec<PathBuf> {
-    let mut found = Vec::new();
+/// Every multiply-linked regular file in the places an alias matters: the guard's home, the
+/// credential and settings folders of the user's home, its dotfiles, and the project (build
+/// output folders skipped). One bounded walk per decision, however many linked files the call
+/// names (a pnpm `node_modules` is all hard links); folders on another device than their root
+/// are not entered.
+fn alias_index(env: &Env) -> AliasIndex {
+    let mut index = AliasIndex::new();
     let mut budget = ALIAS_SEARCH_ENTRIES;
     let home_dirs = [
         ".ssh",
@@ -100,36 +116,38 @@ fn other_names(id: &FileId, path: &Path, env: &Env) -> Vec<PathBuf> {
     roots.extend(home_dirs.iter().map(|d| env.home.join(d)));
     roots.push(env.project.clone());
     // The home folder's own files (dotfiles, `.netrc`, `.claude.json`), not its subfolders.
-    search(&env.home, id, path, env, 0, &mut budget, &mut found);
+    walk(&env.home, None, env, 0, &mut budget, &mut index);
     for root in roots {
-        search(
+        walk(
             &root,
-            id,
-            path,
+            None,
             env,
             ALIAS_SEARCH_DEPTH,
             &mut budget,
-            &mut found,
+            &mut index,
         );
     }
-    found.sort();
-    found.dedup();
-    found
+    for names in index.values_mut() {
+        names.sort();
+        names.dedup();
+    }
+    index
 }
 
-fn search(
+/// Adds the multiply-linked files below `dir` to `index`, staying on `dev` (the root's device
+/// when None).
+fn walk(
     dir: &Path,
-    id: &FileId,
-    skip: &Path,
+    dev: Option<u64>,
     env: &Env,
     depth: usize,
     budget: &mut usize,
-    found: &mut Vec<PathBuf>,
+    index: &mut AliasIndex,
 ) {
     let Some(here) = FileId::of(dir) else {
         return;
     };
-    if !here.is_dir() || here.dev != id.dev {
+    if !here.is_dir() || dev.is_some_and(|d| d != here.dev) {
         return;
     }
     let Ok(entries) = std::fs::read_dir(dir) else {
@@ -145,10 +163,10 @@ fn search(
             continue;
         };
         let other = FileId::from_meta(&meta);
-        if other.is_file() && other.same(id) && p != skip {
-            found.push(p);
+        if other.is_file() && other.nlink > 1 {
+            index.entry((other.dev, other.ino)).or_default().push(p);
         } else if other.is_dir() && depth > 0 && !places::disposable(&p, env) {
-            search(&p, id, skip, env, depth - 1, budget, found);
+            walk(&p, Some(here.dev), env, depth - 1, budget, index);
         }
     }
 }

@@ -111,6 +111,9 @@ pub(crate) struct Classifier<'a> {
     resolved: std::cell::RefCell<std::collections::HashMap<(String, PathBuf), PathBuf>>,
     /// Hard-linked files (device, inode) whose other names were already judged.
     aliased: std::collections::HashSet<(u64, u64)>,
+    /// The names of every multiply-linked file in the places an alias matters, by (dev, ino):
+    /// built by one bounded walk the first time this decision meets a linked file.
+    alias_index: Option<links::AliasIndex>,
 }
 
 impl<'a> Classifier<'a> {
@@ -132,6 +135,7 @@ impl<'a> Classifier<'a> {
             secret_values: None,
             resolved: Default::default(),
             aliased: Default::default(),
+            alias_index: None,
         }
     }
 }

@@ -26,9 +26,9 @@ pub(crate) const PARSE_WORK: u64 = 512;
 /// function call is parsed again each time.
 pub(crate) const PARSED_TOKENS: usize = 100_000;
 
-/// Longest time one analysis may walk (checked at each command): the backstop for work the
-/// counts above do not see. Typical commands take microseconds.
-pub(crate) const ANALYSIS_TIME: std::time::Duration = std::time::Duration::from_millis(250);
+/// Most bytes tokenized in one analysis: the script, and each substitution's text every time
+/// it is walked (in each loop iteration or function call).
+pub(crate) const PARSED_BYTES: usize = 1024 * 1024;
 
 /// Most bytes produced by expansion (words, variable values, heredoc bodies) in one analysis.
 pub(crate) const EXPANDED_BYTES: usize = 4 * 1024 * 1024;
@@ -36,6 +36,87 @@ pub(crate) const EXPANDED_BYTES: usize = 4 * 1024 * 1024;
 /// Longest value the analyser keeps for one variable; a longer one (`a=$a$a` repeated) ends the
 /// analysis.
 pub(crate) const VALUE_BYTES: usize = super::parse::MAX_INPUT;
+
+/// Most work the word grammar may spend in one analysis, in character visits weighted by
+/// nesting (see [`word_cost`]): a few hundred kilobytes of everyday words, while the worst
+/// input within it parses in milliseconds.
+pub(crate) const WORD_WORK: u64 = 1 << 20;
+
+/// Which of brush-parser's word grammars reads a text.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Grammar {
+    /// A word: quotes, `$(..)`, `${..}`, backquotes.
+    Word,
+    /// A heredoc body: like a word, but quotes outside substitutions are plain characters.
+    Heredoc,
+    /// Brace expansion: a word in which `{` also opens a group.
+    Brace,
+}
+
+/// An upper bound of the work brush-parser's word grammar (a PEG parser without
+/// memoisation) spends on `raw`: its length times two to the power of the deepest nesting of
+/// the constructs it may try twice (`$(`, `(` inside a substitution, `${`, double quotes inside
+/// a substitution, backquotes, and `{` for brace expansion). An opener that is never closed
+/// counts as nesting to the end of the text, which is where the grammar's retries come from:
+/// each failed attempt at a construct is followed by another reading of the same text (as
+/// literal text, or as the next alternative). Linear in `raw`; saturates at `u64::MAX`.
+pub(crate) fn word_cost(raw: &str, grammar: Grammar) -> u64 {
+    let b = raw.as_bytes();
+    // Open constructs, innermost last: b'"', b'`', b'(' (`$(` or `(`), b'{' (`${` or `{`).
+    let mut open: Vec<u8> = Vec::new();
+    let mut deepest = 0usize;
+    let mut i = 0;
+    while i < b.len() {
+        let top = open.last().copied();
+        // Backquoted text is read as plain characters up to the closing backquote (it is
+        // parsed, and charged, again when its script is walked).
+        if top == Some(b'`') {
+            match b[i] {
+                b'\\' => i += 1,
+                b'`' => {
+                    open.pop();
+                }
+                _ => {}
+            }
+            i += 1;
+            continue;
+        }
+        let quoted = top == Some(b'"') || (top.is_none() && grammar == Grammar::Heredoc);
+        match b[i] {
+            b'\\' => i += 1,
+            b'\'' if !quoted => {
+                if let Some(len) = b[i + 1..].iter().position(|&c| c == b'\'') {
+                    i += len + 1;
+                }
+            }
+            b'"' if top == Some(b'"') => {
+                open.pop();
+            }
+            b'"' if !quoted => open.push(b'"'),
+            b'`' => open.push(b'`'),
+            b'$' if matches!(b.get(i + 1), Some(b'(' | b'{')) => {
+                open.push(b[i + 1]);
+                i += 1;
+            }
+            b'(' if !quoted && top.is_some() => open.push(b'('),
+            b')' if !quoted && top == Some(b'(') => {
+                open.pop();
+            }
+            b'{' if !quoted && grammar == Grammar::Brace => open.push(b'{'),
+            b'}' if top == Some(b'{') => {
+                open.pop();
+            }
+            _ => {}
+        }
+        deepest = deepest.max(open.len());
+        i += 1;
+    }
+    let len = b.len() as u64 + 1;
+    match 1u64.checked_shl(deepest as u32) {
+        Some(w) if deepest < 64 => len.saturating_mul(w),
+        _ => u64::MAX,
+    }
+}
 
 /// What [`prepare`] found wrong with a token stream.
 #[derive(Debug, PartialEq, Eq)]
@@ -236,6 +317,28 @@ mod tests {
         };
         assert!(nest(10) > 100 * nest(2));
         assert!(nest(26) > PARSE_WORK);
+    }
+
+    #[test]
+    fn word_cost_is_linear_in_flat_words_and_doubles_per_open_level() {
+        assert_eq!(word_cost("src/main.rs", Grammar::Word), 12);
+        // `"` and `$(` open two levels.
+        assert_eq!(
+            word_cost("\"$(git rev-parse HEAD)\"", Grammar::Word),
+            24 * 4
+        );
+        // Single-quoted text and backquoted text are read once.
+        assert_eq!(word_cost("'$( ( ( '", Grammar::Word), 10);
+        assert_eq!(word_cost("`( ( (`", Grammar::Word), 8 * 2);
+        // Quotes in a heredoc body are plain characters; braces count only for brace expansion.
+        assert_eq!(word_cost("don't \"stop\"", Grammar::Heredoc), 13);
+        assert_eq!(word_cost("{a,{b,c}}", Grammar::Word), 10);
+        assert_eq!(word_cost("{a,{b,c}}", Grammar::Brace), 10 * 4);
+        // What never closes nests to the end.
+        let unclosed = "$(a \"$(b \"$(c \"$(d";
+        assert_eq!(word_cost(unclosed, Grammar::Word), 19 * (1 << 7));
+        let deep = "$(".repeat(70);
+        assert_eq!(word_cost(&deep, Grammar::Word), u64::MAX);
     }
 
     #[test]

@@ -10,6 +10,7 @@ use brush_parser::word::{
 };
 
 use super::Word;
+use super::budget::Grammar;
 use super::parse::{Arg, Val, Walker};
 
 /// What `$$`, `$BASHPID`, `$RANDOM` and the shell's other counters are analysed as: some
@@ -161,6 +162,9 @@ impl Walker<'_> {
     /// Expand the body of an unquoted heredoc (substitutions run; quotes are literal).
     /// Returns the text and whether any part of it is dynamic.
     pub(crate) fn expand_heredoc(&mut self, raw: &str) -> (String, bool) {
+        if !self.spend_word(raw, Grammar::Heredoc) {
+            return (raw.to_string(), true);
+        }
         match word::parse_heredoc(raw, &brush_parser::ParserOptions::default()) {
             Ok(pieces) => {
                 let mut out = Vec::new();
@@ -190,6 +194,9 @@ impl Walker<'_> {
     }
 
     fn brace(&mut self, raw: &str) -> Vec<String> {
+        if !self.spend_word(raw, Grammar::Brace) {
+            return vec![raw.to_string()];
+        }
         match word::parse_brace_expansions(raw, &brush_parser::ParserOptions::default()) {
             Ok(Some(parts)) => {
                 let mut acc = vec![String::new()];
@@ -356,6 +363,14 @@ impl Walker<'_> {
     /// Parse a word into pieces and expand them.
     fn pieces(&mut self, raw: &str, quoted: bool) -> Vec<Piece> {
         let mut out = Vec::new();
+        if !self.spend_word(raw, Grammar::Word) {
+            out.push(Piece::Exp {
+                text: raw.to_string(),
+                quoted: true,
+                dynamic: true,
+            });
+            return out;
+        }
         match word::parse(raw, &brush_parser::ParserOptions::default()) {
             Ok(ps) => self.pieces_into(&ps, quoted, &mut out),
             Err(_) => {

@@ -135,8 +135,9 @@ pub(crate) struct Walker<'e> {
     /// Parser work and bytes produced by expansion so far (bounded: see `budget.rs`).
     pub parse_work: u64,
     pub parsed_tokens: usize,
-    /// When the analysis started (its time is bounded too: see `budget::ANALYSIS_TIME`).
-    pub started: std::time::Instant,
+    pub parsed_bytes: usize,
+    /// Work charged for brush-parser's word grammar (bounded: see `budget::word_cost`).
+    pub word_work: u64,
     pub bytes: usize,
 }
 
@@ -162,7 +163,8 @@ impl<'e> Walker<'e> {
             words: 0,
             parse_work: 0,
             parsed_tokens: 0,
-            started: std::time::Instant::now(),
+            parsed_bytes: 0,
+            word_work: 0,
             bytes: 0,
             inherited: None,
             names: false,
@@ -199,6 +201,20 @@ impl<'e> Walker<'e> {
             self.exhaust(format!(
                 "expansion produced over {} bytes",
                 super::budget::EXPANDED_BYTES
+            ));
+        }
+        !self.exhausted()
+    }
+
+    /// Charges the word grammar's work on `raw` (see `budget::word_cost`); false (and the
+    /// analysis ends) once over budget: the text must then not be handed to the grammar.
+    pub(crate) fn spend_word(&mut self, raw: &str, grammar: super::budget::Grammar) -> bool {
+        let cost = super::budget::word_cost(raw, grammar);
+        self.word_work = self.word_work.saturating_add(cost);
+        if self.word_work > super::budget::WORD_WORK {
+            self.exhaust(format!(
+                "substitutions or quotes nested too deeply: reading the words would take over {} steps",
+                super::budget::WORD_WORK
             ));
         }
         !self.exhausted()
@@ -355,11 +371,6 @@ impl<'e> Walker<'e> {
         if self.out.commands.len() >= MAX_COMMANDS || self.steps > MAX_STEPS {
             self.exhaust(format!(
                 "script too large to analyse (over {MAX_COMMANDS} commands or {MAX_STEPS} steps)"
-            ));
-        } else if self.started.elapsed() > super::budget::ANALYSIS_TIME {
-            self.exhaust(format!(
-                "analysis took over {} ms",
-                super::budget::ANALYSIS_TIME.as_millis()
             ));
         }
         if self.exhausted() {
@@ -547,6 +558,22 @@ impl<'e> Walker<'e> {
 
     /// Walk the command substitutions of an arithmetic expression.
     pub(crate) fn arith(&mut self, text: &str) {
+        // A `)` before its `(`: bash may read `$(( cmd) ))` as a subshell in a substitution,
+        // which runs commands rather than computing a number.
+        let mut open = 0usize;
+        for c in text.chars() {
+            match c {
+                '(' => open += 1,
+                ')' if open == 0 => {
+                    self.problem(format!(
+                        "arithmetic expression that may run as commands: (({text}))"
+                    ));
+                    break;
+                }
+                ')' => open -= 1,
+                _ => {}
+            }
+        }
         if text.contains("$(") || text.contains('`') {
             self.expand_one(text);
         }
@@ -812,10 +839,14 @@ impl<'e> Walker<'e> {
             }
         };
         self.parsed_tokens += tokens.len();
-        if self.parsed_tokens > super::budget::PARSED_TOKENS {
+        self.parsed_bytes += text.len();
+        if self.parsed_tokens > super::budget::PARSED_TOKENS
+            || self.parsed_bytes > super::budget::PARSED_BYTES
+        {
             self.exhaust(format!(
-                "scripts and substitutions re-parsed over {} tokens",
-                super::budget::PARSED_TOKENS
+                "scripts and substitutions re-parsed over {} tokens or {} bytes",
+                super::budget::PARSED_TOKENS,
+                super::budget::PARSED_BYTES
             ));
             return None;
         }

@@ -3,14 +3,15 @@
 //! the keeper makes itself a child subreaper, so every descendant that loses its parent
 //! (`setsid`, double forks, `nohup … &`) is re-parented to it instead of to init. When the
 //! shell exits, when the gateway asks (timeout, cancellation: SIGTERM) or when the gateway
-//! is gone, the keeper finds every descendant in `/proc` and kills them all, then exits with
-//! the shell's status.
+//! is gone, the keeper kills the call's cgroup when it has one (`cgroup.rs`: the shell is
+//! moved into it before it starts), then finds every remaining descendant in `/proc` and kills
+//! them all, then exits with the shell's status.
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 /// The hidden first argument that turns the gateway's program into a keeper:
-/// `patchwork-gateway __patchwork-contain GATEWAY_PID PROGRAM ARGS…`.
+/// `patchwork-gateway __patchwork-contain GATEWAY_PID CGROUP_DIR|- PROGRAM ARGS…`.
 pub const ARG: &str = "__patchwork-contain";
 
 /// How long the keeper keeps killing a tree that keeps forking before it gives up.
@@ -32,10 +33,22 @@ fn keeper(args: &[std::ffi::OsString]) -> i32 {
         .and_then(|a| a.to_str())
         .and_then(|a| a.parse().ok())
         .unwrap_or(0);
-    let Some(program) = args.get(1) else {
+    let group = args
+        .get(1)
+        .filter(|a| *a != "-")
+        .map(std::path::PathBuf::from);
+    let Some(program) = args.get(2) else {
         eprintln!("patchwork-gateway: the command keeper was started without a command");
         return 127;
     };
+    // The call's cgroup, opened before the fork: the shell joins it before it runs anything.
+    let procs = group.as_ref().and_then(|g| {
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open(g.join("cgroup.procs"))
+            .ok()
+    });
+    let procs_fd = procs.as_ref().map(std::os::fd::AsRawFd::as_raw_fd);
     // SAFETY: plain prctl/sigprocmask calls on this process; sigset_t is plain data.
     let mut set: libc::sigset_t = unsafe { std::mem::zeroed() };
     unsafe {
@@ -47,11 +60,15 @@ fn keeper(args: &[std::ffi::OsString]) -> i32 {
         libc::sigprocmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
     }
     let mut cmd = std::process::Command::new(program);
-    cmd.args(&args[2..]);
+    cmd.args(&args[3..]);
     // SAFETY: only async-signal-safe calls between fork and exec.
     unsafe {
         use std::os::unix::process::CommandExt;
-        cmd.pre_exec(|| {
+        cmd.pre_exec(move || {
+            if let Some(fd) = procs_fd {
+                // When the move fails the walk below still contains the command.
+                super::cgroup::join_raw(fd);
+            }
             let mut empty: libc::sigset_t = std::mem::zeroed();
             libc::sigemptyset(&mut empty);
             libc::sigprocmask(libc::SIG_SETMASK, &empty, std::ptr::null_mut());
@@ -87,6 +104,9 @@ fn keeper(args: &[std::ffi::OsString]) -> i32 {
             break 128 + libc::SIGKILL; // the gateway is gone
         }
     };
+    if let Some(g) = &group {
+        super::cgroup::kill(g);
+    }
     kill_descendants();
     status
 }

@@ -1,6 +1,7 @@
 //! The gateway's own MCP tools: file tools ([`fs`]) and `run_command` ([`shell`]). Their input
 //! schemas come from schemars; they run only after the Gate allowed the call.
 
+pub mod cgroup;
 pub mod contain;
 pub mod fs;
 pub mod object;

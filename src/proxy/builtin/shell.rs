@@ -149,9 +149,15 @@ pub async fn run(
 ) -> Result<Ran, String> {
     let program = std::env::current_exe()
         .map_err(|e| format!("cannot find the gateway's program to contain the command: {e}"))?;
+    let group = super::cgroup::create(&call_tag());
     let mut cmd = tokio::process::Command::new(program);
     cmd.arg(super::contain::ARG)
         .arg(std::process::id().to_string())
+        .arg(
+            group
+                .as_deref()
+                .map_or("-".into(), |g| g.as_os_str().to_owned()),
+        )
         .arg("sh")
         .arg("-c")
         .arg(&a.command)
@@ -164,9 +170,10 @@ pub async fn run(
         .stderr(Stdio::piped())
         .process_group(0)
         .kill_on_drop(true);
-    let mut child = cmd
-        .spawn()
-        .map_err(|e| format!("cannot start sh in {}: {e}", dir.display()))?;
+    let spawned = cmd.spawn();
+    // Whatever happens to the keeper, the call's cgroup is emptied and removed with the call.
+    let _group = GroupGuard(group);
+    let mut child = spawned.map_err(|e| format!("cannot start sh in {}: {e}", dir.display()))?;
     let pgid = child.id().map(|id| id as i32);
     let keeper = pgid;
     let out = tokio::spawn(capture(child.stdout.take()));
@@ -218,6 +225,27 @@ pub async fn run(
         timed_out,
         cancelled,
     })
+}
+
+/// A name for one call's cgroup, unique in this gateway.
+fn call_tag() -> String {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    format!("{}-{n}", std::process::id())
+}
+
+/// Kills and removes a call's cgroup when the call ends (the keeper normally has already; this
+/// covers a keeper that was killed itself).
+struct GroupGuard(Option<std::path::PathBuf>);
+
+impl Drop for GroupGuard {
+    fn drop(&mut self) {
+        if let Some(g) = self.0.take()
+            && g.exists()
+        {
+            super::cgroup::kill(&g);
+        }
+    }
 }
 
 /// How long the keeper may take to clear a timed-out or cancelled command.

@@ -7,20 +7,40 @@ use crate::call::{Effect, Flag};
 use crate::ledger::{Damage, Seal};
 use crate::policy::{Mode, Policy};
 
-/// A signed checkpoint of the ledger, as the checkpoint module lists it.
+/// A checkpoint of the ledger, as [`super::checkpoints`] checked it.
 #[derive(Debug, Clone)]
 pub struct CheckpointRef {
     /// Records covered (`0..size`).
     pub size: u64,
     /// `sha256:<hex>` Merkle root.
     pub root: String,
-    /// Signature and key chain verified.
+    /// The note file, relative to the gateway's home.
+    pub file: String,
+    /// `sha256:<hex>` of the note file.
+    pub note_sha256: String,
+    /// Signature verified with the checkpoint key, and the log still has its root.
     pub signed_ok: bool,
-    /// Accepted by a witness or collector outside the agent's reach.
-    pub anchored: bool,
-    /// Microseconds since the epoch.
+    /// Witnesses whose cosignature is stored beside it (outside the agent's reach).
+    pub witnesses: Vec<String>,
+    /// Microseconds since the epoch when it was signed.
     pub time: i64,
 }
+
+impl CheckpointRef {
+    /// Accepted by a witness running outside the agent's reach.
+    pub fn anchored(&self) -> bool {
+        self.signed_ok && !self.witnesses.is_empty()
+    }
+
+    /// Whether it vouches for the range ending at seq `end`: it covers it, or `end` is the
+    /// checkpoint's own `ledger.checkpoint` record (written right after it, under the lock).
+    fn reaches(&self, end: u64) -> bool {
+        self.size >= end
+    }
+}
+
+/// How long records may wait for an anchor (compliance-controls.md §1: default 24 h).
+pub const ANCHOR_LAG_US: i64 = DAY_US;
 
 /// Everything a predicate may look at.
 #[derive(Debug)]
@@ -382,16 +402,23 @@ fn seal_pointer(s: &Seal) -> Evidence {
 }
 
 fn checkpoint_pointer(c: &CheckpointRef) -> Evidence {
+    let (cosigned, check) = if c.anchored() {
+        (
+            format!(", cosigned by {}", c.witnesses.join(", ")),
+            "patchwork-gateway verify --witness SOCKET|DIR --pubkey KEY",
+        )
+    } else {
+        (String::new(), "patchwork-gateway verify --pubkey KEY")
+    };
     Evidence {
         kind: "checkpoint".into(),
         description: format!(
-            "signed checkpoint of {} records{}",
-            c.size,
-            if c.anchored { ", anchored" } else { "" }
+            "Ed25519-signed checkpoint {} of {} records (note {}){cosigned}",
+            c.file, c.size, c.note_sha256
         ),
         seqs: Some((0, c.size.saturating_sub(1))),
         hash: Some(c.root.clone()),
-        check: "patchwork-gateway verify".into(),
+        check: check.into(),
     }
 }
 
@@ -403,17 +430,24 @@ fn signed(i: &Inputs<'_>) -> Eval {
             Vec::new(),
         );
     };
-    if let Some(c) = i
-        .checkpoints
-        .iter()
-        .filter(|c| c.signed_ok && c.size > b)
-        .min_by_key(|c| c.size)
-    {
+    let valid = || i.checkpoints.iter().filter(|c| c.signed_ok);
+    if let Some(c) = valid().filter(|c| c.reaches(b)).min_by_key(|c| c.size) {
         return (
             Level::Holds,
             format!(
-                "an Ed25519-signed checkpoint of {} records covers seq {b}",
+                "an Ed25519-signed checkpoint of {} records, whose root the log still has, covers the range end (seq {b})",
                 c.size
+            ),
+            vec![checkpoint_pointer(c)],
+        );
+    }
+    if let Some(c) = valid().max_by_key(|c| c.size) {
+        return (
+            Level::Partial,
+            format!(
+                "the newest signed checkpoint covers {} records; the {} records after it up to seq {b} are not signed yet (run `patchwork-gateway checkpoint`)",
+                c.size,
+                b - c.size
             ),
             vec![checkpoint_pointer(c)],
         );
@@ -436,34 +470,53 @@ fn signed(i: &Inputs<'_>) -> Eval {
 }
 
 fn anchored(i: &Inputs<'_>) -> Eval {
-    let Some(b) = i.facts.last_seq else {
+    let f = i.facts;
+    let (Some(b), Some(end_ts)) = (f.last_seq, f.last_ts) else {
         return (
             Level::Fails,
             "the range holds no records".into(),
             Vec::new(),
         );
     };
-    match i
-        .checkpoints
-        .iter()
-        .filter(|c| c.signed_ok && c.anchored && c.size > b)
-        .min_by_key(|c| c.size)
-    {
-        Some(c) => (
+    let anchored = || i.checkpoints.iter().filter(|c| c.anchored());
+    if let Some(c) = anchored().filter(|c| c.reaches(b)).min_by_key(|c| c.size) {
+        return (
             Level::Holds,
             format!(
-                "a checkpoint of {} records covering seq {b} is anchored outside the agent's reach",
+                "a checkpoint of {} records covering the range end (seq {b}) is cosigned by a witness outside the agent's reach",
                 c.size
             ),
             vec![checkpoint_pointer(c)],
-        ),
-        None => (
+        );
+    }
+    let Some(c) = anchored().max_by_key(|c| c.size) else {
+        return (
             Level::Fails,
             format!(
-                "no checkpoint covering seq {b} is anchored outside the agent's reach (witness or collector)"
+                "no checkpoint is cosigned by a witness outside the agent's reach, so nothing anchors seq {b}"
             ),
             Vec::new(),
-        ),
+        );
+    };
+    let lag = end_ts.saturating_sub(c.time);
+    let tail = format!(
+        "the newest witnessed checkpoint covers {} records; the {} records after it up to seq {b} span {:.1} h",
+        c.size,
+        b - c.size,
+        lag as f64 / 3_600_000_000.0
+    );
+    if lag <= ANCHOR_LAG_US {
+        (
+            Level::Holds,
+            format!("{tail}, within the 24 h anchoring lag"),
+            vec![checkpoint_pointer(c)],
+        )
+    } else {
+        (
+            Level::Partial,
+            format!("{tail}, more than the 24 h anchoring lag"),
+            vec![checkpoint_pointer(c)],
+        )
     }
 }
 

@@ -193,7 +193,7 @@ pub fn anchoring_check(ctx: &Ctx) -> Result<String, String> {
         )),
         Ok(Some(_)) => Ok(line),
         Ok(None) => Ok(format!(
-            "{line} (no witness configured: PATCHWORK_WITNESS=unix:PATH)"
+            "{line} (no witness configured: PATCHWORK_WITNESS=unix:PATH, or witness: in the config of serve --config)"
         )),
         Err(e) => Err(format!("{e:#}")),
     }

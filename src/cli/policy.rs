@@ -3,7 +3,7 @@
 use super::Ctx;
 use crate::call::{Door, Effect, ToolCall};
 use crate::policy::rules::{Decision, PolicyError, Source, display_argv};
-use crate::policy::{Env, Mode, Policy, classify, paths, profiles};
+use crate::policy::{Env, Explanation, Mode, Policy, classify, paths, profiles};
 use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
 use serde_json::{Value, json};
@@ -26,6 +26,21 @@ pub enum PolicyCommand {
     /// Trust the project policy (default ./.patchwork/policy.yaml) with its current content;
     /// an untrusted or since-edited project policy is ignored.
     Trust { file: Option<PathBuf> },
+    /// List the findings the classifier can raise, or explain one.
+    Findings(FindingsArgs),
+}
+
+/// Options of `policy findings`.
+#[derive(Debug, Args)]
+pub struct FindingsArgs {
+    /// A finding id (e.g. `secrets.read`); without it, the whole catalogue.
+    pub id: Option<String>,
+    /// Machine-readable output.
+    #[arg(long, conflicts_with = "markdown")]
+    pub json: bool,
+    /// The catalogue as Markdown (what docs/findings.md holds).
+    #[arg(long, conflicts_with = "id")]
+    pub markdown: bool,
 }
 
 /// Options of `policy init`.
@@ -64,6 +79,7 @@ pub fn run(ctx: &Ctx, cmd: PolicyCommand) -> Result<i32> {
         PolicyCommand::Test { file } => test(ctx, &file),
         PolicyCommand::Explain(a) => explain(ctx, &a),
         PolicyCommand::Trust { file } => trust(ctx, file),
+        PolicyCommand::Findings(a) => findings(&a),
     }
 }
 
@@ -183,22 +199,6 @@ fn validate(ctx: &Ctx, file: &Path) -> Result<i32> {
     }
 }
 
-/// The call `policy explain` describes: a command string for Bash, else JSON tool input.
-fn explain_call(a: &ExplainArgs, cwd: PathBuf) -> Result<ToolCall> {
-    let tool = a.tool.clone().unwrap_or_else(|| "Bash".into());
-    let parsed = serde_json::from_str::<Value>(&a.input)
-        .ok()
-        .filter(Value::is_object);
-    let input = match parsed {
-        Some(v) => v,
-        None if tool == "Bash" => json!({ "command": a.input }),
-        None => bail!(
-            "with --tool {tool}, give the tool input as a JSON object, e.g. '{{\"file_path\": \"src/main.rs\"}}'"
-        ),
-    };
-    Ok(ToolCall::new(Door::Hook, tool, input, cwd))
-}
-
 fn explain(ctx: &Ctx, a: &ExplainArgs) -> Result<i32> {
     let env = env(ctx)?;
     let p = load(ctx, &env)?;
@@ -206,9 +206,12 @@ fn explain(ctx: &Ctx, a: &ExplainArgs) -> Result<i32> {
         Some(c) => std::path::absolute(c)?,
         None => std::env::current_dir()?,
     };
-    let call = explain_call(a, cwd)?;
-    let cls = classify(&call, &env);
-    let Decision { verdict, hits } = p.decide(&call, &cls, &env);
+    let tool = a.tool.as_deref().unwrap_or("Bash");
+    let Explanation {
+        call,
+        classification: cls,
+        decision: Decision { verdict, hits },
+    } = crate::policy::explain(&p, &env, tool, &a.input, cwd)?;
     if a.json {
         let out = json!({
             "policy": {"name": p.name, "source": p.source().to_string(), "hash": p.hash(), "mode": p.mode.as_str()},
@@ -291,6 +294,67 @@ fn explain(ctx: &Ctx, a: &ExplainArgs) -> Result<i32> {
     line("verdict", verdict_text);
     line("reason", verdict.reason.clone());
     print!("{out}");
+    Ok(0)
+}
+
+/// `policy findings [ID]`: the registry, as a table, one entry, JSON or Markdown.
+fn findings(a: &FindingsArgs) -> Result<i32> {
+    use crate::policy::findings::{self, Entry};
+    let json_of = |e: &Entry| {
+        json!({
+            "id": e.id,
+            "risk": e.risk.as_str(),
+            "flags": e.flags.iter().map(|f| f.as_str()).collect::<Vec<_>>(),
+            "title": e.title,
+            "explanation": e.explanation,
+        })
+    };
+    if a.markdown {
+        print!("{}", findings::markdown());
+        return Ok(0);
+    }
+    let Some(id) = &a.id else {
+        if a.json {
+            let all: Vec<Value> = findings::REGISTRY.iter().map(json_of).collect();
+            println!("{}", serde_json::to_string_pretty(&all)?);
+        } else {
+            let width = findings::REGISTRY
+                .iter()
+                .map(|e| e.id.len())
+                .max()
+                .unwrap_or(0);
+            for e in findings::REGISTRY {
+                println!("{:width$}  {:8}  {}", e.id, e.risk.as_str(), e.title);
+            }
+        }
+        return Ok(0);
+    };
+    let Some(e) = findings::lookup(&id.to_ascii_lowercase()) else {
+        let hint = match findings::nearest(id) {
+            Some(n) => format!("; did you mean `{n}`?"),
+            None => String::new(),
+        };
+        bail!(
+            "`{id}` is not a finding the classifier raises{hint} (list them with `patchwork-gateway policy findings`)"
+        );
+    };
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&json_of(e))?);
+    } else {
+        let flags: Vec<&str> = e.flags.iter().map(|f| f.as_str()).collect();
+        println!("{}: {}", e.id, e.title);
+        println!("risk:  {}", e.risk.as_str());
+        println!(
+            "flags: {}",
+            if flags.is_empty() {
+                "none".to_string()
+            } else {
+                flags.join(", ")
+            }
+        );
+        println!();
+        println!("{}", e.explanation);
+    }
     Ok(0)
 }
 

@@ -90,6 +90,31 @@ fn main() {
         64 - RECORDS.leading_zeros()
     );
 
+    // `prove` as a command: process start, the newest checkpoint, O(log n) tree reads, the
+    // record; against the start of the same binary doing nothing (`--version`).
+    let home = tmp.path();
+    let command = |args: &[&str]| {
+        let mut times = Vec::new();
+        for _ in 0..50 {
+            let t = Instant::now();
+            let out = std::process::Command::new(env!("CARGO_BIN_EXE_patchwork-gateway"))
+                .arg("--home")
+                .arg(home)
+                .args(args)
+                .output()
+                .expect("run");
+            times.push(t.elapsed().as_secs_f64() * 1000.0);
+            assert!(out.status.success(), "{args:?} failed");
+        }
+        times.sort_by(f64::total_cmp);
+        times[25]
+    };
+    let start = command(&["--version"]);
+    let prove = command(&["prove", "765432", "-o", "/dev/null"]);
+    println!(
+        "prove command: p50 {prove:.2} ms (process start alone, `--version`: p50 {start:.2} ms)"
+    );
+
     // A local receiver that accepts every request (HTTP/1.1 keep-alive).
     let l = TcpListener::bind("127.0.0.1:0").expect("bind");
     let port = l.local_addr().expect("addr").port();

@@ -1,8 +1,11 @@
 //! `report --framework all` over a generated 1,000,000-record ledger (plain timing harness):
-//! wall time and peak RSS of the real binary, for JSON, OSCAL and JSON with daily trends.
+//! wall time and peak RSS of the real binary, for JSON, OSCAL and JSON with daily trends. The
+//! ledger ends with a signed checkpoint, which the report checks against the log.
 //! Run with `cargo bench --bench report` (`PATCHWORK_REPORT_BENCH_RECORDS` changes the size).
 //! Budget (ARCHITECTURE.md §9): ≤ 3 s and ≤ 150 MB.
 
+use patchwork_gateway::ledger::Ledger;
+use patchwork_gateway::ledger::checkpoint;
 use patchwork_gateway::ledger::record::{GENESIS, build};
 use patchwork_gateway::policy::{Env, Policy};
 use serde_json::{Map, Value, json};
@@ -120,11 +123,17 @@ fn main() {
     let env = Env::new(&home, &base);
     let policy = Policy::load(Some("strict"), &env).expect("strict profile");
     let ledger = home.join("ledger");
-    let stamp = ledger.join(format!(".generated-{n}-{}", &policy.hash()[7..19]));
+    let stamp = ledger.join(format!(".generated-cp-{n}-{}", &policy.hash()[7..19]));
     if !stamp.exists() {
         let _ = std::fs::remove_dir_all(&home);
         let t = Instant::now();
         generate(&ledger, n, policy.hash());
+        // A signed checkpoint of the whole ledger: the report checks it against the log.
+        let key = checkpoint::load_or_create_key(&home.join("keys")).expect("checkpoint key");
+        Ledger::open(&ledger)
+            .expect("ledger")
+            .checkpoint(&key)
+            .expect("checkpoint");
         std::fs::write(&stamp, b"").expect("stamp");
         println!(
             "generated {n} records in {:.1} s",

@@ -19,6 +19,8 @@ pub struct FullReport {
     pub checkpoints: CheckpointReport,
     pub witness: Option<WitnessCheck>,
     pub anchoring: Option<Anchoring>,
+    /// Each shipper's lag behind the ledger.
+    pub shipping: Vec<ShippingLag>,
 }
 
 /// Adds the checkpoint, witness and anchoring checks to the ledger's report.
@@ -56,11 +58,13 @@ pub fn verify_evidence(
     } else {
         None
     };
+    let shipping = shipping_lags(ctx, ledger.records);
     Ok(FullReport {
         ledger,
         checkpoints,
         witness,
         anchoring,
+        shipping,
     })
 }
 
@@ -87,6 +91,9 @@ pub fn write_evidence(out: &mut impl Write, r: &FullReport) -> Result<()> {
     }
     if let Some(a) = &r.anchoring {
         writeln!(out, "anchor   {}", anchoring_line(a))?;
+    }
+    for lag in &r.shipping {
+        writeln!(out, "shipping {}", lag.line())?;
     }
     if r.ledger.intact {
         writeln!(
@@ -146,46 +153,64 @@ pub fn verify_proof(path: &Path, pubkey: Option<&Path>, json: bool) -> Result<i3
     Ok(if ok { 0 } else { 1 })
 }
 
-/// One line per shipping cursor under the home's `ship/` folder: how far behind the ledger it
-/// is.
-pub fn shipping_lines(ctx: &Ctx, records: u64) -> Vec<String> {
+/// How far one shipper (a cursor under the home's `ship/` folder) is behind the ledger.
+#[derive(Debug, Clone, Serialize)]
+pub struct ShippingLag {
+    /// The cursor file's name (`<kind>-<16 hex of the destination>.cursor`).
+    pub cursor: String,
+    /// The next seq it will ship.
+    pub next_seq: u64,
+    /// Records written but not shipped yet.
+    pub behind: u64,
+    /// Seconds since the cursor last moved.
+    pub moved_secs_ago: u64,
+}
+
+impl ShippingLag {
+    /// One line for `status` and `doctor`.
+    pub fn line(&self) -> String {
+        format!(
+            "{}: {} records behind (cursor at seq {}, moved {} s ago)",
+            self.cursor, self.behind, self.next_seq, self.moved_secs_ago
+        )
+    }
+}
+
+/// Every shipper's lag behind a ledger of `records` records, by cursor name.
+pub fn shipping_lags(ctx: &Ctx, records: u64) -> Vec<ShippingLag> {
     let Ok(entries) = std::fs::read_dir(ctx.home.root().join("ship")) else {
         return Vec::new();
     };
-    let mut out: Vec<String> = entries
+    let mut out: Vec<ShippingLag> = entries
         .filter_map(|e| e.ok())
         .filter(|e| e.file_name().to_string_lossy().ends_with(".cursor"))
         .filter_map(|e| {
             let c = crate::ship::cursor::Cursor::load(&e.path()).ok()?;
-            let age = e
-                .metadata()
-                .ok()?
-                .modified()
-                .ok()?
-                .elapsed()
-                .ok()?
-                .as_secs();
-            Some(format!(
-                "{}: {} records behind (cursor at seq {}, moved {age} s ago)",
-                e.file_name().to_string_lossy(),
-                records.saturating_sub(c.next_seq),
-                c.next_seq
-            ))
+            let moved = e.metadata().ok()?.modified().ok()?.elapsed().ok()?;
+            Some(ShippingLag {
+                cursor: e.file_name().to_string_lossy().into_owned(),
+                next_seq: c.next_seq,
+                behind: records.saturating_sub(c.next_seq),
+                moved_secs_ago: moved.as_secs(),
+            })
         })
         .collect();
-    out.sort();
+    out.sort_by(|a, b| a.cursor.cmp(&b.cursor));
     out
 }
 
-/// The anchoring check of `doctor`: fails when a witness is configured and checkpoints wait
-/// for it.
+/// The anchoring check of `doctor`: the anchoring line and each shipper's lag; fails when a
+/// witness is configured and checkpoints wait for it.
 pub fn anchoring_check(ctx: &Ctx) -> Result<String, String> {
     let dir = ctx.home.ledger_dir();
     if !dir.is_dir() {
         return Ok("no ledger yet".into());
     }
     let a = checkpoint::anchoring(&dir).map_err(|e| format!("{e:#}"))?;
-    let line = anchoring_line(&a);
+    let mut line = anchoring_line(&a);
+    for lag in shipping_lags(ctx, a.records) {
+        line.push_str(&format!("; shipping {}", lag.line()));
+    }
     match crate::ship::witness_from_env() {
         Ok(Some(w)) if a.witness_backlog > 0 => Err(format!(
             "{line}; the witness at {} has not cosigned the newest checkpoint",
@@ -193,7 +218,7 @@ pub fn anchoring_check(ctx: &Ctx) -> Result<String, String> {
         )),
         Ok(Some(_)) => Ok(line),
         Ok(None) => Ok(format!(
-            "{line} (no witness configured: PATCHWORK_WITNESS=unix:PATH)"
+            "{line} (no witness configured: PATCHWORK_WITNESS=unix:PATH, or witness: in the config of serve --config)"
         )),
         Err(e) => Err(format!("{e:#}")),
     }

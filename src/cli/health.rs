@@ -361,7 +361,10 @@ pub fn status(ctx: &Ctx, args: StatusArgs) -> anyhow::Result<i32> {
             if let Ok(a) = crate::ledger::checkpoint::anchoring(&dir) {
                 println!("anchor:   {}", super::evidence::anchoring_line(&a));
             }
-            for l in super::evidence::shipping_lines(ctx, st.records) {
+            for l in super::evidence::shipping_lags(ctx, st.records)
+                .iter()
+                .map(|l| l.line())
+            {
                 println!("shipping: {l}");
             }
         }

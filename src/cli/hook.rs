@@ -70,14 +70,21 @@ pub fn run(ctx: &Ctx, args: HookArgs) -> i32 {
 }
 
 /// After the answer went out: a signed checkpoint when one is due (two small reads when not,
-/// one signature when it is); a failure is logged, never turned into a verdict.
+/// one signature when it is). A hook process does not contact the witness: the MCP door,
+/// `ship --follow` or `checkpoint` send the backlog.
 fn auto_checkpoint(ctx: &Ctx) {
-    let policy = crate::ledger::checkpoint::AutoPolicy::from_env();
-    let dir = ctx.home.ledger_dir();
-    let done = crate::ledger::Ledger::open(&dir)
-        .and_then(|l| crate::ledger::checkpoint::auto(&l, &ctx.home.keys_dir(), policy));
-    if let Err(e) = done {
-        tracing::warn!("automatic checkpoint failed: {e:#}");
+    use crate::ledger::checkpoint::AutoPolicy;
+    match crate::ledger::Ledger::open(&ctx.home.ledger_dir()) {
+        Ok(ledger) => {
+            let anchor = crate::ship::anchor::Anchor::new(
+                ledger,
+                &ctx.home.keys_dir(),
+                AutoPolicy::from_env(),
+                None,
+            );
+            anchor.check(false);
+        }
+        Err(e) => tracing::warn!("automatic checkpoint failed: {e:#}"),
     }
 }
 

@@ -43,6 +43,10 @@ pub struct ReportArgs {
     /// Frameworks the organisation declares out of scope (their controls become not applicable).
     #[arg(long, value_name = "ID[,ID…]")]
     pub out_of_scope: Option<String>,
+    /// The checkpoint verifier key to check signed checkpoints with (`keys export --public`)
+    /// [default: this home's key, if it has one].
+    #[arg(long, value_name = "FILE")]
+    pub pubkey: Option<PathBuf>,
 }
 
 fn list(s: &str) -> Vec<String> {
@@ -152,7 +156,17 @@ pub fn report(ctx: &Ctx, args: ReportArgs) -> Result<i32> {
             None
         }
     };
-    let report = evaluate(&ctx.home.ledger_dir(), key.as_ref(), policy.as_ref(), &opts)?;
+    let verifier = match &args.pubkey {
+        Some(p) => Some(super::checkpoint::read_verifier(p)?),
+        None => super::checkpoint::own_verifier(ctx)?,
+    };
+    let report = evaluate(
+        &ctx.home.ledger_dir(),
+        key.as_ref(),
+        verifier.as_ref(),
+        policy.as_ref(),
+        &opts,
+    )?;
     let text = render(&report, format)?;
     match &args.output {
         Some(path) => std::fs::write(path, text)

@@ -1,9 +1,11 @@
 //! `serve` (and no subcommand): the MCP server with builtin tools and configured upstreams.
 
 use super::Ctx;
+use crate::ledger::checkpoint::AutoPolicy;
 use crate::proxy::{self, aggregate, guard::Guard, server::Config};
+use crate::ship::anchor::{Anchor, TICK};
 use clap::Args;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 
@@ -52,7 +54,7 @@ pub struct Serving {
 
 /// Runs the MCP server.
 pub fn run(ctx: &Ctx, args: ServeArgs) -> anyhow::Result<i32> {
-    let (builtins, upstreams) = match &args.config {
+    let (builtins, upstreams, witness) = match &args.config {
         Some(path) => {
             let mut loaded = aggregate::load(path)?;
             for spec in &mut loaded.upstreams {
@@ -62,20 +64,27 @@ pub fn run(ctx: &Ctx, args: ServeArgs) -> anyhow::Result<i32> {
                     ca_cert.clone_from(&args.ca_cert);
                 }
             }
-            (loaded.builtins, loaded.upstreams)
+            (loaded.builtins, loaded.upstreams, loaded.witness)
         }
-        None => (true, Vec::new()),
+        None => (true, Vec::new(), None),
     };
     let config = Config {
         builtins,
         upstreams,
         prefixed: true,
     };
-    run_server(ctx, config, args.serving)
+    run_server(ctx, config, args.serving, witness.as_deref())
 }
 
-/// Shared by `serve` and `wrap`: opens the Gate, serves stdio or HTTP, cleans up children.
-pub(crate) fn run_server(ctx: &Ctx, config: Config, serving: Serving) -> anyhow::Result<i32> {
+/// Shared by `serve` and `wrap`: opens the Gate, serves stdio or HTTP, makes the automatic
+/// checkpoints (sent to `witness`, the config's `witness:`, unless `PATCHWORK_WITNESS` names
+/// another), cleans up children.
+pub(crate) fn run_server(
+    ctx: &Ctx,
+    config: Config,
+    serving: Serving,
+    witness: Option<&Path>,
+) -> anyhow::Result<i32> {
     let Serving {
         http,
         auth_token_file,
@@ -103,6 +112,7 @@ pub(crate) fn run_server(ctx: &Ctx, config: Config, serving: Serving) -> anyhow:
     if max_sessions == 0 {
         anyhow::bail!("--max-sessions must be at least 1");
     }
+    let witness = crate::ship::witness_setting(witness)?;
     for name in &allow_hosts {
         proxy::http::check_host_name(name)?;
     }
@@ -144,6 +154,10 @@ pub(crate) fn run_server(ctx: &Ctx, config: Config, serving: Serving) -> anyhow:
         ));
         let stop = CancellationToken::new();
         tokio::spawn(stop_on_signal(stop.clone()));
+        let anchor = anchor(ctx, witness);
+        if let Some(a) = &anchor {
+            tokio::spawn(anchor_ticks(Arc::clone(a)));
+        }
         let served = match door {
             Some(door) => proxy::http::serve(Arc::clone(&guard), config, door, stop).await,
             None => tokio::select! {
@@ -153,12 +167,39 @@ pub(crate) fn run_server(ctx: &Ctx, config: Config, serving: Serving) -> anyhow:
         };
         // Outcome records are written after the answers: let the last ones land.
         guard.drain(std::time::Duration::from_secs(5)).await;
+        if let Some(a) = anchor {
+            let _ = tokio::task::spawn_blocking(move || a.check(false)).await;
+        }
         served
     });
     proxy::upstream::kill_children();
     // stdin reads cannot be cancelled: do not wait for them.
     rt.shutdown_background();
     result.map(|()| 0)
+}
+
+/// The door's automatic checkpoints (none when the ledger cannot be opened: the Gate then
+/// refuses every call and says why).
+fn anchor(ctx: &Ctx, witness: Option<PathBuf>) -> Option<Arc<Anchor>> {
+    let ledger = crate::ledger::Ledger::open(&ctx.home.ledger_dir()).ok()?;
+    Some(Arc::new(Anchor::new(
+        ledger,
+        &ctx.home.keys_dir(),
+        AutoPolicy::from_env(),
+        witness,
+    )))
+}
+
+/// Checks every [`TICK`] whether a checkpoint is due, off the runtime's threads; sends the
+/// witness backlog at the same time.
+async fn anchor_ticks(anchor: Arc<Anchor>) {
+    let mut every = tokio::time::interval(TICK);
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        every.tick().await;
+        let a = Arc::clone(&anchor);
+        let _ = tokio::task::spawn_blocking(move || a.check(true)).await;
+    }
 }
 
 async fn stop_on_signal(stop: CancellationToken) {

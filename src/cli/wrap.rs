@@ -75,5 +75,5 @@ pub fn run(ctx: &Ctx, args: WrapArgs) -> anyhow::Result<i32> {
         }],
         prefixed: false,
     };
-    run_server(ctx, config, args.serving)
+    run_server(ctx, config, args.serving, None)
 }

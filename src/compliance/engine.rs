@@ -9,6 +9,8 @@ use super::model::{
 };
 use super::predicates::{CheckpointRef, Inputs, Predicate};
 use super::trends::{Period, Windows};
+use crate::ledger::checkpoint::{self, Checked, Finding};
+use crate::ledger::note::NoteVerifier;
 use crate::ledger::seal::read_seals;
 use crate::ledger::{Damage, DamageKind, SEALS_FILE, Seal, SealKey, VerifyReport};
 use crate::policy::Policy;
@@ -57,17 +59,75 @@ impl Default for Options {
     }
 }
 
-/// Signed checkpoints of the ledger in `dir`. The checkpoint module (Ed25519, C2SP format) plugs
-/// in here; until it lands the ledger has none, and SIGNED/ANCHORED do not hold.
-pub fn checkpoints(_dir: &Path) -> Result<Vec<CheckpointRef>> {
-    Ok(Vec::new())
+/// The checkpoints of the ledger in `dir`, each checked against the log with `verifier` (the
+/// home's public checkpoint key, or one an auditor pinned; without one no checkpoint counts as
+/// signed), and the damage the check found: a checkpoint beyond the log's end (records deleted
+/// or the log truncated), one whose root the log no longer has (history rewritten), or one
+/// whose signature does not verify.
+pub fn checkpoints(
+    dir: &Path,
+    verifier: Option<&NoteVerifier>,
+) -> Result<(Vec<CheckpointRef>, Vec<Damage>)> {
+    let report = checkpoint::check_all(dir, verifier)?;
+    let mut refs = Vec::new();
+    let mut damage = Vec::new();
+    let mut last_valid = 0;
+    for Checked {
+        checkpoint: c,
+        finding,
+    } in &report.each
+    {
+        let file = format!("ledger/{}/{:020}.note", checkpoint::CHECKPOINTS_DIR, c.size);
+        match finding {
+            Finding::Valid => last_valid = c.size,
+            Finding::Unchecked => {}
+            Finding::BeyondLog => damage.push(Damage {
+                kind: DamageKind::Truncated,
+                seq: report.records,
+                detail: format!(
+                    "the signed checkpoint {file} covers {} records but the ledger holds {}",
+                    c.size, report.records
+                ),
+            }),
+            Finding::RootMismatch => damage.push(Damage {
+                kind: DamageKind::Rewritten,
+                seq: last_valid,
+                detail: format!(
+                    "the ledger's first {} records no longer have the root signed in {file}; the records after seq {} (the newest checkpoint that still matches) were rewritten",
+                    c.size,
+                    last_valid.saturating_sub(1)
+                ),
+            }),
+            Finding::BadSignature => damage.push(Damage {
+                kind: DamageKind::BadSeal,
+                seq: c.size,
+                detail: format!("the signature of {file} does not verify with the checkpoint key"),
+            }),
+        }
+        let signed_ok = *finding == Finding::Valid;
+        refs.push(CheckpointRef {
+            size: c.size,
+            root: c.root.clone(),
+            file,
+            note_sha256: c.note_sha256.clone(),
+            signed_ok,
+            witnesses: if signed_ok {
+                checkpoint::cosigners(dir, c)
+            } else {
+                Vec::new()
+            },
+            time: i64::try_from(c.time).unwrap_or(i64::MAX / 1_000_000) * 1_000_000,
+        });
+    }
+    Ok((refs, damage))
 }
 
-/// Evaluates the ledger in `ledger_dir`. `key` checks seals; `policy` is the policy whose
-/// rules are inspected (it counts only where its hash is the one stamped in the range).
+/// Evaluates the ledger in `ledger_dir`. `key` checks seals, `verifier` checkpoints (see
+/// [`checkpoints`]); `policy` is the policy whose rules are inspected (it counts only where its hash is the one stamped in the range).
 pub fn evaluate(
     ledger_dir: &Path,
     key: Option<&SealKey>,
+    verifier: Option<&NoteVerifier>,
     policy: Option<&Policy>,
     opts: &Options,
 ) -> Result<Report> {
@@ -78,19 +138,25 @@ pub fn evaluate(
             );
         }
     }
-    // Verification (parallel hashing) and the range pass read the log at the same time.
-    let (verify, read) = std::thread::scope(|s| {
+    // Verification (parallel hashing), the checkpoint roots and the range pass read the log
+    // at the same time.
+    let (verify, signed, read) = std::thread::scope(|s| {
         let read = s.spawn(|| read_range(ledger_dir, &opts.selection, opts.trends));
+        let signed = s.spawn(|| checkpoints(ledger_dir, verifier));
         let verify = crate::ledger::verify_dir(ledger_dir, key);
-        let read = read
-            .join()
-            .map_err(|_| anyhow::anyhow!("the ledger reader panicked"));
-        (verify, read)
+        let panicked = |_| anyhow::anyhow!("a ledger reader panicked");
+        (
+            verify,
+            signed.join().map_err(panicked),
+            read.join().map_err(panicked),
+        )
     });
-    let verify = verify.context("cannot verify the ledger")?;
+    let mut verify = verify.context("cannot verify the ledger")?;
+    let (checkpoints, cp_damage) = signed?.context("cannot check the checkpoints")?;
     let read = read??;
+    verify.damage.extend(cp_damage);
+    verify.damage.sort_by_key(|d| d.seq);
     let seals = valid_seals(ledger_dir, key, &verify)?;
-    let checkpoints = checkpoints(ledger_dir)?;
     let facts = &read.facts;
     let open_ended = match opts.selection {
         Selection::All => true,
@@ -259,7 +325,7 @@ fn integrity(
         seals: v.seals,
         seals_ok: seals.len() as u64,
         sealed: v.sealed,
-        checkpoints: checkpoints.len() as u64,
+        checkpoints: checkpoints.iter().filter(|c| c.signed_ok).count() as u64,
     }
 }
 

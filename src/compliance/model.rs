@@ -148,6 +148,7 @@ pub struct Integrity {
     pub seals: u64,
     pub seals_ok: u64,
     pub sealed: u64,
+    /// Checkpoints whose signature and root verify.
     pub checkpoints: u64,
 }
 

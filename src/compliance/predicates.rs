@@ -7,20 +7,40 @@ use crate::call::{Effect, Flag};
 use crate::ledger::{Damage, Seal};
 use crate::policy::{Mode, Policy};
 
-/// A signed checkpoint of the ledger, as the checkpoint module lists it.
+/// A checkpoint of the ledger, as [`super::checkpoints`] checked it.
 #[derive(Debug, Clone)]
 pub struct CheckpointRef {
     /// Records covered (`0..size`).
     pub size: u64,
     /// `sha256:<hex>` Merkle root.
     pub root: String,
-    /// Signature and key chain verified.
+    /// The note file, relative to the gateway's home.
+    pub file: String,
+    /// `sha256:<hex>` of the note file.
+    pub note_sha256: String,
+    /// Signature verified with the checkpoint key, and the log still has its root.
     pub signed_ok: bool,
-    /// Accepted by a witness or collector outside the agent's reach.
-    pub anchored: bool,
-    /// Microseconds since the epoch.
+    /// Witnesses whose cosignature is stored beside it (outside the agent's reach).
+    pub witnesses: Vec<String>,
+    /// Microseconds since the epoch when it was signed.
     pub time: i64,
 }
+
+impl CheckpointRef {
+    /// Accepted by a witness running outside the agent's reach.
+    pub fn anchored(&self) -> bool {
+        self.signed_ok && !self.witnesses.is_empty()
+    }
+
+    /// Whether it vouches for the range ending at seq `end`: it covers it, or `end` is the
+    /// checkpoint's own `ledger.checkpoint` record (written right after it, under the lock).
+    fn reaches(&self, end: u64) -> bool {
+        self.size >= end
+    }
+}
+
+/// How long records may wait for an anchor (compliance-controls.md §1: default 24 h).
+pub const ANCHOR_LAG_US: i64 = DAY_US;
 
 /// Everything a predicate may look at.
 #[derive(Debug)]
@@ -283,7 +303,22 @@ impl Predicate {
 type Eval = (Level, String, Vec<Evidence>);
 
 fn not_evidenced(why: &str) -> Eval {
-    (Level::NotEvidenced, why.to_string(), Vec::new())
+    bare(Level::NotEvidenced, why)
+}
+
+/// A result with nothing to point at.
+fn bare(level: Level, reason: impl Into<String>) -> Eval {
+    (level, reason.into(), Vec::new())
+}
+
+/// A result pointing at one record (the first of its kind).
+fn at_record(level: Level, reason: String, seq: u64, what: impl Into<String>) -> Eval {
+    (level, reason, vec![record_pointer(seq, what)])
+}
+
+/// A result pointing at a count over the range.
+fn counted(level: Level, reason: String, what: String, f: &Facts) -> Eval {
+    (level, reason, vec![count_pointer(what, span(f))])
 }
 
 /// The range as an evidence pointer.
@@ -300,10 +335,10 @@ fn range_pointer(f: &Facts, what: &str) -> Vec<Evidence> {
     }
 }
 
-fn seq_pointer(kind: &str, seq: u64, what: String) -> Evidence {
+fn record_pointer(seq: u64, what: impl Into<String>) -> Evidence {
     Evidence {
-        kind: kind.into(),
-        description: what,
+        kind: "record".into(),
+        description: what.into(),
         seqs: Some((seq, seq)),
         hash: None,
         check: format!("patchwork-gateway prove {seq}"),
@@ -327,7 +362,7 @@ fn span(f: &Facts) -> Option<(u64, u64)> {
 fn verified(i: &Inputs<'_>) -> Eval {
     let f = i.facts;
     if let Some(d) = i.damage {
-        return (
+        return at_record(
             Level::Fails,
             format!(
                 "ledger verification fails at seq {} ({}): {}",
@@ -335,18 +370,14 @@ fn verified(i: &Inputs<'_>) -> Eval {
                 d.kind.as_str(),
                 d.detail
             ),
-            vec![seq_pointer(
-                "record",
-                d.seq,
-                format!("first bad record: seq {}", d.seq),
-            )],
+            d.seq,
+            format!("first bad record: seq {}", d.seq),
         );
     }
     let Some(b) = f.last_seq else {
-        return (
+        return bare(
             Level::Partial,
-            "the range holds no records, so there is nothing to verify".into(),
-            Vec::new(),
+            "the range holds no records, so there is nothing to verify",
         );
     };
     (
@@ -382,38 +413,48 @@ fn seal_pointer(s: &Seal) -> Evidence {
 }
 
 fn checkpoint_pointer(c: &CheckpointRef) -> Evidence {
+    let (cosigned, check) = if c.anchored() {
+        (
+            format!(", cosigned by {}", c.witnesses.join(", ")),
+            "patchwork-gateway verify --witness SOCKET|DIR --pubkey KEY",
+        )
+    } else {
+        (String::new(), "patchwork-gateway verify --pubkey KEY")
+    };
     Evidence {
         kind: "checkpoint".into(),
         description: format!(
-            "signed checkpoint of {} records{}",
-            c.size,
-            if c.anchored { ", anchored" } else { "" }
+            "Ed25519-signed checkpoint {} of {} records (note {}){cosigned}",
+            c.file, c.size, c.note_sha256
         ),
         seqs: Some((0, c.size.saturating_sub(1))),
         hash: Some(c.root.clone()),
-        check: "patchwork-gateway verify".into(),
+        check: check.into(),
     }
 }
 
 fn signed(i: &Inputs<'_>) -> Eval {
     let Some(b) = i.facts.last_seq else {
-        return (
-            Level::Fails,
-            "the range holds no records".into(),
-            Vec::new(),
-        );
+        return bare(Level::Fails, "the range holds no records");
     };
-    if let Some(c) = i
-        .checkpoints
-        .iter()
-        .filter(|c| c.signed_ok && c.size > b)
-        .min_by_key(|c| c.size)
-    {
+    let valid = || i.checkpoints.iter().filter(|c| c.signed_ok);
+    if let Some(c) = valid().filter(|c| c.reaches(b)).min_by_key(|c| c.size) {
         return (
             Level::Holds,
             format!(
-                "an Ed25519-signed checkpoint of {} records covers seq {b}",
+                "an Ed25519-signed checkpoint of {} records, whose root the log still has, covers the range end (seq {b})",
                 c.size
+            ),
+            vec![checkpoint_pointer(c)],
+        );
+    }
+    if let Some(c) = valid().max_by_key(|c| c.size) {
+        return (
+            Level::Partial,
+            format!(
+                "the newest signed checkpoint covers {} records; the {} records after it up to seq {b} are not signed yet (run `patchwork-gateway checkpoint`)",
+                c.size,
+                b - c.size
             ),
             vec![checkpoint_pointer(c)],
         );
@@ -427,43 +468,56 @@ fn signed(i: &Inputs<'_>) -> Eval {
             ),
             vec![seal_pointer(s)],
         ),
-        None => (
+        None => bare(
             Level::Fails,
             format!("no valid seal or signed checkpoint covers the range end (seq {b})"),
-            Vec::new(),
         ),
     }
 }
 
 fn anchored(i: &Inputs<'_>) -> Eval {
-    let Some(b) = i.facts.last_seq else {
-        return (
-            Level::Fails,
-            "the range holds no records".into(),
-            Vec::new(),
-        );
+    let f = i.facts;
+    let (Some(b), Some(end_ts)) = (f.last_seq, f.last_ts) else {
+        return bare(Level::Fails, "the range holds no records");
     };
-    match i
-        .checkpoints
-        .iter()
-        .filter(|c| c.signed_ok && c.anchored && c.size > b)
-        .min_by_key(|c| c.size)
-    {
-        Some(c) => (
+    let anchored = || i.checkpoints.iter().filter(|c| c.anchored());
+    if let Some(c) = anchored().filter(|c| c.reaches(b)).min_by_key(|c| c.size) {
+        return (
             Level::Holds,
             format!(
-                "a checkpoint of {} records covering seq {b} is anchored outside the agent's reach",
+                "a checkpoint of {} records covering the range end (seq {b}) is cosigned by a witness outside the agent's reach",
                 c.size
             ),
             vec![checkpoint_pointer(c)],
-        ),
-        None => (
+        );
+    }
+    let Some(c) = anchored().max_by_key(|c| c.size) else {
+        return bare(
             Level::Fails,
             format!(
-                "no checkpoint covering seq {b} is anchored outside the agent's reach (witness or collector)"
+                "no checkpoint is cosigned by a witness outside the agent's reach, so nothing anchors seq {b}"
             ),
-            Vec::new(),
-        ),
+        );
+    };
+    let lag = end_ts.saturating_sub(c.time);
+    let tail = format!(
+        "the newest witnessed checkpoint covers {} records; the {} records after it up to seq {b} span {:.1} h",
+        c.size,
+        b - c.size,
+        lag as f64 / 3_600_000_000.0
+    );
+    if lag <= ANCHOR_LAG_US {
+        (
+            Level::Holds,
+            format!("{tail}, within the 24 h anchoring lag"),
+            vec![checkpoint_pointer(c)],
+        )
+    } else {
+        (
+            Level::Partial,
+            format!("{tail}, more than the 24 h anchoring lag"),
+            vec![checkpoint_pointer(c)],
+        )
     }
 }
 
@@ -514,24 +568,20 @@ fn stamped_pointers(f: &Facts) -> Vec<Evidence> {
 fn policy(i: &Inputs<'_>) -> Eval {
     let f = i.facts;
     if let Some(seq) = f.unstamped.first() {
-        return (
+        return at_record(
             Level::Fails,
             format!(
                 "{} decisions carry no policy hash, the first at seq {seq}",
                 f.unstamped.count
             ),
-            vec![seq_pointer(
-                "record",
-                seq,
-                "decision without a policy hash".into(),
-            )],
+            seq,
+            "decision without a policy hash",
         );
     }
     if f.decisions == 0 {
-        return (
+        return bare(
             Level::Partial,
-            "no decision in the range shows which policy was in force".into(),
-            Vec::new(),
+            "no decision in the range shows which policy was in force",
         );
     }
     let ev = stamped_pointers(f);
@@ -601,10 +651,9 @@ fn tested(i: &Inputs<'_>) -> Eval {
 fn enforced(i: &Inputs<'_>) -> Eval {
     let f = i.facts;
     match f.audit_windows.first() {
-        None if f.decisions == 0 => (
+        None if f.decisions == 0 => bare(
             Level::Partial,
-            "no decision in the range shows the engine mode".into(),
-            Vec::new(),
+            "no decision in the range shows the engine mode",
         ),
         None => (
             Level::Holds,
@@ -647,44 +696,38 @@ fn covered(i: &Inputs<'_>) -> Eval {
             f.gaps
                 .examples
                 .iter()
-                .map(|s| seq_pointer("record", *s, "enforcement.gap".into()))
+                .map(|s| record_pointer(*s, "enforcement.gap"))
                 .collect(),
         );
     }
     if let Some(seq) = f.ran_after_deny.first() {
-        return (
+        return at_record(
             Level::Fails,
             format!(
                 "{} outcomes follow a denied decision, the first at seq {seq}",
                 f.ran_after_deny.count
             ),
-            vec![seq_pointer(
-                "record",
-                seq,
-                "outcome of a denied call".into(),
-            )],
+            seq,
+            "outcome of a denied call",
         );
     }
     if f.decisions == 0 {
-        return (
+        return bare(
             Level::Partial,
-            "no tool call was decided in the range, so coverage cannot be shown".into(),
-            Vec::new(),
+            "no tool call was decided in the range, so coverage cannot be shown",
         );
     }
-    (
+    counted(
         Level::Holds,
         format!(
             "{} decisions and {} outcomes with no enforcement gap and no outcome of a denied call",
             f.decisions, f.outcomes
         ),
-        vec![count_pointer(
-            format!(
-                "{} decisions, {} outcomes, 0 enforcement.gap",
-                f.decisions, f.outcomes
-            ),
-            span(f),
-        )],
+        format!(
+            "{} decisions, {} outcomes, 0 enforcement.gap",
+            f.decisions, f.outcomes
+        ),
+        f,
     )
 }
 
@@ -692,31 +735,23 @@ fn identified(i: &Inputs<'_>) -> Eval {
     let f = i.facts;
     let total = f.identified + f.unidentified.count;
     if total == 0 {
-        return (
-            Level::Fails,
-            "no agent activity in the range".into(),
-            Vec::new(),
-        );
+        return bare(Level::Fails, "no agent activity in the range");
     }
     if f.identified == 0 {
-        return (
+        return bare(
             Level::Fails,
-            "no activity record carries both an agent and a session id".into(),
-            Vec::new(),
+            "no activity record carries both an agent and a session id",
         );
     }
     if let Some(seq) = f.unidentified.first() {
-        return (
+        return at_record(
             Level::Partial,
             format!(
                 "{} of {total} activity records lack an agent or session id, the first at seq {seq}",
                 f.unidentified.count
             ),
-            vec![seq_pointer(
-                "record",
-                seq,
-                "record without agent or session".into(),
-            )],
+            seq,
+            "record without agent or session",
         );
     }
     let ev = vec![count_pointer(
@@ -746,20 +781,17 @@ fn identified(i: &Inputs<'_>) -> Eval {
 fn clock(i: &Inputs<'_>) -> Eval {
     let f = i.facts;
     if f.records == 0 {
-        return (Level::Fails, "no records in the range".into(), Vec::new());
+        return bare(Level::Fails, "no records in the range");
     }
     if let Some(seq) = f.ts_backwards.first() {
-        return (
+        return at_record(
             Level::Partial,
             format!(
                 "timestamps go backwards {} times, the first at seq {seq}; no clock-status field bounds the skew",
                 f.ts_backwards.count
             ),
-            vec![seq_pointer(
-                "record",
-                seq,
-                "timestamp earlier than its predecessor".into(),
-            )],
+            seq,
+            "timestamp earlier than its predecessor",
         );
     }
     if f.with_clock < f.records {
@@ -815,20 +847,18 @@ fn triaged(i: &Inputs<'_>) -> Eval {
     let f = i.facts;
     let triage = f.event_count("triage") + f.event_count("incident");
     if f.incidents.count == 0 {
-        return (
+        return counted(
             Level::Holds,
             "no triage-worthy event (high-risk denial or enforcement gap) in the range".into(),
-            vec![count_pointer(
-                "0 high-risk denials, 0 enforcement gaps".into(),
-                span(f),
-            )],
+            "0 high-risk denials, 0 enforcement gaps".into(),
+            f,
         );
     }
     let ev: Vec<Evidence> = f
         .incidents
         .examples
         .iter()
-        .map(|s| seq_pointer("record", *s, "triage-worthy event".into()))
+        .map(|s| record_pointer(*s, "triage-worthy event"))
         .collect();
     if triage == 0 {
         return (
@@ -864,47 +894,44 @@ fn approvals(i: &Inputs<'_>) -> Eval {
         .unwrap_or(0);
     if f.asked == 0 {
         return if ask_rules > 0 {
-            (
+            bare(
                 Level::Partial,
                 format!(
                     "the policy has {ask_rules} ask rules but no call in the range was asked about, so no approval is evidenced"
                 ),
-                Vec::new(),
             )
         } else {
-            (
+            bare(
                 Level::Fails,
-                "no ask path: the policy has no ask rule and no call was asked about".into(),
-                Vec::new(),
+                "no ask path: the policy has no ask rule and no call was asked about",
             )
         };
     }
-    (
+    counted(
         Level::Partial,
         format!(
             "{} calls were asked about and {} of them ran after the user's approval in the agent, but the approver's identity and latency are not recorded",
             f.asked, f.asks_resolved
         ),
-        vec![count_pointer(
-            format!(
-                "{} ask decisions, {} approved and run",
-                f.asked, f.asks_resolved
-            ),
-            span(f),
-        )],
+        format!(
+            "{} ask decisions, {} approved and run",
+            f.asked, f.asks_resolved
+        ),
+        f,
     )
 }
 
 fn redacted(i: &Inputs<'_>) -> Eval {
     let f = i.facts;
     if let Some(seq) = f.secrets_found.first() {
-        return (
+        return at_record(
             Level::Fails,
             format!(
                 "{} decision targets still contain a secret the redactor recognises, the first at seq {seq}",
                 f.secrets_found.count
             ),
-            vec![seq_pointer("record", seq, "unredacted secret".into())],
+            seq,
+            "unredacted secret",
         );
     }
     (
@@ -920,15 +947,13 @@ fn redacted(i: &Inputs<'_>) -> Eval {
 fn retained(i: &Inputs<'_>, days: i64) -> Eval {
     let f = i.facts;
     let (Some(genesis), Some(end)) = (i.genesis_ts, f.last_ts) else {
-        return (
+        return bare(
             Level::Fails,
-            "the genesis record is missing or unverified: history may have been pruned".into(),
-            Vec::new(),
+            "the genesis record is missing or unverified: history may have been pruned",
         );
     };
     let age = (end - genesis).div_euclid(DAY_US);
-    let ev = vec![seq_pointer(
-        "record",
+    let ev = vec![record_pointer(
         0,
         format!("genesis record, {age} days before the range end"),
     )];
@@ -954,11 +979,7 @@ fn retained(i: &Inputs<'_>, days: i64) -> Eval {
 fn inventory(i: &Inputs<'_>) -> Eval {
     let f = i.facts;
     if f.agents.is_empty() && f.tools.is_empty() {
-        return (
-            Level::Fails,
-            "no agent or tool is seen in the range".into(),
-            Vec::new(),
-        );
+        return bare(Level::Fails, "no agent or tool is seen in the range");
     }
     let pins = f.event_count("pin.approve") + f.event_count("pin.changed");
     let ev = vec![count_pointer(
@@ -1010,7 +1031,7 @@ fn category_flags(cat: &str) -> &'static [Flag] {
 
 fn rules(i: &Inputs<'_>, cat: &str) -> Eval {
     if matches!(cat, "phi" | "cde") {
-        return (
+        return bare(
             Level::Partial,
             format!(
                 "the gateway has no {} tagging of paths or hosts, so rules cannot be scoped to them",
@@ -1020,12 +1041,11 @@ fn rules(i: &Inputs<'_>, cat: &str) -> Eval {
                     "cardholder-data (CDE)"
                 }
             ),
-            Vec::new(),
         );
     }
     let p = match policy_in_force(i) {
         Ok(p) => p,
-        Err(why) => return (Level::Partial, why, Vec::new()),
+        Err(why) => return bare(Level::Partial, why),
     };
     let flags = category_flags(cat);
     let hits: Vec<&str> = p
@@ -1085,24 +1105,20 @@ fn rules(i: &Inputs<'_>, cat: &str) -> Eval {
 fn changes(i: &Inputs<'_>) -> Eval {
     let f = i.facts;
     if let Some(s) = f.unrecorded_switches().next() {
-        return (
+        return at_record(
             Level::Fails,
             format!(
                 "the policy hash changed at seq {} ({} → {}) with no policy.change event",
                 s.seq, s.from, s.to
             ),
-            vec![seq_pointer(
-                "record",
-                s.seq,
-                "first decision under the new policy".into(),
-            )],
+            s.seq,
+            "first decision under the new policy",
         );
     }
     if f.decisions == 0 {
-        return (
+        return bare(
             Level::Partial,
-            "no decision in the range shows which policy was in force".into(),
-            Vec::new(),
+            "no decision in the range shows which policy was in force",
         );
     }
     (
@@ -1125,24 +1141,20 @@ fn changes(i: &Inputs<'_>) -> Eval {
 fn changes_approved(i: &Inputs<'_>) -> Eval {
     let f = i.facts;
     if f.switch_count == 0 {
-        return (
+        return bare(
             Level::Partial,
-            "no policy change in the range, so no approval is evidenced".into(),
-            Vec::new(),
+            "no policy change in the range, so no approval is evidenced",
         );
     }
     match f.switches.iter().find(|s| !s.approved) {
-        Some(s) => (
+        Some(s) => at_record(
             Level::Fails,
             format!(
                 "the policy change at seq {} has no approver other than the agent",
                 s.seq
             ),
-            vec![seq_pointer(
-                "record",
-                s.seq,
-                "unapproved policy change".into(),
-            )],
+            s.seq,
+            "unapproved policy change",
         ),
         None => (
             Level::Holds,
@@ -1158,36 +1170,27 @@ fn changes_approved(i: &Inputs<'_>) -> Eval {
 fn decisions(i: &Inputs<'_>) -> Eval {
     let f = i.facts;
     if f.decisions == 0 {
-        return (
-            Level::Fails,
-            "no decision is recorded in the range".into(),
-            Vec::new(),
-        );
+        return bare(Level::Fails, "no decision is recorded in the range");
     }
     if let Some(seq) = f.unexplained.first() {
-        return (
+        return at_record(
             Level::Partial,
             format!(
                 "{} decisions lack a verdict, rule id or reason, the first at seq {seq}",
                 f.unexplained.count
             ),
-            vec![seq_pointer(
-                "record",
-                seq,
-                "decision without rule or reason".into(),
-            )],
+            seq,
+            "decision without rule or reason",
         );
     }
-    (
+    counted(
         Level::Holds,
         format!(
             "{} decisions recorded ({} denied, {} asked, {} flagged), each refusal with its rule ids and reason",
             f.decisions, f.denied, f.asked, f.flagged
         ),
-        vec![count_pointer(
-            format!("{} decisions, {} denials", f.decisions, f.denied),
-            span(f),
-        )],
+        format!("{} decisions, {} denials", f.decisions, f.denied),
+        f,
     )
 }
 
@@ -1196,34 +1199,26 @@ fn outcomes(i: &Inputs<'_>) -> Eval {
     let ran = f.allowed + f.flagged;
     if f.outcomes == 0 {
         return if ran == 0 {
-            (
-                Level::Partial,
-                "no call ran in the range".into(),
-                Vec::new(),
-            )
+            bare(Level::Partial, "no call ran in the range")
         } else {
-            (
+            bare(
                 Level::Fails,
                 format!("{ran} calls were allowed but no outcome is recorded"),
-                Vec::new(),
             )
         };
     }
-    (
+    counted(
         Level::Holds,
         format!("{} outcome records for {ran} allowed calls", f.outcomes),
-        vec![count_pointer(format!("{} outcomes", f.outcomes), span(f))],
+        format!("{} outcomes", f.outcomes),
+        f,
     )
 }
 
 fn sessions(i: &Inputs<'_>) -> Eval {
     let f = i.facts;
     if f.sessions.is_empty() {
-        return (
-            Level::Fails,
-            "no session is seen in the range".into(),
-            Vec::new(),
-        );
+        return bare(Level::Fails, "no session is seen in the range");
     }
     let unstarted = f
         .sessions
@@ -1260,57 +1255,45 @@ fn sessions(i: &Inputs<'_>) -> Eval {
 fn fields(i: &Inputs<'_>) -> Eval {
     let f = i.facts;
     if f.decisions == 0 {
-        return (
-            Level::Fails,
-            "no decision is recorded in the range".into(),
-            Vec::new(),
-        );
+        return bare(Level::Fails, "no decision is recorded in the range");
     }
     if let Some(seq) = f.incomplete.first().or(f.unidentified.first()) {
-        return (
+        return at_record(
             Level::Partial,
             format!(
                 "{} records lack a core field (action, target, origin, agent or session), the first at seq {seq}",
                 f.incomplete.count + f.unidentified.count
             ),
-            vec![seq_pointer(
-                "record",
-                seq,
-                "record with missing fields".into(),
-            )],
+            seq,
+            "record with missing fields",
         );
     }
-    (
+    counted(
         Level::Partial,
         format!(
             "all {} decisions carry type, time, session, agent, verdict, origin and affected resource; the user (OS user or org identity) is not recorded",
             f.decisions
         ),
-        vec![count_pointer(
-            format!("{} complete decisions", f.decisions),
-            span(f),
-        )],
+        format!("{} complete decisions", f.decisions),
+        f,
     )
 }
 
 fn fail_closed(i: &Inputs<'_>) -> Eval {
     let f = i.facts;
     if let Some(seq) = f.fail_open_errors.first() {
-        return (
+        return at_record(
             Level::Fails,
             format!(
                 "{} internal errors were answered fail-open (audit mode), the first at seq {seq}",
                 f.fail_open_errors.count
             ),
-            vec![seq_pointer("record", seq, "fail-open hook error".into())],
+            seq,
+            "fail-open hook error",
         );
     }
     let Some(p) = i.policy else {
-        return (
-            Level::Partial,
-            "no policy could be loaded to read on_error".into(),
-            Vec::new(),
-        );
+        return bare(Level::Partial, "no policy could be loaded to read on_error");
     };
     if p.on_error() == Effect::Allow {
         return (
@@ -1332,52 +1315,47 @@ fn fail_closed(i: &Inputs<'_>) -> Eval {
 fn armed(i: &Inputs<'_>) -> Eval {
     let f = i.facts;
     if let Some(seq) = f.not_armed.first() {
-        return (
+        return at_record(
             Level::Fails,
             format!(
                 "{} session starts found the gateway not armed, the first at seq {seq}",
                 f.not_armed.count
             ),
-            vec![seq_pointer(
-                "record",
-                seq,
-                "session start, not armed".into(),
-            )],
+            seq,
+            "session start, not armed",
         );
     }
     if f.sessions_started.is_empty() {
-        return (
+        return bare(
             Level::Partial,
-            "no session start is recorded in the range, so no self-test is evidenced".into(),
-            Vec::new(),
+            "no session start is recorded in the range, so no self-test is evidenced",
         );
     }
-    (
+    counted(
         Level::Holds,
         format!(
             "the gateway's self-test reported it armed at all {} session starts",
             f.event_count("session.start")
         ),
-        vec![count_pointer(
-            format!(
-                "{} session.start records, all armed",
-                f.event_count("session.start")
-            ),
-            span(f),
-        )],
+        format!(
+            "{} session.start records, all armed",
+            f.event_count("session.start")
+        ),
+        f,
     )
 }
 
 fn alerts(i: &Inputs<'_>) -> Eval {
     let f = i.facts;
     if let Some(seq) = f.alerts_undelivered.first() {
-        return (
+        return at_record(
             Level::Partial,
             format!(
                 "{} alerts could not be delivered, the first recorded at seq {seq}",
                 f.alerts_undelivered.count
             ),
-            vec![seq_pointer("record", seq, "undelivered alert".into())],
+            seq,
+            "undelivered alert",
         );
     }
     not_evidenced(
@@ -1388,7 +1366,7 @@ fn alerts(i: &Inputs<'_>) -> Eval {
 fn unknown_tools(i: &Inputs<'_>) -> Eval {
     let p = match policy_in_force(i) {
         Ok(p) => p,
-        Err(why) => return (Level::Partial, why, Vec::new()),
+        Err(why) => return bare(Level::Partial, why),
     };
     let guarded = p.rules().iter().any(|r| {
         matches!(r.effect, Effect::Deny | Effect::Ask)
@@ -1419,10 +1397,9 @@ fn policy_exportable(i: &Inputs<'_>) -> Eval {
             ),
             vec![policy_pointer(p)],
         ),
-        Ok(_) => (
+        Ok(_) => bare(
             Level::Partial,
-            "no decision in the range shows which policy was in force".into(),
-            Vec::new(),
+            "no decision in the range shows which policy was in force",
         ),
         Err(why) => (Level::Partial, why, stamped_pointers(i.facts)),
     }
@@ -1431,17 +1408,14 @@ fn policy_exportable(i: &Inputs<'_>) -> Eval {
 fn commitments(i: &Inputs<'_>) -> Eval {
     let f = i.facts;
     match f.raw_payloads.first() {
-        Some(seq) => (
+        Some(seq) => at_record(
             Level::Fails,
             format!(
                 "{} records hold raw tool input or output instead of a commitment, the first at seq {seq}",
                 f.raw_payloads.count
             ),
-            vec![seq_pointer(
-                "record",
-                seq,
-                "raw payload in the chain".into(),
-            )],
+            seq,
+            "raw payload in the chain",
         ),
         None => (
             Level::Holds,
@@ -1458,13 +1432,13 @@ fn lifecycle(i: &Inputs<'_>) -> Eval {
     let f = i.facts;
     let mut ev = Vec::new();
     if i.genesis_ts.is_some() {
-        ev.push(seq_pointer("record", 0, "genesis record".into()));
+        ev.push(record_pointer(0, "genesis record"));
     }
     ev.extend(
         f.recoveries
             .examples
             .iter()
-            .map(|s| seq_pointer("record", *s, "ledger recovery record".into())),
+            .map(|s| record_pointer(*s, "ledger recovery record")),
     );
     if !f.audit_windows.is_empty() && f.event_count("mode.change") == 0 {
         let (a, b) = f.audit_windows[0];
@@ -1504,8 +1478,7 @@ fn recorded_events(i: &Inputs<'_>, names: &[&str], absent: &str) -> Eval {
         format!("{n} {} events recorded", names.join("/")),
         first
             .map(|s| {
-                vec![seq_pointer(
-                    "record",
+                vec![record_pointer(
                     s,
                     format!("first {} event", names.join("/")),
                 )]

@@ -5,6 +5,8 @@ use super::model::{Level, Report, Status};
 use super::render::{Format, render};
 use super::trends::Period;
 use super::{Options, Selection, evaluate};
+use crate::ledger::checkpoint::{self, Checkpoint};
+use crate::ledger::note::{NoteKey, SignedNote, TYPE_COSIGNATURE};
 use crate::ledger::record::{GENESIS, build};
 use crate::ledger::{Ledger, SealKey};
 use crate::policy::{Env, Policy};
@@ -67,7 +69,57 @@ impl Case {
     fn report(&self, opts: &Options) -> Report {
         let key = self.home.join("keys/seal.key");
         let key = key.exists().then(|| SealKey::load(&key).unwrap());
-        evaluate(&self.ledger(), key.as_ref(), Some(&self.policy), opts).unwrap()
+        let cp = self.home.join("keys").join(checkpoint::KEY_FILE);
+        let verifier = cp.exists().then(|| NoteKey::load(&cp).unwrap().verifier());
+        evaluate(
+            &self.ledger(),
+            key.as_ref(),
+            verifier.as_ref(),
+            Some(&self.policy),
+            opts,
+        )
+        .unwrap()
+    }
+
+    /// A signed checkpoint made by the real ledger with the home's checkpoint key (it also
+    /// appends its `ledger.checkpoint` record).
+    fn checkpoint(&self) -> Checkpoint {
+        let key = checkpoint::load_or_create_key(&self.home.join("keys")).unwrap();
+        Ledger::open(&self.ledger())
+            .unwrap()
+            .checkpoint(&key)
+            .unwrap()
+    }
+
+    /// Stores a witness's real cosignature of `c` beside it, as the witness client does.
+    fn witness(&self, c: &Checkpoint) {
+        let w = NoteKey::generate("witness.example/w1", TYPE_COSIGNATURE).unwrap();
+        let body = SignedNote::parse(&c.note).unwrap().body;
+        let line = w.cosign(&body, c.time).unwrap();
+        checkpoint::store_witnessed(&self.ledger(), c.size, &format!("{}{line}", c.note)).unwrap();
+    }
+
+    /// The attacker's rewrite: the log's records after `edit`, re-chained from genesis (every
+    /// hash and link valid again), the tip cache removed.
+    fn rechain(&self, keep: usize, edit: impl Fn(u64, &mut Map<String, Value>)) {
+        let log = self.ledger().join(crate::ledger::LOG_FILE);
+        let text = std::fs::read_to_string(&log).unwrap();
+        let mut prev = GENESIS.to_string();
+        let mut out = Vec::new();
+        for (seq, line) in text.lines().take(keep).enumerate() {
+            let mut fields: Map<String, Value> = serde_json::from_str(line).unwrap();
+            let ts = fields["ts"].as_i64().unwrap();
+            for k in ["v", "seq", "ts", "prev", "hash"] {
+                fields.remove(k);
+            }
+            edit(seq as u64, &mut fields);
+            let (line, hash) = build(fields, seq as u64, ts, &prev).unwrap();
+            out.extend(line);
+            out.push(b'\n');
+            prev = hash;
+        }
+        std::fs::write(&log, out).unwrap();
+        let _ = std::fs::remove_file(self.ledger().join(crate::ledger::STATE_FILE));
     }
 
     fn all(&self) -> Report {
@@ -231,6 +283,165 @@ fn truncation_behind_a_seal_fails_verification() {
     let a815 = control(&r, "iso27001", "A.8.15");
     assert_eq!(a815.status, Status::NotSatisfied);
     assert!(a815.reason.contains("truncated"), "{}", a815.reason);
+}
+
+#[test]
+fn real_checkpoints_sign_and_a_witness_anchors_with_pointers() {
+    let c = Case::new("strict");
+    c.write(&session(&c, T0));
+    let cp = c.checkpoint();
+    // The session's 5 records and the ledger's own `state_rebuilt` record (no tip cache yet).
+    assert_eq!(cp.size, 6);
+    let r = c.all();
+    assert!(r.integrity.verified, "{:?}", r.integrity);
+    assert_eq!(r.integrity.checkpoints, 1);
+    // The range ends on the checkpoint's own record: signed, not yet anchored.
+    assert_eq!(level(&r, "soc2", "CC2.1", "SIGNED"), Level::Holds);
+    assert_eq!(level(&r, "soc2", "CC2.1", "ANCHORED"), Level::Fails);
+    assert_eq!(
+        control(&r, "soc2", "CC2.1").status,
+        Status::PartiallySatisfied
+    );
+    let ev = &control(&r, "soc2", "CC2.1").evidence;
+    let pointer = ev.iter().find(|e| e.kind == "checkpoint").expect("pointer");
+    assert_eq!(pointer.hash.as_deref(), Some(cp.root.as_str()));
+    assert_eq!(pointer.seqs, Some((0, 5)));
+    assert!(
+        pointer
+            .description
+            .contains("ledger/checkpoints/00000000000000000006.note")
+            && pointer.description.contains(&cp.note_sha256),
+        "{}",
+        pointer.description
+    );
+    c.witness(&cp);
+    let r = c.all();
+    let cc21 = control(&r, "soc2", "CC2.1");
+    assert_eq!(cc21.status, Status::Satisfied, "{}", cc21.reason);
+    assert!(
+        cc21.evidence
+            .iter()
+            .any(|e| e.description.contains("cosigned by witness.example/w1")),
+        "{:?}",
+        cc21.evidence
+    );
+    assert_eq!(control(&r, "pci-dss", "10.3.3").status, Status::Satisfied);
+    // Records after the witnessed checkpoint: still anchored within the lag, but the unsigned
+    // tail makes SIGNED partial until the next checkpoint.
+    let ledger = Ledger::open(&c.ledger()).unwrap();
+    ledger
+        .append(c.decision("allow", "u9").as_object().unwrap().clone())
+        .unwrap();
+    let r = c.all();
+    assert_eq!(level(&r, "soc2", "CC2.1", "SIGNED"), Level::Partial);
+    assert_eq!(level(&r, "soc2", "CC2.1", "ANCHORED"), Level::Holds);
+    // Without the checkpoint key (an auditor without --pubkey) nothing counts as signed.
+    std::fs::rename(
+        c.home.join("keys").join(checkpoint::KEY_FILE),
+        c.home.join("moved.key"),
+    )
+    .unwrap();
+    let r = c.all();
+    assert_eq!(r.integrity.checkpoints, 0);
+    assert_ne!(level(&r, "soc2", "CC2.1", "SIGNED"), Level::Holds);
+    assert_eq!(level(&r, "soc2", "CC2.1", "ANCHORED"), Level::Fails);
+}
+
+#[test]
+fn truncation_behind_a_checkpoint_fails_every_predicate_that_needs_the_records() {
+    let c = Case::new("strict");
+    c.write(&session(&c, T0));
+    let cp = c.checkpoint();
+    c.witness(&cp);
+    let intact = c.all();
+    assert_eq!(control(&intact, "soc2", "CC2.1").status, Status::Satisfied);
+    // The agent cuts its last records (the denial among them) and the tip cache: the chain
+    // that is left verifies on its own, only the checkpoint knows there were 5 records.
+    c.rechain(3, |_, _| {});
+    assert!(crate::ledger::verify_dir(&c.ledger(), None).unwrap().intact);
+    let r = c.all();
+    assert!(!r.integrity.verified);
+    assert_eq!(r.integrity.first_bad_seq, Some(3));
+    assert!(
+        r.integrity
+            .damage
+            .as_deref()
+            .unwrap_or("")
+            .contains("truncated"),
+        "{:?}",
+        r.integrity.damage
+    );
+    let mut seen = std::collections::BTreeSet::new();
+    for ctl in r.controls() {
+        for p in &ctl.predicates {
+            seen.insert(p.name.clone());
+            let pred = super::predicates::Predicate::parse(&p.name).unwrap();
+            match p.name.as_str() {
+                "VERIFIED" => {
+                    assert_eq!(p.level, Level::Fails, "{}", p.reason);
+                    assert!(p.reason.contains("seq 3"), "{}", p.reason);
+                }
+                // The checkpoint that covered the cut records no longer counts.
+                "SIGNED" | "ANCHORED" => assert_eq!(p.level, Level::Fails, "{}", p.reason),
+                _ => {}
+            }
+            if pred.reads_records() || p.name == "VERIFIED" {
+                assert_eq!(
+                    ctl.status,
+                    Status::NotSatisfied,
+                    "{} {} ({}): {}",
+                    ctl.framework,
+                    ctl.id,
+                    p.name,
+                    ctl.reason
+                );
+                assert!(ctl.reason.contains("seq 3"), "{}: {}", ctl.id, ctl.reason);
+            }
+        }
+    }
+    assert!(seen.contains("SIGNED") && seen.contains("ANCHORED") && seen.len() > 30);
+    assert_eq!(
+        control(&r, "pci-dss", "10.3.3").status,
+        Status::NotSatisfied
+    );
+}
+
+#[test]
+fn a_rewrite_behind_a_checkpoint_names_the_first_unvouched_seq() {
+    let c = Case::new("strict");
+    let recs = session(&c, T0);
+    c.write(&recs[..3]);
+    let first = c.checkpoint();
+    let ledger = Ledger::open(&c.ledger()).unwrap();
+    for (_, v) in &recs[3..] {
+        ledger.append(v.as_object().unwrap().clone()).unwrap();
+    }
+    let second = c.checkpoint();
+    assert!(second.size > first.size + 1);
+    assert!(c.all().integrity.verified);
+    // The denial after the first checkpoint becomes an allow, everything re-chained: plain
+    // verify passes.
+    c.rechain(usize::MAX, |_, f| {
+        if f.get("verdict") == Some(&json!("deny")) {
+            f.insert("verdict".into(), json!("allow"));
+        }
+    });
+    assert!(crate::ledger::verify_dir(&c.ledger(), None).unwrap().intact);
+    let r = c.all();
+    assert!(!r.integrity.verified);
+    // The first checkpoint still matches: the damage starts after it.
+    assert_eq!(r.integrity.first_bad_seq, Some(first.size));
+    assert_eq!(r.integrity.checkpoints, 1);
+    let cc21 = control(&r, "soc2", "CC2.1");
+    assert_eq!(cc21.status, Status::NotSatisfied);
+    assert!(cc21.reason.contains("rewritten"), "{}", cc21.reason);
+    // A range inside the still-vouched records verifies and is signed.
+    let early = c.report(&Options {
+        selection: Selection::Seqs(0, first.size - 1),
+        ..Options::default()
+    });
+    assert!(early.integrity.verified);
+    assert_eq!(level(&early, "soc2", "CC2.1", "SIGNED"), Level::Holds);
 }
 
 #[test]
@@ -573,6 +784,7 @@ fn unknown_frameworks_are_refused() {
     c.write(&[]);
     let e = evaluate(
         &c.ledger(),
+        None,
         None,
         None,
         &Options {

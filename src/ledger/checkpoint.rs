@@ -191,9 +191,8 @@ fn note_path(dir: &Path, size: u64, ext: &str) -> PathBuf {
     dir.join(CHECKPOINTS_DIR).join(format!("{size:020}.{ext}"))
 }
 
-/// All checkpoints of the ledger in `ledger_dir`, by size; unreadable ones as errors naming
-/// the file.
-pub fn list(ledger_dir: &Path) -> Result<Vec<Result<Checkpoint, String>>> {
+/// The note file names in the checkpoints folder, by size (zero-padded names sort by size).
+fn note_names(ledger_dir: &Path) -> Result<Vec<String>> {
     let dir = ledger_dir.join(CHECKPOINTS_DIR);
     let entries = match std::fs::read_dir(&dir) {
         Ok(e) => e,
@@ -205,23 +204,35 @@ pub fn list(ledger_dir: &Path) -> Result<Vec<Result<Checkpoint, String>>> {
         .filter(|n| n.ends_with(".note"))
         .collect();
     names.sort();
-    Ok(names
-        .into_iter()
-        .map(|n| {
-            let p = dir.join(&n);
-            let mut c = std::fs::read_to_string(&p)
-                .map_err(|e| e.to_string())
-                .and_then(|t| Checkpoint::from_note(&t).map_err(|e| format!("{e:#}")))
-                .map_err(|e| format!("{n}: {e}"))?;
-            c.witnessed = note_path(ledger_dir, c.size, "witnessed").exists();
-            Ok(c)
-        })
+    Ok(names)
+}
+
+/// Reads and parses one note file of the checkpoints folder.
+fn read_note(ledger_dir: &Path, name: &str) -> Result<Checkpoint, String> {
+    let p = ledger_dir.join(CHECKPOINTS_DIR).join(name);
+    let mut c = std::fs::read_to_string(&p)
+        .map_err(|e| e.to_string())
+        .and_then(|t| Checkpoint::from_note(&t).map_err(|e| format!("{e:#}")))
+        .map_err(|e| format!("{name}: {e}"))?;
+    c.witnessed = note_path(ledger_dir, c.size, "witnessed").exists();
+    Ok(c)
+}
+
+/// All checkpoints of the ledger in `ledger_dir`, by size; unreadable ones as errors naming
+/// the file.
+pub fn list(ledger_dir: &Path) -> Result<Vec<Result<Checkpoint, String>>> {
+    Ok(note_names(ledger_dir)?
+        .iter()
+        .map(|n| read_note(ledger_dir, n))
         .collect())
 }
 
-/// The newest checkpoint, if any.
+/// The newest readable checkpoint, if any (reads only the newest note files).
 pub fn latest(ledger_dir: &Path) -> Result<Option<Checkpoint>> {
-    Ok(list(ledger_dir)?.into_iter().rev().find_map(Result::ok))
+    Ok(note_names(ledger_dir)?
+        .iter()
+        .rev()
+        .find_map(|n| read_note(ledger_dir, n).ok()))
 }
 
 /// The cosigned note of the newest witnessed checkpoint, if any.
@@ -232,6 +243,24 @@ pub fn latest_witnessed(ledger_dir: &Path) -> Result<Option<(Checkpoint, String)
         }
     }
     Ok(None)
+}
+
+/// Names of the witnesses whose cosignatures are stored beside checkpoint `c` (the stored
+/// `.witnessed` copy must carry exactly `c`'s body). The cosignatures themselves are checked
+/// against the witness by `verify --witness`.
+pub fn cosigners(ledger_dir: &Path, c: &Checkpoint) -> Vec<String> {
+    let Ok(text) = std::fs::read_to_string(note_path(ledger_dir, c.size, "witnessed")) else {
+        return Vec::new();
+    };
+    match (SignedNote::parse(&text), SignedNote::parse(&c.note)) {
+        (Ok(w), Ok(own)) if w.body == own.body => w
+            .sigs
+            .into_iter()
+            .map(|s| s.name)
+            .filter(|n| *n != c.origin)
+            .collect(),
+        _ => Vec::new(),
+    }
 }
 
 /// Stores a witness's cosigned copy of checkpoint `size`.
@@ -352,24 +381,57 @@ pub struct CheckpointReport {
     pub newest: Option<u64>,
     /// Problems, in size order: `(size, description)`.
     pub problems: Vec<(u64, String)>,
+    /// Records in the log when it was checked.
+    #[serde(skip)]
+    pub records: u64,
+    /// Each readable checkpoint with what was found, in size order (for the compliance report).
+    #[serde(skip)]
+    pub each: Vec<Checked>,
+}
+
+/// What checking one checkpoint found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Finding {
+    /// Signed by the verifier key, and the log's first `size` records have its root.
+    Valid,
+    /// No verifier key was given, so its signature was not checked.
+    Unchecked,
+    /// Its signature does not verify with the key.
+    BadSignature,
+    /// It covers more records than the log holds (deletion or truncation).
+    BeyondLog,
+    /// The log's first `size` records have another root (history rewritten).
+    RootMismatch,
+}
+
+/// One checkpoint and what checking it found.
+#[derive(Debug, Clone)]
+pub struct Checked {
+    pub checkpoint: Checkpoint,
+    pub finding: Finding,
 }
 
 /// Checks every checkpoint: a valid signature by `verifier` (when given), a size the log
 /// reaches, and the root of the log's first `size` records. Two checkpoints that both match the
 /// log are consistent with each other; one that does not names the first size where the log
-/// and the signed history diverge.
+/// and the signed history diverge. Without checkpoints the log is not read.
 pub fn check_all(ledger_dir: &Path, verifier: Option<&NoteVerifier>) -> Result<CheckpointReport> {
     let all = list(ledger_dir)?;
     let mut report = CheckpointReport {
         checkpoints: all.len() as u64,
         ..CheckpointReport::default()
     };
+    if all.is_empty() {
+        return Ok(report);
+    }
     let sizes: BTreeSet<u64> = all
         .iter()
         .filter_map(|c| c.as_ref().ok())
         .map(|c| c.size)
         .collect();
     let (roots, records) = roots_of_log(ledger_dir, &sizes)?;
+    report.records = records;
     for c in all {
         let c = match c {
             Ok(c) => c,
@@ -383,31 +445,48 @@ pub fn check_all(ledger_dir: &Path, verifier: Option<&NoteVerifier>) -> Result<C
         let signed = match verifier {
             Some(v) => SignedNote::parse(&c.note)
                 .and_then(|n| v.open(&n).map(|_| ()))
-                .map_err(|e| format!("{e:#}")),
-            None => Err("no checkpoint verifier key to check its signature".into()),
+                .map_err(|e| (Finding::BadSignature, format!("{e:#}"))),
+            None => Err((
+                Finding::Unchecked,
+                "no checkpoint verifier key to check its signature".into(),
+            )),
         };
-        let problem = if let Err(e) = signed {
-            Some(format!("checkpoint of {} records: {e}", c.size))
+        let problem = if let Err((f, e)) = signed {
+            Some((f, format!("checkpoint of {} records: {e}", c.size)))
         } else if c.size > records {
-            Some(format!(
-                "checkpoint covers {} records but the ledger holds {records}: records were deleted or the log truncated",
-                c.size
+            Some((
+                Finding::BeyondLog,
+                format!(
+                    "checkpoint covers {} records but the ledger holds {records}: records were deleted or the log truncated",
+                    c.size
+                ),
             ))
         } else if roots.get(&c.size) != Some(&c.root_hash()) {
-            Some(format!(
-                "the first {} records do not have the signed root {}: history up to here was rewritten",
-                c.size, c.root
+            Some((
+                Finding::RootMismatch,
+                format!(
+                    "the first {} records do not have the signed root {}: history up to here was rewritten",
+                    c.size, c.root
+                ),
             ))
         } else {
             None
         };
-        match problem {
-            Some(p) => report.problems.push((c.size, p)),
+        let finding = match problem {
+            Some((f, p)) => {
+                report.problems.push((c.size, p));
+                f
+            }
             None => {
                 report.valid += 1;
                 report.newest = Some(c.size);
+                Finding::Valid
             }
-        }
+        };
+        report.each.push(Checked {
+            checkpoint: c,
+            finding,
+        });
     }
     Ok(report)
 }

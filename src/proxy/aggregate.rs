@@ -20,6 +20,8 @@ pub struct GatewayFile {
     /// Upstream servers by name.
     #[serde(default)]
     pub servers: BTreeMap<String, ServerEntry>,
+    /// The checkpoint witness, `unix:PATH` (`PATCHWORK_WITNESS` overrides it).
+    pub witness: Option<String>,
 }
 
 fn yes() -> bool {
@@ -48,6 +50,8 @@ pub struct ServerEntry {
 pub struct Loaded {
     pub builtins: bool,
     pub upstreams: Vec<Spec>,
+    /// The witness socket of `witness:`.
+    pub witness: Option<std::path::PathBuf>,
 }
 
 /// Checks a server name: 1–32 of `[A-Za-z0-9_-]`, without `__` (the separator).
@@ -128,9 +132,16 @@ pub fn parse(text: &str) -> Result<Loaded> {
             timeout,
         });
     }
+    let witness = file
+        .witness
+        .as_deref()
+        .map(crate::ship::parse_witness)
+        .transpose()
+        .context("witness")?;
     Ok(Loaded {
         builtins: file.builtins,
         upstreams,
+        witness,
     })
 }
 

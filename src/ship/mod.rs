@@ -3,6 +3,7 @@
 //! copy ([`otlp`], [`file`]). Nothing here runs on a door's decision path: the doors only
 //! append; these run from `checkpoint`, `ship` and the witness's own process.
 
+pub mod anchor;
 pub mod cursor;
 pub mod file;
 pub mod otlp;
@@ -20,12 +21,24 @@ use std::path::{Path, PathBuf};
 pub fn witness_from_env() -> Result<Option<PathBuf>> {
     match std::env::var("PATCHWORK_WITNESS") {
         Ok(v) if v.is_empty() => Ok(None),
-        Ok(v) => match v.strip_prefix("unix:") {
-            Some(p) => Ok(Some(PathBuf::from(p))),
-            None => bail!("PATCHWORK_WITNESS must be `unix:PATH`, not `{v}`"),
-        },
+        Ok(v) => parse_witness(&v).map(Some).context("PATCHWORK_WITNESS"),
         Err(_) => Ok(None),
     }
+}
+
+/// The witness socket of a `unix:PATH` setting (`PATCHWORK_WITNESS`, `witness:` in the
+/// gateway's config).
+pub fn parse_witness(v: &str) -> Result<PathBuf> {
+    match v.strip_prefix("unix:") {
+        Some(p) if !p.is_empty() => Ok(PathBuf::from(p)),
+        _ => bail!("a witness is `unix:PATH` (its Unix socket), not `{v}`"),
+    }
+}
+
+/// The witness the gateway sends checkpoints to: `PATCHWORK_WITNESS`, else `configured` (the
+/// `witness:` of the gateway's config).
+pub fn witness_setting(configured: Option<&Path>) -> Result<Option<PathBuf>> {
+    Ok(witness_from_env()?.or_else(|| configured.map(Path::to_path_buf)))
 }
 
 /// Sends the newest checkpoint to the witness at `socket` unless a witness already cosigned it,

@@ -303,6 +303,13 @@ fn file_copy_is_append_only_and_resumes_without_duplicates() {
     let copy = h.tmp.path().join("copy.jsonl");
     h.ok(&["ship", "--file", copy.to_str().unwrap()]);
     h.append(10);
+    // The shipper's lag is part of the anchoring status of verify --json, doctor and status.
+    let v: serde_json::Value = serde_json::from_str(&h.ok(&["verify", "--json"])).unwrap();
+    assert_eq!(v["shipping"][0]["behind"], 10, "{v}");
+    assert_eq!(v["shipping"][0]["next_seq"], 50, "{v}");
+    let doctor = text(&h.run(&["doctor"]));
+    assert!(doctor.contains("10 records behind"), "{doctor}");
+    assert!(h.ok(&["status"]).contains("10 records behind"));
     // The cursor is lost (or stale): the copy itself says where to resume.
     std::fs::remove_dir_all(h.pw.join("ship")).unwrap();
     h.ok(&["ship", "--file", copy.to_str().unwrap()]);

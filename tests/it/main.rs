@@ -9,6 +9,7 @@ mod dashboard_http;
 mod decision_cases;
 mod evidence_checkpoint;
 mod evidence_common;
+mod evidence_doors;
 mod evidence_ship;
 mod evidence_witness;
 mod hook_alerts;

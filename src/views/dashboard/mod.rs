@@ -137,9 +137,11 @@ impl Dashboard {
             include_gaps: true,
             ..compliance::Options::default()
         };
+        let verifier = self.checkpoint_verifier()?;
         let report = Arc::new(compliance::evaluate(
             &self.ledger_dir,
             key.as_ref(),
+            verifier.as_ref(),
             policy.as_ref(),
             &opts,
         )?);

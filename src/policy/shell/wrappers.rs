@@ -938,7 +938,12 @@ impl Walker<'_> {
         }
         self.emit_redirects(c);
         let mut wrappers = c.wrappers.clone();
-        wrappers.push("xargs".to_string());
+        // Names from a filtered `find` listing: the label carries its tests, so the judging
+        // side tries them on the files the names' patterns reach.
+        wrappers.push(match &c.find_tests {
+            Some(t) => format!("xargs {} {t}", crate::policy::shell::FIND_FILTERED),
+            None => "xargs".to_string(),
+        });
         let placeholder = || {
             let mut a = Arg::lit("<xargs input>");
             a.w.dynamic = true;
@@ -1334,6 +1339,8 @@ impl Walker<'_> {
         let words: Vec<Word> = c.args.iter().map(|a| a.w.clone()).collect();
         let out = statics::output(&words, None);
         self.names = out.is_some();
+        self.find_tests =
+            (out.is_some() && !alternatives && !tests.is_empty()).then(|| tests.join(" "));
         Step::Done(out)
     }
 

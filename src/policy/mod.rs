@@ -3,6 +3,7 @@
 //! a [`Classification`](crate::call::Classification) and a [`Verdict`](crate::call::Verdict).
 
 pub mod classify;
+pub mod findings;
 pub mod paths;
 pub mod profiles;
 pub mod rules;

@@ -197,7 +197,7 @@ pub fn review(
             let mut f = Map::new();
             f.insert(
                 "findings".into(),
-                json!(markers.iter().map(|m| m.id).collect::<Vec<_>>()),
+                json!(markers.iter().map(|m| m.finding.id()).collect::<Vec<_>>()),
             );
             f.insert(
                 "details".into(),

@@ -3,7 +3,8 @@
 //! files it reads, writes or deletes, where it connects, what it runs.
 
 use super::{Classifier, places};
-use crate::call::{Action, Flag, Risk, TargetKind};
+use crate::call::{Action, TargetKind};
+use crate::policy::findings::Code;
 use crate::policy::paths;
 use crate::policy::shell::{self, Command, RedirectKind, ShellEnv, Stdin, Word};
 use std::path::{Path, PathBuf};
@@ -311,11 +312,7 @@ impl Classifier<'_> {
         };
         let analysis = shell::analyze(script, &env);
         if let Some(why) = &analysis.budget_exhausted {
-            self.finding(
-                "shell.analysis_budget",
-                Risk::Critical,
-                &[Flag::Unresolvable],
-                format!(
+            self.finding(Code::ShellAnalysisBudget, format!(
                     "the command is too costly to analyse ({why}); split it into smaller, plainer commands"
                 ),
                 why,
@@ -326,9 +323,7 @@ impl Classifier<'_> {
                 // Key sequences, placeholders (`<command>`) and prose are refused because
                 // they cannot run as written, not because they look dangerous.
                 self.finding(
-                    "shell.not_shell",
-                    Risk::High,
-                    &[Flag::Unresolvable],
+                    Code::ShellNotShell,
                     format!(
                         "this is not a shell command ({problem}); send the literal command to run"
                     ),
@@ -337,9 +332,7 @@ impl Classifier<'_> {
                 continue;
             }
             self.finding(
-                "shell.unresolvable",
-                Risk::High,
-                &[Flag::Unresolvable],
+                Code::ShellUnresolvable,
                 format!(
                     "the command cannot be analysed statically ({problem}); write it out plainly"
                 ),
@@ -353,22 +346,14 @@ impl Classifier<'_> {
         if self.gateway_lookup
             && let Some(span) = self.dynamic_sink.take()
         {
-            self.finding(
-                "self.tamper",
-                Risk::Critical,
-                &[Flag::SelfProtection],
-                "changes, deletes or links a file found by looking up the gateway; the agent may not touch the gateway",
+            self.finding(Code::SelfTamper, "changes, deletes or links a file found by looking up the gateway; the agent may not touch the gateway",
                 &span,
             );
         }
         if self.gateway_lookup
             && let Some(span) = self.dynamic_kill.take()
         {
-            self.finding(
-                "self.kill",
-                Risk::Critical,
-                &[Flag::SelfProtection],
-                "signals processes found by looking up the gateway; the agent may not stop the gateway",
+            self.finding(Code::SelfKill, "signals processes found by looking up the gateway; the agent may not stop the gateway",
                 &span,
             );
         }
@@ -427,9 +412,7 @@ impl Classifier<'_> {
         }
         if first.dynamic {
             self.finding(
-                "shell.dynamic_command",
-                Risk::High,
-                &[Flag::Unresolvable, Flag::Obfuscation],
+                Code::ShellDynamicCommand,
                 format!(
                     "the command name `{}` is computed at run time and cannot be checked",
                     first.text
@@ -503,9 +486,7 @@ impl Classifier<'_> {
             }
             if (CODE_VARS.contains(&name) || node_require) && !value.is_empty() {
                 self.finding(
-                    "shell.code_variable",
-                    Risk::High,
-                    &[Flag::CodeExecution, Flag::Persistence],
+                    Code::ShellCodeVariable,
                     format!("`{name}` makes later programs load or run `{value}`"),
                     span,
                 );
@@ -569,9 +550,7 @@ impl Classifier<'_> {
             let base = program.trim_end_matches(|ch: char| ch.is_ascii_digit() || ch == '.');
             if first.dynamic && c.nested_in.is_empty() {
                 self.finding(
-                    "shell.runner_unresolvable",
-                    Risk::High,
-                    &[Flag::Unresolvable],
+                    Code::ShellRunnerUnresolvable,
                     format!("`{setting}` names a program computed at run time (`{value}`)"),
                     span,
                 );
@@ -579,11 +558,7 @@ impl Classifier<'_> {
                 || INTERPRETERS.contains(&program)
                 || INTERPRETERS.contains(&base)
             {
-                self.finding(
-                    "shell.runner_code",
-                    Risk::Medium,
-                    &[Flag::CodeExecution],
-                    format!("`{setting}` makes a program run `{program}`, which executes what it is given"),
+                self.finding(Code::ShellRunnerCode, format!("`{setting}` makes a program run `{program}`, which executes what it is given"),
                     span,
                 );
             }
@@ -610,11 +585,7 @@ impl Classifier<'_> {
         );
         for name in named {
             if SWITCHES.contains(&name) {
-                self.finding(
-                    "self.env_switch",
-                    Risk::High,
-                    &[Flag::SelfProtection],
-                    format!("`{name}` chooses the gateway's policy or ledger; the agent may not change it"),
+                self.finding(Code::SelfEnvSwitch, format!("`{name}` chooses the gateway's policy or ledger; the agent may not change it"),
                     span,
                 );
             }
@@ -715,19 +686,11 @@ impl Classifier<'_> {
             "crontab" => {
                 let a = Args::parse(argv, &["-u"]);
                 if a.short('r') {
-                    self.finding(
-                        "persistence.crontab_remove",
-                        Risk::High,
-                        &[Flag::Destructive, Flag::Persistence],
-                        "crontab -r deletes every scheduled job of the user",
+                    self.finding(Code::PersistenceCrontabRemove, "crontab -r deletes every scheduled job of the user",
                         span,
                     );
                 } else if !a.short('l') {
-                    self.finding(
-                        "persistence.crontab",
-                        Risk::High,
-                        &[Flag::Persistence],
-                        "changes the user's crontab: code that runs later, outside this session",
+                    self.finding(Code::PersistenceCrontab, "changes the user's crontab: code that runs later, outside this session",
                         span,
                     );
                 }
@@ -739,11 +702,7 @@ impl Classifier<'_> {
                         "list" | "print" | "blame" | "help" | "version"
                     )
                 }) => {}
-            "at" | "batch" | "launchctl" => self.finding(
-                "persistence.schedule",
-                Risk::Medium,
-                &[Flag::Persistence],
-                format!("`{name}` schedules code to run outside this session"),
+            "at" | "batch" | "launchctl" => self.finding(Code::PersistenceSchedule, format!("`{name}` schedules code to run outside this session"),
                 span,
             ),
             "systemctl" | "service" => self.systemctl(cmd, span),
@@ -757,11 +716,7 @@ impl Classifier<'_> {
                     .any(|a| matches!(*a, "LoginHook" | "LogoutHook"))
                     && cmd.operands().first() == Some(&"write") =>
             {
-                self.finding(
-                    "persistence.login_hook",
-                    Risk::High,
-                    &[Flag::Persistence],
-                    "installs a login or logout hook: a script that runs at every session",
+                self.finding(Code::PersistenceLoginHook, "installs a login or logout hook: a script that runs at every session",
                     span,
                 )
             }
@@ -774,20 +729,12 @@ impl Classifier<'_> {
                         || matches!(s.as_str(), "zerodisk" | "randomdisk" | "secureerase" | "reformat")
                 }) =>
             {
-                self.finding(
-                    "system.disk",
-                    Risk::Critical,
-                    &[Flag::SystemDestruction, Flag::Destructive],
-                    "`diskutil` erases or repartitions a disk",
+                self.finding(Code::SystemDisk, "`diskutil` erases or repartitions a disk",
                     span,
                 )
             }
             "zfs" if matches!(cmd.operands().first(), Some(&("destroy" | "rollback"))) => self
-                .finding(
-                    "system.disk",
-                    Risk::Critical,
-                    &[Flag::SystemDestruction, Flag::Destructive],
-                    "`zfs destroy` deletes datasets and their snapshots",
+                .finding(Code::SystemDisk, "`zfs destroy` deletes datasets and their snapshots",
                     span,
                 ),
             "kubectl" | "helm" | "terraform" | "tofu" | "terragrunt" | "pulumi" | "aws"
@@ -807,11 +754,7 @@ impl Classifier<'_> {
                     *a == "--dangerously-skip-permissions" || a.contains("bypassPermissions")
                 }) =>
             {
-                self.finding(
-                    "self.reconfigure",
-                    Risk::High,
-                    &[Flag::SelfProtection],
-                    "changes Claude Code's settings or MCP servers, or starts it without permission checks",
+                self.finding(Code::SelfReconfigure, "changes Claude Code's settings or MCP servers, or starts it without permission checks",
                     span,
                 )
             }
@@ -823,11 +766,7 @@ impl Classifier<'_> {
                         w[0].text == "pins" && matches!(w[1].text.as_str(), "approve" | "forget")
                     })
                 {
-                    self.finding(
-                        "self.reconfigure",
-                        Risk::High,
-                        &[Flag::SelfProtection],
-                        "the agent may not install, remove or reconfigure the gateway itself, nor approve its pinned MCP tools",
+                    self.finding(Code::SelfReconfigure, "the agent may not install, remove or reconfigure the gateway itself, nor approve its pinned MCP tools",
                         span,
                     );
                 }
@@ -851,11 +790,7 @@ impl Classifier<'_> {
             }
             "dig" | "nslookup" | "host" | "drill" | "resolvectl" => {
                 if argv.iter().skip(1).any(|w| w.dynamic) {
-                    self.finding(
-                        "net.dns_exfiltration",
-                        Risk::High,
-                        &[Flag::Exfiltration, Flag::NetworkEgress, Flag::Unresolvable],
-                        "a DNS lookup of a computed name can smuggle data out",
+                    self.finding(Code::NetDnsExfiltration, "a DNS lookup of a computed name can smuggle data out",
                         span,
                     );
                 }
@@ -865,11 +800,7 @@ impl Classifier<'_> {
                 || (name == "init"
                     && argv.get(1).is_some_and(|w| w.text == "0" || w.text == "6")) =>
             {
-                self.finding(
-                    "system.power",
-                    Risk::Critical,
-                    &[Flag::SystemDestruction, Flag::DangerousCommand],
-                    format!("`{name}` stops or restarts the machine"),
+                self.finding(Code::SystemPower, format!("`{name}` stops or restarts the machine"),
                     span,
                 )
             }
@@ -879,11 +810,7 @@ impl Classifier<'_> {
                 || name == "newfs"
                 || name.starts_with("newfs_") =>
             {
-                self.finding(
-                "system.disk",
-                Risk::Critical,
-                &[Flag::SystemDestruction, Flag::Destructive],
-                format!("`{name}` rewrites disks or partitions"),
+                self.finding(Code::SystemDisk, format!("`{name}` rewrites disks or partitions"),
                 span,
             )
             }
@@ -973,9 +900,7 @@ impl Classifier<'_> {
                 && let Some(kind) = places::secret_kind(Path::new(&w.text), self.env)
             {
                 self.finding(
-                    "secrets.read",
-                    Risk::High,
-                    &[Flag::SecretRead, Flag::SensitivePath],
+                    Code::SecretsRead,
                     format!("`{}` is {kind}, whatever folder it is in", w.text),
                     span,
                 );
@@ -1028,9 +953,7 @@ impl Classifier<'_> {
             && places::secret_pattern(p)
         {
             self.finding(
-                "secrets.read",
-                Risk::High,
-                &[Flag::SecretRead, Flag::SensitivePath],
+                Code::SecretsRead,
                 format!("`{}` names secret files wherever it matches", w.text),
                 span,
             );
@@ -1072,17 +995,13 @@ impl Classifier<'_> {
         };
         if action == Action::FileDelete || sensitive {
             self.finding(
-                "files.dynamic_target",
-                Risk::Medium,
-                &[Flag::Unresolvable],
+                Code::FilesDynamicTarget,
                 format!("the file `{}` is computed at run time", w.text),
                 span,
             );
         } else {
             self.finding(
-                "files.dynamic_write",
-                Risk::Low,
-                &[],
+                Code::FilesDynamicWrite,
                 format!("writes `{}`, a file computed at run time", w.text),
                 span,
             );
@@ -1134,9 +1053,7 @@ impl Classifier<'_> {
         for p in found {
             if p.is_dir() && places::holds_secrets(p, self.env) {
                 self.finding(
-                    "secrets.read",
-                    Risk::High,
-                    &[Flag::SecretRead, Flag::SensitivePath],
+                    Code::SecretsRead,
                     format!(
                         "{} holds credentials; reading through it exposes them",
                         p.display()
@@ -1153,9 +1070,7 @@ impl Classifier<'_> {
         for dir in found.iter().filter(|p| p.is_dir()) {
             if let Some(file) = places::secret_below(dir, self.env, true, &|_| true) {
                 self.finding(
-                    "secrets.read",
-                    Risk::High,
-                    &[Flag::SecretRead, Flag::SensitivePath],
+                    Code::SecretsRead,
                     format!(
                         "runs on every file below {}, among them {}",
                         dir.display(),
@@ -1191,9 +1106,7 @@ impl Classifier<'_> {
             };
             if let Some(n) = name.filter(|n| secret_variable(n)) {
                 self.finding(
-                    "secrets.env_var",
-                    Risk::High,
-                    &[Flag::SecretRead, Flag::SensitivePath],
+                    Code::SecretsEnvVar,
                     format!("prints `{n}`, which holds a secret"),
                     span,
                 );
@@ -1209,9 +1122,7 @@ impl Classifier<'_> {
             .any(|w| w.text.rsplit('/').next() == Some("patchwork-gateway"))
         {
             self.finding(
-                "self.alias",
-                Risk::Critical,
-                &[Flag::SelfProtection],
+                Code::SelfAlias,
                 "copies or links the gateway's program under another name",
                 span,
             );
@@ -1219,11 +1130,7 @@ impl Classifier<'_> {
     }
 
     pub(super) fn privilege(&mut self, name: &str, span: &str) {
-        self.finding(
-            "privilege.escalation",
-            Risk::High,
-            &[Flag::Privilege],
-            format!("`{name}` runs the command with elevated privileges; do it without {name} or ask the user"),
+        self.finding(Code::PrivilegeEscalation, format!("`{name}` runs the command with elevated privileges; do it without {name} or ask the user"),
             span,
         );
     }
@@ -1278,17 +1185,13 @@ impl Classifier<'_> {
             };
             if let Some(kind) = kind.filter(|_| uploads) {
                 self.finding(
-                    "net.upload_secret",
-                    Risk::High,
-                    &[Flag::Exfiltration, Flag::NetworkEgress, Flag::SensitivePath],
+                    Code::NetUploadSecret,
                     format!("uploads {} ({kind}) with `{}`", p.display(), cmd.name()),
                     span,
                 );
             } else if let Some(kind) = kind {
                 self.finding(
-                    "secrets.argument",
-                    Risk::Medium,
-                    &[Flag::SensitivePath],
+                    Code::SecretsArgument,
                     format!("passes {} ({kind}) to `{}`", p.display(), cmd.name()),
                     span,
                 );
@@ -1311,9 +1214,7 @@ impl Classifier<'_> {
                 .is_some_and(|n| n.starts_with("tty") || n.starts_with("pts") || n == "ptmx");
             if places::device(&p) && !terminal && !p.starts_with("/dev/pts") {
                 self.finding(
-                    "system.device",
-                    Risk::High,
-                    &[Flag::SystemDestruction, Flag::Destructive],
+                    Code::SystemDevice,
                     format!("`{}` operates on the device {}", cmd.name(), p.display()),
                     span,
                 );

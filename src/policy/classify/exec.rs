@@ -2,7 +2,8 @@
 //! computed script paths, servers that publish files.
 
 use super::{Classifier, places};
-use crate::call::{Action, Flag, Risk};
+use crate::call::Action;
+use crate::policy::findings::Code;
 use crate::policy::shell::{Command, Stdin, Word};
 use std::path::Path;
 
@@ -16,9 +17,7 @@ impl Classifier<'_> {
     pub(super) fn source(&mut self, cmd: &Command, cwd: &Path, span: &str) {
         match cmd.argv.get(1) {
             Some(w) if w.dynamic => self.finding(
-                "shell.dynamic_script",
-                Risk::High,
-                &[Flag::CodeExecution, Flag::Unresolvable],
+                Code::ShellDynamicScript,
                 format!(
                     "runs code from `{}`, which is only known at run time",
                     w.text
@@ -50,9 +49,7 @@ impl Classifier<'_> {
             .find(|w| !w.text.starts_with('-') && !w.text.starts_with('+'));
         match script {
             Some(w) if w.dynamic => self.finding(
-                "shell.dynamic_script",
-                Risk::High,
-                &[Flag::CodeExecution, Flag::Unresolvable, Flag::PipeToShell],
+                Code::ShellGeneratedScript,
                 format!("runs a script produced at run time (`{}`); download it, read it, then run the file", w.text),
                 span,
             ),
@@ -118,9 +115,7 @@ impl Classifier<'_> {
         match script {
             _ if inline => {}
             Some(w) if w.dynamic => self.finding(
-                "shell.dynamic_script",
-                Risk::High,
-                &[Flag::CodeExecution, Flag::Unresolvable],
+                Code::ShellDynamicScript,
                 format!("runs a script produced at run time (`{}`)", w.text),
                 span,
             ),
@@ -144,17 +139,17 @@ impl Classifier<'_> {
         let secret_inside = places::secret_file_in(&dir, self.env);
         if !exposed && dir != self.env.project && !secret_inside {
             return self.finding(
-                "net.serve_build",
-                Risk::Low,
-                &[Flag::NetworkEgress],
+                Code::NetServeBuild,
                 format!("serves {} on the network", dir.display()),
                 span,
             );
         }
         self.finding(
-            "net.serve_files",
-            if exposed { Risk::High } else { Risk::Medium },
-            &[Flag::Exfiltration, Flag::NetworkEgress],
+            if exposed {
+                Code::NetServeExposed
+            } else {
+                Code::NetServeFiles
+            },
             format!("serves the files of {} over the network", dir.display()),
             span,
         );
@@ -163,11 +158,7 @@ impl Classifier<'_> {
     /// A shell or interpreter that takes its program from standard input.
     pub(super) fn code_from_stdin(&mut self, cmd: &Command, span: &str) {
         if cmd.stdin == Stdin::Pipe {
-            self.finding(
-                "shell.pipe_to_shell",
-                Risk::High,
-                &[Flag::PipeToShell, Flag::CodeExecution, Flag::Unresolvable],
-                format!("pipes generated or downloaded code into `{}`; save it to a file and review it first", cmd.name()),
+            self.finding(Code::ShellPipeToShell, format!("pipes generated or downloaded code into `{}`; save it to a file and review it first", cmd.name()),
                 span,
             );
         }

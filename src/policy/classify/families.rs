@@ -5,7 +5,7 @@
 //! its first operands (or options) is among `verbs` (no verbs: any use).
 
 use super::Classifier;
-use crate::call::{Flag, Risk};
+use crate::policy::findings::Code;
 use crate::policy::shell::Command;
 
 /// One family of commands and the finding it raises.
@@ -13,9 +13,7 @@ struct Family {
     names: &'static [&'static str],
     /// Subcommand words or options that make the command do the harm; empty: any use.
     verbs: &'static [&'static str],
-    id: &'static str,
-    risk: Risk,
-    flags: &'static [Flag],
+    finding: Code,
     what: &'static str,
 }
 
@@ -95,9 +93,7 @@ const FAMILIES: &[Family] = &[
             "emergency",
             "--now",
         ],
-        id: "system.service",
-        risk: Risk::High,
-        flags: &[Flag::SystemDestruction],
+        finding: Code::SystemService,
         what: "starts, stops or reconfigures a system service",
     },
     Family {
@@ -127,9 +123,7 @@ const FAMILIES: &[Family] = &[
             "swupd",
         ],
         verbs: PACKAGE_CHANGES,
-        id: "system.packages",
-        risk: Risk::High,
-        flags: &[Flag::SystemDestruction],
+        finding: Code::SystemPackages,
         what: "installs, removes or upgrades system packages",
     },
     Family {
@@ -149,9 +143,7 @@ const FAMILIES: &[Family] = &[
             "authconfig",
         ],
         verbs: &[],
-        id: "system.users",
-        risk: Risk::High,
-        flags: &[Flag::Privilege, Flag::SystemDestruction],
+        finding: Code::SystemUsers,
         what: "changes users, groups, passwords or sudo rights",
     },
     Family {
@@ -187,9 +179,7 @@ const FAMILIES: &[Family] = &[
             "-e",
             "replace",
         ],
-        id: "system.network",
-        risk: Risk::High,
-        flags: &[Flag::SystemDestruction],
+        finding: Code::SystemNetwork,
         what: "reconfigures the machine's network or firewall",
     },
     Family {
@@ -197,17 +187,13 @@ const FAMILIES: &[Family] = &[
         verbs: &[
             "up", "down", "set", "logout", "login", "join", "leave", "cert",
         ],
-        id: "system.network",
-        risk: Risk::High,
-        flags: &[Flag::SystemDestruction, Flag::NetworkEgress],
+        finding: Code::SystemPrivateNetwork,
         what: "joins, leaves or exposes the machine on a private network",
     },
     Family {
         names: &["xhost"],
         verbs: &["+"],
-        id: "system.network",
-        risk: Risk::High,
-        flags: &[Flag::SystemDestruction],
+        finding: Code::SystemNetwork,
         what: "lets other hosts open windows and read keystrokes on this display",
     },
     Family {
@@ -224,9 +210,7 @@ const FAMILIES: &[Family] = &[
             "ibmcloud",
         ],
         verbs: &["rm", "delete", "destroy", "remove", "terminate", "purge"],
-        id: "cloud.destroy",
-        risk: Risk::High,
-        flags: &[Flag::CloudDestruction, Flag::Destructive],
+        finding: Code::CloudDestroy,
         what: "deletes cloud resources",
     },
     Family {
@@ -262,17 +246,13 @@ const FAMILIES: &[Family] = &[
             "shutdown",
             "poweroff",
         ],
-        id: "cloud.destroy",
-        risk: Risk::High,
-        flags: &[Flag::CloudDestruction, Flag::Destructive],
+        finding: Code::CloudDestroy,
         what: "destroys or stops virtual machines or containers",
     },
     Family {
         names: &["terraform", "tofu", "terragrunt"],
         verbs: &["taint", "untaint", "-destroy", "force-unlock", "rm"],
-        id: "cloud.destroy",
-        risk: Risk::High,
-        flags: &[Flag::CloudDestruction, Flag::Destructive],
+        finding: Code::CloudDestroy,
         what: "marks infrastructure for destruction or edits its state",
     },
     Family {
@@ -291,9 +271,7 @@ const FAMILIES: &[Family] = &[
             "winrs",
         ],
         verbs: &[],
-        id: "net.remote_shell",
-        risk: Risk::High,
-        flags: &[Flag::RemoteShell, Flag::NetworkEgress],
+        finding: Code::NetRemoteShell,
         what: "opens a remote shell or desktop on another machine",
     },
     Family {
@@ -312,9 +290,7 @@ const FAMILIES: &[Family] = &[
             "vagrant",
         ],
         verbs: &["ssh", "start-session", "console"],
-        id: "net.remote_shell",
-        risk: Risk::High,
-        flags: &[Flag::RemoteShell, Flag::NetworkEgress],
+        finding: Code::NetRemoteShell,
         what: "opens a remote shell on another machine",
     },
     Family {
@@ -368,9 +344,7 @@ const FAMILIES: &[Family] = &[
             "ticketer.py",
         ],
         verbs: &[],
-        id: "attack.tooling",
-        risk: Risk::High,
-        flags: &[Flag::DangerousCommand],
+        finding: Code::AttackTooling,
         what: "runs credential-cracking or network attack tooling",
     },
     Family {
@@ -401,9 +375,7 @@ const FAMILIES: &[Family] = &[
             "lerna",
         ],
         verbs: &["release", "push", "publish", "deploy", "upload", "copy"],
-        id: "net.release",
-        risk: Risk::High,
-        flags: &[Flag::NetworkEgress, Flag::Exfiltration],
+        finding: Code::NetRelease,
         what: "publishes a release, package or image to a registry",
     },
 ];
@@ -458,9 +430,9 @@ impl Classifier<'_> {
         for f in FAMILIES.iter().filter(|f| f.names.contains(&name)) {
             let hit = f.verbs.is_empty()
                 || leading.iter().any(|w| f.verbs.contains(w))
-                || (f.id == "system.packages" && pacman_change(name, &leading));
+                || (f.finding == Code::SystemPackages && pacman_change(name, &leading));
             if hit {
-                self.finding(f.id, f.risk, f.flags, format!("`{name}` {}", f.what), span);
+                self.finding(f.finding, format!("`{name}` {}", f.what), span);
             }
         }
         // `gh release create`, `glab release upload`: publishing (listing releases is not).
@@ -473,9 +445,7 @@ impl Classifier<'_> {
             // Medium: releasing the project's own repository is ordinary maintainer work
             // (flagged for review); pushing images and packages to registries is high.
             self.finding(
-                "net.release",
-                Risk::Medium,
-                &[Flag::NetworkEgress],
+                Code::NetRepoRelease,
                 format!("`{name} release` publishes or changes a release of this repository"),
                 span,
             );
@@ -488,13 +458,11 @@ impl Classifier<'_> {
         let attack_script = script.is_some_and(|s| {
             FAMILIES
                 .iter()
-                .any(|f| f.id == "attack.tooling" && f.names.contains(&s))
+                .any(|f| f.finding == Code::AttackTooling && f.names.contains(&s))
         });
         if name.starts_with("impacket-") || attack_script {
             self.finding(
-                "attack.tooling",
-                Risk::High,
-                &[Flag::DangerousCommand],
+                Code::AttackTooling,
                 format!("`{name}` runs credential-dumping or lateral-movement tooling"),
                 span,
             );
@@ -503,11 +471,7 @@ impl Classifier<'_> {
         let removes =
             PACKAGE_MANAGERS.contains(&name) && leading.iter().any(|w| UNINSTALL.contains(w));
         if removes && words.iter().skip(1).any(|w| w.contains("patchwork")) {
-            self.finding(
-                "self.uninstall",
-                Risk::Critical,
-                &[Flag::SelfProtection],
-                format!("`{name}` removes or replaces the gateway; the agent may not uninstall its guard"),
+            self.finding(Code::SelfUninstall, format!("`{name}` removes or replaces the gateway; the agent may not uninstall its guard"),
                 span,
             );
         }

@@ -2,7 +2,8 @@
 
 use super::command::{Args, is_remote_spec};
 use super::{Classifier, places};
-use crate::call::{Action, Flag, Risk, TargetKind};
+use crate::call::{Action, TargetKind};
+use crate::policy::findings::Code;
 use crate::policy::paths;
 use crate::policy::shell::{self, Command, Word};
 use std::path::Path;
@@ -22,9 +23,7 @@ impl Classifier<'_> {
             })
         {
             self.finding(
-                "files.recursive_delete_unknown",
-                Risk::High,
-                &[Flag::Destructive, Flag::Unresolvable],
+                Code::FilesRecursiveDeleteUnknown,
                 "recursive deletion of paths that are only known at run time",
                 span,
             );
@@ -49,9 +48,7 @@ impl Classifier<'_> {
                 self.dynamic_change = Some((span.to_string(), true));
                 if recursive {
                     self.finding(
-                        "files.recursive_delete_unknown",
-                        Risk::High,
-                        &[Flag::Destructive, Flag::Unresolvable],
+                        Code::FilesRecursiveDeleteUnknown,
                         format!(
                             "recursive deletion of `{}`, which is only known at run time",
                             w.text
@@ -89,19 +86,11 @@ impl Classifier<'_> {
         for root in std::mem::take(&mut self.tracked) {
             let shown = root.display();
             if !delete {
-                self.finding(
-                    "files.rewrite_tracked",
-                    Risk::High,
-                    &[Flag::Destructive],
-                    format!("rewrites every file git tracks in {shown}; change the files you mean, by name or pattern"),
+                self.finding(Code::FilesRewriteTracked, format!("rewrites every file git tracks in {shown}; change the files you mean, by name or pattern"),
                     &span,
                 );
             } else if places::foundation(&root, self.env) {
-                self.finding(
-                    "files.delete_foundation",
-                    Risk::Critical,
-                    &[Flag::Destructive, Flag::DangerousCommand],
-                    format!("deletes every file git tracks in {shown}, which holds the project (as rm -rf * would)"),
+                self.finding(Code::FilesDeleteFoundation, format!("deletes every file git tracks in {shown}, which holds the project (as rm -rf * would)"),
                     &span,
                 );
             } else {
@@ -144,9 +133,7 @@ impl Classifier<'_> {
                 continue;
             }
             self.finding(
-                "files.delete_outside",
-                Risk::High,
-                &[Flag::Destructive, Flag::OutsideProject],
+                Code::FilesDeleteOutside,
                 format!(
                     "deletes the entries find selects below {}, outside the project",
                     p.display()
@@ -167,9 +154,7 @@ impl Classifier<'_> {
             return;
         }
         self.finding(
-            "files.delete_outside",
-            Risk::High,
-            &[Flag::Destructive, Flag::OutsideProject],
+            Code::FilesDeleteOutside,
             format!("deletes {}, outside the project", p.display()),
             span,
         );
@@ -187,18 +172,12 @@ impl Classifier<'_> {
         }
         let shown = p.display();
         if places::in_project(p, env) {
-            self.finding(
-                "files.recursive_delete",
-                Risk::High,
-                &[Flag::Destructive],
-                format!("deletes {shown} and everything below it; only build outputs, dependency folders and /tmp scratch may be removed recursively"),
+            self.finding(Code::FilesRecursiveDelete, format!("deletes {shown} and everything below it; only build outputs, dependency folders and /tmp scratch may be removed recursively"),
                 span,
             );
         } else {
             self.finding(
-                "files.recursive_delete_outside",
-                Risk::High,
-                &[Flag::Destructive, Flag::OutsideProject],
+                Code::FilesRecursiveDeleteOutside,
                 format!("deletes {shown} and everything below it, outside the project"),
                 span,
             );
@@ -211,9 +190,7 @@ impl Classifier<'_> {
         for p in self.word_paths(w, Action::FileRead, cwd, span) {
             if places::holds_secrets(&p, self.env) && p.is_dir() {
                 self.finding(
-                    "secrets.read",
-                    Risk::High,
-                    &[Flag::SecretRead, Flag::SensitivePath],
+                    Code::SecretsRead,
                     format!("{} holds credentials; {verb} it exposes them", p.display()),
                     span,
                 );
@@ -248,9 +225,7 @@ impl Classifier<'_> {
             self.guard_files_matching(&base, &rest, span);
             if !places::in_project(&base, self.env) && !places::scratch(&base, self.env) {
                 self.finding(
-                    "files.delete_outside",
-                    Risk::High,
-                    &[Flag::Destructive, Flag::OutsideProject],
+                    Code::FilesDeleteOutside,
                     format!(
                         "deletes every file matching `{rest}` below {}",
                         base.display()
@@ -263,9 +238,7 @@ impl Classifier<'_> {
         if everything && recursive {
             if places::foundation(&base, self.env) {
                 self.finding(
-                    "files.delete_foundation",
-                    Risk::Critical,
-                    &[Flag::Destructive, Flag::DangerousCommand],
+                    Code::FilesDeleteFoundation,
                     format!(
                         "empties {}, which holds the system, the home folder or the project",
                         base.display()
@@ -304,9 +277,7 @@ impl Classifier<'_> {
                     && places::foundation(&base, self.env)
                 {
                     self.finding(
-                        "files.delete_foundation",
-                        Risk::Critical,
-                        &[Flag::Destructive, Flag::DangerousCommand],
+                        Code::FilesDeleteFoundation,
                         format!("moves everything out of {}", base.display()),
                         span,
                     );
@@ -333,9 +304,7 @@ impl Classifier<'_> {
         let remote = |w: &Word| is_remote_spec(&w.text);
         if operands.iter().any(|w| remote(w)) || name == "scp" {
             self.finding(
-                "net.remote_copy",
-                Risk::High,
-                &[Flag::RemoteShell, Flag::NetworkEgress],
+                Code::NetRemoteCopy,
                 format!("`{name}` copies files to or from another machine"),
                 span,
             );
@@ -374,11 +343,7 @@ impl Classifier<'_> {
             for p in self.word_paths(&d, Action::FileWrite, cwd, span) {
                 if name == "rsync" && a.opts.iter().any(|o| o.starts_with("--delete")) {
                     if places::foundation(&p, self.env) {
-                        self.finding(
-                            "files.delete_foundation",
-                            Risk::Critical,
-                            &[Flag::Destructive, Flag::DangerousCommand],
-                            format!("rsync --delete would remove everything in {} that the source lacks", p.display()),
+                        self.finding(Code::FilesDeleteFoundation, format!("rsync --delete would remove everything in {} that the source lacks", p.display()),
                             span,
                         );
                     }
@@ -408,13 +373,7 @@ impl Classifier<'_> {
             && (mode.text.contains('s')
                 || mode.text.len() == 4 && mode.text.starts_with(['4', '2', '6']))
         {
-            self.finding(
-                "privilege.setuid",
-                Risk::High,
-                &[Flag::Privilege],
-                "sets the setuid/setgid bit",
-                span,
-            );
+            self.finding(Code::PrivilegeSetuid, "sets the setuid/setgid bit", span);
         }
         // A mode that keeps the owner's read and write (`chmod 644`, `chmod g+w`, `chgrp`)
         // cannot lock the user or the gateway out of a file: a bulk change reaching the
@@ -430,9 +389,7 @@ impl Classifier<'_> {
             for p in self.word_paths(w, Action::FileWrite, cwd, span) {
                 if recursive && (places::foundation(&p, self.env) || places::system_path(&p)) {
                     self.finding(
-                        "system.permissions",
-                        Risk::Critical,
-                        &[Flag::SystemDestruction, Flag::Destructive],
+                        Code::SystemPermissions,
                         format!(
                             "recursive {name} on {} changes permissions of the whole tree",
                             p.display()
@@ -490,9 +447,7 @@ impl Classifier<'_> {
                 && places::secret_pattern(Path::new(g.trim_matches(['\'', '"'])))
             {
                 self.finding(
-                    "secrets.read",
-                    Risk::High,
-                    &[Flag::SecretRead, Flag::SensitivePath],
+                    Code::SecretsRead,
                     format!("searches the files matching `{g}`, which hold secrets"),
                     span,
                 );
@@ -715,11 +670,7 @@ impl Classifier<'_> {
         span: &str,
     ) {
         if let Some(file) = places::secret_below(dir, self.env, hidden, accept) {
-            self.finding(
-                "secrets.search",
-                Risk::High,
-                &[Flag::SecretRead, Flag::SensitivePath],
-                format!(
+            self.finding(Code::SecretsSearch, format!(
                     "searches {} for credentials, which prints the matching lines of {}; search the source folders, or leave secret files out (--include, --glob)",
                     dir.display(),
                     file.display()

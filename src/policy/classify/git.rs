@@ -2,7 +2,8 @@
 //! and reads of secrets out of the object store.
 
 use super::Classifier;
-use crate::call::{Action, Flag, Risk};
+use crate::call::Action;
+use crate::policy::findings::Code;
 use crate::policy::paths;
 use crate::policy::shell::{Command, Word};
 use std::path::Path;
@@ -55,11 +56,7 @@ impl Classifier<'_> {
         };
         let operands: Vec<&Word> = rest.iter().filter(|w| !w.text.starts_with('-')).collect();
         let worktree = |c: &mut Self, what: &str| {
-            c.finding(
-                "git.discard_work",
-                Risk::High,
-                &[Flag::GitHistory, Flag::Destructive],
-                format!("{what} throws away uncommitted work for good; commit or stash first, or ask the user"),
+            c.finding(Code::GitDiscardWork, format!("{what} throws away uncommitted work for good; commit or stash first, or ask the user"),
                 span,
             )
         };
@@ -126,9 +123,7 @@ impl Classifier<'_> {
                     self.git_remotes.push(name.text.clone());
                 }
                 self.finding(
-                    "net.git_remote",
-                    Risk::Medium,
-                    &[Flag::NetworkEgress],
+                    Code::NetGitRemote,
                     "adds or changes a git remote (a destination for pushes)",
                     span,
                 )
@@ -184,9 +179,7 @@ impl Classifier<'_> {
                     || ((short('d') || has("--delete")) && (short('f') || has("--force"))) =>
             {
                 self.finding(
-                    "git.branch_force_delete",
-                    Risk::High,
-                    &[Flag::GitHistory, Flag::Destructive],
+                    Code::GitBranchForceDelete,
                     "git branch -D deletes a branch even if it is not merged; use -d",
                     span,
                 )
@@ -281,9 +274,7 @@ impl Classifier<'_> {
                 }
                 if short('r') {
                     self.finding(
-                        "git.rm_recursive",
-                        Risk::Medium,
-                        &[Flag::Destructive],
+                        Code::GitRmRecursive,
                         "git rm -r deletes tracked folders from the worktree",
                         span,
                     )
@@ -307,9 +298,7 @@ impl Classifier<'_> {
 
     fn history(&mut self, span: &str, what: &str) {
         self.finding(
-            "git.rewrite_history",
-            Risk::High,
-            &[Flag::GitHistory, Flag::Destructive],
+            Code::GitRewriteHistory,
             format!("{what}; ask the user to do it"),
             span,
         );
@@ -335,27 +324,19 @@ impl Classifier<'_> {
         if once && program {
             self.runner(&key, value, span);
         } else if include {
-            self.finding(
-                "persistence.git_include",
-                Risk::High,
-                &[Flag::Persistence],
-                "includes another file into the git configuration (it can set hooks, aliases and pagers)",
+            self.finding(Code::PersistenceGitInclude, "includes another file into the git configuration (it can set hooks, aliases and pagers)",
                 span,
             );
         } else if !once && redirects_git(&key, value) {
             // Every later fetch and push silently goes to another host.
             self.finding(
-                "persistence.git_redirect",
-                Risk::High,
-                &[Flag::Persistence, Flag::NetworkEgress],
+                Code::PersistenceGitRedirect,
                 format!("`{key}` sends later git traffic through or to another host"),
                 span,
             );
         } else if key == "core.hookspath" || key == "init.templatedir" {
             self.finding(
-                "persistence.git_hooks",
-                Risk::High,
-                &[Flag::Persistence],
+                Code::PersistenceGitHooks,
                 "core.hooksPath makes git run scripts from another folder on every commit",
                 span,
             );
@@ -364,9 +345,7 @@ impl Classifier<'_> {
             || (key != "credential.helper" && crate::policy::shell::git_runs_key(&key))
         {
             self.finding(
-                "git.config_exec",
-                Risk::Medium,
-                &[Flag::CodeExecution],
+                Code::GitConfigExec,
                 format!("git setting `{key}` makes git run a shell command"),
                 span,
             );
@@ -404,11 +383,7 @@ impl Classifier<'_> {
                     let elsewhere = remote_url(t) && !configured_remote(cwd, t)
                         || self.git_remotes.iter().any(|r| r == t);
                     if operands == 1 && elsewhere {
-                        self.finding(
-                            "net.git_push_elsewhere",
-                            Risk::High,
-                            &[Flag::Exfiltration, Flag::NetworkEgress],
-                            format!("pushes the repository to `{t}`, a remote set up just now or given as a URL"),
+                        self.finding(Code::NetGitPushElsewhere, format!("pushes the repository to `{t}`, a remote set up just now or given as a URL"),
                             span,
                         );
                     }
@@ -436,36 +411,24 @@ impl Classifier<'_> {
         // `git push` alone goes to `origin` (the usual upstream), redirected earlier.
         if operands == 0 && self.git_remotes.iter().any(|r| r == "origin") {
             self.finding(
-                "net.git_push_elsewhere",
-                Risk::High,
-                &[Flag::Exfiltration, Flag::NetworkEgress],
+                Code::NetGitPushElsewhere,
                 "pushes the repository to `origin`, which was pointed elsewhere just now",
                 span,
             );
         }
         if lease && protected_dest && !force {
-            self.finding(
-                "git.force_push",
-                Risk::High,
-                &[Flag::GitHistory, Flag::Destructive],
-                "--force-with-lease still rewrites the shared default or release branch's history; push a new branch instead, or ask the user",
+            self.finding(Code::GitForcePush, "--force-with-lease still rewrites the shared default or release branch's history; push a new branch instead, or ask the user",
                 span,
             );
         }
         if force {
-            self.finding(
-                "git.force_push",
-                Risk::High,
-                &[Flag::GitHistory, Flag::Destructive],
-                "a force push rewrites the remote history; use --force-with-lease on your own branch, or ask the user",
+            self.finding(Code::GitForcePush, "a force push rewrites the remote history; use --force-with-lease on your own branch, or ask the user",
                 span,
             );
         }
         if delete {
             self.finding(
-                "git.remote_delete",
-                Risk::High,
-                &[Flag::GitHistory, Flag::Destructive],
+                Code::GitRemoteDelete,
                 "deletes branches on the remote",
                 span,
             );

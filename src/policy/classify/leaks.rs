@@ -5,7 +5,7 @@
 //! SHA-256 hashes for the length of one call and never stored or logged in clear.
 
 use super::{Classifier, places};
-use crate::call::{Flag, Risk};
+use crate::policy::findings::Code;
 use sha2::{Digest, Sha256};
 use std::collections::HashSet;
 use std::path::PathBuf;
@@ -37,9 +37,7 @@ impl Classifier<'_> {
     pub(super) fn outbound_text(&mut self, text: &str, dest: &str, span: &str) {
         if !text.contains('$') && crate::ledger::redact::redact_str(text) != text {
             self.finding(
-                "net.secret_in_arguments",
-                Risk::High,
-                &[Flag::Exfiltration, Flag::NetworkEgress, Flag::SecretRead],
+                Code::NetSecretInArguments,
                 format!("sends a credential-shaped token to {dest}"),
                 span,
             );
@@ -54,9 +52,7 @@ impl Classifier<'_> {
         }
         if candidates(text).any(|c| values.contains(&hash(&c))) {
             self.finding(
-                "net.secret_in_arguments",
-                Risk::High,
-                &[Flag::Exfiltration, Flag::NetworkEgress, Flag::SecretRead],
+                Code::NetSecretInArguments,
                 format!("sends the value of one of the project's secrets to {dest}"),
                 span,
             );

@@ -5,8 +5,9 @@
 
 use super::command::Args;
 use super::{Classifier, places};
-use crate::call::{Action, Flag, Risk};
+use crate::call::Action;
 use crate::policy::Env;
+use crate::policy::findings::Code;
 use crate::policy::paths::FileId;
 use crate::policy::shell::Command;
 use std::path::{Path, PathBuf};
@@ -35,11 +36,7 @@ impl Classifier<'_> {
     /// guard's own files, tampering with them (the link can be written through later).
     pub(super) fn link_source(&mut self, source: PathBuf, span: &str) {
         if let Some(what) = places::guard_file(&source, self.env) {
-            self.finding(
-                "self.tamper",
-                Risk::Critical,
-                &[Flag::SelfProtection],
-                format!(
+            self.finding(Code::SelfTamper, format!(
                     "links {}, which is {what}; a link to the guard's files lets them be changed under another name",
                     source.display()
                 ),

@@ -3,7 +3,8 @@
 //! the tool's name says whether paths are read, written or deleted.
 
 use super::{Classifier, places, str_field};
-use crate::call::{Action, Flag, Risk, TargetKind, ToolCall};
+use crate::call::{Action, TargetKind, ToolCall};
+use crate::policy::findings::Code;
 use crate::policy::paths;
 use crate::policy::shell::quote;
 use serde_json::Value;
@@ -154,9 +155,7 @@ impl Classifier<'_> {
         let lower_name = name.to_ascii_lowercase();
         if lower_name.contains("delete") && lower_name.contains("repo") {
             self.finding(
-                "git.remote_delete",
-                Risk::Critical,
-                &[Flag::Destructive, Flag::GitHistory],
+                Code::GitRepoDelete,
                 "deletes a hosted git repository",
                 &call.tool,
             );
@@ -216,9 +215,7 @@ impl Classifier<'_> {
                 .collect();
             for dir in dirs {
                 self.finding(
-                    "secrets.read",
-                    Risk::High,
-                    &[Flag::SecretRead, Flag::SensitivePath],
+                    Code::SecretsRead,
                     format!(
                         "{} holds credentials; `{name}` reads the whole folder",
                         dir.display()
@@ -241,13 +238,7 @@ impl Classifier<'_> {
 
     /// A `file:` URI that cannot be judged (another host, a bad escape): fail closed.
     fn bad_file_uri(&mut self, uri: &str, why: &str, span: &str) {
-        self.finding(
-            "uri.unresolvable",
-            Risk::High,
-            &[Flag::Unresolvable],
-            format!("{why}: {uri}"),
-            span,
-        );
+        self.finding(Code::UriUnresolvable, format!("{why}: {uri}"), span);
     }
 
     fn mcp_value(

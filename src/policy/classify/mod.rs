@@ -16,8 +16,9 @@ pub mod places;
 mod system;
 pub mod trust;
 
-use crate::call::{Action, Classification, Finding, Flag, Risk, Target, TargetKind, ToolCall};
+use crate::call::{Action, Classification, Finding, Target, TargetKind, ToolCall};
 use crate::policy::Env;
+use crate::policy::findings::Code;
 use crate::policy::paths;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
@@ -201,9 +202,7 @@ impl Classifier<'_> {
             "CronCreate" => {
                 self.action(Action::CommandExecute);
                 self.finding(
-                    "persistence.schedule",
-                    Risk::Medium,
-                    &[Flag::Persistence],
+                    Code::PersistenceSchedule,
                     "schedules work to run later without the agent present",
                     tool,
                 );
@@ -211,11 +210,7 @@ impl Classifier<'_> {
             t if t.starts_with("mcp__") => self.mcp_tool(call, &cwd),
             t if BOOKKEEPING_TOOLS.contains(&t) => {}
             _ => {
-                self.finding(
-                    "tool.unknown",
-                    Risk::Medium,
-                    &[Flag::UnknownTool],
-                    format!("the tool `{tool}` is not known to the gateway, so its effect cannot be judged"),
+                self.finding(Code::ToolUnknown, format!("the tool `{tool}` is not known to the gateway, so its effect cannot be judged"),
                     tool,
                 );
             }
@@ -291,9 +286,7 @@ impl Classifier<'_> {
             // A glob without `/` matches names at any depth (`*.key` reaches certs/server.key).
             if places::secret_pattern(Path::new(glob.trim_start_matches("**/"))) {
                 self.finding(
-                    "secrets.read",
-                    Risk::High,
-                    &[Flag::SecretRead, Flag::SensitivePath],
+                    Code::SecretsRead,
                     format!("searches the files matching `{glob}`, which hold secrets"),
                     tool,
                 );
@@ -330,9 +323,7 @@ impl Classifier<'_> {
         }
         if path.is_dir() && places::holds_secrets(&path, self.env) {
             self.finding(
-                "secrets.read",
-                Risk::High,
-                &[Flag::SecretRead, Flag::SensitivePath],
+                Code::SecretsRead,
                 format!(
                     "{} holds credentials; searching it reads them",
                     path.display()
@@ -346,9 +337,7 @@ impl Classifier<'_> {
     /// A required argument is missing or has the wrong type.
     fn bad_input(&mut self, tool: &str, field: &str) {
         self.finding(
-            "input.invalid",
-            Risk::High,
-            &[Flag::Unresolvable],
+            Code::InputInvalid,
             format!("`{tool}` was called without a usable `{field}` argument"),
             tool,
         );
@@ -371,27 +360,22 @@ impl Classifier<'_> {
         }
     }
 
-    /// Adds a finding unless the same rule already fired on the same span.
-    fn finding(
-        &mut self,
-        id: &str,
-        risk: Risk,
-        flags: &[Flag],
-        detail: impl Into<String>,
-        span: &str,
-    ) {
+    /// Adds a finding, with the risk and flags its registry entry fixes, unless the same
+    /// finding already fired on the same span.
+    fn finding(&mut self, code: Code, detail: impl Into<String>, span: &str) {
+        let entry = code.entry();
         if self
             .out
             .findings
             .iter()
-            .any(|f| f.id == id && f.span == span)
+            .any(|f| f.id == entry.id && f.span == span)
         {
             return;
         }
         self.out.findings.push(Finding {
-            id: id.to_string(),
-            risk,
-            flags: flags.to_vec(),
+            id: entry.id.to_string(),
+            risk: entry.risk,
+            flags: entry.flags.to_vec(),
             detail: detail.into(),
             span: span.to_string(),
         });
@@ -408,19 +392,13 @@ impl Classifier<'_> {
         if action == Action::FileEdit
             && let Some(kind) = places::secret_kind(&path, env)
         {
-            self.finding(
-                "secrets.read",
-                Risk::High,
-                &[Flag::SecretRead, Flag::SensitivePath],
-                format!("{shown} is {kind}; editing it in place reads it. Ask the user to change the value"),
+            self.finding(Code::SecretsRead, format!("{shown} is {kind}; editing it in place reads it. Ask the user to change the value"),
                 span,
             );
         }
         if places::guard_secret(&path, env) {
             self.finding(
-                "self.read_key",
-                Risk::Critical,
-                &[Flag::SelfProtection, Flag::SecretRead],
+                Code::SelfReadKey,
                 format!("{shown} is the gateway's seal key; agents may not touch it"),
                 span,
             );
@@ -436,11 +414,7 @@ impl Classifier<'_> {
                 self.path(action, target, span);
             }
             if let Some(kind) = places::secret_kind(&path, env) {
-                self.finding(
-                    "secrets.read",
-                    Risk::High,
-                    &[Flag::SecretRead, Flag::SensitivePath],
-                    format!("{shown} is {kind}; reading it exposes credentials. Use a template such as .env.example or ask the user for the value"),
+                self.finding(Code::SecretsRead, format!("{shown} is {kind}; reading it exposes credentials. Use a template such as .env.example or ask the user for the value"),
                     span,
                 );
             }
@@ -468,9 +442,7 @@ impl Classifier<'_> {
         }
         if let Some(what) = places::guard_file(&path, env).filter(|_| !harmless) {
             self.finding(
-                "self.tamper",
-                Risk::Critical,
-                &[Flag::SelfProtection],
+                Code::SelfTamper,
                 format!("{shown} is {what}; the agent may not change the guard's own files"),
                 span,
             );
@@ -482,9 +454,7 @@ impl Classifier<'_> {
             && let Some(kind) = places::secret_kind(&path, env)
         {
             self.finding(
-                "secrets.overwrite",
-                Risk::High,
-                &[Flag::SensitivePath, Flag::Destructive],
+                Code::SecretsOverwrite,
                 format!("{shown} is {kind}; overwriting it destroys the user's credentials"),
                 span,
             );
@@ -496,26 +466,20 @@ impl Classifier<'_> {
             .is_some_and(|(_, exec)| !exec || path.is_dir());
         if let Some(what) = places::persistence_kind(&path, env).filter(|_| !inert_mode) {
             self.finding(
-                "persistence.write",
-                Risk::High,
-                &[Flag::Persistence],
+                Code::PersistenceWrite,
                 format!("{shown} is {what}: code written there runs later, outside this session"),
                 span,
             );
         }
         if places::device(&path) {
             self.finding(
-                "system.device_write",
-                Risk::Critical,
-                &[Flag::SystemDestruction, Flag::Destructive],
+                Code::SystemDeviceWrite,
                 format!("writing to the device {shown} destroys the data on it"),
                 span,
             );
         } else if places::system_path(&path) && !path.starts_with(&env.home) {
             self.finding(
-                "system.write",
-                Risk::High,
-                &[Flag::SystemDestruction, Flag::OutsideProject],
+                Code::SystemWrite,
                 format!("{shown} is a system location; changing it can break the machine"),
                 span,
             );
@@ -524,28 +488,20 @@ impl Classifier<'_> {
             && !path.starts_with(&env.home)
         {
             self.finding(
-                "files.outside_project",
-                Risk::Medium,
-                &[Flag::OutsideProject],
+                Code::FilesOutsideProject,
                 format!("{shown} is outside the project"),
                 span,
             );
         }
         if action == Action::FileDelete && places::holds_secrets(&path, env) {
             self.finding(
-                "secrets.destroy",
-                Risk::High,
-                &[Flag::SensitivePath, Flag::Destructive],
+                Code::SecretsDestroy,
                 format!("{shown} holds credentials; deleting or moving it loses or exposes them"),
                 span,
             );
         }
         if action == Action::FileDelete && places::foundation(&path, env) {
-            self.finding(
-                "files.delete_foundation",
-                Risk::Critical,
-                &[Flag::Destructive, Flag::DangerousCommand],
-                format!("{shown} holds the system, the home folder or the project; removing it destroys everything below"),
+            self.finding(Code::FilesDeleteFoundation, format!("{shown} holds the system, the home folder or the project; removing it destroys everything below"),
                 span,
             );
         }
@@ -560,13 +516,7 @@ impl Classifier<'_> {
                 return self.path(Action::FileRead, p, url);
             }
             Some(Err(why)) => {
-                return self.finding(
-                    "uri.unresolvable",
-                    Risk::High,
-                    &[Flag::Unresolvable],
-                    format!("{why}: {url}"),
-                    url,
-                );
+                return self.finding(Code::UriUnresolvable, format!("{why}: {url}"), url);
             }
             None => {}
         }
@@ -582,9 +532,7 @@ impl Classifier<'_> {
                 | "169.254.170.2"
         ) {
             self.finding(
-                "secrets.read",
-                Risk::High,
-                &[Flag::SecretRead, Flag::SensitivePath],
+                Code::SecretsRead,
                 format!(
                     "{host} is a cloud metadata service; it hands out the machine's credentials"
                 ),
@@ -598,29 +546,19 @@ impl Classifier<'_> {
         // A key or token spelled into the URL (`?k=sk-…`) is sent by merely fetching it.
         if crate::ledger::redact::redact_str(url) != url {
             self.finding(
-                "net.exfiltration",
-                Risk::High,
-                &[Flag::NetworkEgress, Flag::Exfiltration],
+                Code::NetExfiltration,
                 format!("the URL carries a credential to {}", host_of(url)),
                 url,
             );
         }
         if sends_data {
             self.finding(
-                "net.upload",
-                Risk::Medium,
-                &[Flag::NetworkEgress, Flag::Exfiltration],
+                Code::NetUpload,
                 format!("sends local data to {}", host_of(url)),
                 url,
             );
         } else {
-            self.finding(
-                "net.egress",
-                Risk::Low,
-                &[Flag::NetworkEgress],
-                format!("contacts {}", host_of(url)),
-                url,
-            );
+            self.finding(Code::NetEgress, format!("contacts {}", host_of(url)), url);
         }
     }
 }

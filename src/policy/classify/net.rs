@@ -2,7 +2,8 @@
 
 use super::command::Args;
 use super::{Classifier, local_host};
-use crate::call::{Action, Flag, Risk};
+use crate::call::Action;
+use crate::policy::findings::Code;
 use crate::policy::shell::{Command, Stdin};
 use std::path::Path;
 
@@ -51,11 +52,7 @@ impl Classifier<'_> {
                 _ => true,
             };
         if exposes {
-            self.finding(
-                "net.tunnel",
-                Risk::High,
-                &[Flag::Exfiltration, Flag::NetworkEgress],
-                format!(
+            self.finding(Code::NetTunnel, format!(
                     "`{}` publishes a local server on the internet; whatever it serves (the project, its .env) can be fetched by anyone",
                     cmd.name()
                 ),
@@ -105,9 +102,7 @@ impl Classifier<'_> {
             return;
         }
         self.finding(
-            "net.remote_shell",
-            Risk::High,
-            &[Flag::RemoteShell, Flag::NetworkEgress],
+            Code::NetRemoteShell,
             format!("`{name}` opens a session on another machine; ask the user to run it"),
             span,
         );
@@ -117,21 +112,13 @@ impl Classifier<'_> {
         let a = Args::parse(&cmd.argv, &["-p", "-s", "-w", "-e", "-c", "-q", "-i"]);
         let host = a.operands.first().map(|w| w.text.as_str()).unwrap_or("");
         if a.short('l') && cmd.redirects.is_empty() && matches!(cmd.stdin, Stdin::Inherited) {
-            return self.finding(
-                "net.listen",
-                Risk::Medium,
-                &[Flag::NetworkEgress],
-                "opens a listening socket",
-                span,
-            );
+            return self.finding(Code::NetListen, "opens a listening socket", span);
         }
         if !host.is_empty() && local_host(host) {
             return;
         }
         self.finding(
-            "net.raw_socket",
-            Risk::High,
-            &[Flag::RemoteShell, Flag::NetworkEgress, Flag::Exfiltration],
+            Code::NetRawSocket,
             format!("`{}` sends raw data to another machine", cmd.name()),
             span,
         );
@@ -347,9 +334,7 @@ impl Classifier<'_> {
         };
         if publishes && !args.iter().any(|a| matches!(*a, "--dry-run" | "-n")) {
             self.finding(
-                "net.package_publish",
-                Risk::High,
-                &[Flag::Exfiltration, Flag::NetworkEgress],
+                Code::NetPackagePublish,
                 "publishes the project to a package registry",
                 span,
             );
@@ -374,9 +359,7 @@ impl Classifier<'_> {
             .filter(|_| installs)
         {
             self.finding(
-                "net.install_url",
-                Risk::Medium,
-                &[Flag::CodeExecution, Flag::NetworkEgress],
+                Code::NetInstallUrl,
                 format!(
                     "installs a package straight from {url}; its install scripts run unreviewed"
                 ),
@@ -391,9 +374,7 @@ impl Classifier<'_> {
         let sends_files = words.first() == Some(&"api") && self.gh_api_files(&args, cwd, span);
         match words.as_slice() {
             ["repo", "delete", ..] | ["release", "delete", ..] => self.finding(
-                "git.remote_delete",
-                Risk::Critical,
-                &[Flag::Destructive, Flag::GitHistory],
+                Code::GitRepoDelete,
                 "deletes a GitHub repository or release",
                 span,
             ),
@@ -404,13 +385,7 @@ impl Classifier<'_> {
                         .windows(2)
                         .any(|w| w[0] == "--visibility" && w[1] == "public") =>
             {
-                self.finding(
-                    "net.publish_repo",
-                    Risk::High,
-                    &[Flag::Exfiltration, Flag::NetworkEgress],
-                    "makes the repository public",
-                    span,
-                )
+                self.finding(Code::NetPublishRepo, "makes the repository public", span)
             }
             // Release assets are uploaded files (`gh release upload v1 dist/app.tgz`).
             ["release", "upload", _, files @ ..] | ["release", "create", _, files @ ..] => {
@@ -419,30 +394,19 @@ impl Classifier<'_> {
                     self.raw_path(f, Action::FileRead, cwd, span);
                 }
             }
-            ["gist", "create", ..] | ["gist", "edit", ..] | ["snippet", "create", ..] => self
-                .finding(
-                    "net.gist_upload",
-                    Risk::High,
-                    &[Flag::Exfiltration, Flag::NetworkEgress],
-                    "uploads files to a gist",
-                    span,
-                ),
-            ["api", target, ..] if sends_files && target.starts_with("gists") => self.finding(
-                "net.gist_upload",
-                Risk::High,
-                &[Flag::Exfiltration, Flag::NetworkEgress],
-                "uploads files to a gist",
-                span,
-            ),
+            ["gist", "create", ..] | ["gist", "edit", ..] | ["snippet", "create", ..] => {
+                self.finding(Code::NetGistUpload, "uploads files to a gist", span)
+            }
+            ["api", target, ..] if sends_files && target.starts_with("gists") => {
+                self.finding(Code::NetGistUpload, "uploads files to a gist", span)
+            }
             ["api", ..]
                 if args
                     .iter()
                     .any(|a| *a == "DELETE" || *a == "-XDELETE" || a.ends_with("=DELETE")) =>
             {
                 self.finding(
-                    "git.remote_delete",
-                    Risk::High,
-                    &[Flag::Destructive],
+                    Code::NetApiDelete,
                     "a DELETE request to the GitHub API",
                     span,
                 )

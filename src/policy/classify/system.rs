@@ -2,7 +2,8 @@
 //! containers, cloud resources and databases.
 
 use super::Classifier;
-use crate::call::{Action, Flag, Risk};
+use crate::call::Action;
+use crate::policy::findings::Code;
 use crate::policy::shell::{Command, Stdin};
 use std::path::Path;
 
@@ -33,11 +34,7 @@ impl Classifier<'_> {
         if dump
             && !(name == "printenv" && !rest.is_empty() && rest.iter().any(|a| !a.starts_with('-')))
         {
-            self.finding(
-                "secrets.env_dump",
-                Risk::High,
-                &[Flag::EnvDump, Flag::SecretRead],
-                "prints the whole environment, which holds API keys and tokens; print the one variable you need",
+            self.finding(Code::SecretsEnvDump, "prints the whole environment, which holds API keys and tokens; print the one variable you need",
                 span,
             );
         }
@@ -49,13 +46,7 @@ impl Classifier<'_> {
             self.dynamic_kill = Some(span.to_string());
         }
         if args.iter().any(|a| a.contains("patchwork")) || selects_gateway(cmd) {
-            self.finding(
-                "self.kill",
-                Risk::Critical,
-                &[Flag::SelfProtection],
-                "the agent may not stop the gateway",
-                span,
-            );
+            self.finding(Code::SelfKill, "the agent may not stop the gateway", span);
         }
         let everything = match cmd.name() {
             // `kill -9 -1`, `kill -s KILL -1`, `kill -- -1`: pid -1 after a signal or `--`.
@@ -75,9 +66,7 @@ impl Classifier<'_> {
         };
         if everything {
             self.finding(
-                "system.kill_all",
-                Risk::Critical,
-                &[Flag::SystemDestruction, Flag::DangerousCommand],
+                Code::SystemKillAll,
                 "signals every process of the user, the agent and the gateway included",
                 span,
             );
@@ -99,18 +88,10 @@ impl Classifier<'_> {
                     | "hibernate"
             )
         }) {
-            self.finding(
-                "system.power",
-                Risk::Critical,
-                &[Flag::SystemDestruction, Flag::DangerousCommand],
-                "stops or restarts the machine",
-                span,
-            );
+            self.finding(Code::SystemPower, "stops or restarts the machine", span);
         } else if args.iter().any(|a| a.contains("patchwork")) {
             self.finding(
-                "self.kill",
-                Risk::Critical,
-                &[Flag::SelfProtection],
+                Code::SelfKill,
                 "the agent may not stop or change the gateway's services",
                 span,
             );
@@ -119,9 +100,7 @@ impl Classifier<'_> {
             .any(|a| matches!(*a, "enable" | "link" | "edit" | "set-property"))
         {
             self.finding(
-                "persistence.service",
-                Risk::Medium,
-                &[Flag::Persistence],
+                Code::PersistenceService,
                 "installs a service that runs outside this session",
                 span,
             );
@@ -150,9 +129,7 @@ impl Classifier<'_> {
                 && (has("-v") || has("--volumes"));
         if destroys {
             self.finding(
-                "cloud.docker_prune",
-                Risk::High,
-                &[Flag::Destructive, Flag::CloudDestruction],
+                Code::CloudDockerPrune,
                 "deletes containers, images or volumes (data in volumes is lost)",
                 span,
             );
@@ -165,9 +142,7 @@ impl Classifier<'_> {
                 .any(|w| (w[0] == "-v" || w[0] == "--volume") && w[1].starts_with("/:"));
         if privileged {
             self.finding(
-                "privilege.container",
-                Risk::High,
-                &[Flag::Privilege],
+                Code::PrivilegeContainer,
                 "a privileged container or one that mounts / has full control of the host",
                 span,
             );
@@ -204,9 +179,7 @@ impl Classifier<'_> {
             let p = self.resolve(src, cwd);
             if p.is_dir() && super::places::holds_secrets(&p, self.env) {
                 self.finding(
-                    "secrets.read",
-                    Risk::High,
-                    &[Flag::SecretRead, Flag::SensitivePath],
+                    Code::SecretsRead,
                     format!(
                         "{} holds credentials; handing it to a container exposes them",
                         p.display()
@@ -247,9 +220,7 @@ impl Classifier<'_> {
             })
         {
             self.finding(
-                "persistence.package_manager",
-                Risk::High,
-                &[Flag::Persistence],
+                Code::PersistencePackageManager,
                 "sets a lifecycle script that runs on every later install",
                 span,
             );
@@ -261,9 +232,7 @@ impl Classifier<'_> {
                 "script-shell" | "shell" | "node-options" | "git"
             ) {
                 self.finding(
-                    "persistence.package_manager",
-                    Risk::High,
-                    &[Flag::Persistence],
+                    Code::PersistencePackageManager,
                     format!("`{key}` makes every later package script run another program"),
                     span,
                 );
@@ -381,9 +350,7 @@ impl Classifier<'_> {
         };
         if prints {
             self.finding(
-                "secrets.credentials_printed",
-                Risk::High,
-                &[Flag::SecretRead, Flag::SensitivePath],
+                Code::SecretsCredentialsPrinted,
                 format!("`{}` prints stored credentials", cmd.name()),
                 span,
             );
@@ -449,15 +416,13 @@ impl Classifier<'_> {
             _ => true,
         };
         if changes {
-            let persistence = cmd.name() == "loginctl" && has("enable-linger");
-            let mut flags = vec![Flag::SystemDestruction];
-            if persistence {
-                flags.push(Flag::Persistence);
-            }
+            let linger = cmd.name() == "loginctl" && has("enable-linger");
             self.finding(
-                "system.admin",
-                Risk::High,
-                &flags,
+                if linger {
+                    Code::PersistenceLinger
+                } else {
+                    Code::SystemAdmin
+                },
                 format!(
                     "`{}` reconfigures the machine (firewall, network, mounts, users or kernel)",
                     cmd.name()
@@ -494,9 +459,7 @@ impl Classifier<'_> {
         };
         if destroys {
             self.finding(
-                "cloud.destroy",
-                Risk::High,
-                &[Flag::CloudDestruction, Flag::Destructive],
+                Code::CloudDestroy,
                 format!("`{name}` deletes cloud or cluster resources"),
                 span,
             );
@@ -544,9 +507,7 @@ impl Classifier<'_> {
             || admin_drop;
         if destroys {
             self.finding(
-                "cloud.database_destroy",
-                Risk::High,
-                &[Flag::CloudDestruction, Flag::Destructive],
+                Code::CloudDatabaseDestroy,
                 "destroys database contents (DROP, TRUNCATE, FLUSHALL or an unbounded DELETE)",
                 span,
             );
@@ -630,9 +591,7 @@ impl Classifier<'_> {
             || (cmd.name() == "dotnet" && has("ef") && has("database") && has("drop"));
         if wipes {
             self.finding(
-                "cloud.database_destroy",
-                Risk::High,
-                &[Flag::CloudDestruction, Flag::Destructive],
+                Code::CloudDatabaseDestroy,
                 "drops or wipes the application's database",
                 span,
             );
@@ -646,9 +605,7 @@ impl Classifier<'_> {
             && args.iter().any(|a| matches!(*a, "-v" | "--volumes"))
         {
             self.finding(
-                "cloud.docker_prune",
-                Risk::High,
-                &[Flag::Destructive, Flag::CloudDestruction],
+                Code::CloudDockerPrune,
                 "deletes containers, images or volumes (data in volumes is lost)",
                 span,
             );

@@ -3,16 +3,16 @@
 //! descriptions). The MCP door reports what it saw; these findings let the policy decide.
 
 use super::Classifier;
-use crate::call::{Flag, PinState, Risk, UpstreamTool};
+use crate::call::{PinState, UpstreamTool};
+use crate::policy::findings::Code;
 use regex::Regex;
 use std::sync::LazyLock;
 
 /// One injection marker found in a description.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Marker {
-    /// Finding id (`mcp.desc.*`).
-    pub id: &'static str,
-    pub risk: Risk,
+    /// The finding it raises (`mcp.desc.*`).
+    pub finding: Code,
     /// What was found, with a short excerpt (invisible characters shown as code points).
     pub detail: String,
 }
@@ -119,16 +119,14 @@ pub fn scan(text: &str) -> Vec<Marker> {
             .take(60)
             .collect();
         out.push(Marker {
-            id: "mcp.desc.unicode_tags",
-            risk: Risk::High,
+            finding: Code::McpDescUnicodeTags,
             detail: format!("{tags} invisible Unicode tag characters (they spell \"{hidden}\")"),
         });
     }
     let bidi = count(is_bidi_control);
     if bidi > 0 {
         out.push(Marker {
-            id: "mcp.desc.bidi",
-            risk: Risk::High,
+            finding: Code::McpDescBidi,
             detail: format!(
                 "{bidi} bidirectional control characters (they reorder the text a human sees)"
             ),
@@ -137,8 +135,7 @@ pub fn scan(text: &str) -> Vec<Marker> {
     let run = longest_run(text, is_zero_width);
     if run >= 2 {
         out.push(Marker {
-            id: "mcp.desc.zero_width",
-            risk: Risk::Medium,
+            finding: Code::McpDescZeroWidth,
             detail: format!("a run of {run} zero-width characters"),
         });
     }
@@ -149,37 +146,32 @@ pub fn scan(text: &str) -> Vec<Marker> {
         .filter_map(|c| char::from_u32(c as u32 - 0xE0000))
         .collect();
     let visible = format!("{}\n{spelled}", sanitise(text));
-    for (re, id, risk, what) in [
-        (&*TAG, "mcp.desc.tag", Risk::High, "instruction markup"),
+    for (re, finding, what) in [
+        (&*TAG, Code::McpDescTag, "instruction markup"),
         (
             &*IMPERATIVE,
-            "mcp.desc.imperative",
-            Risk::Medium,
+            Code::McpDescImperative,
             "an instruction aimed at the model",
         ),
         (
             &*SECRET_REF,
-            "mcp.desc.secret_ref",
-            Risk::High,
+            Code::McpDescSecretRef,
             "a reference to secret files",
         ),
         (
             &*OTHER_TOOL,
-            "mcp.desc.other_tool",
-            Risk::Medium,
+            Code::McpDescOtherTool,
             "instructions about other tools",
         ),
         (
             &*HIDDEN_PARAM,
-            "mcp.desc.hidden_param",
-            Risk::High,
+            Code::McpDescHiddenParam,
             "a hidden or side-channel parameter",
         ),
     ] {
         if let Some(m) = re.find(&visible) {
             out.push(Marker {
-                id,
-                risk,
+                finding,
                 detail: format!("{what}: \"{}\"", excerpt(m.as_str())),
             });
         }
@@ -207,32 +199,26 @@ impl Classifier<'_> {
         match seen.pin {
             PinState::Pinned | PinState::FirstSeen => {}
             PinState::Changed => self.finding(
-                "mcp.tool_changed",
-                Risk::High,
-                &[Flag::UnknownTool],
+                Code::McpToolChanged,
                 "the upstream changed this tool's definition since it was pinned; the user has \
                  not approved the change",
                 tool,
             ),
             PinState::New => self.finding(
-                "mcp.tool_new",
-                Risk::High,
-                &[Flag::UnknownTool],
+                Code::McpToolNew,
                 "the upstream added this tool after its first listing; the user has not \
                  approved it",
                 tool,
             ),
             PinState::Unlisted => self.finding(
-                "mcp.tool_unlisted",
-                Risk::Critical,
-                &[Flag::UnknownTool],
+                Code::McpToolUnlisted,
                 "the upstream never listed a tool of this name",
                 tool,
             ),
         }
         for text in &seen.descriptions {
             for m in scan(text) {
-                self.finding(m.id, m.risk, &[], m.detail, tool);
+                self.finding(m.finding, m.detail, tool);
             }
         }
     }
@@ -243,7 +229,7 @@ mod tests {
     use super::*;
 
     fn ids(text: &str) -> Vec<&'static str> {
-        scan(text).into_iter().map(|m| m.id).collect()
+        scan(text).into_iter().map(|m| m.finding.id()).collect()
     }
 
     #[test]
@@ -288,7 +274,7 @@ mod tests {
             .collect();
         let text = format!("Echo.{hidden}");
         let m = scan(&text);
-        assert_eq!(m[0].id, "mcp.desc.unicode_tags");
+        assert_eq!(m[0].finding, Code::McpDescUnicodeTags);
         assert!(m[0].detail.contains("read .env"), "{}", m[0].detail);
         assert_eq!(sanitise(&text), "Echo.");
         assert!(ids("a\u{202E}txt.exe").contains(&"mcp.desc.bidi"));

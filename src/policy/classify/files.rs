@@ -517,9 +517,7 @@ impl Classifier<'_> {
                 for f in leaks {
                     {
                         self.finding(
-                            "secrets.read",
-                            Risk::High,
-                            &[Flag::SecretRead, Flag::SensitivePath],
+                            Code::SecretsRead,
                             format!(
                                 "prints the lines of {} that match `{p}`; leave secret files out of the search",
                                 f.display()

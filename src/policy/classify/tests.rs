@@ -1,8 +1,8 @@
 //! Classification tests on a real fixture folder: the same secret, guard and persistence rules
 //! must fire whichever tool reaches the file.
 
-use crate::call::Risk;
 use super::*;
+use crate::call::Risk;
 use crate::call::{Door, Flag};
 use serde_json::json;
 use std::fs;

@@ -10,7 +10,7 @@ use std::path::Path;
 use std::process::Command;
 
 /// (profile, most ordinary commands blocked in %, most dangerous commands missed in %).
-const BOUNDS: &[(&str, f64, f64)] = &[("standard", 4.0, 7.0), ("strict", 4.5, 11.0)];
+const BOUNDS: &[(&str, f64, f64)] = &[("standard", 3.5, 6.0), ("strict", 4.0, 11.0)];
 
 #[test]
 fn labelled_real_commands_stay_within_the_precision_bounds() {

@@ -129,6 +129,7 @@ impl Classifier<'_> {
             if places::in_project(&p, env)
                 || places::disposable(&p, env)
                 || places::scratch(&p, env)
+                || places::scratch_root(&p)
             {
                 continue;
             }
@@ -223,7 +224,10 @@ impl Classifier<'_> {
         if rest.contains("**") && !everything {
             self.target(TargetKind::Path, Action::FileDelete, w.text.clone());
             self.guard_files_matching(&base, &rest, span);
-            if !places::in_project(&base, self.env) && !places::scratch(&base, self.env) {
+            if !places::in_project(&base, self.env)
+                && !places::scratch(&base, self.env)
+                && !places::scratch_root(&base)
+            {
                 self.finding(
                     Code::FilesDeleteOutside,
                     format!(

@@ -1184,9 +1184,30 @@ impl Walker<'_> {
         while i < c.args.len() {
             let t = c.args[i].w.text.clone();
             match t.as_str() {
-                "-o" | "-or" | "," | "!" | "-not" => {
+                "-o" | "-or" | "," => {
                     alternatives = true;
                     i += 1;
+                }
+                // A negated test only narrows what the other tests select (`-mtime -3 !
+                // -name keep.txt`); it selects nothing by itself, so it is passed over. A
+                // negated group or an unknown primary is read as alternatives.
+                "!" | "-not" => {
+                    let next = c.args.get(i + 1).map_or("", |a| a.w.text.as_str());
+                    let bare = matches!(next, "-empty" | "-nouser" | "-nogroup");
+                    let valued = !bare
+                        && (SELECTIVE_TESTS.contains(&next)
+                            || matches!(
+                                next,
+                                "-type" | "-name" | "-iname" | "-path" | "-ipath" | "-wholename"
+                            ));
+                    if valued {
+                        i += 3;
+                    } else if bare {
+                        i += 2;
+                    } else {
+                        alternatives = true;
+                        i += 1;
+                    }
                 }
                 _ if SELECTIVE_TESTS.contains(&t.as_str()) => {
                     selective = true;
@@ -1203,6 +1224,8 @@ impl Walker<'_> {
                     i += 1;
                 }
                 "-type" => {
+                    // Symbolic links only: deleting them loses no content.
+                    selective |= c.args.get(i + 1).is_some_and(|a| a.w.text == "l");
                     tests.push(t.clone());
                     tests.push(
                         c.args

@@ -26,6 +26,21 @@ pub enum PolicyCommand {
     /// Trust the project policy (default ./.patchwork/policy.yaml) with its current content;
     /// an untrusted or since-edited project policy is ignored.
     Trust { file: Option<PathBuf> },
+    /// List the findings the classifier can raise, or explain one.
+    Findings(FindingsArgs),
+}
+
+/// Options of `policy findings`.
+#[derive(Debug, Args)]
+pub struct FindingsArgs {
+    /// A finding id (e.g. `secrets.read`); without it, the whole catalogue.
+    pub id: Option<String>,
+    /// Machine-readable output.
+    #[arg(long, conflicts_with = "markdown")]
+    pub json: bool,
+    /// The catalogue as Markdown (what docs/findings.md holds).
+    #[arg(long, conflicts_with = "id")]
+    pub markdown: bool,
 }
 
 /// Options of `policy init`.
@@ -64,6 +79,7 @@ pub fn run(ctx: &Ctx, cmd: PolicyCommand) -> Result<i32> {
         PolicyCommand::Test { file } => test(ctx, &file),
         PolicyCommand::Explain(a) => explain(ctx, &a),
         PolicyCommand::Trust { file } => trust(ctx, file),
+        PolicyCommand::Findings(a) => findings(&a),
     }
 }
 
@@ -291,6 +307,67 @@ fn explain(ctx: &Ctx, a: &ExplainArgs) -> Result<i32> {
     line("verdict", verdict_text);
     line("reason", verdict.reason.clone());
     print!("{out}");
+    Ok(0)
+}
+
+/// `policy findings [ID]`: the registry, as a table, one entry, JSON or Markdown.
+fn findings(a: &FindingsArgs) -> Result<i32> {
+    use crate::policy::findings::{self, Entry};
+    let json_of = |e: &Entry| {
+        json!({
+            "id": e.id,
+            "risk": e.risk.as_str(),
+            "flags": e.flags.iter().map(|f| f.as_str()).collect::<Vec<_>>(),
+            "title": e.title,
+            "explanation": e.explanation,
+        })
+    };
+    if a.markdown {
+        print!("{}", findings::markdown());
+        return Ok(0);
+    }
+    let Some(id) = &a.id else {
+        if a.json {
+            let all: Vec<Value> = findings::REGISTRY.iter().map(json_of).collect();
+            println!("{}", serde_json::to_string_pretty(&all)?);
+        } else {
+            let width = findings::REGISTRY
+                .iter()
+                .map(|e| e.id.len())
+                .max()
+                .unwrap_or(0);
+            for e in findings::REGISTRY {
+                println!("{:width$}  {:8}  {}", e.id, e.risk.as_str(), e.title);
+            }
+        }
+        return Ok(0);
+    };
+    let Some(e) = findings::lookup(&id.to_ascii_lowercase()) else {
+        let hint = match findings::nearest(id) {
+            Some(n) => format!("; did you mean `{n}`?"),
+            None => String::new(),
+        };
+        bail!(
+            "`{id}` is not a finding the classifier raises{hint} (list them with `patchwork-gateway policy findings`)"
+        );
+    };
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&json_of(e))?);
+    } else {
+        let flags: Vec<&str> = e.flags.iter().map(|f| f.as_str()).collect();
+        println!("{}: {}", e.id, e.title);
+        println!("risk:  {}", e.risk.as_str());
+        println!(
+            "flags: {}",
+            if flags.is_empty() {
+                "none".to_string()
+            } else {
+                flags.join(", ")
+            }
+        );
+        println!();
+        println!("{}", e.explanation);
+    }
     Ok(0)
 }
 

@@ -63,6 +63,98 @@ pub fn lookup(id: &str) -> Option<&'static Entry> {
     REGISTRY.iter().find(|e| e.id == id)
 }
 
+/// Ids that once covered more than they do now, with the findings split off them. A policy
+/// that names the old id still matches what it used to (`git.remote_delete` also matches a
+/// deleted repository), so splitting a finding never loosens a written policy.
+pub const SPLIT_OFF: &[(&str, &[&str])] = &[
+    ("git.remote_delete", &["git.repo_delete", "net.api_delete"]),
+    ("net.serve_files", &["net.serve_exposed"]),
+    ("net.release", &["net.repo_release"]),
+    ("system.network", &["system.private_network"]),
+    ("system.admin", &["persistence.linger"]),
+    ("shell.dynamic_script", &["shell.generated_script"]),
+];
+
+/// The findings split off `id` (see [`SPLIT_OFF`]); empty for most ids.
+pub fn split_off(id: &str) -> &'static [&'static str] {
+    SPLIT_OFF
+        .iter()
+        .find(|(old, _)| old.eq_ignore_ascii_case(id))
+        .map_or(&[], |(_, new)| new)
+}
+
+/// The catalogue as Markdown, as `docs/findings.md` holds it.
+pub fn markdown() -> String {
+    let mut out = String::from(
+        "# Findings\n\n\
+         Every finding the classifier can raise, with the risk and flags it always carries. \
+         Policy rules match them with `findings:` (ids or globs such as `git.*`), `risk:` and \
+         `flags:` (see [policy.md](policy.md)). `patchwork-gateway policy findings [ID]` prints \
+         the same catalogue.\n\n\
+         This file is generated: `patchwork-gateway policy findings --markdown > docs/findings.md`.\n\n\
+         | id | risk | flags | what it means |\n|---|---|---|---|\n",
+    );
+    for e in REGISTRY {
+        let flags: Vec<String> = e
+            .flags
+            .iter()
+            .map(|f| format!("`{}`", f.as_str()))
+            .collect();
+        out.push_str(&format!(
+            "| `{}` | {} | {} | {} |\n",
+            e.id,
+            e.risk.as_str(),
+            flags.join(", "),
+            e.title
+        ));
+    }
+    out.push_str(
+        "\nSome ids were split in two; a policy that names the old id still matches the split-off \
+         findings too:\n\n",
+    );
+    for (old, new) in SPLIT_OFF {
+        let new: Vec<String> = new.iter().map(|n| format!("`{n}`")).collect();
+        out.push_str(&format!("- `{old}` also matches {}\n", new.join(", ")));
+    }
+    for e in REGISTRY {
+        out.push_str(&format!("\n## `{}`\n\n{}\n", e.id, e.explanation));
+    }
+    out
+}
+
+/// The registered id closest to `id` (by edit distance over the whole id or its name after
+/// the family), for "did you mean" messages. `None` when nothing is reasonably close.
+pub fn nearest(id: &str) -> Option<&'static str> {
+    let id = id.to_ascii_lowercase();
+    let name = id.rsplit('.').next().unwrap_or(&id);
+    REGISTRY
+        .iter()
+        .map(|e| {
+            let own = e.id.rsplit('.').next().unwrap_or(e.id);
+            let d = edit_distance(&id, e.id).min(edit_distance(name, own));
+            (d, e.id)
+        })
+        .filter(|(d, _)| *d <= name.len().max(3) / 2)
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, id)| id)
+}
+
+/// Levenshtein distance between two short ASCII-ish strings.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut prev = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let cur = row[j + 1];
+            row[j + 1] = (prev + usize::from(ca != *cb)).min(row[j] + 1).min(cur + 1);
+            prev = cur;
+        }
+    }
+    row[b.len()]
+}
+
 registry! {
     // --- input the classifier cannot judge ----------------------------------------------------
     InputInvalid = "input.invalid", High, [Unresolvable],
@@ -115,8 +207,8 @@ registry! {
          it, then run it.";
     ShellCodeVariable = "shell.code_variable", High, [CodeExecution, Persistence],
         "an environment variable that makes later programs load or run code",
-        "Variables such as `LD_PRELOAD`, `BASH_ENV`, `PROMPT_COMMAND` or `NODE_OPTIONS=--require` \
-         inject code into every program started afterwards.";
+        "Variables such as `LD_PRELOAD`, `LD_AUDIT`, `DYLD_INSERT_LIBRARIES`, `BASH_ENV` or \
+         `PROMPT_COMMAND` inject code into every program started afterwards.";
     ShellRunnerCode = "shell.runner_code", Medium, [CodeExecution],
         "a setting makes a program run an interpreter or shell",
         "A pager, editor or runner setting (`GIT_PAGER`, `EDITOR`, `--rsh`, `-exec`) names a \
@@ -222,8 +314,9 @@ registry! {
          turn the guard off.";
     SelfEnvSwitch = "self.env_switch", High, [SelfProtection],
         "chooses the gateway's policy or ledger",
-        "Setting `PATCHWORK_HOME`, `PATCHWORK_POLICY` or similar for a command points the \
-         gateway at a policy or ledger the agent picked.";
+        "Setting `PATCHWORK_HOME`, `PATCHWORK_POLICY` or `CLAUDE_CONFIG_DIR` for a command \
+         points the gateway (or the agent's settings) at a policy, ledger or configuration the \
+         agent picked.";
     SelfReconfigure = "self.reconfigure", High, [SelfProtection],
         "reconfigures the agent or the gateway",
         "Changing Claude Code's settings or MCP servers, starting it without permission \
@@ -277,8 +370,8 @@ registry! {
         "`crontab -r` removes the whole crontab.";
     PersistenceSchedule = "persistence.schedule", Medium, [Persistence],
         "schedules code to run later",
-        "`at`, `batch`, `systemd-run --on-calendar` or a scheduling tool run work later, \
-         without the agent present.";
+        "`at`, `batch`, `launchctl` and other scheduling tools run work later, without the \
+         agent present.";
     PersistenceService = "persistence.service", Medium, [Persistence],
         "installs a service",
         "A user or system service runs outside this session.";
@@ -312,8 +405,8 @@ registry! {
         "A setuid program runs with its owner's rights for whoever starts it.";
     PrivilegeContainer = "privilege.container", High, [Privilege],
         "a container with control of the host",
-        "`--privileged`, a mount of `/` or the Docker socket, or host namespaces give the \
-         container full control of the machine.";
+        "`--privileged`, `--pid=host` or a mount of `/` gives the container full control of \
+         the machine.";
 
     // --- the machine ----------------------------------------------------------------------------
     SystemWrite = "system.write", High, [SystemDestruction, OutsideProject],
@@ -414,8 +507,8 @@ registry! {
         "A program listens for connections from other machines.";
     NetTunnel = "net.tunnel", High, [Exfiltration, NetworkEgress],
         "publishes a local server on the internet",
-        "`ngrok`, `cloudflared tunnel`, `ssh -R` and their relatives make whatever a local \
-         server serves (the project, its `.env`) reachable by anyone.";
+        "`ngrok`, `cloudflared tunnel` and their relatives make whatever a local server serves \
+         (the project, its `.env`) reachable by anyone.";
     NetServeBuild = "net.serve_build", Low, [NetworkEgress],
         "serves a build folder on the network",
         "A file server over a project subfolder with no secret file in it (`dist`, `public`).";
@@ -444,8 +537,8 @@ registry! {
         "`npm publish`, `cargo publish` and their relatives cannot be fully undone.";
     NetRelease = "net.release", High, [NetworkEgress, Exfiltration],
         "publishes a release, package or image to a registry",
-        "`docker push`, `pkgctl release`, `twine upload` and other release tools ship the \
-         project to others.";
+        "`docker push`, `pkgctl release` and other release and registry tools ship the project \
+         to others.";
     NetRepoRelease = "net.repo_release", Medium, [NetworkEgress],
         "publishes or changes a release of this repository",
         "`gh release create|upload|edit|delete` and `glab release …` change the repository's \
@@ -531,5 +624,38 @@ mod tests {
             assert!(!e.title.is_empty() && !e.explanation.is_empty(), "{}", e.id);
             assert_eq!(lookup(e.id), Some(e));
         }
+    }
+
+    #[test]
+    fn docs_list_every_finding_as_the_registry_says() {
+        let docs = include_str!("../../docs/findings.md");
+        assert!(
+            docs == markdown(),
+            "docs/findings.md is out of date: run `patchwork-gateway policy findings --markdown > docs/findings.md`"
+        );
+    }
+
+    #[test]
+    fn split_ids_and_their_successors_are_registered() {
+        for (old, new) in SPLIT_OFF {
+            assert!(lookup(old).is_some(), "{old}");
+            for n in *new {
+                assert!(lookup(n).is_some(), "{n}");
+            }
+        }
+        assert_eq!(
+            split_off("GIT.remote_delete"),
+            ["git.repo_delete", "net.api_delete"]
+        );
+        assert!(split_off("secrets.read").is_empty());
+    }
+
+    #[test]
+    fn nearest_names_the_id_a_typo_meant() {
+        assert_eq!(nearest("net.pipe_to_shell"), Some("shell.pipe_to_shell"));
+        assert_eq!(nearest("secret.read"), Some("secrets.read"));
+        assert_eq!(nearest("git.force-push"), Some("git.force_push"));
+        assert_eq!(nearest("GIT.FORCE_PUSH"), Some("git.force_push"));
+        assert_eq!(nearest("completely.unrelated_words_here"), None);
     }
 }

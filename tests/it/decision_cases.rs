@@ -2,13 +2,95 @@
 //! family of bypasses or ordinary dev work per line) run through `policy test` in a fixture
 //! project with fake secrets, a symlink to `.env` and a fake home.
 
+use serde_json::Value;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+/// What may decide a blocked case: the finding ids of the registry (`policy findings`), and
+/// the ids of the strict profile's rules that match on paths alone (`protect`, the seal key).
+fn known_deciders() -> Vec<String> {
+    let out = Command::new(crate::hook_common::BIN)
+        .args(["policy", "findings", "--json"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let all: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap();
+    let mut ids: Vec<String> = all
+        .iter()
+        .map(|e| e["id"].as_str().unwrap().to_string())
+        .collect();
+    ids.extend(["protect".to_string(), "seal-key".to_string()]);
+    ids
+}
+
+/// Every blocked case records the finding that must decide it, and that id exists, so a case
+/// blocked for another reason (or naming a finding that was renamed) fails.
+fn every_block_names_its_finding(file: &Path, known: &[String]) {
+    let text = fs::read_to_string(file).unwrap();
+    for (n, line) in text
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+    {
+        let case: Value = serde_json::from_str(line).unwrap();
+        if case["expect"] != "block" {
+            continue;
+        }
+        let at = format!("{}:{} ({})", file.display(), n + 1, case["id"]);
+        let finding = case["finding"].as_str();
+        assert!(finding.is_some(), "{at}: a blocked case names no `finding`");
+        let finding = finding.unwrap();
+        assert!(
+            known.iter().any(|k| k == finding),
+            "{at}: `{finding}` is neither a registered finding nor a path rule"
+        );
+    }
+}
+
 fn write(path: &Path, text: &str) {
     fs::create_dir_all(path.parent().unwrap()).unwrap();
     fs::write(path, text).unwrap();
+}
+
+#[test]
+fn a_case_blocked_by_another_finding_fails() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = fs::canonicalize(dir.path()).unwrap();
+    write(&p.join(".env"), "TOKEN=fake-value-123\n");
+    let run = |finding: &str| {
+        let line = format!(
+            "{{\"id\": \"c1\", \"expect\": \"block\", \"finding\": \"{finding}\", \
+             \"tool_name\": \"Bash\", \"tool_input\": {{\"command\": \"cat .env\"}}}}\n"
+        );
+        write(&p.join("cases.jsonl"), &line);
+        Command::new(crate::hook_common::BIN)
+            .args(["--policy", "strict", "policy", "test", "cases.jsonl"])
+            .current_dir(&p)
+            .env("HOME", p.join("home"))
+            .env("PATCHWORK_HOME", p.join("home/.patchwork"))
+            .env("CLAUDE_PROJECT_DIR", &p)
+            .output()
+            .unwrap()
+    };
+    let right = run("secrets.read");
+    assert!(
+        right.status.success(),
+        "{}",
+        String::from_utf8_lossy(&right.stdout)
+    );
+    let wrong = run("git.force_push");
+    let out = String::from_utf8_lossy(&wrong.stdout);
+    assert_eq!(wrong.status.code(), Some(1), "{out}");
+    assert!(
+        out.contains("MISS c1: expected block by git.force_push, got block"),
+        "{out}"
+    );
+    assert!(out.contains("findings secrets.read"), "{out}");
 }
 
 /// The shared corpus runner's fixture (`run-cases`) under `root`: a project with fake secrets
@@ -88,6 +170,10 @@ fn strict_profile_decides_every_regression_case() {
         .collect();
     files.sort();
     assert!(!files.is_empty(), "no case files in {}", dir.display());
+    let known = known_deciders();
+    for cases in &files {
+        every_block_names_its_finding(cases, &known);
+    }
     for cases in files {
         let out = Command::new(crate::hook_common::BIN)
             .args(["--policy", "strict", "policy", "test"])

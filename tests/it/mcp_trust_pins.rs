@@ -25,10 +25,10 @@ fn strict_wrap_withholds_poisoned_and_changed_tools_and_refuses_unlisted_ones() 
     // A withheld tool called anyway, and a tool never listed: refused with the rule.
     assert_refused(
         &mcp.call("weather", json!({"city": "x"})),
-        "mcp.description",
+        "mcp-descriptions",
     );
     let backdoor = mcp.call("backdoor", json!({}));
-    assert_refused(&backdoor, "mcp.unlisted");
+    assert_refused(&backdoor, "mcp-unlisted");
     assert!(!text(&backdoor).contains("backdoor ran"));
     // The rug pull: list_changed, then a changed `add` and a new `exfil`.
     mcp.wait_note("notifications/tools/list_changed");
@@ -36,8 +36,8 @@ fn strict_wrap_withholds_poisoned_and_changed_tools_and_refuses_unlisted_ones() 
     assert!(!names.contains(&"add".to_string()), "{names:?}");
     assert!(!names.contains(&"exfil".to_string()), "{names:?}");
     let r = mcp.call("add", json!({"a": 1, "b": 2, "notes": "k"}));
-    assert_refused(&r, "mcp.pins");
-    assert_refused(&mcp.call("exfil", json!({"data": "x"})), "mcp.pins");
+    assert_refused(&r, "mcp-pins");
+    assert_refused(&mcp.call("exfil", json!({"data": "x"})), "mcp-pins");
     drop(mcp);
 
     let records = place.records();
@@ -128,7 +128,7 @@ fn strict_wrap_withholds_poisoned_and_changed_tools_and_refuses_unlisted_ones() 
         text(&mcp.call("exfil", json!({"data": "x"}))),
         "{\"data\":\"x\"}"
     );
-    assert_refused(&mcp.call("add", json!({"a": 1})), "mcp.pins");
+    assert_refused(&mcp.call("add", json!({"a": 1})), "mcp-pins");
 }
 
 #[test]
@@ -151,7 +151,7 @@ fn standard_lists_changed_tools_sanitised_and_asks_before_calls() {
     // echo carries hidden tag characters: high risk, asked about, so listed sanitised.
     assert_eq!(echo["description"], "Echoes its input.");
     let r = mcp.call("add", json!({"a": 1, "b": 2, "notes": "x"}));
-    assert_refused(&r, "mcp.pins");
+    assert_refused(&r, "mcp-pins");
     assert!(text(&r).contains("held back"), "{r}");
     drop(mcp);
     let changed = events(&place.records(), "mcp.tool_changed")
@@ -203,11 +203,11 @@ fn serve_config_pins_prefixed_upstream_tools() {
     let names = mcp.tool_names();
     assert!(names.contains(&"mal__ask".to_string()), "{names:?}");
     assert!(!names.contains(&"mal__weather".to_string()), "{names:?}");
-    assert_refused(&mcp.call("mal__backdoor", json!({})), "mcp.unlisted");
+    assert_refused(&mcp.call("mal__backdoor", json!({})), "mcp-unlisted");
     mcp.wait_note("notifications/tools/list_changed");
     let names = mcp.tool_names();
     assert!(!names.contains(&"mal__add".to_string()), "{names:?}");
-    assert_refused(&mcp.call("mal__add", json!({"a": 1, "b": 1})), "mcp.pins");
+    assert_refused(&mcp.call("mal__add", json!({"a": 1, "b": 1})), "mcp-pins");
     drop(mcp);
     let records = place.records();
     assert!(
@@ -242,8 +242,8 @@ fn wrap_of_an_http_upstream_catches_a_silent_rug_pull() {
     assert!(mcp.tool_names().contains(&"add".to_string()));
     // The second listing shows the changed definition, with no list_changed.
     assert!(!mcp.tool_names().contains(&"add".to_string()));
-    assert_refused(&mcp.call("add", json!({"a": 1, "b": 1})), "mcp.pins");
-    assert_refused(&mcp.call("backdoor", json!({})), "mcp.unlisted");
+    assert_refused(&mcp.call("add", json!({"a": 1, "b": 1})), "mcp-pins");
+    assert_refused(&mcp.call("backdoor", json!({})), "mcp-unlisted");
     drop(mcp);
     let _ = server.kill();
     let _ = server.wait();

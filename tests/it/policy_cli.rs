@@ -133,6 +133,80 @@ fn validate_accepts_good_files_and_names_line_and_field_of_bad_ones() {
 }
 
 #[test]
+fn validate_rejects_unknown_finding_ids_and_names_the_nearest() {
+    let s = Sandbox::new();
+    let bad = s.project.join("bad.yaml");
+    std::fs::write(
+        &bad,
+        "name: bad\nrules:\n  - id: a\n    effect: deny\n    reason: r\n    findings: [git.force_push, net.pipe_to_shell]\n",
+    )
+    .unwrap();
+    let o = s.run(&["policy", "validate", "bad.yaml"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
+    let err = stderr(&o);
+    assert!(err.starts_with("bad.yaml:6: rules[0].findings: "), "{err}");
+    assert!(err.contains("did you mean `shell.pipe_to_shell`?"), "{err}");
+    // The same file with the id the registry knows is fine.
+    std::fs::write(
+        &bad,
+        "name: bad\nrules:\n  - id: a\n    effect: deny\n    reason: r\n    findings: [git.force_push, shell.pipe_to_shell]\n",
+    )
+    .unwrap();
+    let o = s.run(&["policy", "validate", "bad.yaml"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+}
+
+#[test]
+fn findings_prints_the_catalogue_and_one_entry() {
+    let s = Sandbox::new();
+    let o = s.run(&["policy", "findings", "--json"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let all: Vec<serde_json::Value> = serde_json::from_slice(&o.stdout).unwrap();
+    let ids: Vec<&str> = all.iter().filter_map(|e| e["id"].as_str()).collect();
+    assert!(ids.len() > 50, "{ids:?}");
+    for id in [
+        "secrets.read",
+        "shell.pipe_to_shell",
+        "mcp.desc.tag",
+        "files.delete_foundation",
+    ] {
+        assert!(ids.contains(&id), "{id} missing");
+    }
+    let table = stdout(&s.run(&["policy", "findings"]));
+    assert_eq!(table.lines().count(), ids.len(), "{table}");
+    for e in &all {
+        assert!(!e["title"].as_str().unwrap().is_empty(), "{e}");
+        assert!(!e["explanation"].as_str().unwrap().is_empty(), "{e}");
+    }
+
+    let o = s.run(&["policy", "findings", "files.delete_foundation"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let one = stdout(&o);
+    assert!(one.starts_with("files.delete_foundation: "), "{one}");
+    assert!(one.contains("risk:  critical"), "{one}");
+    assert!(
+        one.contains("flags: destructive, dangerous_command"),
+        "{one}"
+    );
+
+    let o = s.run(&["policy", "findings", "git.force_push", "--json"]);
+    let entry: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(entry["risk"], "high");
+    assert_eq!(
+        entry["flags"],
+        serde_json::json!(["git_history", "destructive"])
+    );
+
+    let o = s.run(&["policy", "findings", "secret.read"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("did you mean `secrets.read`?"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
 fn show_prints_where_the_policy_came_from_then_its_yaml() {
     let s = Sandbox::new();
     let o = s.run(&["policy", "show"]);
@@ -186,7 +260,7 @@ fn explain_names_the_rule_and_the_verdict() {
             .as_array()
             .unwrap()
             .iter()
-            .any(|r| r["id"] == "self.keys_read"),
+            .any(|r| r["id"] == "seal-key"),
         "{v}"
     );
 
@@ -224,7 +298,7 @@ fn explain_names_the_rule_and_the_verdict() {
     );
     assert!(out.contains("verdict    deny"), "{out}");
     assert!(
-        out.contains("reason     patchwork-gateway denied this: git.force_push: "),
+        out.contains("reason     patchwork-gateway denied this: remote-history: "),
         "{out}"
     );
 
@@ -249,7 +323,7 @@ fn explain_names_the_rule_and_the_verdict() {
         "env GIT_TRACE=1 timeout 60 git push origin +main",
     ]);
     let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
-    assert_eq!(v["verdict"]["rules"][0], "git.force_push", "{v}");
+    assert_eq!(v["verdict"]["rules"][0], "remote-history", "{v}");
 
     let o = s.run(&["policy", "explain", "--tool", "Read", "not json"]);
     assert_eq!(o.status.code(), Some(1));

@@ -146,7 +146,7 @@ fn secret_reads_are_blocked_and_dev_work_is_not() {
     }
     // strict names the rule.
     let (_, rules) = f.decide("strict", "Read", json!({"file_path": "{P}/.env"}));
-    assert!(rules.contains(&"secrets.read".to_string()), "{rules:?}");
+    assert!(rules.contains(&"secret-files".to_string()), "{rules:?}");
 }
 
 #[test]

@@ -27,7 +27,7 @@ fn replay_tells_every_call_with_its_outcome_and_refusal() {
         "mcp__patchwork__read_file",
         "mcp door: allow",
         "run_command",
-        "fs.destructive",
+        "destructive",
         "Summary",
         "7 calls, 3 refused, 1 failed, 1 enforcement gaps",
         "session.end",
@@ -100,7 +100,7 @@ fn log_filters() {
         "{:#?}",
         rows(&["--risk", "critical"])
     );
-    assert_eq!(rows(&["--rule", "secrets.read"]).len(), 1);
+    assert_eq!(rows(&["--rule", "secret-files"]).len(), 1);
     assert_eq!(rows(&["--grep", "CARGO TEST"]).len(), 1);
     assert_eq!(
         rows(&["--action", "file_read", "--verdict", "allow"]).len(),

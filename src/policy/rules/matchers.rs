@@ -328,6 +328,11 @@ pub struct TextGlob {
 }
 
 impl TextGlob {
+    /// The glob as written.
+    pub fn as_str(&self) -> &str {
+        &self.text
+    }
+
     /// True when `s` matches (case-insensitive).
     pub fn is_match(&self, s: &str) -> bool {
         match &self.matcher {

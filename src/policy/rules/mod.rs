@@ -16,6 +16,7 @@ pub use evaluate::{Decision, Hit};
 pub use matchers::display_argv;
 
 use super::Env;
+use super::findings;
 use super::profiles;
 use crate::call::{Action, Classification, Effect, Flag, Risk, ToolCall, Verdict};
 use anyhow::{Context, Result};
@@ -274,6 +275,11 @@ impl Policy {
             {
                 problem("mcp", "give at least one of server, tool, argument".into());
             }
+            for glob in r.findings.iter().flat_map(|f| &f.0) {
+                if let Err(m) = check_finding(glob) {
+                    problem("findings", m);
+                }
+            }
             match compile_rule(r, &places) {
                 Ok(rule) => rules.push(rule),
                 Err(m) => problem("paths", m),
@@ -412,6 +418,33 @@ fn check_id(id: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// A `findings:` entry must name a registered finding, or be a glob matching one.
+fn check_finding(glob: &TextGlob) -> Result<(), String> {
+    if findings::REGISTRY.iter().any(|e| glob.is_match(e.id)) {
+        return Ok(());
+    }
+    let hint = match findings::nearest(glob.as_str()) {
+        Some(id) => format!("; did you mean `{id}`?"),
+        None => String::new(),
+    };
+    Err(format!(
+        "`{}` is not a finding the classifier raises{hint} (list them with \
+         `patchwork-gateway policy findings`)",
+        glob.as_str()
+    ))
+}
+
+/// The `findings:` globs plus, for an id a finding was split off, the split-off ids.
+fn with_split_off(globs: &[TextGlob]) -> Vec<TextGlob> {
+    let mut out = globs.to_vec();
+    for g in globs {
+        for id in findings::split_off(g.as_str()) {
+            out.extend(<TextGlob as schema::Scalar>::parse(id));
+        }
+    }
+    out
+}
+
 fn compile_rule(r: &schema::RawRule, places: &Places) -> Result<Rule, String> {
     // A set that cannot be built matches for restrictive rules and not for allow rules.
     let paths =
@@ -433,7 +466,7 @@ fn compile_rule(r: &schema::RawRule, places: &Places) -> Result<Rule, String> {
         }),
         risk: r.risk,
         flags: r.flags.as_ref().map(|f| f.0.clone()),
-        findings: r.findings.as_ref().map(|f| f.0.clone()),
+        findings: r.findings.as_ref().map(|f| with_split_off(&f.0)),
     })
 }
 

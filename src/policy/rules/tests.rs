@@ -106,6 +106,22 @@ fn builtin_profiles_load_by_name() {
 }
 
 #[test]
+fn builtin_rule_ids_cannot_be_mistaken_for_finding_ids() {
+    // Finding ids are `family.name`; the profiles' rule ids are kebab-case words, so a rule
+    // named in a verdict never reads as a finding (nor a finding as a rule).
+    for name in profiles::NAMES {
+        for r in Policy::load(Some(name), &env()).unwrap().rules() {
+            assert!(
+                r.id.chars().all(|c| c.is_ascii_lowercase() || c == '-'),
+                "{name}: rule `{}` is not kebab-case",
+                r.id
+            );
+            assert!(crate::policy::findings::lookup(&r.id).is_none(), "{}", r.id);
+        }
+    }
+}
+
+#[test]
 fn builtin_profiles_load_the_same_from_json_as_from_their_yaml() {
     for name in profiles::NAMES {
         let profile = profiles::builtin(name).unwrap();
@@ -227,6 +243,63 @@ fn unknown_rule_key_is_named() {
     ));
     let p = one(&err);
     assert_eq!((p.line, p.field.as_str()), (Some(10), "rules[0].pathz"));
+}
+
+#[test]
+fn unknown_finding_ids_are_named_with_the_nearest_known_one() {
+    let rule = |findings: &str| {
+        format!(
+            "{HEAD}rules:\n  - id: a\n    effect: deny\n    reason: r\n    findings: {findings}\n"
+        )
+    };
+    let err = problems(&rule("[git.force_push, net.pipe_to_shell]"));
+    let p = one(&err);
+    assert_eq!((p.line, p.field.as_str()), (Some(9), "rules[0].findings"));
+    assert!(p.message.contains("`net.pipe_to_shell`"), "{}", p.message);
+    assert!(
+        p.message.contains("did you mean `shell.pipe_to_shell`?"),
+        "{}",
+        p.message
+    );
+    // A glob must match at least one registered id; nothing close: no guess.
+    let err = problems(&rule("['gti.*']"));
+    assert!(one(&err).message.contains("not a finding"), "{err}");
+    let err = problems(&rule("[quite.unrelated_words_here]"));
+    assert!(!one(&err).message.contains("did you mean"), "{err}");
+    // Known ids, globs over them and any spelling case load.
+    for ok in [
+        "[git.force_push]",
+        "['mcp.desc.*']",
+        "['git.*']",
+        "[SECRETS.READ]",
+    ] {
+        policy(&rule(ok));
+    }
+}
+
+#[test]
+fn an_id_a_finding_was_split_off_still_matches_the_split_off_finding() {
+    let p = with_rules(
+        "  - id: no-remote-delete\n    effect: deny\n    reason: r\n    findings: [git.remote_delete]\n",
+    );
+    let gone = cls(
+        Action::McpToolCall,
+        vec![],
+        vec![finding("git.repo_delete", Risk::Critical, &[])],
+    );
+    assert_eq!(
+        p.evaluate(&bash("gh repo delete"), &gone, &env()).rules,
+        ["no-remote-delete"]
+    );
+    let other = cls(
+        Action::McpToolCall,
+        vec![],
+        vec![finding("git.force_push", Risk::High, &[])],
+    );
+    assert_eq!(
+        p.evaluate(&bash("git push -f"), &other, &env()).effect,
+        Effect::Allow
+    );
 }
 
 #[test]
@@ -783,23 +856,23 @@ fn strict_profile_decisions() {
     };
     assert_eq!(
         verdict(&p, &f("secret", Risk::High, &[Flag::SecretRead])),
-        (Effect::Deny, "secrets.read".into())
+        (Effect::Deny, "secret-files".into())
     );
     assert_eq!(
         verdict(&p, &f("x", Risk::High, &[Flag::Unresolvable])),
-        (Effect::Deny, "shell.unresolvable".into())
+        (Effect::Deny, "opaque-commands".into())
     );
     assert_eq!(
         verdict(&p, &f("x", Risk::High, &[Flag::PipeToShell])),
-        (Effect::Deny, "net.pipe_to_shell".into())
+        (Effect::Deny, "pipe-to-shell".into())
     );
     assert_eq!(
         verdict(&p, &f("x", Risk::Critical, &[Flag::SelfProtection])),
-        (Effect::Deny, "self.tamper".into())
+        (Effect::Deny, "self-protection".into())
     );
     assert_eq!(
         verdict(&p, &f("x", Risk::Critical, &[Flag::Destructive])),
-        (Effect::Deny, "fs.destructive".into())
+        (Effect::Deny, "destructive".into())
     );
     assert_eq!(
         verdict(&p, &f("x", Risk::Critical, &[Flag::DangerousCommand])),
@@ -807,15 +880,15 @@ fn strict_profile_decisions() {
     );
     assert_eq!(
         verdict(&p, &f("x", Risk::Medium, &[Flag::UnknownTool])),
-        (Effect::Ask, "tools.unknown".into())
+        (Effect::Ask, "unknown-tools".into())
     );
     assert_eq!(
         verdict(&p, &f("x", Risk::Medium, &[Flag::NetworkEgress])),
-        (Effect::Flag, "net.egress".into())
+        (Effect::Flag, "network-egress".into())
     );
     assert_eq!(
         verdict(&p, &f("x", Risk::Medium, &[Flag::Destructive])),
-        (Effect::Deny, "fs.destructive".into())
+        (Effect::Deny, "destructive".into())
     );
     assert_eq!(
         verdict(&p, &f("x", Risk::Low, &[Flag::Destructive])),
@@ -827,7 +900,7 @@ fn strict_profile_decisions() {
     );
     assert_eq!(
         verdict(&p, &f("x", Risk::Medium, &[Flag::CodeExecution])),
-        (Effect::Deny, "shell.code_execution".into())
+        (Effect::Deny, "code-execution".into())
     );
     assert_eq!(
         verdict(&p, &f("x", Risk::Low, &[Flag::CodeExecution])).0,
@@ -835,13 +908,13 @@ fn strict_profile_decisions() {
     );
     assert_eq!(
         verdict(&p, &f("x", Risk::Medium, &[Flag::SensitivePath])),
-        (Effect::Ask, "secrets.path".into())
+        (Effect::Ask, "secret-paths".into())
     );
     // Force pushes are recognised by the classifier (finding git.force_push); the profile
     // names that finding, so `--force-with-lease` (no finding) stays allowed.
     let mut force = f("x", Risk::High, &[Flag::GitHistory]);
     force.findings[0].id = "git.force_push".into();
-    assert_eq!(verdict(&p, &force), (Effect::Deny, "git.force_push".into()));
+    assert_eq!(verdict(&p, &force), (Effect::Deny, "remote-history".into()));
     for ok in [
         &["git", "push", "origin", "main"][..],
         &["git", "push", "--force-with-lease"],
@@ -854,16 +927,13 @@ fn strict_profile_decisions() {
         vec![path(Action::FileRead, "/home/u/.patchwork/keys/seal.key")],
         vec![],
     );
-    assert_eq!(verdict(&p, &keys), (Effect::Deny, "self.keys_read".into()));
+    assert_eq!(verdict(&p, &keys), (Effect::Deny, "seal-key".into()));
     let grep_home = cls(
         Action::FileGrep,
         vec![path(Action::FileGrep, "/home/u/.patchwork")],
         vec![],
     );
-    assert_eq!(
-        verdict(&p, &grep_home),
-        (Effect::Deny, "self.keys_read".into())
-    );
+    assert_eq!(verdict(&p, &grep_home), (Effect::Deny, "seal-key".into()));
     let ledger = cls(
         Action::FileRead,
         vec![path(
@@ -907,11 +977,11 @@ fn standard_profile_asks_for_high_and_denies_critical() {
         |r: Risk, flags: &[Flag]| cls(Action::CommandExecute, vec![], vec![finding("x", r, flags)]);
     assert_eq!(
         verdict(&p, &f(Risk::High, &[Flag::RemoteShell])),
-        (Effect::Ask, "risk.high".into())
+        (Effect::Ask, "high-risk".into())
     );
     assert_eq!(
         verdict(&p, &f(Risk::High, &[Flag::SecretRead])),
-        (Effect::Ask, "secrets.read".into())
+        (Effect::Ask, "secret-files".into())
     );
     assert_eq!(
         verdict(&p, &f(Risk::Critical, &[Flag::Destructive])),
@@ -919,7 +989,7 @@ fn standard_profile_asks_for_high_and_denies_critical() {
     );
     assert_eq!(
         verdict(&p, &f(Risk::High, &[Flag::SelfProtection])),
-        (Effect::Deny, "self.tamper".into())
+        (Effect::Deny, "self-protection".into())
     );
     assert_eq!(
         verdict(&p, &f(Risk::Medium, &[Flag::NetworkEgress])).0,
@@ -927,14 +997,14 @@ fn standard_profile_asks_for_high_and_denies_critical() {
     );
     assert_eq!(
         verdict(&p, &f(Risk::Medium, &[Flag::UnknownTool])),
-        (Effect::Flag, "tools.unknown".into())
+        (Effect::Flag, "unknown-tools".into())
     );
     let keys = cls(
         Action::FileRead,
         vec![path(Action::FileRead, "/home/u/.patchwork/keys/seal.key")],
         vec![],
     );
-    assert_eq!(verdict(&p, &keys), (Effect::Deny, "self.keys_read".into()));
+    assert_eq!(verdict(&p, &keys), (Effect::Deny, "seal-key".into()));
     let settings = cls(
         Action::FileEdit,
         vec![path(Action::FileEdit, "/home/u/.claude/settings.json")],

@@ -126,7 +126,7 @@ fn main() {
         .enable_all()
         .build()
         .expect("rt");
-    let client = reqwest::Client::new();
+    let client = patchwork_gateway::net::client(None).unwrap();
     let ship = 200_000usize;
     let mut cur = Cursor::default();
     let t = Instant::now();

@@ -12,6 +12,7 @@ pub mod gate;
 pub mod home;
 pub mod hook;
 pub mod ledger;
+pub mod net;
 pub mod pins;
 pub mod policy;
 pub mod proxy;

@@ -15,6 +15,11 @@ bin=target/release/patchwork-gateway
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 export PATCHWORK_HOME="$out/home"
+# The gateway's HTTP door wants a bearer token on every request; the conformance runner cannot
+# send headers, so a preload adds it to the runner's requests to the proxy (and only those).
+PATCHWORK_HTTP_TOKEN=$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')
+export PATCHWORK_HTTP_TOKEN
+export NODE_OPTIONS="--import=$PWD/.ci/lib/bearer-preload.mjs${NODE_OPTIONS:+ $NODE_OPTIONS}"
 "$run" direct "$out/direct.txt" >"$out/direct.log" 2>&1 || true
 "$run" proxy "$bin --policy strict wrap --http 127.0.0.1:\$PROXY_PORT -- \$STDIO_SERVER_CMD" "$out/stdio.txt" >"$out/stdio.log" 2>&1 || true
 "$run" proxy "$bin --policy strict wrap --http 127.0.0.1:\$PROXY_PORT --url \$UPSTREAM_URL" "$out/url.txt" >"$out/url.log" 2>&1 || true

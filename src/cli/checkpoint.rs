@@ -2,7 +2,7 @@
 
 use super::Ctx;
 use crate::ledger::Ledger;
-use crate::ledger::checkpoint::{self, KEY_FILE};
+use crate::ledger::checkpoint;
 use crate::ledger::note::{NoteKey, NoteVerifier};
 use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
@@ -51,11 +51,7 @@ pub fn key(ctx: &Ctx) -> Result<NoteKey> {
 
 /// The public key of `ctx`'s checkpoint key, if it exists.
 pub fn own_verifier(ctx: &Ctx) -> Result<Option<NoteVerifier>> {
-    let p = ctx.home.keys_dir().join(KEY_FILE);
-    if !p.exists() {
-        return Ok(None);
-    }
-    Ok(Some(NoteKey::load(&p)?.verifier()))
+    checkpoint::own_verifier(&ctx.home.keys_dir())
 }
 
 /// Reads a verifier key file (the output of `keys export --public`).

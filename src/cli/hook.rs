@@ -64,7 +64,7 @@ pub fn run(ctx: &Ctx, args: HookArgs) -> i32 {
         }
     };
     let code = failclosed::emit(&handled.answer);
-    alerts::raise(&ctx.home, handled.alerts);
+    alerts::raise(&ctx.home, handled.webhook.as_deref(), handled.alerts);
     auto_checkpoint(ctx);
     code
 }

@@ -3,7 +3,7 @@
 use super::Ctx;
 use crate::call::{Door, Effect, ToolCall};
 use crate::policy::rules::{Decision, PolicyError, Source, display_argv};
-use crate::policy::{Env, Mode, Policy, classify, paths, profiles};
+use crate::policy::{Env, Explanation, Mode, Policy, classify, paths, profiles};
 use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
 use serde_json::{Value, json};
@@ -199,22 +199,6 @@ fn validate(ctx: &Ctx, file: &Path) -> Result<i32> {
     }
 }
 
-/// The call `policy explain` describes: a command string for Bash, else JSON tool input.
-fn explain_call(a: &ExplainArgs, cwd: PathBuf) -> Result<ToolCall> {
-    let tool = a.tool.clone().unwrap_or_else(|| "Bash".into());
-    let parsed = serde_json::from_str::<Value>(&a.input)
-        .ok()
-        .filter(Value::is_object);
-    let input = match parsed {
-        Some(v) => v,
-        None if tool == "Bash" => json!({ "command": a.input }),
-        None => bail!(
-            "with --tool {tool}, give the tool input as a JSON object, e.g. '{{\"file_path\": \"src/main.rs\"}}'"
-        ),
-    };
-    Ok(ToolCall::new(Door::Hook, tool, input, cwd))
-}
-
 fn explain(ctx: &Ctx, a: &ExplainArgs) -> Result<i32> {
     let env = env(ctx)?;
     let p = load(ctx, &env)?;
@@ -222,9 +206,12 @@ fn explain(ctx: &Ctx, a: &ExplainArgs) -> Result<i32> {
         Some(c) => std::path::absolute(c)?,
         None => std::env::current_dir()?,
     };
-    let call = explain_call(a, cwd)?;
-    let cls = classify(&call, &env);
-    let Decision { verdict, hits } = p.decide(&call, &cls, &env);
+    let tool = a.tool.as_deref().unwrap_or("Bash");
+    let Explanation {
+        call,
+        classification: cls,
+        decision: Decision { verdict, hits },
+    } = crate::policy::explain(&p, &env, tool, &a.input, cwd)?;
     if a.json {
         let out = json!({
             "policy": {"name": p.name, "source": p.source().to_string(), "hash": p.hash(), "mode": p.mode.as_str()},

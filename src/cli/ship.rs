@@ -46,7 +46,8 @@ pub fn run(ctx: &Ctx, args: ShipArgs) -> Result<i32> {
             let rt = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()?;
-            let client = reqwest::Client::builder()
+            // rustls with Mozilla's roots and SSL_CERT_FILE, like every outgoing request.
+            let client = crate::net::builder(None)?
                 .timeout(Duration::from_secs(30))
                 .build()?;
             let dest = ep.url.clone();

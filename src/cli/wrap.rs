@@ -20,6 +20,10 @@ pub struct WrapArgs {
     /// Environment variable holding a bearer token for the --url upstream.
     #[arg(long, value_name = "VAR", requires = "url")]
     pub bearer_token_env: Option<String>,
+    /// PEM file of a private CA that signed the --url server's certificate (default:
+    /// SSL_CERT_FILE; Mozilla's roots are always trusted).
+    #[arg(long, value_name = "FILE", requires = "url")]
+    pub ca_cert: Option<std::path::PathBuf>,
     /// Per-request timeout for the upstream, in seconds.
     #[arg(long, value_name = "SECS", default_value_t = DEFAULT_TIMEOUT.as_secs())]
     pub timeout: u64,
@@ -43,6 +47,7 @@ pub fn run(ctx: &Ctx, args: WrapArgs) -> anyhow::Result<i32> {
             Endpoint::Http {
                 url: url.clone(),
                 bearer,
+                ca_cert: args.ca_cert.clone(),
             }
         }
         (None, false) => Endpoint::Stdio {

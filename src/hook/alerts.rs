@@ -1,4 +1,4 @@
-//! Alerts: a JSON POST to `PATCHWORK_WEBHOOK_URL` for deny, ask, flag and enforcement gaps.
+//! Alerts: a JSON POST (http or https) to `PATCHWORK_WEBHOOK_URL` for deny, ask, flag and enforcement gaps.
 //! Off the decision path: the hook only drops the alert into a bounded spool folder
 //! (`$PATCHWORK_HOME/state/alerts/spool`) and starts a detached `watchdog --drain-alerts`
 //! process, which delivers with retry. Failed and dropped alerts are recorded in the ledger.
@@ -8,8 +8,6 @@ use crate::home::{Home, create_private_dir};
 use crate::ledger::Ledger;
 use anyhow::{Context, Result, bail};
 use serde_json::{Map, Value, json};
-use std::io::{Read, Write};
-use std::net::{TcpStream, ToSocketAddrs};
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::Duration;
@@ -75,10 +73,12 @@ fn spool_dir(home: &Home) -> PathBuf {
     alerts_dir(home).join("spool")
 }
 
-/// Queues `alerts` for the webhook (when one is configured) and starts a detached deliverer.
-/// Costs a few small file writes and one process spawn; never waits for the network.
-pub fn raise(home: &Home, alerts: Vec<Value>) {
-    let Some(url) = std::env::var(ENV_URL).ok().filter(|u| !u.is_empty()) else {
+/// Queues `alerts` for the webhook — `PATCHWORK_WEBHOOK_URL`, else the policy's
+/// `alerts.webhook` — and starts a detached deliverer. Costs a few small file writes and one
+/// process spawn; never waits for the network.
+pub fn raise(home: &Home, policy_webhook: Option<&str>, alerts: Vec<Value>) {
+    let from_env = std::env::var(ENV_URL).ok().filter(|u| !u.is_empty());
+    let Some(url) = from_env.or_else(|| policy_webhook.map(str::to_string)) else {
         return;
     };
     if alerts.is_empty() {
@@ -238,93 +238,42 @@ fn deliver_with_retry(url: &str, body: &str) -> Result<()> {
         .context(format!("{} attempts failed", BACKOFF_MS.len())))
 }
 
-/// One POST: plain `http://` over a socket; `https://` through the `curl` program.
+/// One POST through the gateway's HTTP(S) client ([`crate::net`]: rustls, Mozilla's roots plus
+/// `SSL_CERT_FILE`); a failure names its cause ("certificate not trusted: …").
 fn deliver(url: &str, body: &str) -> Result<()> {
-    let status = if url.starts_with("https://") {
-        post_with_curl(url, body)?
-    } else {
-        post_http(url, body)?
+    if !(url.starts_with("http://") || url.starts_with("https://")) {
+        bail!("unsupported webhook URL scheme in {}", url_host(url));
+    }
+    let client = crate::net::builder(None)?
+        .timeout(NET_TIMEOUT)
+        .build()
+        .context("cannot set up the HTTP client")?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    // The request is built inside the runtime: its timeout needs the runtime's timer.
+    let sent = rt.block_on(async {
+        client
+            .post(url)
+            .header("content-type", "application/json")
+            .header("user-agent", "patchwork-gateway")
+            .body(body.to_string())
+            .send()
+            .await
+    });
+    let status = match sent {
+        Ok(resp) => resp.status(),
+        // The URL may carry a token: name the host and the cause, never the URL.
+        Err(e) => bail!(
+            "{}: {}",
+            url_host(url),
+            crate::net::explain(&e.without_url())
+        ),
     };
-    if !(200..300).contains(&status) {
-        bail!("webhook answered HTTP {status}");
+    if !status.is_success() {
+        bail!("webhook answered HTTP {}", status.as_u16());
     }
     Ok(())
-}
-
-/// Splits `http://host[:port]/path` into (host, port, path).
-fn split_http_url(url: &str) -> Result<(&str, u16, &str)> {
-    let rest = url
-        .strip_prefix("http://")
-        .with_context(|| format!("unsupported webhook URL scheme in {}", url_host(url)))?;
-    let (authority, path) = match rest.find('/') {
-        Some(i) => (&rest[..i], &rest[i..]),
-        None => (rest, "/"),
-    };
-    if authority.contains('@') {
-        bail!("credentials in the webhook URL are not supported");
-    }
-    let (host, port) = match authority.rsplit_once(':') {
-        Some((h, p)) if !h.ends_with(']') || authority.starts_with('[') => {
-            (h, p.parse().context("bad port in the webhook URL")?)
-        }
-        _ => (authority, 80),
-    };
-    Ok((
-        host.trim_start_matches('[').trim_end_matches(']'),
-        port,
-        path,
-    ))
-}
-
-fn post_http(url: &str, body: &str) -> Result<u16> {
-    let (host, port, path) = split_http_url(url)?;
-    let addr = (host, port)
-        .to_socket_addrs()?
-        .next()
-        .with_context(|| format!("cannot resolve {host}"))?;
-    let mut s = TcpStream::connect_timeout(&addr, NET_TIMEOUT)?;
-    s.set_read_timeout(Some(NET_TIMEOUT))?;
-    s.set_write_timeout(Some(NET_TIMEOUT))?;
-    let req = format!(
-        "POST {path} HTTP/1.1\r\nHost: {host}:{port}\r\nUser-Agent: patchwork-gateway\r\n\
-         Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    );
-    s.write_all(req.as_bytes())?;
-    let mut head = [0u8; 64];
-    let n = s.read(&mut head)?;
-    let line = std::str::from_utf8(&head[..n]).unwrap_or("");
-    line.split_whitespace()
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .with_context(|| "the webhook sent no HTTP status line".to_string())
-}
-
-fn post_with_curl(url: &str, body: &str) -> Result<u16> {
-    let mut child = Command::new("curl")
-        .args(["-sS", "-m", "5", "-o", "/dev/null", "-w", "%{http_code}"])
-        .args([
-            "-H",
-            "Content-Type: application/json",
-            "--data-binary",
-            "@-",
-            url,
-        ])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .context("https webhooks need the curl program")?;
-    child
-        .stdin
-        .take()
-        .context("curl stdin")?
-        .write_all(body.as_bytes())?;
-    let out = child.wait_with_output()?;
-    String::from_utf8_lossy(&out.stdout)
-        .trim()
-        .parse()
-        .context("curl reported no HTTP status")
 }
 
 /// The host of a URL, for records (never the full URL: it may carry a token).
@@ -360,17 +309,9 @@ mod tests {
     use super::*;
 
     #[test]
-    fn splits_http_urls() {
-        assert_eq!(
-            split_http_url("http://127.0.0.1:8080/hook?x=1").unwrap(),
-            ("127.0.0.1", 8080, "/hook?x=1")
-        );
-        assert_eq!(
-            split_http_url("http://example.test").unwrap(),
-            ("example.test", 80, "/")
-        );
-        assert!(split_http_url("ftp://x").is_err());
-        assert!(split_http_url("http://u:p@x/").is_err());
+    fn url_hosts_drop_credentials_and_paths() {
         assert_eq!(url_host("https://u:tok@hooks.test/abc"), "hooks.test");
+        assert_eq!(url_host("http://127.0.0.1:8080/hook?x=1"), "127.0.0.1:8080");
+        assert!(deliver("ftp://x/", "{}").is_err());
     }
 }

@@ -87,6 +87,8 @@ pub struct HookCtx<'a> {
 pub struct Handled {
     pub answer: Answer,
     pub alerts: Vec<Value>,
+    /// The policy's `alerts.webhook`, when the policy was loaded and alerts are due.
+    pub webhook: Option<String>,
 }
 
 impl Handled {
@@ -94,6 +96,7 @@ impl Handled {
         Handled {
             answer,
             alerts: Vec::new(),
+            webhook: None,
         }
     }
 }
@@ -239,7 +242,12 @@ fn decide(ctx: HookCtx<'_>, event: &Event, p: &Payload) -> Handled {
     } else {
         Vec::new()
     };
-    Handled { answer, alerts }
+    let webhook = gate.policy().webhook().map(str::to_string);
+    Handled {
+        answer,
+        alerts,
+        webhook,
+    }
 }
 
 /// A PermissionRequest for a call PreToolUse already decided (decision `first`): the Gate
@@ -357,9 +365,13 @@ fn outcome(ctx: HookCtx<'_>, event: &Event, p: &Payload) -> Handled {
         decision_seq,
         gap_seq,
     );
+    let webhook = Gate::open(ctx.home, ctx.policy, &adapter::project_dir(p))
+        .ok()
+        .and_then(|g| g.policy().webhook().map(str::to_string));
     Handled {
         answer: Answer::none(),
         alerts: vec![alert],
+        webhook,
     }
 }
 

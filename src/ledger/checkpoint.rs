@@ -47,6 +47,15 @@ pub fn load_or_create_key(keys_dir: &Path) -> Result<NoteKey> {
     )
 }
 
+/// The verifying key of the checkpoint key in `keys_dir`, if it exists (never creates one).
+pub fn own_verifier(keys_dir: &Path) -> Result<Option<NoteVerifier>> {
+    let path = keys_dir.join(KEY_FILE);
+    if !path.exists() {
+        return Ok(None);
+    }
+    Ok(Some(NoteKey::load(&path)?.verifier()))
+}
+
 /// `checkpoints/LATEST`: "<size> <unix time>" of the newest checkpoint, for the hook's cheap
 /// check whether one is due.
 const LATEST: &str = "LATEST";

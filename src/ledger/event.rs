@@ -42,11 +42,7 @@ impl Digest {
     /// Parses `sha256:<hex>` or bare 64-character hex (legacy hook records).
     pub fn parse(s: &str) -> Option<Digest> {
         let hex_part = s.strip_prefix("sha256:").unwrap_or(s);
-        let ok = hex_part.len() == 64
-            && hex_part
-                .bytes()
-                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
-        ok.then(|| Digest(format!("sha256:{hex_part}")))
+        is_hex64(hex_part).then(|| Digest(format!("sha256:{hex_part}")))
     }
 
     /// The `sha256:<hex>` text.
@@ -60,6 +56,13 @@ impl Digest {
     }
 }
 
+/// 64 lowercase hex digits.
+fn is_hex64(s: &str) -> bool {
+    s.len() == 64
+        && s.bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
+
 impl std::fmt::Display for Digest {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(&self.0)
@@ -69,6 +72,10 @@ impl std::fmt::Display for Digest {
 impl TryFrom<String> for Digest {
     type Error = String;
     fn try_from(s: String) -> Result<Digest, String> {
+        // Already in the written form: keep the string.
+        if s.strip_prefix("sha256:").is_some_and(is_hex64) {
+            return Ok(Digest(s));
+        }
         Digest::parse(&s).ok_or_else(|| format!("not a sha256 digest: {s:?}"))
     }
 }
@@ -340,14 +347,152 @@ pub struct HookEvent {
     pub notification_type: Option<String>,
 }
 
-/// The ledger repaired a torn or damaged tail (never silently).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+/// What a `ledger_recovery` record repaired or noticed (`docs/ledger.md`, "Recovery").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RecoveryKind {
+    /// An incomplete last line (a writer stopped mid-append) was cut off.
+    TornTail,
+    /// Complete but unsynced bytes after the last chained record were cut off.
+    DiscardedTail,
+    /// A line longer than any record after the last chained record was cut off.
+    OversizeTail,
+    /// Complete records past the state file were taken in (crash before the state update).
+    StateRollforward,
+    /// The state file was missing or damaged and was rebuilt from the log.
+    StateRebuilt,
+    /// The log ended before its state file (power loss before a sync): records never
+    /// acknowledged were lost.
+    UnsyncedTailLost,
+    /// The log was deleted or replaced while in use; a fresh log starts with this record.
+    LedgerLost,
+    /// The log has another name (a hard link); appends are refused until it is removed.
+    HardLink,
+}
+
+/// The ledger repaired a torn or damaged tail, or noticed its files were tampered with (never
+/// silently). Which members a kind carries is listed in `docs/ledger.md`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Recovery {
-    /// What was repaired (`torn_tail`, …).
-    pub kind: String,
-    /// Details of the repair (offsets, lengths, digests of what was cut).
+    pub kind: RecoveryKind,
+    /// Why, in words.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// Cut tails: byte offset where the cut bytes began.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub offset: Option<u64>,
+    /// Cut tails: how many bytes were cut.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub discarded_len: Option<u64>,
+    /// Cut tails: digest of the cut bytes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub discarded_sha256: Option<Digest>,
+    /// `oversize_tail`: digest of the first 4 MiB of the cut line.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub discarded_head_sha256: Option<Digest>,
+    /// `state_rollforward`: records taken in; `state_rebuilt`: records the rebuilt state counts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub records: Option<u64>,
+    /// `state_rollforward`: seq of the first record taken in.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from_seq: Option<u64>,
+    /// `state_rebuilt`: bytes of the log the rebuilt state covers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bytes: Option<u64>,
+    /// `unsynced_tail_lost`: what the state file promised and what the log held.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expected_records: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expected_bytes: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub found_records: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub found_bytes: Option<u64>,
+    /// `ledger_lost`: records and tip of the lost log, when its state was readable.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lost_records: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lost_tip: Option<Digest>,
+}
+
+/// Fields of the MCP door's records about an upstream server (not a call decision): which
+/// tool, of which server, in which session.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Upstream {
     #[serde(flatten)]
-    pub details: Map<String, Value>,
+    pub origin: Origin,
+    /// The tool as the agent sees it (for a server request, `mcp__<server>__<operation>`).
+    pub tool: String,
+    /// The upstream server's name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server: Option<String>,
+}
+
+/// An upstream tool's definition is not the pinned one (changed, new, or first seen) and waits
+/// for the user's review (`pins diff`, `pins approve`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct McpToolChanged {
+    #[serde(flatten)]
+    pub upstream: Upstream,
+    /// The pin state: `changed`, `new`, `first_seen`, …
+    pub change: String,
+    /// Digest of the pinned definition (none for a new tool).
+    #[serde(default)]
+    pub old_sha256: Option<Digest>,
+    /// Digest of the definition as listed now.
+    pub new_sha256: Digest,
+    /// What changed, one line per member (`description: "…" → "…"`).
+    #[serde(default)]
+    pub diff: Vec<String>,
+    /// The policy's verdict on the listing (`allow`, `flag`, `ask`, `deny`).
+    pub verdict: String,
+    #[serde(default)]
+    pub rules: Vec<String>,
+    /// What the agent was shown: `listed`, `sanitised` or `withheld`.
+    pub treatment: String,
+}
+
+/// An upstream tool's description (or schema text) carries prompt-injection markers.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct McpDescriptionFinding {
+    #[serde(flatten)]
+    pub upstream: Upstream,
+    /// Marker ids found.
+    pub findings: Vec<String>,
+    /// Where each was found, in words.
+    #[serde(default)]
+    pub details: Vec<String>,
+    /// Digest of the definition they were found in.
+    pub definition_sha256: Digest,
+    pub verdict: String,
+    #[serde(default)]
+    pub rules: Vec<String>,
+    /// `listed`, `sanitised` or `withheld`.
+    pub treatment: String,
+}
+
+/// An upstream server asked the agent's client something (sampling, elicitation, roots): judged
+/// by the Gate like a call, recorded by size and digest (never the text).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct McpServerRequest {
+    #[serde(flatten)]
+    pub upstream: Upstream,
+    /// The JSON-RPC method (`sampling/createMessage`, `elicitation/create`, `roots/list`).
+    pub method: String,
+    pub request_bytes: u64,
+    pub request_sha256: Digest,
+    /// `seq` of the Gate's decision on the request.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decision_seq: Option<u64>,
+    /// `answered`, `refused` or `failed`.
+    pub status: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub answer_bytes: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub answer_sha256: Option<Digest>,
+    /// Why it was refused or failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
 }
 
 /// An alert could not be delivered to its webhook.
@@ -416,10 +561,19 @@ pub enum LedgerEvent {
     Recovery(Recovery),
     #[serde(rename = "alert.failed")]
     AlertFailed(AlertFailed),
+    /// The alert spool was full: the alert was dropped (same members as `alert.failed`).
+    #[serde(rename = "alert.dropped")]
+    AlertDropped(AlertFailed),
     #[serde(rename = "watchdog.repair")]
     WatchdogRepair(WatchdogRepair),
     #[serde(rename = "ledger.checkpoint")]
     Checkpoint(Checkpoint),
+    #[serde(rename = "mcp.tool_changed")]
+    McpToolChanged(McpToolChanged),
+    #[serde(rename = "mcp.description_finding")]
+    McpDescriptionFinding(McpDescriptionFinding),
+    #[serde(rename = "mcp.server_request")]
+    McpServerRequest(McpServerRequest),
 }
 
 impl LedgerEvent {
@@ -472,6 +626,7 @@ pub fn json_schema() -> Value {
 mod tests {
     use super::*;
     use serde_json::json;
+    use std::collections::BTreeSet;
 
     #[test]
     fn digests_accept_bare_hex_and_write_the_prefix() {
@@ -523,5 +678,128 @@ mod tests {
         assert_eq!(LedgerEvent::from_fields(&f).unwrap(), e);
         let schema = json_schema();
         assert!(schema.to_string().contains("permission.request"));
+    }
+
+    #[test]
+    fn recovery_and_mcp_records_read_as_typed_events() {
+        let torn = json!({"event": "ledger_recovery", "kind": "torn_tail", "offset": 10,
+            "discarded_len": 3, "discarded_sha256": format!("sha256:{}", "ab".repeat(32)),
+            "reason": "incomplete last line"});
+        let LedgerEvent::Recovery(r) = serde_json::from_value(torn.clone()).unwrap() else {
+            panic!("not a recovery");
+        };
+        assert_eq!((r.kind, r.offset), (RecoveryKind::TornTail, Some(10)));
+        assert_eq!(
+            serde_json::to_value(LedgerEvent::Recovery(r)).unwrap(),
+            torn
+        );
+        let unknown = json!({"event": "ledger_recovery", "kind": "made_up"});
+        assert!(serde_json::from_value::<LedgerEvent>(unknown).is_err());
+        let changed = json!({"event": "mcp.tool_changed", "door": "mcp", "tool": "mcp__s__add",
+            "server": "s", "change": "new", "old_sha256": null,
+            "new_sha256": format!("sha256:{}", "cd".repeat(32)), "diff": ["definition: added"],
+            "verdict": "deny", "rules": ["mcp.pins"], "treatment": "withheld"});
+        let LedgerEvent::McpToolChanged(c) = serde_json::from_value(changed).unwrap() else {
+            panic!("not mcp.tool_changed");
+        };
+        assert_eq!(c.upstream.server.as_deref(), Some("s"));
+        assert_eq!(c.old_sha256, None);
+    }
+
+    /// The event kinds (and recovery kinds) written at the write sites in `src/`: records built
+    /// as maps, outside the typed [`LedgerEvent`] (whose variants are in the schema by
+    /// construction).
+    fn written_kinds() -> (BTreeSet<String>, BTreeSet<String>) {
+        let events = [
+            r#""event"\.into\(\),\s*json!\("([^"]+)"\)"#,
+            r#"\bbase\(\s*"([^"]+)""#,
+            r#"\.record\(\s*"([^"]+)""#,
+            r#"\brecord\(\s*home,\s*"([^"]+)""#,
+            r#"const EVENT: &str = "([^"]+)""#,
+            // `let (kind, action) = ("subagent.start", "subagent_start")`.
+            r#"\(\s*"([a-z]+\.[a-z_]+)",\s*"[a-z]+_[a-z_]+",?\s*\)"#,
+        ];
+        let recoveries = [
+            r#"\brecovery\(\s*"([^"]+)""#,
+            // `let (kind, reason) = ("torn_tail", "…")`.
+            r#"\(\s*"([a-z]+_tail)",\s*"[^"]*",?\s*\)"#,
+        ];
+        let compile = |ps: &[&str]| -> Vec<regex::Regex> {
+            ps.iter().map(|p| regex::Regex::new(p).unwrap()).collect()
+        };
+        let (events, recoveries) = (compile(&events), compile(&recoveries));
+        let mut found = (BTreeSet::new(), BTreeSet::new());
+        let mut stack = vec![std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("src")];
+        while let Some(dir) = stack.pop() {
+            for e in std::fs::read_dir(&dir).unwrap().flatten() {
+                let path = e.path();
+                if path.is_dir() {
+                    stack.push(path);
+                    continue;
+                }
+                if path.extension().is_none_or(|x| x != "rs") || path.ends_with("event.rs") {
+                    continue;
+                }
+                let text = std::fs::read_to_string(&path).unwrap();
+                // Unit tests write what they like.
+                let code = text.split("#[cfg(test)]").next().unwrap_or("");
+                for (patterns, set) in [(&events, &mut found.0), (&recoveries, &mut found.1)] {
+                    for re in patterns {
+                        for c in re.captures_iter(code) {
+                            set.insert(c[1].to_string());
+                        }
+                    }
+                }
+            }
+        }
+        found
+    }
+
+    #[test]
+    fn every_kind_the_code_writes_is_in_the_schema() {
+        let (events, recoveries) = written_kinds();
+        // The scan must see the write sites it is meant to check.
+        for known in [
+            "hook.error",
+            "mcp.server_request",
+            "subagent.stop",
+            "alert.failed",
+        ] {
+            assert!(events.contains(known), "{known} not found: {events:?}");
+        }
+        for known in ["torn_tail", "oversize_tail", "hard_link", "state_rebuilt"] {
+            assert!(
+                recoveries.contains(known),
+                "{known} not found: {recoveries:?}"
+            );
+        }
+        let schema = json_schema().to_string();
+        for kind in &events {
+            let record = json!({"event": kind});
+            let known = match serde_json::from_value::<LedgerEvent>(record) {
+                Ok(_) => true,
+                Err(e) => !e.to_string().contains("unknown variant"),
+            };
+            assert!(
+                known && schema.contains(&format!("\"{kind}\"")),
+                "`{kind}` is written but not in the record schema (src/ledger/event.rs)"
+            );
+        }
+        for kind in &recoveries {
+            assert!(
+                serde_json::from_value::<RecoveryKind>(json!(kind)).is_ok(),
+                "recovery kind `{kind}` is written but not in RecoveryKind"
+            );
+        }
+        let docs = std::fs::read_to_string(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/ledger.md"),
+        )
+        .unwrap();
+        for kind in events.iter().chain(&recoveries) {
+            assert!(
+                docs.contains(&format!("`{kind}`")),
+                "`{kind}` is not documented in docs/ledger.md"
+            );
+        }
     }
 }

@@ -3,6 +3,7 @@
 //! a [`Classification`](crate::call::Classification) and a [`Verdict`](crate::call::Verdict).
 
 pub mod classify;
+pub mod explain;
 pub mod findings;
 pub mod paths;
 pub mod profiles;
@@ -10,6 +11,7 @@ pub mod rules;
 pub mod shell;
 
 pub use classify::{classify, classify_definition};
+pub use explain::{Explanation, explain};
 pub use rules::{Mode, Policy};
 
 use std::path::{Path, PathBuf};

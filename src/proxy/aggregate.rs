@@ -38,6 +38,8 @@ pub struct ServerEntry {
     pub url: Option<String>,
     /// Name of an environment variable holding the bearer token for `url`.
     pub bearer_token_env: Option<String>,
+    /// PEM file of a private CA that signed the `url` server's certificate.
+    pub ca_cert: Option<std::path::PathBuf>,
     pub timeout_secs: Option<u64>,
 }
 
@@ -84,8 +86,10 @@ pub fn parse(text: &str) -> Result<Loaded> {
         check_name(&name)?;
         let endpoint = match (entry.command, entry.url) {
             (Some(command), None) => {
-                if entry.bearer_token_env.is_some() {
-                    bail!("server `{name}`: bearer_token_env only applies to url servers");
+                if entry.bearer_token_env.is_some() || entry.ca_cert.is_some() {
+                    bail!(
+                        "server `{name}`: bearer_token_env and ca_cert only apply to url servers"
+                    );
                 }
                 Endpoint::Stdio {
                     command,
@@ -103,7 +107,11 @@ pub fn parse(text: &str) -> Result<Loaded> {
                     })?),
                     None => None,
                 };
-                Endpoint::Http { url, bearer }
+                Endpoint::Http {
+                    url,
+                    bearer,
+                    ca_cert: entry.ca_cert,
+                }
             }
             _ => bail!("server `{name}` needs exactly one of `command` or `url`"),
         };

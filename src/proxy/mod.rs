@@ -6,6 +6,7 @@ pub mod aggregate;
 pub mod builtin;
 pub mod guard;
 pub mod http;
+pub mod http_token;
 pub mod passthrough;
 pub mod server;
 pub mod trust;

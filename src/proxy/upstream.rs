@@ -35,6 +35,8 @@ pub enum Endpoint {
         url: String,
         /// Bearer token the gateway sends (its own credential, never the agent's).
         bearer: Option<String>,
+        /// PEM file of extra trusted CA certificates (else `SSL_CERT_FILE`; see [`crate::net`]).
+        ca_cert: Option<std::path::PathBuf>,
     },
 }
 
@@ -215,7 +217,11 @@ async fn connect(
                 anyhow::anyhow!("`{command}` did not complete MCP initialization: {e}")
             })?
         }
-        Endpoint::Http { url, bearer } => {
+        Endpoint::Http {
+            url,
+            bearer,
+            ca_cert,
+        } => {
             let mut config =
                 rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig::with_uri(
                     url.as_str(),
@@ -223,12 +229,17 @@ async fn connect(
             if let Some(token) = bearer {
                 config = config.auth_header(token.clone());
             }
-            let transport =
-                StreamableHttpClientTransport::with_client(reqwest::Client::default(), config);
-            relay
-                .serve(transport)
-                .await
-                .map_err(|e| anyhow::anyhow!("{url} did not complete MCP initialization: {e}"))?
+            let http = crate::net::client(ca_cert.as_deref())?;
+            let transport = StreamableHttpClientTransport::with_client(http.clone(), config);
+            match relay.serve(transport).await {
+                Ok(svc) => svc,
+                // The transport's error drops its cause: ask the same client again for it
+                // (a certificate not trusted, a refused connection).
+                Err(e) => match crate::net::probe(&http, url).await {
+                    Some(cause) => anyhow::bail!("cannot reach {url}: {cause}"),
+                    None => anyhow::bail!("{url} did not complete MCP initialization: {e}"),
+                },
+            }
         }
     };
     svc.peer()

@@ -43,13 +43,8 @@ impl Endpoint {
                 _ => "http://localhost:4318/v1/logs".into(),
             },
         };
-        if url.starts_with("https://") {
-            bail!(
-                "{url}: TLS is not built into this gateway; use http:// to a local collector or agent that forwards over TLS"
-            );
-        }
-        if !url.starts_with("http://") {
-            bail!("{url}: the OTLP endpoint must be an http:// URL");
+        if !url.starts_with("http://") && !url.starts_with("https://") {
+            bail!("{url}: the OTLP endpoint must be an http:// or https:// URL");
         }
         let mut headers = Vec::new();
         for var in [
@@ -171,7 +166,8 @@ pub async fn send(client: &reqwest::Client, ep: &Endpoint, body: Vec<u8>) -> Res
                 );
             }
             Err(e) => {
-                tracing::warn!("OTLP receiver unreachable ({e}); retrying");
+                let cause = crate::net::explain(&e);
+                tracing::warn!("OTLP receiver unreachable ({cause}); retrying");
                 backoff
             }
         };

@@ -9,7 +9,9 @@
 
 use super::entry::Entry;
 use serde::Serialize;
+use std::collections::hash_map::RandomState;
 use std::collections::{HashMap, VecDeque};
+use std::hash::{BuildHasher, Hash, Hasher};
 
 /// One tool call: its first decision and everything linked to it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -142,8 +144,11 @@ pub struct Joiner {
     next: u64,
     queue: VecDeque<Option<Item>>,
     by_seq: HashMap<u64, u64>,
-    by_use_id: HashMap<(String, String), u64>,
-    by_input: HashMap<(String, String), u64>,
+    /// Held calls by a hash of (session, tool-use id) and of (session, input digest); a hit is
+    /// checked against the call itself, so a collision never joins the wrong records.
+    by_use_id: HashMap<u64, u64>,
+    by_input: HashMap<u64, u64>,
+    keys: RandomState,
 }
 
 impl Joiner {
@@ -158,6 +163,7 @@ impl Joiner {
             by_seq: HashMap::new(),
             by_use_id: HashMap::new(),
             by_input: HashMap::new(),
+            keys: RandomState::new(),
         }
     }
 
@@ -196,18 +202,21 @@ impl Joiner {
 
     /// The held call a record belongs to.
     fn find(&self, e: &Entry) -> Option<u64> {
-        let session = e.session.clone().unwrap_or_default();
         match e.event.as_str() {
             "decision" => {
                 // The MCP door's decision of a call the hook decided as `mcp__<server>__<tool>`.
                 if e.door.as_deref() != Some("mcp") {
                     return None;
                 }
-                let digest = e.input_sha256.as_ref()?.as_str().to_string();
-                let pos = *self.by_input.get(&(session, digest))?;
+                let digest = e.input_sha256.as_ref()?.as_str();
+                let pos = *self.by_input.get(&self.key(e, digest))?;
                 let held = self.held(pos)?;
-                let suffix = format!("__{}", e.tool());
-                (held.decision.tool().ends_with(&suffix)
+                let tool = held.decision.tool();
+                let same_tool = tool.len() >= e.tool().len() + 2
+                    && tool.ends_with(e.tool())
+                    && tool[..tool.len() - e.tool().len()].ends_with("__");
+                (same_tool
+                    && same_input(&held.decision, e)
                     && (0..=LINK_WINDOW_US).contains(&(e.ts - held.decision.ts))
                     && held.decision.door.as_deref() == Some("hook")
                     && held.linked.is_empty())
@@ -216,12 +225,15 @@ impl Joiner {
             "outcome" | "permission.request" | "enforcement.gap" => {
                 let by_seq = e.decision_seq.and_then(|s| self.by_seq.get(&s).copied());
                 let by_id = || {
-                    let id = e.tool_use_id.clone()?;
-                    self.by_use_id.get(&(session.clone(), id)).copied()
+                    let id = e.tool_use_id.as_deref()?;
+                    let pos = *self.by_use_id.get(&self.key(e, id))?;
+                    let d = &self.held(pos)?.decision;
+                    (d.session == e.session && d.tool_use_id.as_deref() == Some(id)).then_some(pos)
                 };
                 let by_input = || {
-                    let d = e.input_sha256.as_ref()?.as_str().to_string();
-                    self.by_input.get(&(session.clone(), d)).copied()
+                    let digest = e.input_sha256.as_ref()?.as_str();
+                    let pos = *self.by_input.get(&self.key(e, digest))?;
+                    same_input(&self.held(pos)?.decision, e).then_some(pos)
                 };
                 by_seq
                     .or_else(by_id)
@@ -230,6 +242,14 @@ impl Joiner {
             }
             _ => None,
         }
+    }
+
+    /// The hash of (the record's session, `what`).
+    fn key(&self, e: &Entry, what: &str) -> u64 {
+        let mut h = self.keys.build_hasher();
+        e.session.as_deref().unwrap_or("").hash(&mut h);
+        what.hash(&mut h);
+        h.finish()
     }
 
     fn held(&self, pos: u64) -> Option<&Call> {
@@ -242,12 +262,11 @@ impl Joiner {
 
     fn index(&mut self, e: &Entry, pos: u64) {
         self.by_seq.insert(e.seq, pos);
-        let session = e.session.clone().unwrap_or_default();
         if let Some(id) = &e.tool_use_id {
-            self.by_use_id.insert((session.clone(), id.clone()), pos);
+            self.by_use_id.insert(self.key(e, id), pos);
         }
         if let Some(d) = &e.input_sha256 {
-            self.by_input.insert((session, d.as_str().to_string()), pos);
+            self.by_input.insert(self.key(e, d.as_str()), pos);
         }
     }
 
@@ -277,20 +296,25 @@ impl Joiner {
                 self.by_seq.remove(&seq);
             }
         }
-        let session = c.decision.session.clone().unwrap_or_default();
-        if let Some(id) = &c.decision.tool_use_id {
-            let key = (session.clone(), id.clone());
+        let d = &c.decision;
+        if let Some(id) = &d.tool_use_id {
+            let key = self.key(d, id);
             if self.by_use_id.get(&key) == Some(&pos) {
                 self.by_use_id.remove(&key);
             }
         }
-        if let Some(d) = &c.decision.input_sha256 {
-            let key = (session, d.as_str().to_string());
+        if let Some(digest) = &d.input_sha256 {
+            let key = self.key(d, digest.as_str());
             if self.by_input.get(&key) == Some(&pos) {
                 self.by_input.remove(&key);
             }
         }
     }
+}
+
+/// The same session and input digest.
+fn same_input(a: &Entry, b: &Entry) -> bool {
+    a.session == b.session && a.input_sha256.is_some() && a.input_sha256 == b.input_sha256
 }
 
 /// Joins a whole sequence of records (for views that need them all, such as `replay`).

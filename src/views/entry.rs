@@ -149,19 +149,66 @@ fn event_name<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
 
 /// A list of strings, or one string, or a list with non-string items (kept as JSON text).
 fn strings<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
-    use serde_json::Value;
-    Ok(match Value::deserialize(d)? {
-        Value::Null => Vec::new(),
-        Value::String(s) => vec![s],
-        Value::Array(items) => items
-            .into_iter()
-            .map(|v| match v {
-                Value::String(s) => s,
-                other => other.to_string(),
-            })
-            .collect(),
-        other => vec![other.to_string()],
-    })
+    d.deserialize_any(StringsVisitor)
+}
+
+struct StringsVisitor;
+
+impl<'de> serde::de::Visitor<'de> for StringsVisitor {
+    type Value = Vec<String>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a string or a list")
+    }
+
+    fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<Vec<String>, E> {
+        Ok(vec![s.to_string()])
+    }
+
+    fn visit_unit<E: serde::de::Error>(self) -> Result<Vec<String>, E> {
+        Ok(Vec::new())
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<String>, A::Error> {
+        let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(2));
+        while let Some(AnyText(s)) = seq.next_element()? {
+            out.push(s);
+        }
+        Ok(out)
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<Vec<String>, A::Error> {
+        let v = serde_json::Value::deserialize(serde::de::value::MapAccessDeserializer::new(map))?;
+        Ok(vec![v.to_string()])
+    }
+
+    fn visit_bool<E: serde::de::Error>(self, v: bool) -> Result<Vec<String>, E> {
+        Ok(vec![v.to_string()])
+    }
+
+    fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Vec<String>, E> {
+        Ok(vec![v.to_string()])
+    }
+
+    fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Vec<String>, E> {
+        Ok(vec![v.to_string()])
+    }
+
+    fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<Vec<String>, E> {
+        Ok(vec![serde_json::Value::from(v).to_string()])
+    }
+}
+
+/// One list item as text: a string as is, anything else as its JSON text.
+struct AnyText(String);
+
+impl<'de> Deserialize<'de> for AnyText {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<AnyText, D::Error> {
+        match serde_json::Value::deserialize(d)? {
+            serde_json::Value::String(s) => Ok(AnyText(s)),
+            other => Ok(AnyText(other.to_string())),
+        }
+    }
 }
 
 #[cfg(test)]
@@ -185,5 +232,17 @@ mod tests {
         assert!(d.refused());
         assert_eq!(d.target_text(), "/a");
         assert_eq!(risk_rank("HIGH"), Some(3));
+    }
+
+    #[test]
+    fn lists_of_anything_read_as_text() {
+        let e = Entry::parse(
+            br#"{"seq":1,"ts":2,"target":"one","flags":[1,"a",{"k":[true]},null],"rules":{"x":1},"findings":null}"#,
+        )
+        .unwrap();
+        assert_eq!(e.target, ["one"]);
+        assert_eq!(e.flags, ["1", "a", r#"{"k":[true]}"#, "null"]);
+        assert_eq!(e.rules, [r#"{"x":1}"#]);
+        assert!(e.findings.is_empty());
     }
 }

@@ -2,7 +2,6 @@
 //! row per call or event, with a formula-injection guard) and SARIF 2.1.0 for code scanning.
 
 use super::calls::Item;
-use super::log::Row;
 use super::text::rfc3339;
 use anyhow::Result;
 use serde_json::{Value, json};
@@ -51,48 +50,103 @@ pub const CSV_HEADER: [&str; 19] = [
 /// A CSV writer of rows.
 pub struct Csv<W: Write> {
     w: csv::Writer<W>,
+    /// Scratch text for joined and numeric cells.
+    buf: String,
 }
 
 impl<W: Write> Csv<W> {
     /// Starts the file with its header row.
     pub fn new(out: W) -> Result<Csv<W>> {
-        let mut w = csv::Writer::from_writer(out);
+        let mut w = csv::WriterBuilder::new()
+            .buffer_capacity(1 << 16)
+            .from_writer(out);
         w.write_record(CSV_HEADER)?;
-        Ok(Csv { w })
+        Ok(Csv {
+            w,
+            buf: String::new(),
+        })
     }
 
-    /// One row per item.
+    /// One row per item: a call with its outcome and the other door's verdict, or an event
+    /// (the same as a `log` row, written without copying the records).
     pub fn item(&mut self, item: &Item) -> Result<()> {
-        let r = Row::of(item);
+        use std::fmt::Write as _;
         let e = item.head();
-        let opt = |s: &Option<String>| s.clone().unwrap_or_default();
-        let num = |n: Option<u64>| n.map(|n| n.to_string()).unwrap_or_default();
-        let cells = [
-            r.seq.to_string(),
-            r.time.clone(),
-            opt(&r.session),
-            opt(&r.door),
-            r.event.clone(),
-            opt(&r.tool),
-            opt(&r.action),
-            r.target.join(" "),
-            opt(&r.verdict),
-            opt(&r.linked_verdict),
-            opt(&r.risk),
-            e.flags.join(","),
-            r.rules.join(","),
-            opt(&r.reason),
-            opt(&r.status),
-            num(r.duration_ms),
-            num(r.outcome_seq),
-            opt(&r.gap),
-            e.hash.clone(),
-        ];
-        for c in &cells {
-            self.w.write_field(guard_formula(c).as_bytes())?;
+        let call = match item {
+            Item::Call(c) => Some(c.as_ref()),
+            Item::Event(_) => None,
+        };
+        self.number(Some(e.seq))?;
+        self.buf.clear();
+        write!(self.buf, "{}", super::text::Rfc3339(e.ts))?;
+        self.scratch()?;
+        self.field(opt(&e.session))?;
+        self.field(opt(&e.door))?;
+        self.field(&e.event)?;
+        self.field(opt(&e.tool))?;
+        self.field(opt(&e.action))?;
+        self.joined(e.target.iter(), " ")?;
+        self.field(opt(&e.verdict))?;
+        let linked = call.and_then(|c| c.linked.first());
+        self.field(linked.map_or("", |l| opt(&l.verdict)))?;
+        self.field(opt(&e.risk))?;
+        self.joined(e.flags.iter(), ",")?;
+        let extra = linked.into_iter().flat_map(|l| {
+            l.rules
+                .iter()
+                .enumerate()
+                .filter(|(i, r)| !e.rules.contains(r) && !l.rules[..*i].contains(r))
+                .map(|(_, r)| r)
+        });
+        self.joined(e.rules.iter().chain(extra), ",")?;
+        self.field(opt(&e.reason))?;
+        match call {
+            Some(c) => {
+                self.field(Some(c.status()).filter(|s| *s != "-").unwrap_or(""))?;
+                self.number(c.duration_ms())?;
+                self.number(c.outcome().map(|o| o.seq))?;
+                self.field(c.gaps.first().map_or("", |g| opt(&g.gap)))?;
+            }
+            None => {
+                self.field(e.outcome.as_ref().map_or("", |o| o.status.as_str()))?;
+                self.number(e.outcome.as_ref().and_then(|o| o.duration_ms))?;
+                self.field("")?;
+                self.field(opt(&e.gap))?;
+            }
         }
+        self.field(&e.hash)?;
         self.w.write_record(None::<&[u8]>)?;
         Ok(())
+    }
+
+    fn field(&mut self, cell: &str) -> Result<()> {
+        self.w.write_field(guard_formula(cell).as_bytes())?;
+        Ok(())
+    }
+
+    fn scratch(&mut self) -> Result<()> {
+        self.w.write_field(guard_formula(&self.buf).as_bytes())?;
+        Ok(())
+    }
+
+    fn number(&mut self, n: Option<u64>) -> Result<()> {
+        use std::fmt::Write as _;
+        self.buf.clear();
+        if let Some(n) = n {
+            write!(self.buf, "{n}")?;
+        }
+        self.scratch()
+    }
+
+    fn joined<'s>(&mut self, parts: impl Iterator<Item = &'s String>, sep: &str) -> Result<()> {
+        self.buf.clear();
+        for (i, p) in parts.enumerate() {
+            if i > 0 {
+                self.buf.push_str(sep);
+            }
+            self.buf.push_str(p);
+        }
+        self.scratch()
     }
 
     /// Flushes the output.
@@ -148,6 +202,11 @@ impl<W: Write> Exporter<W> {
             }
         }
     }
+}
+
+/// The text of an optional member, or `""`.
+fn opt(s: &Option<String>) -> &str {
+    s.as_deref().unwrap_or("")
 }
 
 /// A cell a spreadsheet would run as a formula (`= + - @`, tab, CR first) gets a leading `'`.

@@ -14,12 +14,14 @@
 
 pub mod calls;
 pub mod dashboard;
+pub mod diffs;
 pub mod entry;
 pub mod export;
 pub mod filter;
 pub mod html;
 pub mod index;
 pub mod log;
+pub mod members;
 pub mod replay;
 pub mod session;
 pub mod source;

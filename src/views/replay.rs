@@ -1,6 +1,7 @@
 //! `replay`: one session's story, as text for a terminal or as one self-contained HTML page.
 
 use super::calls::Item;
+use super::diffs::FileDiff;
 use super::entry::Entry;
 use super::html::PageMeta;
 use super::session::{ReplayFilter, SessionView};
@@ -56,16 +57,16 @@ pub fn write_text(out: &mut impl Write, v: &SessionView, filter: &ReplayFilter) 
     )?;
     writeln!(out)?;
     for item in v.items.iter().filter(|i| filter.shows(i)) {
-        write_item(out, v.start_us, item)?;
+        write_item(out, v, item)?;
     }
     writeln!(out)?;
     write_summary(out, v)?;
     Ok(())
 }
 
-fn write_item(out: &mut impl Write, start: i64, item: &Item) -> Result<()> {
+fn write_item(out: &mut impl Write, v: &SessionView, item: &Item) -> Result<()> {
     let e = item.head();
-    let rel = relative(e.ts - start);
+    let rel = relative(e.ts - v.start_us);
     match item {
         Item::Event(e) if e.event == "enforcement.gap" => {
             writeln!(
@@ -132,6 +133,9 @@ fn write_item(out: &mut impl Write, start: i64, item: &Item) -> Result<()> {
                 None if c.refused() => writeln!(out, "           → not run (refused)")?,
                 None => writeln!(out, "           → no outcome recorded")?,
             }
+            if let Some(diff) = v.diffs.get(&d.seq) {
+                write_diff(out, diff)?;
+            }
             for g in &c.gaps {
                 writeln!(
                     out,
@@ -149,6 +153,65 @@ fn write_item(out: &mut impl Write, start: i64, item: &Item) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// The recovered diff of a file write, or why there is none.
+fn write_diff(out: &mut impl Write, diff: &FileDiff) -> Result<()> {
+    match diff {
+        FileDiff::NotRecoverable { why, .. } => {
+            writeln!(
+                out,
+                "           {}",
+                paint(
+                    anstyle::Style::new().dimmed(),
+                    &format!("diff not recoverable: {}", clean(why))
+                )
+            )?;
+        }
+        FileDiff::Hunks {
+            found_in,
+            against,
+            lines,
+            more,
+            ..
+        } => {
+            writeln!(
+                out,
+                "           diff: the written content (found in {}, proven by the recorded input digest) against {}",
+                clean(found_in),
+                clean(against)
+            )?;
+            for l in lines {
+                let style = diff_style(l);
+                writeln!(out, "             {}", paint(style, &clean(l)))?;
+            }
+            if *more > 0 {
+                writeln!(out, "             … {more} more lines")?;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn diff_style(line: &str) -> anstyle::Style {
+    use anstyle::AnsiColor;
+    let c = match line.as_bytes().first() {
+        Some(b'+') => AnsiColor::Green,
+        Some(b'-') => AnsiColor::Red,
+        Some(b'@') => AnsiColor::Cyan,
+        _ => return anstyle::Style::new(),
+    };
+    anstyle::Style::new().fg_color(Some(c.into()))
+}
+
+/// The CSS class of a diff line.
+fn diff_class(line: &str) -> &'static str {
+    match line.as_bytes().first() {
+        Some(b'+') => "d-add",
+        Some(b'-') => "d-del",
+        Some(b'@') => "d-hunk",
+        _ => "d-ctx",
+    }
 }
 
 /// `completed in 12 ms (exit 1: error)` and the like.
@@ -259,6 +322,10 @@ pub struct HtmlEntry {
     pub others: Vec<String>,
     pub gaps: Vec<String>,
     pub outcome: String,
+    /// What is said about the diff of a file write (empty for other calls).
+    pub diff_note: String,
+    /// The diff lines with their CSS class.
+    pub diff: Vec<(&'static str, String)>,
 }
 
 /// The replay page.
@@ -290,7 +357,7 @@ pub fn html(v: &SessionView, filter: &ReplayFilter) -> Result<String> {
         .iter()
         .filter(|i| filter.shows(i))
         .map(|i| {
-            let e = html_entry(v.start_us, i);
+            let e = html_entry(v, i);
             if e.kind == "call" && !tools.contains(&e.tool) {
                 tools.push(e.tool.clone());
             }
@@ -319,7 +386,8 @@ pub fn html(v: &SessionView, filter: &ReplayFilter) -> Result<String> {
     Ok(page.render()?)
 }
 
-fn html_entry(start: i64, item: &Item) -> HtmlEntry {
+fn html_entry(v: &SessionView, item: &Item) -> HtmlEntry {
+    let start = v.start_us;
     let e = item.head();
     let verified =
         !e.raw.is_empty() && crate::ledger::scan::scan(e.raw.as_bytes()).is_ok_and(|s| s.hash_ok);
@@ -347,6 +415,8 @@ fn html_entry(start: i64, item: &Item) -> HtmlEntry {
         others: Vec::new(),
         gaps: Vec::new(),
         outcome: String::new(),
+        diff_note: String::new(),
+        diff: Vec::new(),
     };
     match item {
         Item::Event(e) => {
@@ -397,6 +467,30 @@ fn html_entry(start: i64, item: &Item) -> HtmlEntry {
                     p.verdict(),
                     p.seq
                 ));
+            }
+            match v.diffs.get(&c.decision.seq) {
+                Some(FileDiff::NotRecoverable { why, .. }) => {
+                    h.diff_note = format!("not recoverable: {why}");
+                }
+                Some(FileDiff::Hunks {
+                    found_in,
+                    against,
+                    lines,
+                    more,
+                    ..
+                }) => {
+                    h.diff_note = format!(
+                        "the written content (found in {found_in}, proven by the recorded input \
+                         digest) against {against}{}",
+                        if *more > 0 {
+                            format!("; {more} more lines not shown")
+                        } else {
+                            String::new()
+                        }
+                    );
+                    h.diff = lines.iter().map(|l| (diff_class(l), l.clone())).collect();
+                }
+                None => {}
             }
             for g in &c.gaps {
                 h.gaps.push(format!(

@@ -2,12 +2,13 @@
 //! a closing summary — built from its records. `replay` renders it as text or HTML.
 
 use super::calls::{Call, Item, join};
+use super::diffs::{self, FileDiff};
 use super::entry::{Entry, risk_rank};
 use super::source::Source;
 use crate::ledger::scan::scan;
 use anyhow::Result;
 use serde::Serialize;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 /// How far the session's records were checked.
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -80,13 +81,16 @@ pub struct SessionView {
     pub verification: Verification,
     pub items: Vec<Item>,
     pub summary: Summary,
+    /// Diffs of file writes recovered from git, by decision seq (see [`diffs`]).
+    pub diffs: HashMap<u64, FileDiff>,
 }
 
 /// Largest ledger whose whole chain `replay` re-verifies (about a second of work).
 const VERIFY_CHAIN_UP_TO: u64 = 200_000;
 
 impl SessionView {
-    /// Loads session `id` (already resolved) from `source`.
+    /// Loads session `id` (already resolved) from `source`, with the diffs of its file writes
+    /// where git still has them.
     pub fn load(source: &Source, id: &str) -> Result<SessionView> {
         let records = source.session_records(id)?;
         let ledger_dir = source.log_path();
@@ -110,7 +114,12 @@ impl SessionView {
             .as_ref()
             .and_then(|s| s.last_seal.as_ref())
             .map_or(0, |s| s.count);
-        Ok(SessionView::build(id, records, sealed_count, chain))
+        let mut view = SessionView::build(id, records, sealed_count, chain);
+        view.diffs = diffs::recover(view.items.iter().filter_map(|i| match i {
+            Item::Call(c) => Some(c.as_ref()),
+            Item::Event(_) => None,
+        }));
+        Ok(view)
     }
 
     /// Builds the view from the session's records. `sealed_count`: records covered by the
@@ -165,6 +174,7 @@ impl SessionView {
             verification,
             items,
             summary,
+            diffs: HashMap::new(),
         }
     }
 

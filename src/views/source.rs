@@ -184,7 +184,10 @@ impl Iterator for Scan {
 pub fn parse_line(offset: u64, line: &[u8]) -> Result<Entry> {
     let mut e =
         Entry::parse(line).map_err(|err| anyhow!("ledger record at byte {offset}: {err}"))?;
-    e.raw = String::from_utf8_lossy(line).into_owned().into_boxed_str();
+    e.raw = match std::str::from_utf8(line) {
+        Ok(text) => text.into(),
+        Err(_) => String::from_utf8_lossy(line).into(),
+    };
     Ok(e)
 }
 
@@ -201,7 +204,7 @@ fn read_at_offsets(path: &Path, offsets: &[u64]) -> Result<Vec<Entry>> {
 }
 
 /// Reads the line starting at `offset` (without its newline) into `buf`.
-fn read_line_at(f: &File, offset: u64, buf: &mut Vec<u8>) -> Result<()> {
+pub fn read_line_at(f: &File, offset: u64, buf: &mut Vec<u8>) -> Result<()> {
     buf.clear();
     let mut chunk = [0u8; 4096];
     let mut at = offset;

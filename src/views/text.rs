@@ -95,9 +95,44 @@ pub fn time(ts: i64) -> String {
 
 /// `ts` (µs) as RFC 3339 UTC with milliseconds.
 pub fn rfc3339(ts: i64) -> String {
-    chrono::DateTime::from_timestamp_micros(ts)
-        .map(|t| t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string())
-        .unwrap_or_else(|| ts.to_string())
+    Rfc3339(ts).to_string()
+}
+
+/// A time in µs since the epoch shown as RFC 3339 UTC with milliseconds
+/// (`2026-01-31T09:00:00.123Z`); outside the years 0–9999, the number itself.
+pub struct Rfc3339(pub i64);
+
+impl std::fmt::Display for Rfc3339 {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let ms = self.0.div_euclid(1000);
+        let (days, ms_of_day) = (ms.div_euclid(86_400_000), ms.rem_euclid(86_400_000));
+        let (y, m, d) = civil_from_days(days);
+        if !(0..=9999).contains(&y) {
+            return write!(f, "{}", self.0);
+        }
+        write!(
+            f,
+            "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{:03}Z",
+            ms_of_day / 3_600_000,
+            ms_of_day / 60_000 % 60,
+            ms_of_day / 1000 % 60,
+            ms_of_day % 1000
+        )
+    }
+}
+
+/// (year, month, day) of a count of days since 1970-01-01 in the proleptic Gregorian calendar.
+fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    (y, m, d)
 }
 
 /// A duration in µs as `+MM:SS.mmm` (or `+H:MM:SS`).
@@ -119,6 +154,29 @@ pub fn relative(us: i64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn times_format_as_chrono_does() {
+        for ts in [
+            0i64,
+            1,
+            999,
+            -1,
+            -1_000_001,
+            951_782_400_000_000,
+            1_765_000_000_123_456,
+            4_102_444_799_999_999,
+            -62_135_596_800_000_000,
+            253_402_300_799_999_999,
+        ] {
+            let want = chrono::DateTime::from_timestamp_micros(ts)
+                .unwrap()
+                .format("%Y-%m-%dT%H:%M:%S%.3fZ")
+                .to_string();
+            assert_eq!(rfc3339(ts), want, "{ts}");
+        }
+        assert_eq!(rfc3339(253_402_300_800_000_000), "253402300800000000");
+    }
 
     #[test]
     fn control_characters_are_shown_not_run() {

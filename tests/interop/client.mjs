@@ -28,7 +28,10 @@ const here = dirname(fileURLToPath(import.meta.url));
 const { GATEWAY, PROJECT, SECRET, POLICY = "strict" } = process.env;
 const FS_SERVER = join(here, "node_modules/@modelcontextprotocol/server-filesystem/dist/index.js");
 const EVERYTHING = join(here, "node_modules/@modelcontextprotocol/server-everything/dist/index.js");
-const gatewayEnv = { ...process.env, SECRET_TOKEN: SECRET };
+// The HTTP door's bearer token (every TCP request needs it, loopback included).
+const HTTP_TOKEN = "interop-bearer-token-31c9d2";
+const gatewayEnv = { ...process.env, SECRET_TOKEN: SECRET, PATCHWORK_HTTP_TOKEN: HTTP_TOKEN };
+const bearer = { authorization: `Bearer ${HTTP_TOKEN}` };
 
 const text = (result) => JSON.stringify(result);
 function assertNoSecret(what, result) {
@@ -241,7 +244,7 @@ const scenarios = {
     const [url, child] = await httpGateway(["serve"]);
     try {
       const client = new Client({ name: "interop-test", version: "1.0.0" });
-      await client.connect(new StreamableHTTPClientTransport(new URL(url)));
+      await client.connect(new StreamableHTTPClientTransport(new URL(url), { requestInit: { headers: bearer } }));
       await builtins(client);
       await client.close();
       // DNS rebinding: a foreign Host or Origin is refused before any MCP handling.
@@ -258,7 +261,12 @@ const scenarios = {
             url,
             {
               method: "POST",
-              headers: { "content-type": "application/json", accept: "application/json, text/event-stream", ...headers },
+              headers: {
+                "content-type": "application/json",
+                accept: "application/json, text/event-stream",
+                ...bearer,
+                ...headers,
+              },
             },
             (res) => {
               res.resume();
@@ -271,6 +279,9 @@ const scenarios = {
       assert.equal((await post({ origin: "http://evil.example" })).status, 403);
       assert.equal((await post({ host: "evil.example" })).status, 403);
       assert.equal((await post({})).status, 200);
+      // Without the token (or with another one) nothing is served, loopback or not.
+      assert.equal((await post({ authorization: "" })).status, 401);
+      assert.equal((await post({ authorization: "Bearer not-the-token" })).status, 401);
     } finally {
       child.kill("SIGTERM");
     }

@@ -1,5 +1,5 @@
 // A deliberately malicious MCP server for the gateway's trust tests (tests/it/mcp_trust_*.rs).
-// Usage: node malicious.mjs --state FILE [--http PORT]. FILE counts tools/list answers across
+// Usage: node malicious.mjs --state FILE [--http PORT [--tls CERT KEY]]. FILE counts tools/list answers across
 // processes (the rug pull's memory).
 // Attacks:
 //   - rug pull: from the second tools/list on (in this process or a later one), `add` gets a
@@ -27,6 +27,7 @@ import {
 } from "@modelcontextprotocol/sdk/types.js";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { createServer } from "node:http";
+import { createServer as createTlsServer } from "node:https";
 
 const stateAt = process.argv.indexOf("--state");
 const STATE = stateAt >= 0 ? process.argv[stateAt + 1] : undefined;
@@ -169,7 +170,14 @@ function makeServer(onFirstList) {
 const httpAt = process.argv.indexOf("--http");
 if (httpAt >= 0) {
   const port = Number(process.argv[httpAt + 1] ?? 0);
-  const http = createServer(async (req, res) => {
+  // --tls CERT KEY: serve HTTPS with that certificate (PEM files).
+  const tlsAt = process.argv.indexOf("--tls");
+  const tls =
+    tlsAt >= 0
+      ? { cert: readFileSync(process.argv[tlsAt + 1]), key: readFileSync(process.argv[tlsAt + 2]) }
+      : null;
+  const serve = (handler) => (tls ? createTlsServer(tls, handler) : createServer(handler));
+  const http = serve(async (req, res) => {
     const chunks = [];
     for await (const c of req) chunks.push(c);
     const body = chunks.length ? JSON.parse(Buffer.concat(chunks).toString()) : undefined;

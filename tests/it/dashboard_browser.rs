@@ -55,7 +55,11 @@ impl Browser {
                 .enable_all()
                 .build()
                 .unwrap(),
-            c: reqwest::Client::builder().no_proxy().build().unwrap(),
+            c: patchwork_gateway::net::builder(None)
+                .unwrap()
+                .no_proxy()
+                .build()
+                .unwrap(),
         };
         let mut b = Browser {
             driver,
@@ -299,7 +303,17 @@ fn the_dashboard_in_chromium() {
             "Verdict",
             "#explained",
         ),
-        ("/integrity", "Intact", "dl.facts"),
+        ("/integrity", "Intact", "table.checkpoints tbody tr"),
+        (
+            "/compliance",
+            "Compliance evidence",
+            "table.controls tbody tr",
+        ),
+        (
+            "/compliance?framework=soc2",
+            "SOC 2",
+            "table.controls tbody tr",
+        ),
     ];
     for (path, text, selector) in pages {
         b.goto(&format!("{origin}{path}"));
@@ -311,6 +325,44 @@ fn the_dashboard_in_chromium() {
         assert!(n.as_u64().unwrap() > 0, "{path}: no `{selector}`");
         assert_clean_console(&b, path);
     }
+
+    // The overview names the newest checkpoint; the integrity page checked it and the witness
+    // line says none is configured.
+    b.goto(&format!("{origin}/"));
+    let overview = b.js("return document.body.innerText");
+    assert!(
+        !overview
+            .as_str()
+            .unwrap()
+            .contains("none yet (run patchwork-gateway checkpoint)"),
+        "{overview}"
+    );
+    b.goto(&format!("{origin}/integrity"));
+    let text = b.js("return document.body.innerText");
+    let text = text.as_str().unwrap();
+    assert!(text.contains("1 of 1 signed checkpoints verify"), "{text}");
+    assert!(text.contains("No witness configured"), "{text}");
+
+    // Compliance: the page is `report`'s own evaluation: its status counts are those of
+    // `report --format json` over the same ledger.
+    let out = sb
+        .cmd(&["report", "--format", "json", "--include-gaps"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    b.goto(&format!("{origin}/compliance"));
+    let shown = b.js("return Array.from(document.querySelectorAll('[data-status]')).map(d => [d.dataset.status, Number(d.textContent)])");
+    assert_eq!(shown, report["summary"], "page and report agree");
+    let controls = b.js("return document.querySelectorAll('table.controls tbody tr').length");
+    let expected: usize = report["frameworks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["controls"].as_array().unwrap().len())
+        .sum();
+    assert_eq!(controls.as_u64(), Some(expected as u64));
+    assert_clean_console(&b, "/compliance");
 
     // A tool input carrying HTML and script is text: no injected element, no alert.
     b.goto(&format!("{origin}/events"));
@@ -454,7 +506,14 @@ fn the_dashboard_in_chromium() {
     // 1280×800 and a narrow window: nothing wider than the window.
     for (w, h) in [(1280, 800), (400, 800)] {
         b.set_window(w, h);
-        for path in ["/", "/events", "/policy", "/sessions"] {
+        for path in [
+            "/",
+            "/events",
+            "/policy",
+            "/sessions",
+            "/compliance",
+            "/integrity",
+        ] {
             b.goto(&format!("{origin}{path}"));
             let fits = b.js("return document.documentElement.scrollWidth <= window.innerWidth + 1");
             let wide = b.js("return Array.from(document.querySelectorAll('body *')).filter(e => e.getBoundingClientRect().right > window.innerWidth + 1).slice(0, 5).map(e => e.tagName + '.' + e.className + ' ' + Math.round(e.getBoundingClientRect().right)).concat([document.documentElement.scrollWidth, window.innerWidth], Array.from(document.querySelectorAll('*')).filter(e => e.scrollWidth > e.clientWidth + 1 && e.clientWidth > 0).slice(0, 5).map(e => e.tagName + '.' + e.className + ' ' + e.scrollWidth + '/' + e.clientWidth))");

@@ -81,11 +81,17 @@ pub fn fill_ledger(sb: &Sandbox) {
         assert!(out.status.code().is_some(), "hook ran");
     }
     assert!(sb.records().len() >= calls.len(), "decisions recorded");
+    // A seal and a signed checkpoint, for the integrity pages.
+    for step in ["seal", "checkpoint"] {
+        let out = sb.cmd(&[step]).output().unwrap();
+        assert!(out.status.success(), "{step}: {out:?}");
+    }
 }
 
 /// A client that neither follows redirects nor keeps cookies: every step is visible.
 pub fn client() -> reqwest::Client {
-    reqwest::Client::builder()
+    patchwork_gateway::net::builder(None)
+        .unwrap()
         .redirect(reqwest::redirect::Policy::none())
         .no_proxy()
         .build()

@@ -120,3 +120,32 @@ fn no_webhook_no_spool() {
     assert_eq!(decision(&out).as_deref(), Some("deny"));
     assert!(!s.pw.join("state/alerts/spool").exists());
 }
+
+/// `alerts.webhook` in the policy is used when `PATCHWORK_WEBHOOK_URL` is not set.
+#[test]
+fn the_policy_names_the_webhook() {
+    let s = Sandbox::new();
+    let (url, rx) = webhook(vec![200]);
+    let policy = write_policy(
+        s.dir.path(),
+        "alerting.yaml",
+        &format!(
+            "name: alerting\ndefault: allow\nalerts:\n  webhook: {url}\nrules:\n  - id: no.rm\n    \
+             effect: deny\n    reason: no rm\n    command: [rm, \"**\"]\n"
+        ),
+    );
+    let payload = s.payload(
+        "PreToolUse",
+        json!({"tool_name": "Bash", "tool_input": {"command": "rm -rf build"}, "tool_use_id": "toolu_pol"}),
+    );
+    let out = s.hook(
+        &["--policy", policy.to_str().unwrap(), "hook", "PreToolUse"],
+        &payload,
+    );
+    assert_eq!(decision(&out).as_deref(), Some("deny"), "{}", stderr(&out));
+    let got = rx
+        .recv_timeout(Duration::from_secs(20))
+        .expect("an alert at the policy's webhook");
+    assert_eq!(got["body"]["tool_use_id"], "toolu_pol");
+    assert_eq!(got["body"]["kind"], "deny");
+}

@@ -15,15 +15,22 @@ fn gateway() -> Command {
 }
 
 #[test]
-fn non_loopback_http_needs_an_auth_token() {
+fn a_token_on_the_command_line_is_refused() {
     let out = gateway()
-        .args(["serve", "--http", "0.0.0.0:0"])
-        .env_remove("PATCHWORK_MCP_TOKEN")
+        .args([
+            "serve",
+            "--http",
+            "127.0.0.1:0",
+            "--auth-token",
+            "s3cret-token-0123456",
+        ])
         .output()
         .unwrap();
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("--auth-token"), "{err}");
+    assert!(err.contains("--auth-token is no longer accepted"), "{err}");
+    assert!(err.contains("--auth-token-file"), "{err}");
+    assert!(!err.contains("s3cret"), "{err}");
 }
 
 #[test]
@@ -39,35 +46,68 @@ fn wrap_needs_exactly_one_upstream() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("not both"));
 }
 
-/// Starts `serve --http 127.0.0.1:0` with extra args; returns the child and its port.
-fn http_gateway(extra: &[&str]) -> (Child, u16) {
-    let mut child = gateway()
-        .args(["serve", "--http", "127.0.0.1:0"])
+const TOKEN: &str = "cli-tests-bearer-token-77a1";
+
+/// Starts `serve --http ADDR` with extra args and environment; returns the child, its port
+/// and everything it printed up to the listening line.
+fn http_gateway_at(addr: &str, extra: &[&str], env: &[(&str, &str)]) -> (Child, u16, String) {
+    let mut cmd = gateway();
+    cmd.args(["serve", "--http", addr])
         .args(extra)
+        .env_remove("PATCHWORK_HTTP_TOKEN")
         .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+        .stderr(Stdio::piped());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let mut child = cmd.spawn().unwrap();
     let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let mut said = String::new();
     let port = loop {
         let line = lines
             .next()
-            .expect("gateway exited before listening")
+            .unwrap_or_else(|| panic!("gateway exited before listening: {said}"))
             .unwrap();
-        if let Some(rest) = line.split("MCP at http://127.0.0.1:").nth(1) {
-            break rest.trim_end_matches("/mcp").parse().unwrap();
+        said.push_str(&line);
+        said.push('\n');
+        if let Some(rest) = line.split("MCP at http://").nth(1) {
+            break rest
+                .trim_end_matches("/mcp")
+                .rsplit(':')
+                .next()
+                .unwrap()
+                .parse()
+                .unwrap();
         }
     };
+    // The token lines follow the listening line.
+    if let Some(Ok(line)) = lines.next() {
+        said.push_str(&line);
+        said.push('\n');
+        if line.contains("generated") {
+            for line in lines.by_ref().take(1).flatten() {
+                said.push_str(&line);
+                said.push('\n');
+            }
+        }
+    }
     std::thread::spawn(move || for _ in lines {});
+    (child, port, said)
+}
+
+/// `serve --http 127.0.0.1:0` with `PATCHWORK_HTTP_TOKEN` set to [`TOKEN`].
+fn http_gateway(extra: &[&str]) -> (Child, u16) {
+    let (child, port, _) =
+        http_gateway_at("127.0.0.1:0", extra, &[("PATCHWORK_HTTP_TOKEN", TOKEN)]);
     (child, port)
 }
 
-fn post_status(port: u16, headers: &str) -> u16 {
+fn post_status_host(port: u16, host: &str, headers: &str) -> u16 {
     let body = r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"raw","version":"1"}}}"#;
     let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
     write!(
         s,
-        "POST /mcp HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json\r\n\
+        "POST /mcp HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n\
          Accept: application/json, text/event-stream\r\n{headers}Content-Length: {}\r\n\
          Connection: close\r\n\r\n{body}",
         body.len()
@@ -78,34 +118,168 @@ fn post_status(port: u16, headers: &str) -> u16 {
     String::from_utf8_lossy(&head[9..12]).parse().unwrap()
 }
 
-#[test]
-fn bearer_token_is_required_when_configured() {
-    let (mut child, port) = http_gateway(&["--auth-token", "s3cret-token"]);
-    assert_eq!(post_status(port, ""), 401);
-    assert_eq!(post_status(port, "Authorization: Bearer wrong\r\n"), 401);
-    assert_eq!(
-        post_status(port, "Authorization: Bearer s3cret-token\r\n"),
-        200
-    );
+fn post_status(port: u16, headers: &str) -> u16 {
+    post_status_host(port, &format!("127.0.0.1:{port}"), headers)
+}
+
+fn kill(mut child: Child) {
     child.kill().unwrap();
     child.wait().unwrap();
 }
 
 #[test]
-fn foreign_host_is_refused() {
-    let (mut child, port) = http_gateway(&[]);
-    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+fn bearer_token_is_required_even_on_loopback() {
+    let (child, port) = http_gateway(&[]);
+    assert_eq!(post_status(port, ""), 401);
+    assert_eq!(post_status(port, "Authorization: Bearer wrong\r\n"), 401);
+    // A prefix, a longer string and another scheme are all wrong.
+    let prefix = format!("Authorization: Bearer {}\r\n", &TOKEN[..TOKEN.len() - 1]);
+    assert_eq!(post_status(port, &prefix), 401);
+    let longer = format!("Authorization: Bearer {TOKEN}x\r\n");
+    assert_eq!(post_status(port, &longer), 401);
+    let basic = format!("Authorization: Basic {TOKEN}\r\n");
+    assert_eq!(post_status(port, &basic), 401);
+    let right = format!("Authorization: Bearer {TOKEN}\r\n");
+    assert_eq!(post_status(port, &right), 200);
+    kill(child);
+}
+
+#[test]
+fn the_token_is_generated_once_private_and_shown_once() {
+    use std::os::unix::fs::PermissionsExt;
+    let home = tempfile::tempdir().unwrap();
+    let env = [("PATCHWORK_HOME", home.path().to_str().unwrap())];
+    let (child, port, said) = http_gateway_at("127.0.0.1:0", &[], &env);
+    let file = home.path().join("keys/http.token");
+    let token = std::fs::read_to_string(&file).unwrap().trim().to_string();
+    assert_eq!(token.len(), 64, "{token}");
+    let mode = std::fs::metadata(&file).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600);
+    assert!(said.contains("claude mcp add --transport http"), "{said}");
+    assert!(
+        said.contains(&format!("--header \"Authorization: Bearer {token}\"")),
+        "{said}"
+    );
+    assert_eq!(post_status(port, ""), 401);
+    let right = format!("Authorization: Bearer {token}\r\n");
+    assert_eq!(post_status(port, &right), 200);
+    kill(child);
+    // The next start uses the same token and does not print it again.
+    let (child, port, said) = http_gateway_at("127.0.0.1:0", &[], &env);
+    assert!(!said.contains(&token), "{said}");
+    assert!(said.contains("keys/http.token"), "{said}");
+    assert_eq!(post_status(port, &right), 200);
+    kill(child);
+    // A token file others can read is refused, naming the fix.
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let out = gateway()
+        .args(["serve", "--http", "127.0.0.1:0"])
+        .env("PATCHWORK_HOME", home.path())
+        .env_remove("PATCHWORK_HTTP_TOKEN")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("chmod 600"), "{err}");
+}
+
+#[test]
+fn auth_token_file_is_read() {
+    use std::os::unix::fs::OpenOptionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("token");
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&file)
+        .unwrap();
+    writeln!(f, "file-token-0123456789abcdef").unwrap();
+    let (child, port, _) = http_gateway_at(
+        "127.0.0.1:0",
+        &["--auth-token-file", file.to_str().unwrap()],
+        &[],
+    );
+    assert_eq!(
+        post_status(port, "Authorization: Bearer wrong-token-0123456789\r\n"),
+        401
+    );
+    assert_eq!(
+        post_status(
+            port,
+            "Authorization: Bearer file-token-0123456789abcdef\r\n"
+        ),
+        200
+    );
+    kill(child);
+}
+
+#[test]
+fn foreign_host_is_refused_unless_allowed() {
+    let (child, port) = http_gateway(&[]);
+    let right = format!("Authorization: Bearer {TOKEN}\r\n");
+    assert_eq!(post_status_host(port, "attacker.example", &right), 403);
+    assert_eq!(post_status_host(port, "mcp.example.test:8443", &right), 403);
+    kill(child);
+    // On all interfaces with --allow-host, remote clients using that name get in (with the
+    // token), other names are still refused, and no token is still 401.
+    let (child, port, _) = http_gateway_at(
+        "0.0.0.0:0",
+        &["--allow-host", "mcp.example.test"],
+        &[("PATCHWORK_HTTP_TOKEN", TOKEN)],
+    );
+    assert_eq!(post_status_host(port, "mcp.example.test:8443", &right), 200);
+    assert_eq!(post_status_host(port, "mcp.example.test", &right), 200);
+    assert_eq!(post_status_host(port, "attacker.example", &right), 403);
+    assert_eq!(post_status_host(port, "mcp.example.test", ""), 401);
+    kill(child);
+    let out = gateway()
+        .args(["serve", "--http", "0", "--allow-host", "https://x.example"])
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not a host name"));
+}
+
+#[test]
+fn a_unix_socket_serves_this_user_without_a_token() {
+    use std::os::unix::fs::{FileTypeExt, PermissionsExt};
+    use std::os::unix::net::UnixStream;
+    let dir = tempfile::tempdir().unwrap();
+    let sock = dir.path().join("pg.sock");
+    let mut child = gateway()
+        .args(["serve", "--http", &format!("unix:{}", sock.display())])
+        .env_remove("PATCHWORK_HTTP_TOKEN")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let line = lines.next().expect("gateway exited").unwrap();
+    assert!(line.contains("MCP at unix:"), "{line}");
+    std::thread::spawn(move || for _ in lines {});
+    let meta = std::fs::symlink_metadata(&sock).unwrap();
+    assert!(meta.file_type().is_socket());
+    assert_eq!(meta.permissions().mode() & 0o777, 0o600);
+    let body = r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"raw","version":"1"}}}"#;
+    let mut s = UnixStream::connect(&sock).unwrap();
     write!(
         s,
-        "POST /mcp HTTP/1.1\r\nHost: attacker.example\r\nContent-Type: application/json\r\n\
-         Accept: application/json, text/event-stream\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{{}}"
+        "POST /mcp HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n\
+         Accept: application/json, text/event-stream\r\nContent-Length: {}\r\n\
+         Connection: close\r\n\r\n{body}",
+        body.len()
     )
     .unwrap();
     let mut head = [0u8; 12];
     s.read_exact(&mut head).unwrap();
-    assert_eq!(&head[9..12], b"403");
-    child.kill().unwrap();
-    child.wait().unwrap();
+    assert_eq!(&head[9..12], b"200");
+    // A second gateway cannot take over the live socket.
+    let out = gateway()
+        .args(["serve", "--http", &format!("unix:{}", sock.display())])
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&out.stderr).contains("in use"));
+    kill(child);
 }
 
 #[test]
@@ -192,4 +366,43 @@ fn example_agent_configs_are_valid_and_run_the_gateway() {
     for tool in ["Bash", "Read", "Write", "Edit"] {
         assert!(deny.iter().any(|d| d == tool), "{tool} is not denied");
     }
+}
+
+#[test]
+fn request_bodies_are_bounded_in_time_and_size() {
+    let (child, port) = http_gateway(&[]);
+    let head = |len: usize| {
+        format!(
+            "POST /mcp HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nAuthorization: Bearer {TOKEN}\r\n\
+             Content-Type: application/json\r\nAccept: application/json, text/event-stream\r\n\
+             Content-Length: {len}\r\n\r\n"
+        )
+    };
+    let status = |s: &mut TcpStream| {
+        let mut got = String::new();
+        let _ = s.read_to_string(&mut got);
+        got
+    };
+    // A body announced but never finished: 408 after the body timeout, connection closed.
+    let mut slow = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    slow.set_read_timeout(Some(std::time::Duration::from_secs(30)))
+        .unwrap();
+    write!(slow, "{}{{\"jsonrpc\"", head(200)).unwrap();
+    let started = std::time::Instant::now();
+    let got = status(&mut slow);
+    assert!(got.starts_with("HTTP/1.1 408"), "{got}");
+    assert!(got.contains("did not arrive within 10 s"), "{got}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(20));
+    // A body above the cap is refused from its announced length, before it is sent.
+    let mut big = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    big.set_read_timeout(Some(std::time::Duration::from_secs(30)))
+        .unwrap();
+    write!(big, "{}", head(33 << 20)).unwrap();
+    let got = status(&mut big);
+    assert!(got.starts_with("HTTP/1.1 413"), "{got}");
+    assert!(got.contains("cap of 32 MiB"), "{got}");
+    // The door still serves.
+    let right = format!("Authorization: Bearer {TOKEN}\r\n");
+    assert_eq!(post_status(port, &right), 200);
+    kill(child);
 }

@@ -214,6 +214,7 @@ impl Place {
             .env("HOME", self.home())
             .env("PATCHWORK_HOME", self.pw())
             .env("CLAUDE_PROJECT_DIR", self.dir.path().join("project"))
+            .env("PATCHWORK_HTTP_TOKEN", TOKEN)
             .env_remove("PATCHWORK_POLICY")
             .env_remove("CLAUDE_CODE_SESSION_ID")
             .current_dir(self.dir.path().join("project"));
@@ -239,7 +240,10 @@ pub fn events<'a>(records: &'a [Value], event: &str) -> Vec<&'a Value> {
     records.iter().filter(|r| r["event"] == event).collect()
 }
 
-/// One raw HTTP/1.1 request; returns the status line and headers (the body may stream on).
+/// The bearer token of the HTTP door in these tests (`PATCHWORK_HTTP_TOKEN`).
+pub const TOKEN: &str = "trust-tests-bearer-token-5e1f";
+
+/// One raw HTTP/1.1 request with the bearer token; returns the status line and headers (the body may stream on).
 pub fn http(port: u16, method: &str, session: Option<&str>, body: &str) -> String {
     use std::io::Read;
     let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
@@ -249,8 +253,8 @@ pub fn http(port: u16, method: &str, session: Option<&str>, body: &str) -> Strin
         .unwrap_or_default();
     write!(
         s,
-        "{method} /mcp HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json\r\n\
-         Accept: application/json, text/event-stream\r\nMCP-Protocol-Version: 2025-06-18\r\n\
+        "{method} /mcp HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nAuthorization: Bearer {TOKEN}\r\n\
+         Content-Type: application/json\r\nAccept: application/json, text/event-stream\r\nMCP-Protocol-Version: 2025-06-18\r\n\
          {session}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
         body.len()
     )

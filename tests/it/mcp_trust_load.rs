@@ -2,7 +2,7 @@
 //! their headers do not stop a client's `tools/call` (answered within 1 s), and 1,000 open
 //! sessions of `serve --http` stay under a memory bound (the resident size is printed).
 
-use crate::mcp_trust_common::{Place, http, session_id};
+use crate::mcp_trust_common::{Place, TOKEN, http, session_id};
 use serde_json::json;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
@@ -56,8 +56,8 @@ fn post_until(port: u16, session: &str, body: &str, needle: &str) -> String {
     s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
     write!(
         s,
-        "POST /mcp HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json\r\n\
-         Accept: application/json, text/event-stream\r\nMCP-Protocol-Version: 2025-06-18\r\n\
+        "POST /mcp HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nAuthorization: Bearer {TOKEN}\r\n\
+         Content-Type: application/json\r\nAccept: application/json, text/event-stream\r\nMCP-Protocol-Version: 2025-06-18\r\n\
          Mcp-Session-Id: {session}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
         body.len()
     )

@@ -109,7 +109,7 @@ fn loads_offline_in_chromium_without_requests_or_errors() {
         .build()
         .unwrap();
     rt.block_on(async {
-        let client = reqwest::Client::new();
+        let client = patchwork_gateway::net::client(None).unwrap();
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
             let ready = client.get(format!("{}/status", driver.base)).send().await;

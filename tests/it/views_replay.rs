@@ -133,17 +133,18 @@ fn log_filters() {
     assert!(text(&table).starts_with("TIME"));
 }
 
-#[test]
-fn every_record_matches_the_schema() {
-    let d = drive_session(SESSION);
-    let ledger = std::fs::read_to_string(d.s.pw.join("ledger/ledger.jsonl")).unwrap();
+/// Checks every line of `ledger` against the typed schema and, with `check-jsonschema`, against
+/// what `schema ledger` prints; returns the event kinds seen.
+fn check_schema(ledger: &std::path::Path) -> std::collections::BTreeSet<String> {
+    let ledger = std::fs::read_to_string(ledger).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let mut files = Vec::new();
     let mut kinds = std::collections::BTreeSet::new();
     for (i, line) in ledger.lines().enumerate() {
         let r: StoredRecord = serde_json::from_str(line)
             .unwrap_or_else(|e| panic!("record {i} does not match the schema: {e}\n{line}"));
-        kinds.insert(format!("{:?}", std::mem::discriminant(&r.event)));
+        let v: Value = serde_json::from_str(line).unwrap();
+        kinds.insert(v["event"].as_str().unwrap().to_string());
         if let LedgerEvent::Outcome(o) = &r.event {
             assert!(o.input_sha256.is_some(), "{line}");
         }
@@ -151,9 +152,10 @@ fn every_record_matches_the_schema() {
         std::fs::write(&f, line).unwrap();
         files.push(f);
     }
-    assert!(kinds.len() >= 6, "{kinds:?}");
     let schema = dir.path().join("schema.json");
-    std::fs::write(&schema, d.run(&["schema", "ledger"]).stdout).unwrap();
+    let printed = bin().args(["schema", "ledger"]).output().unwrap();
+    assert!(printed.status.success(), "{}", stderr(&printed));
+    std::fs::write(&schema, printed.stdout).unwrap();
     let out = std::process::Command::new(peers::python_tools().join("check-jsonschema"))
         .arg("--schemafile")
         .arg(&schema)
@@ -166,4 +168,135 @@ fn every_record_matches_the_schema() {
         String::from_utf8_lossy(&out.stdout),
         stderr(&out)
     );
+    kinds
+}
+
+#[test]
+fn every_record_matches_the_schema() {
+    let d = drive_session(SESSION);
+    // A writer killed mid-line: the next append cuts it off and records the repair.
+    let log = d.s.pw.join("ledger/ledger.jsonl");
+    let mut f = std::fs::OpenOptions::new().append(true).open(&log).unwrap();
+    std::io::Write::write_all(&mut f, b"{\"seq\":99,\"torn").unwrap();
+    d.hook(
+        "SubagentStart",
+        serde_json::json!({"agent_id": "a1", "agent_type": "x"}),
+    );
+    let kinds = check_schema(&log);
+    for kind in [
+        "session.start",
+        "prompt.submit",
+        "decision",
+        "outcome",
+        "enforcement.gap",
+        "session.end",
+        "ledger_recovery",
+        "subagent.start",
+    ] {
+        assert!(kinds.contains(kind), "{kind} not seen: {kinds:?}");
+    }
+    let records = d.s.records();
+    let torn = records
+        .iter()
+        .find(|r| r["event"] == "ledger_recovery")
+        .unwrap();
+    assert_eq!(torn["kind"], "torn_tail", "{torn}");
+}
+
+#[test]
+fn mcp_trust_records_match_the_schema() {
+    use crate::mcp_trust_common::Place;
+    let place = Place::new();
+    let mut mcp = place.wrap("strict");
+    mcp.tool_names();
+    // The server asks for sampling and elicitation, then changes its tools (a rug pull).
+    mcp.call("ask", serde_json::json!({}));
+    mcp.wait_note("notifications/tools/list_changed");
+    mcp.tool_names();
+    drop(mcp);
+    let kinds = check_schema(&place.pw().join("ledger/ledger.jsonl"));
+    for kind in [
+        "mcp.tool_changed",
+        "mcp.description_finding",
+        "mcp.server_request",
+    ] {
+        assert!(kinds.contains(kind), "{kind} not seen: {kinds:?}");
+    }
+}
+
+#[test]
+fn replay_shows_the_diff_of_a_write_git_can_prove() {
+    use serde_json::json;
+    let d = Driven {
+        s: crate::hook_common::Sandbox::new(),
+        session: "sess-diff".into(),
+    };
+    let p = d.s.project.clone();
+    let git = |args: &[&str]| {
+        let out = std::process::Command::new("git")
+            .arg("-C")
+            .arg(&p)
+            .args(["-c", "user.name=t", "-c", "user.email=t@example.invalid"])
+            .args(["-c", "commit.gpgsign=false"])
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "git {args:?}: {}", stderr(&out));
+    };
+    let lib = p.join("src/lib.rs");
+    std::fs::write(&lib, "pub fn one() -> u32 {\n    1\n}\n").unwrap();
+    git(&["init", "-q"]);
+    git(&["add", "."]);
+    git(&["commit", "-q", "-m", "v1"]);
+    let write = |path: &std::path::Path, content: &str, id: &str| {
+        let input = json!({"file_path": path, "content": content});
+        d.hook(
+            "PreToolUse",
+            json!({"tool_name": "Write", "tool_input": input, "tool_use_id": id}),
+        );
+        std::fs::write(path, content).unwrap();
+        d.hook(
+            "PostToolUse",
+            json!({"tool_name": "Write", "tool_input": input, "tool_use_id": id,
+                   "tool_response": {"type": "update"}}),
+        );
+    };
+    write(&lib, "pub fn one() -> u32 {\n    2\n}\n", "toolu_w1");
+    // Written, then changed again by someone else: the written content is gone.
+    let notes = p.join("notes.md");
+    write(&notes, "draft\n", "toolu_w2");
+    std::fs::write(&notes, "rewritten by hand\n").unwrap();
+    let edit = json!({"file_path": lib, "old_string": "2", "new_string": "3"});
+    d.hook(
+        "PreToolUse",
+        json!({"tool_name": "Edit", "tool_input": edit, "tool_use_id": "toolu_e"}),
+    );
+    d.hook(
+        "PostToolUse",
+        json!({"tool_name": "Edit", "tool_input": edit, "tool_use_id": "toolu_e",
+               "tool_response": {}}),
+    );
+    let out = text(&d.run(&["replay", "sess-diff"]));
+    for want in [
+        "found in the work tree, proven by the recorded input digest",
+        "@@ -1,3 +1,3 @@",
+        "-    1",
+        "+    2",
+        "diff not recoverable: the written content is neither in the work tree nor",
+        "diff not recoverable: the ledger keeps only a digest of an edit",
+    ] {
+        assert!(out.contains(want), "missing {want:?} in:\n{out}");
+    }
+    assert!(!out.contains("+draft"), "{out}");
+    let html = String::from_utf8(d.run(&["replay", "sess-diff", "--html"]).stdout).unwrap();
+    assert!(
+        html.contains(r#"<span class="d-add">+    2</span>"#),
+        "{html}"
+    );
+    // Committed since: found in the commit, compared with its parent.
+    git(&["commit", "-q", "-am", "v2"]);
+    std::fs::write(&lib, "changed after the commit\n").unwrap();
+    let out = text(&d.run(&["replay", "sess-diff"]));
+    assert!(out.contains("(found in commit "), "{out}");
+    assert!(out.contains("+    2"), "{out}");
 }

@@ -122,6 +122,7 @@ pub struct Policy {
     hash: String,
     answer_cap: usize,
     run_command_env: Vec<String>,
+    webhook: Option<String>,
 }
 
 impl Policy {
@@ -319,7 +320,13 @@ impl Policy {
                 .unwrap_or(DEFAULT_ANSWER_CAP)
                 .max(1),
             run_command_env: raw.builtin.run_command_env,
+            webhook: raw.alerts.webhook.filter(|u| !u.trim().is_empty()),
         })
+    }
+
+    /// Where alerts are posted (`alerts.webhook`), unless `PATCHWORK_WEBHOOK_URL` is set.
+    pub fn webhook(&self) -> Option<&str> {
+        self.webhook.as_deref()
     }
 
     /// Largest answer of a builtin file tool, in bytes (`builtin.answer_cap_bytes`).

@@ -52,6 +52,17 @@ pub struct RawPolicy {
     pub rules: Vec<RawRule>,
     #[serde(default)]
     pub builtin: RawBuiltin,
+    #[serde(default)]
+    pub alerts: RawAlerts,
+}
+
+/// `alerts:` settings: where deny/ask/flag and enforcement-gap alerts are posted.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAlerts {
+    /// `http://` or `https://` URL (`PATCHWORK_WEBHOOK_URL` takes precedence).
+    #[serde(default)]
+    pub webhook: Option<String>,
 }
 
 /// `builtin:` settings of the gateway's own MCP tools.

@@ -3,6 +3,7 @@
 //! browser as Server-Sent Events.
 
 use super::Dashboard;
+use super::index::Index;
 use super::rows::Row;
 use axum::extract::{Query, State};
 use axum::response::sse::{Event, KeepAlive, Sse};
@@ -11,7 +12,7 @@ use serde::Deserialize;
 use std::collections::VecDeque;
 use std::convert::Infallible;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio::sync::broadcast;
 
 /// How often the ledger is looked at for new records.
@@ -20,14 +21,34 @@ pub const POLL: Duration = Duration::from_millis(200);
 /// Rows kept for slow browsers before they are told to reload.
 pub const BACKLOG: usize = 1024;
 
-/// Tails the ledger for as long as the process runs.
+/// How often new entries are saved to the index folder at most.
+const SAVE_EVERY: Duration = Duration::from_secs(2);
+
+/// Loads the saved index (or builds it), then tails the ledger for as long as the process runs.
 pub fn tail(d: Arc<Dashboard>) {
+    match Index::load(&d.source) {
+        Ok(idx) => {
+            if let Ok(mut slot) = d.index.write() {
+                *slot = idx;
+            }
+        }
+        Err(e) => tracing::warn!("dashboard: cannot index the ledger: {e:#}"),
+    }
+    d.mark_ready();
+    let mut saved = Instant::now();
     loop {
+        std::thread::sleep(POLL);
         if let Err(e) = step(&d) {
             tracing::warn!("dashboard: cannot read the ledger: {e:#}");
         }
-        d.mark_ready();
-        std::thread::sleep(POLL);
+        if saved.elapsed() >= SAVE_EVERY {
+            saved = Instant::now();
+            if let Ok(mut idx) = d.index.write()
+                && let Err(e) = idx.save()
+            {
+                tracing::debug!("dashboard: cannot save the index: {e:#}");
+            }
+        }
     }
 }
 
@@ -39,7 +60,7 @@ pub fn step(d: &Dashboard) -> anyhow::Result<()> {
             .write()
             .map_err(|_| anyhow::anyhow!("index poisoned"))?;
         let before_gen = idx.generation;
-        let before = idx.entries.len();
+        let before = idx.entries().len();
         idx.catch_up()?;
         let start = if idx.generation == before_gen {
             before
@@ -47,8 +68,9 @@ pub fn step(d: &Dashboard) -> anyhow::Result<()> {
             0
         };
         // Only the newest rows are sent: a browser that falls behind by more reloads anyway.
-        let from = start.max(idx.entries.len().saturating_sub(BACKLOG));
-        (idx.entries[from..].to_vec(), idx.generation)
+        let entries = idx.entries();
+        let from = start.max(entries.len().saturating_sub(BACKLOG));
+        (entries[from..].to_vec(), idx.generation)
     };
     if d.live.receiver_count() == 0 {
         return Ok(());

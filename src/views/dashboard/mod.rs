@@ -12,7 +12,10 @@ mod live;
 mod pages;
 mod rows;
 
+use crate::compliance::{self, Report};
 use crate::home::Home;
+use crate::ledger::SealKey;
+use crate::policy::{Env, Policy};
 use anyhow::{Context, Result};
 use axum::Router;
 use axum::routing::get;
@@ -21,7 +24,7 @@ use live::Live;
 use rows::Row;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 use tokio::sync::{broadcast, watch};
 
 /// How the dashboard is started.
@@ -41,21 +44,27 @@ pub struct Dashboard {
     pub home: Home,
     pub policy: Option<String>,
     pub ledger_dir: PathBuf,
+    /// The ledger and its saved index (`state/views/`, shared with `log` and `replay`).
+    source: crate::views::Source,
     pub index: RwLock<Index>,
     live: broadcast::Sender<Arc<Live>>,
     ready: watch::Sender<bool>,
+    /// The last compliance report: log length, framework, report.
+    compliance: Mutex<Option<(u64, String, Arc<Report>)>>,
 }
 
 impl Dashboard {
     fn new(home: Home, policy: Option<String>) -> Dashboard {
         let ledger_dir = home.ledger_dir();
         Dashboard {
-            index: RwLock::new(Index::new(&ledger_dir)),
+            index: RwLock::new(Index::default()),
+            source: crate::views::Source::for_home(&home),
             ledger_dir,
             home,
             policy,
             live: broadcast::channel(live::BACKLOG).0,
             ready: watch::channel(false).0,
+            compliance: Mutex::new(None),
         }
     }
 
@@ -74,13 +83,80 @@ impl Dashboard {
         index::read_record(&self.ledger_dir, e).map(|r| Row::of(&r))
     }
 
+    /// The seal key, if this home has one.
+    pub fn seal_key(&self) -> Result<Option<SealKey>> {
+        let path = self.seal_key_path();
+        Ok(if path.exists() {
+            Some(SealKey::load(&path)?)
+        } else {
+            None
+        })
+    }
+
+    fn seal_key_path(&self) -> PathBuf {
+        self.home.keys_dir().join("seal.key")
+    }
+
+    /// The verifying key of this home's checkpoint key, if it has one.
+    pub fn checkpoint_verifier(&self) -> Result<Option<crate::ledger::note::NoteVerifier>> {
+        crate::ledger::checkpoint::own_verifier(&self.home.keys_dir())
+    }
+
+    /// The policy in force, loaded as the CLI loads it: `--policy`, else the configured one,
+    /// with paths relative to the project the dashboard was started in.
+    pub fn policy(&self) -> Result<(Policy, Env)> {
+        let project = std::env::var_os("CLAUDE_PROJECT_DIR")
+            .filter(|p| !p.is_empty())
+            .map(PathBuf::from)
+            .map_or_else(std::env::current_dir, Ok)?;
+        let env = Env::new(self.home.root(), &project);
+        Ok((Policy::load(self.policy.as_deref(), &env)?, env))
+    }
+
+    /// `report --framework F --include-gaps` of the whole ledger (`framework` empty: all), by
+    /// the compliance engine itself; reused while the log keeps its length.
+    pub fn compliance_report(&self, framework: &str) -> Result<Arc<Report>> {
+        let len =
+            std::fs::metadata(self.ledger_dir.join(crate::ledger::LOG_FILE)).map_or(0, |m| m.len());
+        if let Ok(cached) = self.compliance.lock()
+            && let Some((l, f, r)) = &*cached
+            && *l == len
+            && f == framework
+        {
+            return Ok(Arc::clone(r));
+        }
+        let key = self.seal_key()?;
+        // Like `report`: without a policy the rule-based predicates do not hold.
+        let policy = self.policy().ok().map(|(p, _)| p);
+        let opts = compliance::Options {
+            frameworks: [framework]
+                .into_iter()
+                .filter(|f| !f.is_empty())
+                .map(str::to_string)
+                .collect(),
+            include_gaps: true,
+            ..compliance::Options::default()
+        };
+        let report = Arc::new(compliance::evaluate(
+            &self.ledger_dir,
+            key.as_ref(),
+            policy.as_ref(),
+            &opts,
+        )?);
+        if let Ok(mut cached) = self.compliance.lock() {
+            *cached = Some((len, framework.to_string(), Arc::clone(&report)));
+        }
+        Ok(report)
+    }
+
     /// Rows of the (at most `max` newest) records after `seq`.
     fn rows_after(&self, seq: u64, max: usize) -> Vec<Arc<Live>> {
         let (entries, generation) = match self.index.read() {
             Ok(idx) => {
-                let from = idx.entries.partition_point(|e| e.seq <= seq);
-                let from = from.max(idx.entries.len().saturating_sub(max));
-                (idx.entries[from..].to_vec(), idx.generation)
+                let entries = idx.entries();
+                let from = entries.partition_point(|e| e.seq <= seq);
+                let from = from.max(entries.len().saturating_sub(max));
+                (entries[from..].to_vec(), idx.generation)
             }
             Err(_) => return Vec::new(),
         };
@@ -141,6 +217,7 @@ fn router(d: Arc<Dashboard>, access: Arc<guard::Access>) -> Router {
         .route("/events", get(pages::events))
         .route("/events/{seq}", get(pages::record))
         .route("/policy", get(pages::policy))
+        .route("/compliance", get(pages::compliance))
         .route("/integrity", get(pages::integrity))
         .route("/live", get(live::stream_records))
         .route("/assets/{name}", get(assets::serve))

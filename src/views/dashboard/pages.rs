@@ -3,12 +3,13 @@
 //! records it shows back from the log, and renders an askama template (escaped by default).
 
 use super::Dashboard;
-use super::index::{BUCKET_MICROS, Entry, Index, RISKS, VERDICTS, read_line};
+use super::index::{BUCKET_MICROS, Entry, Index, NO_RISK, RISKS, VERDICTS, read_line};
 use super::rows::{Row, time_text};
-use crate::call::{Door, ToolCall};
-use crate::ledger::{SealKey, VerifyReport};
+use crate::ledger::VerifyReport;
+use crate::ledger::checkpoint::{self, Anchoring, CheckpointReport};
 use crate::policy::rules::{Decision, display_argv};
-use crate::policy::{Env, Policy, classify};
+use crate::policy::{Env, Policy};
+use crate::ship::WitnessCheck;
 use crate::views::filter::{now_us, parse_risk, parse_time as parse_log_time, parse_verdict};
 use crate::views::session::{ReplayFilter, SessionView};
 use crate::views::source::parse_line;
@@ -18,7 +19,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::Value;
 use std::sync::Arc;
 
 /// Rows per page of the events and sessions tables.
@@ -122,6 +123,8 @@ struct Tip {
     sealed: u64,
     unsealed: u64,
     checkpoint: Option<String>,
+    /// Records not covered by a (witnessed, else any) checkpoint.
+    unanchored: Option<u64>,
     unreadable: u64,
     error: Option<String>,
 }
@@ -148,12 +151,12 @@ pub async fn overview(State(d): Shared) -> Response {
             .iter()
             .rev()
             .take(10)
-            .map(|&p| idx.entries[p as usize])
+            .map(|&p| idx.entries()[p as usize])
             .collect();
-        let latest: Vec<Entry> = idx.entries.iter().rev().take(10).copied().collect();
+        let latest: Vec<Entry> = idx.entries().iter().rev().take(10).copied().collect();
         let page = Overview {
             nav: "overview",
-            records: idx.entries.len() as u64,
+            records: idx.entries().len() as u64,
             calls: idx.calls,
             refusals: idx.by_verdict[2] + idx.by_verdict[3],
             denied: idx.by_verdict[3],
@@ -167,14 +170,15 @@ pub async fn overview(State(d): Shared) -> Response {
             chart_max: max,
             recent_refusals: Vec::new(),
             latest: Vec::new(),
-            newest_seq: idx.entries.last().map(|e| e.seq),
+            newest_seq: idx.entries().last().map(|e| e.seq),
             integrity: Tip {
                 tip: String::new(),
                 last_seal: None,
                 sealed: 0,
                 unsealed: 0,
                 checkpoint: None,
-                unreadable: idx.unreadable,
+                unanchored: None,
+                unreadable: idx.unreadable(),
                 error: None,
             },
         };
@@ -194,6 +198,23 @@ pub async fn overview(State(d): Shared) -> Response {
             page.integrity.sealed = st.last_seal.as_ref().map_or(0, |s| s.count);
             page.integrity.last_seal = st.last_seal.map(|s| time_text(s.sealed_at));
             page.integrity.unsealed = st.unsealed;
+        }
+        Err(e) => page.integrity.error = Some(format!("{e:#}")),
+    }
+    match checkpoint::anchoring(&d.ledger_dir) {
+        Ok(a) => {
+            page.integrity.checkpoint = a.checkpoint.map(|(size, time)| {
+                format!(
+                    "{size} records, signed {}{}",
+                    time_text(time as i64 * 1_000_000),
+                    if a.witnessed.is_some_and(|w| w.0 == size) {
+                        ", witnessed"
+                    } else {
+                        ""
+                    }
+                )
+            });
+            page.integrity.unanchored = Some(a.unanchored_records);
         }
         Err(e) => page.integrity.error = Some(format!("{e:#}")),
     }
@@ -275,7 +296,9 @@ struct Prefilter {
 impl Prefilter {
     fn keeps(&self, e: &Entry) -> bool {
         self.session.is_none_or(|s| e.session == s)
-            && self.min_risk.is_none_or(|r| e.risk < 5 && e.risk >= r)
+            && self
+                .min_risk
+                .is_none_or(|r| e.risk < NO_RISK && e.risk >= r)
             && self.verdict.is_none_or(|v| e.verdict == v)
             && self.action.is_none_or(|a| e.action == a)
             && self.since.is_none_or(|t| e.ts >= t)
@@ -324,10 +347,10 @@ fn resolve(q: &EventQuery, idx: &Index) -> Result<Option<(Prefilter, LogFilter)>
         Some(s) => {
             let slot = idx.session(s).or_else(|| {
                 let mut hits = idx
-                    .sessions
+                    .session_ids()
                     .iter()
                     .enumerate()
-                    .filter(|(_, x)| x.id.starts_with(s));
+                    .filter(|(_, x)| x.starts_with(s));
                 match (hits.next(), hits.next()) {
                     (Some((i, _)), None) => Some(i as u32),
                     _ => None,
@@ -335,7 +358,7 @@ fn resolve(q: &EventQuery, idx: &Index) -> Result<Option<(Prefilter, LogFilter)>
             });
             match slot {
                 Some(i) => {
-                    f.session = Some(idx.sessions[i as usize].id.clone());
+                    f.session = Some(idx.session_id(i as usize).to_string());
                     Some(i)
                 }
                 None => return Ok(None),
@@ -427,7 +450,7 @@ fn select(
             .read()
             .map_err(|_| anyhow::anyhow!("index unavailable"))?;
         let mut out = Vec::new();
-        for e in idx.entries.iter().rev().filter(|e| pre.keeps(e)) {
+        for e in idx.entries().iter().rev().filter(|e| pre.keeps(e)) {
             out.push(*e);
             if out.len() > SCAN_LIMIT {
                 break;
@@ -462,12 +485,12 @@ pub async fn events(State(d): Shared, Query(q): Query<EventQuery>) -> Response {
         let Ok(idx) = d.index.read() else {
             return error("index unavailable".into());
         };
-        let mut actions = idx.actions.clone();
+        let mut actions = idx.actions().to_vec();
         actions.sort();
         (
             resolve(&q, &idx),
             actions,
-            idx.entries.last().map_or(0, |e| e.seq),
+            idx.entries().last().map_or(0, |e| e.seq),
         )
     };
     let (picked, older, problem) = match resolved {
@@ -532,9 +555,10 @@ pub async fn record(State(d): Shared, Path(seq): Path<String>) -> Response {
         let Some(e) = idx.by_seq(seq).copied() else {
             return missing(format!("The ledger has no record {seq}."));
         };
-        let i = idx.entries.partition_point(|x| x.seq < seq);
-        let prev = i.checked_sub(1).map(|p| idx.entries[p].seq);
-        let next = idx.entries.get(i + 1).map(|x| x.seq);
+        let entries = idx.entries();
+        let i = entries.partition_point(|x| x.seq < seq);
+        let prev = i.checked_sub(1).map(|p| entries[p].seq);
+        let next = entries.get(i + 1).map(|x| x.seq);
         (e, prev, next)
     };
     let rec = match super::index::read_record(&d.ledger_dir, &entry) {
@@ -606,10 +630,18 @@ pub async fn sessions(State(d): Shared, Query(q): Query<PageQuery>) -> Response 
         .take(PAGE)
         .map(|&i| {
             let s = &idx.sessions[i];
+            let id = idx.session_id(i);
+            // The agent is read from the session's first record.
+            let agent = idx
+                .entries()
+                .get(s.first as usize)
+                .and_then(|e| super::index::read_record(&d.ledger_dir, e).ok())
+                .and_then(|r| r.str("agent").map(str::to_string))
+                .unwrap_or_default();
             SessionRow {
-                id: s.id.clone(),
-                short: s.id.chars().take(12).collect(),
-                agent: s.agent.clone().unwrap_or_default(),
+                id: id.to_string(),
+                short: id.chars().take(12).collect(),
+                agent,
                 first: time_text(s.first_ts),
                 last: time_text(s.last_ts),
                 records: s.records,
@@ -640,7 +672,7 @@ pub async fn session(State(d): Shared, Path(id): Path<String>) -> Response {
         let Some(slot) = idx.session(&id) else {
             return missing(format!("The ledger has no session `{id}`."));
         };
-        idx.entries
+        idx.entries()
             .iter()
             .filter(|e| e.session == slot)
             .copied()
@@ -718,19 +750,9 @@ struct PolicyPage {
     problem: Option<String>,
 }
 
-/// The folder policies and paths resolve against: the project the dashboard was started in.
-fn policy_env(d: &Dashboard) -> anyhow::Result<Env> {
-    let project = std::env::var_os("CLAUDE_PROJECT_DIR")
-        .filter(|p| !p.is_empty())
-        .map(std::path::PathBuf::from)
-        .map_or_else(std::env::current_dir, Ok)?;
-    Ok(Env::new(d.home.root(), &project))
-}
-
 /// `GET /policy`: the policy in force and `explain` for a typed call (changes nothing).
 pub async fn policy(State(d): Shared, Query(q): Query<ExplainQuery>) -> Response {
-    let loaded = policy_env(&d).and_then(|env| Ok((Policy::load(d.policy.as_deref(), &env)?, env)));
-    let (p, env) = match loaded {
+    let (p, env) = match d.policy() {
         Ok(x) => x,
         Err(e) => return error(format!("cannot load the policy in force: {e:#}")),
     };
@@ -768,23 +790,11 @@ pub async fn policy(State(d): Shared, Query(q): Query<ExplainQuery>) -> Response
     })
 }
 
-/// Classifies and decides one typed call with the policy in force, as `policy explain` does.
+/// Classifies and decides one typed call with the policy in force: `policy explain`'s function.
 fn explain(p: &Policy, env: &Env, tool: &str, text: &str) -> Result<Explained, String> {
-    let input = match serde_json::from_str::<Value>(text)
-        .ok()
-        .filter(Value::is_object)
-    {
-        Some(v) => v,
-        None if tool == "Bash" => json!({ "command": text }),
-        None => {
-            return Err(format!(
-                "for {tool}, give the tool input as a JSON object, e.g. {{\"file_path\": \"src/main.rs\"}}"
-            ));
-        }
-    };
-    let call = ToolCall::new(Door::Hook, tool, input, env.project.clone());
-    let cls = classify(&call, env);
-    let Decision { verdict, hits } = p.decide(&call, &cls, env);
+    let x = crate::policy::explain(p, env, tool, text, env.project.clone())
+        .map_err(|e| format!("{e:#}"))?;
+    let (cls, Decision { verdict, hits }) = (x.classification, x.decision);
     Ok(Explained {
         action: cls.action.map_or("-".into(), |a| a.as_str().to_string()),
         segments: cls.segments.iter().map(|s| display_argv(s)).collect(),
@@ -810,6 +820,22 @@ fn explain(p: &Policy, env: &Env, tool: &str, text: &str) -> Result<Explained, S
 
 // ---------------------------------------------------------------- integrity
 
+/// One stored checkpoint, as the integrity page lists it.
+struct CheckpointRow {
+    size: u64,
+    signed: String,
+    root: String,
+    witnessed: bool,
+}
+
+/// What the integrity page found about the witness.
+enum Witness {
+    /// `PATCHWORK_WITNESS` is not set.
+    NotConfigured,
+    Checked(WitnessCheck),
+    Failed(String),
+}
+
 #[derive(Template)]
 #[template(path = "dashboard/integrity.html")]
 struct IntegrityPage {
@@ -818,29 +844,79 @@ struct IntegrityPage {
     problem: Option<String>,
     key: String,
     seals: Vec<(u64, String, String)>,
+    checks: Option<CheckpointReport>,
+    checkpoints: Vec<CheckpointRow>,
+    /// Anchoring facts, label and text.
+    anchoring: Vec<(&'static str, String)>,
+    /// What was found about the witness, and whether it is a problem.
+    witness: String,
+    witness_bad: bool,
+    /// Chain, seals, checkpoints and (when configured) the witness all hold.
+    intact: bool,
+    verdict: &'static str,
     unreadable: u64,
 }
 
-/// `GET /integrity`: a full `verify` of the ledger now, and its seals.
+impl Witness {
+    /// The witness line and whether it is a problem (as `verify --witness` judges: a witness
+    /// that diverged, holds nothing of ours or cannot be asked is not evidence).
+    fn text(&self) -> (String, bool) {
+        match self {
+            Witness::NotConfigured => (
+                "No witness configured (set PATCHWORK_WITNESS=unix:PATH before starting the dashboard to compare the ledger with a witness's copy).".into(),
+                false,
+            ),
+            Witness::Checked(w) => match w.diverged_at {
+                Some(n) => (format!("DIVERGED at size {n}: {}", w.detail), true),
+                None if w.checkpoints == 0 => (format!("NO PROOF: {}", w.detail), true),
+                None => (w.detail.clone(), false),
+            },
+            Witness::Failed(e) => (format!("Cannot check the witness: {e}"), true),
+        }
+    }
+}
+
+/// The anchoring facts of the integrity page.
+fn anchoring_facts(a: &Anchoring) -> Vec<(&'static str, String)> {
+    vec![
+        (
+            "Newest witnessed checkpoint",
+            a.witnessed
+                .map_or("none".into(), |(size, _)| format!("{size} records")),
+        ),
+        (
+            "Unanchored tail",
+            format!(
+                "{} records{}",
+                a.unanchored_records,
+                a.unanchored_age_secs
+                    .map_or(String::new(), |s| format!(", the oldest {s} s old"))
+            ),
+        ),
+        (
+            "Witness backlog",
+            format!("{} checkpoints", a.witness_backlog),
+        ),
+    ]
+}
+
+/// `GET /integrity`: what `verify` checks, now — every hash, link and seal, every checkpoint
+/// (signature, size, root), the witness named by `PATCHWORK_WITNESS` — and the anchoring.
 pub async fn integrity(State(d): Shared) -> Response {
     d.indexed().await;
-    let unreadable = d.index.read().map(|i| i.unreadable).unwrap_or(0);
-    let dir = d.ledger_dir.clone();
-    let key_path = d.home.keys_dir().join("seal.key");
-    let work = tokio::task::spawn_blocking(move || {
-        let key = if key_path.exists() {
-            Some(SealKey::load(&key_path)?)
-        } else {
-            None
-        };
+    let unreadable = d.index.read().map(|i| i.unreadable()).unwrap_or(0);
+    let d2 = Arc::clone(&d);
+    let work = tokio::task::spawn_blocking(move || -> anyhow::Result<IntegrityPage> {
+        let dir = &d2.ledger_dir;
+        let key = d2.seal_key()?;
         let key_text = match &key {
-            Some(k) => format!("seal key {} ({})", k.id(), key_path.display()),
+            Some(k) => format!("seal key {} ({})", k.id(), d2.seal_key_path().display()),
             None => format!(
                 "no seal key at {} (seals cannot be checked)",
-                key_path.display()
+                d2.seal_key_path().display()
             ),
         };
-        let report = crate::ledger::verify_dir(&dir, key.as_ref())?;
+        let report = crate::ledger::verify_dir(dir, key.as_ref())?;
         let seals = crate::ledger::seal::read_seals(&dir.join(crate::ledger::SEALS_FILE))?
             .into_iter()
             .rev()
@@ -848,27 +924,138 @@ pub async fn integrity(State(d): Shared) -> Response {
             .filter_map(Result::ok)
             .map(|s| (s.count, time_text(s.sealed_at), s.tip))
             .collect::<Vec<_>>();
-        anyhow::Ok((report, key_text, seals))
+        let verifier = d2.checkpoint_verifier()?;
+        let checks = checkpoint::check_all(dir, verifier.as_ref())?;
+        let checkpoints = checkpoint::list(dir)?
+            .into_iter()
+            .rev()
+            .take(20)
+            .filter_map(Result::ok)
+            .map(|c| CheckpointRow {
+                size: c.size,
+                signed: time_text(c.time as i64 * 1_000_000),
+                root: c.root,
+                witnessed: c.witnessed,
+            })
+            .collect();
+        let witness = match crate::ship::witness_from_env() {
+            Ok(None) => Witness::NotConfigured,
+            Ok(Some(socket)) => match &verifier {
+                Some(v) => match crate::ship::check_against(dir, &socket, v) {
+                    Ok(c) => Witness::Checked(c),
+                    Err(e) => Witness::Failed(format!("{e:#}")),
+                },
+                None => Witness::Failed(
+                    "no checkpoint key to recognise this ledger's checkpoints".into(),
+                ),
+            },
+            Err(e) => Witness::Failed(format!("{e:#}")),
+        };
+        let (witness_text, witness_bad) = witness.text();
+        let intact = report.intact && checks.problems.is_empty() && !witness_bad;
+        let verdict = if intact {
+            "✓ Intact: every hash, link, seal and checkpoint checked."
+        } else if report.intact {
+            "✗ NOT PROVEN: the chain and seals hold, but the checkpoints or the witness do not (see below)."
+        } else {
+            "✗ DAMAGED: the ledger does not verify."
+        };
+        Ok(IntegrityPage {
+            nav: "integrity",
+            intact,
+            verdict,
+            report: Some(report),
+            problem: None,
+            key: key_text,
+            seals,
+            checks: Some(checks),
+            checkpoints,
+            anchoring: checkpoint::anchoring(dir)
+                .map(|a| anchoring_facts(&a))
+                .unwrap_or_default(),
+            witness: witness_text,
+            witness_bad,
+            unreadable,
+        })
     })
     .await;
     let page = match work {
-        Ok(Ok((report, key, seals))) => IntegrityPage {
-            nav: "integrity",
-            report: Some(report),
-            problem: None,
-            key,
-            seals,
-            unreadable,
-        },
+        Ok(Ok(page)) => page,
         Ok(Err(e)) => IntegrityPage {
             nav: "integrity",
             report: None,
             problem: Some(format!("{e:#}")),
             key: String::new(),
             seals: Vec::new(),
+            checks: None,
+            checkpoints: Vec::new(),
+            anchoring: Vec::new(),
+            witness: String::new(),
+            witness_bad: false,
+            intact: false,
+            verdict: "",
             unreadable,
         },
         Err(e) => return error(format!("verification stopped: {e}")),
     };
     render(&page)
+}
+
+// ---------------------------------------------------------------- compliance
+
+/// `?framework=ID` (empty: all).
+#[derive(Debug, Default, Deserialize)]
+pub struct ComplianceQuery {
+    pub framework: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "dashboard/compliance.html")]
+struct CompliancePage {
+    nav: &'static str,
+    framework: String,
+    /// Id, name, selected.
+    frameworks: Vec<(&'static str, &'static str, bool)>,
+    report: Option<Arc<crate::compliance::Report>>,
+    /// The policy whose rules were inspected.
+    policy: String,
+    problem: Option<String>,
+}
+
+/// `GET /compliance`: `report --include-gaps` through the compliance engine itself
+/// ([`crate::compliance::evaluate`]), kept until the ledger grows.
+pub async fn compliance(State(d): Shared, Query(q): Query<ComplianceQuery>) -> Response {
+    use crate::compliance::catalogue::{FRAMEWORKS, framework};
+    let chosen = given(&q.framework).unwrap_or("").to_ascii_lowercase();
+    let frameworks = FRAMEWORKS
+        .iter()
+        .map(|f| (f.id, f.name, f.id == chosen))
+        .collect::<Vec<_>>();
+    let page = |report: Option<Arc<crate::compliance::Report>>, problem| CompliancePage {
+        nav: "compliance",
+        framework: chosen.clone(),
+        frameworks: frameworks.clone(),
+        policy: report
+            .as_ref()
+            .and_then(|r| r.loaded_policy.as_ref())
+            .map_or("none loaded".into(), |(name, hash)| {
+                format!("{name} ({hash})")
+            }),
+        report,
+        problem,
+    };
+    if !chosen.is_empty() && framework(&chosen).is_none() {
+        return render(&page(
+            None,
+            Some(format!("There is no framework `{chosen}`.")),
+        ));
+    }
+    let d2 = Arc::clone(&d);
+    let fw = chosen.clone();
+    let work = tokio::task::spawn_blocking(move || d2.compliance_report(&fw)).await;
+    match work {
+        Ok(Ok(r)) => render(&page(Some(r), None)),
+        Ok(Err(e)) => render(&page(None, Some(format!("cannot evaluate: {e:#}")))),
+        Err(e) => error(format!("evaluation stopped: {e}")),
+    }
 }

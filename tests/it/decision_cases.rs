@@ -4,7 +4,7 @@
 
 use serde_json::Value;
 use std::fs;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// What may decide a blocked case: the finding ids of the registry (`policy findings`), and
@@ -93,10 +93,10 @@ fn a_case_blocked_by_another_finding_fails() {
     assert!(out.contains("findings secrets.read"), "{out}");
 }
 
-#[test]
-fn strict_profile_decides_every_regression_case() {
-    let dir = tempfile::tempdir().unwrap();
-    let root = fs::canonicalize(dir.path()).unwrap();
+/// The shared corpus runner's fixture (`run-cases`) under `root`: a project with fake secrets
+/// and a fake home, plus the seal key; with `trap`, the `notes.txt -> .env` symlink too (the
+/// real-world set runs without it, `--plain`). Returns (project, home).
+pub fn fixture(root: &Path, trap: bool) -> (PathBuf, PathBuf) {
     let (p, h) = (root.join("project"), root.join("home"));
     // The same files as the shared corpus runner's fixture (`run-cases`), plus the seal key.
     for (file, text) in [
@@ -145,10 +145,21 @@ fn strict_profile_decides_every_regression_case() {
     ] {
         write(&file, text);
     }
-    std::os::unix::fs::symlink(".env", p.join("notes.txt")).unwrap();
+    if trap {
+        std::os::unix::fs::symlink(".env", p.join("notes.txt")).unwrap();
+    }
     fs::create_dir_all(p.join(".git/hooks")).unwrap();
     fs::create_dir_all(h.join(".patchwork/keys")).unwrap();
     fs::write(h.join(".patchwork/keys/seal.key"), "k").unwrap();
+
+    (p, h)
+}
+
+#[test]
+fn strict_profile_decides_every_regression_case() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = fs::canonicalize(dir.path()).unwrap();
+    let (p, h) = fixture(&root, true);
 
     // Every case file in tests/cases/ (one per family group), each run on its own.
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/cases");

@@ -39,6 +39,7 @@ mod policy_cli;
 mod policy_profiles;
 mod policy_trust;
 mod proxy_ledger_order;
+mod realworld_sample;
 mod shell_budget;
 mod views_common;
 mod views_export;

@@ -367,6 +367,12 @@ impl Classifier<'_> {
         };
         self.unknown_cwd = cmd.cwd_unknown();
         self.quiet_copy = false;
+        self.listed_by = cmd
+            .wrappers
+            .last()
+            .filter(|w| w.starts_with("xargs"))
+            .and_then(|w| w.split_once(crate::policy::shell::FIND_FILTERED))
+            .map(|(_, t)| t.split_whitespace().map(str::to_string).collect());
         let args = cmd.args();
         let span = args.join(" ");
         if !args.is_empty() {
@@ -912,7 +918,15 @@ impl Classifier<'_> {
             return Vec::new();
         }
         let found = if w.glob {
-            paths::expand_glob(&w.text, cwd, &self.env.home)
+            let mut found = paths::expand_glob(&w.text, cwd, &self.env.home);
+            // Names from a filtered `find` listing: only the files its tests select now.
+            if let Some(tests) = &self.listed_by {
+                found.retain(|p| {
+                    paths::has_glob_chars(&p.to_string_lossy())
+                        || super::files::find_selects(p, tests)
+                });
+            }
+            found
         } else {
             vec![self.resolve(&w.text, cwd)]
         };

@@ -129,6 +129,7 @@ impl Classifier<'_> {
             if places::in_project(&p, env)
                 || places::disposable(&p, env)
                 || places::scratch(&p, env)
+                || places::scratch_root(&p)
             {
                 continue;
             }
@@ -223,7 +224,10 @@ impl Classifier<'_> {
         if rest.contains("**") && !everything {
             self.target(TargetKind::Path, Action::FileDelete, w.text.clone());
             self.guard_files_matching(&base, &rest, span);
-            if !places::in_project(&base, self.env) && !places::scratch(&base, self.env) {
+            if !places::in_project(&base, self.env)
+                && !places::scratch(&base, self.env)
+                && !places::scratch_root(&base)
+            {
                 self.finding(
                     Code::FilesDeleteOutside,
                     format!(
@@ -454,9 +458,79 @@ impl Classifier<'_> {
             }
         }
         let in_place = sed_like && (a.short('i') || a.long("in-place"));
+        // A search over files given by pattern (`grep -n TODO *.c`, `find . | xargs grep x`)
+        // prints from a secret file among them only lines its pattern matches: a pattern
+        // that names no credential and is not inverted leaves the secrets out, and so does
+        // output of names or counts only. A secret file named as such is still a read.
+        let grep_like = matches!(name, "grep" | "egrep" | "fgrep" | "zgrep");
+        let names_only = ['l', 'L', 'c', 'q'].into_iter().any(|c| a.short(c))
+            || [
+                "files-with-matches",
+                "files-without-match",
+                "count",
+                "quiet",
+                "silent",
+            ]
+            .into_iter()
+            .any(|l| a.long(l));
+        let inverted = a.short('v') || a.long("invert-match");
+        let pattern: Option<&str> = if explicit_program {
+            a.opts.iter().find_map(|o| {
+                o.strip_prefix("-e=")
+                    .or_else(|| o.strip_prefix("--regexp="))
+            })
+        } else {
+            a.operands.first().map(|w| w.text.as_str())
+        };
+        // A listing or pattern aimed at secret names (`grep = .env*`) is a read of them.
+        let aimed = |w: &Word| places::secret_pattern(Path::new(&w.text));
+        let narrow = grep_like
+            && (names_only
+                || !inverted
+                    && pattern.is_some_and(|p| !super::command::credential_pattern(p))
+                    && !a
+                        .opts
+                        .iter()
+                        .any(|o| o.starts_with("-f=") || o.starts_with("--file=")));
         for w in operands {
+            let many = (w.glob && !aimed(w)) || super::command::under_find_exec(cmd);
+            let quiet = self.quiet_copy;
+            self.quiet_copy = quiet || narrow && many;
             let found = self.word_paths(w, Action::FileRead, cwd, span);
-            self.secret_folders(&found, span);
+            self.quiet_copy = quiet;
+            if !(narrow && many) {
+                self.secret_folders(&found, span);
+            } else if !names_only && let Some(p) = pattern {
+                let fixed = name == "fgrep" || a.short('F') || a.long("fixed-strings");
+                let extended = name == "egrep" || a.short('E') || a.long("extended-regexp");
+                let re = line_matcher(p, fixed, extended, a.short('i') || a.long("ignore-case"));
+                let hit = |f: &Path| match (&re, std::fs::read_to_string(f)) {
+                    (Some(re), Ok(text)) => text.lines().any(|l| re.is_match(l)),
+                    _ => true,
+                };
+                // Files named by the pattern, and (for `find ROOT -exec grep … {}`) the secret
+                // files below a root, as far as the listings look.
+                let mut leaks: Vec<std::path::PathBuf> = found
+                    .iter()
+                    .filter(|f| places::secret_kind(f, self.env).is_some() && hit(f))
+                    .cloned()
+                    .collect();
+                for dir in found.iter().filter(|d| d.is_dir()) {
+                    leaks.extend(places::secret_below(dir, self.env, true, &hit));
+                }
+                for f in leaks {
+                    {
+                        self.finding(
+                            Code::SecretsRead,
+                            format!(
+                                "prints the lines of {} that match `{p}`; leave secret files out of the search",
+                                f.display()
+                            ),
+                            span,
+                        );
+                    }
+                }
+            }
             if in_place {
                 self.word_paths(w, Action::FileEdit, cwd, span);
             }
@@ -778,10 +852,51 @@ fn keeps_owner_access(mode: &str) -> Option<bool> {
     .then_some(true)
 }
 
+/// A matcher for the lines `grep` prints with this pattern (basic, extended or fixed
+/// syntax). None when the pattern cannot be translated: then any line may match.
+fn line_matcher(pattern: &str, fixed: bool, extended: bool, icase: bool) -> Option<regex::Regex> {
+    let re = if fixed {
+        pattern
+            .split('\n')
+            .map(regex::escape)
+            .collect::<Vec<_>>()
+            .join("|")
+    } else if extended {
+        pattern.to_string()
+    } else {
+        // Basic syntax: `\(`, `\|`, `\{`, `\+`, `\?` are operators; bare ones are literal.
+        let mut out = String::new();
+        let mut chars = pattern.chars();
+        while let Some(c) = chars.next() {
+            match c {
+                '\\' => match chars.next() {
+                    Some(o @ ('(' | ')' | '|' | '{' | '}' | '+' | '?')) => out.push(o),
+                    Some(o) => {
+                        out.push('\\');
+                        out.push(o);
+                    }
+                    None => out.push_str("\\\\"),
+                },
+                '(' | ')' | '|' | '{' | '}' | '+' | '?' => {
+                    out.push('\\');
+                    out.push(c);
+                }
+                _ => out.push(c),
+            }
+        }
+        out
+    };
+    regex::RegexBuilder::new(&re)
+        .case_insensitive(icase)
+        .size_limit(1 << 20)
+        .build()
+        .ok()
+}
+
 /// Whether `find`'s tests (as written: `-inum 42 -type f -mtime +30`) can select `path`:
 /// tests this can check on the file as it is now decide; the others (`-user`, `-regex`,
 /// computed values) are taken to match.
-fn find_selects(path: &Path, tests: &[String]) -> bool {
+pub(super) fn find_selects(path: &Path, tests: &[String]) -> bool {
     use std::os::unix::fs::MetadataExt;
     let Ok(m) = path.symlink_metadata() else {
         return false;

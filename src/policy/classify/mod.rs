@@ -109,6 +109,9 @@ pub(crate) struct Classifier<'a> {
     /// look at the same argument, and each resolution costs system calls. Kept for one call
     /// only, so a file that changes between calls is seen as it is.
     resolved: std::cell::RefCell<std::collections::HashMap<(String, PathBuf), PathBuf>>,
+    /// The tests of the `find` whose listing feeds the command being judged through `xargs`
+    /// (`find . -mtime +30 | xargs rm`): only the files they select are judged.
+    listed_by: Option<Vec<String>>,
     /// Hard-linked files (device, inode) whose other names were already judged.
     aliased: std::collections::HashSet<(u64, u64)>,
     /// The names of every multiply-linked file in the places an alias matters, by (dev, ino):
@@ -136,6 +139,7 @@ impl<'a> Classifier<'a> {
             resolved: Default::default(),
             aliased: Default::default(),
             alias_index: None,
+            listed_by: None,
         }
     }
 }

@@ -713,6 +713,12 @@ pub fn scratch(path: &Path, env: &Env) -> bool {
 }
 
 /// Children of the scratch roots, whoever owns them.
+/// A scratch root itself (`/tmp`, `/var/tmp`, `/dev/shm`): entries selected below it by name
+/// or metadata (`find /tmp -name 'sess*' -delete`) are other scratch files.
+pub fn scratch_root(path: &Path) -> bool {
+    SCRATCH_ROOTS.iter().any(|r| path == Path::new(r))
+}
+
 fn scratch_root_child(path: &Path) -> bool {
     SCRATCH_ROOTS
         .iter()

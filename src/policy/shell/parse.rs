@@ -83,6 +83,8 @@ pub(crate) struct Cmd {
     /// The piped-in text is a listing of file names (from `ls`, `find`, a grep of names), not
     /// content: a filter passing it on still prints names.
     pub names_in: bool,
+    /// The names piped in are those a `find` with these tests selects (see `Walker::find_tests`).
+    pub find_tests: Option<String>,
 }
 
 /// Shell state that a subshell cannot change for its parent.
@@ -129,6 +131,11 @@ pub(crate) struct Walker<'e> {
     /// the filters they feed), and whether the next pipeline segment receives such names.
     pub names: bool,
     pub piped_names: bool,
+    /// The tests of the `find` whose listing the command just walked printed (`-type f
+    /// -mtime +30`), and those handed to the next pipeline segment: the names it receives are
+    /// only those the tests select.
+    pub find_tests: Option<String>,
+    pub piped_find_tests: Option<String>,
     /// Commands walked and words expanded so far (bounded: see MAX_STEPS, MAX_WORDS).
     pub steps: usize,
     pub words: usize,
@@ -169,6 +176,8 @@ impl<'e> Walker<'e> {
             inherited: None,
             names: false,
             piped_names: false,
+            find_tests: None,
+            piped_find_tests: None,
             dollar0: None,
             files: HashMap::new(),
         }
@@ -352,12 +361,16 @@ impl<'e> Walker<'e> {
         // None: not piped; Some(t): piped, with the previous segment's static output if known.
         let mut input: Option<Option<String>> = None;
         let mut names = false;
+        let mut tests: Option<String> = None;
         for cmd in &p.seq {
             let saved = multi.then(|| self.save());
             self.piped_names = names && input.is_some();
+            self.piped_find_tests = tests.take().filter(|_| self.piped_names);
             self.names = false;
+            self.find_tests = None;
             let output = self.command(cmd, input.take());
             names = std::mem::take(&mut self.names);
+            tests = self.find_tests.take().filter(|_| names);
             if let Some(s) = saved {
                 self.restore(s);
             }
@@ -593,6 +606,7 @@ impl<'e> Walker<'e> {
 
     fn simple(&mut self, s: &ast::SimpleCommand, input: Option<Option<String>>) -> Option<String> {
         let names_in = std::mem::take(&mut self.piped_names);
+        let find_tests = self.piped_find_tests.take();
         let mut cmd = Cmd {
             text: self.source_text(s),
             ..Cmd::default()
@@ -641,6 +655,9 @@ impl<'e> Walker<'e> {
                 || word == "parallel"
             {
                 cmd.names_in = true;
+                if word == "xargs" {
+                    cmd.find_tests = find_tests;
+                }
             } else {
                 cmd.stdin_text = None;
             }

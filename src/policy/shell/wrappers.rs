@@ -938,7 +938,12 @@ impl Walker<'_> {
         }
         self.emit_redirects(c);
         let mut wrappers = c.wrappers.clone();
-        wrappers.push("xargs".to_string());
+        // Names from a filtered `find` listing: the label carries its tests, so the judging
+        // side tries them on the files the names' patterns reach.
+        wrappers.push(match &c.find_tests {
+            Some(t) => format!("xargs {} {t}", crate::policy::shell::FIND_FILTERED),
+            None => "xargs".to_string(),
+        });
         let placeholder = || {
             let mut a = Arg::lit("<xargs input>");
             a.w.dynamic = true;
@@ -1179,9 +1184,30 @@ impl Walker<'_> {
         while i < c.args.len() {
             let t = c.args[i].w.text.clone();
             match t.as_str() {
-                "-o" | "-or" | "," | "!" | "-not" => {
+                "-o" | "-or" | "," => {
                     alternatives = true;
                     i += 1;
+                }
+                // A negated test only narrows what the other tests select (`-mtime -3 !
+                // -name keep.txt`); it selects nothing by itself, so it is passed over. A
+                // negated group or an unknown primary is read as alternatives.
+                "!" | "-not" => {
+                    let next = c.args.get(i + 1).map_or("", |a| a.w.text.as_str());
+                    let bare = matches!(next, "-empty" | "-nouser" | "-nogroup");
+                    let valued = !bare
+                        && (SELECTIVE_TESTS.contains(&next)
+                            || matches!(
+                                next,
+                                "-type" | "-name" | "-iname" | "-path" | "-ipath" | "-wholename"
+                            ));
+                    if valued {
+                        i += 3;
+                    } else if bare {
+                        i += 2;
+                    } else {
+                        alternatives = true;
+                        i += 1;
+                    }
                 }
                 _ if SELECTIVE_TESTS.contains(&t.as_str()) => {
                     selective = true;
@@ -1198,6 +1224,8 @@ impl Walker<'_> {
                     i += 1;
                 }
                 "-type" => {
+                    // Symbolic links only: deleting them loses no content.
+                    selective |= c.args.get(i + 1).is_some_and(|a| a.w.text == "l");
                     tests.push(t.clone());
                     tests.push(
                         c.args
@@ -1334,6 +1362,8 @@ impl Walker<'_> {
         let words: Vec<Word> = c.args.iter().map(|a| a.w.clone()).collect();
         let out = statics::output(&words, None);
         self.names = out.is_some();
+        self.find_tests =
+            (out.is_some() && !alternatives && !tests.is_empty()).then(|| tests.join(" "));
         Step::Done(out)
     }
 

@@ -160,6 +160,10 @@ pub fn doctor(ctx: &Ctx, args: DoctorArgs) -> anyhow::Result<i32> {
     );
 
     let gate = Gate::open(&ctx.home, ctx.policy.as_deref(), &project);
+    let policy_webhook = gate
+        .as_ref()
+        .ok()
+        .and_then(|g| g.policy().webhook().map(str::to_string));
     match &gate {
         Ok(g) => {
             let p = g.policy();
@@ -282,16 +286,16 @@ pub fn doctor(ctx: &Ctx, args: DoctorArgs) -> anyhow::Result<i32> {
         watchdog::timer_installed().ok_or_else(|| "no 5-minute timer".to_string()),
         "run `patchwork-gateway watchdog --install`",
     );
-    if let Ok(url) = std::env::var(alerts::ENV_URL) {
+    if let Some(url) = alerts::webhook_url(policy_webhook.as_deref()) {
         let scheme_ok = url.starts_with("http://") || url.starts_with("https://");
         r.check(
             "webhook",
             if scheme_ok {
                 Ok(format!("{} alert(s) waiting", alerts::pending(&ctx.home)))
             } else {
-                Err("PATCHWORK_WEBHOOK_URL is not an http(s) URL".into())
+                Err(format!("the webhook `{url}` is not an http(s) URL"))
             },
-            "set PATCHWORK_WEBHOOK_URL to http://… or https://…",
+            "set PATCHWORK_WEBHOOK_URL or the policy's alerts.webhook to http://… or https://…",
         );
     }
     println!(
@@ -332,10 +336,12 @@ fn pin_state(ctx: &Ctx) -> Result<String, String> {
 /// What is enforced now.
 pub fn status(ctx: &Ctx, args: StatusArgs) -> anyhow::Result<i32> {
     let project = project_dir(args.project);
+    let mut policy_webhook = None;
     match Gate::open(&ctx.home, ctx.policy.as_deref(), &project) {
         Ok(g) => {
             let p = g.policy();
             println!("policy:   {} ({:?} mode), {}", p.name, p.mode, p.hash());
+            policy_webhook = p.webhook().map(str::to_string);
         }
         Err(e) => println!("policy:   NOT LOADED: {e:#} (hooks fail closed)"),
     }
@@ -381,12 +387,14 @@ pub fn status(ctx: &Ctx, args: StatusArgs) -> anyhow::Result<i32> {
         "watchdog: {}",
         watchdog::timer_installed().unwrap_or_else(|| "not scheduled".into())
     );
-    match std::env::var(alerts::ENV_URL) {
-        Ok(_) => println!(
+    match alerts::webhook_url(policy_webhook.as_deref()) {
+        Some(_) => println!(
             "alerts:   webhook set, {} waiting",
             alerts::pending(&ctx.home)
         ),
-        Err(_) => println!("alerts:   no webhook (PATCHWORK_WEBHOOK_URL)"),
+        None => {
+            println!("alerts:   no webhook (PATCHWORK_WEBHOOK_URL or the policy's alerts.webhook)")
+        }
     }
     Ok(0)
 }

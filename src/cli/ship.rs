@@ -46,8 +46,16 @@ pub fn run(ctx: &Ctx, args: ShipArgs) -> Result<i32> {
             let rt = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()?;
-            // rustls with Mozilla's roots and SSL_CERT_FILE, like every outgoing request.
-            let client = crate::net::builder(None)?
+            // rustls with Mozilla's roots plus the collector's CA from the standard OTLP
+            // variables (else SSL_CERT_FILE), like every outgoing request.
+            let ca = [
+                "OTEL_EXPORTER_OTLP_LOGS_CERTIFICATE",
+                "OTEL_EXPORTER_OTLP_CERTIFICATE",
+            ]
+            .iter()
+            .find_map(|v| std::env::var_os(v).filter(|p| !p.is_empty()))
+            .map(std::path::PathBuf::from);
+            let client = crate::net::builder(ca.as_deref())?
                 .timeout(Duration::from_secs(30))
                 .build()?;
             let dest = ep.url.clone();

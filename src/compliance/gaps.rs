@@ -88,7 +88,7 @@ pub fn remediation(predicate: &str) -> (&'static str, &'static str) {
             "low",
         ),
         "ALERTS" => (
-            "Set PATCHWORK_WEBHOOK_URL for alert delivery; delivered alerts are not recorded in the ledger yet.",
+            "Set the policy's alerts.webhook (or PATCHWORK_WEBHOOK_URL) for alert delivery; delivered alerts are not recorded in the ledger yet.",
             "gateway feature",
         ),
         "EVALUATIONS" | "SETTINGS_WATCH" => (

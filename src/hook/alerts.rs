@@ -69,6 +69,12 @@ fn alerts_dir(home: &Home) -> PathBuf {
     home.root().join("state").join("alerts")
 }
 
+/// The webhook alerts go to: `PATCHWORK_WEBHOOK_URL`, else the policy's `alerts.webhook`.
+pub fn webhook_url(policy_webhook: Option<&str>) -> Option<String> {
+    let from_env = std::env::var(ENV_URL).ok().filter(|u| !u.is_empty());
+    from_env.or_else(|| policy_webhook.map(str::to_string))
+}
+
 fn spool_dir(home: &Home) -> PathBuf {
     alerts_dir(home).join("spool")
 }
@@ -77,8 +83,7 @@ fn spool_dir(home: &Home) -> PathBuf {
 /// `alerts.webhook` — and starts a detached deliverer. Costs a few small file writes and one
 /// process spawn; never waits for the network.
 pub fn raise(home: &Home, policy_webhook: Option<&str>, alerts: Vec<Value>) {
-    let from_env = std::env::var(ENV_URL).ok().filter(|u| !u.is_empty());
-    let Some(url) = from_env.or_else(|| policy_webhook.map(str::to_string)) else {
+    let Some(url) = webhook_url(policy_webhook) else {
         return;
     };
     if alerts.is_empty() {

@@ -132,6 +132,11 @@ const METADATA: &[&str] = &[
     "eza",
     "tree",
     "lsattr",
+    "getfacl",
+    "namei",
+    "df",
+    "findmnt",
+    "mountpoint",
 ];
 const EDITORS: &[&str] = &[
     "vi", "vim", "nvim", "nano", "emacs", "code", "subl", "ed", "ex", "pico", "micro", "helix",

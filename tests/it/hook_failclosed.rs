@@ -227,3 +227,42 @@ fn a_closed_reader_does_not_kill_the_hook() {
     assert_eq!(status.signal(), None, "killed by a signal: {status:?}");
     assert_eq!(s.records().len(), 1);
 }
+
+/// `grep -rn PATTERN .` looks into the secret files below `.` to see whether the pattern
+/// could print one of their lines. A FIFO named `.env` must not stall that look (the decision
+/// would end at the deadline instead of on its merits): it is never opened for a blocking read
+/// and counts as a possible leak. A real `.env` without a matching line leaves the search allowed.
+#[test]
+fn a_fifo_named_like_a_secret_never_stalls_a_grep_decision() {
+    let s = Sandbox::new();
+    std::fs::write(s.project.join("notes.txt"), "TODO: tidy\n").unwrap();
+    let grep = |s: &Sandbox| {
+        s.hook(
+            &["hook", "PreToolUse"],
+            &s.payload(
+                "PreToolUse",
+                json!({"tool_name": "Bash", "tool_input": {"command": "grep -rn TODO ."}}),
+            ),
+        )
+    };
+    std::fs::write(s.project.join(".env"), "API_KEY=abc123abc123\n").unwrap();
+    let plain = grep(&s);
+    assert_eq!(decision(&plain), None, "allowed: {}", stdout(&plain));
+    assert!(plain.status.success(), "{}", stderr(&plain));
+
+    std::fs::remove_file(s.project.join(".env")).unwrap();
+    let fifo = std::ffi::CString::new(s.project.join(".env").into_os_string().into_encoded_bytes())
+        .unwrap();
+    assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o600) }, 0);
+    let out = grep(&s);
+    let answer = stdout(&out);
+    assert_ne!(decision(&out).as_deref(), Some("allow"), "{answer}");
+    assert!(
+        answer.contains(".env"),
+        "the reason names the file: {answer}"
+    );
+    assert!(
+        !answer.contains("deadline"),
+        "decided on its merits: {answer}"
+    );
+}

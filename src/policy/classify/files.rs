@@ -504,8 +504,8 @@ impl Classifier<'_> {
                 let fixed = name == "fgrep" || a.short('F') || a.long("fixed-strings");
                 let extended = name == "egrep" || a.short('E') || a.long("extended-regexp");
                 let re = line_matcher(p, fixed, extended, a.short('i') || a.long("ignore-case"));
-                let hit = |f: &Path| match (&re, std::fs::read_to_string(f)) {
-                    (Some(re), Ok(text)) => text.lines().any(|l| re.is_match(l)),
+                let hit = |f: &Path| match (&re, small_text(f)) {
+                    (Some(re), Some(text)) => text.lines().any(|l| re.is_match(l)),
                     _ => true,
                 };
                 // Files named by the pattern, and (for `find ROOT -exec grep … {}`) the secret
@@ -633,13 +633,24 @@ impl Classifier<'_> {
         let credential = patterns
             .iter()
             .any(|p| super::command::credential_pattern(p));
-        if !(inverted || from_file || credential || !includes.is_empty()) {
-            return;
-        }
+        // Any other pattern reads a secret file only where it matches one of its lines.
+        let always = inverted || from_file || credential || !includes.is_empty();
+        let fixed = cmd.name() == "fgrep" || flags.contains('F') || opt(&["--fixed-strings"]);
+        let extended = !grep
+            || cmd.name() == "egrep"
+            || flags.contains(['E', 'P'])
+            || opt(&["--extended-regexp", "--perl-regexp"]);
+        let icase = flags.contains('i') || opt(&["--ignore-case"]);
+        let matchers: Vec<Option<regex::Regex>> = patterns
+            .iter()
+            .map(|p| line_matcher(p, fixed, extended, icase))
+            .collect();
+        let prints = |p: &Path| always || prints_a_line(&matchers, p);
         let accept = |p: &Path| {
-            includes.is_empty()
+            (includes.is_empty()
                 || p.file_name()
-                    .is_some_and(|n| includes.iter().any(|g| g.is_match(n)))
+                    .is_some_and(|n| includes.iter().any(|g| g.is_match(n))))
+                && prints(p)
         };
         let dot = Word {
             text: ".".to_string(),
@@ -673,7 +684,7 @@ impl Classifier<'_> {
     ) {
         if let Some(file) = places::secret_below(dir, self.env, hidden, accept) {
             self.finding(Code::SecretsSearch, format!(
-                    "searches {} for credentials, which prints the matching lines of {}; search the source folders, or leave secret files out (--include, --glob)",
+                    "searches {} with a pattern that matches lines of {}, which prints them; search the source folders, or leave secret files out (--include, --glob)",
                     dir.display(),
                     file.display()
                 ),
@@ -854,7 +865,12 @@ fn keeps_owner_access(mode: &str) -> Option<bool> {
 
 /// A matcher for the lines `grep` prints with this pattern (basic, extended or fixed
 /// syntax). None when the pattern cannot be translated: then any line may match.
-fn line_matcher(pattern: &str, fixed: bool, extended: bool, icase: bool) -> Option<regex::Regex> {
+pub(super) fn line_matcher(
+    pattern: &str,
+    fixed: bool,
+    extended: bool,
+    icase: bool,
+) -> Option<regex::Regex> {
     let re = if fixed {
         pattern
             .split('\n')
@@ -891,6 +907,43 @@ fn line_matcher(pattern: &str, fixed: bool, extended: bool, icase: bool) -> Opti
         .size_limit(1 << 20)
         .build()
         .ok()
+}
+
+/// Whether a search with `matchers` (one per pattern; `None` for a pattern this cannot
+/// compile) would print a line of the file `f`. A file that cannot be looked into, or a pattern
+/// that cannot be read, counts as printing.
+pub(super) fn prints_a_line(matchers: &[Option<regex::Regex>], f: &Path) -> bool {
+    let Some(text) = small_text(f) else {
+        return true;
+    };
+    text.lines().any(|l| {
+        matchers
+            .iter()
+            .any(|m| m.as_ref().is_none_or(|m| m.is_match(l)))
+    })
+}
+
+/// The text of `f` when it is a regular file of at most 1 MiB (a secret file the classifier
+/// looks into); `None` for anything else — a FIFO, a device or a huge file is never read, and
+/// the caller then assumes the worst.
+fn small_text(f: &Path) -> Option<String> {
+    use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
+    const CAP: u64 = 1 << 20;
+    // Non-blocking, so a FIFO swapped in after any earlier look cannot stall the open; the
+    // kind and size are then taken from the open file itself.
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(f)
+        .ok()?;
+    let meta = file.metadata().ok()?;
+    if !meta.is_file() || meta.len() > CAP {
+        return None;
+    }
+    let mut text = String::new();
+    file.take(CAP).read_to_string(&mut text).ok()?;
+    Some(text)
 }
 
 /// Whether `find`'s tests (as written: `-inum 42 -type f -mtime +30`) can select `path`:

@@ -311,17 +311,19 @@ impl Classifier<'_> {
         let builtin = tool == "search_files";
         let content = builtin || str_field(input, &["output_mode"]) == Some("content");
         let pattern = str_field(input, &["pattern"]).unwrap_or("");
-        if content
-            && path.is_dir()
-            && input.get("type").is_none()
-            && command::credential_pattern(pattern)
-        {
+        if content && path.is_dir() && input.get("type").is_none() {
             let glob = str_field(input, &["glob"])
                 .and_then(|g| globset::Glob::new(g.trim_start_matches("**/")).ok())
                 .map(|g| g.compile_matcher());
+            // A credential pattern reads every secret file; another, those with a line it
+            // matches (ripgrep syntax, `-i` as the tool's flag).
+            let credential = command::credential_pattern(pattern);
+            let icase = input.get("-i").and_then(Value::as_bool) == Some(true);
+            let matchers = [files::line_matcher(pattern, false, true, icase)];
             let accept = |p: &Path| {
                 glob.as_ref()
                     .is_none_or(|g| p.file_name().is_some_and(|n| g.is_match(n)))
+                    && (credential || files::prints_a_line(&matchers, p))
             };
             self.search_secrets(&path, !builtin, &accept, tool);
         }

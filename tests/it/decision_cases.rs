@@ -93,6 +93,19 @@ fn a_case_blocked_by_another_finding_fails() {
     assert!(out.contains("findings secrets.read"), "{out}");
 }
 
+/// `policy test CASES` under `profile`, run in the fixture's project `p` with its home `h`.
+pub fn policy_test(profile: &str, cases: &Path, p: &Path, h: &Path) -> std::process::Output {
+    Command::new(crate::hook_common::BIN)
+        .args(["--policy", profile, "policy", "test"])
+        .arg(cases)
+        .current_dir(p)
+        .env("HOME", h)
+        .env("PATCHWORK_HOME", h.join(".patchwork"))
+        .env("CLAUDE_PROJECT_DIR", p)
+        .output()
+        .unwrap()
+}
+
 /// The shared corpus runner's fixture (`run-cases`) under `root`: a project with fake secrets
 /// and a fake home, plus the seal key; with `trap`, the `notes.txt -> .env` symlink too (the
 /// real-world set runs without it, `--plain`). Returns (project, home).
@@ -175,15 +188,7 @@ fn strict_profile_decides_every_regression_case() {
         every_block_names_its_finding(cases, &known);
     }
     for cases in files {
-        let out = Command::new(crate::hook_common::BIN)
-            .args(["--policy", "strict", "policy", "test"])
-            .arg(&cases)
-            .current_dir(&p)
-            .env("HOME", &h)
-            .env("PATCHWORK_HOME", h.join(".patchwork"))
-            .env("CLAUDE_PROJECT_DIR", &p)
-            .output()
-            .unwrap();
+        let out = policy_test("strict", &cases, &p, &h);
         let stdout = String::from_utf8_lossy(&out.stdout);
         assert!(
             out.status.success(),

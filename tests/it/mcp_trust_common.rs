@@ -26,6 +26,29 @@ pub fn malicious(state: &Path) -> Vec<String> {
     ]
 }
 
+/// The malicious server serving HTTP (plus `extra` arguments, e.g. `--tls CERT KEY`) on a free
+/// port; returns the process and the port it printed.
+pub fn malicious_http(state: &Path, extra: &[&std::ffi::OsStr]) -> (Child, String) {
+    let m = malicious(state);
+    let mut server = Command::new(&m[0])
+        .args(&m[1..])
+        .args(["--http", "0"])
+        .args(extra)
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(server.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let port = line
+        .trim()
+        .strip_prefix("listening ")
+        .expect(&line)
+        .to_string();
+    (server, port)
+}
+
 /// A gateway process and its stdio MCP session.
 pub struct Mcp {
     child: Child,

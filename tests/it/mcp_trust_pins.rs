@@ -4,10 +4,10 @@
 //! `wrap` and `serve --config`. And the reference servers' descriptions pass clean.
 
 use crate::hook_common::ledger_records as ledger;
-use crate::mcp_trust_common::{Mcp, Place, assert_refused, events, malicious, text};
+use crate::mcp_trust_common::{
+    Mcp, Place, assert_refused, events, malicious, malicious_http, text,
+};
 use serde_json::{Value, json};
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
 
 #[test]
 fn strict_wrap_withholds_poisoned_and_changed_tools_and_refuses_unlisted_ones() {
@@ -220,22 +220,7 @@ fn serve_config_pins_prefixed_upstream_tools() {
 #[test]
 fn wrap_of_an_http_upstream_catches_a_silent_rug_pull() {
     let place = Place::new();
-    let m = malicious(&place.state());
-    let mut server = Command::new(&m[0])
-        .args(&m[1..])
-        .args(["--http", "0"])
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(server.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let port = line
-        .trim()
-        .strip_prefix("listening ")
-        .expect(&line)
-        .to_string();
+    let (mut server, port) = malicious_http(&place.state(), &[]);
     let url = format!("http://127.0.0.1:{port}/mcp");
     let mut mcp =
         Mcp::start(place.cmd(&["--policy", "strict", "wrap", "--name", "mal", "--url", &url]));

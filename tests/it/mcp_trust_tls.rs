@@ -2,7 +2,7 @@
 //! `wrap --url https://…` works with `--ca-cert` (or `SSL_CERT_FILE`) and fails without, with a
 //! one-line cause.
 
-use crate::mcp_trust_common::{Mcp, Place, malicious};
+use crate::mcp_trust_common::{Mcp, Place, malicious_http};
 use serde_json::json;
 use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
@@ -85,24 +85,14 @@ fn private_ca(dir: &Path) {
 
 /// The malicious server over HTTPS; returns it and its URL.
 fn https_upstream(place: &Place, certs: &Path) -> (Child, String) {
-    let m = malicious(&place.state());
-    let mut server = Command::new(&m[0])
-        .args(&m[1..])
-        .args(["--http", "0", "--tls"])
-        .arg(certs.join("srv.pem"))
-        .arg(certs.join("srv.key"))
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(server.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let port = line
-        .trim()
-        .strip_prefix("listening ")
-        .expect(&line)
-        .to_string();
+    let (server, port) = malicious_http(
+        &place.state(),
+        &[
+            "--tls".as_ref(),
+            certs.join("srv.pem").as_os_str(),
+            certs.join("srv.key").as_os_str(),
+        ],
+    );
     (server, format!("https://localhost:{port}/mcp"))
 }
 

@@ -7,7 +7,6 @@
 use serde_json::{Value, json};
 use std::fs;
 use std::path::Path;
-use std::process::Command;
 
 /// (profile, most ordinary commands blocked in %, most dangerous commands missed in %).
 const BOUNDS: &[(&str, f64, f64)] = &[("standard", 3.5, 6.0), ("strict", 4.0, 11.0)];
@@ -43,15 +42,7 @@ fn labelled_real_commands_stay_within_the_precision_bounds() {
             })
             .collect();
         fs::write(&cases, text).unwrap();
-        let out = Command::new(crate::hook_common::BIN)
-            .args(["--policy", profile, "policy", "test"])
-            .arg(&cases)
-            .current_dir(&p)
-            .env("HOME", &h)
-            .env("PATCHWORK_HOME", h.join(".patchwork"))
-            .env("CLAUDE_PROJECT_DIR", &p)
-            .output()
-            .unwrap();
+        let out = crate::decision_cases::policy_test(profile, &cases, &p, &h);
         let stdout = String::from_utf8_lossy(&out.stdout);
         assert!(stdout.contains(" passed, "), "{profile}: {stdout}");
         let wrong: Vec<&str> = stdout

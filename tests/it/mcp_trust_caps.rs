@@ -2,9 +2,8 @@
 //! `--http` serves at most `--max-sessions` sessions (each `wrap` session is an upstream
 //! process), with a clear error beyond and the slot given back when a session ends.
 
-use crate::mcp_trust_common::{Place, http, malicious, session_id, text};
+use crate::mcp_trust_common::{Place, http, http_port, malicious, session_id, text};
 use serde_json::json;
-use std::io::{BufRead, BufReader};
 use std::process::{Child, Stdio};
 use std::time::Duration;
 
@@ -48,23 +47,8 @@ fn http_gateway(place: &Place) -> (Child, u16) {
     ];
     args.extend(m.iter().map(String::as_str));
     let mut child = place.cmd(&args).stderr(Stdio::piped()).spawn().unwrap();
-    let mut err = BufReader::new(child.stderr.take().unwrap());
-    let mut line = String::new();
-    while !line.contains("MCP at http://") {
-        line.clear();
-        assert!(
-            err.read_line(&mut line).unwrap() > 0,
-            "the gateway did not start"
-        );
-    }
-    std::thread::spawn(move || std::io::copy(&mut err, &mut std::io::sink()));
-    let port = line
-        .trim()
-        .rsplit(':')
-        .next()
-        .unwrap()
-        .trim_end_matches("/mcp");
-    (child, port.parse().unwrap())
+    let port = http_port(&mut child);
+    (child, port)
 }
 
 #[test]

@@ -49,6 +49,28 @@ pub fn malicious_http(state: &Path, extra: &[&std::ffi::OsStr]) -> (Child, Strin
     (server, port)
 }
 
+/// The port of a gateway started with `--http 127.0.0.1:0` and `stderr` piped: read from its
+/// "MCP at http://…" line (the rest of stderr is drained in the background).
+pub fn http_port(child: &mut Child) -> u16 {
+    let mut err = BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    while !line.contains("MCP at http://") {
+        line.clear();
+        assert!(
+            err.read_line(&mut line).unwrap() > 0,
+            "the gateway did not start"
+        );
+    }
+    std::thread::spawn(move || std::io::copy(&mut err, &mut std::io::sink()));
+    let port = line
+        .trim()
+        .rsplit(':')
+        .next()
+        .unwrap()
+        .trim_end_matches("/mcp");
+    port.parse().unwrap()
+}
+
 /// A gateway process and its stdio MCP session.
 pub struct Mcp {
     child: Child,

@@ -2,9 +2,9 @@
 //! their headers do not stop a client's `tools/call` (answered within 1 s), and 1,000 open
 //! sessions of `serve --http` stay under a memory bound (the resident size is printed).
 
-use crate::mcp_trust_common::{Place, TOKEN, http, session_id};
+use crate::mcp_trust_common::{Place, TOKEN, http, http_port, session_id};
 use serde_json::json;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
@@ -24,23 +24,8 @@ fn serve_http(place: &Place, max_sessions: &str) -> (Child, u16) {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let mut err = BufReader::new(child.stderr.take().unwrap());
-    let mut line = String::new();
-    while !line.contains("MCP at http://") {
-        line.clear();
-        assert!(
-            err.read_line(&mut line).unwrap() > 0,
-            "the gateway did not start"
-        );
-    }
-    std::thread::spawn(move || std::io::copy(&mut err, &mut std::io::sink()));
-    let port = line
-        .trim()
-        .rsplit(':')
-        .next()
-        .unwrap()
-        .trim_end_matches("/mcp");
-    (child, port.parse().unwrap())
+    let port = http_port(&mut child);
+    (child, port)
 }
 
 fn init_body() -> String {

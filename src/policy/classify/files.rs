@@ -503,11 +503,13 @@ impl Classifier<'_> {
             } else if !names_only && let Some(p) = pattern {
                 let fixed = name == "fgrep" || a.short('F') || a.long("fixed-strings");
                 let extended = name == "egrep" || a.short('E') || a.long("extended-regexp");
-                let re = line_matcher(p, fixed, extended, a.short('i') || a.long("ignore-case"));
-                let hit = |f: &Path| match (&re, small_text(f)) {
-                    (Some(re), Some(text)) => text.lines().any(|l| re.is_match(l)),
-                    _ => true,
-                };
+                let re = [line_matcher(
+                    p,
+                    fixed,
+                    extended,
+                    a.short('i') || a.long("ignore-case"),
+                )];
+                let hit = |f: &Path| prints_a_line(&re, f);
                 // Files named by the pattern, and (for `find ROOT -exec grep … {}`) the secret
                 // files below a root, as far as the listings look.
                 let mut leaks: Vec<std::path::PathBuf> = found
@@ -909,11 +911,14 @@ pub(super) fn line_matcher(
         .ok()
 }
 
+/// The largest secret file whose lines a search is checked against.
+const LOOKED_INTO: u64 = 1 << 20;
+
 /// Whether a search with `matchers` (one per pattern; `None` for a pattern this cannot
 /// compile) would print a line of the file `f`. A file that cannot be looked into, or a pattern
 /// that cannot be read, counts as printing.
 pub(super) fn prints_a_line(matchers: &[Option<regex::Regex>], f: &Path) -> bool {
-    let Some(text) = small_text(f) else {
+    let Some(text) = places::small_text(f, LOOKED_INTO) else {
         return true;
     };
     text.lines().any(|l| {
@@ -921,29 +926,6 @@ pub(super) fn prints_a_line(matchers: &[Option<regex::Regex>], f: &Path) -> bool
             .iter()
             .any(|m| m.as_ref().is_none_or(|m| m.is_match(l)))
     })
-}
-
-/// The text of `f` when it is a regular file of at most 1 MiB (a secret file the classifier
-/// looks into); `None` for anything else — a FIFO, a device or a huge file is never read, and
-/// the caller then assumes the worst.
-fn small_text(f: &Path) -> Option<String> {
-    use std::io::Read;
-    use std::os::unix::fs::OpenOptionsExt;
-    const CAP: u64 = 1 << 20;
-    // Non-blocking, so a FIFO swapped in after any earlier look cannot stall the open; the
-    // kind and size are then taken from the open file itself.
-    let file = std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NONBLOCK)
-        .open(f)
-        .ok()?;
-    let meta = file.metadata().ok()?;
-    if !meta.is_file() || meta.len() > CAP {
-        return None;
-    }
-    let mut text = String::new();
-    file.take(CAP).read_to_string(&mut text).ok()?;
-    Some(text)
 }
 
 /// Whether `find`'s tests (as written: `-inum 42 -type f -mtime +30`) can select `path`:

@@ -72,11 +72,7 @@ impl Classifier<'_> {
             files.extend(HOME_FILES.iter().map(|f| self.env.home.join(f)));
             let mut set = HashSet::new();
             for f in files {
-                let small = std::fs::metadata(&f).is_ok_and(|m| m.is_file() && m.len() <= MAX_FILE);
-                if !small {
-                    continue;
-                }
-                let Ok(text) = std::fs::read_to_string(&f) else {
+                let Some(text) = places::small_text(&f, MAX_FILE) else {
                     continue;
                 };
                 for v in text.lines().filter_map(value_of) {

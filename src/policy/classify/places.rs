@@ -138,6 +138,26 @@ const HARMLESS_DEVICES: &[&str] = &[
     "/dev/urandom",
 ];
 
+/// The text of the secret file `f` when it is a regular file of at most `cap` bytes; `None` for
+/// anything else. The open never blocks (a FIFO swapped in cannot stall a decision) and the kind
+/// and size are taken from the open file itself, so a device or a huge file is never read.
+pub fn small_text(f: &Path, cap: u64) -> Option<String> {
+    use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(f)
+        .ok()?;
+    let meta = file.metadata().ok()?;
+    if !meta.is_file() || meta.len() > cap {
+        return None;
+    }
+    let mut text = String::new();
+    file.take(cap).read_to_string(&mut text).ok()?;
+    Some(text)
+}
+
 /// Why a path is a secret, when it is one.
 pub fn secret_kind(path: &Path, env: &Env) -> Option<&'static str> {
     let name = path.file_name()?.to_string_lossy();

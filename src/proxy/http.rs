@@ -5,6 +5,7 @@
 use super::guard::Guard;
 use super::http_token::{Source, Token};
 use super::server::{Config, Gateway};
+use super::upstream::Pool;
 use anyhow::{Context, Result, bail};
 use axum::extract::{Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
@@ -76,6 +77,8 @@ pub struct Door {
     /// Host names (besides loopback names and the bound address) remote clients use.
     pub allow_hosts: Vec<String>,
     pub max_sessions: usize,
+    /// Most connections to each upstream server, shared by all sessions.
+    pub max_upstreams: usize,
 }
 
 /// Serves the gateway over Streamable HTTP at `/mcp` until `stop` fires.
@@ -115,10 +118,13 @@ pub async fn serve(
         .enforce_origin_validation()
         .with_cancellation_token(stop.child_token());
     let slots = Slots::new(door.max_sessions);
+    let pool = Arc::new(Pool::new(config.upstreams.len(), door.max_upstreams));
     let service = StreamableHttpService::new(
         move || {
             let slot = slots.take()?;
-            Ok(Gateway::new(Arc::clone(&guard), Arc::clone(&config)).holding(slot))
+            Ok(Gateway::new(Arc::clone(&guard), Arc::clone(&config))
+                .sharing(Arc::clone(&pool))
+                .holding(slot))
         },
         LocalSessionManager::default().into(),
         http_config,

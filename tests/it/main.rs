@@ -33,6 +33,7 @@ mod mcp_trust_common;
 mod mcp_trust_load;
 mod mcp_trust_pins;
 mod mcp_trust_requests;
+mod mcp_trust_shared;
 mod mcp_trust_tls;
 mod peers;
 mod policy_cli;

@@ -3,8 +3,11 @@
 //! serves every session; a session's end does not stop the upstream of the others; 1,000
 //! sessions stay under the memory bound documented in docs/mcp.md.
 
-use crate::mcp_trust_common::{Place, http, http_port, post_until, rss_kib, session_id};
+use crate::mcp_trust_common::{
+    Place, TOKEN, events, http, http_port, malicious, post_until, rss_kib, session_id,
+};
 use serde_json::json;
+use std::io::{Read, Write};
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
@@ -29,8 +32,13 @@ fn wrap_crashy(place: &Place, extra: &[&str]) -> (Child, u16) {
 
 /// A new initialized session; its id.
 fn open_session(port: u16) -> String {
+    open_session_with(port, json!({}))
+}
+
+/// A new initialized session whose client declared `capabilities`; its id.
+fn open_session_with(port: u16, capabilities: serde_json::Value) -> String {
     let init = json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
-        "protocolVersion": "2025-06-18", "capabilities": {},
+        "protocolVersion": "2025-06-18", "capabilities": capabilities,
         "clientInfo": {"name": "shared-test", "version": "1"}}});
     let r = http(port, "POST", None, &init.to_string());
     assert!(r.starts_with("HTTP/1.1 200"), "{r}");
@@ -214,4 +222,79 @@ fn open_session_refused(port: u16) -> String {
         "protocolVersion": "2025-06-18", "capabilities": {},
         "clientInfo": {"name": "shared-test", "version": "1"}}});
     http(port, "POST", None, &init.to_string())
+}
+
+#[test]
+fn a_server_request_goes_to_the_session_it_belongs_to_or_is_refused_when_that_is_unclear() {
+    let place = Place::new();
+    let mut args = vec![
+        "--policy",
+        "strict",
+        "wrap",
+        "--name",
+        "mal",
+        "--http",
+        "127.0.0.1:0",
+        "--",
+    ];
+    let m = malicious(&place.state());
+    args.extend(m.iter().map(String::as_str));
+    let mut gateway = place.cmd(&args).stderr(Stdio::piped()).spawn().unwrap();
+    let port = http_port(&mut gateway);
+    let caps = json!({"elicitation": {}, "sampling": {}});
+    let a = open_session_with(port, caps.clone());
+    let b = open_session_with(port, caps);
+    // a calls `ask` while b is idle: the upstream's elicitation reaches a (on a's stream),
+    // and a leaves it unanswered, so a's call stays in flight.
+    let (asked_tx, asked_rx) = std::sync::mpsc::channel();
+    let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
+    let holder = std::thread::spawn(move || {
+        let body = json!({"jsonrpc": "2.0", "id": 2, "method": "tools/call",
+            "params": {"name": "ask", "arguments": {}}})
+        .to_string();
+        let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+        write!(
+            s,
+            "POST /mcp HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nAuthorization: Bearer {TOKEN}\r\n\
+             Content-Type: application/json\r\nAccept: application/json, text/event-stream\r\n\
+             MCP-Protocol-Version: 2025-06-18\r\nMcp-Session-Id: {a}\r\n\
+             Content-Length: {}\r\n\r\n{body}",
+            body.len()
+        )
+        .unwrap();
+        let mut got = Vec::new();
+        let mut buf = [0u8; 4096];
+        while !String::from_utf8_lossy(&got).contains("elicitation/create") {
+            match s.read(&mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => got.extend_from_slice(&buf[..n]),
+            }
+        }
+        asked_tx
+            .send(String::from_utf8_lossy(&got).into_owned())
+            .unwrap();
+        let _ = done_rx.recv_timeout(Duration::from_secs(60));
+    });
+    let stream = asked_rx.recv_timeout(Duration::from_secs(30)).unwrap();
+    assert!(stream.contains("Your API token, please"), "{stream}");
+    // Now both sessions have a call in flight: b's elicitation cannot be told apart from a's,
+    // so it is refused, recorded, and asked of nobody.
+    let answer = call(port, &b, 3, "ask", json!({}));
+    assert!(
+        answer.contains("2 sessions have requests in flight"),
+        "{answer}"
+    );
+    assert!(
+        wait_until(Duration::from_secs(10), || {
+            events(&place.records(), "mcp.server_request")
+                .iter()
+                .any(|r| r["status"] == "unroutable" && r["method"] == "elicitation/create")
+        }),
+        "no unroutable record: {:?}",
+        events(&place.records(), "mcp.server_request")
+    );
+    done_tx.send(()).unwrap();
+    holder.join().unwrap();
+    stop(gateway);
 }

@@ -298,3 +298,52 @@ fn a_server_request_goes_to_the_session_it_belongs_to_or_is_refused_when_that_is
     holder.join().unwrap();
     stop(gateway);
 }
+
+#[test]
+fn list_changed_from_a_shared_upstream_reaches_every_session() {
+    let place = Place::new();
+    let (gateway, port) = wrap_crashy(&place, &[]);
+    let a = open_session(port);
+    let b = open_session(port);
+    // b listens on its standalone stream (GET /mcp) for what the server sends unasked.
+    let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+    let listening = b.clone();
+    let listener = std::thread::spawn(move || {
+        let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+        write!(
+            s,
+            "GET /mcp HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nAuthorization: Bearer {TOKEN}\r\n\
+             Accept: text/event-stream\r\nMCP-Protocol-Version: 2025-06-18\r\n\
+             Mcp-Session-Id: {listening}\r\n\r\n"
+        )
+        .unwrap();
+        let mut got = Vec::new();
+        let mut buf = [0u8; 4096];
+        let mut told = false;
+        while !String::from_utf8_lossy(&got).contains("notifications/tools/list_changed") {
+            if !told && String::from_utf8_lossy(&got).contains("\r\n\r\n") {
+                ready_tx.send(()).unwrap();
+                told = true;
+            }
+            match s.read(&mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => got.extend_from_slice(&buf[..n]),
+            }
+        }
+        String::from_utf8_lossy(&got).into_owned()
+    });
+    ready_rx.recv_timeout(Duration::from_secs(30)).unwrap();
+    let grown = call(port, &a, 2, "grow", json!({}));
+    assert!(grown.contains("grown"), "{grown}");
+    let heard = listener.join().unwrap();
+    assert!(
+        heard.contains("notifications/tools/list_changed"),
+        "session b did not hear the change: {heard}"
+    );
+    // b's next listing has the new tool, reviewed against the pins like any other.
+    let list = json!({"jsonrpc": "2.0", "id": 3, "method": "tools/list"});
+    let tools = post_until(port, &b, &list.to_string(), "\"id\":3");
+    assert!(tools.contains("\"extra\""), "{tools}");
+    stop(gateway);
+}

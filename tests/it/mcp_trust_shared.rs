@@ -347,3 +347,72 @@ fn list_changed_from_a_shared_upstream_reaches_every_session() {
     assert!(tools.contains("\"extra\""), "{tools}");
     stop(gateway);
 }
+
+/// POSTs `body` in `session` on a connection of its own and reads the whole answer stream.
+fn post_all(port: u16, session: &str, body: &str) -> String {
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+    write!(
+        s,
+        "POST /mcp HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nAuthorization: Bearer {TOKEN}\r\n\
+         Content-Type: application/json\r\nAccept: application/json, text/event-stream\r\n\
+         MCP-Protocol-Version: 2025-06-18\r\nMcp-Session-Id: {session}\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut got = String::new();
+    let _ = s.read_to_string(&mut got);
+    got
+}
+
+#[test]
+fn each_session_gets_its_own_progress_from_a_shared_upstream() {
+    let place = Place::new();
+    let everything = crate::peers::interop_dir()
+        .join("node_modules/@modelcontextprotocol/server-everything/dist/index.js");
+    let mut gateway = place
+        .cmd(&[
+            "--policy",
+            "standard",
+            "wrap",
+            "--name",
+            "everything",
+            "--http",
+            "127.0.0.1:0",
+            "--",
+            "node",
+            everything.to_str().unwrap(),
+            "stdio",
+        ])
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let port = http_port(&mut gateway);
+    // Both sessions use the same progress token at the same time; each must see its own
+    // three steps, and only those.
+    let runs: Vec<_> = (0..2)
+        .map(|n| {
+            let session = open_session(port);
+            std::thread::spawn(move || {
+                let body = json!({"jsonrpc": "2.0", "id": 7, "method": "tools/call",
+                    "params": {"name": "trigger-long-running-operation",
+                        "arguments": {"duration": 1 + n, "steps": 3},
+                        "_meta": {"progressToken": "same"}}});
+                post_all(port, &session, &body.to_string())
+            })
+        })
+        .collect();
+    for (n, run) in runs.into_iter().enumerate() {
+        let stream = run.join().unwrap();
+        let progress = stream.matches("notifications/progress").count();
+        assert_eq!(progress, 3, "session {n}: {stream}");
+        assert!(stream.contains("\"progressToken\":\"same\""), "{stream}");
+        assert!(
+            stream.contains(&format!("Duration: {} seconds", 1 + n)),
+            "session {n} got another's answer: {stream}"
+        );
+    }
+    assert_eq!(node_children(gateway.id()).len(), 1);
+    stop(gateway);
+}

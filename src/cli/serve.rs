@@ -118,8 +118,7 @@ pub(crate) fn run_server(
     if max_sessions == 0 {
         anyhow::bail!("--max-sessions must be at least 1");
     }
-    let max_upstreams = max_upstreams.unwrap_or(1);
-    if max_upstreams == 0 {
+    if max_upstreams == Some(0) {
         anyhow::bail!("--max-upstreams must be at least 1");
     }
     let witness = crate::ship::witness_setting(witness)?;
@@ -139,10 +138,13 @@ pub(crate) fn run_server(
             bind,
             allow_hosts,
             max_sessions,
-            max_upstreams,
+            max_upstreams: max_upstreams.unwrap_or(1),
         }),
         None if auth_token_file.is_some() || !allow_hosts.is_empty() => {
             anyhow::bail!("--auth-token-file and --allow-host need --http ADDR")
+        }
+        None if max_upstreams.is_some() => {
+            anyhow::bail!("--max-upstreams needs --http ADDR (over stdio there is one session)")
         }
         None => None,
     };

@@ -611,3 +611,41 @@ fn events_and_sessions_are_paginated_by_links_that_keep_the_filters() {
         assert!(link(&second, "prev").is_some() && link(&second, "next").is_none());
     });
 }
+
+#[test]
+fn open_hands_the_printed_url_to_the_desktop_opener() {
+    // The desktop's opener (`xdg-open`) stands in as a script on PATH that writes down what it
+    // was given: the dashboard must hand it exactly the URL it printed, token included.
+    use std::os::unix::fs::PermissionsExt;
+    let sb = Sandbox::new();
+    let bin = sb.dir.path().join("bin");
+    std::fs::create_dir(&bin).unwrap();
+    let opened = sb.dir.path().join("opened.txt");
+    let opener = bin.join("xdg-open");
+    std::fs::write(
+        &opener,
+        format!(
+            "#!/bin/sh\nprintf '%s' \"$1\" > '{}.tmp' && mv '{0}.tmp' '{0}'\n",
+            opened.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&opener, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let mut cmd = sb.cmd(&["dashboard", "--port", "0", "--open"]);
+    cmd.env("PATH", path);
+    let s = Server::spawn(cmd);
+    crate::hook_common::wait_until(Duration::from_secs(10), "the opener ran", || {
+        opened.exists()
+    });
+    assert_eq!(std::fs::read_to_string(&opened).unwrap(), s.url);
+    // And that URL signs a browser in.
+    rt().block_on(async {
+        let r = client().get(&s.url).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    });
+}

@@ -14,13 +14,15 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Stdio};
 
 /// A `dashboard --socket` process; killed when dropped if still running.
-struct SocketServer {
+pub struct SocketServer {
     child: Child,
-    url: String,
+    /// The printed URL (`http://localhost/?token=…`).
+    pub url: String,
 }
 
 impl SocketServer {
-    fn start(sb: &Sandbox, socket: &Path) -> SocketServer {
+    /// Starts `dashboard --socket SOCKET` for the sandbox and reads the URL it prints.
+    pub fn start(sb: &Sandbox, socket: &Path) -> SocketServer {
         let mut child = sb
             .cmd(&["dashboard", "--socket", socket.to_str().unwrap()])
             .stdin(Stdio::null())
@@ -80,7 +82,7 @@ fn rt() -> tokio::runtime::Runtime {
 }
 
 /// A directory only this user can write, for the socket.
-fn run_dir(sb: &Sandbox) -> PathBuf {
+pub fn run_dir(sb: &Sandbox) -> PathBuf {
     let dir = sb.dir.path().join("run");
     std::fs::create_dir(&dir).unwrap();
     std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700)).unwrap();

@@ -1,7 +1,7 @@
 //! The engine: verify the ledger, read the range once, evaluate every selected control.
 
 use super::catalogue::{self, Control};
-use super::facts::{Facts, Rec};
+use super::facts::{Facts, Located, Rec};
 use super::gaps;
 use super::model::{
     ControlResult, DISCLAIMER, Evidence, FrameworkResult, Integrity, Level, PolicyInRange,
@@ -9,8 +9,9 @@ use super::model::{
 };
 use super::predicates::{CheckpointRef, Inputs, Predicate};
 use super::trends::{Period, Windows};
-use crate::ledger::checkpoint::{self, Checked, Finding};
+use crate::ledger::checkpoint::{self, CheckpointReport, Finding};
 use crate::ledger::note::NoteVerifier;
+use crate::ledger::pass::{Checked, read_checked};
 use crate::ledger::seal::read_seals;
 use crate::ledger::{Damage, DamageKind, SEALS_FILE, Seal, SealKey, VerifyReport};
 use crate::policy::Policy;
@@ -59,20 +60,16 @@ impl Default for Options {
     }
 }
 
-/// The checkpoints of the ledger in `dir`, each checked against the log with `verifier` (the
+/// The checkpoints of the ledger in `dir` as `report` checked them against the log (with the
 /// home's public checkpoint key, or one an auditor pinned; without one no checkpoint counts as
 /// signed), and the damage the check found: a checkpoint beyond the log's end (records deleted
 /// or the log truncated), one whose root the log no longer has (history rewritten), or one
 /// whose signature does not verify.
-pub fn checkpoints(
-    dir: &Path,
-    verifier: Option<&NoteVerifier>,
-) -> Result<(Vec<CheckpointRef>, Vec<Damage>)> {
-    let report = checkpoint::check_all(dir, verifier)?;
+fn checkpoint_refs(dir: &Path, report: &CheckpointReport) -> (Vec<CheckpointRef>, Vec<Damage>) {
     let mut refs = Vec::new();
     let mut damage = Vec::new();
     let mut last_valid = 0;
-    for Checked {
+    for checkpoint::Checked {
         checkpoint: c,
         finding,
     } in &report.each
@@ -119,7 +116,7 @@ pub fn checkpoints(
             time: i64::try_from(c.time).unwrap_or(i64::MAX / 1_000_000) * 1_000_000,
         });
     }
-    Ok((refs, damage))
+    (refs, damage)
 }
 
 /// Evaluates the ledger in `ledger_dir`. `key` checks seals, `verifier` checkpoints (see
@@ -138,33 +135,31 @@ pub fn evaluate(
             );
         }
     }
-    // Verification (parallel hashing), the checkpoint roots and the range pass read the log
-    // at the same time.
-    let (verify, signed, read) = std::thread::scope(|s| {
-        let read = s.spawn(|| read_range(ledger_dir, &opts.selection, opts.trends));
-        let signed = s.spawn(|| checkpoints(ledger_dir, verifier));
-        let verify = crate::ledger::verify_dir(ledger_dir, key);
-        let panicked = |_| anyhow::anyhow!("a ledger reader panicked");
-        (
-            verify,
-            signed.join().map_err(panicked),
-            read.join().map_err(panicked),
-        )
-    });
-    let mut verify = verify.context("cannot verify the ledger")?;
-    let (checkpoints, cp_damage) = signed?.context("cannot check the checkpoints")?;
-    let read = read??;
+    let read = read(ledger_dir, key, verifier, &opts.selection, opts.trends)?;
+    assemble(ledger_dir, key, read, policy, opts)
+}
+
+/// The report from what the read of the ledger found.
+pub(super) fn assemble(
+    ledger_dir: &Path,
+    key: Option<&SealKey>,
+    read: Read,
+    policy: Option<&Policy>,
+    opts: &Options,
+) -> Result<Report> {
+    let mut verify = read.checked.verify;
+    let (checkpoints, cp_damage) = checkpoint_refs(ledger_dir, &read.checked.checkpoints);
     verify.damage.extend(cp_damage);
     verify.damage.sort_by_key(|d| d.seq);
     let seals = valid_seals(ledger_dir, key, &verify)?;
-    let facts = &read.facts;
+    let facts = &read.range.facts;
     let open_ended = match opts.selection {
         Selection::All => true,
         Selection::Time { until, .. } => until.is_none(),
         Selection::Seqs(..) => false,
     };
     let damage = relevant_damage(&verify, facts.last_seq, open_ended);
-    let genesis_ts = read.genesis_ts.filter(|_| verify.verified > 0);
+    let genesis_ts = read.range.genesis_ts.filter(|_| verify.verified > 0);
     let inputs = Inputs {
         facts,
         damage,
@@ -192,7 +187,7 @@ pub fn evaluate(
             controls,
         });
     }
-    let trends = read.windows.map(|w| {
+    let trends = read.range.windows.map(|w| {
         w.evaluate(|wf| {
             let wi = Inputs {
                 facts: wf,
@@ -329,53 +324,87 @@ fn integrity(
     }
 }
 
-/// What one pass over the ledger collects.
-struct Read {
+/// What the read of the ledger found: its integrity and the facts of the range.
+#[derive(Debug)]
+pub(super) struct Read {
+    pub checked: Checked,
+    pub range: RangeReader,
+}
+
+/// Reads the ledger once: verification, the checkpoints' roots and the facts of the range.
+pub(super) fn read(
+    dir: &Path,
+    key: Option<&SealKey>,
+    verifier: Option<&NoteVerifier>,
+    sel: &Selection,
+    by: Option<Period>,
+) -> Result<Read> {
+    let mut range = RangeReader::new(sel.clone(), by);
+    let checked = read_checked(dir, key, verifier, |line, at: Located| {
+        range.add(Rec::from_located(line, &at));
+    })
+    .context("cannot verify the ledger")?;
+    Ok(Read { checked, range })
+}
+
+/// Collects the facts of the selected records, one line of the log after the other.
+#[derive(Debug)]
+pub(super) struct RangeReader {
+    sel: Selection,
     facts: Facts,
     genesis_ts: Option<i64>,
     windows: Option<Windows>,
+    /// Lines seen.
+    index: u64,
+    /// Past the end of a seq range.
+    done: bool,
 }
 
-fn read_range(dir: &Path, sel: &Selection, by: Option<Period>) -> Result<Read> {
-    let mut facts = Facts::default();
-    let mut genesis_ts = None;
-    let mut windows = by.map(Windows::new);
-    let mut index = 0u64;
-    crate::ledger::lines::for_each_line(dir, |line| {
-        index += 1;
-        let r: Rec<'_> = match serde_json::from_slice(line) {
-            Ok(r) => r,
-            // A damaged line: verify reports it; the range reader skips it.
-            Err(_) => return Ok(true),
-        };
-        if r.seq == 0 {
-            genesis_ts = Some(r.ts);
+impl RangeReader {
+    pub(super) fn new(sel: Selection, by: Option<Period>) -> RangeReader {
+        RangeReader {
+            sel,
+            facts: Facts::default(),
+            genesis_ts: None,
+            windows: by.map(Windows::new),
+            index: 0,
+            done: false,
         }
-        let keep = match sel {
+    }
+
+    /// Takes the next line of the log: its record, or `None` for a damaged line (verification
+    /// reports it; the range skips it).
+    pub(super) fn add(&mut self, r: Option<Rec<'_>>) {
+        self.index += 1;
+        let Some(r) = r else {
+            return;
+        };
+        if self.done {
+            return;
+        }
+        if r.seq == 0 {
+            self.genesis_ts = Some(r.ts);
+        }
+        let keep = match self.sel {
             Selection::All => true,
             Selection::Seqs(a, b) => {
-                if r.seq > *b && index > *b + 1 {
-                    return Ok(false);
+                if r.seq > b && self.index > b + 1 {
+                    self.done = true;
+                    return;
                 }
-                r.seq >= *a && r.seq <= *b
+                r.seq >= a && r.seq <= b
             }
             Selection::Time { since, until } => {
                 since.is_none_or(|s| r.ts >= s) && until.is_none_or(|u| r.ts < u)
             }
         };
         if keep {
-            facts.add(&r);
-            if let Some(w) = windows.as_mut() {
+            self.facts.add(&r);
+            if let Some(w) = self.windows.as_mut() {
                 w.add(&r);
             }
         }
-        Ok(true)
-    })?;
-    Ok(Read {
-        facts,
-        genesis_ts,
-        windows,
-    })
+    }
 }
 
 fn describe(sel: &Selection) -> String {

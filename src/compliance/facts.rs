@@ -2,10 +2,14 @@
 //! Memory stays bounded: per-record data is kept only for what must be matched later
 //! (denied decisions, unanswered asks), and lists of examples are capped.
 
+use crate::ledger::pass::LineView;
+use crate::ledger::record::LineFault;
+use crate::ledger::scan::Scanned;
 use serde::Deserialize;
 use serde::de::IgnoredAny;
 use std::borrow::Cow;
-use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::collections::{BTreeMap, BTreeSet};
+use std::ops::Range;
 
 /// How many example seqs a list keeps.
 const EXAMPLES: usize = 20;
@@ -74,6 +78,226 @@ pub struct Rec<'a> {
     pub output: Option<IgnoredAny>,
     #[serde(default)]
     pub clock: Option<IgnoredAny>,
+    /// Whether a `target` holds text that redaction would change, when the scan workers
+    /// already found out (see [`Located`]).
+    #[serde(skip)]
+    pub secret_target: Option<bool>,
+}
+
+/// The members of [`Rec`], as the scanner names them.
+#[derive(Debug, Clone, Copy)]
+enum Field {
+    Hash,
+    Event,
+    Session,
+    Agent,
+    Door,
+    Tool,
+    ToolName,
+    Server,
+    ToolUseId,
+    Verdict,
+    WouldBe,
+    Risk,
+    Reason,
+    Policy,
+    Cwd,
+    Action,
+    Rules,
+    Flags,
+    Target,
+    InputSha256,
+    Approver,
+    OsUser,
+    PolicyMode,
+    DecisionSeq,
+    Armed,
+    Passed,
+    Input,
+    Output,
+    Clock,
+}
+
+/// Number of [`Field`]s.
+const FIELDS: usize = Field::Clock as usize + 1;
+
+impl Field {
+    fn of(key: &str) -> Option<Field> {
+        Some(match key {
+            "hash" => Field::Hash,
+            "event" => Field::Event,
+            "session" => Field::Session,
+            "agent" => Field::Agent,
+            "door" => Field::Door,
+            "tool" => Field::Tool,
+            "tool_name" => Field::ToolName,
+            "server" => Field::Server,
+            "tool_use_id" => Field::ToolUseId,
+            "verdict" => Field::Verdict,
+            "would_be" => Field::WouldBe,
+            "risk" => Field::Risk,
+            "reason" => Field::Reason,
+            "policy" => Field::Policy,
+            "cwd" => Field::Cwd,
+            "action" => Field::Action,
+            "rules" => Field::Rules,
+            "flags" => Field::Flags,
+            "target" => Field::Target,
+            "input_sha256" => Field::InputSha256,
+            "approver" => Field::Approver,
+            "os_user" => Field::OsUser,
+            "policy_mode" => Field::PolicyMode,
+            "decision_seq" => Field::DecisionSeq,
+            "armed" => Field::Armed,
+            "passed" => Field::Passed,
+            "input" => Field::Input,
+            "output" => Field::Output,
+            "clock" => Field::Clock,
+            _ => return None,
+        })
+    }
+}
+
+/// Where the members of a [`Rec`] lie in a stored line, found by the ledger's scanner on its
+/// worker threads (the line is parsed once, in parallel with the others); the reader then
+/// builds the [`Rec`] from these byte ranges in order.
+#[derive(Debug, Default)]
+pub struct Located {
+    /// Byte range of each field's raw value; `(0, 0)` when absent (no value is empty).
+    spans: [(u32, u32); FIELDS],
+    /// `seq` and `ts` of a line the scanner accepted as a record.
+    record: Option<(u64, i64)>,
+    /// Whether the `target` of a decision holds text redaction would change.
+    secret_target: Option<bool>,
+}
+
+impl LineView for Located {
+    fn member(&mut self, key: &str, value: Range<usize>) {
+        if let Some(f) = Field::of(key)
+            && let (Ok(a), Ok(b)) = (u32::try_from(value.start), u32::try_from(value.end))
+        {
+            self.spans[f as usize] = (a, b);
+        }
+    }
+
+    fn scanned(&mut self, line: &[u8], scanned: &Result<Scanned<'_>, LineFault>) {
+        let Ok(s) = scanned else {
+            return;
+        };
+        self.record = Some((s.seq, s.ts));
+        // The secret check of a decision's targets is the costly part of reading it: done here.
+        if self.raw(line, Field::Event) == Some(&b"\"decision\""[..])
+            && let Ok(target) = strings(self.raw(line, Field::Target))
+        {
+            self.secret_target = Some(secret_in(&target));
+        }
+    }
+}
+
+impl Located {
+    fn raw<'a>(&self, line: &'a [u8], f: Field) -> Option<&'a [u8]> {
+        let (a, b) = self.spans[f as usize];
+        (b > a).then(|| &line[a as usize..b as usize])
+    }
+}
+
+impl<'a> Rec<'a> {
+    /// The record on `line` (`None` when it is not one), from where the scanner located its
+    /// members: the same as parsing the whole line, without parsing it again.
+    pub fn from_located(line: &'a [u8], at: &Located) -> Option<Rec<'a>> {
+        let Some((seq, ts)) = at.record else {
+            // Not a valid record: the scanner stopped early, so parse it in full.
+            return serde_json::from_slice(line).ok();
+        };
+        let raw = |f| at.raw(line, f);
+        let text = |f| string(raw(f));
+        Some(Rec {
+            seq,
+            ts,
+            hash: text(Field::Hash).ok()?.unwrap_or_default(),
+            event: text(Field::Event).ok()?,
+            session: text(Field::Session).ok()?,
+            agent: text(Field::Agent).ok()?,
+            door: text(Field::Door).ok()?,
+            tool: text(Field::Tool).ok()?,
+            tool_name: text(Field::ToolName).ok()?,
+            server: text(Field::Server).ok()?,
+            tool_use_id: text(Field::ToolUseId).ok()?,
+            verdict: text(Field::Verdict).ok()?,
+            would_be: text(Field::WouldBe).ok()?,
+            risk: text(Field::Risk).ok()?,
+            reason: text(Field::Reason).ok()?,
+            policy: text(Field::Policy).ok()?,
+            cwd: text(Field::Cwd).ok()?,
+            action: text(Field::Action).ok()?,
+            rules: strings(raw(Field::Rules)).ok()?,
+            flags: strings(raw(Field::Flags)).ok()?,
+            target: strings(raw(Field::Target)).ok()?,
+            input_sha256: text(Field::InputSha256).ok()?,
+            approver: text(Field::Approver).ok()?,
+            os_user: text(Field::OsUser).ok()?,
+            policy_mode: text(Field::PolicyMode).ok()?,
+            decision_seq: typed(raw(Field::DecisionSeq)).ok()?,
+            armed: typed(raw(Field::Armed)).ok()?,
+            passed: typed(raw(Field::Passed)).ok()?,
+            input: typed(raw(Field::Input)).ok()?,
+            output: typed(raw(Field::Output)).ok()?,
+            clock: typed(raw(Field::Clock)).ok()?,
+            secret_target: at.secret_target,
+        })
+    }
+}
+
+/// An optional member of type `T` from its raw JSON value, as serde reads it in a whole record.
+fn typed<'a, T: Deserialize<'a>>(raw: Option<&'a [u8]>) -> serde_json::Result<Option<T>> {
+    raw.map_or(Ok(None), serde_json::from_slice)
+}
+
+/// An optional string member: borrowed when it has no escapes (the usual case), else decoded.
+fn string(raw: Option<&[u8]>) -> serde_json::Result<Option<Cow<'_, str>>> {
+    if let Some([b'"', inner @ .., b'"']) = raw
+        && !inner.contains(&b'\\')
+        && let Ok(s) = std::str::from_utf8(inner)
+    {
+        return Ok(Some(Cow::Borrowed(s)));
+    }
+    typed(raw)
+}
+
+/// An optional list of strings: borrowed when none has escapes (the usual case), else decoded.
+fn strings(raw: Option<&[u8]>) -> serde_json::Result<Option<Vec<Cow<'_, str>>>> {
+    match raw {
+        Some(b"[]") => Ok(Some(Vec::new())),
+        // Without backslashes no string holds a quote, so `","` separates exactly the elements
+        // of a list of strings, and an element with a quote means a value of another kind.
+        Some([b'[', b'"', inner @ .., b'"', b']']) if !inner.contains(&b'\\') => {
+            let mut items = Vec::new();
+            let mut rest = inner;
+            loop {
+                let (item, next) = match memchr::memmem::find(rest, b"\",\"") {
+                    Some(i) => (&rest[..i], Some(&rest[i + 3..])),
+                    None => (rest, None),
+                };
+                match std::str::from_utf8(item) {
+                    Ok(s) if !item.contains(&b'"') => items.push(Cow::Borrowed(s)),
+                    _ => return typed(raw),
+                }
+                match next {
+                    Some(n) => rest = n,
+                    None => return Ok(Some(items)),
+                }
+            }
+        }
+        _ => typed(raw),
+    }
+}
+
+/// Whether any of `target` holds text that redaction would change (a secret).
+fn secret_in(target: &Option<Vec<Cow<'_, str>>>) -> bool {
+    target
+        .iter()
+        .flatten()
+        .any(|t| crate::ledger::redact::redact_str(t) != *t)
 }
 
 /// Seqs of the first few examples and the total.
@@ -155,7 +379,7 @@ pub struct Facts {
     /// `enforcement.gap` events and outcomes of denied calls.
     pub gaps: Seqs,
     pub ran_after_deny: Seqs,
-    denied_seqs: HashSet<u64>,
+    denied_seqs: BTreeSet<u64>,
     pub outcomes: u64,
 
     pub sessions: BTreeSet<String>,
@@ -183,7 +407,7 @@ pub struct Facts {
     pub privileged: Seqs,
     /// Denials at high/critical risk and enforcement gaps: events worth triage.
     pub incidents: Seqs,
-    pending_asks: HashSet<String>,
+    pending_asks: BTreeSet<String>,
     pub asks_resolved: u64,
     pub secrets_found: Seqs,
     pub raw_payloads: Seqs,
@@ -205,12 +429,17 @@ impl Facts {
         }
         self.last_seq = Some(r.seq);
         self.last_ts = Some(r.ts);
-        self.tip = Some(r.hash.to_string());
+        let tip = self.tip.get_or_insert_with(String::new);
+        tip.clear();
+        tip.push_str(&r.hash);
         if r.clock.is_some() {
             self.with_clock += 1;
         }
         let event = r.event.as_deref().unwrap_or("");
-        self.events.entry(event.to_string()).or_default().add(r.seq);
+        match self.events.get_mut(event) {
+            Some(s) => s.add(r.seq),
+            None => self.events.entry(event.to_string()).or_default().add(r.seq),
+        }
         let activity = matches!(
             event,
             "decision"
@@ -356,11 +585,8 @@ impl Facts {
         if has("privilege") {
             self.privileged.add(r.seq);
         }
-        for t in r.target.iter().flatten() {
-            if crate::ledger::redact::redact_str(t) != *t {
-                self.secrets_found.add(r.seq);
-                break;
-            }
+        if r.secret_target.unwrap_or_else(|| secret_in(&r.target)) {
+            self.secrets_found.add(r.seq);
         }
     }
 

@@ -16,5 +16,5 @@ pub mod trends;
 #[cfg(test)]
 mod tests;
 
-pub use engine::{Options, Selection, checkpoints, evaluate, rfc3339 as engine_rfc3339};
+pub use engine::{Options, Selection, evaluate, rfc3339 as engine_rfc3339};
 pub use model::{ControlResult, Report, Status};

@@ -1,17 +1,20 @@
 //! Predicate and status tests, each over a ledger built for the case (real chained records
 //! written with the ledger's own record builder, verified by the real verifier).
 
+use super::engine::{RangeReader, Read};
+use super::facts::Rec;
 use super::model::{Level, Report, Status};
 use super::render::{Format, render};
 use super::trends::Period;
 use super::{Options, Selection, evaluate};
 use crate::ledger::checkpoint::{self, Checkpoint};
-use crate::ledger::note::{NoteKey, SignedNote, TYPE_COSIGNATURE};
+use crate::ledger::note::{NoteKey, NoteVerifier, SignedNote, TYPE_COSIGNATURE};
+use crate::ledger::pass::Checked;
 use crate::ledger::record::{GENESIS, build};
 use crate::ledger::{Ledger, SealKey};
 use crate::policy::{Env, Policy};
 use serde_json::{Map, Value, json};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 const DAY: i64 = 86_400_000_000;
 /// 2026-12-01T00:00:00Z in microseconds.
@@ -66,11 +69,27 @@ impl Case {
             .unwrap();
     }
 
+    /// The report over the ledger as it is; also checks that the one read of the log finds
+    /// exactly what three separate reads find (see [`three_reads`]).
     fn report(&self, opts: &Options) -> Report {
         let key = self.home.join("keys/seal.key");
         let key = key.exists().then(|| SealKey::load(&key).unwrap());
         let cp = self.home.join("keys").join(checkpoint::KEY_FILE);
         let verifier = cp.exists().then(|| NoteKey::load(&cp).unwrap().verifier());
+        let one = super::engine::read(
+            &self.ledger(),
+            key.as_ref(),
+            verifier.as_ref(),
+            &opts.selection,
+            opts.trends,
+        )
+        .unwrap();
+        let three = three_reads(&self.ledger(), key.as_ref(), verifier.as_ref(), opts);
+        assert_eq!(
+            format!("{one:#?}"),
+            format!("{three:#?}"),
+            "the one-pass read differs from three separate reads"
+        );
         evaluate(
             &self.ledger(),
             key.as_ref(),
@@ -128,6 +147,34 @@ impl Case {
 
     fn decision(&self, verdict: &str, tool_use: &str) -> Value {
         decision_with(verdict, tool_use, self.policy.hash())
+    }
+}
+
+/// The read as three separate passes over the log make it: `verify`, the checkpoint check, and
+/// a full serde parse of every complete line (how the report read the ledger before it did all
+/// three in one pass).
+fn three_reads(
+    dir: &Path,
+    key: Option<&SealKey>,
+    verifier: Option<&NoteVerifier>,
+    opts: &Options,
+) -> Read {
+    let verify = crate::ledger::verify_dir(dir, key).unwrap();
+    let checkpoints = checkpoint::check_all(dir, verifier).unwrap();
+    let mut range = RangeReader::new(opts.selection.clone(), opts.trends);
+    let bytes = std::fs::read(dir.join(crate::ledger::LOG_FILE)).unwrap_or_default();
+    let mut lines: Vec<&[u8]> = bytes.split(|b| *b == b'\n').collect();
+    // The piece after the last newline: empty, or an incomplete line.
+    lines.pop();
+    for line in lines {
+        range.add(serde_json::from_slice::<Rec>(line).ok());
+    }
+    Read {
+        checked: Checked {
+            verify,
+            checkpoints,
+        },
+        range,
     }
 }
 
@@ -794,4 +841,65 @@ fn unknown_frameworks_are_refused() {
     )
     .unwrap_err();
     assert!(e.to_string().contains("unknown framework `sox`"));
+}
+
+#[test]
+fn odd_and_damaged_lines_read_the_same_in_one_pass_as_in_a_full_parse() {
+    let c = Case::new("strict");
+    let mut recs = session(&c, T0);
+    let odd = [
+        // Escapes in strings and lists, a secret in a target, text beyond ASCII.
+        json!({"event": "decision", "session": "s\"1\n", "agent": "claude-code", "verdict": "deny",
+               "rules": ["a\"b", "c"], "reason": "r\\s", "tool": "Bash", "policy": c.policy.hash(),
+               "target": ["command_execute:aws s3 ls --secret AKIAIOSFODNN7EXAMPLE", "é"]}),
+        // A member of another type than the report reads: the whole record is skipped.
+        json!({"event": "decision", "rules": "sys.privilege", "verdict": "deny"}),
+        json!({"event": 5, "session": "s1"}),
+        json!({"event": "decision", "target": ["a", 1], "verdict": "allow"}),
+        json!({"event": "decision", "flags": ["a", null, "b"], "verdict": "allow"}),
+        json!({"event": "session.start", "armed": "yes", "session": "s2"}),
+        json!({"event": "outcome", "decision_seq": -1}),
+        json!({"event": "outcome", "decision_seq": 3, "tool_use_id": "u2"}),
+        // Null members are absent ones; raw payloads of any kind are present.
+        json!({"event": "decision", "session": null, "target": null, "input": null,
+               "output": {"x": [1, 2]}, "verdict": "ask", "tool_use_id": "u8"}),
+        json!({"event": "tool.post", "input": "raw", "clock": {"skew_ms": 1}, "tool_use_id": "u8",
+               "agent": "a", "session": "s3"}),
+        json!({"event": "decision", "target": [], "flags": ["network_egress", "privilege"],
+               "action": "web_fetch", "verdict": "flag", "rules": [""], "reason": "x"}),
+        json!({"event": "decision", "target": ["x\",\"y", "z"], "verdict": "allow"}),
+        json!({"event": "policy.change", "approver": "alice", "session": "s1"}),
+        json!({"event": "policy.test", "passed": true, "policy": "sha256:abc"}),
+        json!({"event": "review.signoff", "\u{1}odd key": 1}),
+    ];
+    for (i, v) in odd.into_iter().enumerate() {
+        recs.push((T0 + 10 + i as i64, v));
+    }
+    c.write(&recs);
+    let r = c.all();
+    assert!(r.integrity.verified, "{:?}", r.integrity);
+    // Damaged lines: valid JSON but not canonical (parsed in full, as before), not JSON, a
+    // ledger member of the wrong type, and an incomplete last line.
+    let log = c.ledger().join(crate::ledger::LOG_FILE);
+    let mut text = std::fs::read_to_string(&log).unwrap();
+    let spaced = text.lines().nth(3).unwrap().replacen(':', ": ", 1);
+    text.push_str(&format!(
+        "{spaced}\nnot json\n{{\"event\":\"decision\",\"seq\":\"7\",\"ts\":1}}\n{{\"event\":\"x\""
+    ));
+    std::fs::write(&log, text).unwrap();
+    let r = c.all();
+    assert!(!r.integrity.verified);
+    for selection in [
+        Selection::Seqs(2, 9),
+        Selection::Time {
+            since: Some(T0 + 3),
+            until: Some(T0 + 15),
+        },
+    ] {
+        c.report(&Options {
+            selection,
+            trends: Some(Period::Day),
+            ..Options::default()
+        });
+    }
 }

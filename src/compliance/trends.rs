@@ -62,15 +62,14 @@ impl Windows {
     pub fn add(&mut self, r: &Rec<'_>) {
         // Records arrive in time order mostly; the key is recomputed only when the day changes.
         let day = r.ts.div_euclid(super::facts::DAY_US);
-        let key = match &self.last {
-            Some((d, k)) if *d == day => k.clone(),
-            _ => {
-                let k = self.period.key(r.ts);
-                self.last = Some((day, k.clone()));
-                k
-            }
-        };
-        self.by_key.entry(key).or_default().add(r);
+        if self.last.as_ref().is_none_or(|(d, _)| *d != day) {
+            self.last = Some((day, self.period.key(r.ts)));
+        }
+        let key = &self.last.as_ref().expect("set above").1;
+        match self.by_key.get_mut(key) {
+            Some(f) => f.add(r),
+            None => self.by_key.entry(key.clone()).or_default().add(r),
+        }
     }
 
     /// One row per window; `statuses` evaluates the controls over a window's facts.

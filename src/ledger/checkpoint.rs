@@ -10,7 +10,7 @@ use super::LOG_FILE;
 use super::merkle::{self, Hash};
 use super::note::{CheckpointBody, NoteKey, NoteVerifier, SignedNote, TYPE_ED25519};
 use super::scan::scan;
-use super::stream::{digest, scan_file, tagged};
+use super::stream::{Line, digest, scan_file, tagged};
 use super::tree::Tree;
 use anyhow::{Context, Result, bail, ensure};
 use base64::Engine as _;
@@ -319,28 +319,57 @@ pub fn roots_of_log(
     ledger_dir: &Path,
     sizes: &BTreeSet<u64>,
 ) -> Result<(BTreeMap<u64, Hash>, u64)> {
-    let mut out = BTreeMap::new();
-    if sizes.contains(&0) {
-        out.insert(0, merkle::empty_root());
-    }
-    let mut range = CompactRange::default();
+    let mut roots = LogRoots::new(sizes.clone());
     let f = match File::open(ledger_dir.join(LOG_FILE)) {
         Ok(f) => f,
-        Err(e) if e.kind() == ErrorKind::NotFound => return Ok((out, 0)),
+        Err(e) if e.kind() == ErrorKind::NotFound => return Ok(roots.finish()),
         Err(e) => return Err(e).context("cannot open the ledger"),
     };
-    let want = sizes.last().copied().unwrap_or(0);
-    scan_file(f, |l| {
-        if range.size >= want {
+    scan_file(f, |l| roots.push(&l))?;
+    Ok(roots.finish())
+}
+
+/// The roots of the log's tree at given sizes, computed while the log is read (one line summary
+/// at a time, in order).
+pub struct LogRoots {
+    sizes: BTreeSet<u64>,
+    want: u64,
+    out: BTreeMap<u64, Hash>,
+    range: CompactRange,
+}
+
+impl LogRoots {
+    /// Roots at each of `sizes` will be computed.
+    pub fn new(sizes: BTreeSet<u64>) -> LogRoots {
+        let mut out = BTreeMap::new();
+        if sizes.contains(&0) {
+            out.insert(0, merkle::empty_root());
+        }
+        LogRoots {
+            want: sizes.last().copied().unwrap_or(0),
+            sizes,
+            out,
+            range: CompactRange::default(),
+        }
+    }
+
+    /// Takes the next line of the log (a damaged line counts as a leaf of zeros).
+    pub fn push(&mut self, l: &Line) {
+        let range = &mut self.range;
+        if range.size >= self.want {
             range.size += 1;
             return;
         }
         range.push(merkle::leaf_hash(&l.hash.unwrap_or_default()));
-        if sizes.contains(&range.size) {
-            out.insert(range.size, range.root());
+        if self.sizes.contains(&range.size) {
+            self.out.insert(range.size, range.root());
         }
-    })?;
-    Ok((out, range.size))
+    }
+
+    /// The roots found, and the number of lines pushed.
+    pub fn finish(self) -> (BTreeMap<u64, Hash>, u64) {
+        (self.out, self.range.size)
+    }
 }
 
 /// The right edge of a growing tree: roots of its perfect subtrees, largest first.
@@ -424,20 +453,63 @@ pub struct Checked {
 /// and the signed history diverge. Without checkpoints the log is not read.
 pub fn check_all(ledger_dir: &Path, verifier: Option<&NoteVerifier>) -> Result<CheckpointReport> {
     let all = list(ledger_dir)?;
-    let mut report = CheckpointReport {
-        checkpoints: all.len() as u64,
-        ..CheckpointReport::default()
-    };
     if all.is_empty() {
-        return Ok(report);
+        return Ok(judge(all, verifier, &BTreeMap::new(), 0));
     }
-    let sizes: BTreeSet<u64> = all
-        .iter()
+    let (roots, records) = roots_of_log(ledger_dir, &sizes(&all))?;
+    Ok(judge(all, verifier, &roots, records))
+}
+
+/// [`check_all`] fed by someone else's read of the log: [`PendingCheck::start`] lists the
+/// checkpoints, [`PendingCheck::push`] takes every line's summary in file order,
+/// [`PendingCheck::finish`] judges them.
+pub struct PendingCheck {
+    all: Vec<Result<Checkpoint, String>>,
+    roots: LogRoots,
+}
+
+impl PendingCheck {
+    /// Lists the checkpoints of the ledger in `ledger_dir`.
+    pub fn start(ledger_dir: &Path) -> Result<PendingCheck> {
+        let all = list(ledger_dir)?;
+        let roots = LogRoots::new(sizes(&all));
+        Ok(PendingCheck { all, roots })
+    }
+
+    /// Takes the next line of the log.
+    pub fn push(&mut self, l: &Line) {
+        self.roots.push(l);
+    }
+
+    /// The checks, once every complete line was pushed.
+    pub fn finish(self, verifier: Option<&NoteVerifier>) -> CheckpointReport {
+        let (roots, records) = self.roots.finish();
+        // As `check_all`, which does not read the log when there is no checkpoint.
+        let records = if self.all.is_empty() { 0 } else { records };
+        judge(self.all, verifier, &roots, records)
+    }
+}
+
+/// The sizes of the readable checkpoints.
+fn sizes(all: &[Result<Checkpoint, String>]) -> BTreeSet<u64> {
+    all.iter()
         .filter_map(|c| c.as_ref().ok())
         .map(|c| c.size)
-        .collect();
-    let (roots, records) = roots_of_log(ledger_dir, &sizes)?;
-    report.records = records;
+        .collect()
+}
+
+/// Judges each checkpoint against the log's `roots` and its number of `records`.
+fn judge(
+    all: Vec<Result<Checkpoint, String>>,
+    verifier: Option<&NoteVerifier>,
+    roots: &BTreeMap<u64, Hash>,
+    records: u64,
+) -> CheckpointReport {
+    let mut report = CheckpointReport {
+        checkpoints: all.len() as u64,
+        records,
+        ..CheckpointReport::default()
+    };
     for c in all {
         let c = match c {
             Ok(c) => c,
@@ -494,7 +566,7 @@ pub fn check_all(ledger_dir: &Path, verifier: Option<&NoteVerifier>) -> Result<C
             finding,
         });
     }
-    Ok(report)
+    report
 }
 
 /// An inclusion proof of one record in a signed checkpoint: everything needed to check it

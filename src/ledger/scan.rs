@@ -13,6 +13,7 @@ use super::canonical::{MAX_SAFE_INT, key_order};
 use super::record::LineFault;
 use sha2::{Digest, Sha256};
 use std::cmp::Ordering;
+use std::ops::Range;
 
 /// Deepest nesting accepted (the same limit serde_json applies when parsing).
 pub const MAX_DEPTH: usize = 128;
@@ -32,11 +33,23 @@ pub struct Scanned<'a> {
 
 /// Checks one stored line (without its newline).
 pub fn scan(line: &[u8]) -> Result<Scanned<'_>, LineFault> {
+    scan_with(line, |_, _| {})
+}
+
+/// [`scan`], also calling `member(key, value)` with each top-level member whose key is written
+/// without escapes: the key and the byte range of its (raw JSON) value in `line`. The calls
+/// happen while the line is read, so a line found invalid later has had some of them too.
+pub fn scan_with<'a>(
+    line: &'a [u8],
+    member: impl FnMut(&'a str, Range<usize>),
+) -> Result<Scanned<'a>, LineFault> {
     let text = std::str::from_utf8(line).map_err(|e| LineFault::NotJson(e.to_string()))?;
     let mut p = Parser {
         b: line,
+        text,
         i: 0,
         top: Top::default(),
+        member,
     };
     p.object(0, true)?;
     if p.i != line.len() {
@@ -103,13 +116,17 @@ struct Top {
     hash_range: Option<(usize, usize)>,
 }
 
-struct Parser<'a> {
+struct Parser<'a, F> {
     b: &'a [u8],
+    /// The same bytes, already checked to be UTF-8.
+    text: &'a str,
     i: usize,
     top: Top,
+    /// Told each top-level member (see [`scan_with`]).
+    member: F,
 }
 
-impl Parser<'_> {
+impl<'a, F: FnMut(&'a str, Range<usize>)> Parser<'a, F> {
     fn fault(&self, what: &str) -> LineFault {
         LineFault::NotCanonical(format!("{what} at byte {}", self.i))
     }
@@ -295,6 +312,7 @@ impl Parser<'_> {
                     }
                     _ => {}
                 }
+                (self.member)(&self.text[key.start..key.end], value_start..self.i);
             }
             last = Some(key);
             first = false;

@@ -67,12 +67,28 @@ const INLINE: u64 = 1 << 20;
 
 /// Calls `sink` with every complete line of `file`, in order, and returns the byte offset of an
 /// incomplete last line, if there is one (relative to where the file was positioned).
-pub fn scan_file(file: File, sink: impl FnMut(Line)) -> Result<Option<u64>> {
-    scan_with(file, INLINE, sink)
+pub fn scan_file(file: File, mut sink: impl FnMut(Line)) -> Result<Option<u64>> {
+    scan_file_with(file, |l| Line::of(&scan(l)), |_, line| sink(line))
 }
 
-/// [`scan_file`] with worker threads only when more than `inline` bytes are left to read.
-fn scan_with(mut file: File, inline: u64, mut sink: impl FnMut(Line)) -> Result<Option<u64>> {
+/// [`scan_file`] with the per-line work given: `check` runs on the worker threads, in parallel,
+/// for every complete line (without its newline); `sink` gets each line and what `check` made of
+/// it, in file order.
+pub fn scan_file_with<T: Send>(
+    file: File,
+    check: impl Fn(&[u8]) -> T + Sync,
+    sink: impl FnMut(&[u8], T),
+) -> Result<Option<u64>> {
+    scan_with(file, INLINE, check, sink)
+}
+
+/// [`scan_file_with`] with worker threads only when more than `inline` bytes are left to read.
+fn scan_with<T: Send>(
+    mut file: File,
+    inline: u64,
+    check: impl Fn(&[u8]) -> T + Sync,
+    mut sink: impl FnMut(&[u8], T),
+) -> Result<Option<u64>> {
     use std::io::Seek;
     let len = file.metadata().context("cannot stat the ledger")?.len();
     let at = file.stream_position().context("cannot read the ledger")?;
@@ -84,20 +100,20 @@ fn scan_with(mut file: File, inline: u64, mut sink: impl FnMut(Line)) -> Result<
             size,
             || None,
             |_, chunk| {
-                chunk[..chunk.len() - 1]
-                    .split(|&b| b == b'\n')
-                    .for_each(|l| sink(Line::of(&scan(l))));
+                lines(&chunk).for_each(|l| sink(l, check(l)));
                 true
             },
         )?;
         return Ok(torn);
     }
     let workers = std::thread::available_parallelism().map_or(2, |n| n.get().clamp(1, 4));
+    let check = &check;
     std::thread::scope(|s| {
         let (job_tx, job_rx) = sync_channel::<(u64, Vec<u8>)>(workers);
         let job_rx = Arc::new(Mutex::new(job_rx));
-        let (res_tx, res_rx) = sync_channel::<(u64, Vec<Line>)>(workers * 2);
-        // Chunk buffers go back to the reader for reuse (fresh 4 MiB buffers cost page faults).
+        let (res_tx, res_rx) = sync_channel::<(u64, Vec<T>, Vec<u8>)>(workers);
+        // Chunk buffers go back to the reader for reuse (fresh 4 MiB buffers cost page faults)
+        // once `sink` has seen their lines.
         let (free_tx, free_rx) = sync_channel::<Vec<u8>>(workers * 2 + 2);
         let reader = s.spawn(move || {
             read_chunks(
@@ -110,25 +126,26 @@ fn scan_with(mut file: File, inline: u64, mut sink: impl FnMut(Line)) -> Result<
         for _ in 0..workers {
             let jobs = Arc::clone(&job_rx);
             let results = res_tx.clone();
-            let free = free_tx.clone();
             s.spawn(move || {
-                work(&jobs, |i, lines, chunk| {
-                    let _ = free.try_send(chunk);
-                    results.send((i, lines)).is_ok()
+                work(&jobs, check, |i, lines, chunk| {
+                    results.send((i, lines, chunk)).is_ok()
                 })
             });
         }
-        drop(free_tx);
         drop(res_tx);
         let mut pending = BTreeMap::new();
         let mut next = 0u64;
-        for (i, lines) in res_rx {
-            pending.insert(i, lines);
-            while let Some(lines) = pending.remove(&next) {
-                lines.into_iter().for_each(&mut sink);
+        for (i, checked, chunk) in res_rx {
+            pending.insert(i, (checked, chunk));
+            while let Some((checked, chunk)) = pending.remove(&next) {
+                for (line, c) in lines(&chunk).zip(checked) {
+                    sink(line, c);
+                }
+                let _ = free_tx.try_send(chunk);
                 next += 1;
             }
         }
+        drop(free_tx);
         let (chunks, torn) = reader
             .join()
             .map_err(|_| anyhow!("ledger reader thread failed"))??;
@@ -141,9 +158,20 @@ fn scan_with(mut file: File, inline: u64, mut sink: impl FnMut(Line)) -> Result<
     })
 }
 
-fn work(
+/// The lines of a chunk (which ends with `\n`), without their newlines.
+fn lines(chunk: &[u8]) -> impl Iterator<Item = &[u8]> {
+    let mut start = 0;
+    memchr::memchr_iter(b'\n', chunk).map(move |end| {
+        let line = &chunk[start..end];
+        start = end + 1;
+        line
+    })
+}
+
+fn work<T>(
     jobs: &Mutex<Receiver<(u64, Vec<u8>)>>,
-    mut send: impl FnMut(u64, Vec<Line>, Vec<u8>) -> bool,
+    check: impl Fn(&[u8]) -> T,
+    mut send: impl FnMut(u64, Vec<T>, Vec<u8>) -> bool,
 ) {
     loop {
         let job = jobs
@@ -153,12 +181,8 @@ fn work(
         let Ok((i, chunk)) = job else {
             return;
         };
-        // Every chunk ends with `\n`: without it, splitting yields exactly the lines.
-        let lines = chunk[..chunk.len() - 1]
-            .split(|&b| b == b'\n')
-            .map(|l| Line::of(&scan(l)))
-            .collect();
-        if !send(i, lines, chunk) {
+        let checked = lines(&chunk).map(&check).collect();
+        if !send(i, checked, chunk) {
             return;
         }
     }
@@ -285,7 +309,8 @@ mod tests {
         // In the calling thread (a small file) and on worker threads: the same lines.
         for inline in [INLINE, 0] {
             let lines = std::cell::Cell::new(0);
-            let torn = scan_with(f.reopen().unwrap(), inline, |l| {
+            let check = |l: &[u8]| Line::of(&scan(l));
+            let torn = scan_with(f.reopen().unwrap(), inline, check, |_, l| {
                 assert!(l.fault.is_some());
                 lines.set(lines.get() + 1);
             })

@@ -18,7 +18,7 @@
 //! `torn_tail` for an incomplete last line.
 
 use super::append::read_state;
-use super::seal::{SealKey, read_seals};
+use super::seal::{Seal, SealKey, read_seals};
 use super::stream::{Line, scan_file, tagged};
 use super::{LOCK_FILE, LOG_FILE, SEALS_FILE, STATE_FILE, SYNCED_FILE};
 use anyhow::{Context, Result};
@@ -26,7 +26,7 @@ use serde::Serialize;
 use std::collections::HashMap;
 use std::fs::File;
 use std::io::ErrorKind;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// How many lines past a break are read to tell reordering from deletion.
 const LOOK_AHEAD: usize = 4096;
@@ -124,136 +124,184 @@ struct Expect {
 /// Verifies the ledger in `dir`. `key` checks seal MACs; without it, existing seals are reported
 /// as unverifiable.
 pub fn verify(dir: &Path, key: Option<&SealKey>) -> Result<VerifyReport> {
-    // Read the seals and the state before the log: both only ever name records already written.
-    let state = read_state(dir).ok().flatten();
-    let seals = read_seals(&dir.join(SEALS_FILE))?;
-    let mut damage = Vec::new();
-    let mut expect: HashMap<u64, Vec<Expect>> = HashMap::new();
-    let mut seal_ok = vec![false; seals.len()];
-    for (i, s) in seals.iter().enumerate() {
-        let s = match s {
-            Ok(s) => s,
-            Err(e) => {
-                damage.push(bad_seal(0, format!("seal #{i} is malformed: {e}")));
-                continue;
+    let mut v = Verifier::start(dir, key)?;
+    let torn_at = match open_log(dir)? {
+        Some(f) => scan_file(f, |l| v.feed(l))?,
+        None => None,
+    };
+    v.finish(torn_at)
+}
+
+/// The log, opened for reading as `verify` reads it (not through a symbolic link); `None` when
+/// there is none yet.
+pub fn open_log(dir: &Path) -> Result<Option<File>> {
+    match super::files::open(&dir.join(LOG_FILE), std::fs::OpenOptions::new().read(true)) {
+        Ok(f) => Ok(Some(f)),
+        Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e).context("cannot open the ledger"),
+    }
+}
+
+/// Verification fed by someone else's read of the log: [`Verifier::start`] reads the seals and
+/// the state (before the log: both only ever name records already written), [`Verifier::feed`]
+/// takes every line's summary in file order, [`Verifier::finish`] completes the report.
+pub struct Verifier {
+    dir: PathBuf,
+    seals: Vec<Result<Seal, String>>,
+    /// Findings about the seals themselves.
+    seal_damage: Vec<Damage>,
+    walk: Walk,
+}
+
+impl Verifier {
+    /// Reads the seals (checked with `key`) and the state of the ledger in `dir`.
+    pub fn start(dir: &Path, key: Option<&SealKey>) -> Result<Verifier> {
+        let state = read_state(dir).ok().flatten();
+        let seals = read_seals(&dir.join(SEALS_FILE))?;
+        let mut damage = Vec::new();
+        let mut expect: HashMap<u64, Vec<Expect>> = HashMap::new();
+        let mut seal_ok = vec![false; seals.len()];
+        for (i, s) in seals.iter().enumerate() {
+            let s = match s {
+                Ok(s) => s,
+                Err(e) => {
+                    damage.push(bad_seal(0, format!("seal #{i} is malformed: {e}")));
+                    continue;
+                }
+            };
+            let problem = match key {
+                None => Some("no seal key to check its MAC".to_string()),
+                Some(k) if k.id() != s.key_id => Some(format!(
+                    "made with key {} but the key is {}",
+                    s.key_id,
+                    k.id()
+                )),
+                Some(k) if !k.check(s) => {
+                    Some("MAC does not match (seal forged or altered)".to_string())
+                }
+                Some(_) => None,
+            };
+            match problem {
+                Some(p) => damage.push(bad_seal(
+                    s.count,
+                    format!("seal #{i} ({} records): {p}", s.count),
+                )),
+                None => {
+                    seal_ok[i] = true;
+                    expect.entry(s.count).or_default().push(Expect {
+                        tip: s.tip.clone(),
+                        who: format!("seal #{i}"),
+                        seal: Some(i),
+                    });
+                }
             }
+        }
+        if let Some(st) = &state {
+            expect.entry(st.count).or_default().push(Expect {
+                tip: st.hash.clone(),
+                who: "the state file".into(),
+                seal: None,
+            });
+        }
+        let mut walk = Walk {
+            expect,
+            seal_ok,
+            damage: Vec::new(),
+            verified: 0,
+            tip: [0; 32],
+            last_prev: [0; 32],
+            recoveries: 0,
+            broken: false,
+            lines: 0,
+            mode: Mode::Normal,
         };
-        let problem = match key {
-            None => Some("no seal key to check its MAC".to_string()),
-            Some(k) if k.id() != s.key_id => Some(format!(
-                "made with key {} but the key is {}",
-                s.key_id,
-                k.id()
-            )),
-            Some(k) if !k.check(s) => {
-                Some("MAC does not match (seal forged or altered)".to_string())
+        walk.reached(0);
+        Ok(Verifier {
+            dir: dir.to_path_buf(),
+            seals,
+            seal_damage: damage,
+            walk,
+        })
+    }
+
+    /// Takes the next line's summary, in file order.
+    pub fn feed(&mut self, l: Line) {
+        self.walk.feed(l);
+    }
+
+    /// The report, once every complete line was fed; `torn_at` is the offset of an incomplete
+    /// last line, if the read found one.
+    pub fn finish(self, torn_at: Option<u64>) -> Result<VerifyReport> {
+        let Verifier {
+            dir,
+            seals,
+            seal_damage: mut damage,
+            walk: mut v,
+        } = self;
+        let dir = dir.as_path();
+        v.finish_break();
+        let records = v.lines;
+        if !v.broken {
+            if let Some(off) = torn_at
+                && still_torn(dir)?
+            {
+                v.damage.push(Damage {
+                    kind: DamageKind::TornTail,
+                    seq: records,
+                    detail: format!(
+                        "incomplete last line at byte {off} (a writer stopped mid-append); the next append cuts it off and records it"
+                    ),
+                });
             }
-            Some(_) => None,
-        };
-        match problem {
-            Some(p) => damage.push(bad_seal(
-                s.count,
-                format!("seal #{i} ({} records): {p}", s.count),
-            )),
-            None => {
-                seal_ok[i] = true;
-                expect.entry(s.count).or_default().push(Expect {
-                    tip: s.tip.clone(),
-                    who: format!("seal #{i}"),
-                    seal: Some(i),
+            // Anything still expected lies beyond the end of the log.
+            let mut beyond: Vec<(u64, Expect)> = v
+                .expect
+                .drain()
+                .flat_map(|(n, es)| es.into_iter().map(move |e| (n, e)))
+                .collect();
+            beyond.sort_by_key(|(n, _)| *n);
+            for (n, e) in beyond {
+                if let Some(i) = e.seal {
+                    v.seal_ok[i] = false;
+                }
+                v.damage.push(Damage {
+                    kind: DamageKind::Truncated,
+                    seq: records,
+                    detail: format!(
+                        "{} counts {n} records but the ledger ends after {records}",
+                        e.who
+                    ),
                 });
             }
         }
+        let seals_total = seals.len() as u64;
+        let sealed = seals
+            .iter()
+            .zip(&v.seal_ok)
+            .filter(|(_, ok)| **ok)
+            .filter_map(|(s, _)| s.as_ref().ok().map(|s| s.count))
+            .max()
+            .unwrap_or(0);
+        let seals_ok = v.seal_ok.iter().filter(|ok| **ok).count() as u64;
+        let mut all = v.damage;
+        all.extend(linked_files(dir));
+        // A chain break stays first: it is the earliest place the log itself is wrong.
+        let first = if v.broken { 1 } else { 0 };
+        all.append(&mut damage);
+        all[first..].sort_by_key(|d| d.seq);
+        Ok(VerifyReport {
+            intact: all.is_empty(),
+            records,
+            verified: v.verified,
+            tip: tagged(&v.tip),
+            recoveries: v.recoveries,
+            seals: seals_total,
+            seals_ok,
+            sealed,
+            unsealed_tail: records.saturating_sub(sealed),
+            damage: all,
+        })
     }
-    if let Some(st) = &state {
-        expect.entry(st.count).or_default().push(Expect {
-            tip: st.hash.clone(),
-            who: "the state file".into(),
-            seal: None,
-        });
-    }
-
-    let mut v = Walk {
-        expect,
-        seal_ok,
-        damage: Vec::new(),
-        verified: 0,
-        tip: [0; 32],
-        last_prev: [0; 32],
-        recoveries: 0,
-        broken: false,
-        lines: 0,
-        mode: Mode::Normal,
-    };
-    v.reached(0);
-    let torn_at =
-        match super::files::open(&dir.join(LOG_FILE), std::fs::OpenOptions::new().read(true)) {
-            Ok(f) => scan_file(f, |l| v.feed(l))?,
-            Err(e) if e.kind() == ErrorKind::NotFound => None,
-            Err(e) => return Err(e).context("cannot open the ledger"),
-        };
-    v.finish_break();
-    let records = v.lines;
-    if !v.broken {
-        if let Some(off) = torn_at
-            && still_torn(dir)?
-        {
-            v.damage.push(Damage {
-                kind: DamageKind::TornTail,
-                seq: records,
-                detail: format!(
-                    "incomplete last line at byte {off} (a writer stopped mid-append); the next append cuts it off and records it"
-                ),
-            });
-        }
-        // Anything still expected lies beyond the end of the log.
-        let mut beyond: Vec<(u64, Expect)> = v
-            .expect
-            .drain()
-            .flat_map(|(n, es)| es.into_iter().map(move |e| (n, e)))
-            .collect();
-        beyond.sort_by_key(|(n, _)| *n);
-        for (n, e) in beyond {
-            if let Some(i) = e.seal {
-                v.seal_ok[i] = false;
-            }
-            v.damage.push(Damage {
-                kind: DamageKind::Truncated,
-                seq: records,
-                detail: format!(
-                    "{} counts {n} records but the ledger ends after {records}",
-                    e.who
-                ),
-            });
-        }
-    }
-    let seals_total = seals.len() as u64;
-    let sealed = seals
-        .iter()
-        .zip(&v.seal_ok)
-        .filter(|(_, ok)| **ok)
-        .filter_map(|(s, _)| s.as_ref().ok().map(|s| s.count))
-        .max()
-        .unwrap_or(0);
-    let seals_ok = v.seal_ok.iter().filter(|ok| **ok).count() as u64;
-    let mut all = v.damage;
-    all.extend(linked_files(dir));
-    // A chain break stays first: it is the earliest place the log itself is wrong.
-    let first = if v.broken { 1 } else { 0 };
-    all.append(&mut damage);
-    all[first..].sort_by_key(|d| d.seq);
-    Ok(VerifyReport {
-        intact: all.is_empty(),
-        records,
-        verified: v.verified,
-        tip: tagged(&v.tip),
-        recoveries: v.recoveries,
-        seals: seals_total,
-        seals_ok,
-        sealed,
-        unsealed_tail: records.saturating_sub(sealed),
-        damage: all,
-    })
 }
 
 fn bad_seal(seq: u64, detail: String) -> Damage {

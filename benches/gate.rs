@@ -66,6 +66,13 @@ fn main() {
             json!({"path": project.join("src/a.ts"), "content": "x"}),
         ),
     ];
+    // The steady state of a project: its files were not written in the last moments, so the
+    // secret-value index an egress call looks up is kept between calls (a file changed less
+    // than 2 s ago is read again each call; see `policy::classify::leaks`).
+    let settled = Instant::now() + Duration::from_millis(2100);
+    while Instant::now() < settled {
+        std::thread::sleep(Duration::from_millis(50));
+    }
     println!("judge (classify + policy, no ledger):");
     for (name, tool, input) in &calls {
         let call = ToolCall::new(Door::Hook, *tool, input.clone(), project.clone());

@@ -149,15 +149,25 @@ pub fn object(raw: &str, cwd: &Path, home: &Path) -> Object {
     Object::at(resolve(raw, cwd, home))
 }
 
-/// The canonical path of an existing file, or None. On Linux the kernel resolves it once: the
-/// file is opened without being read (`O_PATH`) and /proc names what was opened, three system
-/// calls whatever the depth, where realpath(3) reads every component as a link (about 25 calls
-/// per hook decision). Anything unusual there (no /proc, a deleted file) falls back to realpath.
+/// The canonical path of an existing file, or None. On Linux the kernel resolves it once. A
+/// path with no symlink in it (the usual case) is opened without following any
+/// (`openat2(RESOLVE_NO_SYMLINKS)`, `O_PATH`): that it opens proves its lexical form is the
+/// physical one, two system calls. A path through a symlink is opened following them and /proc
+/// names what was opened (three more), where realpath(3) reads every component as a link
+/// (about 25 calls per hook decision). Anything unusual there (no openat2, no /proc, a deleted
+/// file) falls back to realpath.
 pub fn canonical(path: &Path) -> Option<PathBuf> {
     #[cfg(target_os = "linux")]
     {
         use std::os::fd::AsRawFd;
         use std::os::unix::fs::OpenOptionsExt;
+        if path.is_absolute() {
+            match open_without_symlinks(path) {
+                Ok(_) => return Some(lexical(path)),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => return None,
+                Err(_) => {}
+            }
+        }
         let file = std::fs::OpenOptions::new()
             .read(true)
             .custom_flags(libc::O_PATH)
@@ -177,6 +187,47 @@ pub fn canonical(path: &Path) -> Option<PathBuf> {
         }
     }
     std::fs::canonicalize(path).ok()
+}
+
+/// Set once the kernel said it has no `openat2` (before Linux 5.6).
+#[cfg(target_os = "linux")]
+static NO_OPENAT2: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Opens the absolute `path` as `O_PATH` without following any symlink in any component
+/// (`ELOOP` when there is one; `ENOSYS` without `openat2`).
+#[cfg(target_os = "linux")]
+fn open_without_symlinks(path: &Path) -> std::io::Result<std::os::fd::OwnedFd> {
+    use std::os::fd::FromRawFd;
+    use std::os::unix::ffi::OsStrExt;
+    use std::sync::atomic::Ordering;
+    let unsupported = || std::io::Error::from_raw_os_error(libc::ENOSYS);
+    if NO_OPENAT2.load(Ordering::Relaxed) {
+        return Err(unsupported());
+    }
+    let c = std::ffi::CString::new(path.as_os_str().as_bytes())?;
+    // SAFETY: open_how is a plain C struct; all-zero is its documented default.
+    let mut how: libc::open_how = unsafe { std::mem::zeroed() };
+    how.flags = (libc::O_PATH | libc::O_CLOEXEC) as u64;
+    how.resolve = libc::RESOLVE_NO_SYMLINKS | libc::RESOLVE_NO_MAGICLINKS;
+    // SAFETY: a NUL-terminated path and a correctly sized open_how; the result is checked.
+    let fd = unsafe {
+        libc::syscall(
+            libc::SYS_openat2,
+            libc::AT_FDCWD,
+            c.as_ptr(),
+            &how as *const libc::open_how,
+            std::mem::size_of::<libc::open_how>(),
+        )
+    };
+    if fd < 0 {
+        let e = std::io::Error::last_os_error();
+        if e.raw_os_error() == Some(libc::ENOSYS) {
+            NO_OPENAT2.store(true, Ordering::Relaxed);
+        }
+        return Err(e);
+    }
+    // SAFETY: `fd` was just returned by the kernel and is owned by nobody else.
+    Ok(unsafe { std::os::fd::OwnedFd::from_raw_fd(fd as libc::c_int) })
 }
 
 /// Normalises `.` and `..` without touching the filesystem; never climbs above `/`.

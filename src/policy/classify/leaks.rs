@@ -1,14 +1,18 @@
 //! Secrets leaving in arguments: the values of the project's secret files, and tokens shaped
 //! like credentials, found in what a call sends out (a URL, a request body or header, an MCP
 //! tool's arguments). Only computed for calls that send something: the values are read from
-//! the few secret files at the project's top and a handful in the home folder, kept as
-//! SHA-256 hashes for the length of one call and never stored or logged in clear.
+//! the few secret files at the project's top and a handful in the home folder, kept in memory
+//! as SHA-256 hashes (between calls while none of those files changes) and never stored or
+//! logged in clear.
 
 use super::{Classifier, places};
+use crate::policy::Env;
 use crate::policy::findings::Code;
 use sha2::{Digest, Sha256};
 use std::collections::HashSet;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// Values shorter than this are too common to call a leak (`true`, `3000`, `admin`).
 const MIN_VALUE: usize = 8;
@@ -59,30 +63,129 @@ impl Classifier<'_> {
         }
     }
 
-    /// Hashes of the secret values, read once per call on first use.
+    /// Hashes of the secret values, looked up once per call on first use (see [`index`]).
     fn secret_values(&mut self) -> &HashSet<Hash> {
-        if self.secret_values.is_none() {
-            let mut files: Vec<PathBuf> = std::fs::read_dir(&self.env.project)
-                .into_iter()
-                .flatten()
-                .filter_map(Result::ok)
-                .map(|e| e.path())
-                .filter(|p| places::secret_kind(p, self.env).is_some())
-                .collect();
-            files.extend(HOME_FILES.iter().map(|f| self.env.home.join(f)));
-            let mut set = HashSet::new();
-            for f in files {
-                let Some(text) = places::small_text(&f, MAX_FILE) else {
-                    continue;
-                };
-                for v in text.lines().filter_map(value_of) {
-                    set.insert(hash(v.as_bytes()));
-                }
-            }
-            self.secret_values = Some(set);
-        }
-        self.secret_values.as_ref().expect("filled above")
+        let env = self.env;
+        self.secret_values.get_or_insert_with(|| index(env))
     }
+}
+
+/// What an index was read from, each path with its stamp then (None: it was missing): the
+/// project folder (a secret file created, removed or renamed there changes it), its secret
+/// files and the home folder's credential files.
+type Stamps = Vec<(PathBuf, Option<Stamp>)>;
+
+/// A file's identity, size and change times: equal stamps, unchanged contents.
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct Stamp {
+    dev: u64,
+    ino: u64,
+    size: u64,
+    mtime: (i64, i64),
+    ctime: (i64, i64),
+}
+
+impl Stamp {
+    /// The stamp of what `path` names (symlinks followed, as the read does), or None.
+    fn of(path: &Path) -> Option<Stamp> {
+        use std::os::unix::fs::MetadataExt;
+        let m = std::fs::metadata(path).ok()?;
+        Some(Stamp {
+            dev: m.dev(),
+            ino: m.ino(),
+            size: m.size(),
+            mtime: (m.mtime(), m.mtime_nsec()),
+            ctime: (m.ctime(), m.ctime_nsec()),
+        })
+    }
+
+    /// Changed less than [`RACY`] before `now`: a second change within the same tick of the
+    /// file system's clock would leave the stamp as it is.
+    fn racy(&self, now: SystemTime) -> bool {
+        let at = |(sec, nsec): (i64, i64)| {
+            UNIX_EPOCH + Duration::new(sec.max(0) as u64, nsec.clamp(0, 999_999_999) as u32)
+        };
+        now.duration_since(at(self.mtime).max(at(self.ctime)))
+            .map_or(true, |age| age < RACY)
+    }
+}
+
+/// An index kept between calls and what it was read from.
+struct Kept {
+    project: PathBuf,
+    home: PathBuf,
+    stamps: Stamps,
+    values: Arc<HashSet<Hash>>,
+}
+
+/// Indexes kept between calls, one per (project, home): a call checks the stamps (a few
+/// `stat`s) instead of listing the project and reading every secret file again, which was
+/// most of the cost of judging an egress call.
+static KEPT: Mutex<Vec<Kept>> = Mutex::new(Vec::new());
+/// Indexes kept at most (one per project a process judges calls for).
+const KEPT_MAX: usize = 8;
+/// Stamps changed this recently are not trusted to show the next change (git's "racily
+/// clean" rule): such an index is not kept.
+const RACY: Duration = Duration::from_secs(2);
+
+/// The hashes of the values in the project's secret files (at its top) and in the home
+/// folder's credential files as they are now: the kept index when nothing it was read from
+/// changed, else read again.
+fn index(env: &Env) -> Arc<HashSet<Hash>> {
+    let kept = KEPT.lock().ok().and_then(|all| {
+        all.iter()
+            .find(|k| k.project == env.project && k.home == env.home)
+            .map(|k| (k.stamps.clone(), k.values.clone()))
+    });
+    if let Some((stamps, values)) = kept
+        && stamps.iter().all(|(p, s)| Stamp::of(p) == *s)
+    {
+        return values;
+    }
+    let now = SystemTime::now();
+    let (stamps, values) = read_index(env);
+    let values = Arc::new(values);
+    let trusted = stamps.iter().all(|(_, s)| !s.is_some_and(|s| s.racy(now)));
+    if let Ok(mut all) = KEPT.lock() {
+        all.retain(|k| !(k.project == env.project && k.home == env.home));
+        if trusted {
+            if all.len() >= KEPT_MAX {
+                all.remove(0);
+            }
+            all.push(Kept {
+                project: env.project.clone(),
+                home: env.home.clone(),
+                stamps,
+                values: values.clone(),
+            });
+        }
+    }
+    values
+}
+
+/// Reads the index and the stamps it is read from (each stamp taken before the read, so a
+/// change while reading shows next time).
+fn read_index(env: &Env) -> (Stamps, HashSet<Hash>) {
+    let mut stamps: Stamps = vec![(env.project.clone(), Stamp::of(&env.project))];
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&env.project)
+        .into_iter()
+        .flatten()
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| places::secret_kind(p, env).is_some())
+        .collect();
+    files.extend(HOME_FILES.iter().map(|f| env.home.join(f)));
+    let mut set = HashSet::new();
+    for f in files {
+        stamps.push((f.clone(), Stamp::of(&f)));
+        let Some(text) = places::small_text(&f, MAX_FILE) else {
+            continue;
+        };
+        for v in text.lines().filter_map(value_of) {
+            set.insert(hash(v.as_bytes()));
+        }
+    }
+    (stamps, set)
 }
 
 /// The value on one line of a secrets file: after `=` or `:` (`KEY=value`, `key: value`), or
@@ -233,5 +336,43 @@ mod tests {
         assert!(find("68756e746572322d66616b65"));
         assert!(find("Authorization: Basic dXNlcjpodW50ZXIyLWZha2U="));
         assert!(!find("https://x.example/?p=hunter3-fake"));
+    }
+
+    #[test]
+    fn the_kept_index_follows_every_change_to_the_secret_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = std::fs::canonicalize(dir.path()).unwrap();
+        let (home, project) = (root.join("home"), root.join("project"));
+        std::fs::create_dir_all(&home).unwrap();
+        std::fs::create_dir_all(&project).unwrap();
+        std::fs::write(project.join(".env"), "TOKEN=first-value1\n").unwrap();
+        let env = Env::new(&root.join("pw"), &project);
+        let env = Env { home, ..env };
+        let has = |v: &str| index(&env).contains(&hash(v.as_bytes()));
+        // Just written: read again on every call until its stamps are old enough to trust.
+        assert!(has("first-value1"));
+        let deadline = SystemTime::now() + RACY * 3;
+        while Stamp::of(&project.join(".env")).is_some_and(|s| s.racy(SystemTime::now())) {
+            assert!(SystemTime::now() < deadline, "the stamp never aged");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let kept = index(&env);
+        assert!(
+            Arc::ptr_eq(&kept, &index(&env)),
+            "an unchanged index is kept"
+        );
+        // Rewritten in place (same size), a new secret file, a credential file in the home.
+        std::fs::write(project.join(".env"), "TOKEN=second-value\n").unwrap();
+        assert!(has("second-value") && !has("first-value1"));
+        std::fs::write(project.join("prod.env"), "KEY=third-value-3\n").unwrap();
+        assert!(has("third-value-3"));
+        std::fs::write(
+            env.home.join(".netrc"),
+            "machine h login u password fourth-value\n",
+        )
+        .unwrap();
+        assert!(has("fourth-value") && has("second-value"));
+        std::fs::remove_file(project.join("prod.env")).unwrap();
+        assert!(!has("third-value-3"));
     }
 }

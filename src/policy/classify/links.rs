@@ -25,7 +25,9 @@ impl Classifier<'_> {
     /// When `path` is a regular file with several hard links, judges the call again under
     /// each other name it has in the places that hold secrets or the guard's files.
     pub(super) fn hard_link_aliases(&mut self, action: Action, path: &Path, span: &str) {
-        let Some(id) = FileId::of(path) else {
+        // The decision's own object was identified a moment ago: the same look, not a second.
+        let judged = self.out.object.as_ref().filter(|o| o.path == path);
+        let Some(id) = judged.map_or_else(|| FileId::of(path), |o| o.id) else {
             return;
         };
         if !id.is_file() || id.nlink < 2 || !self.aliased.insert((id.dev, id.ino)) {

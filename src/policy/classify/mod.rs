@@ -102,9 +102,9 @@ pub(crate) struct Classifier<'a> {
     /// A permission change being judged keeps the owner's read and write access: to files
     /// only, or to folders as well (first), and whether it may make files executable (second).
     keeps_access: Option<(bool, bool)>,
-    /// Hashes of the values in the project's secret files, read on the first outbound text
-    /// of the call (see `leaks`).
-    secret_values: Option<std::collections::HashSet<[u8; 32]>>,
+    /// Hashes of the values in the project's secret files, looked up on the first outbound
+    /// text of the call (see `leaks`: kept between calls while those files are unchanged).
+    secret_values: Option<std::sync::Arc<std::collections::HashSet<[u8; 32]>>>,
     /// Paths already resolved in this call, by (argument, working directory): several rules
     /// look at the same argument, and each resolution costs system calls. Kept for one call
     /// only, so a file that changes between calls is seen as it is.

@@ -822,7 +822,7 @@ impl<'e> Walker<'e> {
     /// messages), or records why not: nesting too deep for the parser, a parse error, or a
     /// parser panic (brush-parser 0.4 can panic on malformed input). Returns the program and
     /// the source its locations point into.
-    fn parse(&mut self, text: &str, place: &str) -> Option<(ast::Program, Rc<str>)> {
+    pub(crate) fn parse(&mut self, text: &str, place: &str) -> Option<(ast::Program, Rc<str>)> {
         if syntax_nesting(text) > MAX_SYNTAX_NESTING {
             self.problem(format!(
                 "script nested more than {MAX_SYNTAX_NESTING} levels deep"

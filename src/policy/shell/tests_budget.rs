@@ -282,3 +282,40 @@ proptest! {
         prop_assert!(work < WORK, "{:?} made {} allocations", s, work);
     }
 }
+
+#[test]
+fn split_strings_are_charged_like_scripts() {
+    // `env -S` and git aliases split a string into words with the same parser: the shapes
+    // that cost the main parser time doubling per level cost them nothing more.
+    let cases = nest("case x in x) {} esac", 26);
+    let mut unclosed = "rm -rf / }".to_string();
+    for _ in 0..14 {
+        unclosed = format!("echo \"$(cat <({unclosed}");
+    }
+    for inner in [cases, unclosed] {
+        for s in [
+            format!("env -S '{inner}' x"),
+            format!("git -c alias.x='{inner}' x"),
+        ] {
+            let (out, work) = counted(&s);
+            assert!(work < 5_000, "{s:?} made {work} allocations");
+            assert!(
+                out.budget_exhausted.is_some() || !out.problems.is_empty(),
+                "{s:?}: nothing reported"
+            );
+        }
+    }
+    // The everyday forms are still split and judged.
+    let out = analyze("env -S 'rm -rf /' x", &env());
+    assert!(
+        out.commands
+            .iter()
+            .any(|c| c.args()[..3] == ["rm", "-rf", "/"])
+    );
+    let out = analyze("git -c alias.co='checkout -f' co main", &env());
+    assert!(
+        out.budget_exhausted.is_none() && out.problems.is_empty(),
+        "{:?}",
+        out.problems
+    );
+}

@@ -782,7 +782,7 @@ impl Walker<'_> {
         }
         let mut tail: Vec<Arg> = Vec::new();
         if let Some(s) = split {
-            match self.words_of(&s) {
+            match self.words_of(&s, " in the env -S string") {
                 Some(ws) => tail.extend(ws),
                 None => {
                     self.problem("env -S string could not be split");
@@ -1525,7 +1525,7 @@ impl Walker<'_> {
                 self.nested_script(&text, "git alias", &c.wrappers.clone(), None, true);
                 return Step::Done(None);
             }
-            match self.words_of(&alias) {
+            match self.words_of(&alias, " in the git alias") {
                 Some(ws) => {
                     c.args.splice(i..i + 1, ws);
                 }
@@ -2171,13 +2171,11 @@ impl Walker<'_> {
         }
     }
 
-    /// Split a string into words as the shell would (for `env -S`, git aliases).
-    pub(crate) fn words_of(&mut self, s: &str) -> Option<Vec<Arg>> {
-        let mut p = brush_parser::Parser::new(
-            std::io::Cursor::new(s.as_bytes()),
-            &brush_parser::ParserOptions::default(),
-        );
-        let prog = p.parse_program().ok()?;
+    /// Split a string into words as the shell would (for `env -S`, git aliases; `place` names
+    /// it in messages). The string is parsed like any script, so its parse work is charged to
+    /// the analysis budget, and its words' grammar work too (`expand_fields`).
+    pub(crate) fn words_of(&mut self, s: &str, place: &str) -> Option<Vec<Arg>> {
+        let (prog, _) = self.parse(s, place)?;
         let [list] = prog.complete_commands.as_slice() else {
             return (prog.complete_commands.is_empty()).then(Vec::new);
         };

@@ -6,6 +6,8 @@ mod claude_code_e2e;
 mod compliance_report;
 mod dashboard_browser;
 mod dashboard_http;
+mod dashboard_recovery;
+mod dashboard_socket;
 mod decision_cases;
 mod evidence_checkpoint;
 mod evidence_common;

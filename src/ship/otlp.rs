@@ -213,10 +213,7 @@ pub fn ship_caught_up(
         rt.spawn(async move { send(&client, &ep, body).await })
     };
     let mut shipped = 0;
-    let mut in_flight = match encode(cursor)? {
-        Some((body, n, next)) => Some((send_on(body), n, next)),
-        None => None,
-    };
+    let mut in_flight = encode(cursor)?.map(|(body, n, next)| (send_on(body), n, next));
     while let Some((task, n, next)) = in_flight.take() {
         let following = encode(&next);
         let sent = rt.block_on(task);

@@ -6,7 +6,7 @@ use patchwork_gateway::ledger::Ledger;
 use patchwork_gateway::ledger::checkpoint;
 use patchwork_gateway::ledger::note::{NoteKey, TYPE_ED25519};
 use patchwork_gateway::ledger::record::{GENESIS, build};
-use patchwork_gateway::ship::cursor::{self, Cursor};
+use patchwork_gateway::ship::cursor::Cursor;
 use patchwork_gateway::ship::otlp::{self, Endpoint};
 use serde_json::{Map, Value, json};
 use std::io::{BufRead, BufReader, BufWriter, Read, Write};
@@ -147,23 +147,34 @@ fn main() {
         }
     });
     let ep = Endpoint::resolve(Some(&format!("http://127.0.0.1:{port}"))).expect("endpoint");
-    let rt = tokio::runtime::Builder::new_current_thread()
+    // As `ship --otlp` runs it: one worker sends a batch while the main thread encodes the next,
+    // 2000 records per request, the cursor saved (fsync) after each accepted batch.
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
         .enable_all()
         .build()
         .expect("rt");
     let client = patchwork_gateway::net::client(None).unwrap();
     let ship = 200_000usize;
+    let ship_dir = tmp.path().join("ship");
+    std::fs::create_dir_all(&ship_dir).expect("dir");
+    {
+        let log = BufReader::new(std::fs::File::open(dir.join("ledger.jsonl")).expect("log"));
+        let mut w =
+            BufWriter::new(std::fs::File::create(ship_dir.join("ledger.jsonl")).expect("copy"));
+        for line in log.lines().take(ship) {
+            writeln!(w, "{}", line.expect("line")).expect("write");
+        }
+    }
+    let cursor_file = tmp.path().join("ship.cursor");
     let mut cur = Cursor::default();
     let t = Instant::now();
-    let mut sent = 0;
-    while sent < ship {
-        let (items, next) = cursor::read_after(&dir, &cur, 2000).expect("read");
-        let body = otlp::payload(&dir, &items).expect("payload");
-        rt.block_on(otlp::send(&client, &ep, body)).expect("send");
-        sent += items.len();
-        cur = next;
-    }
+    let sent = otlp::ship_caught_up(&rt, &client, &ep, &ship_dir, &mut cur, 2000, |c| {
+        c.save(&cursor_file)
+    })
+    .expect("ship");
     let s = t.elapsed().as_secs_f64();
+    assert_eq!(sent as usize, ship);
     println!(
         "ship: {sent} records as OTLP/JSON in {s:.2} s = {:.0} records/s",
         sent as f64 / s

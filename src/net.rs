@@ -66,12 +66,12 @@ pub fn client(ca_cert: Option<&Path>) -> Result<reqwest::Client> {
 /// One line naming why a request failed: the TLS verdict when there is one (with what to do
 /// about a private CA), else the error and its causes.
 pub fn explain(err: &(dyn std::error::Error + 'static)) -> String {
+    if let Some(tls) = tls_cause(err) {
+        return tls;
+    }
     let mut parts: Vec<String> = Vec::new();
     let mut next = Some(err);
     while let Some(e) = next {
-        if let Some(tls) = find_tls(e) {
-            return describe_tls(tls);
-        }
         let text = e.to_string();
         if !parts.iter().any(|p| p.contains(&text)) {
             parts.push(text);
@@ -79,6 +79,19 @@ pub fn explain(err: &(dyn std::error::Error + 'static)) -> String {
         next = e.source();
     }
     parts.join(": ")
+}
+
+/// The TLS verdict behind a failed request, when that is why it failed (retrying cannot
+/// change it): one line, as [`explain`] gives it.
+pub fn tls_cause(err: &(dyn std::error::Error + 'static)) -> Option<String> {
+    let mut next = Some(err);
+    while let Some(e) = next {
+        if let Some(tls) = find_tls(e) {
+            return Some(describe_tls(tls));
+        }
+        next = e.source();
+    }
+    None
 }
 
 /// The rustls error behind `e`, looking inside `io::Error`s (whose `source` skips the

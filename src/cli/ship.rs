@@ -27,6 +27,11 @@ pub struct ShipArgs {
     /// Records per request.
     #[arg(long, default_value_t = 2000, value_parser = clap::value_parser!(u64).range(1..=100_000))]
     pub batch: u64,
+    /// PEM file of the private CA that signed an https:// collector's certificate [default:
+    /// OTEL_EXPORTER_OTLP_LOGS_CERTIFICATE, OTEL_EXPORTER_OTLP_CERTIFICATE, SSL_CERT_FILE;
+    /// Mozilla's roots are always trusted].
+    #[arg(long, value_name = "FILE", conflicts_with = "file")]
+    pub ca_cert: Option<PathBuf>,
     /// The cursor file [default: under the home's ship/ folder, one per destination].
     #[arg(long, value_name = "FILE")]
     pub cursor: Option<PathBuf>,
@@ -43,18 +48,22 @@ pub fn run(ctx: &Ctx, args: ShipArgs) -> Result<i32> {
     let (mut sink, dest) = match (&args.otlp, &args.file) {
         (Some(url), None) => {
             let ep = Endpoint::resolve(Some(url.as_str()).filter(|u| !u.is_empty()))?;
-            let rt = tokio::runtime::Builder::new_current_thread()
+            // One worker sends a batch while this thread encodes the next.
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(1)
                 .enable_all()
                 .build()?;
-            // rustls with Mozilla's roots plus the collector's CA from the standard OTLP
-            // variables (else SSL_CERT_FILE), like every outgoing request.
-            let ca = [
-                "OTEL_EXPORTER_OTLP_LOGS_CERTIFICATE",
-                "OTEL_EXPORTER_OTLP_CERTIFICATE",
-            ]
-            .iter()
-            .find_map(|v| std::env::var_os(v).filter(|p| !p.is_empty()))
-            .map(std::path::PathBuf::from);
+            // rustls with Mozilla's roots plus the collector's CA: --ca-cert, else the standard
+            // OTLP variables, else SSL_CERT_FILE, like every outgoing request.
+            let ca = args.ca_cert.clone().or_else(|| {
+                [
+                    "OTEL_EXPORTER_OTLP_LOGS_CERTIFICATE",
+                    "OTEL_EXPORTER_OTLP_CERTIFICATE",
+                ]
+                .iter()
+                .find_map(|v| std::env::var_os(v).filter(|p| !p.is_empty()))
+                .map(PathBuf::from)
+            });
             let client = crate::net::builder(ca.as_deref())?
                 .timeout(Duration::from_secs(30))
                 .build()?;
@@ -77,21 +86,18 @@ pub fn run(ctx: &Ctx, args: ShipArgs) -> Result<i32> {
     let mut last_witness = Instant::now() - Duration::from_secs(3600);
     let mut shipped = 0u64;
     loop {
-        let (items, next) = cursor::read_after(&ledger_dir, &cur, args.batch as usize)?;
-        if !items.is_empty() {
-            match &mut sink {
-                Sink::Otlp(ep, client, rt) => {
-                    let body = otlp::payload(&ledger_dir, &items)?;
-                    rt.block_on(otlp::send(client, ep, body))?;
-                }
-                Sink::File(f) => f.write(&items)?,
-            }
-            // Acknowledged: only now does the cursor move (a crash before this resends the batch).
-            next.save(&cursor_file)?;
-            shipped += items.len() as u64;
-            cur = next;
-            continue;
-        }
+        shipped += match &mut sink {
+            Sink::Otlp(ep, client, rt) => otlp::ship_caught_up(
+                rt,
+                client,
+                ep,
+                &ledger_dir,
+                &mut cur,
+                args.batch as usize,
+                |acked| acked.save(&cursor_file),
+            )?,
+            Sink::File(f) => copy_caught_up(f, &ledger_dir, &mut cur, args.batch, &cursor_file)?,
+        };
         if !args.follow {
             break;
         }
@@ -110,4 +116,27 @@ pub fn run(ctx: &Ctx, args: ShipArgs) -> Result<i32> {
         cur.next_seq
     );
     Ok(0)
+}
+
+/// Copies the records after `cur` to the file until caught up, saving the cursor after each
+/// synced batch. Returns the records copied.
+fn copy_caught_up(
+    f: &mut FileSink,
+    ledger_dir: &std::path::Path,
+    cur: &mut Cursor,
+    batch: u64,
+    cursor_file: &std::path::Path,
+) -> Result<u64> {
+    let mut copied = 0;
+    loop {
+        let (items, next) = cursor::read_after(ledger_dir, cur, batch as usize)?;
+        if items.is_empty() {
+            return Ok(copied);
+        }
+        f.write(&items)?;
+        // Acknowledged: only now does the cursor move (a crash before this rewrites the batch).
+        next.save(cursor_file)?;
+        copied += items.len() as u64;
+        *cur = next;
+    }
 }

@@ -8,6 +8,7 @@ pub mod cursor;
 pub mod file;
 pub mod otlp;
 pub mod semconv;
+pub mod view;
 pub mod witness;
 
 use crate::ledger::checkpoint::{self, Checkpoint};

@@ -89,6 +89,53 @@ fn a_rewrite_resealed_and_resigned_with_the_agents_keys_is_caught_by_the_witness
 }
 
 #[test]
+fn a_forged_consistency_proof_sent_straight_to_the_witness_is_refused() {
+    // The agent talks to the socket itself: a proof with one flipped byte, a proof from a size
+    // the witness does not hold, and no proof at all are refused; the honest request then works.
+    use patchwork_gateway::ledger::checkpoint;
+    use patchwork_gateway::ship::witness;
+    let h = Home::new();
+    h.append(6);
+    let w = Witness::start(0, &h.pubkey());
+    h.ok(&["checkpoint", "--witness", w.socket()]);
+    h.append(9);
+    h.ok(&["checkpoint"]);
+    let dir = h.ledger_dir();
+    let (held, _) = checkpoint::latest_witnessed(&dir).unwrap().unwrap();
+    let newest = checkpoint::latest(&dir).unwrap().unwrap();
+    assert!(newest.size > held.size && !newest.witnessed);
+    let proof = checkpoint::consistency(&dir, held.size, newest.size).unwrap();
+    assert!(!proof.is_empty());
+    let mut forged = proof.clone();
+    let mut bytes = base64_decode(&forged[0]);
+    bytes[0] ^= 1;
+    forged[0] = base64_encode(&bytes);
+    let socket = w.socket.clone();
+    let ask = |old: u64, proof: &[String]| {
+        witness::request(&socket, &witness::add_request(old, proof, &newest.note)).unwrap()
+    };
+    let (code, body) = ask(held.size, &forged);
+    assert_eq!(code, 422, "{body}");
+    let (code, body) = ask(held.size, &[]);
+    assert_eq!(code, 422, "{body}");
+    let (code, body) = ask(0, &proof);
+    assert_eq!(code, 409, "{body}");
+    assert_eq!(body.trim(), held.size.to_string());
+    let (code, body) = ask(held.size, &proof);
+    assert_eq!(code, 200, "{body}");
+}
+
+fn base64_decode(s: &str) -> Vec<u8> {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.decode(s).unwrap()
+}
+
+fn base64_encode(b: &[u8]) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.encode(b)
+}
+
+#[test]
 fn truncation_and_deletion_are_caught_by_the_witness() {
     let h = Home::new();
     h.append(9);

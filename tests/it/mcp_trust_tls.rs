@@ -23,7 +23,7 @@ fn openssl(dir: &Path, args: &[&str]) {
 }
 
 /// A CA (`ca.pem`) and a server certificate for localhost and 127.0.0.1 (`srv.pem`, `srv.key`).
-fn private_ca(dir: &Path) {
+pub fn private_ca(dir: &Path) {
     let ec = [
         "-newkey",
         "ec",

@@ -179,17 +179,19 @@ fn kill_9_mid_stream_then_restart_delivers_every_record() {
 
 /// A proxy in front of the receiver that answers 503 (alternating with 429 + Retry-After) to
 /// everything for `outage`, then forwards.
-fn flaky_proxy(upstream: u16, outage: Duration) -> (u16, Arc<AtomicUsize>) {
+/// A proxy to `upstream` that refuses the first `outage` requests (503 and 429 in turn, the 429
+/// asking for a one-second pause): the outage is counted, not timed, so a slow start of the
+/// shipper cannot let it miss the outage.
+fn flaky_proxy(upstream: u16, outage: usize) -> (u16, Arc<AtomicUsize>) {
     let l = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = l.local_addr().unwrap().port();
     let refused = Arc::new(AtomicUsize::new(0));
     let r = refused.clone();
-    let start = Instant::now();
     std::thread::spawn(move || {
         for conn in l.incoming() {
             let Ok(conn) = conn else { continue };
             let r = r.clone();
-            std::thread::spawn(move || serve_conn(conn, upstream, start, outage, &r));
+            std::thread::spawn(move || serve_conn(conn, upstream, outage, &r));
         }
     });
     (port, refused)
@@ -217,18 +219,14 @@ fn read_http(r: &mut impl BufRead) -> Option<Vec<u8>> {
     Some(head)
 }
 
-fn serve_conn(
-    conn: TcpStream,
-    upstream: u16,
-    start: Instant,
-    outage: Duration,
-    refused: &AtomicUsize,
-) {
+fn serve_conn(conn: TcpStream, upstream: u16, outage: usize, refused: &AtomicUsize) {
     let mut w = conn.try_clone().unwrap();
     let mut r = BufReader::new(conn);
     while let Some(req) = read_http(&mut r) {
-        if start.elapsed() < outage {
-            let n = refused.fetch_add(1, Ordering::SeqCst);
+        let counted = refused.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| {
+            (n < outage).then_some(n + 1)
+        });
+        if let Ok(n) = counted {
             let answer = if n.is_multiple_of(2) {
                 "HTTP/1.1 503 Service Unavailable\r\ncontent-length: 0\r\n\r\n"
             } else {
@@ -256,12 +254,12 @@ fn a_receiver_answering_503_for_a_while_loses_nothing() {
     let n = 3_000u64;
     let h = home_with(n);
     let rotel = Rotel::start();
-    let (port, refused) = flaky_proxy(rotel.port, Duration::from_millis(2500));
+    let (port, refused) = flaky_proxy(rotel.port, 4);
     let url = format!("http://127.0.0.1:{port}");
     let out = h.run(&["ship", "--otlp", &url, "--batch", "500"]);
     assert!(out.status.success(), "{}", text(&out));
     assert!(
-        refused.load(Ordering::SeqCst) >= 2,
+        refused.load(Ordering::SeqCst) == 4,
         "the outage was not exercised"
     );
     let seen = rotel.seqs(n as usize);

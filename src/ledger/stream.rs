@@ -8,7 +8,7 @@ use anyhow::{Context, Result, anyhow};
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::Read;
-use std::sync::mpsc::{Receiver, sync_channel};
+use std::sync::mpsc::sync_channel;
 use std::sync::{Arc, Mutex};
 
 /// Bytes read per chunk (extended as needed to end on a line boundary).
@@ -63,85 +63,106 @@ pub fn tagged(d: &[u8; 32]) -> String {
 /// Calls `sink` with every complete line of `file`, in order, and returns the byte offset of an
 /// incomplete last line, if there is one.
 pub fn scan_file(file: File, mut sink: impl FnMut(Line)) -> Result<Option<u64>> {
+    map_chunks(
+        file,
+        CHUNK,
+        |_, chunk| {
+            // Every chunk ends with `\n`: without it, splitting yields exactly the lines.
+            chunk[..chunk.len() - 1]
+                .split(|&b| b == b'\n')
+                .map(|l| Line::of(&scan(l)))
+                .collect::<Vec<_>>()
+        },
+        |lines| {
+            lines.into_iter().for_each(&mut sink);
+            true
+        },
+    )
+}
+
+/// Reads `file` from its current position in chunks of about `size` bytes of complete lines
+/// (each ends with `\n`), maps each on worker threads with `map(offset, chunk)` (`offset`
+/// counted from that position), and calls `sink` with the results in file order until it
+/// returns false. Returns the offset of an incomplete last line, if there is one. A line
+/// longer than any record is not held: a short line saying so stands in for it.
+pub fn map_chunks<T: Send>(
+    file: File,
+    size: usize,
+    map: impl Fn(u64, &[u8]) -> T + Sync,
+    mut sink: impl FnMut(T) -> bool,
+) -> Result<Option<u64>> {
     let workers = std::thread::available_parallelism().map_or(2, |n| n.get().clamp(1, 4));
     std::thread::scope(|s| {
-        let (job_tx, job_rx) = sync_channel::<(u64, Vec<u8>)>(workers);
+        let (job_tx, job_rx) = sync_channel::<(u64, u64, Vec<u8>)>(workers);
         let job_rx = Arc::new(Mutex::new(job_rx));
-        let (res_tx, res_rx) = sync_channel::<(u64, Vec<Line>)>(workers * 2);
+        let (res_tx, res_rx) = sync_channel::<(u64, T)>(workers * 2);
         // Chunk buffers go back to the reader for reuse (fresh 4 MiB buffers cost page faults).
         let (free_tx, free_rx) = sync_channel::<Vec<u8>>(workers * 2 + 2);
         let reader = s.spawn(move || {
             read_chunks(
                 file,
-                CHUNK,
+                size,
                 || free_rx.try_recv().ok(),
-                |i, chunk| job_tx.send((i, chunk)).is_ok(),
+                |i, at, chunk| job_tx.send((i, at, chunk)).is_ok(),
             )
         });
+        let map = &map;
         for _ in 0..workers {
             let jobs = Arc::clone(&job_rx);
             let results = res_tx.clone();
             let free = free_tx.clone();
             s.spawn(move || {
-                work(&jobs, |i, lines, chunk| {
+                loop {
+                    let job = jobs
+                        .lock()
+                        .map_err(|_| ())
+                        .and_then(|rx| rx.recv().map_err(|_| ()));
+                    let Ok((i, at, chunk)) = job else {
+                        return;
+                    };
+                    let out = map(at, &chunk);
                     let _ = free.try_send(chunk);
-                    results.send((i, lines)).is_ok()
-                })
+                    if results.send((i, out)).is_err() {
+                        return;
+                    }
+                }
             });
         }
+        // Only the workers hold the jobs and results ends now: when the sink stops, they stop,
+        // and then the reader.
+        drop(job_rx);
         drop(free_tx);
         drop(res_tx);
         let mut pending = BTreeMap::new();
         let mut next = 0u64;
-        for (i, lines) in res_rx {
-            pending.insert(i, lines);
-            while let Some(lines) = pending.remove(&next) {
-                lines.into_iter().for_each(&mut sink);
+        let mut stopped = false;
+        'results: for (i, out) in res_rx {
+            pending.insert(i, out);
+            while let Some(out) = pending.remove(&next) {
                 next += 1;
+                if !sink(out) {
+                    stopped = true;
+                    break 'results;
+                }
             }
         }
         let (chunks, torn) = reader
             .join()
             .map_err(|_| anyhow!("ledger reader thread failed"))??;
-        if next != chunks {
-            return Err(anyhow!(
-                "ledger verification lost chunks ({next} of {chunks})"
-            ));
+        if !stopped && next != chunks {
+            return Err(anyhow!("ledger reading lost chunks ({next} of {chunks})"));
         }
         Ok(torn)
     })
 }
 
-fn work(
-    jobs: &Mutex<Receiver<(u64, Vec<u8>)>>,
-    mut send: impl FnMut(u64, Vec<Line>, Vec<u8>) -> bool,
-) {
-    loop {
-        let job = jobs
-            .lock()
-            .map_err(|_| ())
-            .and_then(|rx| rx.recv().map_err(|_| ()));
-        let Ok((i, chunk)) = job else {
-            return;
-        };
-        // Every chunk ends with `\n`: without it, splitting yields exactly the lines.
-        let lines = chunk[..chunk.len() - 1]
-            .split(|&b| b == b'\n')
-            .map(|l| Line::of(&scan(l)))
-            .collect();
-        if !send(i, lines, chunk) {
-            return;
-        }
-    }
-}
-
-/// Reads `file` in chunks of about `size` bytes that each end with `\n`; returns the number of
-/// chunks and the offset of a trailing incomplete line.
+/// Reads `file` in chunks of about `size` bytes that each end with `\n`, handing each on with
+/// its offset; returns the number of chunks and the offset of a trailing incomplete line.
 fn read_chunks(
     mut file: File,
     size: usize,
     mut reuse: impl FnMut() -> Option<Vec<u8>>,
-    mut send: impl FnMut(u64, Vec<u8>) -> bool,
+    mut send: impl FnMut(u64, u64, Vec<u8>) -> bool,
 ) -> Result<(u64, Option<u64>)> {
     let mut carry: Vec<u8> = Vec::new();
     let mut offset = 0u64;
@@ -163,8 +184,9 @@ fn read_chunks(
             Some(last) => {
                 carry.extend_from_slice(&buf[last + 1..]);
                 buf.truncate(last + 1);
+                let at = offset;
                 offset += buf.len() as u64;
-                if !send(index, buf) {
+                if !send(index, at, buf) {
                     return Ok((index, None));
                 }
                 index += 1;
@@ -193,7 +215,7 @@ fn read_chunks(
                 };
                 let stub =
                     format!("line of {skipped} bytes at byte {offset}, longer than any record\n");
-                if !send(index, stub.into_bytes()) {
+                if !send(index, offset, stub.into_bytes()) {
                     return Ok((index, None));
                 }
                 index += 1;
@@ -241,8 +263,9 @@ mod tests {
                 f.reopen().unwrap(),
                 size,
                 || None,
-                |i, c| {
+                |i, at, c| {
                     assert_eq!(i as usize, got.len());
+                    assert_eq!(at as usize, got.iter().map(Vec::len).sum::<usize>());
                     assert_eq!(c.last(), Some(&b'\n'));
                     got.push(c);
                     true

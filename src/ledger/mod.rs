@@ -22,7 +22,7 @@ pub mod record;
 pub mod redact;
 pub mod scan;
 pub mod seal;
-mod stream;
+pub mod stream;
 mod sync;
 pub mod tree;
 mod verify;

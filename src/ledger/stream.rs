@@ -8,7 +8,7 @@ use anyhow::{Context, Result, anyhow};
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::Read;
-use std::sync::mpsc::{Receiver, sync_channel};
+use std::sync::mpsc::sync_channel;
 use std::sync::{Arc, Mutex};
 
 /// Bytes read per chunk (extended as needed to end on a line boundary).
@@ -60,9 +60,9 @@ pub fn tagged(d: &[u8; 32]) -> String {
     format!("sha256:{}", hex::encode(d))
 }
 
-/// Unread bytes up to which a file is scanned in the calling thread, in one buffer of that
-/// size: the tail an automatic checkpoint reads in a hook process is small, and worker threads
-/// with 4 MiB buffers would double that process's memory.
+/// Unread bytes up to which a file is read in the calling thread, in one buffer of that size:
+/// the tail an automatic checkpoint reads in a hook process is small, and worker threads with
+/// 4 MiB buffers would double that process's memory.
 const INLINE: u64 = 1 << 20;
 
 /// Calls `sink` with every complete line of `file`, in order, and returns the byte offset of an
@@ -77,17 +77,41 @@ pub fn scan_file(file: File, mut sink: impl FnMut(Line)) -> Result<Option<u64>> 
 pub fn scan_file_with<T: Send>(
     file: File,
     check: impl Fn(&[u8]) -> T + Sync,
-    sink: impl FnMut(&[u8], T),
+    mut sink: impl FnMut(&[u8], T),
 ) -> Result<Option<u64>> {
-    scan_with(file, INLINE, check, sink)
+    chunks_with(
+        file,
+        CHUNK,
+        INLINE,
+        |_, chunk| lines(chunk).map(&check).collect::<Vec<_>>(),
+        |chunk, checked| {
+            lines(chunk).zip(checked).for_each(|(l, c)| sink(l, c));
+            true
+        },
+    )
 }
 
-/// [`scan_file_with`] with worker threads only when more than `inline` bytes are left to read.
-fn scan_with<T: Send>(
+/// Reads `file` from its current position in chunks of about `size` bytes of complete lines
+/// (each ends with `\n`), maps each on worker threads with `map(offset, chunk)` (`offset`
+/// counted from that position), and calls `sink(chunk, mapped)` in file order until it returns
+/// false. Returns the offset of an incomplete last line, if there is one. A line longer than
+/// any record is not held: a short line saying so stands in for it.
+pub fn map_chunks<T: Send>(
+    file: File,
+    size: usize,
+    map: impl Fn(u64, &[u8]) -> T + Sync,
+    sink: impl FnMut(&[u8], T) -> bool,
+) -> Result<Option<u64>> {
+    chunks_with(file, size, INLINE, map, sink)
+}
+
+/// [`map_chunks`], in the calling thread when at most `inline` bytes are left to read.
+fn chunks_with<T: Send>(
     mut file: File,
+    size: usize,
     inline: u64,
-    check: impl Fn(&[u8]) -> T + Sync,
-    mut sink: impl FnMut(&[u8], T),
+    map: impl Fn(u64, &[u8]) -> T + Sync,
+    mut sink: impl FnMut(&[u8], T) -> bool,
 ) -> Result<Option<u64>> {
     use std::io::Seek;
     let len = file.metadata().context("cannot stat the ledger")?.len();
@@ -99,60 +123,71 @@ fn scan_with<T: Send>(
             file,
             size,
             || None,
-            |_, chunk| {
-                lines(&chunk).for_each(|l| sink(l, check(l)));
-                true
-            },
+            |_, at, chunk| sink(&chunk, map(at, &chunk)),
         )?;
         return Ok(torn);
     }
     let workers = std::thread::available_parallelism().map_or(2, |n| n.get().clamp(1, 4));
-    let check = &check;
+    let map = &map;
     std::thread::scope(|s| {
-        let (job_tx, job_rx) = sync_channel::<(u64, Vec<u8>)>(workers);
+        let (job_tx, job_rx) = sync_channel::<(u64, u64, Vec<u8>)>(workers);
         let job_rx = Arc::new(Mutex::new(job_rx));
-        let (res_tx, res_rx) = sync_channel::<(u64, Vec<T>, Vec<u8>)>(workers);
+        let (res_tx, res_rx) = sync_channel::<(u64, T, Vec<u8>)>(workers);
         // Chunk buffers go back to the reader for reuse (fresh 4 MiB buffers cost page faults)
-        // once `sink` has seen their lines.
+        // once `sink` has seen them.
         let (free_tx, free_rx) = sync_channel::<Vec<u8>>(workers * 2 + 2);
         let reader = s.spawn(move || {
             read_chunks(
                 file,
-                CHUNK,
+                size,
                 || free_rx.try_recv().ok(),
-                |i, chunk| job_tx.send((i, chunk)).is_ok(),
+                |i, at, chunk| job_tx.send((i, at, chunk)).is_ok(),
             )
         });
         for _ in 0..workers {
             let jobs = Arc::clone(&job_rx);
             let results = res_tx.clone();
             s.spawn(move || {
-                work(&jobs, check, |i, lines, chunk| {
-                    results.send((i, lines, chunk)).is_ok()
-                })
+                loop {
+                    let job = jobs
+                        .lock()
+                        .map_err(|_| ())
+                        .and_then(|rx| rx.recv().map_err(|_| ()));
+                    let Ok((i, at, chunk)) = job else {
+                        return;
+                    };
+                    let out = map(at, &chunk);
+                    if results.send((i, out, chunk)).is_err() {
+                        return;
+                    }
+                }
             });
         }
+        // Only the workers hold the jobs and results ends now: when the sink stops, they stop,
+        // and then the reader.
+        drop(job_rx);
         drop(res_tx);
         let mut pending = BTreeMap::new();
         let mut next = 0u64;
-        for (i, checked, chunk) in res_rx {
-            pending.insert(i, (checked, chunk));
-            while let Some((checked, chunk)) = pending.remove(&next) {
-                for (line, c) in lines(&chunk).zip(checked) {
-                    sink(line, c);
-                }
-                let _ = free_tx.try_send(chunk);
+        let mut stopped = false;
+        'results: for (i, out, chunk) in res_rx {
+            pending.insert(i, (out, chunk));
+            while let Some((out, chunk)) = pending.remove(&next) {
                 next += 1;
+                let go_on = sink(&chunk, out);
+                let _ = free_tx.try_send(chunk);
+                if !go_on {
+                    stopped = true;
+                    break 'results;
+                }
             }
         }
         drop(free_tx);
         let (chunks, torn) = reader
             .join()
             .map_err(|_| anyhow!("ledger reader thread failed"))??;
-        if next != chunks {
-            return Err(anyhow!(
-                "ledger verification lost chunks ({next} of {chunks})"
-            ));
+        if !stopped && next != chunks {
+            return Err(anyhow!("ledger reading lost chunks ({next} of {chunks})"));
         }
         Ok(torn)
     })
@@ -168,33 +203,13 @@ fn lines(chunk: &[u8]) -> impl Iterator<Item = &[u8]> {
     })
 }
 
-fn work<T>(
-    jobs: &Mutex<Receiver<(u64, Vec<u8>)>>,
-    check: impl Fn(&[u8]) -> T,
-    mut send: impl FnMut(u64, Vec<T>, Vec<u8>) -> bool,
-) {
-    loop {
-        let job = jobs
-            .lock()
-            .map_err(|_| ())
-            .and_then(|rx| rx.recv().map_err(|_| ()));
-        let Ok((i, chunk)) = job else {
-            return;
-        };
-        let checked = lines(&chunk).map(&check).collect();
-        if !send(i, checked, chunk) {
-            return;
-        }
-    }
-}
-
-/// Reads `file` in chunks of about `size` bytes that each end with `\n`; returns the number of
-/// chunks and the offset of a trailing incomplete line.
+/// Reads `file` in chunks of about `size` bytes that each end with `\n`, handing each on with
+/// its offset; returns the number of chunks and the offset of a trailing incomplete line.
 fn read_chunks(
     mut file: File,
     size: usize,
     mut reuse: impl FnMut() -> Option<Vec<u8>>,
-    mut send: impl FnMut(u64, Vec<u8>) -> bool,
+    mut send: impl FnMut(u64, u64, Vec<u8>) -> bool,
 ) -> Result<(u64, Option<u64>)> {
     let mut carry: Vec<u8> = Vec::new();
     let mut offset = 0u64;
@@ -216,8 +231,9 @@ fn read_chunks(
             Some(last) => {
                 carry.extend_from_slice(&buf[last + 1..]);
                 buf.truncate(last + 1);
+                let at = offset;
                 offset += buf.len() as u64;
-                if !send(index, buf) {
+                if !send(index, at, buf) {
                     return Ok((index, None));
                 }
                 index += 1;
@@ -246,7 +262,7 @@ fn read_chunks(
                 };
                 let stub =
                     format!("line of {skipped} bytes at byte {offset}, longer than any record\n");
-                if !send(index, stub.into_bytes()) {
+                if !send(index, offset, stub.into_bytes()) {
                     return Ok((index, None));
                 }
                 index += 1;
@@ -294,8 +310,9 @@ mod tests {
                 f.reopen().unwrap(),
                 size,
                 || None,
-                |i, c| {
+                |i, at, c| {
                     assert_eq!(i as usize, got.len());
+                    assert_eq!(at as usize, got.iter().map(Vec::len).sum::<usize>());
                     assert_eq!(c.last(), Some(&b'\n'));
                     got.push(c);
                     true
@@ -306,20 +323,31 @@ mod tests {
             assert_eq!(got.concat(), text[..complete as usize]);
             assert_eq!(torn, Some(complete));
         }
-        // In the calling thread (a small file) and on worker threads: the same lines.
+        let lines = std::cell::Cell::new(0);
+        let torn = scan_file(f.reopen().unwrap(), |l| {
+            assert!(l.fault.is_some());
+            lines.set(lines.get() + 1);
+        })
+        .unwrap();
+        assert_eq!((lines.get(), torn), (200, Some(complete)));
+        // In the calling thread (a small file) and on worker threads: the same lines, in order.
         for inline in [INLINE, 0] {
-            let lines = std::cell::Cell::new(0);
-            let check = |l: &[u8]| Line::of(&scan(l));
-            let torn = scan_with(f.reopen().unwrap(), inline, check, |_, l| {
-                assert!(l.fault.is_some());
-                lines.set(lines.get() + 1);
-            })
+            let mut got: Vec<Vec<u8>> = Vec::new();
+            let torn = chunks_with(
+                f.reopen().unwrap(),
+                64,
+                inline,
+                |at, c| (at, super::lines(c).count()),
+                |c, (at, n)| {
+                    assert_eq!(at as usize, got.concat().len(), "inline {inline}");
+                    assert_eq!(super::lines(c).count(), n);
+                    got.push(c.to_vec());
+                    true
+                },
+            )
             .unwrap();
-            assert_eq!(
-                (lines.get(), torn),
-                (200, Some(complete)),
-                "inline {inline}"
-            );
+            assert_eq!(got.concat(), text[..complete as usize], "inline {inline}");
+            assert_eq!(torn, Some(complete), "inline {inline}");
         }
     }
 }

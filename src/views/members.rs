@@ -6,6 +6,12 @@
 //! in a diff, say) is skipped with its parent value, and a key inside a string cannot match
 //! (its quotes are escaped). A line that is not a well-formed object gives `None`; callers fall
 //! back to a full parse.
+//!
+//! The promise the index relies on: for every line that serde_json reads as a record, this
+//! reader either finds the same members or says the line is unusual ([`Members::odd`]: a wanted
+//! member twice, a top-level key written with escapes, a value of another type), so the caller
+//! parses it fully. Lines it accepts that serde_json would refuse are harmless: views parse the
+//! lines the index points at again, and skip those that do not parse.
 
 use memchr::{memchr, memchr2};
 use std::borrow::Cow;
@@ -18,14 +24,15 @@ pub struct Members<'a> {
     pub seq: Option<u64>,
     pub ts: Option<i64>,
     pub session: Option<Cow<'a, str>>,
-    pub agent: Option<Cow<'a, str>>,
     pub action: Option<Cow<'a, str>>,
     pub event: Option<Cow<'a, str>>,
     pub verdict: Option<Cow<'a, str>>,
     pub risk: Option<Cow<'a, str>>,
-    pub hash: Option<Cow<'a, str>>,
-    /// A wanted member had a value of another type (an object where a string was expected).
+    /// A wanted member had a value of another type (an object where a string was expected),
+    /// came twice, or a top-level key had escapes (it may spell a wanted one).
     pub odd: bool,
+    /// Wanted members seen so far (one bit each), to catch a repeated one.
+    seen: u8,
 }
 
 /// Reads the wanted members of one line (without its newline).
@@ -53,7 +60,9 @@ pub fn read(line: &[u8]) -> Option<Members<'_>> {
         let start = i;
         let first = *line.get(i)?;
         i = skip_value(line, i)?;
-        if !key_escaped {
+        if key_escaped {
+            m.odd = true;
+        } else {
             m.take(key, first, &line[start..i]);
         }
         i = ws(line, i);
@@ -67,26 +76,35 @@ pub fn read(line: &[u8]) -> Option<Members<'_>> {
 
 impl<'a> Members<'a> {
     fn take(&mut self, key: &[u8], first: u8, value: &'a [u8]) {
-        let slot = match key {
-            b"seq" | b"ts" => {
-                let n = std::str::from_utf8(value)
-                    .ok()
-                    .and_then(|s| s.parse::<i64>().ok());
-                match (key, n) {
-                    (b"seq", Some(n)) if n >= 0 => self.seq = Some(n as u64),
-                    (b"ts", Some(n)) => self.ts = Some(n),
+        let bit = match key {
+            b"seq" => 0,
+            b"ts" => 1,
+            b"session" => 2,
+            b"action" => 3,
+            b"event" => 4,
+            b"verdict" => 5,
+            b"risk" => 6,
+            _ => return,
+        };
+        if self.seen & (1 << bit) != 0 {
+            self.odd = true;
+            return;
+        }
+        self.seen |= 1 << bit;
+        let slot = match bit {
+            0 | 1 => {
+                match (bit, integer(value)) {
+                    (0, Some(n)) if n >= 0 => self.seq = Some(n as u64),
+                    (1, Some(n)) => self.ts = Some(n),
                     _ => self.odd = true,
                 }
                 return;
             }
-            b"session" => &mut self.session,
-            b"agent" => &mut self.agent,
-            b"action" => &mut self.action,
-            b"event" => &mut self.event,
-            b"verdict" => &mut self.verdict,
-            b"risk" => &mut self.risk,
-            b"hash" => &mut self.hash,
-            _ => return,
+            2 => &mut self.session,
+            3 => &mut self.action,
+            4 => &mut self.event,
+            5 => &mut self.verdict,
+            _ => &mut self.risk,
         };
         match text(first, value) {
             Some(s) => *slot = Some(s),
@@ -94,6 +112,21 @@ impl<'a> Members<'a> {
             None => self.odd = true,
         }
     }
+}
+
+/// A JSON integer (`-?(0|[1-9][0-9]*)`) that fits an `i64`; anything else (a fraction, an
+/// exponent, a sign Rust accepts but JSON does not) is `None`.
+fn integer(value: &[u8]) -> Option<i64> {
+    let digits = value.strip_prefix(b"-").unwrap_or(value);
+    let canonical = match digits {
+        [b'0'] => true,
+        [b'1'..=b'9', rest @ ..] => rest.iter().all(u8::is_ascii_digit),
+        _ => false,
+    };
+    if !canonical {
+        return None;
+    }
+    std::str::from_utf8(value).ok()?.parse().ok()
 }
 
 /// The text of a string value (with its quotes), unescaping only when needed.
@@ -152,9 +185,10 @@ fn skip_value(b: &[u8], i: usize) -> Option<usize> {
 
 /// Skips an object or array by bracket depth (strings inside skipped whole). The brackets must
 /// pair up; the members inside are not checked further (the index only needs to know where the
-/// value ends).
+/// value ends). The open brackets are kept on the stack, not the heap (one line, many values).
 fn skip_nested(b: &[u8], mut i: usize) -> Option<usize> {
-    let mut stack: Vec<u8> = Vec::new();
+    let mut stack = [0u8; MAX_DEPTH];
+    let mut depth = 0;
     loop {
         match *b.get(i)? {
             b'"' => {
@@ -162,16 +196,18 @@ fn skip_nested(b: &[u8], mut i: usize) -> Option<usize> {
                 continue;
             }
             c @ (b'{' | b'[') => {
-                if stack.len() == MAX_DEPTH {
+                if depth == MAX_DEPTH {
                     return None;
                 }
-                stack.push(if c == b'{' { b'}' } else { b']' });
+                stack[depth] = if c == b'{' { b'}' } else { b']' };
+                depth += 1;
             }
             c @ (b'}' | b']') => {
-                if stack.pop() != Some(c) {
+                if depth == 0 || stack[depth - 1] != c {
                     return None;
                 }
-                if stack.is_empty() {
+                depth -= 1;
+                if depth == 0 {
                     return Some(i + 1);
                 }
             }

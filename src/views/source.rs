@@ -7,11 +7,16 @@ use super::filter::{Filter, SessionSel};
 use super::index::SessionIndex;
 use crate::home::Home;
 use crate::ledger::LOG_FILE;
+use crate::ledger::files::MAX_LINE;
+use crate::ledger::stream::map_chunks;
 use anyhow::{Context, Result, anyhow, bail};
 use std::fs::File;
 use std::io::{BufRead, BufReader, ErrorKind, Seek, SeekFrom};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
+use std::sync::mpsc::{Receiver, sync_channel};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
 use std::time::Duration;
 
 /// The records of one ledger, for reading.
@@ -19,6 +24,9 @@ use std::time::Duration;
 pub struct Source {
     ledger_dir: PathBuf,
     index_dir: PathBuf,
+    /// The index as the last session lookup left it (resolving a session, then reading it,
+    /// loads it once); brought up to date before each use.
+    lookups: Arc<Mutex<Option<SessionIndex>>>,
 }
 
 impl Source {
@@ -32,6 +40,7 @@ impl Source {
         Source {
             ledger_dir: ledger_dir.to_path_buf(),
             index_dir: index_dir.to_path_buf(),
+            lookups: Arc::default(),
         }
     }
 
@@ -45,9 +54,9 @@ impl Source {
         self.log_path().is_file()
     }
 
-    /// Streams every complete record from byte `offset` on (0: all).
-    pub fn scan_from(&self, offset: u64) -> Result<Scan> {
-        Scan::open(&self.log_path(), offset)
+    /// Streams every complete record from byte `offset` on (0: all), parsed on worker threads.
+    pub fn scan_from(&self, offset: u64) -> Result<Records> {
+        Records::open(&self.log_path(), offset)
     }
 
     /// The session index, brought up to date with the ledger.
@@ -57,34 +66,50 @@ impl Source {
 
     /// Resolves `latest` or an id prefix to one full session id.
     pub fn resolve_session(&self, sel: &SessionSel) -> Result<String> {
-        self.index()?.resolve(sel)
+        self.with_index(|index| index.resolve(sel))?
     }
 
-    /// The records of one session, in order, through the index (falls back to a full scan when
-    /// the index does not match the file).
-    pub fn session_records(&self, session: &str) -> Result<Vec<Entry>> {
-        let index = self.index()?;
-        let offsets = index.offsets(session);
-        match read_at_offsets(&self.log_path(), &offsets) {
-            Ok(entries)
-                if entries
-                    .iter()
-                    .all(|e| e.session.as_deref() == Some(session)) =>
-            {
-                Ok(entries)
+    /// Runs `f` on the session index, loaded on first use and brought up to date after.
+    fn with_index<T>(&self, f: impl FnOnce(&SessionIndex) -> T) -> Result<T> {
+        let mut held = self
+            .lookups
+            .lock()
+            .map_err(|_| anyhow!("the session index is poisoned"))?;
+        match held.as_mut() {
+            Some(index) => {
+                index.refresh()?;
+                let _ = index.save();
             }
-            _ => {
-                index.discard();
-                let mut out = Vec::new();
-                for e in self.scan_from(0)? {
-                    let e = e?;
-                    if e.session.as_deref() == Some(session) {
-                        out.push(e);
-                    }
-                }
-                Ok(out)
+            None => *held = Some(self.index()?),
+        }
+        Ok(f(held.as_ref().expect("loaded above")))
+    }
+
+    /// The records of one session, in order, through the index. Lines the index points at
+    /// that do not parse are reported and skipped, as a scan skips them; when a parsed record
+    /// belongs to another session the index does not match the file: it is discarded and the
+    /// whole log scanned instead.
+    pub fn session_records(&self, session: &str) -> Result<Vec<Entry>> {
+        let offsets = self.with_index(|index| index.offsets(session))?;
+        if let Ok(entries) = read_at_offsets(&self.log_path(), &offsets)
+            && entries
+                .iter()
+                .all(|e| e.session.as_deref() == Some(session))
+        {
+            return Ok(entries);
+        }
+        if let Ok(mut held) = self.lookups.lock()
+            && let Some(index) = held.take()
+        {
+            index.discard();
+        }
+        let mut out = Vec::new();
+        for e in self.scan_from(0)?.filter_map(skip_bad) {
+            if e.session.as_deref() == Some(session) {
+                out.push(e);
             }
         }
+        Ok(out)
     }
 
     /// The records a filter selects, streamed: through the index when it names a session,
@@ -115,8 +140,8 @@ pub fn skip_bad(r: Result<Entry>) -> Option<Entry> {
     }
 }
 
-/// A streaming reader of records from an offset of the ledger file.
-pub struct Scan {
+/// A reader of the lines of the ledger file from an offset, for following it as it grows.
+struct Scan {
     reader: Option<BufReader<File>>,
     line: Vec<u8>,
     /// Offset just after the last complete line read.
@@ -141,42 +166,151 @@ impl Scan {
     }
 
     /// The next complete line and the offset it starts at; `None` at the end (an incomplete
-    /// last line is left for later: it is being written, or torn).
+    /// last line is left for later: it is being written, or torn). A line longer than any
+    /// record ([`MAX_LINE`]) is reported and passed over without being held whole, as the
+    /// index passes over it.
     pub fn next_line(&mut self) -> Option<Result<(u64, &[u8])>> {
-        let r = self.reader.as_mut()?;
-        self.line.clear();
-        match r.read_until(b'\n', &mut self.line) {
-            Ok(0) => None,
-            Ok(n) if self.line.last() != Some(&b'\n') => {
+        loop {
+            let r = self.reader.as_mut()?;
+            self.line.clear();
+            let mut took = 0u64;
+            let complete = loop {
+                let avail = match r.fill_buf() {
+                    Ok(b) => b,
+                    Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+                    Err(e) => {
+                        self.reader = None;
+                        return Some(Err(e).context("cannot read the ledger"));
+                    }
+                };
+                if avail.is_empty() {
+                    break false;
+                }
+                let (n, done) = match memchr::memchr(b'\n', avail) {
+                    Some(i) => (i + 1, true),
+                    None => (avail.len(), false),
+                };
+                let text = &avail[..if done { n - 1 } else { n }];
+                if self.line.len() + text.len() <= MAX_LINE {
+                    self.line.extend_from_slice(text);
+                }
+                r.consume(n);
+                took += n as u64;
+                if done {
+                    break true;
+                }
+            };
+            if !complete {
                 // Incomplete: rewind so a follower reads it again once it is complete.
-                let back = n as i64;
-                if let Err(e) = r.seek_relative(-back) {
+                if took > 0
+                    && let Err(e) = r.seek_relative(-(took as i64))
+                {
                     return Some(Err(e.into()));
                 }
-                None
+                return None;
             }
-            Ok(n) => {
-                let start = self.offset;
-                self.offset += n as u64;
-                Some(Ok((start, &self.line[..n - 1])))
+            let start = self.offset;
+            self.offset += took;
+            if took - 1 > MAX_LINE as u64 {
+                eprintln!(
+                    "patchwork-gateway: skipping the line at byte {start}: {} bytes, longer than any record",
+                    took - 1
+                );
+                continue;
             }
-            Err(e) => {
-                self.reader = None;
-                Some(Err(e).context("cannot read the ledger"))
+            return Some(Ok((start, &self.line)));
+        }
+    }
+}
+
+/// Bytes of log parsed per step on a worker thread.
+const PARSE_CHUNK: usize = 1 << 20;
+
+/// Records from an offset of the ledger file, in order: the log is read in chunks and parsed
+/// on worker threads ([`crate::ledger::stream::map_chunks`]) while the caller uses the records
+/// already parsed. A line that is not a record is an `Err` (as from [`parse_line`]); an
+/// incomplete last line is left out (it is being written, or torn).
+pub struct Records {
+    batches: Option<Receiver<Vec<Result<Entry>>>>,
+    batch: std::vec::IntoIter<Result<Entry>>,
+    reader: Option<JoinHandle<Result<()>>>,
+}
+
+impl Records {
+    fn open(path: &Path, offset: u64) -> Result<Records> {
+        let mut file = match File::open(path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == ErrorKind::NotFound => {
+                return Ok(Records {
+                    batches: None,
+                    batch: Vec::new().into_iter(),
+                    reader: None,
+                });
+            }
+            Err(e) => return Err(e).context("cannot open the ledger"),
+        };
+        file.seek(SeekFrom::Start(offset))?;
+        let (tx, rx) = sync_channel(2);
+        let reader = std::thread::spawn(move || {
+            map_chunks(
+                file,
+                PARSE_CHUNK,
+                |at, chunk| parse_chunk(offset + at, chunk),
+                |_, batch| tx.send(batch).is_ok(),
+            )
+            .map(|_torn| ())
+        });
+        Ok(Records {
+            batches: Some(rx),
+            batch: Vec::new().into_iter(),
+            reader: Some(reader),
+        })
+    }
+}
+
+/// Parses the lines of one chunk (each ends with `\n`) that starts at byte `at`.
+fn parse_chunk(at: u64, chunk: &[u8]) -> Vec<Result<Entry>> {
+    let mut out = Vec::with_capacity(chunk.len() / 400);
+    let mut start = 0;
+    for end in memchr::memchr_iter(b'\n', chunk) {
+        out.push(parse_line(at + start as u64, &chunk[start..end]));
+        start = end + 1;
+    }
+    out
+}
+
+impl Iterator for Records {
+    type Item = Result<Entry>;
+
+    fn next(&mut self) -> Option<Result<Entry>> {
+        loop {
+            if let Some(e) = self.batch.next() {
+                return Some(e);
+            }
+            match self.batches.as_ref()?.recv() {
+                Ok(batch) => self.batch = batch.into_iter(),
+                Err(_) => {
+                    // The reader is done: report how it ended.
+                    self.batches = None;
+                    let ended = self.reader.take()?.join();
+                    return match ended {
+                        Ok(Ok(())) => None,
+                        Ok(Err(e)) => Some(Err(e)),
+                        Err(_) => Some(Err(anyhow!("the ledger reader thread failed"))),
+                    };
+                }
             }
         }
     }
 }
 
-impl Iterator for Scan {
-    type Item = Result<Entry>;
-
-    fn next(&mut self) -> Option<Result<Entry>> {
-        let (offset, line) = match self.next_line()? {
-            Ok(x) => x,
-            Err(e) => return Some(Err(e)),
-        };
-        Some(parse_line(offset, line))
+impl Drop for Records {
+    fn drop(&mut self) {
+        // Stops the reader (its next hand-over fails) and waits for it.
+        self.batches = None;
+        if let Some(r) = self.reader.take() {
+            let _ = r.join();
+        }
     }
 }
 
@@ -191,19 +325,21 @@ pub fn parse_line(offset: u64, line: &[u8]) -> Result<Entry> {
     Ok(e)
 }
 
-/// Reads the lines that start at `offsets` (ascending).
+/// Reads the records whose lines start at `offsets` (ascending), skipping (and reporting)
+/// lines that do not parse.
 fn read_at_offsets(path: &Path, offsets: &[u64]) -> Result<Vec<Entry>> {
     let f = File::open(path).context("cannot open the ledger")?;
     let mut out = Vec::with_capacity(offsets.len());
     let mut buf = Vec::new();
     for &off in offsets {
         read_line_at(&f, off, &mut buf)?;
-        out.push(parse_line(off, &buf)?);
+        out.extend(skip_bad(parse_line(off, &buf)));
     }
     Ok(out)
 }
 
-/// Reads the line starting at `offset` (without its newline) into `buf`.
+/// Reads the line starting at `offset` (without its newline) into `buf`; an error for a line
+/// longer than any record.
 pub fn read_line_at(f: &File, offset: u64, buf: &mut Vec<u8>) -> Result<()> {
     buf.clear();
     let mut chunk = [0u8; 4096];
@@ -213,11 +349,14 @@ pub fn read_line_at(f: &File, offset: u64, buf: &mut Vec<u8>) -> Result<()> {
         if n == 0 {
             bail!("the ledger ends inside the record at byte {offset}");
         }
-        if let Some(end) = chunk[..n].iter().position(|&b| b == b'\n') {
+        if let Some(end) = memchr::memchr(b'\n', &chunk[..n]) {
             buf.extend_from_slice(&chunk[..end]);
             return Ok(());
         }
         buf.extend_from_slice(&chunk[..n]);
+        if buf.len() > MAX_LINE {
+            bail!("the line at byte {offset} is longer than any record");
+        }
         at += n as u64;
     }
 }

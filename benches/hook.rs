@@ -1,15 +1,33 @@
 //! Hook round trip: spawn the release binary as Claude Code does, feed a payload, wait for the
-//! answer — including the synced ledger write. Prints p50/p99 per payload and the peak RSS of
-//! the hook processes. Run: `cargo bench --bench hook` (optional argument: iterations).
+//! answer and the process's exit — including the synced ledger write. Prints p50/p90/p99 per
+//! payload, the same for a process-start floor measured in the same run, and the peak RSS of the
+//! hook processes. Run: `cargo bench --bench hook` (optional argument: iterations).
+//!
+//! The floor is a minimal Rust program (built here with `rustc -O`) that reads stdin and answers
+//! `{}`: what any hook written in Rust costs on this machine before it does anything. Process
+//! start on a shared VM varies from day to day by a factor of two, so a hook number means
+//! something only next to the floor of the same run; each floor run is interleaved with a hook
+//! run so that both see the same load.
+//!
 //! `HOOK_BENCH_TMP=/dev/shm` puts the ledger on tmpfs, separating the door's own cost from the
 //! disk's fsync latency. `HOOK_BENCH_BIN=path` measures another build of the binary (to compare
-//! build settings). The binary is copied into the temporary folder first, as an install does.
+//! build settings). Binaries are copied into the temporary folder first, as an install does.
 
-use std::io::Write;
+use std::io::{Read, Write};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 const BIN: &str = env!("CARGO_BIN_EXE_patchwork-gateway");
+
+/// The floor: start, read the payload, answer, exit.
+const FLOOR_SRC: &str = r#"use std::io::{Read, Write};
+fn main() {
+    let mut payload = Vec::new();
+    std::io::stdin().read_to_end(&mut payload).unwrap();
+    std::io::stdout().write_all(b"{}\n").unwrap();
+}
+"#;
 
 fn main() {
     let bin = std::env::var("HOOK_BENCH_BIN").unwrap_or_else(|_| BIN.to_string());
@@ -22,12 +40,13 @@ fn main() {
         None => tempfile::tempdir(),
     }
     .expect("temp dir");
-    // Measure a copy, as `cargo install` puts one in place: a binary the linker has just written
+    // Measure copies, as `cargo install` puts one in place: a binary the linker has just written
     // sits in the page cache in small pieces and starts about 0.2 ms slower on this VM until
     // its pages are read again, which would make builds incomparable.
     let installed = dir.path().join("patchwork-gateway");
     std::fs::copy(&bin, &installed).expect("copy the binary");
     let bin = installed.display().to_string();
+    let floor = build_floor(dir.path());
     let home = dir.path().join("home");
     let pw = dir.path().join("pw");
     let project = dir.path().join("project");
@@ -103,83 +122,153 @@ fn main() {
         "hook round trip, {iterations} runs each, {bin}, policy strict unless named, ledger in {}",
         dir.path().display()
     );
+    println!(
+        "  each hook run is followed by a run of the floor (a minimal Rust program reading stdin)"
+    );
+    let mut floor_all = Vec::new();
+    let mut peak_kib = 0;
     for (name, event, payload, policy) in &cases {
-        let run = || run(&bin, policy, event, payload, &home, &pw, &project);
+        let hook = || {
+            run(
+                Command::new(&bin)
+                    .args(["--policy", policy, "hook", event])
+                    .env("HOME", &home)
+                    .env("PATCHWORK_HOME", &pw)
+                    .env("CLAUDE_PROJECT_DIR", &project)
+                    .env_remove("PATCHWORK_WEBHOOK_URL"),
+                payload,
+            )
+        };
+        let floor_run = || run(&mut Command::new(&floor), payload);
         // Warm up (page cache, ledger creation).
         for _ in 0..5 {
-            run();
+            hook();
+            floor_run();
         }
-        let cpu_before = children_cpu();
-        let mut times: Vec<Duration> = (0..iterations).map(|_| run()).collect();
-        let cpu = (children_cpu() - cpu_before) / iterations as u32;
-        times.sort();
-        let pct = |p: f64| times[((times.len() as f64 - 1.0) * p).round() as usize];
+        let (mut hooks, mut floors) = (Vec::new(), Vec::new());
+        for _ in 0..iterations {
+            let h = hook();
+            peak_kib = peak_kib.max(h.max_rss_kib);
+            hooks.push(h);
+            floors.push(floor_run());
+        }
+        let cpu = hooks.iter().map(|r| r.cpu).sum::<Duration>() / iterations as u32;
+        let hook = Percentiles::of(hooks.iter().map(|r| r.wall).collect());
+        let floor = Percentiles::of(floors.iter().map(|r| r.wall).collect());
         println!(
-            "  {name:<42} p50 {:>7.2} ms   p99 {:>7.2} ms   cpu/run {:>5.2} ms",
-            ms(pct(0.50)),
-            ms(pct(0.99)),
-            ms(cpu)
+            "  {name:<42} p50 {:>5.2} ms  p90 {:>5.2} ms  p99 {:>5.2} ms  cpu/run {:>4.2} ms  | floor p50 {:>4.2} ms  p90 {:>4.2} ms",
+            ms(hook.p50),
+            ms(hook.p90),
+            ms(hook.p99),
+            ms(cpu),
+            ms(floor.p50),
+            ms(floor.p90),
         );
+        floor_all.extend(floors.iter().map(|r| r.wall));
     }
-    let peak = rusage().map_or(f64::NAN, |u| u.ru_maxrss as f64 / 1024.0);
-    println!("  peak RSS of a hook process: {peak:.1} MB");
+    let floor = Percentiles::of(floor_all);
+    println!(
+        "  floor over all rows: p50 {:.2} ms  p90 {:.2} ms  p99 {:.2} ms",
+        ms(floor.p50),
+        ms(floor.p90),
+        ms(floor.p99)
+    );
+    println!(
+        "  peak RSS of a hook process: {:.1} MB",
+        peak_kib as f64 / 1024.0
+    );
+}
+
+/// Compiles [`FLOOR_SRC`] with the toolchain that builds this bench and returns an installed
+/// copy of it.
+fn build_floor(dir: &Path) -> std::path::PathBuf {
+    let build = dir.join("floor-build");
+    std::fs::create_dir_all(&build).unwrap();
+    let src = build.join("floor.rs");
+    std::fs::write(&src, FLOOR_SRC).unwrap();
+    let rustc = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".into());
+    let status = Command::new(rustc)
+        .args(["-O", "--edition", "2024", "-o"])
+        .arg(build.join("floor"))
+        .arg(&src)
+        .status()
+        .expect("run rustc for the floor program");
+    assert!(status.success(), "rustc failed to build the floor program");
+    let installed = dir.join("floor");
+    std::fs::copy(build.join("floor"), &installed).expect("copy the floor program");
+    installed
 }
 
 fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }
 
-fn run(
-    bin: &str,
-    policy: &str,
-    event: &str,
-    payload: &str,
-    home: &std::path::Path,
-    pw: &std::path::Path,
-    project: &std::path::Path,
-) -> Duration {
+struct Percentiles {
+    p50: Duration,
+    p90: Duration,
+    p99: Duration,
+}
+
+impl Percentiles {
+    fn of(mut times: Vec<Duration>) -> Percentiles {
+        times.sort();
+        let pct = |p: f64| times[((times.len() as f64 - 1.0) * p).round() as usize];
+        Percentiles {
+            p50: pct(0.50),
+            p90: pct(0.90),
+            p99: pct(0.99),
+        }
+    }
+}
+
+/// One process run: wall time from spawn to exit, its own CPU time and peak RSS.
+struct Run {
+    wall: Duration,
+    cpu: Duration,
+    max_rss_kib: i64,
+}
+
+/// Spawns `cmd`, writes `payload` to its stdin, reads its answer and waits for its exit with
+/// `wait4`, which reports the usage of that one process.
+#[expect(
+    clippy::zombie_processes,
+    reason = "the child is reaped by wait4, which std's Child does not offer"
+)]
+fn run(cmd: &mut Command, payload: &str) -> Run {
     let started = Instant::now();
-    let mut child = Command::new(bin)
-        .args(["--policy", policy, "hook", event])
-        .env("HOME", home)
-        .env("PATCHWORK_HOME", pw)
-        .env("CLAUDE_PROJECT_DIR", project)
-        .env_remove("PATCHWORK_WEBHOOK_URL")
+    let mut child = cmd
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
-        .expect("spawn the hook");
+        .expect("spawn");
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(payload.as_bytes()).unwrap();
+    drop(stdin);
+    let mut answer = Vec::new();
     child
-        .stdin
+        .stdout
         .take()
         .unwrap()
-        .write_all(payload.as_bytes())
+        .read_to_end(&mut answer)
         .unwrap();
-    let out = child.wait_with_output().expect("hook output");
-    let elapsed = started.elapsed();
-    assert!(
-        matches!(out.status.code(), Some(0)),
-        "hook failed: {:?} {}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout)
-    );
-    elapsed
-}
-
-/// Resource usage of all waited-for children (Linux reports `ru_maxrss` in KiB).
-fn rusage() -> Option<libc::rusage> {
+    let mut status = 0;
     let mut usage = std::mem::MaybeUninit::<libc::rusage>::zeroed();
-    // SAFETY: getrusage fills the struct it is given; RUSAGE_CHILDREN is always valid.
-    let rc = unsafe { libc::getrusage(libc::RUSAGE_CHILDREN, usage.as_mut_ptr()) };
-    // SAFETY: initialised by the successful call.
-    (rc == 0).then(|| unsafe { usage.assume_init() })
-}
-
-/// User + system CPU time of all waited-for children.
-fn children_cpu() -> Duration {
+    // SAFETY: `child` is our unwaited child; wait4 fills `status` and `usage`.
+    let pid = unsafe { libc::wait4(child.id() as i32, &mut status, 0, usage.as_mut_ptr()) };
+    let wall = started.elapsed();
+    assert_eq!(pid, child.id() as i32, "wait4 failed");
+    assert!(
+        libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
+        "the process failed (status {status:#x}): {}",
+        String::from_utf8_lossy(&answer)
+    );
+    // SAFETY: initialised by the successful wait4.
+    let usage = unsafe { usage.assume_init() };
     let tv = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
-    rusage()
-        .map(|u| tv(u.ru_utime) + tv(u.ru_stime))
-        .unwrap_or_default()
+    Run {
+        wall,
+        cpu: tv(usage.ru_utime) + tv(usage.ru_stime),
+        max_rss_kib: usage.ru_maxrss,
+    }
 }

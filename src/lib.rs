@@ -17,4 +17,5 @@ pub mod pins;
 pub mod policy;
 pub mod proxy;
 pub mod ship;
+pub mod unix_socket;
 pub mod views;

@@ -8,8 +8,12 @@ use clap::Args;
 #[derive(Debug, Args)]
 pub struct DashboardArgs {
     /// Port on 127.0.0.1 (0 picks a free one).
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, default_value_t = 0, conflicts_with = "socket")]
     pub port: u16,
+    /// Serve on this Unix socket instead (created 0600 in a directory only you can write;
+    /// removed on exit). Reach it with `curl --unix-socket` or a local proxy.
+    #[arg(long, value_name = "PATH")]
+    pub socket: Option<std::path::PathBuf>,
     /// Open the printed URL in the desktop's browser.
     #[arg(long)]
     pub open: bool,
@@ -21,6 +25,7 @@ pub fn run(ctx: &Ctx, args: DashboardArgs) -> anyhow::Result<i32> {
         home: ctx.home.clone(),
         policy: ctx.policy.clone(),
         port: args.port,
+        socket: args.socket,
         open: args.open,
     })
 }

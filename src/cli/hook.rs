@@ -65,23 +65,27 @@ pub fn run(ctx: &Ctx, args: HookArgs) -> i32 {
     };
     let code = failclosed::emit(&handled.answer);
     alerts::raise(&ctx.home, handled.webhook.as_deref(), handled.alerts);
-    auto_checkpoint(ctx);
+    if let Some(seq) = handled.last_seq {
+        auto_checkpoint(ctx, seq + 1);
+    }
     code
 }
 
-/// After the answer went out: a signed checkpoint when one is due (two small reads when not,
-/// one signature when it is). A hook process does not contact the witness: the MCP door,
+/// After the answer went out: a signed checkpoint when one is due for a ledger of at least
+/// `records` records (known from this process's own append, so one small read when none is
+/// due, one signature when one is). A hook process does not contact the witness: the MCP door,
 /// `ship --follow` or `checkpoint` send the backlog.
-fn auto_checkpoint(ctx: &Ctx) {
-    use crate::ledger::checkpoint::AutoPolicy;
-    match crate::ledger::Ledger::open(&ctx.home.ledger_dir()) {
+fn auto_checkpoint(ctx: &Ctx, records: u64) {
+    use crate::ledger::checkpoint::{self, AutoPolicy};
+    let dir = ctx.home.ledger_dir();
+    let policy = AutoPolicy::from_env();
+    if !checkpoint::is_due(&dir, records, policy) {
+        return;
+    }
+    match crate::ledger::Ledger::open(&dir) {
         Ok(ledger) => {
-            let anchor = crate::ship::anchor::Anchor::new(
-                ledger,
-                &ctx.home.keys_dir(),
-                AutoPolicy::from_env(),
-                None,
-            );
+            let anchor =
+                crate::ship::anchor::Anchor::new(ledger, &ctx.home.keys_dir(), policy, None);
             anchor.check(false);
         }
         Err(e) => tracing::warn!("automatic checkpoint failed: {e:#}"),

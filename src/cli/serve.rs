@@ -46,6 +46,11 @@ pub struct Serving {
     /// Most HTTP sessions served at once; default 64. An idle session ends after 5 minutes, or when its client sends DELETE.
     #[arg(long, value_name = "N")]
     pub max_sessions: Option<usize>,
+    /// Most processes (or connections) per upstream server over HTTP, shared by all sessions;
+    /// default 1. More spread the sessions' calls, and their server-to-client requests, over
+    /// more upstreams (see docs/mcp.md).
+    #[arg(long, value_name = "N")]
+    pub max_upstreams: Option<usize>,
     /// Sync each decision record to disk before the call runs or is forwarded. By default the
     /// sync runs while the call runs and the answer waits for it (see docs/mcp.md).
     #[arg(long)]
@@ -91,6 +96,7 @@ pub(crate) fn run_server(
         auth_token,
         allow_hosts,
         max_sessions,
+        max_upstreams,
         sync_before_forward,
     } = serving;
     if auth_token.is_some() {
@@ -112,6 +118,9 @@ pub(crate) fn run_server(
     if max_sessions == 0 {
         anyhow::bail!("--max-sessions must be at least 1");
     }
+    if max_upstreams == Some(0) {
+        anyhow::bail!("--max-upstreams must be at least 1");
+    }
     let witness = crate::ship::witness_setting(witness)?;
     for name in &allow_hosts {
         proxy::http::check_host_name(name)?;
@@ -129,9 +138,13 @@ pub(crate) fn run_server(
             bind,
             allow_hosts,
             max_sessions,
+            max_upstreams: max_upstreams.unwrap_or(1),
         }),
         None if auth_token_file.is_some() || !allow_hosts.is_empty() => {
             anyhow::bail!("--auth-token-file and --allow-host need --http ADDR")
+        }
+        None if max_upstreams.is_some() => {
+            anyhow::bail!("--max-upstreams needs --http ADDR (over stdio there is one session)")
         }
         None => None,
     };

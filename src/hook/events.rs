@@ -89,6 +89,9 @@ pub struct Handled {
     pub alerts: Vec<Value>,
     /// The policy's `alerts.webhook`, when the policy was loaded and alerts are due.
     pub webhook: Option<String>,
+    /// Seq of the newest record this invocation appended: the ledger holds at least one more
+    /// record than that (what the automatic checkpoint needs to know).
+    pub last_seq: Option<u64>,
 }
 
 impl Handled {
@@ -97,7 +100,14 @@ impl Handled {
             answer,
             alerts: Vec::new(),
             webhook: None,
+            last_seq: None,
         }
+    }
+
+    /// Notes that the record `seq` was appended.
+    fn recorded(mut self, seq: Option<u64>) -> Handled {
+        self.last_seq = self.last_seq.max(seq);
+        self
     }
 }
 
@@ -151,7 +161,7 @@ pub fn handle(ctx: HookCtx<'_>, event: &Event, p: &Payload) -> Handled {
         }
     };
     match result {
-        Ok(_) => Handled::quiet(Answer::none()),
+        Ok(a) => Handled::quiet(Answer::none()).recorded(Some(a.seq)),
         Err(e) => failure(
             ctx,
             event,
@@ -188,14 +198,17 @@ fn session_start(ctx: HookCtx<'_>, event: &Event, p: &Payload) -> Handled {
     if let Err(why) = &armed {
         r.insert("not_armed_reason".into(), json!(adapter::one_line(why)));
     }
-    if let Err(e) = append(ctx.home, r) {
-        return failure(
-            ctx,
-            event,
-            Some(p),
-            &format!("cannot write the ledger: {e:#}"),
-        );
-    }
+    let appended = match append(ctx.home, r) {
+        Ok(a) => a,
+        Err(e) => {
+            return failure(
+                ctx,
+                event,
+                Some(p),
+                &format!("cannot write the ledger: {e:#}"),
+            );
+        }
+    };
     Handled::quiet(match armed {
         Ok(()) => Answer::none(),
         Err(why) => adapter::warning(&format!(
@@ -203,6 +216,7 @@ fn session_start(ctx: HookCtx<'_>, event: &Event, p: &Payload) -> Handled {
             adapter::one_line(&why)
         )),
     })
+    .recorded(Some(appended.seq))
 }
 
 /// PreToolUse and PermissionRequest: build the call, let the Gate decide, render its verdict.
@@ -247,6 +261,7 @@ fn decide(ctx: HookCtx<'_>, event: &Event, p: &Payload) -> Handled {
         answer,
         alerts,
         webhook,
+        last_seq: v.seq,
     }
 }
 
@@ -279,7 +294,8 @@ fn permission_for_decided(
             return failure(ctx, event, Some(p), &reason);
         }
     }
-    Handled::quiet(adapter::permission_request(&v))
+    let seq = v.seq;
+    Handled::quiet(adapter::permission_request(&v)).recorded(seq)
 }
 
 /// PostToolUse and PostToolUseFailure: an outcome record linked by `tool_use_id`; an
@@ -328,8 +344,9 @@ fn outcome(ctx: HookCtx<'_>, event: &Event, p: &Payload) -> Handled {
             return failure(ctx, event, Some(p), &reason);
         }
     };
+    let quiet = || Handled::quiet(Answer::none()).recorded(Some(post.seq));
     let Some(id) = p.tool_use_id() else {
-        return Handled::quiet(Answer::none());
+        return quiet();
     };
     let (kind, detail, decision_seq) = match seen {
         Some(Seen { denied: true, seq }) => (
@@ -337,7 +354,7 @@ fn outcome(ctx: HookCtx<'_>, event: &Event, p: &Payload) -> Handled {
             "the call was denied at PreToolUse but ran anyway: the block did not hold",
             seq,
         ),
-        Some(_) => return Handled::quiet(Answer::none()),
+        Some(_) => return quiet(),
         // Only within sessions where PreToolUse did answer: a session that began before the
         // install has no index, and is no evidence of a gap.
         None if calls::session_known(ctx.home, p.session()) => (
@@ -345,7 +362,7 @@ fn outcome(ctx: HookCtx<'_>, event: &Event, p: &Payload) -> Handled {
             "the call ran without a PreToolUse decision: the hook did not fire, was killed or timed out",
             None,
         ),
-        None => return Handled::quiet(Answer::none()),
+        None => return quiet(),
     };
     let gap = LedgerEvent::EnforcementGap(event::EnforcementGap {
         origin: origin(event, p),
@@ -372,6 +389,7 @@ fn outcome(ctx: HookCtx<'_>, event: &Event, p: &Payload) -> Handled {
         answer: Answer::none(),
         alerts: vec![alert],
         webhook,
+        last_seq: gap_seq.or(Some(post.seq)),
     }
 }
 
@@ -390,7 +408,7 @@ pub fn failure(ctx: HookCtx<'_>, event: &Event, p: Option<&Payload>, reason: &st
     };
     r.insert("error".into(), json!(adapter::one_line(reason)));
     r.insert("policy_mode".into(), json!(ctx.mode.as_str()));
-    let _ = append(ctx.home, r);
+    let recorded = append(ctx.home, r).ok().map(|a| a.seq);
     if let Some(p) = p
         && *event == Event::PreToolUse
     {
@@ -403,6 +421,7 @@ pub fn failure(ctx: HookCtx<'_>, event: &Event, p: Option<&Payload>, reason: &st
         ctx.mode.fail_closed(),
         reason,
     ))
+    .recorded(recorded)
 }
 
 fn remember(home: &Home, p: &Payload, seen: Seen, input: &Digest) {

@@ -105,10 +105,20 @@ pub fn auto(
     keys_dir: &Path,
     policy: AutoPolicy,
 ) -> Result<Option<Checkpoint>> {
-    let dir = ledger.dir();
-    let Ok(Some(tip)) = super::append::read_state(dir) else {
+    let Ok(Some(tip)) = super::append::read_state(ledger.dir()) else {
         return Ok(None);
     };
+    if !is_due(ledger.dir(), tip.count, policy) {
+        return Ok(None);
+    }
+    let key = load_or_create_key(keys_dir)?;
+    ledger.checkpoint(&key).map(Some)
+}
+
+/// Whether a checkpoint of the ledger in `dir`, which holds `records` records, is due under
+/// `policy`: one small read of `checkpoints/LATEST` (and of the log's first line while no
+/// checkpoint exists). A caller that just appended knows `records` without reading the state.
+pub fn is_due(dir: &Path, records: u64, policy: AutoPolicy) -> bool {
     let last = std::fs::read_to_string(dir.join(CHECKPOINTS_DIR).join(LATEST))
         .ok()
         .and_then(|t| {
@@ -122,11 +132,7 @@ pub fn auto(
         Some(_) => 0,
         None => first_record_time(dir).unwrap_or(now),
     };
-    if !policy.due(tip.count, last, first, now) {
-        return Ok(None);
-    }
-    let key = load_or_create_key(keys_dir)?;
-    ledger.checkpoint(&key).map(Some)
+    policy.due(records, last, first, now)
 }
 
 /// The time (Unix seconds) of the ledger's first record: one short read of the log's head.

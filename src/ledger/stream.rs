@@ -60,9 +60,38 @@ pub fn tagged(d: &[u8; 32]) -> String {
     format!("sha256:{}", hex::encode(d))
 }
 
+/// Unread bytes up to which a file is scanned in the calling thread, in one buffer of that
+/// size: the tail an automatic checkpoint reads in a hook process is small, and worker threads
+/// with 4 MiB buffers would double that process's memory.
+const INLINE: u64 = 1 << 20;
+
 /// Calls `sink` with every complete line of `file`, in order, and returns the byte offset of an
-/// incomplete last line, if there is one.
-pub fn scan_file(file: File, mut sink: impl FnMut(Line)) -> Result<Option<u64>> {
+/// incomplete last line, if there is one (relative to where the file was positioned).
+pub fn scan_file(file: File, sink: impl FnMut(Line)) -> Result<Option<u64>> {
+    scan_with(file, INLINE, sink)
+}
+
+/// [`scan_file`] with worker threads only when more than `inline` bytes are left to read.
+fn scan_with(mut file: File, inline: u64, mut sink: impl FnMut(Line)) -> Result<Option<u64>> {
+    use std::io::Seek;
+    let len = file.metadata().context("cannot stat the ledger")?.len();
+    let at = file.stream_position().context("cannot read the ledger")?;
+    let unread = len.saturating_sub(at);
+    if unread <= inline {
+        let size = usize::try_from(unread).unwrap_or(0).max(4096);
+        let (_, torn) = read_chunks(
+            file,
+            size,
+            || None,
+            |_, chunk| {
+                chunk[..chunk.len() - 1]
+                    .split(|&b| b == b'\n')
+                    .for_each(|l| sink(Line::of(&scan(l))));
+                true
+            },
+        )?;
+        return Ok(torn);
+    }
     let workers = std::thread::available_parallelism().map_or(2, |n| n.get().clamp(1, 4));
     std::thread::scope(|s| {
         let (job_tx, job_rx) = sync_channel::<(u64, Vec<u8>)>(workers);
@@ -253,12 +282,19 @@ mod tests {
             assert_eq!(got.concat(), text[..complete as usize]);
             assert_eq!(torn, Some(complete));
         }
-        let lines = std::cell::Cell::new(0);
-        let torn = scan_file(f.reopen().unwrap(), |l| {
-            assert!(l.fault.is_some());
-            lines.set(lines.get() + 1);
-        })
-        .unwrap();
-        assert_eq!((lines.get(), torn), (200, Some(complete)));
+        // In the calling thread (a small file) and on worker threads: the same lines.
+        for inline in [INLINE, 0] {
+            let lines = std::cell::Cell::new(0);
+            let torn = scan_with(f.reopen().unwrap(), inline, |l| {
+                assert!(l.fault.is_some());
+                lines.set(lines.get() + 1);
+            })
+            .unwrap();
+            assert_eq!(
+                (lines.get(), torn),
+                (200, Some(complete)),
+                "inline {inline}"
+            );
+        }
     }
 }

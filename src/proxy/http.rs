@@ -5,6 +5,7 @@
 use super::guard::Guard;
 use super::http_token::{Source, Token};
 use super::server::{Config, Gateway};
+use super::upstream::Pool;
 use anyhow::{Context, Result, bail};
 use axum::extract::{Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
@@ -14,7 +15,7 @@ use rmcp::transport::StreamableHttpService;
 use rmcp::transport::streamable_http_server::StreamableHttpServerConfig;
 use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
@@ -76,6 +77,8 @@ pub struct Door {
     /// Host names (besides loopback names and the bound address) remote clients use.
     pub allow_hosts: Vec<String>,
     pub max_sessions: usize,
+    /// Most connections to each upstream server, shared by all sessions.
+    pub max_upstreams: usize,
 }
 
 /// Serves the gateway over Streamable HTTP at `/mcp` until `stop` fires.
@@ -115,10 +118,13 @@ pub async fn serve(
         .enforce_origin_validation()
         .with_cancellation_token(stop.child_token());
     let slots = Slots::new(door.max_sessions);
+    let pool = Arc::new(Pool::new(config.upstreams.len(), door.max_upstreams));
     let service = StreamableHttpService::new(
         move || {
             let slot = slots.take()?;
-            Ok(Gateway::new(Arc::clone(&guard), Arc::clone(&config)).holding(slot))
+            Ok(Gateway::new(Arc::clone(&guard), Arc::clone(&config))
+                .sharing(Arc::clone(&pool))
+                .holding(slot))
         },
         LocalSessionManager::default().into(),
         http_config,
@@ -147,13 +153,14 @@ pub async fn serve(
             accept(Listener::Tcp(listener), router, stop).await;
         }
         Bind::Unix(path) => {
-            let listener = bind_unix(path)?;
+            // This user only: 0600 in a directory only they can write, peers' uid checked;
+            // the file goes when the listener does.
+            let listener = crate::unix_socket::bind(path)?;
             eprintln!(
                 "patchwork-gateway: MCP at unix:{} (no token: this user only)",
                 path.display()
             );
             accept(Listener::Unix(listener), router, stop).await;
-            let _ = std::fs::remove_file(path);
         }
     }
     Ok(())
@@ -188,38 +195,9 @@ fn announce_token(token: &Token, allow_hosts: &[String], local: SocketAddr) {
     }
 }
 
-/// Binds a Unix-domain socket at `path` that only this user can connect to: created under a
-/// umask of 0177 (no window with a wider mode), then checked. An existing socket file is
-/// replaced only when nothing listens on it.
-fn bind_unix(path: &Path) -> Result<tokio::net::UnixListener> {
-    use std::os::unix::fs::{FileTypeExt, PermissionsExt};
-    if let Ok(meta) = std::fs::symlink_metadata(path) {
-        if !meta.file_type().is_socket() {
-            bail!(
-                "{} exists and is not a socket: not replacing it",
-                path.display()
-            );
-        }
-        if std::os::unix::net::UnixStream::connect(path).is_ok() {
-            bail!("{} is in use by another server", path.display());
-        }
-        std::fs::remove_file(path)
-            .with_context(|| format!("cannot remove the stale socket {}", path.display()))?;
-    }
-    // SAFETY: umask only changes the process's file-creation mask; restored right after.
-    let old = unsafe { libc::umask(0o177) };
-    let bound = std::os::unix::net::UnixListener::bind(path);
-    // SAFETY: as above.
-    unsafe { libc::umask(old) };
-    let listener = bound.with_context(|| format!("cannot listen on unix:{}", path.display()))?;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
-    listener.set_nonblocking(true)?;
-    Ok(tokio::net::UnixListener::from_std(listener)?)
-}
-
 enum Listener {
     Tcp(tokio::net::TcpListener),
-    Unix(tokio::net::UnixListener),
+    Unix(crate::unix_socket::OwnSocket),
 }
 
 /// One accepted connection, either kind.
@@ -236,22 +214,7 @@ impl Listener {
                 let _ = s.set_nodelay(true);
                 Ok(Some(Conn::Tcp(s)))
             }
-            Listener::Unix(l) => {
-                let (s, _) = l.accept().await?;
-                // The socket's mode already keeps others out; the peer's uid is checked too.
-                let me = unsafe { libc::geteuid() };
-                match s.peer_cred() {
-                    Ok(c) if c.uid() == me => Ok(Some(Conn::Unix(s))),
-                    Ok(c) => {
-                        tracing::error!("refused a socket peer of uid {} (not {me})", c.uid());
-                        Ok(None)
-                    }
-                    Err(e) => {
-                        tracing::error!("cannot read a socket peer's credentials: {e}");
-                        Ok(None)
-                    }
-                }
-            }
+            Listener::Unix(l) => Ok(l.accept().await?.map(Conn::Unix)),
         }
     }
 }

@@ -7,7 +7,7 @@ use super::builtin;
 use super::guard::{Guard, Status, refusal, refusal_error};
 use super::passthrough::service_error;
 use super::trust::{self, Book};
-use super::upstream::{Spec, Upstream};
+use super::upstream::{Pool, Spec, Upstream};
 use crate::policy::paths::Object;
 use rmcp::model::*;
 use rmcp::service::{NotificationContext, RequestContext, RoleServer};
@@ -35,6 +35,8 @@ pub struct Gateway {
     guard: Arc<Guard>,
     config: Arc<Config>,
     session: Arc<OnceCell<Arc<Session>>>,
+    /// The upstream connections, shared with the other sessions of the same door.
+    pool: Arc<Pool>,
     /// The HTTP session slot this handler holds (freed when the last clone is dropped).
     _slot: Option<Arc<super::http::Slot>>,
 }
@@ -71,14 +73,22 @@ const SEP: &str = "__";
 pub const MAX_ANSWER_BYTES: usize = 10 << 20;
 
 impl Gateway {
-    /// A handler for a new session.
+    /// A handler for a new session, with its own upstream connections.
     pub fn new(guard: Arc<Guard>, config: Arc<Config>) -> Gateway {
+        let pool = Arc::new(Pool::new(config.upstreams.len(), 1));
         Gateway {
             guard,
             config,
             session: Arc::new(OnceCell::new()),
+            pool,
             _slot: None,
         }
+    }
+
+    /// The session uses the upstream connections of `pool` (shared with other sessions).
+    pub fn sharing(mut self, pool: Arc<Pool>) -> Gateway {
+        self.pool = pool;
+        self
     }
 
     /// The handler holds `slot` for as long as its session lives.
@@ -113,18 +123,21 @@ impl Gateway {
     ) -> Result<Arc<Session>, McpError> {
         let required = !self.config.prefixed;
         let mut upstreams = Vec::new();
-        for spec in &self.config.upstreams {
-            let up = Upstream::start(
-                spec.clone(),
-                peer.clone(),
-                caps.clone(),
-                client.clone(),
-                required,
-                Arc::clone(&self.guard),
-            )
-            .await
-            .map_err(|e| McpError::internal_error(format!("{e:#}"), None))?;
-            upstreams.push(up);
+        for (i, spec) in self.config.upstreams.iter().enumerate() {
+            let up = self
+                .pool
+                .lease(
+                    i,
+                    spec,
+                    peer.clone(),
+                    caps.clone(),
+                    client.clone(),
+                    required,
+                    Arc::clone(&self.guard),
+                )
+                .await
+                .map_err(|e| McpError::internal_error(format!("{e:#}"), None))?;
+            upstreams.push(Arc::new(up));
         }
         let mut infos = Vec::new();
         for up in &upstreams {
@@ -160,7 +173,7 @@ impl Gateway {
         };
         let mut table = s.tools.lock().await;
         for (i, up) in s.upstreams.iter().enumerate() {
-            let epoch = up.link().tools_epoch();
+            let epoch = up.tools_epoch();
             let fresh = matches!(&table.lists[i], Some((e, _)) if *e == epoch);
             if !fresh {
                 match list_all_tools(up).await {
@@ -323,7 +336,17 @@ impl Gateway {
             ));
         };
         let pending = self.gate_resource(&s, &up, op, uri).await?;
-        let answer = self.forward(&up, req, ctx).await;
+        let subscribe = matches!(req, ClientRequest::SubscribeRequest(_));
+        // On a shared connection the upstream holds one subscription per URI: it ends when the
+        // last session that asked for it unsubscribes.
+        let answer = if !subscribe && up.others_subscribed(uri) {
+            Ok(ServerResult::EmptyResult(().into()))
+        } else {
+            self.forward(&up, req, ctx).await
+        };
+        if answer.is_ok() {
+            up.set_subscribed(uri, subscribe);
+        }
         let (status, error) = match &answer {
             Ok(_) => (Status::Completed, None),
             Err(e) => (Status::Failed, Some(e.message.to_string())),

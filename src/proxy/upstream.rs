@@ -1,14 +1,16 @@
-//! One upstream MCP server (a stdio child or a Streamable HTTP endpoint), seen from the gateway
-//! as its client. A supervisor task keeps it running (restart with backoff); [`Relay`] carries
-//! what the upstream sends (notifications, server→client requests) to the downstream agent.
+//! Upstream MCP servers (stdio children or Streamable HTTP endpoints), seen from the gateway as
+//! their client. A [`Pool`] holds a bounded number of connections per server, each shared by
+//! many downstream sessions; a supervisor task keeps each running (one restart serves all its
+//! sessions, with backoff); [`Relay`] carries what the upstream sends (notifications,
+//! server→client requests) to the session it belongs to.
 
-use super::passthrough::{self, Link};
+use super::passthrough::{self, Hub, Link};
 use rmcp::model::{ClientCapabilities, ClientRequest, Implementation, ServerResult};
 use rmcp::service::{Peer, PeerRequestOptions, RequestContext, RoleClient, RoleServer};
 use rmcp::transport::{StreamableHttpClientTransport, TokioChildProcess};
 use rmcp::{ClientCacheConfig, ErrorData as McpError, ServiceError, ServiceExt};
 use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 use std::time::Duration;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
@@ -63,38 +65,32 @@ impl Spec {
     }
 }
 
-/// A supervised upstream connection belonging to one downstream session.
+/// One supervised upstream connection, shared by the sessions leased to it ([`Pool`]).
 #[derive(Debug)]
-pub struct Upstream {
-    pub spec: Spec,
-    link: Arc<Link>,
+struct Shared {
+    hub: Arc<Hub>,
     peer: watch::Receiver<Option<Peer<RoleClient>>>,
     stop: CancellationToken,
 }
 
-impl Drop for Upstream {
+impl Drop for Shared {
     fn drop(&mut self) {
         self.stop.cancel();
     }
 }
 
-impl Upstream {
+impl Shared {
     /// Connects (the first attempt's error is returned when `required`), then keeps the
-    /// connection alive in the background until the session ends.
-    pub async fn start(
-        spec: Spec,
-        downstream: Peer<RoleServer>,
-        caps: ClientCapabilities,
+    /// connection alive in the background until the last session using it ends.
+    async fn start(
+        spec: &Spec,
+        hub: Arc<Hub>,
         client: Implementation,
         required: bool,
-        guard: Arc<super::guard::Guard>,
-    ) -> anyhow::Result<Arc<Upstream>> {
-        let agent = Some(client.name.clone());
-        let link = Arc::new(Link::new(spec.name.clone(), downstream, caps, guard, agent));
+    ) -> anyhow::Result<Shared> {
         let (tx, rx) = watch::channel(None);
         let stop = CancellationToken::new();
-        let first = connect(&spec, &link, &client).await;
-        let first = match first {
+        let first = match connect(spec, &hub, &client).await {
             Ok(svc) => Some(svc),
             Err(e) if required => return Err(e),
             Err(e) => {
@@ -104,28 +100,152 @@ impl Upstream {
         };
         tokio::spawn(supervise(
             spec.clone(),
-            Arc::clone(&link),
+            Arc::clone(&hub),
             client,
             first,
             tx,
             stop.clone(),
         ));
-        Ok(Arc::new(Upstream {
-            spec,
-            link,
+        Ok(Shared {
+            hub,
             peer: rx,
             stop,
-        }))
+        })
+    }
+}
+
+/// The upstream connections of every session: per configured server at most `max`
+/// connections, each shared by the sessions leased to it. A connection stops when its last
+/// session ends.
+#[derive(Debug)]
+pub struct Pool {
+    max: usize,
+    /// Per server (in configuration order): its connections.
+    servers: Vec<tokio::sync::Mutex<Vec<Weak<Shared>>>>,
+}
+
+impl Pool {
+    /// A pool for `servers` configured upstreams, at most `max` connections each.
+    pub fn new(servers: usize, max: usize) -> Pool {
+        Pool {
+            max: max.max(1),
+            servers: (0..servers).map(|_| Default::default()).collect(),
+        }
     }
 
-    /// The relay state shared with this upstream's [`Relay`].
-    pub fn link(&self) -> &Arc<Link> {
-        &self.link
+    /// A connection to configured server `index` (`spec`) for a new session: a new one while
+    /// fewer than `max` are open, else the least used one whose declared capabilities match the
+    /// session's (else the least used one). When a new one cannot be started and the server is
+    /// `required`, the error is returned.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn lease(
+        &self,
+        index: usize,
+        spec: &Spec,
+        downstream: Peer<RoleServer>,
+        caps: ClientCapabilities,
+        client: Implementation,
+        required: bool,
+        guard: Arc<super::guard::Guard>,
+    ) -> anyhow::Result<Upstream> {
+        let link = Arc::new(Link::new(
+            downstream,
+            caps.clone(),
+            Some(client.name.clone()),
+        ));
+        let mut held = self.servers[index].lock().await;
+        let live: Vec<Arc<Shared>> = held.iter().filter_map(Weak::upgrade).collect();
+        held.retain(|w| w.strong_count() > 0);
+        let wanted = passthrough::upstream_caps(&caps);
+        let same = |s: &&Arc<Shared>| {
+            serde_json::to_value(s.hub.declared()).ok() == serde_json::to_value(&wanted).ok()
+        };
+        let least = |it: Vec<&Arc<Shared>>| it.into_iter().min_by_key(|s| s.hub.load()).cloned();
+        let shared = if live.len() < self.max {
+            None
+        } else {
+            least(live.iter().filter(same).collect()).or_else(|| least(live.iter().collect()))
+        };
+        let shared = match shared {
+            Some(s) => {
+                s.hub.join(&link);
+                s
+            }
+            None => {
+                let hub = Arc::new(Hub::new(spec.name.clone(), &caps, guard));
+                // Joined before connecting: requests the server sends during initialization
+                // reach this session.
+                hub.join(&link);
+                let s = Arc::new(Shared::start(spec, hub, client, required).await?);
+                held.push(Arc::downgrade(&s));
+                s
+            }
+        };
+        Ok(Upstream {
+            spec: spec.clone(),
+            shared,
+            link,
+        })
+    }
+}
+
+/// A session's use of an upstream connection (shared with other sessions).
+#[derive(Debug)]
+pub struct Upstream {
+    pub spec: Spec,
+    shared: Arc<Shared>,
+    link: Arc<Link>,
+}
+
+impl Drop for Upstream {
+    /// The session ended: the subscriptions only it held are ended upstream too.
+    #[allow(deprecated)] // resources/unsubscribe is legacy in 2026-07-28; still served.
+    fn drop(&mut self) {
+        let orphaned: Vec<String> = self
+            .link
+            .subscriptions()
+            .into_iter()
+            .filter(|uri| !self.shared.hub.others_subscribed(&self.link, uri))
+            .collect();
+        let peer = self.shared.peer.borrow().clone();
+        if let (false, Some(peer), Ok(rt)) = (
+            orphaned.is_empty(),
+            peer,
+            tokio::runtime::Handle::try_current(),
+        ) {
+            rt.spawn(async move {
+                for uri in orphaned {
+                    let req =
+                        ClientRequest::UnsubscribeRequest(rmcp::model::UnsubscribeRequest::new(
+                            rmcp::model::UnsubscribeRequestParams::new(uri),
+                        ));
+                    let _ = peer.send_request(req).await;
+                }
+            });
+        }
+    }
+}
+
+impl Upstream {
+    /// The current tool-list generation of the connection (changes on list_changed and
+    /// restarts).
+    pub fn tools_epoch(&self) -> u64 {
+        self.shared.hub.tools_epoch()
+    }
+
+    /// Notes that this session subscribed to `uri` (`false`: unsubscribed).
+    pub fn set_subscribed(&self, uri: &str, on: bool) {
+        self.link.set_subscribed(uri, on);
+    }
+
+    /// Whether another session sharing the connection is subscribed to `uri`.
+    pub fn others_subscribed(&self, uri: &str) -> bool {
+        self.shared.hub.others_subscribed(&self.link, uri)
     }
 
     /// The live connection, waiting briefly for a restart in progress.
     pub async fn peer(&self) -> Result<Peer<RoleClient>, McpError> {
-        let mut rx = self.peer.clone();
+        let mut rx = self.shared.peer.clone();
         let waited = tokio::time::timeout(RECONNECT_WAIT, rx.wait_for(Option::is_some)).await;
         match waited {
             Ok(Ok(p)) => Ok(p.clone().expect("waited for Some")),
@@ -143,13 +263,14 @@ impl Upstream {
 
     /// The upstream's capabilities if it is connected right now.
     pub fn caps_now(&self) -> Option<rmcp::model::ServerCapabilities> {
-        let peer = self.peer.borrow();
+        let peer = self.shared.peer.borrow();
         let info = peer.as_ref()?.peer_info()?;
         Some(info.capabilities.clone())
     }
 
-    /// Sends one request on behalf of the downstream request `ctx`: copies its `_meta`,
-    /// remaps its progress token, forwards its cancellation, and applies the timeout.
+    /// Sends one request on behalf of the downstream request `ctx`: the upstream sees the
+    /// connection's own request id and progress token (mapped back to this session), gets
+    /// the request's `_meta` and its cancellation, and the timeout applies.
     pub async fn request(
         &self,
         req: ClientRequest,
@@ -162,10 +283,13 @@ impl Upstream {
             .with_meta(passthrough::forwarded_meta(&ctx.meta));
         let handle = peer.send_request_with_option(req, options).await?;
         let id = handle.id.clone();
-        let token = handle.progress_token.clone();
-        let _route = self
-            .link
-            .route(token, ctx.meta.get_progress_token(), ctx.id.clone());
+        let _route = self.shared.hub.route(
+            &self.link,
+            id.clone(),
+            handle.progress_token.clone(),
+            ctx.meta.get_progress_token(),
+            ctx.id.clone(),
+        );
         tokio::select! {
             r = handle.await_response() => r,
             _ = ctx.ct.cancelled() => {
@@ -192,10 +316,10 @@ impl Upstream {
 /// the HTTP transport, then runs the MCP initialization with the agent's capabilities.
 async fn connect(
     spec: &Spec,
-    link: &Arc<Link>,
+    hub: &Arc<Hub>,
     client: &Implementation,
 ) -> anyhow::Result<rmcp::service::RunningService<RoleClient, Relay>> {
-    let relay = Relay::new(Arc::clone(link), client.clone());
+    let relay = Relay::new(Arc::clone(hub), client.clone());
     let svc = match &spec.endpoint {
         Endpoint::Stdio { command, args, env } => {
             let mut cmd = tokio::process::Command::new(command);
@@ -272,7 +396,7 @@ const PASSED_ENV: [&str; 9] = [
 
 async fn supervise(
     spec: Spec,
-    link: Arc<Link>,
+    hub: Arc<Hub>,
     client: Implementation,
     mut current: Option<rmcp::service::RunningService<RoleClient, Relay>>,
     tx: watch::Sender<Option<Peer<RoleClient>>>,
@@ -284,7 +408,7 @@ async fn supervise(
         if let Some(svc) = current.take() {
             let _ = tx.send(Some(svc.peer().clone()));
             if restarted {
-                link.upstream_restarted().await;
+                hub.upstream_restarted().await;
             }
             backoff = BACKOFF.0;
             let token = svc.cancellation_token();
@@ -311,7 +435,7 @@ async fn supervise(
             _ = stop.cancelled() => return,
         }
         backoff = (backoff * 2).min(BACKOFF.1);
-        match connect(&spec, &link, &client).await {
+        match connect(&spec, &hub, &client).await {
             Ok(svc) => {
                 restarted = true;
                 current = Some(svc);

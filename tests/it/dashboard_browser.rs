@@ -526,3 +526,77 @@ fn the_dashboard_in_chromium() {
     }
     assert_clean_console(&b, "layouts");
 }
+
+/// A local TCP-to-socket proxy, as `ssh -L PORT:SOCKET` or socat would run: every connection
+/// to 127.0.0.1:PORT is copied byte for byte to and from the socket. Runs until the test ends.
+fn socket_proxy(socket: std::path::PathBuf) -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            let Ok(tcp) = conn else { continue };
+            let Ok(unix) = std::os::unix::net::UnixStream::connect(&socket) else {
+                continue;
+            };
+            let (mut tcp_r, mut unix_w) = (tcp.try_clone().unwrap(), unix.try_clone().unwrap());
+            std::thread::spawn(move || {
+                let _ = std::io::copy(&mut tcp_r, &mut unix_w);
+                let _ = unix_w.shutdown(std::net::Shutdown::Write);
+            });
+            let (mut unix_r, mut tcp_w) = (unix, tcp);
+            std::thread::spawn(move || {
+                let _ = std::io::copy(&mut unix_r, &mut tcp_w);
+                let _ = tcp_w.shutdown(std::net::Shutdown::Write);
+            });
+        }
+    });
+    port
+}
+
+#[test]
+fn the_socket_dashboard_through_a_local_proxy_in_chromium() {
+    // What a browser behind a local proxy sends (Host and Origin with the proxy's port) is
+    // accepted on a socket: the pages, the script and the live stream all work, and a record
+    // written by a hook process arrives.
+    let Some((chromium_bin, chromedriver)) = chromium() else {
+        return;
+    };
+    let sb = Sandbox::new();
+    fill_ledger(&sb);
+    let socket = crate::dashboard_socket::run_dir(&sb).join("d.sock");
+    let server = crate::dashboard_socket::SocketServer::start(&sb, &socket);
+    let port = socket_proxy(socket);
+    let origin = format!("http://localhost:{port}");
+    let b = Browser::start(
+        &chromium_bin,
+        &chromedriver,
+        &sb.dir.path().join("chrome-profile"),
+    );
+    let login = server
+        .url
+        .replacen("http://localhost/", &format!("{origin}/"), 1);
+    b.goto(&login);
+    assert_eq!(b.url(), format!("{origin}/"), "signed in, token dropped");
+    b.wait_for(
+        "document.getElementById('live-status').textContent.startsWith('Live: new')",
+        Duration::from_secs(5),
+    );
+    for path in ["/events", "/sessions/sess-test", "/policy"] {
+        b.goto(&format!("{origin}{path}"));
+        let n = b.js(
+            "return document.querySelectorAll('table.records tbody tr, ol.timeline li').length",
+        );
+        assert!(n.as_u64().unwrap() > 0, "{path}");
+    }
+    b.goto(&format!("{origin}/"));
+    b.wait_for(
+        "document.getElementById('live-status').textContent.startsWith('Live: new')",
+        Duration::from_secs(5),
+    );
+    hook_bash(&sb, "echo through-the-socket", "toolu_sock1");
+    b.wait_for(
+        "Array.from(document.querySelectorAll('td.target')).some(t => t.textContent.includes('through-the-socket'))",
+        Duration::from_secs(5),
+    );
+    assert_clean_console(&b, "socket");
+}

@@ -23,8 +23,12 @@ pub struct Server {
 impl Server {
     /// Starts the dashboard on a free port for the sandbox and reads the URL it prints.
     pub fn start(sb: &Sandbox) -> Server {
-        let mut child = sb
-            .cmd(&["dashboard", "--port", "0"])
+        Server::spawn(sb.cmd(&["dashboard", "--port", "0"]))
+    }
+
+    /// Starts `dashboard --port 0` as `cmd` says and reads the URL it prints.
+    pub fn spawn(mut cmd: std::process::Command) -> Server {
+        let mut child = cmd
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -521,5 +525,127 @@ fn a_record_appended_by_a_hook_process_arrives_over_sse_within_a_second() {
         assert!(took < Duration::from_secs(1), "live record took {took:?}");
         assert!(text.contains("git push --force"), "{text}");
         assert!(text.contains(&format!("id: {}", newest + 1)), "{text}");
+    });
+}
+
+/// The `href` of the first link whose `rel` is `rel`, unescaped.
+fn link(body: &str, rel: &str) -> Option<String> {
+    let at = body.find(&format!("rel=\"{rel}\""))?;
+    let start = body[..at].rfind("href=\"")? + 6;
+    let end = start + body[start..].find('"')?;
+    Some(body[start..end].replace("&amp;", "&").replace("&#38;", "&"))
+}
+
+#[test]
+fn events_and_sessions_are_paginated_by_links_that_keep_the_filters() {
+    let sb = Sandbox::new();
+    // 130 decisions in 65 sessions, every other one denied (written by the ledger library,
+    // as both doors write them).
+    let ledger = patchwork_gateway::ledger::Ledger::open(&sb.pw.join("ledger")).unwrap();
+    for i in 0..130 {
+        let verdict = if i % 2 == 0 { "deny" } else { "allow" };
+        let fields = json!({"event": "decision", "session": format!("page-sess-{:03}", i / 2),
+            "door": "hook", "tool": "Bash", "action": "command_execute", "verdict": verdict,
+            "risk": "high", "target": [format!("command_execute:echo call-{i:03}")]});
+        ledger.append(fields.as_object().unwrap().clone()).unwrap();
+    }
+    let s = Server::start(&sb);
+    rt().block_on(async {
+        let c = client();
+        let cookie = sign_in(&c, &s).await;
+        let get = |path: String| {
+            let req = c.get(s.at(&path)).header("cookie", &cookie);
+            async move {
+                let r = req.send().await.unwrap();
+                assert_eq!(r.status(), StatusCode::OK, "{path}");
+                r.text().await.unwrap()
+            }
+        };
+        let calls = |body: &str| -> Vec<u32> {
+            body.match_indices("echo call-")
+                .map(|(i, m)| body[i + m.len()..i + m.len() + 3].parse().unwrap())
+                .collect()
+        };
+        // Denied calls, newest first, 50 a page; each page's "older" link keeps the filter.
+        let mut path = "/events?verdict=deny".to_string();
+        let mut seen = Vec::new();
+        let mut pages = Vec::new();
+        loop {
+            let body = get(path.clone()).await;
+            let page = calls(&body);
+            assert!(page.len() <= 50, "{}", page.len());
+            assert!(
+                page.iter().all(|n| n % 2 == 0),
+                "only denied calls: {page:?}"
+            );
+            seen.extend(page.iter().copied());
+            pages.push((path.clone(), page));
+            assert_eq!(
+                body.contains("« Newest"),
+                pages.len() > 1,
+                "later pages (only) link back to the newest"
+            );
+            match link(&body, "next") {
+                Some(next) => {
+                    assert!(next.contains("verdict=deny"), "{next}");
+                    path = next;
+                }
+                None => break,
+            }
+        }
+        let want: Vec<u32> = (0..130).rev().filter(|n| n % 2 == 0).collect();
+        assert_eq!(seen, want, "every denied call once, newest first");
+        assert_eq!(pages.len(), 2);
+        // A deep link to the second page is the same page again.
+        let (second_link, second_page) = &pages[1];
+        assert_eq!(&calls(&get(second_link.clone()).await), second_page);
+        let bad = get("/events?before=x".into()).await;
+        assert!(bad.contains("must be a record number"), "{bad}");
+
+        // Sessions: 65, 50 a page, most recently active first.
+        let first = get("/sessions".into()).await;
+        assert!(first.contains("page-sess-064") && !first.contains("page-sess-000"));
+        let next = link(&first, "next").expect("an older page");
+        let second = get(next).await;
+        assert!(second.contains("page-sess-000") && !second.contains("page-sess-064"));
+        assert!(link(&second, "prev").is_some() && link(&second, "next").is_none());
+    });
+}
+
+#[test]
+fn open_hands_the_printed_url_to_the_desktop_opener() {
+    // The desktop's opener (`xdg-open`) stands in as a script on PATH that writes down what it
+    // was given: the dashboard must hand it exactly the URL it printed, token included.
+    use std::os::unix::fs::PermissionsExt;
+    let sb = Sandbox::new();
+    let bin = sb.dir.path().join("bin");
+    std::fs::create_dir(&bin).unwrap();
+    let opened = sb.dir.path().join("opened.txt");
+    let opener = bin.join("xdg-open");
+    std::fs::write(
+        &opener,
+        format!(
+            "#!/bin/sh\nprintf '%s' \"$1\" > '{}.tmp' && mv '{0}.tmp' '{0}'\n",
+            opened.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&opener, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let mut cmd = sb.cmd(&["dashboard", "--port", "0", "--open"]);
+    cmd.env("PATH", path);
+    let s = Server::spawn(cmd);
+    crate::hook_common::wait_until(Duration::from_secs(10), "the opener ran", || {
+        opened.exists()
+    });
+    assert_eq!(std::fs::read_to_string(&opened).unwrap(), s.url);
+    // And that URL signs a browser in.
+    rt().block_on(async {
+        let r = client().get(&s.url).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::SEE_OTHER);
     });
 }

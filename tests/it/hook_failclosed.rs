@@ -133,6 +133,30 @@ fn internal_deadline_answers_deny() {
     assert_fail_closed(&out, "internal deadline");
 }
 
+/// Another process holding the ledger's lock cannot stall the hook past its deadline: the
+/// deadline interrupts the wait and answers deny; once the lock is released, the ledger takes
+/// the next decision and still verifies.
+#[test]
+fn a_held_ledger_lock_ends_at_the_deadline() {
+    let s = Sandbox::new();
+    let payload = s.payload(
+        "PreToolUse",
+        json!({"tool_name": "Bash", "tool_input": {"command": "ls"}}),
+    );
+    let first = s.hook(&["hook", "PreToolUse"], &payload);
+    assert!(first.status.success(), "{}", stderr(&first));
+    let lock = std::fs::File::open(s.pw.join("ledger/lock")).unwrap();
+    lock.lock().unwrap();
+    let out = s.hook(&["hook", "PreToolUse", "--deadline-ms", "300"], &payload);
+    assert_fail_closed(&out, "internal deadline");
+    drop(lock);
+    let after = s.hook(&["hook", "PreToolUse"], &payload);
+    assert!(after.status.success(), "{}", stderr(&after));
+    assert_eq!(s.records().len(), 2, "the stalled call wrote nothing");
+    let verify = s.cmd(&["verify"]).output().unwrap();
+    assert!(verify.status.success(), "{}", stderr(&verify));
+}
+
 #[test]
 fn no_event_anywhere() {
     let s = Sandbox::new();

@@ -2,9 +2,9 @@
 //! their headers do not stop a client's `tools/call` (answered within 1 s), and 1,000 open
 //! sessions of `serve --http` stay under a memory bound (the resident size is printed).
 
-use crate::mcp_trust_common::{Place, TOKEN, http, http_port, session_id};
+use crate::mcp_trust_common::{Place, http, http_port, post_until, rss_kib, session_id};
 use serde_json::json;
-use std::io::{Read, Write};
+use std::io::Write;
 use std::net::TcpStream;
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
@@ -33,38 +33,6 @@ fn init_body() -> String {
         "protocolVersion": "2025-06-18", "capabilities": {},
         "clientInfo": {"name": "load-test", "version": "1"}}})
     .to_string()
-}
-
-/// POSTs `body` on a new connection and reads until `needle` appears in the answer.
-fn post_until(port: u16, session: &str, body: &str, needle: &str) -> String {
-    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    write!(
-        s,
-        "POST /mcp HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nAuthorization: Bearer {TOKEN}\r\n\
-         Content-Type: application/json\r\nAccept: application/json, text/event-stream\r\nMCP-Protocol-Version: 2025-06-18\r\n\
-         Mcp-Session-Id: {session}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    )
-    .unwrap();
-    let mut got = Vec::new();
-    let mut buf = [0u8; 8192];
-    while !String::from_utf8_lossy(&got).contains(needle) {
-        match s.read(&mut buf) {
-            Ok(0) | Err(_) => break,
-            Ok(n) => got.extend_from_slice(&buf[..n]),
-        }
-    }
-    String::from_utf8_lossy(&got).into_owned()
-}
-
-fn rss_kib(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches(" kB").trim().parse().ok())
-        .unwrap()
 }
 
 #[test]

@@ -17,14 +17,26 @@ pub struct Access {
     token: String,
     /// The cookie value a browser gets in exchange for the token.
     cookie_value: String,
-    /// The cookie's name (per port: cookies are shared across ports of one host).
+    /// The cookie's name (per port or socket: cookies are shared across ports of one host).
     pub cookie_name: String,
-    /// `Host` values that name this server.
-    hosts: [String; 2],
-    /// `Origin` values of this server's own pages.
-    origins: [String; 2],
+    place: Place,
 }
 
+/// Where the dashboard listens, which decides the `Host` and `Origin` it accepts.
+#[derive(Debug)]
+enum Place {
+    /// 127.0.0.1:PORT: `Host` must name it exactly, `Origin` be one of its two spellings.
+    Port {
+        hosts: [String; 2],
+        origins: [String; 2],
+    },
+    /// A Unix socket, reached by `curl --unix-socket` or by a browser through a local proxy
+    /// (`ssh -L 8080:SOCKET`, `socat`) whose port the server cannot know: `Host` must be a
+    /// loopback name (`localhost`, `127.0.0.1`, `[::1]`) with any port, and `Origin`, when
+    /// sent, that same host and port. A DNS-rebinding page still names its own host; a public
+    /// reverse proxy (a `Host` that is not loopback) is refused.
+    Socket,
+}
 /// Content-Security-Policy of every answer: only this server's own scripts, styles, images
 /// and event stream; no inline script or style, no frames, forms only to this server.
 pub const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; \
@@ -37,32 +49,68 @@ impl Access {
             token: random_hex()?,
             cookie_value: random_hex()?,
             cookie_name: format!("patchwork_dashboard_{port}"),
-            hosts: [format!("127.0.0.1:{port}"), format!("localhost:{port}")],
-            origins: [
-                format!("http://127.0.0.1:{port}"),
-                format!("http://localhost:{port}"),
-            ],
+            place: Place::Port {
+                hosts: [format!("127.0.0.1:{port}"), format!("localhost:{port}")],
+                origins: [
+                    format!("http://127.0.0.1:{port}"),
+                    format!("http://localhost:{port}"),
+                ],
+            },
         })
     }
 
-    /// The URL to print: the overview, carrying the token.
+    /// Fresh random secrets for a server on the Unix socket `path` (the cookie's name is
+    /// derived from the path, so a restarted dashboard replaces its old cookie).
+    pub fn for_socket(path: &std::path::Path) -> anyhow::Result<Access> {
+        use sha2::Digest;
+        let digest = sha2::Sha256::digest(path.as_os_str().as_encoded_bytes());
+        Ok(Access {
+            token: random_hex()?,
+            cookie_value: random_hex()?,
+            cookie_name: format!("patchwork_dashboard_s{}", &hex::encode(digest)[..12]),
+            place: Place::Socket,
+        })
+    }
+
+    /// The URL to print: the overview, carrying the token (for a socket, as `curl
+    /// --unix-socket` takes it; through a proxy, with the proxy's port).
     pub fn login_url(&self) -> String {
-        format!("http://{}/?token={}", self.hosts[0], self.token)
+        let host = match &self.place {
+            Place::Port { hosts, .. } => hosts[0].as_str(),
+            Place::Socket => "localhost",
+        };
+        format!("http://{host}/?token={}", self.token)
     }
 
     fn host_ok(&self, headers: &HeaderMap) -> bool {
-        headers
-            .get(header::HOST)
-            .and_then(|h| h.to_str().ok())
-            .is_some_and(|h| self.hosts.iter().any(|ok| ok.eq_ignore_ascii_case(h)))
+        let Some(h) = headers.get(header::HOST).and_then(|h| h.to_str().ok()) else {
+            return false;
+        };
+        match &self.place {
+            Place::Port { hosts, .. } => hosts.iter().any(|ok| ok.eq_ignore_ascii_case(h)),
+            Place::Socket => loopback_host(h),
+        }
     }
 
     /// No `Origin`, or one of ours; and a browser's `Sec-Fetch-Site`, when sent, is not
     /// another site.
     fn origin_ok(&self, headers: &HeaderMap) -> bool {
+        let host = headers
+            .get(header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .unwrap_or("");
         let origin_ok = headers.get(header::ORIGIN).is_none_or(|o| {
-            o.to_str()
-                .is_ok_and(|o| self.origins.iter().any(|ok| ok.eq_ignore_ascii_case(o)))
+            o.to_str().is_ok_and(|o| match &self.place {
+                Place::Port { origins, .. } => origins.iter().any(|ok| ok.eq_ignore_ascii_case(o)),
+                Place::Socket => {
+                    loopback_host(host)
+                        && ["http://", "https://"].iter().any(|scheme| {
+                            o.len() == scheme.len() + host.len()
+                                && o[..scheme.len()].eq_ignore_ascii_case(scheme)
+                                && o[scheme.len()..].eq_ignore_ascii_case(host)
+                        })
+                }
+            })
         });
         let site_ok = headers
             .get("sec-fetch-site")
@@ -107,8 +155,9 @@ async fn decide(access: &Access, req: Request, next: Next) -> Response {
     if !access.host_ok(headers) {
         return refuse(
             StatusCode::FORBIDDEN,
-            "This dashboard answers only to http://127.0.0.1 or http://localhost on its own port \
-             (the Host header named another host).",
+            "This dashboard answers only to its own loopback address: http://127.0.0.1 or \
+             http://localhost on its own port, or a loopback name through a local proxy to its \
+             socket (the Host header named another host).",
         );
     }
     if !access.origin_ok(headers) {
@@ -208,6 +257,26 @@ fn secure_headers(h: &mut HeaderMap) {
     }
 }
 
+/// `localhost`, `127.0.0.1` or `[::1]`, with an optional port (a `Host` value).
+fn loopback_host(h: &str) -> bool {
+    let (name, port) = match (h.starts_with('['), h.find(']'), h.find(':')) {
+        (true, Some(end), _) => h.split_at(end + 1),
+        (true, None, _) => return false,
+        (false, _, Some(colon)) => h.split_at(colon),
+        (false, _, None) => (h, ""),
+    };
+    let port_ok = port.is_empty()
+        || port.strip_prefix(':').is_some_and(|p| {
+            (1..=5).contains(&p.len())
+                && p.bytes().all(|b| b.is_ascii_digit())
+                && p.parse::<u16>().is_ok_and(|n| n > 0)
+        });
+    port_ok
+        && ["localhost", "127.0.0.1", "[::1]"]
+            .iter()
+            .any(|ok| ok.eq_ignore_ascii_case(name))
+}
+
 /// Compares secrets in time independent of where they differ.
 fn same(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
@@ -254,6 +323,63 @@ mod tests {
             "cross-site",
         );
         assert!(!a.origin_ok(&cross));
+    }
+
+    #[test]
+    fn a_socket_takes_loopback_names_on_any_port_and_its_own_origin() {
+        let a = Access::for_socket(std::path::Path::new("/run/user/1/d.sock")).unwrap();
+        let b = Access::for_socket(std::path::Path::new("/run/user/1/e.sock")).unwrap();
+        assert_ne!(a.cookie_name, b.cookie_name, "one cookie per socket");
+        assert!(a.login_url().starts_with("http://localhost/?token="));
+        let h = |pairs: &[(&str, &str)]| {
+            let mut m = HeaderMap::new();
+            for (k, v) in pairs {
+                m.insert(
+                    header::HeaderName::from_bytes(k.as_bytes()).unwrap(),
+                    HeaderValue::from_str(v).unwrap(),
+                );
+            }
+            m
+        };
+        for ok in [
+            "localhost",
+            "localhost:8080",
+            "127.0.0.1:1",
+            "[::1]:65535",
+            "LocalHost",
+        ] {
+            assert!(a.host_ok(&h(&[("host", ok)])), "{ok}");
+        }
+        for bad in [
+            "evil.example",
+            "localhost.evil.example:8080",
+            "localhost.:8080",
+            "127.0.0.2:8080",
+            "localhost:",
+            "localhost:0",
+            "localhost:65536",
+            "localhost:+80",
+            "[::1",
+            "[::1]x",
+            "localhost:80:80",
+        ] {
+            assert!(!a.host_ok(&h(&[("host", bad)])), "{bad}");
+        }
+        assert!(!a.host_ok(&HeaderMap::new()));
+        let host = ("host", "localhost:8080");
+        assert!(a.origin_ok(&h(&[host])));
+        assert!(a.origin_ok(&h(&[host, ("origin", "http://localhost:8080")])));
+        assert!(a.origin_ok(&h(&[host, ("origin", "https://localhost:8080")])));
+        for bad in [
+            "http://localhost:8081",
+            "http://127.0.0.1:8080",
+            "http://evil.example",
+            "null",
+            "http://localhost:8080/",
+        ] {
+            assert!(!a.origin_ok(&h(&[host, ("origin", bad)])), "{bad}");
+        }
+        assert!(!a.origin_ok(&h(&[host, ("sec-fetch-site", "cross-site")])));
     }
 
     #[test]

@@ -25,34 +25,65 @@ pub const BACKLOG: usize = 1024;
 const SAVE_EVERY: Duration = Duration::from_secs(2);
 
 /// Loads the saved index (or builds it), then tails the ledger for as long as the process runs.
+/// While the ledger cannot be read (at start, or later) every page says why, and each tick
+/// tries again; once it can, open pages are told to reload.
 pub fn tail(d: Arc<Dashboard>) {
+    let mut loaded = false;
+    let mut saved = Instant::now();
+    loop {
+        if !loaded {
+            loaded = load(&d);
+        } else {
+            let result = step(&d);
+            report(&d, result.err());
+            if saved.elapsed() >= SAVE_EVERY {
+                saved = Instant::now();
+                if let Ok(mut idx) = d.index.write()
+                    && let Err(e) = idx.save()
+                {
+                    tracing::debug!("dashboard: cannot save the index: {e:#}");
+                }
+            }
+        }
+        d.mark_ready();
+        std::thread::sleep(POLL);
+    }
+}
+
+/// One attempt at the first index; true when it succeeded.
+fn load(d: &Dashboard) -> bool {
     match Index::load(&d.source) {
         Ok(idx) => {
             if let Ok(mut slot) = d.index.write() {
                 *slot = idx;
             }
-        }
-        Err(e) => tracing::warn!("dashboard: cannot index the ledger: {e:#}"),
-    }
-    d.mark_ready();
-    let mut saved = Instant::now();
-    loop {
-        std::thread::sleep(POLL);
-        if let Err(e) = step(&d) {
-            tracing::warn!("dashboard: cannot read the ledger: {e:#}");
-        }
-        if saved.elapsed() >= SAVE_EVERY {
-            saved = Instant::now();
-            if let Ok(mut idx) = d.index.write()
-                && let Err(e) = idx.save()
-            {
-                tracing::debug!("dashboard: cannot save the index: {e:#}");
+            // Pages rendered while the ledger was unreadable are empty: have them reload.
+            if d.problem().is_some() {
+                let _ = d.live.send(Message::Reload);
             }
+            report(d, None);
+            true
+        }
+        Err(e) => {
+            report(d, Some(e));
+            false
         }
     }
 }
 
-/// One look at the ledger: index what was appended and broadcast it.
+/// Shows (and logs, once) why the ledger cannot be read, or clears it.
+fn report(d: &Dashboard, err: Option<anyhow::Error>) {
+    let text = err.map(|e| format!("cannot read the ledger: {e:#}"));
+    if d.set_problem(text.clone()) {
+        match text {
+            Some(t) => tracing::warn!("dashboard: {t} (trying again every {POLL:?})"),
+            None => tracing::info!("dashboard: the ledger is readable"),
+        }
+    }
+}
+
+/// One look at the ledger: index what was appended and broadcast it (a log that was repaired
+/// or replaced tells pages to reload instead).
 pub fn step(d: &Dashboard) -> anyhow::Result<()> {
     let (fresh, generation) = {
         let mut idx = d
@@ -62,14 +93,14 @@ pub fn step(d: &Dashboard) -> anyhow::Result<()> {
         let before_gen = idx.generation;
         let before = idx.entries().len();
         idx.catch_up()?;
-        let start = if idx.generation == before_gen {
-            before
-        } else {
-            0
-        };
+        if idx.generation != before_gen {
+            drop(idx);
+            let _ = d.live.send(Message::Reload);
+            return Ok(());
+        }
         // Only the newest rows are sent: a browser that falls behind by more reloads anyway.
         let entries = idx.entries();
-        let from = start.max(entries.len().saturating_sub(BACKLOG));
+        let from = before.max(entries.len().saturating_sub(BACKLOG));
         (entries[from..].to_vec(), idx.generation)
     };
     if d.live.receiver_count() == 0 {
@@ -78,12 +109,24 @@ pub fn step(d: &Dashboard) -> anyhow::Result<()> {
     for e in fresh {
         match d.row(&e) {
             Ok(row) => {
-                let _ = d.live.send(Arc::new(Live { generation, row }));
+                let _ = d
+                    .live
+                    .send(Message::Record(Arc::new(Live { generation, row })));
             }
             Err(err) => tracing::warn!("dashboard: record {}: {err:#}", e.seq),
         }
     }
     Ok(())
+}
+
+/// What the tail thread tells the open pages.
+#[derive(Debug, Clone)]
+pub enum Message {
+    /// A new record.
+    Record(Arc<Live>),
+    /// What the pages show no longer holds (the ledger became readable, or was repaired):
+    /// reload.
+    Reload,
 }
 
 /// One record as sent to browsers.
@@ -121,7 +164,11 @@ pub async fn stream_records(
                 let live = match missed.pop_front() {
                     Some(l) => l,
                     None => match rx.recv().await {
-                        Ok(l) => l,
+                        Ok(Message::Record(l)) => l,
+                        Ok(Message::Reload) => {
+                            let ev = Event::default().event("reload").data("reload");
+                            return Some((Ok(ev), (rx, last, missed)));
+                        }
                         Err(broadcast::error::RecvError::Lagged(_)) => {
                             let ev = Event::default().event("lagged").data("reload");
                             return Some((Ok(ev), (rx, last, missed)));

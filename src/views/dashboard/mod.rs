@@ -1,6 +1,6 @@
 //! `dashboard`: a local, live, read-only web window onto the ledger.
 //!
-//! Bound to 127.0.0.1 only; the printed URL carries a fresh random token that is exchanged for
+//! Bound to 127.0.0.1 only, or to a Unix socket only this user can reach; the printed URL carries a fresh random token that is exchanged for
 //! an HttpOnly, SameSite=Strict cookie ([`guard`]); GET only; strict CSP; every asset is
 //! compiled into the binary. An incremental [`index`] of the ledger, kept current by a tail
 //! thread ([`live`]), serves the pages ([`pages`]) and the Server-Sent Events stream.
@@ -20,7 +20,7 @@ use anyhow::{Context, Result};
 use axum::Router;
 use axum::routing::get;
 use index::{Entry, Index};
-use live::Live;
+use live::{Live, Message};
 use rows::Row;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
@@ -35,6 +35,8 @@ pub struct Options {
     pub policy: Option<String>,
     /// Port on 127.0.0.1; 0 picks a free one.
     pub port: u16,
+    /// Serve on this Unix socket instead of a port.
+    pub socket: Option<PathBuf>,
     /// Open the URL in the desktop's browser.
     pub open: bool,
 }
@@ -47,8 +49,11 @@ pub struct Dashboard {
     /// The ledger and its saved index (`state/views/`, shared with `log` and `replay`).
     source: crate::views::Source,
     pub index: RwLock<Index>,
-    live: broadcast::Sender<Arc<Live>>,
+    live: broadcast::Sender<Message>,
     ready: watch::Sender<bool>,
+    /// Why the ledger cannot be read right now (shown on every page until the tail thread,
+    /// which keeps trying, reads it again).
+    problem: RwLock<Option<String>>,
     /// The last compliance report: log length, framework, report.
     compliance: Mutex<Option<(u64, String, Arc<Report>)>>,
 }
@@ -64,6 +69,7 @@ impl Dashboard {
             policy,
             live: broadcast::channel(live::BACKLOG).0,
             ready: watch::channel(false).0,
+            problem: RwLock::new(None),
             compliance: Mutex::new(None),
         }
     }
@@ -72,7 +78,23 @@ impl Dashboard {
         self.ready.send_if_modified(|r| !std::mem::replace(r, true));
     }
 
-    /// Waits until the ledger has been indexed once.
+    /// Records why the ledger cannot be read (`None`: it can); returns whether that changed.
+    fn set_problem(&self, problem: Option<String>) -> bool {
+        match self.problem.write() {
+            Ok(mut p) if *p != problem => {
+                *p = problem;
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Why the ledger cannot be read right now, if it cannot.
+    pub fn problem(&self) -> Option<String> {
+        self.problem.read().ok().and_then(|p| p.clone())
+    }
+
+    /// Waits until the ledger has been looked at once (indexed, or found unreadable).
     pub async fn indexed(&self) {
         let mut rx = self.ready.subscribe();
         let _ = rx.wait_for(|r| *r).await;
@@ -170,45 +192,133 @@ impl Dashboard {
     }
 }
 
-/// Runs the dashboard until the process is stopped.
+/// Runs the dashboard until the process is stopped (SIGINT or SIGTERM: a socket is removed).
 pub fn run(opts: Options) -> Result<i32> {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()?;
-    rt.block_on(serve(opts))
+    let code = rt.block_on(serve(opts));
+    rt.shutdown_timeout(std::time::Duration::from_secs(1));
+    code
 }
 
 async fn serve(opts: Options) -> Result<i32> {
-    let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, opts.port));
-    let listener = tokio::net::TcpListener::bind(addr)
-        .await
-        .with_context(|| format!("cannot listen on {addr}"))?;
-    let port = listener.local_addr()?.port();
-    let access = Arc::new(guard::Access::new(port)?);
+    if opts.socket.is_some() && opts.open {
+        anyhow::bail!(
+            "--open needs a browser that can reach the dashboard: with --socket, start a local \
+             proxy to the socket first and open the printed URL through it"
+        );
+    }
     let d = Arc::new(Dashboard::new(opts.home.clone(), opts.policy.clone()));
+    let listener = match &opts.socket {
+        None => {
+            let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, opts.port));
+            let tcp = tokio::net::TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("cannot listen on {addr}"))?;
+            let access = guard::Access::new(tcp.local_addr()?.port())?;
+            Listening::Tcp(tcp, access)
+        }
+        Some(path) => {
+            let sock = crate::unix_socket::bind(path)?;
+            let access = guard::Access::for_socket(path)?;
+            Listening::Socket(SocketListener(sock), access)
+        }
+    };
     {
         let d = Arc::clone(&d);
         std::thread::Builder::new()
             .name("dashboard-tail".into())
             .spawn(move || live::tail(d))?;
     }
-    let app = router(Arc::clone(&d), access.clone());
-    let url = access.login_url();
     println!(
         "patchwork-gateway dashboard (read-only) for {}",
         d.ledger_dir.display()
     );
-    println!("{url}");
+    let stopped = match listener {
+        Listening::Tcp(tcp, access) => {
+            let url = access.login_url();
+            println!("{url}");
+            flush_stdout()?;
+            if opts.open {
+                open_browser(&url);
+            }
+            let app = router(d, Arc::new(access));
+            until_stopped(axum::serve(tcp, app)).await?
+        }
+        Listening::Socket(sock, access) => {
+            let path = sock.0.path().display().to_string();
+            println!(
+                "listening on the Unix socket {path} (mode 0600: this user only). Reach it with \
+                 `curl --unix-socket {path} URL`, or from a browser through a local proxy (e.g. \
+                 `ssh -L 8080:{path} HOST`) and the URL with the proxy's port:"
+            );
+            println!("{}", access.login_url());
+            flush_stdout()?;
+            let app = router(d, Arc::new(access));
+            // Dropping the listener when stopped removes the socket file.
+            until_stopped(axum::serve(sock, app)).await?
+        }
+    };
+    eprintln!("patchwork-gateway dashboard: stopped by {stopped}");
+    Ok(0)
+}
+
+/// Where the dashboard listens, with the access rules for that place.
+enum Listening {
+    Tcp(tokio::net::TcpListener, guard::Access),
+    Socket(SocketListener, guard::Access),
+}
+
+/// The dashboard's Unix socket as axum serves it: peers of other users are closed on accept.
+struct SocketListener(crate::unix_socket::OwnSocket);
+
+impl axum::serve::Listener for SocketListener {
+    type Io = tokio::net::UnixStream;
+    type Addr = PathBuf;
+
+    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
+        loop {
+            match self.0.accept().await {
+                Ok(Some(s)) => return (s, self.0.path().to_path_buf()),
+                Ok(None) => {}
+                Err(e) => {
+                    // Out of descriptors and the like: back off briefly instead of spinning.
+                    tracing::error!("dashboard: accept failed: {e}");
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                }
+            }
+        }
+    }
+
+    fn local_addr(&self) -> std::io::Result<PathBuf> {
+        Ok(self.0.path().to_path_buf())
+    }
+}
+
+/// Runs `server` until it fails or SIGINT/SIGTERM arrives; returns the signal's name. The
+/// server (and its listener) is dropped either way.
+async fn until_stopped(
+    server: impl std::future::IntoFuture<Output = std::io::Result<()>>,
+) -> Result<&'static str> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
+    tokio::select! {
+        r = server.into_future() => {
+            r.context("dashboard server failed")?;
+            anyhow::bail!("dashboard server stopped")
+        }
+        _ = term.recv() => Ok("SIGTERM"),
+        _ = int.recv() => Ok("SIGINT"),
+    }
+}
+
+fn flush_stdout() -> Result<()> {
     use std::io::Write;
     std::io::stdout().flush()?;
-    if opts.open {
-        open_browser(&url);
-    }
-    axum::serve(listener, app)
-        .await
-        .context("dashboard server failed")?;
-    Ok(0)
+    Ok(())
 }
 
 fn router(d: Arc<Dashboard>, access: Arc<guard::Access>) -> Router {

@@ -39,6 +39,7 @@ fn render(t: &impl Template) -> Response {
 fn error(msg: String) -> Response {
     let page = ErrorPage {
         nav: "",
+        ledger_problem: None,
         title: "Error".into(),
         message: msg,
     };
@@ -49,6 +50,7 @@ fn error(msg: String) -> Response {
 fn missing(what: String) -> Response {
     let page = ErrorPage {
         nav: "",
+        ledger_problem: None,
         title: "Not found".into(),
         message: what,
     };
@@ -60,6 +62,8 @@ fn missing(what: String) -> Response {
 #[template(path = "dashboard/error.html")]
 struct ErrorPage {
     nav: &'static str,
+    /// Why the ledger cannot be read right now (said above the page's content).
+    ledger_problem: Option<String>,
     title: String,
     message: String,
 }
@@ -98,6 +102,8 @@ struct Column {
 #[template(path = "dashboard/overview.html")]
 struct Overview {
     nav: &'static str,
+    /// Why the ledger cannot be read right now (said above the page's content).
+    ledger_problem: Option<String>,
     records: u64,
     calls: u64,
     refusals: u64,
@@ -156,6 +162,7 @@ pub async fn overview(State(d): Shared) -> Response {
         let latest: Vec<Entry> = idx.entries().iter().rev().take(10).copied().collect();
         let page = Overview {
             nav: "overview",
+            ledger_problem: d.problem(),
             records: idx.entries().len() as u64,
             calls: idx.calls,
             refusals: idx.by_verdict[2] + idx.by_verdict[3],
@@ -393,6 +400,8 @@ fn resolve(q: &EventQuery, idx: &Index) -> Result<Option<(Prefilter, LogFilter)>
 #[template(path = "dashboard/events.html")]
 struct Events {
     nav: &'static str,
+    /// Why the ledger cannot be read right now (said above the page's content).
+    ledger_problem: Option<String>,
     q: EventQuery,
     problem: Option<String>,
     actions: Vec<String>,
@@ -512,6 +521,7 @@ pub async fn events(State(d): Shared, Query(q): Query<EventQuery>) -> Response {
     let paged = given(&q.before).is_some();
     let page = Events {
         nav: "events",
+        ledger_problem: d.problem(),
         older: older.map(|b| events_link(&q, Some(b))),
         more: older.is_some(),
         newest_link: paged.then(|| events_link(&q, None)),
@@ -536,6 +546,8 @@ pub async fn events(State(d): Shared, Query(q): Query<EventQuery>) -> Response {
 #[template(path = "dashboard/record.html")]
 struct RecordPage {
     nav: &'static str,
+    /// Why the ledger cannot be read right now (said above the page's content).
+    ledger_problem: Option<String>,
     row: Row,
     fields: Vec<(String, String)>,
     prev: Option<u64>,
@@ -578,6 +590,7 @@ pub async fn record(State(d): Shared, Path(seq): Path<String>) -> Response {
         .collect();
     render(&RecordPage {
         nav: "events",
+        ledger_problem: d.problem(),
         row: Row::of(&rec),
         fields,
         prev,
@@ -602,6 +615,8 @@ struct SessionRow {
 #[template(path = "dashboard/sessions.html")]
 struct Sessions {
     nav: &'static str,
+    /// Why the ledger cannot be read right now (said above the page's content).
+    ledger_problem: Option<String>,
     sessions: Vec<SessionRow>,
     total: usize,
     page: usize,
@@ -654,6 +669,7 @@ pub async fn sessions(State(d): Shared, Query(q): Query<PageQuery>) -> Response 
     drop(idx);
     render(&Sessions {
         nav: "sessions",
+        ledger_problem: d.problem(),
         sessions,
         total,
         page,
@@ -736,6 +752,8 @@ struct Explained {
 #[template(path = "dashboard/policy.html")]
 struct PolicyPage {
     nav: &'static str,
+    /// Why the ledger cannot be read right now (said above the page's content).
+    ledger_problem: Option<String>,
     name: String,
     source: String,
     hash: String,
@@ -767,6 +785,7 @@ pub async fn policy(State(d): Shared, Query(q): Query<ExplainQuery>) -> Response
     };
     render(&PolicyPage {
         nav: "policy",
+        ledger_problem: d.problem(),
         name: p.name.clone(),
         source: p.source().to_string(),
         hash: p.hash().to_string(),
@@ -840,6 +859,8 @@ enum Witness {
 #[template(path = "dashboard/integrity.html")]
 struct IntegrityPage {
     nav: &'static str,
+    /// Why the ledger cannot be read right now (said above the page's content).
+    ledger_problem: Option<String>,
     report: Option<VerifyReport>,
     problem: Option<String>,
     key: String,
@@ -962,6 +983,7 @@ pub async fn integrity(State(d): Shared) -> Response {
         };
         Ok(IntegrityPage {
             nav: "integrity",
+            ledger_problem: d2.problem(),
             intact,
             verdict,
             report: Some(report),
@@ -983,6 +1005,7 @@ pub async fn integrity(State(d): Shared) -> Response {
         Ok(Ok(page)) => page,
         Ok(Err(e)) => IntegrityPage {
             nav: "integrity",
+            ledger_problem: d.problem(),
             report: None,
             problem: Some(format!("{e:#}")),
             key: String::new(),
@@ -1013,6 +1036,8 @@ pub struct ComplianceQuery {
 #[template(path = "dashboard/compliance.html")]
 struct CompliancePage {
     nav: &'static str,
+    /// Why the ledger cannot be read right now (said above the page's content).
+    ledger_problem: Option<String>,
     framework: String,
     /// Id, name, selected.
     frameworks: Vec<(&'static str, &'static str, bool)>,
@@ -1033,6 +1058,7 @@ pub async fn compliance(State(d): Shared, Query(q): Query<ComplianceQuery>) -> R
         .collect::<Vec<_>>();
     let page = |report: Option<Arc<crate::compliance::Report>>, problem| CompliancePage {
         nav: "compliance",
+        ledger_problem: d.problem(),
         framework: chosen.clone(),
         frameworks: frameworks.clone(),
         policy: report

@@ -101,6 +101,10 @@
         show(r);
       }
     });
+    source.addEventListener("reload", function () {
+      if (paused) say("The ledger changed: reload the page to see it.");
+      else location.reload();
+    });
     source.addEventListener("lagged", function () { say("Fell behind the ledger: reload the page."); });
     source.addEventListener("error", function () { if (!paused) say("Live: reconnecting…"); });
   }

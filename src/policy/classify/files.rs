@@ -454,7 +454,8 @@ impl Classifier<'_> {
         self.keeps_access = match name {
             // An owner or group change leaves the mode bits, so the user's (or root's) access
             // stays; giving files away needs root, which reads them anyway.
-            "chgrp" | "chown" => Some((true, false)),
+            "chgrp" => Some((true, false)),
+            "chown" if !recursive => Some((true, false)),
             "chmod" => spec.and_then(|m| {
                 keeps_owner_access(&m.text).map(|dirs| (dirs, m.text.contains(['x', 'X', '7'])))
             }),

@@ -258,6 +258,11 @@ registry! {
         "deletes recursively a path known only at run time",
         "`rm -rf \"$dir\"` and its relatives: the worst value of the path (empty, `/`, the home \
          folder) destroys everything, and nothing bounds it beforehand. Name the folder.";
+    FilesDeleteEveryFile = "files.delete_every_file", Low, [Destructive],
+        "deletes every file of a project folder at once",
+        "`rm *`, `rm -f src/*` and a shallow `find DIR -maxdepth 1 -delete` without a test that \
+         picks files remove every file at that level, whatever they are. Only `strict` refuses \
+         it; name the files or use a narrower pattern (`*.log`, `build/*`).";
 
     // --- secrets --------------------------------------------------------------------------------
     SecretsRead = "secrets.read", High, [SecretRead, SensitivePath],
@@ -412,6 +417,12 @@ registry! {
     SystemWrite = "system.write", High, [SystemDestruction, OutsideProject],
         "changes a system location",
         "Writes under `/etc`, `/usr`, `/boot` and other system folders can break the machine.";
+    SystemWide = "system.wide", Medium, [SystemDestruction, OutsideProject],
+        "changes files matching a pattern in system folders",
+        "A pattern rooted in a system location (`find / -name '*.mp3' -exec mv {} …`, \
+         `chmod 755 /usr/*/*.rpm`) moves or rewrites whatever matches there, the files of other \
+         users and of the system included. Only `strict` refuses it; give the folder the files \
+         are in.";
     SystemDevice = "system.device", High, [SystemDestruction, Destructive],
         "operates on a device",
         "A command acts on a block device directly.";

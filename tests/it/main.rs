@@ -39,6 +39,7 @@ mod mcp_trust_shared;
 mod mcp_trust_tls;
 mod peers;
 mod policy_cli;
+mod policy_env_filters;
 mod policy_profiles;
 mod policy_trust;
 mod proxy_ledger_order;

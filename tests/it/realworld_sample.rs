@@ -9,7 +9,7 @@ use std::fs;
 use std::path::Path;
 
 /// (profile, most ordinary commands blocked in %, most dangerous commands missed in %).
-const BOUNDS: &[(&str, f64, f64)] = &[("standard", 3.5, 6.0), ("strict", 4.0, 11.0)];
+const BOUNDS: &[(&str, f64, f64)] = &[("standard", 2.0, 4.5), ("strict", 2.0, 5.5)];
 
 #[test]
 fn labelled_real_commands_stay_within_the_precision_bounds() {

@@ -137,6 +137,12 @@ const METADATA: &[&str] = &[
     "df",
     "findmnt",
     "mountpoint",
+    // No file operands at all: character sets, numbers, expressions.
+    "tr",
+    "expr",
+    "seq",
+    "sleep",
+    "yes",
 ];
 const EDITORS: &[&str] = &[
     "vi", "vim", "nvim", "nano", "emacs", "code", "subl", "ed", "ex", "pico", "micro", "helix",
@@ -924,17 +930,45 @@ impl Classifier<'_> {
         }
         let found = if w.glob {
             let mut found = paths::expand_glob(&w.text, cwd, &self.env.home);
-            // Names from a filtered `find` listing: only the files its tests select now.
+            // Names from a filtered `find` listing: only the files its tests select now. A
+            // listing aimed at a folder of the guard's (`find .claude -mtime +10`) may have
+            // its tests tuned to reach the guard's files, so those stay.
             if let Some(tests) = &self.listed_by {
+                let (base, _) = super::files::glob_base(&w.text);
+                let base = self.resolve(if base.is_empty() { "." } else { &base }, cwd);
+                let aimed =
+                    !self.env.project.starts_with(&base) && !self.env.home.starts_with(&base);
                 found.retain(|p| {
                     paths::has_glob_chars(&p.to_string_lossy())
                         || super::files::find_selects(p, tests)
+                        || aimed && places::guard_file(p, self.env).is_some()
                 });
             }
             found
         } else {
             vec![self.resolve(&w.text, cwd)]
         };
+        // `find / -iname '*.mp3' -exec mv {} …`: a change of whatever matches a pattern
+        // rooted in a system folder, wherever it is and whether or not it matches here.
+        if w.glob
+            && matches!(
+                action,
+                Action::FileWrite | Action::FileCreate | Action::FileEdit | Action::FileDelete
+            )
+        {
+            let (base, rest) = super::files::glob_base(&w.text);
+            let base = self.resolve(if base.is_empty() { "." } else { &base }, cwd);
+            if places::system_path(&base) && !base.starts_with(&self.env.home) {
+                self.finding(
+                    Code::SystemWide,
+                    format!(
+                        "changes the files matching `{rest}` below {}",
+                        base.display()
+                    ),
+                    span,
+                );
+            }
+        }
         for p in &found {
             // A pattern's matches copied or packed into local files (`cp * dir/`, `tar cf
             // a.tar *`, `gzip *`) print nothing: a secret file among them is not exposed.
@@ -945,6 +979,24 @@ impl Classifier<'_> {
                 && !places::guard_secret(p, self.env);
             if quiet {
                 self.target(TargetKind::Path, action, p.display().to_string());
+                continue;
+            }
+            if action == Action::FileEdit
+                && let Some(m) = &self.edits_matching
+                && (places::guard_file(p, self.env).is_some()
+                    || places::secret_kind(p, self.env).is_some())
+                && !super::files::prints_a_line(m, p)
+            {
+                self.target(TargetKind::Path, Action::FileGlob, p.display().to_string());
+                continue;
+            }
+            // `rm -f DIR`, `rmdir DIR`: a folder holding anything stays, an empty one holds
+            // nothing to lose (system folders apart: an empty one may still be needed).
+            if self.keeps_folders
+                && action == Action::FileDelete
+                && p.symlink_metadata().is_ok_and(|m| m.is_dir())
+                && !places::system_path(p)
+            {
                 continue;
             }
             self.path(action, p.clone(), span);
@@ -1355,7 +1407,7 @@ pub(super) fn credential_pattern(pattern: &str) -> bool {
 /// Environment variable names that hold credentials by convention: one `_`-separated part of
 /// the name is, or ends in, a credential word (`OPENAI_API_KEY`, `NPM_AUTHTOKEN`, `DBPASSWORD`),
 /// so `KEYBOARD_LAYOUT` or `PRIVATE_REGISTRY_URL` are not taken for secrets.
-fn secret_variable(name: &str) -> bool {
+pub(super) fn secret_variable(name: &str) -> bool {
     const WORDS: [&str; 7] = [
         "KEY",
         "TOKEN",

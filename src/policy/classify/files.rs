@@ -13,7 +13,7 @@ impl Classifier<'_> {
         let a = Args::parse(&cmd.argv, &[]);
         // rimraf, del-cli and trash remove whole trees without being asked to.
         let recursive = match cmd.name() {
-            "rm" => a.short('r') || a.short('R') || a.long("recursive"),
+            "rm" | "srm" => a.short('r') || a.short('R') || a.long("recursive"),
             n => matches!(n, "rimraf" | "del-cli" | "trash" | "trash-put"),
         };
         if a.operands.is_empty()
@@ -37,10 +37,47 @@ impl Classifier<'_> {
             .map(|(_, t)| t.split_whitespace().map(str::to_string).collect::<Vec<_>>());
         let selected = tests.is_some();
         let tests = tests.unwrap_or_default();
-        for w in &a.operands {
+        // Under `find -exec rm {}` or `fd -x rm`, the root stands for every entry below it.
+        let per_entry = super::command::under_find_exec(cmd)
+            || cmd.wrappers.last().is_some_and(|w| w.starts_with("fd -"));
+        self.keeps_folders =
+            !recursive && !per_entry && matches!(cmd.name(), "rm" | "rmdir" | "unlink" | "shred");
+        // `find DIR -empty -delete` (as rmdir) aimed at the guard's folders stays judged by
+        // what lies below DIR, whatever its tests.
+        let selected_below = cmd.name() == "rmdir";
+        self.rm_operands(
+            &a.operands,
+            recursive,
+            (selected, selected_below),
+            &tests,
+            cwd,
+            span,
+        );
+        self.keeps_folders = false;
+    }
+
+    /// The operands of a deletion (see [`Classifier::rm`]).
+    fn rm_operands(
+        &mut self,
+        operands: &[&Word],
+        recursive: bool,
+        (selected, selected_below): (bool, bool),
+        tests: &[String],
+        cwd: &Path,
+        span: &str,
+    ) {
+        for w in operands {
             let unknown_place = self.unknown_cwd && !w.text.starts_with(['/', '~']);
-            if selected && !w.dynamic && !unknown_place {
-                self.selected_delete(w, &tests, cwd, span);
+            if selected && !w.dynamic && !unknown_place && (!w.glob || selected_below) {
+                self.selected_delete(w, tests, cwd, span);
+                continue;
+            }
+            // The levels a shallow `find -maxdepth N … -delete` visits: only the entries its
+            // tests select there.
+            if selected && w.glob && !w.dynamic && !unknown_place {
+                let listed = self.listed_by.replace(tests.to_vec());
+                self.rm_glob(w, recursive, cwd, span);
+                self.listed_by = listed;
                 continue;
             }
             if w.dynamic || unknown_place {
@@ -147,7 +184,11 @@ impl Classifier<'_> {
     /// Deleting (or shredding) a file outside the project, its build folders and scratch.
     pub(super) fn delete_outside(&mut self, p: &Path, span: &str) {
         let env = self.env;
-        if places::in_project(p, env)
+        let kept_folder = self.keeps_folders
+            && p.symlink_metadata().is_ok_and(|m| m.is_dir())
+            && !places::system_path(p);
+        if kept_folder
+            || places::in_project(p, env)
             || places::disposable(p, env)
             || places::scratch(p, env)
             || p.starts_with(&env.patchwork_home)
@@ -239,6 +280,23 @@ impl Classifier<'_> {
             }
             return;
         }
+        // `rm *`, `ls | xargs rm`: every file of a project folder, not picked by any test.
+        if everything
+            && !recursive
+            && rest == "*"
+            && self.listed_by.is_none()
+            && places::in_project(&base, self.env)
+            && !places::disposable(&base, self.env)
+        {
+            self.finding(
+                Code::FilesDeleteEveryFile,
+                format!(
+                    "deletes every file in {}; name the files or use a narrower pattern",
+                    base.display()
+                ),
+                span,
+            );
+        }
         if everything && recursive {
             if places::foundation(&base, self.env) {
                 self.finding(
@@ -270,15 +328,26 @@ impl Classifier<'_> {
         let mut operands = a.operands.clone();
         let dest = a.destination(&mut operands);
         let into_void = dest.as_ref().is_some_and(|d| d.text == "/dev/null");
+        // Where the files go, when it is known (a pattern such as `PRE_*` names the folder it is
+        // written in).
+        let dest_path = dest
+            .as_ref()
+            .filter(|d| !d.dynamic && !into_void)
+            .map(|d| self.resolve(&d.text, cwd));
         for w in operands {
             if w.glob {
-                // `mv ~/* elsewhere` empties the folder, whether or not anything matches now.
+                // `mv ~/* elsewhere` empties the folder, whether or not anything matches now;
+                // renaming them inside it (`mv * sub/`, `-exec mv {} PRE_{}`) keeps them there.
                 let (base, rest) = glob_base(&w.text);
                 let base = self.resolve(if base.is_empty() { "." } else { &base }, cwd);
+                let stays = dest_path
+                    .as_ref()
+                    .is_some_and(|d| d.starts_with(&base) && *d != base);
                 if rest
                     .split('/')
                     .all(|c| c.is_empty() || c == "*" || c == "**")
                     && places::foundation(&base, self.env)
+                    && !stays
                 {
                     self.finding(
                         Code::FilesDeleteFoundation,
@@ -383,13 +452,31 @@ impl Classifier<'_> {
         // cannot lock the user or the gateway out of a file: a bulk change reaching the
         // gateway's settings on the way is not tampering.
         self.keeps_access = match name {
+            // An owner or group change leaves the mode bits, so the user's (or root's) access
+            // stays; giving files away needs root, which reads them anyway.
             "chgrp" => Some((true, false)),
+            "chown" if !recursive => Some((true, false)),
             "chmod" => spec.and_then(|m| {
                 keeps_owner_access(&m.text).map(|dirs| (dirs, m.text.contains(['x', 'X', '7'])))
             }),
             _ => None,
         };
         for w in operands {
+            // `find / -name '*.rpm' -exec chmod 755 {} \;`: whatever matches in system folders.
+            if w.glob && !w.dynamic {
+                let (base, _) = glob_base(&w.text);
+                let base = self.resolve(if base.is_empty() { "." } else { &base }, cwd);
+                if places::system_path(&base) && !base.starts_with(&self.env.home) {
+                    self.finding(
+                        Code::SystemWrite,
+                        format!(
+                            "{name} of every file matching `{}` changes system files",
+                            w.text
+                        ),
+                        span,
+                    );
+                }
+            }
             for p in self.word_paths(w, Action::FileWrite, cwd, span) {
                 if recursive && (places::foundation(&p, self.env) || places::system_path(&p)) {
                     self.finding(
@@ -492,15 +579,41 @@ impl Classifier<'_> {
                         .opts
                         .iter()
                         .any(|o| o.starts_with("-f=") || o.starts_with("--file=")));
+        // `sed -i 's/a/b/g' FILES`: substitutions print into the files they rewrite, not to the
+        // agent, and leave a file none of whose lines they match as it was.
+        let substitutions = in_place
+            .then(|| {
+                let scripts: Vec<&str> = if explicit_program {
+                    a.opts
+                        .iter()
+                        .filter_map(|o| {
+                            o.strip_prefix("-e=")
+                                .or_else(|| o.strip_prefix("--expression="))
+                        })
+                        .collect()
+                } else {
+                    a.operands
+                        .first()
+                        .map(|w| w.text.as_str())
+                        .into_iter()
+                        .collect()
+                };
+                let extended = a.short('E') || a.short('r') || a.long("regexp-extended");
+                sed_substitutions(&scripts, extended)
+            })
+            .flatten();
         for w in operands {
             let many = (w.glob && !aimed(w)) || super::command::under_find_exec(cmd);
             let quiet = self.quiet_copy;
-            self.quiet_copy = quiet || narrow && many;
+            self.quiet_copy = quiet || (narrow || substitutions.is_some()) && many;
             let found = self.word_paths(w, Action::FileRead, cwd, span);
             self.quiet_copy = quiet;
-            if !(narrow && many) {
+            if !(narrow && many) && substitutions.is_none() {
                 self.secret_folders(&found, span);
-            } else if !names_only && let Some(p) = pattern {
+            } else if !names_only
+                && substitutions.is_none()
+                && let Some(p) = pattern
+            {
                 let fixed = name == "fgrep" || a.short('F') || a.long("fixed-strings");
                 let extended = name == "egrep" || a.short('E') || a.long("extended-regexp");
                 let re = [line_matcher(
@@ -534,7 +647,10 @@ impl Classifier<'_> {
                 }
             }
             if in_place {
+                // Only for files a pattern reaches: a file named as such is aimed at.
+                self.edits_matching = substitutions.clone().filter(|_| many);
                 self.word_paths(w, Action::FileEdit, cwd, span);
+                self.edits_matching = None;
             }
         }
         if matches!(
@@ -797,7 +913,7 @@ impl Classifier<'_> {
 
 /// Splits a glob word at its first component holding a glob character:
 /// `src/*/x.ts` → (`src`, `*/x.ts`); `*.ts` → (``, `*.ts`).
-fn glob_base(word: &str) -> (String, String) {
+pub(super) fn glob_base(word: &str) -> (String, String) {
     let parts: Vec<&str> = word.split('/').collect();
     let first = parts
         .iter()
@@ -909,6 +1025,52 @@ pub(super) fn line_matcher(
         .size_limit(1 << 20)
         .build()
         .ok()
+}
+
+/// The patterns of a sed script made only of substitutions (`s/a/b/g; s|c|d|`), one per
+/// substitution; None when it does anything else (addresses, `p`, `w`, `e` and other flags
+/// or commands).
+fn sed_substitutions(scripts: &[&str], extended: bool) -> Option<Vec<Option<regex::Regex>>> {
+    let mut out = Vec::new();
+    for part in scripts.iter().flat_map(|s| s.split([';', '\n'])) {
+        let part = part.trim();
+        if part.is_empty() {
+            continue;
+        }
+        let mut chars = part.strip_prefix('s')?.chars();
+        let delim = chars
+            .next()
+            .filter(|c| !c.is_alphanumeric() && *c != '\\')?;
+        let (mut fields, mut field, mut escaped) = (Vec::new(), String::new(), false);
+        for c in chars {
+            if escaped {
+                if c != delim {
+                    field.push('\\');
+                }
+                field.push(c);
+                escaped = false;
+            } else if c == '\\' {
+                escaped = true;
+            } else if c == delim {
+                fields.push(std::mem::take(&mut field));
+            } else {
+                field.push(c);
+            }
+        }
+        let [re, _] = fields.as_slice() else {
+            return None;
+        };
+        if escaped || !field.chars().all(|c| "gIi0123456789".contains(c)) {
+            return None;
+        }
+        out.push(line_matcher(
+            re,
+            false,
+            extended,
+            field.contains(['I', 'i']),
+        ));
+    }
+    (!out.is_empty()).then_some(out)
 }
 
 /// The largest secret file whose lines a search is checked against.

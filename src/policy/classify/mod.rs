@@ -112,6 +112,12 @@ pub(crate) struct Classifier<'a> {
     /// The tests of the `find` whose listing feeds the command being judged through `xargs`
     /// (`find . -mtime +30 | xargs rm`): only the files they select are judged.
     listed_by: Option<Vec<String>>,
+    /// The deletion being judged is not recursive (`rm -f`, `rmdir`, `unlink`): folders among
+    /// its operands are not removed (at most an empty one), so they are only looked at.
+    keeps_folders: bool,
+    /// The patterns of the in-place substitutions being judged (`sed -i 's/a/b/'`): a file of
+    /// the guard's or a secret one none of whose lines they match is left as it was.
+    edits_matching: Option<Vec<Option<regex::Regex>>>,
     /// Hard-linked files (device, inode) whose other names were already judged.
     aliased: std::collections::HashSet<(u64, u64)>,
     /// The names of every multiply-linked file in the places an alias matters, by (dev, ino):
@@ -140,6 +146,8 @@ impl<'a> Classifier<'a> {
             aliased: Default::default(),
             alias_index: None,
             listed_by: None,
+            keeps_folders: false,
+            edits_matching: None,
         }
     }
 }

@@ -193,6 +193,10 @@ impl Classifier<'_> {
             ],
         );
         let mut sends = false;
+        // Data written out in the command (`-d 'q=1'`) is text the agent chose, judged by the
+        // secret checks on outbound text; data from files, standard input or values computed
+        // at run time is local data leaving.
+        let computed = cmd.argv.iter().any(|w| w.dynamic);
         for o in &a.opts {
             let Some((opt, v)) = o.split_once('=') else {
                 continue;
@@ -200,7 +204,10 @@ impl Classifier<'_> {
             match opt {
                 "-d" | "--data" | "--data-binary" | "--data-urlencode" | "--json" | "-F"
                 | "--form" => {
-                    sends = true;
+                    // `@file`, and for forms `<file` too, read a file.
+                    let from_file =
+                        v.contains('@') || (matches!(opt, "-F" | "--form") && v.contains('<'));
+                    sends |= computed || from_file;
                     let file = v
                         .rsplit_once('@')
                         .map(|(_, f)| f)
@@ -212,7 +219,7 @@ impl Classifier<'_> {
                         self.raw_path(f, Action::FileRead, cwd, span);
                     }
                 }
-                "--data-raw" => sends = true,
+                "--data-raw" => sends |= computed,
                 "-T" | "--upload-file" => {
                     sends = true;
                     if v != "-" && v != "." {

@@ -33,6 +33,7 @@ impl Classifier<'_> {
         };
         if dump
             && !(name == "printenv" && !rest.is_empty() && rest.iter().any(|a| !a.starts_with('-')))
+            && !cmd.piped_to.as_deref().is_some_and(keeps_secrets_out)
         {
             self.finding(Code::SecretsEnvDump, "prints the whole environment, which holds API keys and tokens; print the one variable you need",
                 span,
@@ -59,8 +60,23 @@ impl Classifier<'_> {
                         .any(|(i, a)| *a == "1" && !matches!(args[i - 1], "-s" | "-n"))
             }
             "killall5" => true,
+            // By user: every process of the user, unless a name or pattern picks some of them
+            // (`killall -u "$(whoami)" dropbox`); a pattern matching any name picks them all.
             "pkill" | "killall" | "skill" => {
-                args.iter().any(|a| *a == "-u" || a.starts_with("--user"))
+                let a = super::command::Args::parse(
+                    &cmd.argv,
+                    &[
+                        "-u", "-U", "-g", "-G", "-s", "-t", "-P", "-o", "-y", "-F", "--signal",
+                    ],
+                );
+                let by_user = args.iter().any(|a| *a == "-u" || a.starts_with("--user"));
+                let named = a.operands.iter().any(|w| {
+                    !matches!(
+                        w.text.trim_start_matches('^').trim_end_matches('$'),
+                        "" | "." | ".*" | ".+"
+                    )
+                });
+                by_user && !named
             }
             _ => false,
         };
@@ -729,4 +745,91 @@ pub(super) fn disk_inspection(cmd: &Command) -> bool {
         "blockdev" => options().all(|o| o.starts_with("--get") || *o == "--report"),
         _ => false,
     }
+}
+
+/// Whether the command reading an environment dump (`env | grep PATH`, `set | cut -d= -f1`)
+/// prints no secret of it: names only, counts, or the lines a search selects when its pattern
+/// names no credential and matches no line of a secret variable in the environment the gateway
+/// sees (the agent's). Anything else (`less`, `grep -v`, `head`) passes the secrets on.
+fn keeps_secrets_out(reader: &[String]) -> bool {
+    let Some((name, args)) = reader.split_first() else {
+        return false;
+    };
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    match name.rsplit('/').next().unwrap_or(name) {
+        "wc" => true,
+        // `cut -d= -f1`: the names, never the values.
+        "cut" => {
+            let value = |short: &str, long: &str| {
+                args.iter().enumerate().find_map(|(i, a)| {
+                    a.strip_prefix(long)
+                        .or_else(|| a.strip_prefix(short))
+                        .filter(|v| !v.is_empty())
+                        .or_else(|| (*a == short).then(|| args.get(i + 1).copied()).flatten())
+                })
+            };
+            value("-d", "--delimiter=") == Some("=") && value("-f", "--fields=") == Some("1")
+        }
+        n @ ("grep" | "egrep" | "fgrep") => grep_keeps_secrets_out(n, &args),
+        "sed" => match args.as_slice() {
+            ["-n", script] | [script, "-n"] => script
+                .strip_prefix('/')
+                .and_then(|s| s.strip_suffix("/p"))
+                .filter(|re| !re.contains('/'))
+                .is_some_and(|re| {
+                    matches_no_secret(&[super::files::line_matcher(re, false, false, false)], re)
+                }),
+            _ => false,
+        },
+        _ => false,
+    }
+}
+
+/// A grep over an environment dump that prints no secret (see [`keeps_secrets_out`]).
+fn grep_keeps_secrets_out(name: &str, args: &[&str]) -> bool {
+    let (mut fixed, mut extended, mut icase) = (name == "fgrep", name == "egrep", false);
+    let mut patterns: Vec<&str> = Vec::new();
+    let mut words = args.iter();
+    while let Some(&a) = words.next() {
+        match a {
+            "-e" | "--regexp" => patterns.extend(words.next().copied()),
+            "-c" | "--count" | "-q" | "--quiet" | "--silent" => return true,
+            _ if a.starts_with("--") => return false,
+            _ if a.starts_with('-') && a.len() > 1 => {
+                for c in a[1..].chars() {
+                    match c {
+                        'F' => fixed = true,
+                        'E' | 'P' => extended = true,
+                        'i' => icase = true,
+                        'c' | 'q' => return true,
+                        'w' | 'x' | 'o' | 'n' | 'h' | 's' | 'a' | 'G' => {}
+                        // -v, -f, -A/-B/-C context and the rest may print other lines.
+                        _ => return false,
+                    }
+                }
+            }
+            _ if patterns.is_empty() => patterns.push(a),
+            // A file operand: grep reads it, not the dump.
+            _ => return false,
+        }
+    }
+    !patterns.is_empty()
+        && patterns
+            .iter()
+            .all(|p| matches_no_secret(&[super::files::line_matcher(p, fixed, extended, icase)], p))
+}
+
+/// Whether a pattern names no credential and no `NAME=value` line of a secret variable in
+/// this process's environment matches it.
+fn matches_no_secret(matchers: &[Option<regex::Regex>], pattern: &str) -> bool {
+    if super::command::credential_pattern(pattern) {
+        return false;
+    }
+    let Some(Some(re)) = matchers.first() else {
+        return false;
+    };
+    std::env::vars_os().all(|(k, v)| {
+        let (k, v) = (k.to_string_lossy(), v.to_string_lossy());
+        !super::command::secret_variable(&k) || !re.is_match(&format!("{k}={v}"))
+    })
 }

@@ -168,12 +168,21 @@ impl Walker<'_> {
         let inherited = self.inherited.take();
         self.code(lang, &text, &c.text);
         self.inherited = inherited;
+        // An in-place loop (`perl -pi -e 's/a/b/' f`) prints into the file it rewrites, not
+        // to the agent, unless its code writes to the terminal itself.
+        let to_terminal = [
+            "STDOUT", "STDERR", "warn", "die", "$stdout", "$stderr", "/dev/tty",
+        ]
+        .iter()
+        .any(|w| text.contains(w));
         for (file, in_place) in inputs {
-            self.emit(Cmd {
-                args: vec![Arg::lit("cat"), Arg::lit(&file)],
-                text: c.text.clone(),
-                ..Cmd::default()
-            });
+            if !in_place || to_terminal {
+                self.emit(Cmd {
+                    args: vec![Arg::lit("cat"), Arg::lit(&file)],
+                    text: c.text.clone(),
+                    ..Cmd::default()
+                });
+            }
             if in_place {
                 self.emit(Cmd {
                     redirects: vec![Redirect {

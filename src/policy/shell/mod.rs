@@ -247,6 +247,9 @@ pub struct Command {
     pub nested_in: Vec<String>,
     /// The source text this command came from (for explanations).
     pub text: String,
+    /// The argv of the command its standard output is piped into (`env | grep PATH`), when
+    /// that is the next segment of the same pipeline.
+    pub piped_to: Option<Vec<String>>,
 }
 
 impl Command {

@@ -362,7 +362,11 @@ impl<'e> Walker<'e> {
         let mut input: Option<Option<String>> = None;
         let mut names = false;
         let mut tests: Option<String> = None;
+        // The previous segment's own command (in `self.out.commands`), handed the argv of the
+        // segment reading its output.
+        let mut feeder: Option<usize> = None;
         for cmd in &p.seq {
+            let start = self.out.commands.len();
             let saved = multi.then(|| self.save());
             self.piped_names = names && input.is_some();
             self.piped_find_tests = tests.take().filter(|_| self.piped_names);
@@ -374,6 +378,21 @@ impl<'e> Walker<'e> {
             if let Some(s) = saved {
                 self.restore(s);
             }
+            let own = |c: &Command| c.nested_in.len() == self.nested.len();
+            let emitted = start..self.out.commands.len();
+            if let Some(f) = feeder.take()
+                && let Some(reader) = emitted.clone().find(|&k| {
+                    own(&self.out.commands[k]) && self.out.commands[k].stdin == Stdin::Pipe
+                })
+            {
+                let argv = self.out.commands[reader]
+                    .args()
+                    .iter()
+                    .map(|a| a.to_string())
+                    .collect();
+                self.out.commands[f].piped_to = Some(argv);
+            }
+            feeder = emitted.rev().find(|&k| own(&self.out.commands[k]));
             input = Some(output);
         }
     }
@@ -1021,6 +1040,7 @@ impl<'e> Walker<'e> {
             cwd: self.cwd.clone(),
             nested_in: self.nested.clone(),
             text: c.text,
+            piped_to: None,
         });
     }
 }

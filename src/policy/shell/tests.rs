@@ -1070,9 +1070,17 @@ fn find_name_filter_narrows_targets() {
 fn line_loops_read_their_files() {
     let c = cmd("perl -ne print .env", &["cat", ".env"]);
     assert_eq!(c.nested_in, vec!["perl -e"]);
+    // In place, the loop prints into the file it rewrites: no read reaches the agent…
     let s = an("perl -pi -e 's/a/b/' src/x.pl");
     assert!(
-        s.commands
+        !s.commands
+            .iter()
+            .any(|c| c.args() == vec!["cat", "src/x.pl"])
+    );
+    // … unless its code writes to the terminal.
+    let t = an("perl -pi -e 'print STDERR $_' src/x.pl");
+    assert!(
+        t.commands
             .iter()
             .any(|c| c.args() == vec!["cat", "src/x.pl"])
     );

@@ -1181,6 +1181,8 @@ impl Walker<'_> {
         let mut selective = false;
         // The tests, as written, for the judging side to try on the files that matter.
         let mut tests: Vec<String> = Vec::new();
+        // `-maxdepth N`, `-mindepth M`: how deep below the roots find goes.
+        let (mut maxdepth, mut mindepth): (Option<usize>, usize) = (None, 0);
         while i < c.args.len() {
             let t = c.args[i].w.text.clone();
             match t.as_str() {
@@ -1271,6 +1273,18 @@ impl Walker<'_> {
                     delete = true;
                     i += 1;
                 }
+                "-maxdepth" | "-mindepth" => {
+                    let v = c
+                        .args
+                        .get(i + 1)
+                        .and_then(|a| a.w.text.parse::<usize>().ok());
+                    if t == "-maxdepth" {
+                        maxdepth = v;
+                    } else {
+                        mindepth = v.unwrap_or(0);
+                    }
+                    i += 2;
+                }
                 _ => i += 1,
             }
         }
@@ -1341,8 +1355,37 @@ impl Walker<'_> {
             // (a root that holds anything is not empty), so no content is lost: judged as
             // rmdir of what the root holds, which still keeps it out of other people's folders.
             let only_empty = !alternatives && c.args.iter().any(|a| a.w.text == "-empty");
+            // A shallow find (`-maxdepth 1`) never empties a folder below its last level:
+            // `-delete` fails on a folder that still holds something, so it removes the
+            // files (and empty folders) at the levels it visits, as `rm -d LEVELS` would.
+            let shallow = maxdepth
+                .filter(|n| (1..=MAX_SHALLOW_DEPTH).contains(n) && !alternatives && !narrowed);
             for r in &roots {
-                let args = if only_empty {
+                let args = if let Some(n) = shallow {
+                    let mut args = vec![Arg::lit("rm"), Arg::lit("-d"), Arg::lit("-f")];
+                    // The root itself goes last, when everything in it went: judged as a
+                    // one-name pattern, so find's tests are tried on it rather than on what
+                    // lies below it.
+                    if mindepth == 0 {
+                        let mut root = r.clone();
+                        root.w.glob = true;
+                        args.push(root);
+                    }
+                    let root = r.w.text.trim_end_matches('/');
+                    for level in mindepth.max(1)..=n {
+                        for pattern in level_patterns(level) {
+                            args.push(Arg {
+                                w: Word {
+                                    text: format!("{root}/{pattern}"),
+                                    glob: true,
+                                    dynamic: r.w.dynamic,
+                                },
+                                procsub: None,
+                            });
+                        }
+                    }
+                    args
+                } else if only_empty {
                     let below = |p: &str| Arg {
                         w: Word {
                             text: format!("{}/{p}", r.w.text.trim_end_matches('/')),
@@ -2252,6 +2295,22 @@ fn peel(c: &mut Cmd, label: &str, n: usize) -> Step {
 }
 
 /// Replace `pat` inside an argument by another argument's text (flags are inherited).
+/// Deepest `-maxdepth` whose levels a `find -delete` is judged by, one pattern per level.
+const MAX_SHALLOW_DEPTH: usize = 3;
+
+/// The glob patterns naming every entry `level` levels below a folder, hidden ones included
+/// (`*`, `.*` for 1; `*/*`, `*/.*`, `.*/*`, `.*/.*` for 2…).
+fn level_patterns(level: usize) -> Vec<String> {
+    (0..1usize << level)
+        .map(|bits| {
+            (0..level)
+                .map(|k| if bits >> k & 1 == 1 { ".*" } else { "*" })
+                .collect::<Vec<_>>()
+                .join("/")
+        })
+        .collect()
+}
+
 fn replace_arg(a: &Arg, pat: &str, by: &Arg) -> Arg {
     if !a.w.text.contains(pat) {
         return a.clone();

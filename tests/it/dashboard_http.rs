@@ -27,21 +27,8 @@ impl Server {
     }
 
     /// Starts `dashboard --port 0` as `cmd` says and reads the URL it prints.
-    pub fn spawn(mut cmd: std::process::Command) -> Server {
-        let mut child = cmd
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("start the dashboard");
-        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-        let url = lines
-            .by_ref()
-            .map(Result::unwrap)
-            .find(|l| l.starts_with("http://"))
-            .expect("the dashboard prints its URL");
-        // Keep draining stdout so the server never blocks on a full pipe.
-        std::thread::spawn(move || lines.for_each(drop));
+    pub fn spawn(cmd: std::process::Command) -> Server {
+        let (child, url, _) = spawn_until_url(cmd);
         let rest = url
             .strip_prefix("http://127.0.0.1:")
             .expect("a 127.0.0.1 URL");
@@ -59,6 +46,28 @@ impl Server {
     pub fn at(&self, path: &str) -> String {
         format!("http://127.0.0.1:{}{path}", self.port)
     }
+}
+
+/// Spawns a dashboard as `cmd` says and reads its stdout up to the URL it prints; returns the
+/// process, the URL and the lines printed up to it. The rest of stdout is drained so the server
+/// never blocks on a full pipe.
+pub fn spawn_until_url(mut cmd: std::process::Command) -> (Child, String, Vec<String>) {
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("start the dashboard");
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut said = Vec::new();
+    let url = lines
+        .by_ref()
+        .map(Result::unwrap)
+        .inspect(|l| said.push(l.clone()))
+        .find(|l| l.starts_with("http://"))
+        .expect("the dashboard prints its URL");
+    std::thread::spawn(move || lines.for_each(drop));
+    (child, url, said)
 }
 
 impl Drop for Server {

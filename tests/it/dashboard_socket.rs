@@ -5,10 +5,9 @@
 //! Host with the proxy's port), a live or foreign file under the name is never replaced, a
 //! stale socket is, and the file is removed when the dashboard stops.
 
-use crate::dashboard_http::fill_ledger;
+use crate::dashboard_http::{fill_ledger, spawn_until_url};
 use crate::hook_common::Sandbox;
 use reqwest::StatusCode;
-use std::io::{BufRead, BufReader};
 use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Stdio};
@@ -23,22 +22,8 @@ pub struct SocketServer {
 impl SocketServer {
     /// Starts `dashboard --socket SOCKET` for the sandbox and reads the URL it prints.
     pub fn start(sb: &Sandbox, socket: &Path) -> SocketServer {
-        let mut child = sb
-            .cmd(&["dashboard", "--socket", socket.to_str().unwrap()])
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("start the dashboard");
-        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-        let mut said = Vec::new();
-        let url = lines
-            .by_ref()
-            .map(Result::unwrap)
-            .inspect(|l| said.push(l.clone()))
-            .find(|l| l.starts_with("http://"))
-            .expect("the dashboard prints its URL");
-        std::thread::spawn(move || lines.for_each(drop));
+        let (child, url, said) =
+            spawn_until_url(sb.cmd(&["dashboard", "--socket", socket.to_str().unwrap()]));
         assert!(
             said.iter()
                 .any(|l| l.contains("--unix-socket") && l.contains(socket.to_str().unwrap())),
